@@ -1,0 +1,235 @@
+//! Configuration: the schema (this file and each subsystem's own section type), loading with
+//! `${VAR}` substitution, and validation that collects *every* problem with its file:line:column.
+//!
+//! Each section type lives beside the code it configures (`statsd::StatsdConfig`, ...) and implements
+//! [`Validate`], reporting problems by key path (`budgets[2].limit_usd`); the loader turns paths into
+//! line and column of the source file.
+
+pub mod units;
+
+pub use units::{ByteSize, HumanDuration};
+
+use serde::Deserialize;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The whole configuration file. Every section has defaults, so an empty file is a valid config.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Config {
+    pub listeners: Listeners,
+    /// Labels that usage, cost and budget series keep (besides `provider` and `model`). Anything
+    /// else a sender attaches is dropped from derived families to bound cardinality.
+    pub scope_labels: Vec<String>,
+    pub limits: Limits,
+    pub statsd: crate::statsd::StatsdConfig,
+    pub state: StateConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listeners: Listeners::default(),
+            scope_labels: ["service", "env", "team", "project", "stage"]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            limits: Limits::default(),
+            statsd: Default::default(),
+            state: StateConfig::default(),
+        }
+    }
+}
+
+/// Where meterd listens. Ingest binds loopback (a sidecar's app is local); the HTTP endpoint binds
+/// all interfaces so Prometheus can scrape it. An empty value disables that listener.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Listeners {
+    pub statsd_udp: Option<SocketAddr>,
+    pub statsd_tcp: Option<SocketAddr>,
+    pub otlp_grpc: Option<SocketAddr>,
+    pub otlp_http: Option<SocketAddr>,
+    pub http: Option<SocketAddr>,
+}
+
+impl Default for Listeners {
+    fn default() -> Self {
+        let addr = |s: &str| s.parse().ok();
+        Listeners {
+            statsd_udp: addr("127.0.0.1:8125"),
+            statsd_tcp: addr("127.0.0.1:8125"),
+            otlp_grpc: addr("127.0.0.1:4317"),
+            otlp_http: addr("127.0.0.1:4318"),
+            http: addr("0.0.0.0:9464"),
+        }
+    }
+}
+
+/// Bounds. Each one, when hit, drops or rejects visibly (a `meterd_*` counter with a reason).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Limits {
+    pub max_series_per_metric: usize,
+    pub max_series_total: usize,
+    pub series_ttl: HumanDuration,
+    pub max_set_members: usize,
+    /// Longest StatsD line accepted (bytes); longer lines are counted as `line_too_long`.
+    pub max_line_bytes: usize,
+    /// Packets (UDP) or line batches (TCP) waiting between sockets and parsers.
+    pub statsd_queue_packets: usize,
+    pub statsd_tcp_max_connections: usize,
+    pub statsd_tcp_idle_timeout: HumanDuration,
+    pub max_label_value_bytes: usize,
+    pub max_labels_per_series: usize,
+    /// Largest OTLP request body, compressed, and after decompression.
+    pub max_request_bytes: ByteSize,
+    pub max_decompressed_bytes: ByteSize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_series_per_metric: 10_000,
+            max_series_total: 200_000,
+            series_ttl: HumanDuration(Duration::from_secs(600)),
+            max_set_members: 10_000,
+            max_line_bytes: 8192,
+            statsd_queue_packets: 8192,
+            statsd_tcp_max_connections: 256,
+            statsd_tcp_idle_timeout: HumanDuration(Duration::from_secs(300)),
+            max_label_value_bytes: 1024,
+            max_labels_per_series: 32,
+            max_request_bytes: ByteSize(8 * 1024 * 1024),
+            max_decompressed_bytes: ByteSize(64 * 1024 * 1024),
+        }
+    }
+}
+
+impl Limits {
+    pub fn store_limits(&self) -> crate::store::StoreLimits {
+        crate::store::StoreLimits {
+            max_series_per_metric: self.max_series_per_metric,
+            max_series_total: self.max_series_total,
+            series_ttl: self.series_ttl.0,
+            max_set_members: self.max_set_members,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct StateConfig {
+    pub data_dir: PathBuf,
+    /// How often spend from StatsD (which has no acknowledgement) is made durable.
+    pub flush_interval: HumanDuration,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            data_dir: PathBuf::from("./data"),
+            flush_interval: HumanDuration(Duration::from_secs(1)),
+        }
+    }
+}
+
+/// One configuration problem, located by key path (`statsd.mappings[3].match`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issue {
+    pub path: String,
+    pub message: String,
+}
+
+/// Problems found while validating; collected, never returned early, so a user sees all at once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Issues(pub Vec<Issue>);
+
+impl Issues {
+    pub fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Issue {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for Issues {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for i in &self.0 {
+            writeln!(f, "{}: {}", i.path, i.message)?;
+        }
+        Ok(())
+    }
+}
+
+/// Semantic checks beyond what deserialization enforces. `path` is this value's key path.
+pub trait Validate {
+    fn validate(&self, path: &str, issues: &mut Issues);
+}
+
+/// Joins a key path: `child("limits", "max_series_total")`, `child("budgets", 2)` -> `budgets[2]`.
+pub fn child(path: &str, key: impl fmt::Display) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+pub fn index(path: &str, i: usize) -> String {
+    format!("{path}[{i}]")
+}
+
+impl Validate for Config {
+    fn validate(&self, path: &str, issues: &mut Issues) {
+        self.limits.validate(&child(path, "limits"), issues);
+        self.statsd.validate(&child(path, "statsd"), issues);
+        for (i, l) in self.scope_labels.iter().enumerate() {
+            if !crate::names::is_valid_label_name(l) {
+                issues.error(
+                    index(&child(path, "scope_labels"), i),
+                    format!("{l:?} is not a valid Prometheus label name"),
+                );
+            }
+        }
+    }
+}
+
+impl Validate for Limits {
+    fn validate(&self, path: &str, issues: &mut Issues) {
+        let positive = [
+            ("max_series_per_metric", self.max_series_per_metric),
+            ("max_series_total", self.max_series_total),
+            ("max_set_members", self.max_set_members),
+            ("max_line_bytes", self.max_line_bytes),
+            ("statsd_queue_packets", self.statsd_queue_packets),
+            (
+                "statsd_tcp_max_connections",
+                self.statsd_tcp_max_connections,
+            ),
+            ("max_label_value_bytes", self.max_label_value_bytes),
+            ("max_labels_per_series", self.max_labels_per_series),
+        ];
+        for (key, v) in positive {
+            if v == 0 {
+                issues.error(child(path, key), "must be greater than 0");
+            }
+        }
+        if self.max_request_bytes.0 == 0 {
+            issues.error(child(path, "max_request_bytes"), "must be greater than 0");
+        }
+        if self.max_decompressed_bytes.0 < self.max_request_bytes.0 {
+            issues.error(
+                child(path, "max_decompressed_bytes"),
+                "must be at least max_request_bytes",
+            );
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! Derivation: usage and quality events -> `llm_*` samples (and, as later stages land, cost and
+//! budget spend). Pure: built from a config snapshot, given events, returns samples. No I/O, no clock.
+
+pub mod usage;
+
+use crate::config::Config;
+use crate::model::{Labels, Sample, UsageEvent};
+
+/// Everything derivation needs, compiled from one config snapshot. Rebuilt on reload.
+pub struct Deriver {
+    scope_labels: Box<[Box<str>]>,
+    usage: usage::UsageFamilies,
+}
+
+impl Deriver {
+    pub fn new(config: &Config) -> Self {
+        Deriver {
+            scope_labels: config
+                .scope_labels
+                .iter()
+                .map(|s| Box::from(s.as_str()))
+                .collect(),
+            usage: usage::UsageFamilies::default(),
+        }
+    }
+
+    /// Keeps only the configured scope labels: senders attach many tags, and derived families must
+    /// stay bounded by what the operator chose to break spend down by.
+    pub fn scope(&self, labels: &Labels) -> Labels {
+        if labels
+            .names()
+            .all(|n| self.scope_labels.iter().any(|s| &**s == n))
+        {
+            return labels.clone();
+        }
+        Labels::new(
+            labels
+                .iter()
+                .filter(|(k, _)| self.scope_labels.iter().any(|s| &**s == *k)),
+        )
+    }
+
+    pub fn usage(&self, ev: &UsageEvent, out: &mut Vec<Sample>) {
+        if ev
+            .scope
+            .names()
+            .all(|n| self.scope_labels.iter().any(|s| &**s == n))
+        {
+            self.usage.derive(ev, out);
+        } else {
+            let mut scoped = ev.clone();
+            scoped.scope = self.scope(&ev.scope);
+            self.usage.derive(&scoped, out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_keeps_only_allow_listed_labels() {
+        let d = Deriver::new(&Config::default());
+        let l = Labels::new([("team", "a"), ("user_id", "u1"), ("env", "prod")]);
+        assert_eq!(d.scope(&l), Labels::new([("team", "a"), ("env", "prod")]));
+    }
+}

@@ -1,0 +1,3 @@
+//! Everything meterd serves over HTTP: `/metrics`, `/healthz`, `/readyz` and `/api/v1/*`.
+
+pub mod text;

@@ -1,0 +1,369 @@
+//! The hand-off types between stages. Receivers decode into these; derive and store consume them.
+//!
+//! `Sample` is one update to one Prometheus series. `UsageEvent` is one model call (or a part of one)
+//! as seen by StatsD or OTLP: the single type that pricing, budgets and the `llm_*` families are
+//! derived from. `QualityEvent` carries evaluations and user outcomes.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A sorted, de-duplicated set of label pairs. Sorting at construction makes equal sets hash and
+/// compare equal regardless of the order the sender used. Shared (`Arc`) so the store, snapshots
+/// and exemplars can hold the same set without copying its text.
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Labels(Arc<[(Box<str>, Box<str>)]>);
+
+impl Labels {
+    pub fn empty() -> Self {
+        Labels(Arc::new([]))
+    }
+
+    /// Builds a label set; on duplicate names the last value wins (what a sender who repeats a tag
+    /// most plausibly meant). Empty values are dropped: in Prometheus an empty label equals no label.
+    pub fn new<K: Into<Box<str>>, V: Into<Box<str>>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        let mut v: Vec<(Box<str>, Box<str>)> = pairs
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        // Stable sort keeps sender order among equal names, so `dedup` below keeps the last one.
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out: Vec<(Box<str>, Box<str>)> = Vec::with_capacity(v.len());
+        for pair in v {
+            match out.last_mut() {
+                Some(last) if last.0 == pair.0 => *last = pair,
+                _ => out.push(pair),
+            }
+        }
+        Labels(out.into())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (&**k, &**v))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|(k, _)| (**k).cmp(name))
+            .ok()
+            .map(|i| &*self.0[i].1)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Label names joined, used to detect label-set conflicts within one family.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(k, _)| &**k)
+    }
+
+    /// Text length of names and values: what a series costs beyond its fixed overhead.
+    pub fn text_len(&self) -> usize {
+        self.0.iter().map(|(k, v)| k.len() + v.len()).sum()
+    }
+
+    /// A copy with one more label (replacing an existing one of the same name).
+    pub fn with(&self, name: &str, value: &str) -> Labels {
+        Labels::new(
+            self.iter()
+                .filter(|(k, _)| *k != name)
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .chain(std::iter::once((name.to_owned(), value.to_owned()))),
+        )
+    }
+}
+
+impl fmt::Debug for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// An OpenMetrics exemplar: the trace that contributed a value, so a spike links to its cause.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Exemplar {
+    pub labels: Labels,
+    pub value: f64,
+    /// Unix time in seconds (fractional), when known.
+    pub timestamp: Option<f64>,
+}
+
+/// A histogram's content as OTLP delivers it: explicit upper bounds and one count per bucket
+/// (the last bucket is the overflow to +Inf, so `counts.len() == bounds.len() + 1`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistogramData {
+    pub bounds: Arc<[f64]>,
+    pub counts: Vec<u64>,
+    pub sum: f64,
+    pub count: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SummaryData {
+    /// (quantile, value) pairs.
+    pub quantiles: Vec<(f64, f64)>,
+    pub sum: f64,
+    pub count: u64,
+}
+
+/// How one sample changes its series.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SampleValue {
+    /// Add to a counter (StatsD `c`, OTLP delta sums). Negative additions are rejected by the store.
+    CounterAdd(f64),
+    /// Replace a counter's value with a cumulative total (OTLP cumulative sums). `start_unix_nanos`
+    /// changing means the sender restarted; the store keeps the value monotonic across such resets.
+    CounterSet {
+        value: f64,
+        start_unix_nanos: u64,
+    },
+    GaugeSet(f64),
+    GaugeAdd(f64),
+    /// One observation into a histogram, weighted (StatsD sampling: `@0.1` counts ten times).
+    Observe {
+        value: f64,
+        weight: f64,
+    },
+    /// Merge a delta histogram (OTLP delta temporality). Bounds must equal the family's bounds.
+    HistogramAdd(HistogramData),
+    /// Replace with a cumulative histogram (OTLP cumulative temporality).
+    HistogramSet {
+        data: HistogramData,
+        start_unix_nanos: u64,
+    },
+    SummarySet(SummaryData),
+    /// A StatsD set member, already hashed: the series exposes the count of distinct members.
+    SetInsert(u64),
+}
+
+impl SampleValue {
+    pub fn kind(&self) -> MetricKind {
+        match self {
+            SampleValue::CounterAdd(_) | SampleValue::CounterSet { .. } => MetricKind::Counter,
+            SampleValue::GaugeSet(_) | SampleValue::GaugeAdd(_) | SampleValue::SetInsert(_) => {
+                MetricKind::Gauge
+            }
+            SampleValue::Observe { .. }
+            | SampleValue::HistogramAdd(_)
+            | SampleValue::HistogramSet { .. } => MetricKind::Histogram,
+            SampleValue::SummarySet(_) => MetricKind::Summary,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MetricKind {
+    Counter,
+    Gauge,
+    Histogram,
+    Summary,
+}
+
+impl MetricKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricKind::Counter => "counter",
+            MetricKind::Gauge => "gauge",
+            MetricKind::Histogram => "histogram",
+            MetricKind::Summary => "summary",
+        }
+    }
+}
+
+/// Whether every series of a family must carry the same label names. StatsD families insist
+/// (as statsd_exporter users expect); OTLP attributes are legitimately optional per point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LabelPolicy {
+    #[default]
+    Consistent,
+    Any,
+}
+
+/// Per-family settings that the first sample of a family fixes (mapping rules supply them).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FamilyOptions {
+    pub help: Option<Arc<str>>,
+    /// Histogram bucket upper bounds; `None` means the store's default buckets.
+    pub buckets: Option<Arc<[f64]>>,
+    /// Idle expiry for this family's series; `None` means the store default. `Some(ZERO)`: never.
+    pub ttl: Option<Duration>,
+    pub label_policy: LabelPolicy,
+    /// Per-family series cap overriding the store-wide one.
+    pub max_series: Option<usize>,
+    /// meterd's own families: exempt from the total series cap, so a flood that fills the store
+    /// can still be seen in the counters that report it.
+    pub internal: bool,
+}
+
+/// One update to one series. `name` is the Prometheus family name; counters are named without the
+/// `_total` suffix, which exposition adds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    pub name: Box<str>,
+    pub labels: Labels,
+    pub value: SampleValue,
+    pub options: Arc<FamilyOptions>,
+    pub exemplar: Option<Exemplar>,
+}
+
+impl Sample {
+    pub fn new(name: impl Into<Box<str>>, labels: Labels, value: SampleValue) -> Self {
+        Sample {
+            name: name.into(),
+            labels,
+            value,
+            options: Arc::default(),
+            exemplar: None,
+        }
+    }
+}
+
+/// Token, media and request quantities of one model call. All fields are additive, so an event
+/// split in parts prices the same as the whole (StatsD sends one dimension per line).
+///
+/// GenAI inclusion rule: `cached_input`, `cache_write_*` and `audio_input` are *part of* `input`,
+/// `reasoning` and `audio_output` are *part of* `output`. Pricing bills each part at its own rate
+/// and only the remainder at the base rate.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cached_input_tokens: u64,
+    pub cache_write_5m_tokens: u64,
+    pub cache_write_1h_tokens: u64,
+    pub reasoning_tokens: u64,
+    pub audio_input_tokens: u64,
+    pub audio_output_tokens: u64,
+    /// Audio duration (speech-to-text input or speech output), in milliseconds to stay integral.
+    pub audio_millis: u64,
+    pub characters: u64,
+    pub images: u64,
+    /// Billable requests (1 for a call; 0 when this event carries only extra tokens of a call).
+    pub requests: u64,
+}
+
+impl Usage {
+    pub fn is_empty(&self) -> bool {
+        *self == Usage::default()
+    }
+}
+
+/// Outcome of a call when the event describes a whole request (spans, `llm.requests`).
+#[derive(Clone, Debug, PartialEq, Eq, Copy)]
+pub enum CallStatus {
+    Ok,
+    Error,
+}
+
+impl CallStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallStatus::Ok => "ok",
+            CallStatus::Error => "error",
+        }
+    }
+}
+
+/// One model call (or a part of one), whatever protocol it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsageEvent {
+    /// When the usage happened (Unix nanoseconds): prices and budget periods in force at that time
+    /// apply, not those at arrival.
+    pub unix_nanos: u64,
+    pub provider: Box<str>,
+    pub model: Box<str>,
+    /// `gen_ai.operation.name` (chat, text_completion, embeddings, ...); empty when unknown.
+    pub operation: Box<str>,
+    /// Scope labels (the configured allow-list: service, env, team, project, stage, ...).
+    pub scope: Labels,
+    pub usage: Usage,
+    /// Set when this event stands for a whole request: status and latency are known.
+    pub status: Option<CallStatus>,
+    pub duration: Option<Duration>,
+    pub time_to_first_token: Option<Duration>,
+    /// Request attributes that select price variants: service tier (batch, priority, flex) and,
+    /// for StatsD where one line carries one dimension, the request's total input size for tiers.
+    pub service_tier: Option<Box<str>>,
+    pub request_input_tokens: Option<u64>,
+    /// How many real calls this event stands for (head sampling: 1 / sampling probability).
+    pub weight: f64,
+    /// Hex trace id of the span this came from, for exemplars.
+    pub trace_id: Option<Box<str>>,
+}
+
+impl UsageEvent {
+    pub fn new(provider: &str, model: &str) -> Self {
+        UsageEvent {
+            unix_nanos: 0,
+            provider: provider.into(),
+            model: model.into(),
+            operation: "".into(),
+            scope: Labels::empty(),
+            usage: Usage::default(),
+            status: None,
+            duration: None,
+            time_to_first_token: None,
+            service_tier: None,
+            request_input_tokens: None,
+            weight: 1.0,
+            trace_id: None,
+        }
+    }
+}
+
+/// What a user or evaluator said about a model's output.
+#[derive(Clone, Debug, PartialEq)]
+pub enum QualitySignal {
+    /// An evaluation score on the evaluation's declared scale (normalized by the quality stage).
+    Score { value: f64, label: Option<Box<str>> },
+    /// Only a label (e.g. `relevant`, `pass`) with no numeric score.
+    Label(Box<str>),
+    /// accepted, edited, regenerated, abandoned (and user-defined ones up to a cap).
+    Outcome(Box<str>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct QualityEvent {
+    pub unix_nanos: u64,
+    pub evaluation: Box<str>,
+    pub provider: Box<str>,
+    pub model: Box<str>,
+    pub scope: Labels,
+    pub signal: QualitySignal,
+    pub trace_id: Option<Box<str>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_sort_dedup_last_wins_and_drop_empty() {
+        let l = Labels::new([("b", "1"), ("a", "2"), ("b", "3"), ("c", "")]);
+        assert_eq!(l.iter().collect::<Vec<_>>(), vec![("a", "2"), ("b", "3")]);
+        assert_eq!(l.get("b"), Some("3"));
+        assert_eq!(l.get("c"), None);
+    }
+
+    #[test]
+    fn labels_equal_regardless_of_order() {
+        assert_eq!(
+            Labels::new([("x", "1"), ("y", "2")]),
+            Labels::new([("y", "2"), ("x", "1")])
+        );
+    }
+
+    #[test]
+    fn labels_with_replaces() {
+        let l = Labels::new([("a", "1")]).with("a", "2").with("b", "3");
+        assert_eq!(l.iter().collect::<Vec<_>>(), vec![("a", "2"), ("b", "3")]);
+    }
+}

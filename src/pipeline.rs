@@ -1,0 +1,92 @@
+//! The hand-off point between receivers and the store: receivers call [`Pipeline`] with decoded
+//! samples and events; it derives, applies and counts. The current config snapshot ([`Runtime`]) is
+//! swapped atomically on reload, so a receiver always sees one consistent config.
+
+use crate::config::Config;
+use crate::derive::Deriver;
+use crate::model::{QualityEvent, Sample, UsageEvent};
+use crate::store::Store;
+use crate::telemetry;
+use arc_swap::ArcSwap;
+use std::sync::Arc;
+
+/// Everything compiled from one config snapshot.
+pub struct Runtime {
+    pub config: Arc<Config>,
+    pub deriver: Deriver,
+}
+
+impl Runtime {
+    pub fn new(config: Arc<Config>) -> Self {
+        Runtime {
+            deriver: Deriver::new(&config),
+            config,
+        }
+    }
+}
+
+pub struct Pipeline {
+    store: Arc<Store>,
+    runtime: ArcSwap<Runtime>,
+}
+
+impl Pipeline {
+    pub fn new(store: Arc<Store>, runtime: Runtime) -> Self {
+        store.set_limits(runtime.config.limits.store_limits());
+        Pipeline {
+            store,
+            runtime: ArcSwap::from_pointee(runtime),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    pub fn runtime(&self) -> Arc<Runtime> {
+        self.runtime.load_full()
+    }
+
+    pub fn swap_runtime(&self, runtime: Runtime) {
+        self.store.set_limits(runtime.config.limits.store_limits());
+        self.runtime.store(Arc::new(runtime));
+    }
+
+    /// Applies one sample; a rejection is counted under `protocol`, never returned to the sender
+    /// (one bad series must not fail a whole packet or request).
+    pub fn sample(&self, protocol: &str, sample: &Sample) -> bool {
+        match self.store.apply(sample) {
+            Ok(()) => true,
+            Err(r) => {
+                telemetry::rejected(&self.store, protocol, &sample.name, r);
+                false
+            }
+        }
+    }
+
+    pub fn usage(&self, protocol: &str, event: &UsageEvent) {
+        let mut out = Vec::with_capacity(8);
+        self.runtime.load().deriver.usage(event, &mut out);
+        for s in &out {
+            self.sample(protocol, s);
+        }
+        telemetry::count(
+            &self.store,
+            "meterd_usage_events",
+            "Usage events (model calls or parts of one) derived, by protocol.",
+            &[("protocol", protocol)],
+            1.0,
+        );
+    }
+
+    /// Quality events are counted here; grading and outcomes are derived by the quality stage.
+    pub fn quality(&self, protocol: &str, _event: &QualityEvent) {
+        telemetry::count(
+            &self.store,
+            "meterd_quality_events",
+            "Quality events (evaluations, outcomes) received, by protocol.",
+            &[("protocol", protocol)],
+            1.0,
+        );
+    }
+}

@@ -1,0 +1,305 @@
+//! The series registry: the only shared mutable state on the ingest path.
+//!
+//! Families live in a read-mostly map (write-locked only when a family is created or swept away);
+//! each family guards its own series map, so ingest threads contend only when they hit the same
+//! family at the same instant. Every bound is enforced here and reported as a [`Reject`] reason so
+//! callers can count it: a per-family series cap, a total cap, type and label-set conflicts (which
+//! must never reach `/metrics`, a known statsd_exporter failure), and idle expiry.
+
+mod series;
+
+pub use series::{SeriesSnapshot, SeriesValue};
+
+use crate::model::{FamilyOptions, LabelPolicy, Labels, MetricKind, Sample};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Latency buckets in seconds: sub-10 ms cache hits up to two-minute long generations.
+pub const DEFAULT_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+];
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoreLimits {
+    pub max_series_per_metric: usize,
+    pub max_series_total: usize,
+    /// Idle series expire after this long; zero disables expiry.
+    pub series_ttl: Duration,
+    /// Distinct members remembered per StatsD set series.
+    pub max_set_members: usize,
+}
+
+impl Default for StoreLimits {
+    fn default() -> Self {
+        StoreLimits {
+            max_series_per_metric: 10_000,
+            max_series_total: 200_000,
+            series_ttl: Duration::from_secs(600),
+            max_set_members: 10_000,
+        }
+    }
+}
+
+/// Why a sample was not stored. Each maps to a stable `reason` label value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Reject {
+    #[error("metric already exists with another type")]
+    TypeConflict,
+    #[error("metric already exists with other label names")]
+    LabelConflict,
+    #[error("series limit for this metric reached")]
+    SeriesLimit,
+    #[error("total series limit reached")]
+    TotalSeriesLimit,
+    #[error("value not valid for this metric type (negative counter increment, NaN)")]
+    InvalidValue,
+    #[error("histogram bucket bounds differ from the series' bounds")]
+    BucketMismatch,
+    #[error("set member limit reached")]
+    SetLimit,
+}
+
+impl Reject {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Reject::TypeConflict => "type_conflict",
+            Reject::LabelConflict => "label_conflict",
+            Reject::SeriesLimit => "series_limit",
+            Reject::TotalSeriesLimit => "total_series_limit",
+            Reject::InvalidValue => "invalid_value",
+            Reject::BucketMismatch => "bucket_mismatch",
+            Reject::SetLimit => "set_limit",
+        }
+    }
+}
+
+struct Family {
+    kind: MetricKind,
+    options: Arc<FamilyOptions>,
+    buckets: Arc<[f64]>,
+    /// Label names of the first series, enforced for `LabelPolicy::Consistent` families.
+    label_names: Box<[Box<str>]>,
+    series: Mutex<FastMap<Labels, series::Series>>,
+}
+
+/// A family as seen at one instant, for exposition.
+pub struct FamilySnapshot {
+    pub name: Box<str>,
+    pub kind: MetricKind,
+    pub help: Option<Arc<str>>,
+    /// Sorted by labels, so output is deterministic.
+    pub series: Vec<(Labels, SeriesSnapshot)>,
+}
+
+pub struct Store {
+    families: RwLock<FastMap<Box<str>, Arc<Family>>>,
+    limits: RwLock<StoreLimits>,
+    total_series: AtomicUsize,
+    /// Coarse clock in milliseconds (monotonic, driven by the owner): reading an atomic on every
+    /// sample is far cheaper than a clock call, and tests move time without sleeping.
+    now_ms: AtomicU64,
+    default_buckets: Arc<[f64]>,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store::new(StoreLimits::default())
+    }
+}
+
+impl Store {
+    pub fn new(limits: StoreLimits) -> Self {
+        Store {
+            families: RwLock::new(FastMap::default()),
+            limits: RwLock::new(limits),
+            total_series: AtomicUsize::new(0),
+            now_ms: AtomicU64::new(0),
+            default_buckets: Arc::new(DEFAULT_BUCKETS),
+        }
+    }
+
+    pub fn set_limits(&self, limits: StoreLimits) {
+        if let Ok(mut l) = self.limits.write() {
+            *l = limits;
+        }
+    }
+
+    pub fn limits(&self) -> StoreLimits {
+        self.limits.read().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    pub fn set_now_ms(&self, now_ms: u64) {
+        self.now_ms.store(now_ms, Ordering::Relaxed);
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms.load(Ordering::Relaxed)
+    }
+
+    pub fn series_count(&self) -> usize {
+        self.total_series.load(Ordering::Relaxed)
+    }
+
+    /// Applies one sample. Existing series always keep updating, even when caps are reached.
+    pub fn apply(&self, sample: &Sample) -> Result<(), Reject> {
+        let kind = sample.value.kind();
+        let family = self.family_for(sample, kind)?;
+        if family.kind != kind {
+            return Err(Reject::TypeConflict);
+        }
+        if family.options.label_policy == LabelPolicy::Consistent
+            && !family
+                .label_names
+                .iter()
+                .map(|n| &**n)
+                .eq(sample.labels.names())
+        {
+            return Err(Reject::LabelConflict);
+        }
+        let now = self.now_ms();
+        let (per_metric, total_cap, max_set) = {
+            let l = self.limits.read().map_err(|_| Reject::TotalSeriesLimit)?;
+            (
+                l.max_series_per_metric,
+                l.max_series_total,
+                l.max_set_members,
+            )
+        };
+        let mut map = family.series.lock().map_err(|_| Reject::TotalSeriesLimit)?;
+        if let Some(s) = map.get_mut(&sample.labels) {
+            return s.apply(sample, now, max_set);
+        }
+        if map.len() >= family.options.max_series.unwrap_or(per_metric) {
+            if !family.options.internal {
+                return Err(Reject::SeriesLimit);
+            }
+            // meterd's own counters must keep counting: past the cap, values collapse into one
+            // `_overflow` series per label-name set instead of being lost.
+            let overflow = Labels::new(sample.labels.names().map(|n| (n, "_overflow")));
+            let s = map.entry(overflow).or_insert_with(|| {
+                self.total_series.fetch_add(1, Ordering::Relaxed);
+                series::Series::new(kind, &family.buckets, now)
+            });
+            return s.apply(sample, now, max_set);
+        }
+        if !family.options.internal && self.total_series.load(Ordering::Relaxed) >= total_cap {
+            return Err(Reject::TotalSeriesLimit);
+        }
+        let mut s = series::Series::new(kind, &family.buckets, now);
+        s.apply(sample, now, max_set)?;
+        map.insert(sample.labels.clone(), s);
+        self.total_series.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn family_for(&self, sample: &Sample, kind: MetricKind) -> Result<Arc<Family>, Reject> {
+        if let Some(f) = self
+            .families
+            .read()
+            .map_err(|_| Reject::TotalSeriesLimit)?
+            .get(&*sample.name)
+        {
+            return Ok(f.clone());
+        }
+        let mut families = self
+            .families
+            .write()
+            .map_err(|_| Reject::TotalSeriesLimit)?;
+        let fam = families.entry(sample.name.clone()).or_insert_with(|| {
+            Arc::new(Family {
+                kind,
+                buckets: sample
+                    .options
+                    .buckets
+                    .clone()
+                    .unwrap_or_else(|| self.default_buckets.clone()),
+                options: sample.options.clone(),
+                label_names: sample.labels.names().map(Box::from).collect(),
+                series: Mutex::new(FastMap::default()),
+            })
+        });
+        Ok(fam.clone())
+    }
+
+    /// Drops series idle longer than their family's TTL, and families left empty (so a name can be
+    /// reused with another type once its old series are gone). Returns how many series expired.
+    pub fn sweep(&self) -> usize {
+        let now = self.now_ms();
+        let default_ttl = self.limits().series_ttl;
+        let mut expired = 0;
+        let Ok(mut families) = self.families.write() else {
+            return 0;
+        };
+        families.retain(|_, fam| {
+            let ttl = fam.options.ttl.unwrap_or(default_ttl);
+            let Ok(mut map) = fam.series.lock() else {
+                return true;
+            };
+            if !ttl.is_zero() {
+                let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+                let before = map.len();
+                map.retain(|_, s| now.saturating_sub(s.last_update_ms) < ttl_ms);
+                expired += before - map.len();
+            }
+            !map.is_empty()
+        });
+        self.total_series.fetch_sub(expired, Ordering::Relaxed);
+        expired
+    }
+
+    /// Every family, sorted by name, each with its series sorted by labels.
+    pub fn snapshot(&self) -> Vec<FamilySnapshot> {
+        let families: Vec<(Box<str>, Arc<Family>)> = match self.families.read() {
+            Ok(f) => f.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            Err(_) => return Vec::new(),
+        };
+        let mut out: Vec<FamilySnapshot> = families
+            .into_iter()
+            .filter_map(|(name, fam)| {
+                let mut series: Vec<(Labels, SeriesSnapshot)> = {
+                    let map = fam.series.lock().ok()?;
+                    map.iter().map(|(l, s)| (l.clone(), s.snapshot())).collect()
+                };
+                if series.is_empty() {
+                    return None;
+                }
+                series.sort_by(|a, b| a.0.cmp(&b.0));
+                Some(FamilySnapshot {
+                    name,
+                    kind: fam.kind,
+                    help: fam.options.help.clone(),
+                    series,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// The number of series of one family (0 when absent): for tests and self-metrics.
+    pub fn family_len(&self, name: &str) -> usize {
+        self.families
+            .read()
+            .ok()
+            .and_then(|f| f.get(name).cloned())
+            .and_then(|f| f.series.lock().ok().map(|m| m.len()))
+            .unwrap_or(0)
+    }
+
+    /// Current value of one counter or gauge series, for tests and the budget/self-metric code.
+    pub fn value(&self, name: &str, labels: &Labels) -> Option<f64> {
+        let fam = self.families.read().ok()?.get(name).cloned()?;
+        let map = fam.series.lock().ok()?;
+        match map.get(labels)?.snapshot().value {
+            SeriesValue::Counter(v) | SeriesValue::Gauge(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,247 @@
+use super::*;
+use crate::model::{HistogramData, SampleValue};
+use std::sync::Arc;
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    Labels::new(pairs.iter().copied())
+}
+
+fn s(name: &str, l: &[(&str, &str)], v: SampleValue) -> Sample {
+    Sample::new(name, labels(l), v)
+}
+
+#[test]
+fn counter_adds_and_rejects_negative_and_nan() {
+    let st = Store::default();
+    st.apply(&s("c", &[("a", "1")], SampleValue::CounterAdd(2.0)))
+        .unwrap();
+    st.apply(&s("c", &[("a", "1")], SampleValue::CounterAdd(3.5)))
+        .unwrap();
+    assert_eq!(
+        st.apply(&s("c", &[("a", "1")], SampleValue::CounterAdd(-1.0))),
+        Err(Reject::InvalidValue)
+    );
+    assert_eq!(
+        st.apply(&s("c", &[("a", "1")], SampleValue::CounterAdd(f64::NAN))),
+        Err(Reject::InvalidValue)
+    );
+    assert_eq!(st.value("c", &labels(&[("a", "1")])), Some(5.5));
+}
+
+#[test]
+fn cumulative_counter_stays_monotonic_across_sender_restart() {
+    let st = Store::default();
+    let set = |v, start| {
+        s(
+            "c",
+            &[],
+            SampleValue::CounterSet {
+                value: v,
+                start_unix_nanos: start,
+            },
+        )
+    };
+    st.apply(&set(10.0, 1)).unwrap();
+    st.apply(&set(15.0, 1)).unwrap();
+    st.apply(&set(4.0, 2)).unwrap(); // restart: new start time, lower value
+    assert_eq!(st.value("c", &Labels::empty()), Some(19.0));
+    st.apply(&set(2.0, 2)).unwrap(); // value went down without a new start time: also a reset
+    assert_eq!(st.value("c", &Labels::empty()), Some(21.0));
+}
+
+#[test]
+fn gauge_set_and_delta() {
+    let st = Store::default();
+    st.apply(&s("g", &[], SampleValue::GaugeSet(10.0))).unwrap();
+    st.apply(&s("g", &[], SampleValue::GaugeAdd(-4.0))).unwrap();
+    st.apply(&s("g", &[], SampleValue::GaugeAdd(1.5))).unwrap();
+    assert_eq!(st.value("g", &Labels::empty()), Some(7.5));
+}
+
+#[test]
+fn type_conflict_is_rejected_and_existing_family_unharmed() {
+    let st = Store::default();
+    st.apply(&s("m", &[], SampleValue::CounterAdd(1.0)))
+        .unwrap();
+    assert_eq!(
+        st.apply(&s("m", &[], SampleValue::GaugeSet(1.0))),
+        Err(Reject::TypeConflict)
+    );
+    assert_eq!(st.snapshot().len(), 1);
+    assert_eq!(st.snapshot()[0].kind, MetricKind::Counter);
+}
+
+#[test]
+fn label_name_conflict_rejected_for_consistent_families_only() {
+    let st = Store::default();
+    st.apply(&s("m", &[("a", "1")], SampleValue::CounterAdd(1.0)))
+        .unwrap();
+    assert_eq!(
+        st.apply(&s("m", &[("b", "1")], SampleValue::CounterAdd(1.0))),
+        Err(Reject::LabelConflict)
+    );
+    let mut open = s("o", &[("a", "1")], SampleValue::CounterAdd(1.0));
+    open.options = Arc::new(FamilyOptions {
+        label_policy: LabelPolicy::Any,
+        ..Default::default()
+    });
+    st.apply(&open).unwrap();
+    open.labels = labels(&[("b", "2")]);
+    st.apply(&open).unwrap();
+    assert_eq!(st.family_len("o"), 2);
+}
+
+#[test]
+fn series_cap_drops_new_series_but_existing_keep_updating() {
+    let st = Store::new(StoreLimits {
+        max_series_per_metric: 2,
+        ..Default::default()
+    });
+    for v in ["1", "2"] {
+        st.apply(&s("m", &[("a", v)], SampleValue::CounterAdd(1.0)))
+            .unwrap();
+    }
+    assert_eq!(
+        st.apply(&s("m", &[("a", "3")], SampleValue::CounterAdd(1.0))),
+        Err(Reject::SeriesLimit)
+    );
+    st.apply(&s("m", &[("a", "1")], SampleValue::CounterAdd(1.0)))
+        .unwrap();
+    assert_eq!(st.value("m", &labels(&[("a", "1")])), Some(2.0));
+    assert_eq!(st.series_count(), 2);
+}
+
+#[test]
+fn total_cap_applies_across_families() {
+    let st = Store::new(StoreLimits {
+        max_series_total: 1,
+        ..Default::default()
+    });
+    st.apply(&s("a", &[], SampleValue::GaugeSet(1.0))).unwrap();
+    assert_eq!(
+        st.apply(&s("b", &[], SampleValue::GaugeSet(1.0))),
+        Err(Reject::TotalSeriesLimit)
+    );
+}
+
+#[test]
+fn histogram_observe_uses_le_buckets_and_weights() {
+    let st = Store::default();
+    let mut obs = s(
+        "h",
+        &[],
+        SampleValue::Observe {
+            value: 0.5,
+            weight: 1.0,
+        },
+    );
+    obs.options = Arc::new(FamilyOptions {
+        buckets: Some(Arc::new([0.5, 1.0])),
+        ..Default::default()
+    });
+    st.apply(&obs).unwrap(); // exactly on a bound: counts in le="0.5"
+    obs.value = SampleValue::Observe {
+        value: 2.0,
+        weight: 10.0,
+    };
+    st.apply(&obs).unwrap();
+    let snap = st.snapshot();
+    match &snap[0].series[0].1.value {
+        SeriesValue::Histogram {
+            cumulative,
+            sum,
+            count,
+            ..
+        } => {
+            assert_eq!(cumulative, &vec![1.0, 1.0, 11.0]);
+            assert_eq!(*sum, 20.5);
+            assert_eq!(*count, 11.0);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn cumulative_histogram_reset_keeps_totals() {
+    let st = Store::default();
+    let bounds: Arc<[f64]> = Arc::new([1.0]);
+    let set = |counts: Vec<u64>, sum, start| {
+        let count = counts.iter().sum();
+        s(
+            "h",
+            &[],
+            SampleValue::HistogramSet {
+                data: HistogramData {
+                    bounds: bounds.clone(),
+                    counts,
+                    sum,
+                    count,
+                },
+                start_unix_nanos: start,
+            },
+        )
+    };
+    st.apply(&set(vec![2, 1], 4.0, 1)).unwrap();
+    st.apply(&set(vec![1, 0], 0.5, 2)).unwrap();
+    match &st.snapshot()[0].series[0].1.value {
+        SeriesValue::Histogram {
+            cumulative, count, ..
+        } => {
+            assert_eq!(cumulative, &vec![3.0, 4.0]);
+            assert_eq!(*count, 4.0);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn sets_count_distinct_members_up_to_cap() {
+    let st = Store::new(StoreLimits {
+        max_set_members: 2,
+        ..Default::default()
+    });
+    for h in [1, 2, 2, 1] {
+        st.apply(&s("u", &[], SampleValue::SetInsert(h))).unwrap();
+    }
+    assert_eq!(
+        st.apply(&s("u", &[], SampleValue::SetInsert(3))),
+        Err(Reject::SetLimit)
+    );
+    assert_eq!(st.value("u", &Labels::empty()), Some(2.0));
+}
+
+#[test]
+fn idle_series_expire_and_free_their_family_name() {
+    let st = Store::new(StoreLimits {
+        series_ttl: Duration::from_secs(10),
+        ..Default::default()
+    });
+    st.set_now_ms(1_000);
+    st.apply(&s("m", &[("a", "old")], SampleValue::CounterAdd(1.0)))
+        .unwrap();
+    st.set_now_ms(8_000);
+    st.apply(&s("m", &[("a", "new")], SampleValue::CounterAdd(1.0)))
+        .unwrap();
+    st.set_now_ms(12_000);
+    assert_eq!(st.sweep(), 1);
+    assert_eq!(st.family_len("m"), 1);
+    st.set_now_ms(30_000);
+    assert_eq!(st.sweep(), 1);
+    assert_eq!(st.series_count(), 0);
+    // The name is free again, now as a gauge.
+    st.apply(&s("m", &[], SampleValue::GaugeSet(1.0))).unwrap();
+}
+
+#[test]
+fn zero_ttl_family_never_expires() {
+    let st = Store::default();
+    let mut keep = s("k", &[], SampleValue::GaugeSet(1.0));
+    keep.options = Arc::new(FamilyOptions {
+        ttl: Some(Duration::ZERO),
+        ..Default::default()
+    });
+    st.apply(&keep).unwrap();
+    st.set_now_ms(u64::MAX / 2);
+    assert_eq!(st.sweep(), 0);
+    assert_eq!(st.family_len("k"), 1);
+}

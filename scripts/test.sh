@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Runs every test suite meterd has, installing what the suites need first (so a fresh machine works):
+#   - Debian packages prometheus (prometheus, promtool) and prometheus-alertmanager (alertmanager,
+#     amtool): the tests start the real binaries, and fail rather than skip when they are absent;
+#   - a Python venv with the OpenTelemetry SDK, for the Python-client tests.
+# Usage: scripts/test.sh            (everything)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n== %s\n' "$*"; }
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends \
+    $(printf '%s\n' "${missing[@]}" | sort -u)
+fi
+# The Debian package starts services on install where an init system runs; tests start their own.
+
+if [ -f tests/python/requirements.txt ]; then
+  log "python venv for the OpenTelemetry Python SDK tests"
+  if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
+  .venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt
+  export METERD_TEST_PYTHON="$PWD/.venv/bin/python"
+fi
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+
+log "cargo clippy"
+cargo clippy --all-targets --quiet -- -D warnings
+
+log "cargo test (unit, integration, real Prometheus/Alertmanager)"
+cargo test --all-targets --quiet 2>&1 | tee /tmp/meterd-test.log
+# --all-targets skips doctests; run them too.
+cargo test --doc --quiet
+
+if compgen -G "alerts/*.rules.yml" >/dev/null; then
+  log "promtool check rules / test rules"
+  promtool check rules alerts/*.rules.yml
+  if compgen -G "alerts/tests/*.yml" >/dev/null; then
+    promtool test rules alerts/tests/*.yml
+  fi
+fi
+if [ -f alerts/alertmanager.yml ]; then
+  log "amtool check-config"
+  amtool check-config alerts/alertmanager.yml
+fi
+
+log "all suites passed"

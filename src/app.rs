@@ -1,0 +1,323 @@
+//! Wiring: load config, bind every listener (all before serving anything, so a bad address fails
+//! fast and names itself), start receivers and the HTTP endpoint, run timers (clock, expiry,
+//! config-file watch), reload on demand, and shut down gracefully.
+//!
+//! Tests start an in-process agent with listeners on `127.0.0.1:0` and read the bound addresses
+//! from [`Running`].
+
+use crate::config::load::{load_config, ConfigErrors};
+use crate::config::Config;
+use crate::expose::server::{self, Health, HttpState};
+use crate::pipeline::{Pipeline, Runtime};
+use crate::store::Store;
+use crate::telemetry;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(#[from] ConfigErrors),
+    #[error("cannot bind {listener} on {addr}: {source}")]
+    Bind {
+        listener: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Addresses actually bound (the config may say port 0).
+#[derive(Clone, Debug, Default)]
+pub struct BoundAddrs {
+    pub http: Option<SocketAddr>,
+    pub statsd_udp: Option<SocketAddr>,
+    pub statsd_tcp: Option<SocketAddr>,
+    pub otlp_grpc: Option<SocketAddr>,
+    pub otlp_http: Option<SocketAddr>,
+}
+
+pub struct Running {
+    pub addrs: BoundAddrs,
+    pub pipeline: Arc<Pipeline>,
+    pub health: Arc<Health>,
+    config_path: PathBuf,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+async fn bind_tcp(
+    listener: &'static str,
+    addr: Option<SocketAddr>,
+) -> Result<Option<tokio::net::TcpListener>, StartError> {
+    let Some(addr) = addr else { return Ok(None) };
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map(Some)
+        .map_err(|source| StartError::Bind {
+            listener,
+            addr,
+            source,
+        })
+}
+
+async fn bind_udp(
+    listener: &'static str,
+    addr: Option<SocketAddr>,
+) -> Result<Option<tokio::net::UdpSocket>, StartError> {
+    let Some(addr) = addr else { return Ok(None) };
+    tokio::net::UdpSocket::bind(addr)
+        .await
+        .map(Some)
+        .map_err(|source| StartError::Bind {
+            listener,
+            addr,
+            source,
+        })
+}
+
+/// Starts the agent from a config file.
+pub async fn start(config_path: &Path) -> Result<Running, StartError> {
+    let config = load_config(config_path)?;
+    start_with(config, config_path.to_path_buf()).await
+}
+
+/// Starts the agent from an already-loaded config (`config_path` is watched for reloads).
+pub async fn start_with(config: Config, config_path: PathBuf) -> Result<Running, StartError> {
+    let l = config.listeners.clone();
+    // Bind everything first: nothing serves until every address is ours.
+    let http = bind_tcp("http", l.http).await?;
+    let statsd_udp = bind_udp("statsd_udp", l.statsd_udp).await?;
+    let statsd_tcp = bind_tcp("statsd_tcp", l.statsd_tcp).await?;
+    let otlp_grpc = bind_tcp("otlp_grpc", l.otlp_grpc).await?;
+    let otlp_http = bind_tcp("otlp_http", l.otlp_http).await?;
+    let local = |r: Option<std::io::Result<SocketAddr>>| r.and_then(Result::ok);
+    let addrs = BoundAddrs {
+        http: local(http.as_ref().map(|s| s.local_addr())),
+        statsd_udp: local(statsd_udp.as_ref().map(|s| s.local_addr())),
+        statsd_tcp: local(statsd_tcp.as_ref().map(|s| s.local_addr())),
+        otlp_grpc: local(otlp_grpc.as_ref().map(|s| s.local_addr())),
+        otlp_http: local(otlp_http.as_ref().map(|s| s.local_addr())),
+    };
+
+    let store = Arc::new(Store::new(config.limits.store_limits()));
+    let started = Instant::now();
+    let pipeline = Arc::new(Pipeline::new(store.clone(), Runtime::new(Arc::new(config))));
+    let health = Arc::new(Health::default());
+    health.set("config", Ok(()));
+    health.set("listeners", Ok(()));
+    record_build_info(&store);
+    record_reload(&store, true);
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+
+    if let Some(listener) = http {
+        let state = HttpState {
+            pipeline: pipeline.clone(),
+            health: health.clone(),
+            start_time_unix: unix_now(),
+        };
+        let app = server::router(state);
+        let mut rx = shutdown_rx.clone();
+        tasks.spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = rx.wait_for(|s| *s).await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "http server failed");
+            }
+        });
+    }
+    crate::receivers::spawn(
+        &mut tasks,
+        &pipeline,
+        &shutdown_rx,
+        crate::receivers::Sockets {
+            statsd_udp,
+            statsd_tcp,
+            otlp_grpc,
+            otlp_http,
+        },
+    );
+
+    // Coarse clock for the store: TTLs are minutes, so a 250 ms tick is plenty precise.
+    {
+        let store = store.clone();
+        let mut rx = shutdown_rx.clone();
+        tasks.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            let mut last_sweep = Instant::now();
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = rx.wait_for(|s| *s) => break,
+                }
+                store.set_now_ms(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
+                if last_sweep.elapsed() >= Duration::from_secs(5) {
+                    last_sweep = Instant::now();
+                    let expired = store.sweep();
+                    telemetry::count(
+                        &store,
+                        "meterd_series_expired",
+                        "Series removed after being idle longer than their TTL.",
+                        &[],
+                        expired as f64,
+                    );
+                }
+            }
+        });
+    }
+
+    let show = |a: Option<SocketAddr>| a.map_or_else(|| "off".to_string(), |a| a.to_string());
+    tracing::info!(
+        http = %show(addrs.http),
+        statsd_udp = %show(addrs.statsd_udp),
+        statsd_tcp = %show(addrs.statsd_tcp),
+        otlp_grpc = %show(addrs.otlp_grpc),
+        otlp_http = %show(addrs.otlp_http),
+        config = %config_path.display(),
+        "meterd listening"
+    );
+
+    Ok(Running {
+        addrs,
+        pipeline,
+        health,
+        config_path,
+        shutdown: shutdown_tx,
+        tasks,
+    })
+}
+
+fn record_build_info(store: &Store) {
+    telemetry::gauge(
+        store,
+        "meterd_build_info",
+        "meterd build: version and rustc target, value 1.",
+        &[("version", env!("CARGO_PKG_VERSION"))],
+        1.0,
+    );
+}
+
+fn record_reload(store: &Store, ok: bool) {
+    telemetry::count(
+        store,
+        "meterd_config_reloads",
+        "Config loads, by result (success, failure). A failed reload keeps the previous config.",
+        &[("result", if ok { "success" } else { "failure" })],
+        1.0,
+    );
+    telemetry::gauge(
+        store,
+        "meterd_config_last_reload_successful",
+        "1 if the last config (re)load succeeded, 0 if it failed and an older config is running.",
+        &[],
+        if ok { 1.0 } else { 0.0 },
+    );
+    if ok {
+        telemetry::gauge(
+            store,
+            "meterd_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful config load.",
+            &[],
+            unix_now(),
+        );
+    }
+}
+
+impl Running {
+    /// Re-reads the config file. A bad file is rejected (logged with every error, counted) and the
+    /// running config stays. Listener addresses cannot change without a restart; that is logged.
+    pub fn reload(&self) -> Result<(), ConfigErrors> {
+        let store = self.pipeline.store();
+        match load_config(&self.config_path) {
+            Ok(config) => {
+                let old = self.pipeline.runtime();
+                if old.config.listeners != config.listeners {
+                    tracing::warn!("listener addresses changed in config; they apply on restart");
+                }
+                self.pipeline.swap_runtime(Runtime::new(Arc::new(config)));
+                record_reload(store, true);
+                tracing::info!(config = %self.config_path.display(), "config reloaded");
+                Ok(())
+            }
+            Err(e) => {
+                record_reload(store, false);
+                tracing::error!(
+                    config = %self.config_path.display(),
+                    errors = %e,
+                    "config reload rejected; keeping the running config"
+                );
+                Err(e)
+            }
+        }
+    }
+
+    /// Signals every task to stop, then waits (bounded) for them to drain.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        let drain = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(Duration::from_secs(10), drain).await.is_err() {
+            tracing::warn!("some tasks did not stop within 10s; exiting anyway");
+            self.tasks.abort_all();
+        }
+    }
+
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+}
+
+/// Hash of a watched file's content. Content, not mtime: an editor's rename-over or a Kubernetes
+/// ConfigMap symlink swap is noticed, and a mere touch is not a reload. Config files are small
+/// (the loader caps them), so reading one every few seconds costs nothing.
+pub fn content_hash(path: &Path) -> Option<u64> {
+    use std::hash::{BuildHasher, Hasher};
+    let content = std::fs::read(path).ok()?;
+    let mut h = foldhash::fast::FixedState::with_seed(0).build_hasher();
+    h.write(&content);
+    Some(h.finish())
+}
+
+/// Runs until SIGTERM/SIGINT: reloads on SIGHUP and when the config file's content changes.
+pub async fn run_until_signalled(running: Running, watch_interval: Duration) -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut poll = tokio::time::interval(watch_interval);
+    let mut last = content_hash(running.config_path());
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reloading config");
+                let _ = running.reload();
+                last = content_hash(running.config_path());
+            }
+            _ = poll.tick() => {
+                let now = content_hash(running.config_path());
+                if now.is_some() && now != last {
+                    tracing::info!("config file changed: reloading");
+                    let _ = running.reload();
+                    last = now;
+                }
+            }
+            _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
+            _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break; }
+        }
+    }
+    running.shutdown().await;
+    tracing::info!("meterd stopped");
+    Ok(())
+}

@@ -1,0 +1,207 @@
+//! The HTTP endpoint (default `0.0.0.0:9464`):
+//! - `GET /metrics`: Prometheus text 0.0.4 or OpenMetrics 1.0 by `Accept`, gzip by `Accept-Encoding`;
+//! - `GET /healthz`: the process is alive (always 200 while it can answer);
+//! - `GET /readyz`: 200 when listeners are bound, config is loaded and state is writable, else 503
+//!   with the failing checks;
+//! - `GET /`: a small index of these.
+//! Other routers (the budget API) are merged in by the caller.
+
+use super::text::{render, Format};
+use crate::pipeline::Pipeline;
+use crate::telemetry;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Readiness checks by name; each either passes or says why not.
+#[derive(Default)]
+pub struct Health {
+    checks: Mutex<BTreeMap<&'static str, Result<(), String>>>,
+}
+
+impl Health {
+    pub fn set(&self, check: &'static str, result: Result<(), String>) {
+        if let Ok(mut c) = self.checks.lock() {
+            c.insert(check, result);
+        }
+    }
+
+    /// Ready when at least one check is registered and none fails.
+    pub fn failures(&self) -> Vec<(String, String)> {
+        match self.checks.lock() {
+            Ok(c) if c.is_empty() => vec![("startup".into(), "not started yet".into())],
+            Ok(c) => c
+                .iter()
+                .filter_map(|(k, v)| v.as_ref().err().map(|e| (k.to_string(), e.clone())))
+                .collect(),
+            Err(_) => vec![("health".into(), "health registry poisoned".into())],
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct HttpState {
+    pub pipeline: Arc<Pipeline>,
+    pub health: Arc<Health>,
+    pub start_time_unix: f64,
+}
+
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/", get(index))
+        .with_state(state)
+}
+
+async fn metrics(State(st): State<HttpState>, headers: HeaderMap) -> Response {
+    let format = Format::from_accept(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    let gzip = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(accepts_gzip);
+    // Rendering 100k series is CPU work: keep it off the async workers that serve ingest.
+    let result = tokio::task::spawn_blocking(move || scrape(&st, format, gzip)).await;
+    match result {
+        Ok(Ok((body, encoded))) => {
+            let mut resp = (StatusCode::OK, body).into_response();
+            let h = resp.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(format.content_type()),
+            );
+            if encoded {
+                h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
+            h.insert(header::VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
+            resp
+        }
+        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, format!("gzip failed: {e}\n")).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("render failed: {e}\n")).into_response(),
+    }
+}
+
+fn scrape(st: &HttpState, format: Format, gzip: bool) -> std::io::Result<(Vec<u8>, bool)> {
+    let started = Instant::now();
+    let store = st.pipeline.store();
+    super::process::record(store, st.start_time_unix);
+    telemetry::gauge(
+        store,
+        "meterd_series",
+        "Series currently held in the store (all families).",
+        &[],
+        store.series_count() as f64,
+    );
+    telemetry::gauge(
+        store,
+        "meterd_series_limit",
+        "Configured cap on series in the store.",
+        &[],
+        store.limits().max_series_total as f64,
+    );
+    let text = render(&store.snapshot(), format);
+    let body = if gzip {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(text.as_bytes())?;
+        enc.finish()?
+    } else {
+        text.into_bytes()
+    };
+    // Reported on the next scrape: a render cannot include its own duration.
+    telemetry::gauge(
+        store,
+        "meterd_scrape_duration_seconds",
+        "Time the previous /metrics render took.",
+        &[],
+        started.elapsed().as_secs_f64(),
+    );
+    telemetry::count(
+        store,
+        "meterd_scrapes",
+        "Scrapes of /metrics served.",
+        &[("format", if format == Format::Text { "text" } else { "openmetrics" })],
+        1.0,
+    );
+    Ok((body, gzip))
+}
+
+/// `gzip` listed in Accept-Encoding with a non-zero quality.
+fn accepts_gzip(value: &str) -> bool {
+    value.split(',').any(|part| {
+        let mut it = part.split(';');
+        let coding = it.next().unwrap_or("").trim();
+        let q_zero = it.any(|p| {
+            p.trim()
+                .strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f64>().ok())
+                == Some(0.0)
+        });
+        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !q_zero
+    })
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(st): State<HttpState>) -> Response {
+    let failures = st.health.failures();
+    if failures.is_empty() {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        let body: String = failures
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\n"))
+            .collect();
+        (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+    }
+}
+
+async fn index() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        concat!(
+            "<html><head><title>meterd</title></head><body><h1>meterd ",
+            env!("CARGO_PKG_VERSION"),
+            "</h1><ul>",
+            "<li><a href=\"/metrics\">/metrics</a></li>",
+            "<li><a href=\"/healthz\">/healthz</a></li>",
+            "<li><a href=\"/readyz\">/readyz</a></li>",
+            "</ul></body></html>\n"
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_negotiation() {
+        assert!(accepts_gzip("gzip"));
+        assert!(accepts_gzip("deflate, gzip;q=0.8"));
+        assert!(accepts_gzip("*"));
+        assert!(!accepts_gzip("gzip;q=0"));
+        assert!(!accepts_gzip("identity"));
+    }
+
+    #[test]
+    fn readiness_needs_checks_and_no_failures() {
+        let h = Health::default();
+        assert_eq!(h.failures().len(), 1);
+        h.set("config", Ok(()));
+        assert!(h.failures().is_empty());
+        h.set("state", Err("data_dir not writable".into()));
+        assert_eq!(
+            h.failures(),
+            vec![("state".to_string(), "data_dir not writable".to_string())]
+        );
+    }
+}

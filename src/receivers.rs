@@ -1,0 +1,21 @@
+//! Starts the ingest listeners on sockets bound by `app` (so tests can bind port 0).
+
+use crate::pipeline::Pipeline;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+pub struct Sockets {
+    pub statsd_udp: Option<tokio::net::UdpSocket>,
+    pub statsd_tcp: Option<tokio::net::TcpListener>,
+    pub otlp_grpc: Option<tokio::net::TcpListener>,
+    pub otlp_http: Option<tokio::net::TcpListener>,
+}
+
+pub fn spawn(
+    _tasks: &mut JoinSet<()>,
+    _pipeline: &Arc<Pipeline>,
+    _shutdown: &watch::Receiver<bool>,
+    _sockets: Sockets,
+) {
+}

@@ -1,0 +1,134 @@
+//! StatsD over real UDP/TCP sockets into the agent, read back from /metrics, linted by promtool.
+
+use crate::support::agent::{find_value, Agent};
+use crate::support::wait_until;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn wait_metric(agent: &Agent, series: &str, want: f64) {
+    let mut last = None;
+    let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_until(series, Duration::from_secs(10), || {
+            last = agent.metric(series);
+            (last == Some(want)).then_some(())
+        })
+    }));
+    if ok.is_err() {
+        panic!(
+            "{series}: wanted {want}, got {last:?}\n{}",
+            agent.scrape(None)
+        );
+    }
+}
+
+#[test]
+fn every_statsd_type_over_udp_and_tcp() {
+    let agent = Agent::start("");
+    agent.send_udp(
+        "e2e.hits:3|c|#route:home\n\
+         e2e.hits:1|c|@0.5|#route:home\n\
+         e2e.temp:20|g\n\
+         e2e.temp:-5|g\n\
+         e2e.lat:250|ms\n\
+         e2e.size:3|h\n\
+         e2e.users:alice|s\n\
+         e2e.users:bob|s\n\
+         e2e.users:alice|s\n\
+         bad line without type\n",
+    );
+    agent.send_tcp("e2e.hits:4|c|#route:home\ne2e.tcp_only:1|c\n");
+    wait_metric(&agent, "e2e_hits_total{route=\"home\"}", 9.0);
+    wait_metric(&agent, "e2e_temp", 15.0);
+    wait_metric(&agent, "e2e_lat_count", 1.0);
+    wait_metric(&agent, "e2e_lat_sum", 0.25);
+    wait_metric(&agent, "e2e_lat_bucket{le=\"0.25\"}", 1.0);
+    wait_metric(&agent, "e2e_lat_bucket{le=\"0.1\"}", 0.0);
+    wait_metric(&agent, "e2e_size_sum", 3.0);
+    wait_metric(&agent, "e2e_users", 2.0);
+    wait_metric(&agent, "e2e_tcp_only_total", 1.0);
+    let body = agent.scrape(None);
+    let errors: f64 = body
+        .lines()
+        .filter(|l| l.starts_with("meterd_statsd_errors_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(errors, 1.0, "{body}");
+}
+
+fn promtool_check(body: &str) -> (bool, String) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run promtool (Debian package `prometheus`; scripts/test.sh installs it)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(body.as_bytes())
+        .expect("write to promtool");
+    let out = child.wait_with_output().expect("promtool output");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn promtool_accepts_text_and_openmetrics_output() {
+    let agent = Agent::start("");
+    agent.send_udp(
+        "lint.requests:1|c|#code:200\nlint.queue:5|g\nlint.latency:12|ms\nlint.uniq:x|s\n\
+         llm.tokens:100|c|#provider:openai,model:gpt-4o,token_type:input,team:search\n\
+         llm.request.duration:800|ms|#provider:openai,model:gpt-4o\n",
+    );
+    wait_metric(&agent, "lint_queue", 5.0);
+    wait_until("usage metrics", Duration::from_secs(10), || {
+        agent
+            .scrape(None)
+            .contains("llm_tokens_total")
+            .then_some(())
+    });
+    for accept in [None, Some("application/openmetrics-text; version=1.0.0")] {
+        let body = agent.scrape(accept);
+        let (ok, report) = promtool_check(&body);
+        assert!(ok, "promtool check metrics ({accept:?}) failed:\n{report}\n---\n{body}");
+        if accept.is_some() {
+            assert!(body.ends_with("# EOF\n"));
+        }
+    }
+}
+
+#[test]
+fn gzip_is_served_when_asked() {
+    let agent = Agent::start("");
+    agent.send_udp("gz.x:1|c\n");
+    wait_metric(&agent, "gz_x_total", 1.0);
+    let client = reqwest::blocking::Client::builder()
+        .no_gzip()
+        .build()
+        .expect("client");
+    let resp = client
+        .get(format!("http://{}/metrics", agent.http()))
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .expect("scrape");
+    assert_eq!(
+        resp.headers()
+            .get("content-encoding")
+            .and_then(|v| v.to_str().ok()),
+        Some("gzip")
+    );
+    let bytes = resp.bytes().expect("body");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text)
+        .expect("gunzip");
+    assert_eq!(find_value(&text, "gz_x_total"), Some(1.0));
+}

@@ -268,7 +268,10 @@ impl Running {
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         let drain = async { while self.tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(Duration::from_secs(10), drain).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(10), drain)
+            .await
+            .is_err()
+        {
             tracing::warn!("some tasks did not stop within 10s; exiting anyway");
             self.tasks.abort_all();
         }
@@ -291,7 +294,10 @@ pub fn content_hash(path: &Path) -> Option<u64> {
 }
 
 /// Runs until SIGTERM/SIGINT: reloads on SIGHUP and when the config file's content changes.
-pub async fn run_until_signalled(running: Running, watch_interval: Duration) -> std::io::Result<()> {
+pub async fn run_until_signalled(
+    running: Running,
+    watch_interval: Duration,
+) -> std::io::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hup = signal(SignalKind::hangup())?;
     let mut term = signal(SignalKind::terminate())?;

@@ -9,12 +9,15 @@
 //! - [`expose`]: `/metrics` (Prometheus text and OpenMetrics), health and the JSON API;
 //! - [`config`]: schema, loading, validation; [`telemetry`]: meterd's own `meterd_*` metrics.
 
+pub mod app;
 pub mod config;
 pub mod derive;
 pub mod expose;
 pub mod model;
 pub mod names;
+pub mod otlp;
 pub mod pipeline;
+pub mod receivers;
 pub mod statsd;
 pub mod store;
 pub mod telemetry;

@@ -33,7 +33,13 @@ struct Cli {
 #[derive(clap::Args, Debug)]
 struct RunArgs {
     /// Config file (YAML).
-    #[arg(short, long, value_name = "FILE", default_value = "config/meterd.yaml", env = "METERD_CONFIG")]
+    #[arg(
+        short,
+        long,
+        value_name = "FILE",
+        default_value = "config/meterd.yaml",
+        env = "METERD_CONFIG"
+    )]
     config: PathBuf,
 
     #[command(flatten)]
@@ -108,11 +114,7 @@ fn check_config(file: &Path) -> ExitCode {
         }
         Err(errors) => {
             eprint!("{errors}");
-            eprintln!(
-                "{}: {} error(s)",
-                file.display(),
-                errors.0.len()
-            );
+            eprintln!("{}: {} error(s)", file.display(), errors.0.len());
             ExitCode::from(EXIT_CONFIG)
         }
     }

@@ -5,6 +5,7 @@
 //! [`Validate`], reporting problems by key path (`budgets[2].limit_usd`); the loader turns paths into
 //! line and column of the source file.
 
+pub mod load;
 pub mod units;
 
 pub use units::{ByteSize, HumanDuration};
@@ -25,6 +26,13 @@ pub struct Config {
     pub scope_labels: Vec<String>,
     pub limits: Limits,
     pub statsd: crate::statsd::StatsdConfig,
+    pub otlp: crate::otlp::OtlpConfig,
+    /// Price table file, relative to this config file's directory. Exclusive with `pricing`.
+    pub pricing_file: Option<PathBuf>,
+    /// Inline price table (or, after loading, the contents of `pricing_file`).
+    pub pricing: Option<crate::derive::pricing::PricingTable>,
+    pub budgets: Vec<crate::derive::budget::BudgetConfig>,
+    pub quality: crate::derive::quality::QualityConfig,
     pub state: StateConfig,
 }
 
@@ -38,6 +46,11 @@ impl Default for Config {
                 .collect(),
             limits: Limits::default(),
             statsd: Default::default(),
+            otlp: Default::default(),
+            pricing_file: None,
+            pricing: None,
+            budgets: Vec::new(),
+            quality: Default::default(),
             state: StateConfig::default(),
         }
     }
@@ -191,6 +204,14 @@ impl Validate for Config {
     fn validate(&self, path: &str, issues: &mut Issues) {
         self.limits.validate(&child(path, "limits"), issues);
         self.statsd.validate(&child(path, "statsd"), issues);
+        self.otlp.validate(&child(path, "otlp"), issues);
+        if let Some(p) = &self.pricing {
+            p.validate(&child(path, "pricing"), issues);
+        }
+        for (i, b) in self.budgets.iter().enumerate() {
+            b.validate(&index(&child(path, "budgets"), i), issues);
+        }
+        self.quality.validate(&child(path, "quality"), issues);
         for (i, l) in self.scope_labels.iter().enumerate() {
             if !crate::names::is_valid_label_name(l) {
                 issues.error(

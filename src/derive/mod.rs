@@ -1,6 +1,9 @@
 //! Derivation: usage and quality events -> `llm_*` samples (and, as later stages land, cost and
 //! budget spend). Pure: built from a config snapshot, given events, returns samples. No I/O, no clock.
 
+pub mod budget;
+pub mod pricing;
+pub mod quality;
 pub mod usage;
 
 use crate::config::Config;

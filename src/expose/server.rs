@@ -80,11 +80,22 @@ async fn metrics(State(st): State<HttpState>, headers: HeaderMap) -> Response {
             if encoded {
                 h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
             }
-            h.insert(header::VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
+            h.insert(
+                header::VARY,
+                HeaderValue::from_static("Accept, Accept-Encoding"),
+            );
             resp
         }
-        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, format!("gzip failed: {e}\n")).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("render failed: {e}\n")).into_response(),
+        Ok(Err(e)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("gzip failed: {e}\n"),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("render failed: {e}\n"),
+        )
+            .into_response(),
     }
 }
 
@@ -126,7 +137,14 @@ fn scrape(st: &HttpState, format: Format, gzip: bool) -> std::io::Result<(Vec<u8
         store,
         "meterd_scrapes",
         "Scrapes of /metrics served.",
-        &[("format", if format == Format::Text { "text" } else { "openmetrics" })],
+        &[(
+            "format",
+            if format == Format::Text {
+                "text"
+            } else {
+                "openmetrics"
+            },
+        )],
         1.0,
     );
     Ok((body, gzip))

@@ -25,7 +25,10 @@ fn version_and_help() {
 #[test]
 fn shipped_default_config_is_valid() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/meterd.yaml");
-    let out = meterd().args(["check-config", path]).output().expect("run meterd");
+    let out = meterd()
+        .args(["check-config", path])
+        .output()
+        .expect("run meterd");
     assert!(
         out.status.success(),
         "check-config failed:\n{}{}",
@@ -51,9 +54,9 @@ fn check_config_lists_every_error_with_position() {
     let err = String::from_utf8_lossy(&out.stderr);
     let file = path.display().to_string();
     for needle in [
-        format!("{file}:2:3"),        // limits.max_series_total: 0
-        format!("{file}:3:3"),        // unknown key max_sereis_per_metric
-        format!("{file}:5:1"),        // unknown key listners
+        format!("{file}:2:3"),         // limits.max_series_total: 0
+        format!("{file}:3:3"),         // unknown key max_sereis_per_metric
+        format!("{file}:5:1"),         // unknown key listners
         "scope_labels[1]".to_string(), // invalid label name
     ] {
         assert!(err.contains(&needle), "missing {needle:?} in:\n{err}");
@@ -97,7 +100,12 @@ impl Binary {
         let config = dir.path().join("meterd.yaml");
         std::fs::write(&config, config_text(dir.path(), extra)).expect("write");
         let mut child = meterd()
-            .args(["--config", config.to_str().expect("utf8"), "--log-format", "json"])
+            .args([
+                "--config",
+                config.to_str().expect("utf8"),
+                "--log-format",
+                "json",
+            ])
             .args(args)
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -171,9 +179,10 @@ fn binary_serves_and_shuts_down_gracefully_on_sigterm() {
     let ready = b.get("/readyz");
     assert_eq!(ready.status(), 200, "{}", ready.text().unwrap_or_default());
     b.signal("-TERM");
-    let exit = crate::support::wait_until("meterd to exit", std::time::Duration::from_secs(15), || {
-        b.child.try_wait().expect("try_wait")
-    });
+    let exit =
+        crate::support::wait_until("meterd to exit", std::time::Duration::from_secs(15), || {
+            b.child.try_wait().expect("try_wait")
+        });
     assert!(exit.success(), "meterd exited with {exit}");
     b.wait_log("meterd stopped");
 }
@@ -181,15 +190,24 @@ fn binary_serves_and_shuts_down_gracefully_on_sigterm() {
 #[test]
 fn sighup_reloads_and_bad_config_keeps_running() {
     let b = Binary::start("", &["--watch-interval", "0"]);
-    std::fs::write(&b.config, config_text(b.config.parent().expect("dir"), "scope_labels: [team]\n"))
-        .expect("write");
+    std::fs::write(
+        &b.config,
+        config_text(b.config.parent().expect("dir"), "scope_labels: [team]\n"),
+    )
+    .expect("write");
     b.signal("-HUP");
     b.wait_log("config reloaded");
-    assert_eq!(b.metric("meterd_config_reloads_total{result=\"success\"}"), Some(2.0));
+    assert_eq!(
+        b.metric("meterd_config_reloads_total{result=\"success\"}"),
+        Some(2.0)
+    );
     std::fs::write(&b.config, "limits: [not, a, map]\n").expect("write");
     b.signal("-HUP");
     b.wait_log("config reload rejected");
-    assert_eq!(b.metric("meterd_config_reloads_total{result=\"failure\"}"), Some(1.0));
+    assert_eq!(
+        b.metric("meterd_config_reloads_total{result=\"failure\"}"),
+        Some(1.0)
+    );
     assert_eq!(b.metric("meterd_config_last_reload_successful"), Some(0.0));
     assert_eq!(b.get("/healthz").status(), 200);
 }
@@ -197,9 +215,15 @@ fn sighup_reloads_and_bad_config_keeps_running() {
 #[test]
 fn editing_the_config_file_triggers_a_reload() {
     let b = Binary::start("", &["--watch-interval", "200ms"]);
-    std::fs::write(&b.config, config_text(b.config.parent().expect("dir"), "scope_labels: [team]\n"))
-        .expect("write");
+    std::fs::write(
+        &b.config,
+        config_text(b.config.parent().expect("dir"), "scope_labels: [team]\n"),
+    )
+    .expect("write");
     b.wait_log("config file changed");
     b.wait_log("config reloaded");
-    assert_eq!(b.metric("meterd_config_reloads_total{result=\"success\"}"), Some(2.0));
+    assert_eq!(
+        b.metric("meterd_config_reloads_total{result=\"success\"}"),
+        Some(2.0)
+    );
 }

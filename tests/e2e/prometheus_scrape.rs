@@ -13,10 +13,7 @@ fn prometheus_queries_return_values_sent_over_statsd() {
     prom.wait_for_value("shop_orders_total{region=\"eu\"}", 8.0);
     prom.wait_for_value("shop_orders_total{region=\"us\"}", 2.0);
     prom.wait_for_value("shop_basket", 17.0);
-    prom.wait_for_value(
-        "sum(llm_tokens_total) or vector(0)",
-        0.0,
-    );
+    prom.wait_for_value("sum(llm_tokens_total) or vector(0)", 0.0);
     agent.send_udp(
         "llm.tokens:1200|c|#provider:openai,model:gpt-4o,token_type:input,team:search\n\
          llm.requests:1|c|#provider:openai,model:gpt-4o,status:ok,team:search\n",

@@ -34,13 +34,25 @@ fn good_reload_applies_and_bad_reload_keeps_old_config() {
     wait_until("v2 mapping", Duration::from_secs(10), || {
         (agent.metric("app_calls_total{svc=\"cart\"}") == Some(1.0)).then_some(())
     });
-    assert_eq!(agent.metric("meterd_config_reloads_total{result=\"success\"}"), Some(2.0));
+    assert_eq!(
+        agent.metric("meterd_config_reloads_total{result=\"success\"}"),
+        Some(2.0)
+    );
 
     agent.write_config("limits:\n  max_series_total: -3\n");
-    let err = agent.running().reload().expect_err("bad config is rejected");
+    let err = agent
+        .running()
+        .reload()
+        .expect_err("bad config is rejected");
     assert!(err.to_string().contains("max_series_total"), "{err}");
-    assert_eq!(agent.metric("meterd_config_reloads_total{result=\"failure\"}"), Some(1.0));
-    assert_eq!(agent.metric("meterd_config_last_reload_successful"), Some(0.0));
+    assert_eq!(
+        agent.metric("meterd_config_reloads_total{result=\"failure\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        agent.metric("meterd_config_last_reload_successful"),
+        Some(0.0)
+    );
     // Still the v2 mapping: the bad file changed nothing.
     agent.send_udp("app.cart.requests:1|c\n");
     wait_until("v2 mapping still active", Duration::from_secs(10), || {

@@ -99,7 +99,10 @@ fn promtool_accepts_text_and_openmetrics_output() {
     for accept in [None, Some("application/openmetrics-text; version=1.0.0")] {
         let body = agent.scrape(accept);
         let (ok, report) = promtool_check(&body);
-        assert!(ok, "promtool check metrics ({accept:?}) failed:\n{report}\n---\n{body}");
+        assert!(
+            ok,
+            "promtool check metrics ({accept:?}) failed:\n{report}\n---\n{body}"
+        );
         if accept.is_some() {
             assert!(body.ends_with("# EOF\n"));
         }

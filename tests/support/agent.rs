@@ -1,8 +1,8 @@
 //! An in-process meterd with every listener on 127.0.0.1:0, driven from synchronous tests.
 
 use meterd::app::{BoundAddrs, Running};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::io::Write;
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -62,12 +62,16 @@ impl Agent {
 
     pub fn send_udp(&self, payload: &str) {
         let sock = UdpSocket::bind("127.0.0.1:0").expect("udp bind");
-        sock.send_to(payload.as_bytes(), self.addrs().statsd_udp.expect("statsd udp"))
-            .expect("udp send");
+        sock.send_to(
+            payload.as_bytes(),
+            self.addrs().statsd_udp.expect("statsd udp"),
+        )
+        .expect("udp send");
     }
 
     pub fn send_tcp(&self, payload: &str) {
-        let mut s = TcpStream::connect(self.addrs().statsd_tcp.expect("statsd tcp")).expect("tcp connect");
+        let mut s =
+            TcpStream::connect(self.addrs().statsd_tcp.expect("statsd tcp")).expect("tcp connect");
         s.write_all(payload.as_bytes()).expect("tcp write");
     }
 
@@ -79,7 +83,11 @@ impl Agent {
             req = req.header("Accept", a);
         }
         let resp = req.timeout(Duration::from_secs(10)).send().expect("scrape");
-        assert!(resp.status().is_success(), "scrape status {}", resp.status());
+        assert!(
+            resp.status().is_success(),
+            "scrape status {}",
+            resp.status()
+        );
         resp.text().expect("scrape body")
     }
 
@@ -99,7 +107,10 @@ impl Agent {
 
 pub fn find_value(body: &str, series: &str) -> Option<f64> {
     body.lines()
-        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+        .find_map(|l| {
+            l.strip_prefix(series)
+                .and_then(|rest| rest.strip_prefix(' '))
+        })
         .and_then(|v| v.split(' ').next())
         .and_then(|v| v.parse().ok())
 }

@@ -21,7 +21,11 @@ fn free_port() -> u16 {
 impl Prometheus {
     /// Starts Prometheus scraping `targets` (job `meterd`) and loading `rule_files` (absolute paths).
     /// Panics (fails the test) when the `prometheus` binary is missing.
-    pub fn start(targets: &[SocketAddr], rule_files: &[std::path::PathBuf], extra_config: &str) -> Prometheus {
+    pub fn start(
+        targets: &[SocketAddr],
+        rule_files: &[std::path::PathBuf],
+        extra_config: &str,
+    ) -> Prometheus {
         // A port probed free can be taken before Prometheus binds it: retry with a fresh one.
         let mut last_err = String::new();
         for _ in 0..3 {
@@ -33,10 +37,17 @@ impl Prometheus {
         panic!("prometheus did not start: {last_err}");
     }
 
-    fn try_start(targets: &[SocketAddr], rule_files: &[std::path::PathBuf], extra_config: &str) -> Result<Prometheus, String> {
+    fn try_start(
+        targets: &[SocketAddr],
+        rule_files: &[std::path::PathBuf],
+        extra_config: &str,
+    ) -> Result<Prometheus, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let targets: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
-        let rules: Vec<String> = rule_files.iter().map(|r| format!("  - '{}'", r.display())).collect();
+        let rules: Vec<String> = rule_files
+            .iter()
+            .map(|r| format!("  - '{}'", r.display()))
+            .collect();
         let config = format!(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
              rule_files:\n{}\n\
@@ -46,8 +57,11 @@ impl Prometheus {
         );
         let config_path = dir.path().join("prometheus.yml");
         std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().map_err(|e| format!("{e}"))?;
-        let log = std::fs::File::create(dir.path().join("prometheus.log")).map_err(|e| e.to_string())?;
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port())
+            .parse()
+            .map_err(|e| format!("{e}"))?;
+        let log =
+            std::fs::File::create(dir.path().join("prometheus.log")).map_err(|e| e.to_string())?;
         let child = Command::new("prometheus")
             .arg(format!("--config.file={}", config_path.display()))
             .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
@@ -109,13 +123,20 @@ impl Prometheus {
     pub fn wait_for_value(&self, promql: &str, want: f64) {
         let mut last = Vec::new();
         let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            wait_until(&format!("{promql} == {want}"), Duration::from_secs(30), || {
-                last = self.query(promql);
-                (last.len() == 1 && (last[0].1 - want).abs() < 1e-9).then_some(())
-            })
+            wait_until(
+                &format!("{promql} == {want}"),
+                Duration::from_secs(30),
+                || {
+                    last = self.query(promql);
+                    (last.len() == 1 && (last[0].1 - want).abs() < 1e-9).then_some(())
+                },
+            )
         }));
         if found.is_err() {
-            panic!("{promql}: wanted {want}, last result {last:?}\nprometheus log:\n{}", self.log());
+            panic!(
+                "{promql}: wanted {want}, last result {last:?}\nprometheus log:\n{}",
+                self.log()
+            );
         }
     }
 

@@ -1,0 +1,96 @@
+use super::*;
+use crate::config::Config;
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+fn load(text: &str) -> Result<Config, ConfigErrors> {
+    load_str(text, "test.yaml", &no_env)
+}
+
+#[test]
+fn empty_file_is_the_default_config() {
+    assert_eq!(load("").expect("empty is valid"), Config::default());
+    assert_eq!(
+        load("# only a comment\n").expect("valid"),
+        Config::default()
+    );
+}
+
+#[test]
+fn every_error_is_reported_with_its_position() {
+    let err = load(
+        "limits:\n  max_series_total: 0\n  max_sereis_per_metric: 5\nscope_labels: [team, \"bad-label\"]\nlistners: {}\n",
+    )
+    .expect_err("invalid");
+    let text = err.to_string();
+    for needle in [
+        "test.yaml:2:3: limits.max_series_total: must be greater than 0",
+        "test.yaml:3:3: limits.max_sereis_per_metric: unknown key `max_sereis_per_metric`",
+        "test.yaml:4:22: scope_labels[1]:",
+        "test.yaml:5:1: listners: unknown key `listners`",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+    assert_eq!(err.0.len(), 4, "{text}");
+}
+
+#[test]
+fn type_errors_name_the_key() {
+    let err = load("limits:\n  max_series_total: -3\n").expect_err("invalid");
+    let text = err.to_string();
+    assert!(text.contains("test.yaml:2:"), "{text}");
+    assert!(text.contains("limits.max_series_total"), "{text}");
+}
+
+#[test]
+fn environment_is_substituted_before_parsing() {
+    let env = |n: &str| (n == "TTL").then(|| "90s".to_string());
+    let c: Config = load_str(
+        "limits:\n  series_ttl: ${TTL}\n  max_series_total: ${MAX:-7}\n",
+        "t",
+        &env,
+    )
+    .expect("valid");
+    assert_eq!(c.limits.series_ttl.0, std::time::Duration::from_secs(90));
+    assert_eq!(c.limits.max_series_total, 7);
+    let err = load("limits:\n  series_ttl: ${UNSET_TTL}\n").expect_err("unset");
+    assert!(
+        err.to_string().contains("t.yaml:2:15") || err.to_string().contains("test.yaml:2:15"),
+        "{err}"
+    );
+}
+
+#[test]
+fn hostile_input_is_an_error_not_a_panic() {
+    for text in [
+        "a: [",
+        "{{{{",
+        "- - - -",
+        "limits: !!binary AAAA",
+        "\u{0}\u{1}",
+        "a: &x [*x]",
+    ] {
+        let _ = load(text);
+    }
+}
+
+#[test]
+fn oversized_file_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("big.yaml");
+    std::fs::write(&path, vec![b'#'; (MAX_CONFIG_BYTES + 10) as usize]).expect("write");
+    let err = load_config(&path).expect_err("too big");
+    assert!(err.to_string().contains("larger than"), "{err}");
+}
+
+#[test]
+fn missing_file_names_the_file() {
+    let err = load_config(Path::new("/nonexistent/meterd.yaml")).expect_err("missing");
+    assert!(
+        err.to_string()
+            .starts_with("/nonexistent/meterd.yaml: cannot open"),
+        "{err}"
+    );
+}

@@ -328,8 +328,27 @@ pub enum QualitySignal {
     Label(Box<str>),
     /// accepted, edited, regenerated, abandoned (and user-defined ones up to a cap).
     Outcome(Box<str>),
+    /// A user's rating, 1 to 5 stars (NPS-style classes are derived from it).
+    Rating(f64),
+    /// The model's or a judge's confidence, 0 to 1.
+    Confidence(f64),
+    /// Edits a user made before approving one output.
+    EditsPerApproval(f64),
+    /// Seconds from output shown to user approval.
+    TimeToApproval(f64),
+    /// A call escalated to a stronger model (`model` is the original, this is the new one).
+    ModelUpgrade { to: Box<str> },
+    /// One pipeline stage's wall time (`llm.stage.duration`, spans with a stage attribute).
+    StageDuration { stage: Box<str>, seconds: f64 },
+    /// An app-side cache lookup (semantic cache, prompt cache, ...): hit or miss.
+    Cache { cache: Box<str>, hit: bool },
+    /// A typed app event: retry_attempted, fallback_triggered, circuit_breaker_opened, ...
+    AppEvent(Box<str>),
 }
 
+/// One quality or app signal, from StatsD (`llm.quality.score`, `llm.outcome`, `llm.stage.duration`,
+/// ...) or OTLP (evaluation log events, spans). `evaluation` is empty for signals that are not an
+/// evaluation. The single hand-off type both receivers produce for the quality stage.
 #[derive(Clone, Debug, PartialEq)]
 pub struct QualityEvent {
     pub unix_nanos: u64,

@@ -1,5 +1,7 @@
 //! End-to-end tests of the foundation: real sockets, the real binary's CLI, a real Prometheus.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a failed expectation is how a test fails
+
 mod support;
 
 mod e2e {

@@ -4,6 +4,7 @@
 //! - `GET /readyz`: 200 when listeners are bound, config is loaded and state is writable, else 503
 //!   with the failing checks;
 //! - `GET /`: a small index of these.
+//!
 //! Other routers (the budget API) are merged in by the caller.
 
 use super::text::{render, Format};

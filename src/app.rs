@@ -294,15 +294,20 @@ pub fn content_hash(path: &Path) -> Option<u64> {
 }
 
 /// Runs until SIGTERM/SIGINT: reloads on SIGHUP and when the config file's content changes.
+/// `watch_interval: None` disables watching (SIGHUP still reloads).
 pub async fn run_until_signalled(
     running: Running,
-    watch_interval: Duration,
+    watch_interval: Option<Duration>,
 ) -> std::io::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hup = signal(SignalKind::hangup())?;
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
-    let mut poll = tokio::time::interval(watch_interval);
+    // A disabled watch still needs a timer in the select; a year-long one never fires in practice
+    // and its first tick is skipped, so it cannot race with a write right after start.
+    let period = watch_interval.unwrap_or(Duration::from_secs(365 * 24 * 3600));
+    let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last = content_hash(running.config_path());
     loop {
         tokio::select! {

@@ -47,6 +47,11 @@ impl Pipeline {
         self.runtime.load_full()
     }
 
+    /// True while the memory guard sheds load: receivers with a retry signal (OTLP) should use it.
+    pub fn overloaded(&self) -> bool {
+        self.store.shedding()
+    }
+
     pub fn swap_runtime(&self, runtime: Runtime) {
         self.store.set_limits(runtime.config.limits.store_limits());
         self.runtime.store(Arc::new(runtime));

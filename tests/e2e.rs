@@ -7,6 +7,7 @@ mod support;
 mod e2e {
     pub mod cli;
     pub mod http_auth;
+    pub mod memory_guard;
     pub mod prometheus_scrape;
     pub mod reload;
     pub mod statsd_metrics;

@@ -118,7 +118,11 @@ struct Layer {
     index: PathIndex,
 }
 
-fn load_pricing_chain(path: &Path, layers: &mut Vec<Layer>, depth: usize) -> Result<(), ConfigErrors> {
+fn load_pricing_chain(
+    path: &Path,
+    layers: &mut Vec<Layer>,
+    depth: usize,
+) -> Result<(), ConfigErrors> {
     let label = path.display().to_string();
     if depth >= MAX_PRICING_LAYERS {
         return Err(ConfigErrors::whole_file(
@@ -171,8 +175,14 @@ fn merge_layers(layers: Vec<Layer>) -> Result<Option<PricingTable>, ConfigErrors
             .and_then(|r| r.split_once(']'))
             .and_then(|(i, rest)| Some((table.models.get(i.parse::<usize>().ok()?)?, rest)));
         let (file, path) = match origin {
-            Some((m, rest)) => (m.origin.file.to_string(), format!("{}{rest}", m.origin.path)),
-            None => (files.last().map(|f| f.0.clone()).unwrap_or_default(), issue.path),
+            Some((m, rest)) => (
+                m.origin.file.to_string(),
+                format!("{}{rest}", m.origin.path),
+            ),
+            None => (
+                files.last().map(|f| f.0.clone()).unwrap_or_default(),
+                issue.path,
+            ),
         };
         let (line, column) = files
             .iter()

@@ -98,7 +98,11 @@ impl Pattern {
         if let Some(re) = p.strip_prefix("regex:") {
             return Regex::new(&format!("(?i){re}"))
                 .map(Pattern::Regex)
-                .map_err(|e| format!("invalid regex {re:?}: {e}"));
+                .map_err(|e| {
+                    let detail = e.to_string();
+                    let last = detail.lines().last().unwrap_or("").trim().to_string();
+                    format!("invalid regex {re:?}: {last}")
+                });
         }
         let text = p.to_lowercase();
         if text.contains(['*', '?']) {

@@ -42,6 +42,7 @@ pub mod compile;
 pub mod cost;
 pub mod decimal;
 pub mod derive;
+pub mod explain;
 mod validate;
 
 pub use compile::{Compiled, Resolution};

@@ -166,7 +166,8 @@ fn check_overlaps(t: &PricingTable, models: &str, issues: &mut Issues) {
                 };
                 if best == e.index {
                     reaches = true;
-                } else if shadowed_by.is_none() {
+                } else if shadowed_by.is_none() && c.entries[best].layer == e.layer {
+                    // Across layers, an override taking a base entry's names is the point.
                     shadowed_by = Some((best, name.clone()));
                 }
                 let top_layer = c.entries[best].layer;

@@ -9,13 +9,15 @@ use std::fmt::Write;
 /// Renders the cost breakdown of `ev`; `Err` (with the same text style) when the model is unknown.
 pub fn explain(table: &Compiled, ev: &UsageEvent) -> Result<String, String> {
     let p = match cost::price(table, ev) {
-        Breakdown::UnknownModel => return Err(format!(
+        Breakdown::UnknownModel => {
+            return Err(format!(
             "no price for model {:?} of provider {:?} (provider in the table: {:?}); it would be \
                  counted in llm_unpriced_requests_total{{reason=\"unknown_model\"}}",
             &*ev.model,
             &*ev.provider,
             table.provider(&ev.provider)
-        )),
+        ))
+        }
         Breakdown::Priced(p) => p,
     };
     let e = p.resolution.entry;

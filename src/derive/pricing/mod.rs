@@ -297,4 +297,6 @@ impl crate::config::Validate for PricingTable {
 }
 
 #[cfg(test)]
+mod layering_tests;
+#[cfg(test)]
 mod tests;

@@ -118,6 +118,11 @@ pub async fn start_with(config: Config, config_path: PathBuf) -> Result<Running,
     health.set("listeners", Ok(()));
     record_build_info(&store);
     record_reload(&store, true);
+    crate::derive::pricing::derive::record_info(
+        &store,
+        None,
+        pipeline.runtime().deriver.pricing().map(|p| &**p),
+    );
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
@@ -254,7 +259,13 @@ impl Running {
                 if old.config.listeners != config.listeners {
                     tracing::warn!("listener addresses changed in config; they apply on restart");
                 }
-                self.pipeline.swap_runtime(Runtime::new(Arc::new(config)));
+                let new = Runtime::new(Arc::new(config));
+                crate::derive::pricing::derive::record_info(
+                    store,
+                    old.deriver.pricing().map(|p| &**p),
+                    new.deriver.pricing().map(|p| &**p),
+                );
+                self.pipeline.swap_runtime(new);
                 record_reload(store, true);
                 tracing::info!(config = %self.config_path.display(), "config reloaded");
                 Ok(())
@@ -286,6 +297,17 @@ impl Running {
 
     pub fn config_path(&self) -> &Path {
         &self.config_path
+    }
+
+    /// Content hash of the config file and the pricing files it loaded: editing either reloads.
+    pub fn watched_hash(&self) -> Option<u64> {
+        let mut h = content_hash(&self.config_path)?;
+        if let Some(p) = &self.pipeline.runtime().config.pricing {
+            for f in &p.sources {
+                h = h.rotate_left(7) ^ content_hash(f).unwrap_or(0);
+            }
+        }
+        Some(h)
     }
 }
 
@@ -352,20 +374,20 @@ pub async fn run_until_signalled(
     let period = watch_interval.unwrap_or(Duration::from_secs(365 * 24 * 3600));
     let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last = content_hash(running.config_path());
+    let mut last = running.watched_hash();
     loop {
         tokio::select! {
             _ = hup.recv() => {
                 tracing::info!("SIGHUP: reloading config");
                 let _ = running.reload();
-                last = content_hash(running.config_path());
+                last = running.watched_hash();
             }
             _ = poll.tick() => {
-                let now = content_hash(running.config_path());
+                let now = running.watched_hash();
                 if now.is_some() && now != last {
-                    tracing::info!("config file changed: reloading");
+                    tracing::info!("config or pricing file changed: reloading");
                     let _ = running.reload();
-                    last = now;
+                    last = running.watched_hash().or(now);
                 }
             }
             _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }

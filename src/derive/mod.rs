@@ -7,12 +7,13 @@ pub mod quality;
 pub mod usage;
 
 use crate::config::Config;
-use crate::model::{Labels, Sample, UsageEvent};
+use crate::model::{Labels, QualityEvent, Sample, UsageEvent};
 
 /// Everything derivation needs, compiled from one config snapshot. Rebuilt on reload.
 pub struct Deriver {
     scope_labels: Box<[Box<str>]>,
     usage: usage::UsageFamilies,
+    quality: quality::QualityFamilies,
 }
 
 impl Deriver {
@@ -24,6 +25,7 @@ impl Deriver {
                 .map(|s| Box::from(s.as_str()))
                 .collect(),
             usage: usage::UsageFamilies::default(),
+            quality: quality::QualityFamilies::new(&config.quality),
         }
     }
 
@@ -54,6 +56,24 @@ impl Deriver {
             let mut scoped = ev.clone();
             scoped.scope = self.scope(&ev.scope);
             self.usage.derive(&scoped, out);
+        }
+    }
+}
+
+impl Deriver {
+    /// Grades, outcomes and app signals; the report says what the caller must count as rejected
+    /// or capped.
+    pub fn quality(&self, ev: &QualityEvent, out: &mut Vec<Sample>) -> quality::QualityReport {
+        if ev
+            .scope
+            .names()
+            .all(|n| self.scope_labels.iter().any(|s| &**s == n))
+        {
+            self.quality.derive(ev, out)
+        } else {
+            let mut scoped = ev.clone();
+            scoped.scope = self.scope(&ev.scope);
+            self.quality.derive(&scoped, out)
         }
     }
 }

@@ -1,0 +1,576 @@
+use super::*;
+use crate::config::{Config, Issues, Validate};
+
+const ZERO_ONE: Scale = Scale { min: 0.0, max: 1.0 };
+const ONE_FIVE: Scale = Scale { min: 1.0, max: 5.0 };
+const HUNDRED: Scale = Scale {
+    min: 0.0,
+    max: 100.0,
+};
+
+fn grade_on(value: f64, scale: Scale) -> &'static str {
+    let n = normalize(value, scale, false).unwrap_or_else(|e| panic!("{value}: {e:?}"));
+    Grades::default().grade(n).as_str()
+}
+
+#[test]
+fn grades_at_every_boundary_on_0_100() {
+    for (v, want) in [
+        (0.0, "poor"),
+        (49.999, "poor"),
+        (50.0, "fair"),
+        (69.99, "fair"),
+        (70.0, "good"),
+        (89.99, "good"),
+        (90.0, "excellent"),
+        (100.0, "excellent"),
+    ] {
+        assert_eq!(grade_on(v, HUNDRED), want, "{v}");
+    }
+}
+
+#[test]
+fn grades_at_every_boundary_on_0_1() {
+    for (v, want) in [
+        (0.49999, "poor"),
+        (0.5, "fair"),
+        (0.6999, "fair"),
+        (0.7, "good"),
+        (0.8999, "good"),
+        (0.9, "excellent"),
+        (1.0, "excellent"),
+    ] {
+        assert_eq!(grade_on(v, ZERO_ONE), want, "{v}");
+    }
+    // 0.9 * 100 is 90.00000000000001 in floating point; normalization must land on 90.
+    assert_eq!(normalize(0.9, ZERO_ONE, false), Ok(90.0));
+    assert_eq!(normalize(0.7, ZERO_ONE, false), Ok(70.0));
+}
+
+#[test]
+fn grades_at_every_boundary_on_1_5_stars() {
+    // 1-5 maps linearly: 3 -> 50, 3.8 -> 70, 4.6 -> 90.
+    for (v, want) in [
+        (1.0, "poor"),
+        (2.99996, "poor"),
+        (3.0, "fair"),
+        (3.7996, "fair"),
+        (3.8, "good"),
+        (4.5996, "good"),
+        (4.6, "excellent"),
+        (5.0, "excellent"),
+    ] {
+        assert_eq!(grade_on(v, ONE_FIVE), want, "{v}");
+    }
+    assert_eq!(normalize(4.6, ONE_FIVE, false), Ok(90.0));
+    assert_eq!(normalize(1.0, ONE_FIVE, false), Ok(0.0));
+}
+
+#[test]
+fn out_of_scale_and_non_finite_scores_are_errors_not_clamped() {
+    assert_eq!(
+        normalize(87.0, ZERO_ONE, false),
+        Err(ScoreError::OutOfRange)
+    );
+    assert_eq!(
+        normalize(-0.1, ZERO_ONE, false),
+        Err(ScoreError::OutOfRange)
+    );
+    assert_eq!(normalize(0.0, ONE_FIVE, false), Err(ScoreError::OutOfRange));
+    assert_eq!(
+        normalize(100.0001, HUNDRED, false),
+        Err(ScoreError::OutOfRange)
+    );
+    assert_eq!(
+        normalize(f64::NAN, HUNDRED, false),
+        Err(ScoreError::NotFinite)
+    );
+    assert_eq!(
+        normalize(f64::INFINITY, HUNDRED, false),
+        Err(ScoreError::NotFinite)
+    );
+    // A degenerate scale (only reachable without validation) must not produce NaN grades.
+    let flat = Scale { min: 1.0, max: 1.0 };
+    assert_eq!(normalize(1.0, flat, false), Err(ScoreError::NotFinite));
+}
+
+#[test]
+fn lower_is_better_flips_the_scale() {
+    assert_eq!(normalize(0.1, ZERO_ONE, true), Ok(90.0));
+    assert_eq!(normalize(0.0, ZERO_ONE, true), Ok(100.0));
+    assert_eq!(normalize(1.0, ZERO_ONE, true), Ok(0.0));
+}
+
+#[test]
+fn bucket_bounds_sit_at_thresholds_and_threshold_scores_fall_above_them() {
+    let g = Grades::default();
+    assert_eq!(g.bucket_bounds(), vec![50.0, 70.0, 90.0, 100.0]);
+    for t in [50.0, 70.0, 90.0] {
+        let o = g.observed(t);
+        assert!(o > t && o - t < 1e-12, "{t} -> {o}");
+    }
+    assert_eq!(g.observed(89.99), 89.99);
+    assert_eq!(g.observed(100.0), 100.0);
+    let top = Grades {
+        excellent: 100.0,
+        good: 80.0,
+        fair: 0.0,
+    };
+    assert_eq!(top.bucket_bounds(), vec![0.0, 80.0, 100.0]);
+    assert!(top.observed(0.0) > 0.0);
+}
+
+fn validate(c: &QualityConfig) -> Vec<String> {
+    let mut issues = Issues::default();
+    c.validate("quality", &mut issues);
+    issues.0.into_iter().map(|i| i.path).collect()
+}
+
+#[test]
+fn config_validation_reports_every_problem_by_path() {
+    assert!(validate(&QualityConfig::default()).is_empty());
+    let mut c = QualityConfig {
+        grades: Grades {
+            excellent: 101.0,
+            good: 40.0,
+            fair: 60.0,
+        },
+        default_scale: Scale { min: 5.0, max: 1.0 },
+        low_confidence_below: 1.5,
+        max_stages: 0,
+        ..Default::default()
+    };
+    c.evaluations.insert(
+        "relevance".into(),
+        EvaluationConfig {
+            scale: Some(Scale {
+                min: 0.0,
+                max: f64::NAN,
+            }),
+            lower_is_better: false,
+        },
+    );
+    let paths = validate(&c);
+    for want in [
+        "quality.grades.excellent",
+        "quality.grades.good",
+        "quality.default_scale.max",
+        "quality.evaluations.relevance.scale.max",
+        "quality.low_confidence_below",
+        "quality.max_stages",
+    ] {
+        assert!(paths.iter().any(|p| p == want), "{want} not in {paths:?}");
+    }
+}
+
+fn event(evaluation: &str, signal: QualitySignal) -> QualityEvent {
+    QualityEvent {
+        unix_nanos: 1_700_000_000_000_000_000,
+        evaluation: evaluation.into(),
+        provider: "openai".into(),
+        model: "gpt-4o".into(),
+        scope: Labels::new([("team", "search")]),
+        signal,
+        trace_id: None,
+    }
+}
+
+fn derive(f: &QualityFamilies, ev: &QualityEvent) -> (Vec<Sample>, QualityReport) {
+    let mut out = Vec::new();
+    let r = f.derive(ev, &mut out);
+    (out, r)
+}
+
+fn names(out: &[Sample]) -> Vec<&str> {
+    out.iter().map(|s| &*s.name).collect()
+}
+
+fn one(out: &[Sample], name: &str) -> Sample {
+    let mut it = out.iter().filter(|s| &*s.name == name);
+    let s = it
+        .next()
+        .unwrap_or_else(|| panic!("no {name} in {out:?}"))
+        .clone();
+    assert!(it.next().is_none(), "two {name} in {out:?}");
+    s
+}
+
+#[test]
+fn score_derives_histogram_grade_and_label_with_exemplar() {
+    let mut c = QualityConfig::default();
+    c.evaluations.insert(
+        "relevance".into(),
+        EvaluationConfig {
+            scale: Some(ZERO_ONE),
+            lower_is_better: false,
+        },
+    );
+    let f = QualityFamilies::new(&c);
+    let mut ev = event(
+        "relevance",
+        QualitySignal::Score {
+            value: 0.9,
+            label: Some("relevant".into()),
+        },
+    );
+    ev.trace_id = Some("0af7651916cd43dd8448eb211c80319c".into());
+    let (out, report) = derive(&f, &ev);
+    assert_eq!(report, QualityReport::default());
+    assert_eq!(
+        names(&out),
+        [
+            "llm_quality_score",
+            "llm_quality_grade",
+            "llm_quality_labels"
+        ]
+    );
+    let score = one(&out, "llm_quality_score");
+    assert_eq!(
+        score.labels,
+        Labels::new([
+            ("team", "search"),
+            ("provider", "openai"),
+            ("model", "gpt-4o"),
+            ("evaluation", "relevance")
+        ])
+    );
+    assert_eq!(
+        score.options.buckets.as_deref(),
+        Some(&[50.0, 70.0, 90.0, 100.0][..])
+    );
+    match score.value {
+        SampleValue::Observe { value, weight } => {
+            assert!(value > 90.0 && value < 90.000001);
+            assert_eq!(weight, 1.0);
+        }
+        other => panic!("{other:?}"),
+    }
+    let ex = score.exemplar.expect("exemplar");
+    assert_eq!(ex.value, 90.0);
+    assert_eq!(
+        ex.labels.get("trace_id"),
+        Some("0af7651916cd43dd8448eb211c80319c")
+    );
+    assert_eq!(ex.timestamp, Some(1_700_000_000.0));
+    let grade = one(&out, "llm_quality_grade");
+    assert_eq!(grade.labels.get("grade"), Some("excellent"));
+    assert_eq!(grade.value, SampleValue::CounterAdd(1.0));
+    assert_eq!(
+        one(&out, "llm_quality_labels").labels.get("label"),
+        Some("relevant")
+    );
+}
+
+#[test]
+fn unconfigured_evaluation_uses_default_scale_and_rejects_out_of_range() {
+    let f = QualityFamilies::new(&QualityConfig::default());
+    let (out, r) = derive(
+        &f,
+        &event(
+            "helpfulness",
+            QualitySignal::Score {
+                value: 87.0,
+                label: None,
+            },
+        ),
+    );
+    assert_eq!(r.rejected, None);
+    assert_eq!(
+        one(&out, "llm_quality_grade").labels.get("grade"),
+        Some("good")
+    );
+    let (out, r) = derive(
+        &f,
+        &event(
+            "helpfulness",
+            QualitySignal::Score {
+                value: 187.0,
+                label: None,
+            },
+        ),
+    );
+    assert!(out.is_empty());
+    assert_eq!(r.rejected, Some(Rejection::ScoreOutOfRange));
+    let (out, r) = derive(
+        &f,
+        &event(
+            "",
+            QualitySignal::Score {
+                value: 87.0,
+                label: None,
+            },
+        ),
+    );
+    assert!(out.is_empty());
+    assert_eq!(r.rejected, Some(Rejection::MissingEvaluation));
+    assert_eq!(
+        r.rejected.map(Rejection::reason),
+        Some("missing_evaluation")
+    );
+}
+
+#[test]
+fn label_only_evaluation_counts_labels() {
+    let f = QualityFamilies::new(&QualityConfig::default());
+    let (out, r) = derive(&f, &event("toxicity", QualitySignal::Label("pass".into())));
+    assert_eq!(r, QualityReport::default());
+    assert_eq!(names(&out), ["llm_quality_labels"]);
+    assert_eq!(
+        out[0].labels,
+        Labels::new([
+            ("team", "search"),
+            ("provider", "openai"),
+            ("model", "gpt-4o"),
+            ("evaluation", "toxicity"),
+            ("label", "pass")
+        ])
+    );
+    let (_, r) = derive(&f, &event("toxicity", QualitySignal::Label(" ".into())));
+    assert_eq!(r.rejected, Some(Rejection::MissingLabel));
+}
+
+#[test]
+fn outcomes_known_always_unknown_up_to_cap_then_other() {
+    let c = QualityConfig {
+        max_outcomes: 2,
+        ..Default::default()
+    };
+    let f = QualityFamilies::new(&c);
+    let outcome = |o: &str| {
+        let (out, r) = derive(&f, &event("", QualitySignal::Outcome(o.into())));
+        (
+            out.first()
+                .and_then(|s| s.labels.get("outcome").map(str::to_owned)),
+            r,
+        )
+    };
+    for o in ["copied", "shared", "copied"] {
+        assert_eq!(outcome(o), (Some(o.to_owned()), QualityReport::default()));
+    }
+    let (v, r) = outcome("printed");
+    assert_eq!(v.as_deref(), Some("other"));
+    assert_eq!(r.overflowed, vec!["outcome"]);
+    // Known outcomes and already admitted ones keep their own series past the cap.
+    for o in KNOWN_OUTCOMES.into_iter().chain(["shared", "other"]) {
+        assert_eq!(outcome(o), (Some(o.to_owned()), QualityReport::default()));
+    }
+    assert_eq!(outcome("").1.rejected, Some(Rejection::MissingOutcome));
+}
+
+#[test]
+fn ratings_map_to_stars_and_nps_classes() {
+    let f = QualityFamilies::new(&QualityConfig::default());
+    for (r, stars, class) in [
+        (1.0, "1", "detractor"),
+        (2.0, "2", "detractor"),
+        (3.0, "3", "detractor"),
+        (4.0, "4", "passive"),
+        (5.0, "5", "promoter"),
+    ] {
+        let (out, rep) = derive(&f, &event("", QualitySignal::Rating(r)));
+        assert_eq!(rep, QualityReport::default());
+        assert_eq!(one(&out, "llm_ratings").labels.get("rating"), Some(stars));
+        assert_eq!(
+            one(&out, "llm_nps_responses").labels.get("class"),
+            Some(class)
+        );
+    }
+    for bad in [0.0, 6.0, 4.5, -1.0, f64::NAN] {
+        let (out, rep) = derive(&f, &event("", QualitySignal::Rating(bad)));
+        assert!(out.is_empty(), "{bad}");
+        assert_eq!(rep.rejected, Some(Rejection::RatingInvalid), "{bad}");
+    }
+}
+
+#[test]
+fn confidence_histogram_and_strict_low_confidence_bound() {
+    let f = QualityFamilies::new(&QualityConfig::default());
+    let run = |c: f64| derive(&f, &event("", QualitySignal::Confidence(c)));
+    let (out, _) = run(0.49);
+    assert_eq!(names(&out), ["llm_confidence", "llm_low_confidence"]);
+    assert_eq!(
+        out[0].options.buckets.as_deref(),
+        Some(&CONFIDENCE_BUCKETS[..])
+    );
+    let (out, _) = run(0.5);
+    assert_eq!(names(&out), ["llm_confidence"]);
+    for bad in [-0.01, 1.01, f64::NAN] {
+        let (out, r) = run(bad);
+        assert!(out.is_empty());
+        assert_eq!(r.rejected, Some(Rejection::ConfidenceOutOfRange));
+    }
+}
+
+#[test]
+fn approvals_and_upgrades() {
+    let f = QualityFamilies::new(&QualityConfig::default());
+    let (out, _) = derive(&f, &event("", QualitySignal::EditsPerApproval(3.0)));
+    assert_eq!(
+        one(&out, "llm_edits_per_approval").value,
+        SampleValue::Observe {
+            value: 3.0,
+            weight: 1.0
+        }
+    );
+    let (out, _) = derive(&f, &event("", QualitySignal::TimeToApproval(42.5)));
+    assert_eq!(
+        one(&out, "llm_time_to_approval_seconds").value,
+        SampleValue::Observe {
+            value: 42.5,
+            weight: 1.0
+        }
+    );
+    let (out, _) = derive(
+        &f,
+        &event(
+            "",
+            QualitySignal::ModelUpgrade {
+                to: "gpt-4.1".into(),
+            },
+        ),
+    );
+    let up = one(&out, "llm_model_upgrades");
+    assert_eq!(up.labels.get("model"), Some("gpt-4o"));
+    assert_eq!(up.labels.get("to_model"), Some("gpt-4.1"));
+    for (sig, want) in [
+        (
+            QualitySignal::EditsPerApproval(-1.0),
+            Rejection::EditsInvalid,
+        ),
+        (
+            QualitySignal::TimeToApproval(f64::NAN),
+            Rejection::DurationInvalid,
+        ),
+        (
+            QualitySignal::ModelUpgrade { to: "".into() },
+            Rejection::MissingToModel,
+        ),
+    ] {
+        let (out, r) = derive(&f, &event("", sig));
+        assert!(out.is_empty());
+        assert_eq!(r.rejected, Some(want));
+    }
+}
+
+#[test]
+fn stage_label_overrides_scope_stage_and_is_capped() {
+    let c = QualityConfig {
+        max_stages: 1,
+        ..Default::default()
+    };
+    let f = QualityFamilies::new(&c);
+    let stage = |s: &str, secs: f64| {
+        let mut ev = event(
+            "",
+            QualitySignal::StageDuration {
+                stage: s.into(),
+                seconds: secs,
+            },
+        );
+        ev.scope = Labels::new([("stage", "scope-stage")]);
+        derive(&f, &ev)
+    };
+    let (out, r) = stage("synthesis", 0.412);
+    assert_eq!(r, QualityReport::default());
+    let s = one(&out, "llm_stage_duration_seconds");
+    assert_eq!(s.labels.get("stage"), Some("synthesis"));
+    assert_eq!(s.options.buckets, None, "default latency buckets");
+    let (out, r) = stage("extraction", 0.1);
+    assert_eq!(out[0].labels.get("stage"), Some("other"));
+    assert_eq!(r.overflowed, vec!["stage"]);
+    assert_eq!(
+        stage("x", -1.0).1.rejected,
+        Some(Rejection::DurationInvalid)
+    );
+    assert_eq!(stage("", 1.0).1.rejected, Some(Rejection::MissingStage));
+}
+
+#[test]
+fn caches_hit_and_miss_capped_by_cache_name() {
+    let c = QualityConfig {
+        max_caches: 1,
+        ..Default::default()
+    };
+    let f = QualityFamilies::new(&c);
+    let cache = |name: &str, hit: bool| {
+        derive(
+            &f,
+            &event(
+                "",
+                QualitySignal::Cache {
+                    cache: name.into(),
+                    hit,
+                },
+            ),
+        )
+    };
+    let (out, _) = cache("semantic", true);
+    let s = one(&out, "llm_cache_requests");
+    assert_eq!(s.labels.get("cache"), Some("semantic"));
+    assert_eq!(s.labels.get("result"), Some("hit"));
+    let (out, _) = cache("semantic", false);
+    assert_eq!(out[0].labels.get("result"), Some("miss"));
+    let (out, r) = cache("prompt", true);
+    assert_eq!(out[0].labels.get("cache"), Some("other"));
+    assert_eq!(r.overflowed, vec!["cache"]);
+    assert_eq!(cache("", true).1.rejected, Some(Rejection::MissingCache));
+}
+
+#[test]
+fn app_events_known_names_always_unknown_up_to_cap() {
+    let c = QualityConfig {
+        max_app_events: 1,
+        ..Default::default()
+    };
+    let f = QualityFamilies::new(&c);
+    let ev = |name: &str| derive(&f, &event("", QualitySignal::AppEvent(name.into())));
+    let (out, _) = ev("cache_warmed");
+    assert_eq!(out[0].labels.get("event"), Some("cache_warmed"));
+    let (out, r) = ev("index_rebuilt");
+    assert_eq!(out[0].labels.get("event"), Some("other"));
+    assert_eq!(r.overflowed, vec!["event"]);
+    for name in KNOWN_EVENTS {
+        let (out, r) = ev(name);
+        assert_eq!(r, QualityReport::default());
+        assert_eq!(
+            (&*out[0].name, out[0].labels.get("event")),
+            ("llm_events", Some(name))
+        );
+    }
+    assert_eq!(ev("").1.rejected, Some(Rejection::MissingEvent));
+}
+
+#[test]
+fn evaluation_and_label_caps_spare_configured_evaluations() {
+    let mut c = QualityConfig {
+        max_evaluations: 1,
+        max_labels: 1,
+        ..Default::default()
+    };
+    c.evaluations
+        .insert("relevance".into(), EvaluationConfig::default());
+    let f = QualityFamilies::new(&c);
+    let label = |e: &str, l: &str| derive(&f, &event(e, QualitySignal::Label(l.into())));
+    let (out, r) = label("adhoc", "pass");
+    assert_eq!(r, QualityReport::default());
+    assert_eq!(out[0].labels.get("evaluation"), Some("adhoc"));
+    let (out, r) = label("adhoc2", "fail");
+    assert_eq!(out[0].labels.get("evaluation"), Some("other"));
+    assert_eq!(out[0].labels.get("label"), Some("other"));
+    assert_eq!(r.overflowed, vec!["evaluation", "label"]);
+    let (out, r) = label("relevance", "pass");
+    assert_eq!(r, QualityReport::default());
+    assert_eq!(out[0].labels.get("evaluation"), Some("relevance"));
+}
+
+#[test]
+fn deriver_restricts_scope_labels() {
+    let d = crate::derive::Deriver::new(&Config::default());
+    let mut ev = event("", QualitySignal::Outcome("accepted".into()));
+    ev.scope = Labels::new([("team", "a"), ("user_id", "u1")]);
+    let mut out = Vec::new();
+    let r = d.quality(&ev, &mut out);
+    assert_eq!(r, QualityReport::default());
+    assert_eq!(out[0].labels.get("team"), Some("a"));
+    assert_eq!(out[0].labels.get("user_id"), None);
+}

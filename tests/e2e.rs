@@ -7,6 +7,7 @@ mod support;
 mod e2e {
     pub mod cli;
     pub mod prometheus_scrape;
+    pub mod quality_pipeline;
     pub mod reload;
     pub mod statsd_metrics;
 }

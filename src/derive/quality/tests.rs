@@ -574,3 +574,35 @@ fn deriver_restricts_scope_labels() {
     assert_eq!(out[0].labels.get("team"), Some("a"));
     assert_eq!(out[0].labels.get("user_id"), None);
 }
+
+#[test]
+fn yaml_section_loads_and_errors_point_at_their_lines() {
+    let no_env = |_: &str| None;
+    let c: Config = crate::config::load::load_str(
+        "quality:\n  grades: {excellent: 85}\n  evaluations:\n    relevance: {scale: {min: 0, max: 1}}\n    toxicity: {scale: {min: 0, max: 1}, lower_is_better: true}\n  max_outcomes: 3\n",
+        "q.yaml",
+        &no_env,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.quality.grades.excellent, 85.0);
+    assert_eq!(c.quality.grades.good, 70.0);
+    assert_eq!(c.quality.evaluations["relevance"].scale, Some(ZERO_ONE));
+    assert!(c.quality.evaluations["toxicity"].lower_is_better);
+    assert_eq!(c.quality.max_outcomes, 3);
+
+    let err = crate::config::load::load_str::<Config>(
+        "quality:\n  grades: {excellent: 60, good: 70}\n  evaluations:\n    relevance:\n      scale: {min: 1, max: 0}\n      lowerisbetter: true\n",
+        "q.yaml",
+        &no_env,
+    )
+    .expect_err("invalid");
+    let text = err.to_string();
+    for needle in [
+        "q.yaml:2:12: quality.grades.excellent: must be greater than good (70)",
+        "q.yaml:5:23: quality.evaluations.relevance.scale.max: must be greater than min (1)",
+        "q.yaml:6:7: quality.evaluations.relevance.lowerisbetter: unknown key",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+    assert_eq!(err.0.len(), 3, "{text}");
+}

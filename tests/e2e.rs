@@ -6,6 +6,8 @@ mod support;
 
 mod e2e {
     pub mod cli;
+    pub mod http_auth;
+    pub mod memory_guard;
     pub mod prometheus_scrape;
     pub mod quality_pipeline;
     pub mod reload;

@@ -59,6 +59,10 @@ pub fn router(state: HttpState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/", get(index))
+        .layer(axum::middleware::from_fn_with_state(
+            state.pipeline.clone(),
+            super::auth::require,
+        ))
         .with_state(state)
 }
 

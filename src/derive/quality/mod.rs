@@ -267,13 +267,15 @@ impl QualityFamilies {
                 })?;
                 let eval = capped(&self.eval_cap, "evaluation", eval, report);
                 let grade = self.grades.grade(n).as_str();
+                let observed = self.grades.observed(n);
                 emit(
                     out,
                     &self.score,
                     "llm_quality_score",
                     &[("evaluation", eval)],
-                    observe(self.grades.observed(n)),
-                    n,
+                    observe(observed),
+                    // The observed value, so the exemplar sits in the bucket that counted it.
+                    observed,
                 );
                 emit(
                     out,

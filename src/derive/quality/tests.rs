@@ -246,7 +246,7 @@ fn score_derives_histogram_grade_and_label_with_exemplar() {
         other => panic!("{other:?}"),
     }
     let ex = score.exemplar.expect("exemplar");
-    assert_eq!(ex.value, 90.0);
+    assert_eq!(ex.value, Grades::default().observed(90.0));
     assert_eq!(
         ex.labels.get("trace_id"),
         Some("0af7651916cd43dd8448eb211c80319c")
@@ -605,4 +605,11 @@ fn yaml_section_loads_and_errors_point_at_their_lines() {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }
     assert_eq!(err.0.len(), 3, "{text}");
+}
+
+#[test]
+fn shipped_config_documents_the_defaults() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/meterd.yaml");
+    let c = crate::config::load::load_config(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.quality, QualityConfig::default());
 }

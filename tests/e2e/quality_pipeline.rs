@@ -182,6 +182,40 @@ fn scores_grades_outcomes_and_app_signals_reach_metrics() {
     }
 }
 
+#[test]
+fn openmetrics_exemplars_link_scores_and_events_to_traces() {
+    let agent = Agent::start("");
+    let trace = "0af7651916cd43dd8448eb211c80319c";
+    let mut ev = score("faithfulness", 95.0);
+    ev.trace_id = Some(trace.into());
+    agent.running().pipeline.quality("otlp", &ev);
+    let mut ev = event("", QualitySignal::AppEvent("fallback_triggered".into()));
+    ev.trace_id = Some(trace.into());
+    agent.running().pipeline.quality("otlp", &ev);
+    let body = agent.scrape(Some("application/openmetrics-text; version=1.0.0"));
+    let bucket = series(
+        "llm_quality_score_bucket",
+        &[("evaluation", "faithfulness"), ("le", "100.0")],
+    );
+    let line = body
+        .lines()
+        .find(|l| l.starts_with(&bucket))
+        .unwrap_or_else(|| panic!("no {bucket} in:\n{body}"));
+    assert!(
+        line.ends_with(&format!(" 1 # {{trace_id=\"{trace}\"}} 95")),
+        "{line}"
+    );
+    let events = series("llm_events_total", &[("event", "fallback_triggered")]);
+    let line = body
+        .lines()
+        .find(|l| l.starts_with(&events))
+        .unwrap_or_else(|| panic!("no {events} in:\n{body}"));
+    assert!(
+        line.contains(&format!("# {{trace_id=\"{trace}\"}} 1")),
+        "{line}"
+    );
+}
+
 /// The point of the threshold buckets: Prometheus computes each grade's share from the histogram
 /// alone, and it equals the share from the grade counter.
 #[test]

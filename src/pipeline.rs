@@ -54,6 +54,7 @@ impl Pipeline {
 
     pub fn swap_runtime(&self, runtime: Runtime) {
         self.store.set_limits(runtime.config.limits.store_limits());
+        runtime.deriver.carry_over(&self.runtime.load().deriver);
         self.runtime.store(Arc::new(runtime));
     }
 

@@ -88,6 +88,12 @@ impl Deriver {
             self.quality.derive(&scoped, out)
         }
     }
+
+    /// Keeps what the previous snapshot learned at runtime (label values admitted under the
+    /// quality caps), so a reload does not re-admit a fresh set of values on top of the old ones.
+    pub fn carry_over(&self, prev: &Deriver) {
+        self.quality.carry_over(&prev.quality);
+    }
 }
 
 #[cfg(test)]

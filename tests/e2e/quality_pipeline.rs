@@ -216,6 +216,38 @@ fn openmetrics_exemplars_link_scores_and_events_to_traces() {
     );
 }
 
+#[test]
+fn reload_applies_new_scales_and_keeps_admitted_values() {
+    let agent = Agent::start("quality:\n  max_app_events: 1\n");
+    let p = &agent.running().pipeline;
+    let app_event = |name: &str| event("", QualitySignal::AppEvent(name.into()));
+    p.quality("statsd", &app_event("warmup"));
+    p.quality("statsd", &score("relevance", 0.9));
+    agent.write_config(
+        "quality:\n  max_app_events: 1\n  evaluations:\n    relevance: {scale: {min: 0, max: 1}}\n",
+    );
+    agent.running().reload().expect("reload");
+    let p = &agent.running().pipeline;
+    p.quality("statsd", &app_event("reindex"));
+    p.quality("statsd", &app_event("warmup"));
+    p.quality("statsd", &score("relevance", 0.9));
+    let body = agent.scrape(None);
+    let check = |name: &str, extra: &[(&str, &str)], want: f64| {
+        let series = series(name, extra);
+        assert_eq!(value(&body, &series), want, "{series}");
+    };
+    check("llm_events_total", &[("event", "warmup")], 2.0);
+    check("llm_events_total", &[("event", "other")], 1.0);
+    let rel = ("evaluation", "relevance");
+    // 0.9 was poor on the default 0-100 scale, excellent once relevance is declared 0-1.
+    check("llm_quality_grade_total", &[rel, ("grade", "poor")], 1.0);
+    check(
+        "llm_quality_grade_total",
+        &[rel, ("grade", "excellent")],
+        1.0,
+    );
+}
+
 /// The point of the threshold buckets: Prometheus computes each grade's share from the histogram
 /// alone, and it equals the share from the grade counter.
 #[test]

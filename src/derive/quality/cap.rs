@@ -11,8 +11,7 @@ pub const OTHER: &str = "other";
 pub struct ValueCap {
     known: HashSet<Box<str>>,
     max: usize,
-    /// Admitted unknown values. Lives as long as the config snapshot: a reload starts a new set
-    /// (the store's series TTL retires values no longer sent).
+    /// Admitted unknown values, carried across reloads (see [`ValueCap::carry_over`]).
     seen: RwLock<HashSet<Box<str>>>,
 }
 
@@ -51,6 +50,25 @@ impl ValueCap {
             Some(value)
         } else {
             None
+        }
+    }
+
+    /// Takes over the values `prev` admitted (up to this cap, which a reload may have lowered),
+    /// so values keep their series across reloads and the cap stays a cap.
+    pub fn carry_over(&self, prev: &ValueCap) {
+        let prev = prev.seen.read().unwrap_or_else(|e| e.into_inner());
+        let mut seen = self.seen.write().unwrap_or_else(|e| e.into_inner());
+        let mut carried: Vec<&Box<str>> = prev
+            .iter()
+            .filter(|v| !self.known.contains(&***v))
+            .collect();
+        // Deterministic choice when the cap shrank.
+        carried.sort();
+        for v in carried {
+            if seen.len() >= self.max {
+                break;
+            }
+            seen.insert(v.clone());
         }
     }
 }

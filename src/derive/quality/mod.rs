@@ -216,6 +216,20 @@ impl QualityFamilies {
         }
     }
 
+    /// Takes over the values the previous snapshot's caps admitted.
+    pub fn carry_over(&self, prev: &QualityFamilies) {
+        for (cap, old) in [
+            (&self.eval_cap, &prev.eval_cap),
+            (&self.label_cap, &prev.label_cap),
+            (&self.outcome_cap, &prev.outcome_cap),
+            (&self.event_cap, &prev.event_cap),
+            (&self.stage_cap, &prev.stage_cap),
+            (&self.cache_cap, &prev.cache_cap),
+        ] {
+            cap.carry_over(old);
+        }
+    }
+
     /// Derives `ev` into `out`. `ev.scope` must already be restricted to the scope labels.
     pub fn derive(&self, ev: &QualityEvent, out: &mut Vec<Sample>) -> QualityReport {
         let mut report = QualityReport::default();

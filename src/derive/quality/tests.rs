@@ -613,3 +613,37 @@ fn shipped_config_documents_the_defaults() {
     let c = crate::config::load::load_config(&path).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.quality, QualityConfig::default());
 }
+
+#[test]
+fn admitted_values_survive_a_reload_and_the_cap_holds() {
+    let c = QualityConfig {
+        max_stages: 2,
+        ..Default::default()
+    };
+    let old = QualityFamilies::new(&c);
+    let stage = |f: &QualityFamilies, s: &str| {
+        let ev = event(
+            "",
+            QualitySignal::StageDuration {
+                stage: s.into(),
+                seconds: 1.0,
+            },
+        );
+        let (out, _) = derive(f, &ev);
+        out[0].labels.get("stage").map(str::to_owned)
+    };
+    assert_eq!(stage(&old, "a").as_deref(), Some("a"));
+    assert_eq!(stage(&old, "b").as_deref(), Some("b"));
+    let new = QualityFamilies::new(&c);
+    new.carry_over(&old);
+    assert_eq!(stage(&new, "c").as_deref(), Some("other"));
+    assert_eq!(stage(&new, "b").as_deref(), Some("b"));
+    // A lowered cap keeps the first values in sorted order.
+    let lower = QualityFamilies::new(&QualityConfig {
+        max_stages: 1,
+        ..Default::default()
+    });
+    lower.carry_over(&new);
+    assert_eq!(stage(&lower, "a").as_deref(), Some("a"));
+    assert_eq!(stage(&lower, "b").as_deref(), Some("other"));
+}

@@ -148,3 +148,6 @@ impl Validate for Scale {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -121,3 +121,6 @@ pub fn normalize(value: f64, scale: Scale, lower_is_better: bool) -> Result<f64,
         Err(ScoreError::NotFinite)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -106,7 +106,7 @@ impl Pipeline {
         let mut out = Vec::with_capacity(3);
         let report = self.runtime.load().deriver.quality(event, &mut out);
         for s in &out {
-            self.sample(protocol, s);
+            self.apply(protocol, s);
         }
         telemetry::count(
             &self.store,

@@ -76,10 +76,11 @@ impl Deriver {
     /// Grades, outcomes and app signals; the report says what the caller must count as rejected
     /// or capped.
     pub fn quality(&self, ev: &QualityEvent, out: &mut Vec<Sample>) -> quality::QualityReport {
-        if ev
-            .scope
-            .names()
-            .all(|n| self.scope_labels.iter().any(|s| &**s == n))
+        if self.redactor.is_empty()
+            && ev
+                .scope
+                .names()
+                .all(|n| self.scope_labels.iter().any(|s| &**s == n))
         {
             self.quality.derive(ev, out)
         } else {

@@ -248,6 +248,44 @@ fn reload_applies_new_scales_and_keeps_admitted_values() {
     );
 }
 
+#[test]
+fn redaction_rules_apply_once_to_quality_series() {
+    let agent = Agent::start(
+        "scope_labels: [team, user]\nredact:\n  - {label: user, action: hash, key: \"0123456789abcdef-test\"}\n",
+    );
+    let p = &agent.running().pipeline;
+    let mut ev = event("", QualitySignal::Outcome("accepted".into()));
+    ev.scope = Labels::new([
+        ("team", "search"),
+        ("user", "alice@example.com"),
+        ("session", "s-1"),
+    ]);
+    p.quality("statsd", &ev);
+    p.quality("statsd", &ev);
+    let body = agent.scrape(None);
+    assert!(!body.contains("alice"), "{body}");
+    let line = body
+        .lines()
+        .find(|l| l.starts_with("llm_outcomes_total{"))
+        .unwrap_or_else(|| panic!("no outcomes in:\n{body}"));
+    assert!(line.contains(",user=\"") && line.ends_with(" 2"), "{line}");
+    // The same hash a usage event's scope gets: one user, one value across families.
+    let mut usage = meterd::model::UsageEvent::new("openai", "gpt-4o");
+    usage.scope = ev.scope.clone();
+    usage.usage.output_tokens = 1;
+    p.usage("statsd", &usage);
+    let body = agent.scrape(None);
+    let user_of = |prefix: &str| {
+        let line = body
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in:\n{body}"));
+        let start = line.find("user=\"").expect("user label") + 6;
+        line[start..].split('"').next().map(str::to_owned)
+    };
+    assert_eq!(user_of("llm_outcomes_total{"), user_of("llm_tokens_total{"));
+}
+
 /// The point of the threshold buckets: Prometheus computes each grade's share from the histogram
 /// alone, and it equals the share from the grade counter.
 #[test]

@@ -34,7 +34,7 @@ fn value(body: &str, series: &str) -> f64 {
 
 /// Exposition text of one series: the events' provider, model and team plus `extra`, sorted by
 /// name as meterd renders them, with a histogram's `le` last.
-fn series(name: &str, extra: &[(&str, &str)]) -> String {
+pub(crate) fn series(name: &str, extra: &[(&str, &str)]) -> String {
     let mut labels = vec![
         ("model", "gpt-4o"),
         ("provider", "openai"),

@@ -9,6 +9,8 @@ mod e2e {
     pub mod http_auth;
     pub mod memory_guard;
     pub mod prometheus_scrape;
+    pub mod quality_pipeline;
+    pub mod quality_statsd;
     pub mod reload;
     pub mod statsd_metrics;
 }

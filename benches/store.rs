@@ -19,7 +19,10 @@ fn samples(n: usize) -> Vec<Sample> {
             let value = match i % 3 {
                 0 => SampleValue::CounterAdd(1.0),
                 1 => SampleValue::GaugeSet(i as f64),
-                _ => SampleValue::Observe { value: 0.25, weight: 1.0 },
+                _ => SampleValue::Observe {
+                    value: 0.25,
+                    weight: 1.0,
+                },
             };
             let name = match i % 3 {
                 0 => "bench_requests",
@@ -78,13 +81,20 @@ fn scrape(c: &mut Criterion) {
     // 100,000 counter and gauge series: the scrape target.
     let store = Store::new(limits());
     for i in 0..100_000 {
-        let labels = Labels::new([("series", format!("s{i}")), ("team", format!("t{}", i % 10))]);
+        let labels = Labels::new([
+            ("series", format!("s{i}")),
+            ("team", format!("t{}", i % 10)),
+        ]);
         let value = if i % 2 == 0 {
             SampleValue::CounterAdd(i as f64)
         } else {
             SampleValue::GaugeSet(i as f64)
         };
-        let name = if i % 2 == 0 { "bench_counter" } else { "bench_gauge" };
+        let name = if i % 2 == 0 {
+            "bench_counter"
+        } else {
+            "bench_gauge"
+        };
         let _ = store.apply(&Sample::new(name, labels, value));
     }
     g.throughput(Throughput::Elements(100_000));

@@ -18,4 +18,11 @@ pub fn spawn(
     _shutdown: &watch::Receiver<bool>,
     _sockets: Sockets,
 ) {
+    crate::otlp::spawn(
+        _tasks,
+        _pipeline,
+        _shutdown,
+        _sockets.otlp_grpc,
+        _sockets.otlp_http,
+    );
 }

@@ -123,7 +123,13 @@ pub fn decode<T: prost::Message + Default + serde::de::DeserializeOwned>(
     };
     match enc {
         Encoding::Protobuf => T::decode(body).map_err(|e| invalid("protobuf", &e)),
-        Encoding::Json => serde_json::from_slice(body).map_err(|e| invalid("OTLP/JSON", &e)),
+        Encoding::Json => {
+            // serde would also read a struct from an array; OTLP/JSON requests are objects.
+            if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+                return Err(invalid("OTLP/JSON", &"the request must be a JSON object"));
+            }
+            serde_json::from_slice(body).map_err(|e| invalid("OTLP/JSON", &e))
+        }
     }
 }
 

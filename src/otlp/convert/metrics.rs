@@ -163,6 +163,7 @@ pub fn convert(req: &ExportMetricsServiceRequest, t: &Translation<'_>, out: &mut
                         let name = metric_name(&m.name, &m.unit, shape);
                         for p in &s.data_points {
                             if !cumulative && !delta {
+                                ctx.out.points += 1;
                                 ctx.out.error(PointError::NoTemporality);
                                 continue;
                             }
@@ -203,6 +204,7 @@ pub fn convert(req: &ExportMetricsServiceRequest, t: &Translation<'_>, out: &mut
                         let name = metric_name(&m.name, &m.unit, Shape::Other);
                         for p in &h.data_points {
                             if !cumulative && !delta {
+                                ctx.out.points += 1;
                                 ctx.out.error(PointError::NoTemporality);
                                 continue;
                             }
@@ -231,6 +233,7 @@ pub fn convert(req: &ExportMetricsServiceRequest, t: &Translation<'_>, out: &mut
                         let name = metric_name(&m.name, &m.unit, Shape::Other);
                         for p in &h.data_points {
                             if !cumulative && !delta {
+                                ctx.out.points += 1;
                                 ctx.out.error(PointError::NoTemporality);
                                 continue;
                             }

@@ -47,7 +47,7 @@ fn unit_word(unit: &str) -> Option<&'static str> {
 fn per_unit_word(unit: &str) -> Option<&'static str> {
     Some(match unit {
         "s" => "second",
-        "m" => "minute",
+        "m" | "min" => "minute",
         "h" => "hour",
         "d" => "day",
         "w" => "week",

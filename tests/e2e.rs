@@ -11,6 +11,7 @@ mod e2e {
     pub mod otlp_genai;
     pub mod otlp_sdk_metrics;
     pub mod prometheus_scrape;
+    pub mod quality_otlp;
     pub mod quality_pipeline;
     pub mod quality_statsd;
     pub mod reload;

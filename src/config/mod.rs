@@ -208,9 +208,12 @@ impl Validate for Config {
         if let Some(p) = &self.pricing {
             p.validate(&child(path, "pricing"), issues);
         }
-        for (i, b) in self.budgets.iter().enumerate() {
-            b.validate(&index(&child(path, "budgets"), i), issues);
-        }
+        crate::derive::budget::validate_budgets(
+            &self.budgets,
+            &self.scope_labels,
+            &child(path, "budgets"),
+            issues,
+        );
         self.quality.validate(&child(path, "quality"), issues);
         for (i, l) in self.scope_labels.iter().enumerate() {
             if !crate::names::is_valid_label_name(l) {

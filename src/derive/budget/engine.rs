@@ -101,6 +101,12 @@ impl Status {
         }
     }
 
+    /// Zero spend in the period containing `now` (a budget or group that has not spent yet).
+    pub fn zero(def: &Arc<BudgetDef>, now: i64) -> Status {
+        let slot = Slot::new(def.clone(), now);
+        slot.status(&[], None, now)
+    }
+
     pub fn limit(&self) -> u64 {
         self.def.limit_nanos
     }
@@ -307,8 +313,10 @@ impl Engine {
         saved: &[(String, Vec<u8>)],
         now: i64,
     ) -> Result<(Engine, Vec<String>), String> {
-        let mut e = Engine::default();
-        e.slots = defs.into_iter().map(|d| Slot::new(d, now)).collect();
+        let mut e = Engine {
+            slots: defs.into_iter().map(|d| Slot::new(d, now)).collect(),
+            ..Default::default()
+        };
         let mut notes = Vec::new();
         for (key, bytes) in saved {
             let s = saved::decode(bytes).map_err(|err| format!("record {key}: {err}"))?;
@@ -330,7 +338,7 @@ impl Engine {
         let slot = self
             .slots
             .iter_mut()
-            .find(|sl| &*sl.def.name == s.budget)
+            .find(|sl| *sl.def.name == s.budget)
             .ok_or("budget no longer configured")?;
         let def = slot.def.clone();
         if def.period.as_str() != s.period || *def.timezone_name != *s.timezone {
@@ -428,11 +436,9 @@ impl Engine {
             slot.roll(now);
             let def = slot.def.clone();
             let mut key = group_key(&def, labels);
-            if !slot.instances.contains_key(&key) {
-                if slot.real_groups() >= def.max_groups {
-                    key = overflow_key(&def);
-                    out.overflowed.push(def.name.clone());
-                }
+            if !slot.instances.contains_key(&key) && slot.real_groups() >= def.max_groups {
+                key = overflow_key(&def);
+                out.overflowed.push(def.name.clone());
             }
             let bounds = slot.bounds;
             let inst = slot
@@ -553,6 +559,15 @@ impl Engine {
             d.keys.push((name, key));
         }
         d
+    }
+
+    /// Marks every instance for rewriting (after a batch was lost without a result).
+    pub fn mark_all_dirty(&mut self) {
+        for slot in &self.slots {
+            for key in slot.instances.keys() {
+                self.dirty.insert((slot.def.name.clone(), key.clone()));
+            }
+        }
     }
 
     pub fn restore_dirty(&mut self, d: Dirty) {

@@ -139,7 +139,7 @@ mod tests {
 
     #[test]
     fn query_pairs_lookup_last_wins() {
-        let q = vec![
+        let q = [
             ("team".to_string(), "a".to_string()),
             ("team".to_string(), "b".to_string()),
         ];

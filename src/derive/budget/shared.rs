@@ -163,6 +163,10 @@ impl Budgets {
         self.write().take_dirty()
     }
 
+    pub fn mark_all_dirty(&self) {
+        self.write().mark_all_dirty();
+    }
+
     pub fn restore_dirty(&self, d: Dirty) {
         self.write().restore_dirty(d);
     }

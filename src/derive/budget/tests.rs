@@ -215,7 +215,7 @@ fn matchers_pick_budgets_and_one_event_counts_toward_several() {
     e.record(&call(&ads_dev, "gpt-4o"), 5, now);
     e.record(&call(&search, "o3"), 7, now);
     assert_eq!(spend_of(&e, now), vec![10, 3, 15]);
-    let q = vec![
+    let q = [
         ("team".to_string(), "search".to_string()),
         ("model".to_string(), "gpt-4o".to_string()),
     ];
@@ -287,7 +287,7 @@ fn restart_keeps_spend_and_a_new_period_starts_at_zero() {
 
 #[test]
 fn rolling_window_drops_old_buckets() {
-    let t0 = 1_800_000_000 - 1_800_000_000 % 60;
+    let t0: i64 = 1_800_000_000; // a whole minute
     let none = Labels::empty();
     let mut e = engine(&[budget(|b| b.period = "rolling_1h".into())], t0);
     e.record(&call(&none, "m"), 5, t0);
@@ -332,7 +332,7 @@ fn group_by_makes_instances_up_to_a_cap_then_overflows() {
         vec![("_overflow".into(), 24), ("a".into(), 5), ("b".into(), 2)]
     );
     // A check for a new group past the cap sees the overflow instance.
-    let q = vec![("team".to_string(), "zzz".to_string())];
+    let q = [("team".to_string(), "zzz".to_string())];
     assert_eq!(e.check(&q[..], now)[0].spend, 24);
     assert_eq!(&*e.check(&q[..], now)[0].group[0].1, "zzz");
     let _ = OVERFLOW;

@@ -1,6 +1,8 @@
 //! Budgets end to end: the JSON API over real HTTP, gauges in /metrics and in a real Prometheus,
 //! state across restarts, corrupt state files, reloads.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a failed expectation is how a test fails
+
 mod support;
 
 use meterd::model::{Labels, UsageEvent};

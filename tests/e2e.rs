@@ -6,6 +6,7 @@ mod support;
 
 mod e2e {
     pub mod cli;
+    pub mod http_auth;
     pub mod prometheus_scrape;
     pub mod reload;
     pub mod statsd_metrics;

@@ -33,6 +33,10 @@ pub struct Config {
     pub pricing: Option<crate::derive::pricing::PricingTable>,
     pub budgets: Vec<crate::derive::budget::BudgetConfig>,
     pub quality: crate::derive::quality::QualityConfig,
+    /// Label redaction rules, applied before anything is stored.
+    pub redact: Vec<crate::derive::redact::RedactRule>,
+    /// Credentials required on the HTTP endpoint (`/metrics`, `/api/*`); health stays open.
+    pub http_auth: crate::expose::auth::AuthConfig,
     pub state: StateConfig,
 }
 
@@ -51,6 +55,8 @@ impl Default for Config {
             pricing: None,
             budgets: Vec::new(),
             quality: Default::default(),
+            redact: Vec::new(),
+            http_auth: Default::default(),
             state: StateConfig::default(),
         }
     }
@@ -215,6 +221,8 @@ impl Validate for Config {
             issues,
         );
         self.quality.validate(&child(path, "quality"), issues);
+        self.redact.validate(&child(path, "redact"), issues);
+        self.http_auth.validate(&child(path, "http_auth"), issues);
         for (i, l) in self.scope_labels.iter().enumerate() {
             if !crate::names::is_valid_label_name(l) {
                 issues.error(

@@ -60,6 +60,10 @@ pub fn router(state: HttpState) -> Router {
         .route("/readyz", get(readyz))
         .route("/", get(index))
         .merge(super::api::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.pipeline.clone(),
+            super::auth::require,
+        ))
         .with_state(state)
 }
 

@@ -108,3 +108,62 @@ impl Flusher {
         ok
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::derive::budget::matcher::CallLabels;
+    use crate::derive::budget::{saved, BudgetConfig};
+    use crate::model::Labels;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_waiters_share_one_commit_and_the_file_holds_the_spend() {
+        let dir = tempfile::tempdir().unwrap();
+        let (file, _) = StateFile::open(dir.path()).unwrap();
+        let config = BudgetConfig {
+            name: "all".into(),
+            period: "total".into(),
+            limit_usd: 1.0,
+            ..Default::default()
+        };
+        let budgets = Arc::new(Budgets::in_memory(std::slice::from_ref(&config), 1_000));
+        let store = Arc::new(Store::default());
+        let f = Flusher {
+            budgets: budgets.clone(),
+            durability: Arc::new(Durability::persistent()),
+            file: Arc::new(file),
+            store: store.clone(),
+            health: Arc::new(Health::default()),
+        };
+        let scope = Labels::empty();
+        let call = CallLabels {
+            scope: &scope,
+            provider: "p",
+            model: "m",
+        };
+        for i in 0..50 {
+            budgets.record(&call, 1_000 + i, 1_000, &mut Vec::new());
+        }
+        let target = budgets.seq();
+        let waiters: Vec<_> = (0..50)
+            .map(|_| {
+                let d = f.durability.clone();
+                tokio::spawn(async move { d.wait(target).await })
+            })
+            .collect();
+        assert!(f.flush_once().await);
+        for w in waiters {
+            w.await.unwrap().unwrap();
+        }
+        let ok = Labels::new([("result", "success")]);
+        assert_eq!(store.value("meterd_state_flushes", &ok), Some(1.0));
+        // Nothing dirty: a second flush writes nothing (and is not counted as a commit).
+        assert!(f.flush_once().await);
+        assert_eq!(store.value("meterd_state_flushes", &ok), Some(1.0));
+        drop(f);
+        let (_, records) = StateFile::open(dir.path()).unwrap();
+        assert_eq!(records.len(), 1);
+        let s = saved::decode(&records[0].1).unwrap();
+        assert_eq!(s.spend_nanos, (0..50).map(|i| 1_000 + i).sum::<u64>());
+    }
+}

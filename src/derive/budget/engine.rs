@@ -16,6 +16,7 @@ use super::matcher::Lookup;
 use super::period::{calendar_bounds, Period};
 use super::saved::{self, Saved};
 use super::{BudgetDef, PPM};
+use crate::model::Labels;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
@@ -28,6 +29,23 @@ pub struct Instance {
     pub start: i64,
     pub spend: u64,
     pub buckets: VecDeque<(i64, u64)>,
+    /// The instance's gauge labels (`budget`, `period`, group labels), built once: every spend
+    /// rewrites seven gauges, and sharing one label set keeps that cheap.
+    pub labels: Labels,
+}
+
+fn new_instance(def: &BudgetDef, key: &[Box<str>], start: i64) -> Instance {
+    Instance {
+        start,
+        labels: Labels::new(
+            def.group_by
+                .iter()
+                .zip(key.iter())
+                .map(|(k, v)| (&**k, &**v))
+                .chain([("budget", &*def.name), ("period", def.period.as_str())]),
+        ),
+        ..Default::default()
+    }
 }
 
 struct Slot {
@@ -66,6 +84,8 @@ pub struct Status {
     pub start: i64,
     pub end: Option<i64>,
     pub forecast: u64,
+    /// Gauge labels, when the instance exists.
+    pub labels: Option<Labels>,
 }
 
 impl Status {
@@ -98,6 +118,7 @@ impl Status {
             start,
             end,
             forecast,
+            labels: None,
         }
     }
 
@@ -210,13 +231,8 @@ impl Slot {
         };
         s.roll(now);
         if s.def.group_by.is_empty() {
-            s.instances.insert(
-                Box::new([]),
-                Instance {
-                    start: s.bounds.0,
-                    ..Default::default()
-                },
-            );
+            s.instances
+                .insert(Box::new([]), new_instance(&s.def, &[], s.bounds.0));
         }
         s
     }
@@ -300,7 +316,9 @@ impl Slot {
 
     fn status(&self, key: &[Box<str>], inst: Option<&Instance>, now: i64) -> Status {
         let spend = inst.map_or(0, |i| self.spend_at(i, now));
-        Status::new(&self.def, key, spend, self.bounds_at(now), now)
+        let mut st = Status::new(&self.def, key, spend, self.bounds_at(now), now);
+        st.labels = inst.map(|i| i.labels.clone());
+        st
     }
 }
 
@@ -359,9 +377,9 @@ impl Engine {
             return Err("over max_groups".into());
         }
         let mut inst = Instance {
-            start: s.start,
             spend: s.spend_nanos,
             buckets: s.buckets.iter().copied().collect(),
+            ..new_instance(&def, &key, s.start)
         };
         if let Period::Rolling(r) = def.period {
             // Bounded even if the file was written by a config with more buckets.
@@ -444,10 +462,7 @@ impl Engine {
             let inst = slot
                 .instances
                 .entry(key.clone())
-                .or_insert_with(|| Instance {
-                    start: bounds.0,
-                    ..Default::default()
-                });
+                .or_insert_with(|| new_instance(&def, &key, bounds.0));
             Slot::settle(&def, bounds, inst, now);
             match def.period {
                 Period::Rolling(r) => {

@@ -172,10 +172,12 @@ impl Budgets {
     }
 
     fn gauges(&self, st: &Status, out: &mut Vec<Sample>) {
-        let labels = Labels::new(st.group.iter().map(|(k, v)| (&**k, &**v)).chain([
-            ("budget", &*st.def.name),
-            ("period", st.def.period.as_str()),
-        ]));
+        let labels = st.labels.clone().unwrap_or_else(|| {
+            Labels::new(st.group.iter().map(|(k, v)| (&**k, &**v)).chain([
+                ("budget", &*st.def.name),
+                ("period", st.def.period.as_str()),
+            ]))
+        });
         let f = &self.families;
         let mut push = |name: &str, opts: &Arc<FamilyOptions>, v: f64| {
             let mut s = Sample::new(name, labels.clone(), SampleValue::GaugeSet(v));

@@ -207,6 +207,10 @@ pub async fn start_with(config: Config, config_path: PathBuf) -> Result<Running,
             }
         });
     }
+    tasks.spawn(crate::state::fleet::run(
+        pipeline.clone(),
+        shutdown_rx.clone(),
+    ));
     let state_flusher = {
         let (tx, rx) = watch::channel(false);
         let flusher = crate::state::flush::Flusher {

@@ -315,3 +315,82 @@ fn prometheus_queries_budget_gauges() {
         (c["allowed"] == false).then_some(())
     });
 }
+
+const SHARED: &str = "scope_labels: [team]
+budgets:
+  - name: shared
+    period: monthly
+    limit_usd: 5
+    fleet_query: 'sum(llm_budget_spend_usd{budget=\"shared\"})'
+";
+
+#[test]
+fn fleet_spend_is_the_sum_over_agents_and_degrades_when_the_api_is_down() {
+    let a = Agent::start(SHARED);
+    let b = Agent::start(SHARED);
+    let prom = Prometheus::start(&[a.http(), b.http()], &[], "");
+    prom.wait_for_targets_up();
+    a.write_config(&format!(
+        "{SHARED}fleet:\n  prometheus_url: http://{}\n  refresh_interval: 200ms\n  timeout: 2s\n  max_age: 3s\n",
+        prom.addr
+    ));
+    a.running().reload().expect("reload with fleet");
+
+    a.running()
+        .pipeline
+        .record_spend("test", &event("search", "m", "u"), 3 * USD);
+    b.running()
+        .pipeline
+        .record_spend("test", &event("search", "m", "u"), 4 * USD);
+    prom.wait_for_value("sum(llm_budget_spend_usd{budget=\"shared\"})", 7.0);
+
+    // Agent a alone is at $3 of $5, but the fleet is at $7: its check denies.
+    let sum = wait_until("fleet figure on agent a", Duration::from_secs(20), || {
+        let list = get_json(a.http(), "/api/v1/budgets");
+        let s = find(&list, "shared").clone();
+        (s["source"] == "fleet" && s["fleet_spend_usd"] == 7.0).then_some(s)
+    });
+    assert_eq!(sum["local_spend_usd"], 3.0);
+    assert_eq!(sum["spend_usd"], 7.0);
+    assert_eq!(sum["status"], "exceeded");
+    let c = get_json(a.http(), "/api/v1/budgets/check?team=search");
+    assert_eq!(c["allowed"], false, "{c}");
+    // Agent b has no fleet config: its own $4 only.
+    let c = get_json(b.http(), "/api/v1/budgets/check?team=search");
+    assert_eq!(c["allowed"], true, "{c}");
+    assert_eq!(find(&c, "shared")["source"], "local");
+    // The fleet figure is exported too (and the local spend gauge stays local).
+    let body = a.scrape(None);
+    assert_eq!(
+        find_value(
+            &body,
+            "llm_budget_fleet_spend_usd{budget=\"shared\",period=\"monthly\"}"
+        ),
+        Some(7.0)
+    );
+    assert_eq!(
+        find_value(
+            &body,
+            "llm_budget_spend_usd{budget=\"shared\",period=\"monthly\"}"
+        ),
+        Some(3.0)
+    );
+
+    // The query API goes away: the error shows at once, and after max_age the budget falls back
+    // to local spend rather than trusting an old figure or failing.
+    drop(prom);
+    let s = wait_until("fallback to local", Duration::from_secs(20), || {
+        let list = get_json(a.http(), "/api/v1/budgets");
+        let s = find(&list, "shared").clone();
+        (s["source"] == "local").then_some(s)
+    });
+    assert!(s["fleet_error"].as_str().is_some(), "{s}");
+    assert_eq!(s["spend_usd"], 3.0);
+    let c = get_json(a.http(), "/api/v1/budgets/check?team=search");
+    assert_eq!(c["allowed"], true, "{c}");
+    assert!(
+        a.metric("meterd_fleet_queries_total{result=\"failure\"}")
+            .unwrap_or(0.0)
+            >= 1.0
+    );
+}

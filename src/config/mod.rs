@@ -32,6 +32,8 @@ pub struct Config {
     /// Inline price table (or, after loading, the contents of `pricing_file`).
     pub pricing: Option<crate::derive::pricing::PricingTable>,
     pub budgets: Vec<crate::derive::budget::BudgetConfig>,
+    /// Where fleet-wide budget spend is queried (budgets with a `fleet_query`).
+    pub fleet: crate::derive::budget::fleet::FleetConfig,
     pub quality: crate::derive::quality::QualityConfig,
     /// Label redaction rules, applied before anything is stored.
     pub redact: Vec<crate::derive::redact::RedactRule>,
@@ -54,6 +56,7 @@ impl Default for Config {
             pricing_file: None,
             pricing: None,
             budgets: Vec::new(),
+            fleet: Default::default(),
             quality: Default::default(),
             redact: Vec::new(),
             http_auth: Default::default(),
@@ -214,6 +217,7 @@ impl Validate for Config {
         if let Some(p) = &self.pricing {
             p.validate(&child(path, "pricing"), issues);
         }
+        self.fleet.validate(&child(path, "fleet"), issues);
         crate::derive::budget::validate_budgets(
             &self.budgets,
             &self.scope_labels,

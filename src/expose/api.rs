@@ -1,7 +1,8 @@
 //! The budget API (JSON):
 //! - `GET /api/v1/budgets`: every budget (and group) with limit, spend, remaining, utilization,
 //!   forecast, status (`ok`, `warning`, `critical`, `exceeded`), period bounds and the spend's
-//!   source (`local`: this agent's own count);
+//!   source (`local`: this agent's own count; `fleet`: a fresh fleet-wide figure from the query
+//!   API, used when larger);
 //! - `GET /api/v1/budgets/check?team=search&model=gpt-4o`: the budgets a call with these labels
 //!   would count toward, and `allowed: false` (with reasons) once any is at or over its limit.
 //!
@@ -45,7 +46,13 @@ pub struct BudgetJson {
     pub thresholds: Vec<f64>,
     pub period_start: String,
     pub period_end: Option<String>,
+    /// `fleet` when a fresh fleet-wide figure (from `fleet_query`) is in use, else `local`.
     pub source: &'static str,
+    /// This agent's own spend, and the fleet figure in use (the larger one counts).
+    pub local_spend_usd: f64,
+    pub fleet_spend_usd: Option<f64>,
+    /// Why there is no fresh fleet figure (query API down, bad query), when one is configured.
+    pub fleet_error: Option<String>,
 }
 
 fn rfc3339(secs: i64) -> String {
@@ -77,7 +84,14 @@ fn to_json(st: &Status) -> BudgetJson {
         thresholds: thresholds(def),
         period_start: rfc3339(st.start),
         period_end: st.end.map(rfc3339),
-        source: "local",
+        source: if st.fleet_spend.is_some() {
+            "fleet"
+        } else {
+            "local"
+        },
+        local_spend_usd: st.local_spend as f64 / NANOS,
+        fleet_spend_usd: st.fleet_spend.map(|f| f as f64 / NANOS),
+        fleet_error: st.fleet_error.as_deref().map(str::to_string),
     }
 }
 

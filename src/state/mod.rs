@@ -11,6 +11,7 @@
 //! start from zero by moving the file away.
 
 pub mod durable;
+pub mod fleet;
 pub mod flush;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};

@@ -48,8 +48,19 @@ fn new_instance(def: &BudgetDef, key: &[Box<str>], start: i64) -> Instance {
     }
 }
 
+/// The last fleet-wide figures fetched for one budget (see `fleet`).
+#[derive(Clone, Debug, Default)]
+struct FleetView {
+    values: HashMap<GroupKey, u64>,
+    /// When `values` were fetched (Unix seconds); `None` before the first success.
+    fetched_at: Option<i64>,
+    max_age: i64,
+    error: Option<Arc<str>>,
+}
+
 struct Slot {
     def: Arc<BudgetDef>,
+    fleet: FleetView,
     /// The calendar period last computed: `[start, end)`; recomputed once `now` reaches `end`.
     bounds: (i64, Option<i64>),
     instances: HashMap<GroupKey, Instance>,
@@ -86,6 +97,12 @@ pub struct Status {
     pub forecast: u64,
     /// Gauge labels, when the instance exists.
     pub labels: Option<Labels>,
+    /// This agent's own count; `spend` is the larger of it and a fresh fleet figure.
+    pub local_spend: u64,
+    /// The fleet-wide figure in use (fresh and within this period), if any.
+    pub fleet_spend: Option<u64>,
+    /// Why the fleet figure is missing or old, when the budget has a `fleet_query`.
+    pub fleet_error: Option<Arc<str>>,
 }
 
 impl Status {
@@ -119,6 +136,9 @@ impl Status {
             end,
             forecast,
             labels: None,
+            local_spend: spend,
+            fleet_spend: None,
+            fleet_error: None,
         }
     }
 
@@ -225,6 +245,7 @@ fn overflow_key(def: &BudgetDef) -> GroupKey {
 impl Slot {
     fn new(def: Arc<BudgetDef>, now: i64) -> Slot {
         let mut s = Slot {
+            fleet: FleetView::default(),
             bounds: (0, Some(0)),
             def,
             instances: HashMap::new(),
@@ -315,10 +336,27 @@ impl Slot {
     }
 
     fn status(&self, key: &[Box<str>], inst: Option<&Instance>, now: i64) -> Status {
-        let spend = inst.map_or(0, |i| self.spend_at(i, now));
-        let mut st = Status::new(&self.def, key, spend, self.bounds_at(now), now);
+        let local = inst.map_or(0, |i| self.spend_at(i, now));
+        let bounds = self.bounds_at(now);
+        let fleet = self.fleet_at(key, bounds, now);
+        let spend = fleet.map_or(local, |f| f.max(local));
+        let mut st = Status::new(&self.def, key, spend, bounds, now);
         st.labels = inst.map(|i| i.labels.clone());
+        st.local_spend = local;
+        st.fleet_spend = fleet;
+        st.fleet_error = self.fleet.error.clone();
         st
+    }
+
+    /// The fleet figure for a group, if fresh and fetched within the current period (a figure
+    /// from last month must not count against this month). A group the fleet query did not
+    /// return has spent nothing fleet-wide.
+    fn fleet_at(&self, key: &[Box<str>], bounds: (i64, Option<i64>), now: i64) -> Option<u64> {
+        let at = self.fleet.fetched_at?;
+        let fresh = now - at <= self.fleet.max_age;
+        let this_period =
+            matches!(self.def.period, Period::Rolling(_) | Period::Total) || at >= bounds.0;
+        (fresh && this_period).then(|| self.fleet.values.get(key).copied().unwrap_or(0))
     }
 }
 
@@ -410,6 +448,9 @@ impl Engine {
                     && prev.def.timezone_name == def.timezone_name
                     && prev.def.group_by == def.group_by;
                 if same {
+                    if prev.def.fleet_query == def.fleet_query {
+                        slot.fleet = prev.fleet;
+                    }
                     slot.bounds = prev.bounds;
                     slot.instances = prev.instances;
                     slot.roll(now);
@@ -487,6 +528,42 @@ impl Engine {
             self.seq += 1;
         }
         out
+    }
+
+    /// Records the outcome of a fleet query for budget `name`: series are matched to groups by
+    /// their `group_by` labels (summed when several share a group). A failure keeps the last
+    /// figures, which stay in use until `max_age` passes.
+    pub fn set_fleet(
+        &mut self,
+        name: &str,
+        result: Result<Vec<(Labels, f64)>, String>,
+        now: i64,
+        max_age: i64,
+    ) {
+        let Some(slot) = self.slots.iter_mut().find(|s| &*s.def.name == name) else {
+            return;
+        };
+        slot.fleet.max_age = max_age;
+        match result {
+            Ok(series) => {
+                let mut values: HashMap<GroupKey, u64> = HashMap::new();
+                for (labels, usd) in series {
+                    let key: GroupKey = slot
+                        .def
+                        .group_by
+                        .iter()
+                        .map(|l| Box::from(labels.get(l).unwrap_or("")))
+                        .collect();
+                    let nanos = (usd * 1e9).round().clamp(0.0, u64::MAX as f64) as u64;
+                    let v = values.entry(key).or_default();
+                    *v = v.saturating_add(nanos);
+                }
+                slot.fleet.values = values;
+                slot.fleet.fetched_at = Some(now);
+                slot.fleet.error = None;
+            }
+            Err(e) => slot.fleet.error = Some(Arc::from(e)),
+        }
     }
 
     /// Rolls every budget to `now` (new periods start at zero, old buckets fall out).

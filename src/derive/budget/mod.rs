@@ -11,6 +11,7 @@
 //! Money is integer nano-USD throughout; USD floats appear only in gauges and JSON.
 
 pub mod engine;
+pub mod fleet;
 pub mod matcher;
 pub mod period;
 pub mod saved;

@@ -27,6 +27,7 @@ struct Families {
     forecast: Arc<FamilyOptions>,
     start: Arc<FamilyOptions>,
     end: Arc<FamilyOptions>,
+    fleet: Arc<FamilyOptions>,
 }
 
 impl Default for Families {
@@ -34,7 +35,9 @@ impl Default for Families {
         use crate::derive::usage::family;
         Families {
             limit: family("Budget limit in USD for the current period."),
-            spend: family("Spend in USD counted toward the budget in the current period (or window)."),
+            spend: family(
+                "This agent's own spend in USD toward the budget in the current period (or window).",
+            ),
             remaining: family("Budget limit minus spend, in USD; negative once the budget is overspent."),
             utilization: family("Spend divided by limit (1 = the budget is used up)."),
             forecast: family(
@@ -43,6 +46,10 @@ impl Default for Families {
             ),
             start: family("Start of the budget's current period (or rolling window), Unix seconds."),
             end: family("End of the budget's current period (or rolling window), Unix seconds."),
+            fleet: family(
+                "Fleet-wide spend in USD from the budget's fleet_query, while fresh; remaining, \
+                 utilization and forecast use the larger of it and this agent's own spend.",
+            ),
         }
     }
 }
@@ -155,6 +162,16 @@ impl Budgets {
         self.read().check(labels, now)
     }
 
+    pub fn set_fleet(
+        &self,
+        name: &str,
+        result: Result<Vec<(Labels, f64)>, String>,
+        now: i64,
+        max_age: i64,
+    ) {
+        self.write().set_fleet(name, result, now, max_age);
+    }
+
     pub fn seq(&self) -> u64 {
         self.read().seq()
     }
@@ -185,7 +202,16 @@ impl Budgets {
             out.push(s);
         };
         push("llm_budget_limit_usd", &f.limit, st.limit() as f64 / NANOS);
-        push("llm_budget_spend_usd", &f.spend, st.spend as f64 / NANOS);
+        // This agent's own spend, so `sum by (budget)` over all agents is the fleet total (and a
+        // fleet_query summing this gauge never feeds fleet figures back into itself).
+        push(
+            "llm_budget_spend_usd",
+            &f.spend,
+            st.local_spend as f64 / NANOS,
+        );
+        if let Some(fleet) = st.fleet_spend {
+            push("llm_budget_fleet_spend_usd", &f.fleet, fleet as f64 / NANOS);
+        }
         push(
             "llm_budget_remaining_usd",
             &f.remaining,

@@ -411,3 +411,59 @@ fn validation_reports_each_problem_by_path() {
         assert!(paths.contains(&p), "missing {p} in {issues}");
     }
 }
+
+#[test]
+fn fleet_figures_count_while_fresh_and_within_the_period() {
+    let t0 = ts("2026-11-30T23:00:00Z");
+    let none = Labels::empty();
+    let mut e = engine(
+        &[
+            budget(|b| b.fleet_query = Some("sum(x)".into())),
+            budget(|b| {
+                b.name = "g".into();
+                b.group_by = vec!["team".into()];
+            }),
+        ],
+        t0,
+    );
+    e.record(&call(&none, "m"), 10 * USD, t0);
+    e.set_fleet("b", Ok(vec![(Labels::empty(), 99.5)]), t0, 600);
+    let st = &e.check(&call(&none, "m"), t0)[0];
+    assert_eq!(
+        (st.spend, st.local_spend, st.fleet_spend),
+        (99_500_000_000, 10 * USD, Some(99_500_000_000))
+    );
+    assert_eq!(st.level(), Level::Critical);
+    // A query failure keeps the last figure (still fresh) and reports why.
+    e.set_fleet("b", Err("connect refused".into()), t0 + 60, 600);
+    let st = &e.check(&call(&none, "m"), t0 + 60)[0];
+    assert_eq!(st.fleet_spend, Some(99_500_000_000));
+    assert_eq!(st.fleet_error.as_deref(), Some("connect refused"));
+    // Too old: back to local spend.
+    let st = &e.check(&call(&none, "m"), t0 + 601)[0];
+    assert_eq!((st.spend, st.fleet_spend), (10 * USD, None));
+    // Fresh but from last month: not counted in December (local spend is zero there too).
+    let dec = ts("2026-12-01T00:05:00Z");
+    let st = &e.check(&call(&none, "m"), dec)[0];
+    assert_eq!((st.spend, st.fleet_spend), (0, None));
+    // Local spend larger than a lagging fleet figure wins.
+    e.set_fleet("b", Ok(vec![(Labels::empty(), 1.0)]), t0, 600);
+    assert_eq!(e.check(&call(&none, "m"), t0)[0].spend, 10 * USD);
+    // Grouped: series map to groups by label; a group absent from the result has 0 fleet-wide.
+    e.set_fleet(
+        "g",
+        Ok(vec![
+            (Labels::new([("team", "a")]), 1.0),
+            (Labels::new([("team", "a"), ("instance", "x")]), 2.0),
+            (Labels::new([("team", "b")]), 4.0),
+        ]),
+        t0,
+        600,
+    );
+    let q = [("team".to_string(), "a".to_string())];
+    // (Budget "b" matches every call too: index 1 is "g".)
+    let st = &e.check(&q[..], t0)[1];
+    assert_eq!((&*st.def.name, st.fleet_spend), ("g", Some(3 * USD)));
+    let q = [("team".to_string(), "c".to_string())];
+    assert_eq!(e.check(&q[..], t0)[1].fleet_spend, Some(0));
+}

@@ -154,16 +154,23 @@ pub async fn start_with(config: Config, config_path: PathBuf) -> Result<Running,
     // Coarse clock for the store: TTLs are minutes, so a 250 ms tick is plenty precise.
     {
         let store = store.clone();
+        let pipeline = pipeline.clone();
         let mut rx = shutdown_rx.clone();
         tasks.spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(250));
             let mut last_sweep = Instant::now();
+            let mut guard = crate::memory::MemoryGuard::new(u64::MAX);
+            let mut last_memory_check = Instant::now();
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
                     _ = rx.wait_for(|s| *s) => break,
                 }
                 store.set_now_ms(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
+                if last_memory_check.elapsed() >= Duration::from_secs(1) {
+                    last_memory_check = Instant::now();
+                    check_memory(&pipeline, &mut guard);
+                }
                 if last_sweep.elapsed() >= Duration::from_secs(5) {
                     last_sweep = Instant::now();
                     let expired = store.sweep();
@@ -282,6 +289,43 @@ impl Running {
     }
 }
 
+/// One memory guard step: reads RSS, applies the configured limit (reloadable), flips shedding.
+fn check_memory(pipeline: &Pipeline, guard: &mut crate::memory::MemoryGuard) {
+    let limit = pipeline
+        .runtime()
+        .config
+        .limits
+        .max_memory
+        .map_or(u64::MAX, |b| b.0);
+    guard.set_limit(limit);
+    let Some(rss) = crate::expose::process::read().resident_bytes else {
+        return;
+    };
+    if let Some(shedding) = guard.update(rss as u64) {
+        let store = pipeline.store();
+        store.set_shedding(shedding);
+        if shedding {
+            tracing::warn!(
+                rss_bytes = rss,
+                limit_bytes = limit,
+                "memory limit reached: shedding new series, OTLP answers retry-later"
+            );
+        } else {
+            tracing::info!(
+                rss_bytes = rss,
+                "memory back under the limit: accepting new series"
+            );
+        }
+        telemetry::gauge(
+            store,
+            "meterd_memory_shedding",
+            "1 while resident memory is above limits.max_memory and new series are shed.",
+            &[],
+            if shedding { 1.0 } else { 0.0 },
+        );
+    }
+}
+
 /// Hash of a watched file's content. Content, not mtime: an editor's rename-over or a Kubernetes
 /// ConfigMap symlink swap is noticed, and a mere touch is not a reload. Config files are small
 /// (the loader caps them), so reading one every few seconds costs nothing.
@@ -294,15 +338,20 @@ pub fn content_hash(path: &Path) -> Option<u64> {
 }
 
 /// Runs until SIGTERM/SIGINT: reloads on SIGHUP and when the config file's content changes.
+/// `watch_interval: None` disables watching (SIGHUP still reloads).
 pub async fn run_until_signalled(
     running: Running,
-    watch_interval: Duration,
+    watch_interval: Option<Duration>,
 ) -> std::io::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hup = signal(SignalKind::hangup())?;
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
-    let mut poll = tokio::time::interval(watch_interval);
+    // A disabled watch still needs a timer in the select; a year-long one never fires in practice
+    // and its first tick is skipped, so it cannot race with a write right after start.
+    let period = watch_interval.unwrap_or(Duration::from_secs(365 * 24 * 3600));
+    let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last = content_hash(running.config_path());
     loop {
         tokio::select! {

@@ -148,11 +148,7 @@ fn run(args: RunArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let interval = if args.watch_interval.is_zero() {
-            Duration::from_secs(365 * 24 * 3600)
-        } else {
-            args.watch_interval
-        };
+        let interval = (!args.watch_interval.is_zero()).then_some(args.watch_interval);
         match meterd::app::run_until_signalled(running, interval).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -47,14 +47,34 @@ impl Pipeline {
         self.runtime.load_full()
     }
 
+    /// True while the memory guard sheds load: receivers with a retry signal (OTLP) should use it.
+    pub fn overloaded(&self) -> bool {
+        self.store.shedding()
+    }
+
     pub fn swap_runtime(&self, runtime: Runtime) {
         self.store.set_limits(runtime.config.limits.store_limits());
         self.runtime.store(Arc::new(runtime));
     }
 
-    /// Applies one sample; a rejection is counted under `protocol`, never returned to the sender
-    /// (one bad series must not fail a whole packet or request).
+    /// Applies one sample from a receiver, after label redaction; a rejection is counted under
+    /// `protocol`, never returned to the sender (one bad series must not fail a whole packet).
     pub fn sample(&self, protocol: &str, sample: &Sample) -> bool {
+        let runtime = self.runtime.load();
+        match runtime.deriver.redact(&sample.labels) {
+            Some(labels) => self.apply(
+                protocol,
+                &Sample {
+                    labels,
+                    ..sample.clone()
+                },
+            ),
+            None => self.apply(protocol, sample),
+        }
+    }
+
+    /// Applies a derived sample (its labels came through `Deriver::scope`, already redacted).
+    fn apply(&self, protocol: &str, sample: &Sample) -> bool {
         match self.store.apply(sample) {
             Ok(()) => true,
             Err(r) => {
@@ -68,7 +88,7 @@ impl Pipeline {
         let mut out = Vec::with_capacity(8);
         self.runtime.load().deriver.usage(event, &mut out);
         for s in &out {
-            self.sample(protocol, s);
+            self.apply(protocol, s);
         }
         telemetry::count(
             &self.store,
@@ -88,5 +108,48 @@ impl Pipeline {
             &[("protocol", protocol)],
             1.0,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::derive::redact::{RedactAction, RedactRule};
+    use crate::model::{Labels, SampleValue};
+
+    #[test]
+    fn receiver_samples_are_redacted_before_storing() {
+        let config = Config {
+            redact: vec![
+                RedactRule {
+                    label: "email".into(),
+                    action: RedactAction::Drop,
+                    ..Default::default()
+                },
+                RedactRule {
+                    label: "user".into(),
+                    action: RedactAction::Hash,
+                    key: Some("0123456789abcdef-key".into()),
+                    ..Default::default()
+                },
+            ],
+            ..Config::default()
+        };
+        let pipeline = Pipeline::new(Arc::new(Store::default()), Runtime::new(Arc::new(config)));
+        let labels = Labels::new([("email", "a@b.c"), ("user", "alice"), ("route", "/x")]);
+        assert!(pipeline.sample(
+            "test",
+            &Sample::new("hits", labels, SampleValue::CounterAdd(1.0))
+        ));
+        let snapshot = pipeline.store().snapshot();
+        let family = snapshot
+            .iter()
+            .find(|f| &*f.name == "hits")
+            .expect("family");
+        let (stored, _) = &family.series[0];
+        assert_eq!(stored.get("email"), None);
+        assert_eq!(stored.get("route"), Some("/x"));
+        let user = stored.get("user").expect("user kept, hashed");
+        assert!(user.starts_with("h:") && !user.contains("alice"), "{user}");
     }
 }

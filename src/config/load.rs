@@ -183,7 +183,7 @@ pub fn load_str<T: DeserializeOwned + Validate>(
     match value {
         Some(v) if errors.is_empty() => Ok(v),
         _ => {
-            errors.sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+            errors.sort_by_key(|e| (e.line, e.column));
             errors.dedup();
             Err(ConfigErrors(errors))
         }

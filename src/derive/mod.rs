@@ -4,6 +4,7 @@
 pub mod budget;
 pub mod pricing;
 pub mod quality;
+pub mod redact;
 pub mod usage;
 
 use crate::config::Config;
@@ -12,6 +13,7 @@ use crate::model::{Labels, Sample, UsageEvent};
 /// Everything derivation needs, compiled from one config snapshot. Rebuilt on reload.
 pub struct Deriver {
     scope_labels: Box<[Box<str>]>,
+    redactor: redact::Redactor,
     usage: usage::UsageFamilies,
 }
 
@@ -23,31 +25,41 @@ impl Deriver {
                 .iter()
                 .map(|s| Box::from(s.as_str()))
                 .collect(),
+            redactor: redact::Redactor::new(&config.redact),
             usage: usage::UsageFamilies::default(),
         }
     }
 
     /// Keeps only the configured scope labels: senders attach many tags, and derived families must
     /// stay bounded by what the operator chose to break spend down by.
+    /// Redaction rules apply after the allow-list: a scope label can be kept *and* hashed.
     pub fn scope(&self, labels: &Labels) -> Labels {
-        if labels
+        let kept = if labels
             .names()
             .all(|n| self.scope_labels.iter().any(|s| &**s == n))
         {
-            return labels.clone();
-        }
-        Labels::new(
-            labels
-                .iter()
-                .filter(|(k, _)| self.scope_labels.iter().any(|s| &**s == *k)),
-        )
+            labels.clone()
+        } else {
+            Labels::new(
+                labels
+                    .iter()
+                    .filter(|(k, _)| self.scope_labels.iter().any(|s| &**s == *k)),
+            )
+        };
+        self.redactor.apply(&kept).unwrap_or(kept)
+    }
+
+    /// The redacted form of a receiver's label set, or `None` when no rule applies.
+    pub fn redact(&self, labels: &Labels) -> Option<Labels> {
+        self.redactor.apply(labels)
     }
 
     pub fn usage(&self, ev: &UsageEvent, out: &mut Vec<Sample>) {
-        if ev
-            .scope
-            .names()
-            .all(|n| self.scope_labels.iter().any(|s| &**s == n))
+        if self.redactor.is_empty()
+            && ev
+                .scope
+                .names()
+                .all(|n| self.scope_labels.iter().any(|s| &**s == n))
         {
             self.usage.derive(ev, out);
         } else {

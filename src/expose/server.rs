@@ -4,6 +4,7 @@
 //! - `GET /readyz`: 200 when listeners are bound, config is loaded and state is writable, else 503
 //!   with the failing checks;
 //! - `GET /`: a small index of these.
+//!
 //! Other routers (the budget API) are merged in by the caller.
 
 use super::text::{render, Format};
@@ -58,6 +59,10 @@ pub fn router(state: HttpState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/", get(index))
+        .layer(axum::middleware::from_fn_with_state(
+            state.pipeline.clone(),
+            super::auth::require,
+        ))
         .with_state(state)
 }
 

@@ -245,3 +245,17 @@ fn zero_ttl_family_never_expires() {
     assert_eq!(st.sweep(), 0);
     assert_eq!(st.family_len("k"), 1);
 }
+
+#[test]
+fn shedding_rejects_new_series_but_existing_ones_keep_updating() {
+    let store = Store::default();
+    let a = Sample::new("m", Labels::new([("k", "a")]), SampleValue::CounterAdd(1.0));
+    let b = Sample::new("m", Labels::new([("k", "b")]), SampleValue::CounterAdd(1.0));
+    store.apply(&a).expect("first series");
+    store.set_shedding(true);
+    assert_eq!(store.apply(&b), Err(Reject::MemoryLimit));
+    store.apply(&a).expect("existing series still updates");
+    assert_eq!(store.value("m", &Labels::new([("k", "a")])), Some(2.0));
+    store.set_shedding(false);
+    store.apply(&b).expect("new series accepted again");
+}

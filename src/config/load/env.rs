@@ -34,9 +34,9 @@ fn substitute_line(
     while let Some(pos) = rest.find('$') {
         out.push_str(&rest[..pos]);
         let after = &rest[pos..];
-        if after.starts_with("$${") {
+        if let Some(escaped) = after.strip_prefix("$${") {
             out.push_str("${");
-            rest = &after[3..];
+            rest = escaped;
             consumed += pos + 3;
             continue;
         }

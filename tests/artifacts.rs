@@ -6,6 +6,8 @@
 //! After editing alerts/*.rules.yml, regenerate deploy/kubernetes/prometheusrule.yaml with
 //!   METERD_REGENERATE=1 cargo test --test artifacts
 
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a failed expectation is how a test fails
+
 mod support;
 
 mod artifacts {

@@ -9,7 +9,10 @@ pub const RUNBOOK_BASE: &str = "https://github.com/meterd/meterd/blob/main/docs/
 const SEVERITIES: [&str; 4] = ["info", "warning", "critical", "page"];
 
 fn rule_files() -> Vec<String> {
-    let f: Vec<String> = files("alerts", ".rules.yml").iter().map(|p| rel(p)).collect();
+    let f: Vec<String> = files("alerts", ".rules.yml")
+        .iter()
+        .map(|p| rel(p))
+        .collect();
     assert!(!f.is_empty(), "no alerts/*.rules.yml");
     f
 }
@@ -47,7 +50,10 @@ fn promtool_checks_every_rule_file() {
 
 #[test]
 fn promtool_unit_tests_pass() {
-    let tests: Vec<String> = files("alerts/tests", ".yml").iter().map(|p| rel(p)).collect();
+    let tests: Vec<String> = files("alerts/tests", ".yml")
+        .iter()
+        .map(|p| rel(p))
+        .collect();
     assert!(!tests.is_empty(), "no alerts/tests/*.yml");
     let mut args = vec!["test", "rules"];
     args.extend(tests.iter().map(String::as_str));
@@ -92,9 +98,14 @@ fn every_alert_has_severity_summary_description_and_runbook() {
         ("LLMBudgetCritical", "critical"),
         ("LLMBudgetExceeded", "page"),
     ] {
-        let r = by_name.get(name).unwrap_or_else(|| panic!("missing {name}"));
+        let r = by_name
+            .get(name)
+            .unwrap_or_else(|| panic!("missing {name}"));
         assert_eq!(r["labels"]["severity"], sev, "{name}");
-        assert_eq!(r["labels"]["category"], "budget", "{name}: inhibition needs it");
+        assert_eq!(
+            r["labels"]["category"], "budget",
+            "{name}: inhibition needs it"
+        );
     }
 }
 
@@ -123,11 +134,17 @@ fn every_runbook_url_has_a_section_and_every_section_an_alert() {
     let alerts = names("alert");
     for name in &alerts {
         let a = name.to_lowercase();
-        assert!(sections.contains(&a), "docs/runbooks.md has no section for {name} (#{a})");
+        assert!(
+            sections.contains(&a),
+            "docs/runbooks.md has no section for {name} (#{a})"
+        );
     }
     let wanted: BTreeSet<String> = alerts.iter().map(|a| a.to_lowercase()).collect();
     let orphans: Vec<&String> = sections.difference(&wanted).collect();
-    assert!(orphans.is_empty(), "runbook sections without an alert: {orphans:?}");
+    assert!(
+        orphans.is_empty(),
+        "runbook sections without an alert: {orphans:?}"
+    );
 }
 
 #[test]
@@ -141,7 +158,11 @@ fn every_rule_is_unit_tested_firing_and_silent() {
             for a in t["alert_rule_test"].as_array().into_iter().flatten() {
                 let name = a["alertname"].as_str().unwrap_or_default().to_string();
                 let n = a["exp_alerts"].as_array().map_or(0, Vec::len);
-                if n > 0 { fired.insert(name) } else { silent.insert(name) };
+                if n > 0 {
+                    fired.insert(name)
+                } else {
+                    silent.insert(name)
+                };
             }
             for e in t["promql_expr_test"].as_array().into_iter().flatten() {
                 exprs.push_str(e["expr"].as_str().unwrap_or_default());
@@ -150,8 +171,14 @@ fn every_rule_is_unit_tested_firing_and_silent() {
         }
     }
     for alert in names("alert") {
-        assert!(fired.contains(&alert), "no promtool test where {alert} fires");
-        assert!(silent.contains(&alert), "no promtool test where {alert} stays silent");
+        assert!(
+            fired.contains(&alert),
+            "no promtool test where {alert} fires"
+        );
+        assert!(
+            silent.contains(&alert),
+            "no promtool test where {alert} stays silent"
+        );
     }
     for record in names("record") {
         assert!(
@@ -164,7 +191,10 @@ fn every_rule_is_unit_tested_firing_and_silent() {
 #[test]
 fn alertmanager_example_is_valid_and_routes_by_severity() {
     run_ok("amtool", &["check-config", "alerts/alertmanager.yml"]);
-    run_ok("amtool", &["check-config", "deploy/compose/alertmanager.yml"]);
+    run_ok(
+        "amtool",
+        &["check-config", "deploy/compose/alertmanager.yml"],
+    );
     for (sev, receiver) in [
         ("info", "chat"),
         ("warning", "chat"),
@@ -183,7 +213,11 @@ fn alertmanager_example_is_valid_and_routes_by_severity() {
                     extra,
                 ],
             );
-            assert_eq!(out.lines().next().map(str::trim), Some(receiver), "{sev} {extra}: {out}");
+            assert_eq!(
+                out.lines().next().map(str::trim),
+                Some(receiver),
+                "{sev} {extra}: {out}"
+            );
         }
     }
 }
@@ -196,7 +230,11 @@ fn alertmanager_example_groups_by_budget_and_inhibits_lower_thresholds() {
             .as_array()
             .into_iter()
             .flatten()
-            .find(|r| r["matchers"].to_string().contains("category=\\\"budget\\\""))
+            .find(|r| {
+                r["matchers"]
+                    .to_string()
+                    .contains("category=\\\"budget\\\"")
+            })
             .unwrap_or_else(|| panic!("no budget sub-route under {route}"));
         assert_eq!(budget["group_by"], serde_json::json!(["budget", "period"]));
     }
@@ -205,11 +243,18 @@ fn alertmanager_example_groups_by_budget_and_inhibits_lower_thresholds() {
     for (i, higher) in SEVERITIES.iter().enumerate().skip(1) {
         let rule = inhibit
             .iter()
-            .find(|r| r["source_matchers"].to_string().contains(&format!("severity=\\\"{higher}\\\"")))
+            .find(|r| {
+                r["source_matchers"]
+                    .to_string()
+                    .contains(&format!("severity=\\\"{higher}\\\""))
+            })
             .unwrap_or_else(|| panic!("no inhibit rule with source severity {higher}"));
         let target = rule["target_matchers"].to_string();
         for lower in &SEVERITIES[..i] {
-            assert!(target.contains(lower), "{higher} must inhibit {lower}: {target}");
+            assert!(
+                target.contains(lower),
+                "{higher} must inhibit {lower}: {target}"
+            );
         }
         assert_eq!(rule["equal"], serde_json::json!(["budget", "period"]));
     }

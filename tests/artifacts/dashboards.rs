@@ -12,7 +12,10 @@ fn dashboards() -> Vec<(String, Value)> {
         .iter()
         .map(|p| (p.display().to_string(), json(p)))
         .collect();
-    let names: Vec<&str> = d.iter().map(|(n, _)| n.rsplit('/').next().unwrap_or("")).collect();
+    let names: Vec<&str> = d
+        .iter()
+        .map(|(n, _)| n.rsplit('/').next().unwrap_or(""))
+        .collect();
     assert_eq!(names, ["meterd-agent.json", "meterd-overview.json"]);
     d
 }
@@ -37,8 +40,14 @@ fn datasource_refs<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
 fn dashboards_use_a_datasource_variable_and_no_fixed_uid() {
     for (name, d) in dashboards() {
         assert!(d["uid"].is_string() && d["title"].is_string(), "{name}");
-        assert!(d.get("__inputs").is_none(), "{name}: import-time inputs are not needed");
-        let vars = d["templating"]["list"].as_array().cloned().unwrap_or_default();
+        assert!(
+            d.get("__inputs").is_none(),
+            "{name}: import-time inputs are not needed"
+        );
+        let vars = d["templating"]["list"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let ds = vars
             .iter()
             .find(|v| v["type"] == "datasource")
@@ -56,7 +65,11 @@ fn dashboards_use_a_datasource_variable_and_no_fixed_uid() {
             );
         }
         for v in vars.iter().filter(|v| v["type"] == "query") {
-            assert_eq!(v["datasource"]["uid"], "${datasource}", "{name}: variable {}", v["name"]);
+            assert_eq!(
+                v["datasource"]["uid"], "${datasource}",
+                "{name}: variable {}",
+                v["name"]
+            );
             assert_eq!(v["includeAll"], true, "{name}: variable {}", v["name"]);
             assert_eq!(v["allValue"], ".*", "{name}: variable {}", v["name"]);
         }
@@ -78,21 +91,32 @@ fn every_panel_has_a_description_a_unit_and_queries() {
         let mut ids = BTreeSet::new();
         for p in panels(&d) {
             let title = p["title"].as_str().unwrap_or("?");
-            assert!(ids.insert(p["id"].as_u64().unwrap_or(0)), "{name}: duplicate id at {title}");
+            assert!(
+                ids.insert(p["id"].as_u64().unwrap_or(0)),
+                "{name}: duplicate id at {title}"
+            );
             let grid = &p["gridPos"];
-            let (x, w) = (grid["x"].as_u64().unwrap_or(99), grid["w"].as_u64().unwrap_or(99));
+            let (x, w) = (
+                grid["x"].as_u64().unwrap_or(99),
+                grid["w"].as_u64().unwrap_or(99),
+            );
             assert!(x + w <= 24, "{name}: {title} overflows the grid");
             if p["type"] == "row" {
                 continue;
             }
             let desc = p["description"].as_str().unwrap_or_default();
             assert!(desc.len() > 20, "{name}: {title}: no description");
-            let unit = p["fieldConfig"]["defaults"]["unit"].as_str().unwrap_or_default();
+            let unit = p["fieldConfig"]["defaults"]["unit"]
+                .as_str()
+                .unwrap_or_default();
             assert!(!unit.is_empty(), "{name}: {title}: no unit");
             let targets = p["targets"].as_array().cloned().unwrap_or_default();
             assert!(!targets.is_empty(), "{name}: {title}: no query");
             for t in targets {
-                assert!(!t["expr"].as_str().unwrap_or_default().is_empty(), "{name}: {title}");
+                assert!(
+                    !t["expr"].as_str().unwrap_or_default().is_empty(),
+                    "{name}: {title}"
+                );
             }
         }
     }
@@ -103,7 +127,9 @@ fn units_match_what_panels_show() {
     for (name, d) in dashboards() {
         for p in panels(&d).into_iter().filter(|p| p["type"] != "row") {
             let title = p["title"].as_str().unwrap_or("?").to_lowercase();
-            let unit = p["fieldConfig"]["defaults"]["unit"].as_str().unwrap_or_default();
+            let unit = p["fieldConfig"]["defaults"]["unit"]
+                .as_str()
+                .unwrap_or_default();
             let exprs = p["targets"].to_string();
             if title.contains("spend") || title.contains("cost") || title.contains("budgets:") {
                 assert_eq!(unit, "currencyUSD", "{name}: {title}");
@@ -111,7 +137,10 @@ fn units_match_what_panels_show() {
             if title.contains("latency") || exprs.contains("_seconds_bucket") {
                 assert_eq!(unit, "s", "{name}: {title}");
             }
-            if title.contains("rate by model") || title.contains("hit rate") || title.contains("utilization") {
+            if title.contains("rate by model")
+                || title.contains("hit rate")
+                || title.contains("utilization")
+            {
                 assert_eq!(unit, "percentunit", "{name}: {title}");
             }
         }
@@ -146,14 +175,23 @@ fn recording_rules_used_by_dashboards_exist() {
     let re = regex::Regex::new(r"[a-z_]+:[a-z0-9_]+:[a-z0-9_]+").expect("regex");
     for q in dashboard_queries() {
         for m in re.find_iter(&q.expr) {
-            assert!(records.contains(m.as_str()), "{} / {}: no recording rule {}", q.dashboard, q.panel, m.as_str());
+            assert!(
+                records.contains(m.as_str()),
+                "{} / {}: no recording rule {}",
+                q.dashboard,
+                q.panel,
+                m.as_str()
+            );
         }
     }
 }
 
 #[test]
 fn dashboards_cover_the_contract() {
-    let all: String = dashboard_queries().iter().map(|q| q.expr.clone() + "\n").collect();
+    let all: String = dashboard_queries()
+        .iter()
+        .map(|q| q.expr.clone() + "\n")
+        .collect();
     for metric in [
         "llm_cost_usd_total",
         "llm_tokens_total",

@@ -48,8 +48,14 @@ fn kustomization_lists_existing_manifests() {
     let res = k["resources"].as_array().cloned().unwrap_or_default();
     assert!(res.len() >= 4);
     for r in res {
-        let f = repo().join("deploy/kubernetes").join(r.as_str().unwrap_or_default());
-        assert!(f.is_file(), "kustomization references missing {}", f.display());
+        let f = repo()
+            .join("deploy/kubernetes")
+            .join(r.as_str().unwrap_or_default());
+        assert!(
+            f.is_file(),
+            "kustomization references missing {}",
+            f.display()
+        );
     }
 }
 
@@ -98,48 +104,95 @@ fn sidecar_pod_has_probes_resources_config_and_state() {
         .find(|(n, _)| Some(*n) == cm_volume["name"].as_str())
         .map(|(_, p)| *p)
         .expect("config mount");
-    let args: Vec<&str> = meterd["args"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-    let config_arg = args.iter().skip_while(|a| **a != "--config").nth(1).expect("--config");
-    let key = config_arg.strip_prefix(&format!("{config_dir}/")).expect("config in the mount");
+    let args: Vec<&str> = meterd["args"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let config_arg = args
+        .iter()
+        .skip_while(|a| **a != "--config")
+        .nth(1)
+        .expect("--config");
+    let key = config_arg
+        .strip_prefix(&format!("{config_dir}/"))
+        .expect("config in the mount");
     let config = cm["data"][key].as_str().expect("config key in ConfigMap");
     let parsed: Value = serde_saphyr::from_str(config).expect("config YAML");
     let pricing = parsed["pricing_file"].as_str().expect("pricing_file");
-    let pricing_key = pricing.strip_prefix(&format!("{config_dir}/")).expect("pricing in the mount");
-    assert!(cm["data"][pricing_key].is_string(), "ConfigMap has no {pricing_key}");
+    let pricing_key = pricing
+        .strip_prefix(&format!("{config_dir}/"))
+        .expect("pricing in the mount");
+    assert!(
+        cm["data"][pricing_key].is_string(),
+        "ConfigMap has no {pricing_key}"
+    );
     let state = parsed["state"]["data_dir"].as_str().expect("data_dir");
-    assert!(mounts.iter().any(|(_, p)| *p == state), "state dir {state} is not on a volume");
+    assert!(
+        mounts.iter().any(|(_, p)| *p == state),
+        "state dir {state} is not on a volume"
+    );
     // The PodMonitor scrapes this pod, on this port.
     let pm = k8s("podmonitor.yaml");
-    for (k, v) in pm["spec"]["selector"]["matchLabels"].as_object().expect("selector") {
-        assert_eq!(&dep["spec"]["template"]["metadata"]["labels"][k], v, "PodMonitor selector {k}");
+    for (k, v) in pm["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .expect("selector")
+    {
+        assert_eq!(
+            &dep["spec"]["template"]["metadata"]["labels"][k], v,
+            "PodMonitor selector {k}"
+        );
     }
     assert_eq!(pm["spec"]["podMetricsEndpoints"][0]["port"], port);
     // The job the operator derives ("<namespace>/<name>") matches the self-alerts' /meterd/.
-    assert!(pm["metadata"]["name"].as_str().unwrap_or_default().contains("meterd"));
+    assert!(pm["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("meterd"));
 }
 
 #[test]
 fn compose_references_existing_files() {
     let dir = repo().join("deploy/compose");
-    let c = docs(&dir.join("compose.yaml")).into_iter().next().expect("compose");
+    let c = docs(&dir.join("compose.yaml"))
+        .into_iter()
+        .next()
+        .expect("compose");
     let services = c["services"].as_object().expect("services");
     for svc in ["meterd", "loadgen", "prometheus", "alertmanager", "grafana"] {
         assert!(services.contains_key(svc), "compose has no {svc}");
     }
     for (name, svc) in services {
         for v in svc["volumes"].as_array().into_iter().flatten() {
-            let host = v.as_str().unwrap_or_default().split(':').next().unwrap_or_default();
+            let host = v
+                .as_str()
+                .unwrap_or_default()
+                .split(':')
+                .next()
+                .unwrap_or_default();
             if host.starts_with('.') {
-                assert!(dir.join(host).exists(), "{name}: volume source {host} does not exist");
+                assert!(
+                    dir.join(host).exists(),
+                    "{name}: volume source {host} does not exist"
+                );
             }
         }
     }
     let build = &services["meterd"]["build"];
     let ctx = dir.join(build["context"].as_str().expect("context"));
-    assert!(ctx.join(build["dockerfile"].as_str().expect("dockerfile")).is_file());
-    assert!(ctx.join("Cargo.toml").is_file(), "build context is not the repo root");
+    assert!(ctx
+        .join(build["dockerfile"].as_str().expect("dockerfile"))
+        .is_file());
+    assert!(
+        ctx.join("Cargo.toml").is_file(),
+        "build context is not the repo root"
+    );
     // The demo's Prometheus loads the rule files from the mounted alerts/ directory.
-    let prom = docs(&dir.join("prometheus.yml")).into_iter().next().expect("prometheus.yml");
+    let prom = docs(&dir.join("prometheus.yml"))
+        .into_iter()
+        .next()
+        .expect("prometheus.yml");
     assert_eq!(prom["rule_files"][0], "/etc/prometheus/alerts/*.rules.yml");
     assert!(read(&repo().join("deploy/docker/Dockerfile")).contains("COPY config/meterd.yaml"));
     assert!(repo().join("config/meterd.yaml").is_file());

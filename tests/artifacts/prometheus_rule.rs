@@ -22,7 +22,12 @@ fn render() -> String {
     for path in files("alerts", ".rules.yml") {
         let text = read(&path);
         let mut lines = text.lines().skip_while(|l| *l != "groups:");
-        assert_eq!(lines.next(), Some("groups:"), "{}: no top-level groups:", path.display());
+        assert_eq!(
+            lines.next(),
+            Some("groups:"),
+            "{}: no top-level groups:",
+            path.display()
+        );
         out.push_str(&format!("    # ---- {} ----\n", rel(&path)));
         for line in lines {
             assert!(

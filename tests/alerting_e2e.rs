@@ -301,38 +301,55 @@ fn dashboards_have_data(agent: &Agent, prom: &Prometheus) {
         );
     }
 
-    let names: BTreeSet<String> = prom_names(prom);
+    // Every metric a panel names must exist (a typo returns nothing, or hides behind `or`).
     let ident = regex::Regex::new(r"[a-zA-Z_:][a-zA-Z0-9_:]*").expect("regex");
-    let mut empty = Vec::new();
-    for q in dashboard_queries() {
-        for m in ident.find_iter(&q.expr).map(|m| m.as_str()) {
-            let is_metric = m.starts_with("llm_")
+    let queries = dashboard_queries();
+    let wanted: BTreeSet<String> = queries
+        .iter()
+        .flat_map(|q| ident.find_iter(&q.expr).map(|m| m.as_str().to_string()))
+        .filter(|m| {
+            m.starts_with("llm_")
                 || m.starts_with("meterd_")
                 || m.starts_with("process_")
-                || m.contains(':');
-            let excused = MAY_BE_ABSENT.iter().any(|(n, _)| *n == m);
-            if is_metric && !excused && !names.contains(m) {
-                wait_until(
-                    &format!("{m} (used by {} / {})", q.dashboard, q.panel),
-                    Duration::from_secs(30),
-                    || prom_names(prom).contains(m).then_some(()),
-                );
-            }
+                || m.contains(':')
+        })
+        .filter(|m| !MAY_BE_ABSENT.iter().any(|(n, _)| n == m))
+        .collect();
+    let mut missing = Vec::new();
+    let all_there = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_until("every dashboard metric", Duration::from_secs(30), || {
+            let names = prom_names(prom);
+            missing = wanted.difference(&names).cloned().collect();
+            missing.is_empty().then_some(())
+        })
+    }));
+    assert!(
+        all_there.is_ok(),
+        "metrics used by dashboards that Prometheus never saw: {missing:?}"
+    );
+    // Grafana's defaults with "All" selected; 2m covers both traffic rounds. Recording rules and
+    // scrapes lag a little, so poll until every query has a finite value or time is up.
+    let exprs: Vec<(String, String)> = queries
+        .iter()
+        .map(|q| {
+            (
+                format!("{} / {}", q.dashboard, q.panel),
+                substitute(&q.expr, "2m", "1h"),
+            )
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(45);
+    let empty = loop {
+        let empty: Vec<String> = exprs
+            .iter()
+            .filter(|(_, e)| !prom.query(e).iter().any(|(_, v)| v.is_finite()))
+            .map(|(what, e)| format!("{what}: {e}"))
+            .collect();
+        if empty.is_empty() || std::time::Instant::now() > deadline {
+            break empty;
         }
-        // Grafana's defaults with "All" selected; 2m covers both traffic rounds.
-        let expr = substitute(&q.expr, "2m", "1h");
-        let has_data = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            wait_until(&expr, Duration::from_secs(30), || {
-                prom.query(&expr)
-                    .iter()
-                    .any(|(_, v)| v.is_finite())
-                    .then_some(())
-            })
-        }));
-        if has_data.is_err() {
-            empty.push(format!("{} / {}: {expr}", q.dashboard, q.panel));
-        }
-    }
+        std::thread::sleep(Duration::from_millis(500));
+    };
     assert!(
         empty.is_empty(),
         "dashboard queries without data:\n{}\nprometheus log:\n{}",

@@ -14,12 +14,14 @@ use std::sync::Arc;
 pub struct Runtime {
     pub config: Arc<Config>,
     pub deriver: Deriver,
+    pub statsd: crate::statsd::Mapper,
 }
 
 impl Runtime {
     pub fn new(config: Arc<Config>) -> Self {
         Runtime {
             deriver: Deriver::new(&config),
+            statsd: crate::statsd::Mapper::new(&config.statsd),
             config,
         }
     }

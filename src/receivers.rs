@@ -18,4 +18,11 @@ pub fn spawn(
     _shutdown: &watch::Receiver<bool>,
     _sockets: Sockets,
 ) {
+    crate::statsd::spawn(
+        _tasks,
+        _pipeline,
+        _shutdown,
+        _sockets.statsd_udp,
+        _sockets.statsd_tcp,
+    );
 }

@@ -15,6 +15,8 @@ pub struct Deriver {
     scope_labels: Box<[Box<str>]>,
     redactor: redact::Redactor,
     usage: usage::UsageFamilies,
+    pricing: Option<std::sync::Arc<pricing::Compiled>>,
+    pricing_families: pricing::derive::PricingFamilies,
 }
 
 impl Deriver {
@@ -27,6 +29,8 @@ impl Deriver {
                 .collect(),
             redactor: redact::Redactor::new(&config.redact),
             usage: usage::UsageFamilies::default(),
+            pricing: config.pricing.as_ref().map(pricing::Compiled::new),
+            pricing_families: Default::default(),
         }
     }
 
@@ -54,7 +58,14 @@ impl Deriver {
         self.redactor.apply(labels)
     }
 
-    pub fn usage(&self, ev: &UsageEvent, out: &mut Vec<Sample>) {
+    /// The compiled price table in force (`None` when the config has none).
+    pub fn pricing(&self) -> Option<&std::sync::Arc<pricing::Compiled>> {
+        self.pricing.as_ref()
+    }
+
+    /// Derives usage and cost samples for one event. Returns the event's total priced cost in
+    /// nano-USD (0 when unpriced), for budgets.
+    pub fn usage(&self, ev: &UsageEvent, out: &mut Vec<Sample>) -> u64 {
         if self.redactor.is_empty()
             && ev
                 .scope
@@ -62,10 +73,14 @@ impl Deriver {
                 .all(|n| self.scope_labels.iter().any(|s| &**s == n))
         {
             self.usage.derive(ev, out);
+            self.pricing_families
+                .derive(self.pricing.as_deref(), ev, out)
         } else {
             let mut scoped = ev.clone();
             scoped.scope = self.scope(&ev.scope);
             self.usage.derive(&scoped, out);
+            self.pricing_families
+                .derive(self.pricing.as_deref(), &scoped, out)
         }
     }
 }

@@ -317,6 +317,13 @@ impl Store {
             _ => None,
         }
     }
+
+    /// The exact total of a money counter series (`SampleValue::CounterAddFemtoUsd`), femto-USD.
+    pub fn money_femto(&self, name: &str, labels: &Labels) -> Option<u128> {
+        let fam = self.families.read().ok()?.get(name).cloned()?;
+        let map = fam.series.lock().ok()?;
+        map.get(labels)?.money_femto()
+    }
 }
 
 #[cfg(test)]

@@ -129,6 +129,56 @@ fn budget_alerts_page_through_alertmanager_and_every_dashboard_query_has_data() 
 
     budget_alerts(&agent, &prom, &webhook, &am);
     dashboards_have_data(&agent, &prom);
+    app_and_agent_alerts(&agent, &webhook);
+}
+
+/// Two more paths through the same chain: usage of a model missing from the price table (sent by
+/// `app_traffic`), and a config edit meterd rejects.
+fn app_and_agent_alerts(agent: &Agent, webhook: &Webhook) {
+    let unpriced = webhook.wait_for("LLMUnpricedUsage for gpt-4o-mystery", "/chat", |n| {
+        n.firing()
+            .iter()
+            .any(|l| l["alertname"] == "LLMUnpricedUsage" && l["model"] == "gpt-4o-mystery")
+    });
+    let labels = unpriced
+        .firing()
+        .into_iter()
+        .find(|l| l["alertname"] == "LLMUnpricedUsage")
+        .cloned()
+        .expect("unpriced");
+    assert_eq!(labels["severity"], "warning", "{labels}");
+    assert_eq!(labels["provider"], "openai", "{labels}");
+    assert_eq!(labels["reason"], "unknown_model", "{labels}");
+
+    agent.write_config("no_such_setting: true\n");
+    assert!(
+        agent.running().reload().is_err(),
+        "a bad config must be rejected"
+    );
+    let instance = agent.http().to_string();
+    let failed = webhook.wait_for("MeterdConfigReloadFailed", "/chat", |n| {
+        n.firing().iter().any(|l| {
+            l["alertname"] == "MeterdConfigReloadFailed" && l["instance"] == instance.as_str()
+        })
+    });
+    let alert = failed.body["alerts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["labels"]["alertname"] == "MeterdConfigReloadFailed")
+        .expect("reload alert");
+    let desc = alert["annotations"]["description"]
+        .as_str()
+        .unwrap_or_default();
+    // The count comes from a query in the annotation template: at least this one failure.
+    let count: u32 = desc
+        .split("(failed reloads since it started: ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(count >= 1, "{desc}");
+    assert_eq!(alert["labels"]["severity"], "warning");
 }
 
 fn budget_alerts(agent: &Agent, prom: &Prometheus, webhook: &Webhook, am: &Alertmanager) {

@@ -56,6 +56,7 @@ impl Pipeline {
 
     pub fn swap_runtime(&self, runtime: Runtime) {
         self.store.set_limits(runtime.config.limits.store_limits());
+        runtime.deriver.carry_over(&self.runtime.load().deriver);
         self.runtime.store(Arc::new(runtime));
     }
 
@@ -101,8 +102,14 @@ impl Pipeline {
         );
     }
 
-    /// Quality events are counted here; grading and outcomes are derived by the quality stage.
-    pub fn quality(&self, protocol: &str, _event: &QualityEvent) {
+    /// Derives grades, outcomes and app signals; rejected events and values capped into `other`
+    /// are counted by reason, never returned to the sender.
+    pub fn quality(&self, protocol: &str, event: &QualityEvent) {
+        let mut out = Vec::with_capacity(3);
+        let report = self.runtime.load().deriver.quality(event, &mut out);
+        for s in &out {
+            self.apply(protocol, s);
+        }
         telemetry::count(
             &self.store,
             "meterd_quality_events",
@@ -110,6 +117,26 @@ impl Pipeline {
             &[("protocol", protocol)],
             1.0,
         );
+        if let Some(r) = report.rejected {
+            telemetry::count(
+                &self.store,
+                "meterd_quality_rejected",
+                "Quality events dropped as invalid (missing name, score outside its scale, ...), \
+                 by protocol and reason.",
+                &[("protocol", protocol), ("reason", r.reason())],
+                1.0,
+            );
+        }
+        for dimension in report.overflowed {
+            telemetry::count(
+                &self.store,
+                "meterd_quality_values_capped",
+                "Quality signal values recorded as `other` because the quality.max_* cap on \
+                 distinct values was reached, by dimension.",
+                &[("dimension", dimension)],
+                1.0,
+            );
+        }
     }
 }
 

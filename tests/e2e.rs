@@ -13,6 +13,7 @@ mod e2e {
     pub mod prometheus_scrape;
     pub mod quality_otlp;
     pub mod quality_pipeline;
+    pub mod quality_rules;
     pub mod quality_statsd;
     pub mod reload;
     pub mod statsd_metrics;

@@ -23,13 +23,17 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
-cargo fuzz build --fuzz-dir fuzz -O "${targets[@]/#/}" 2>/dev/null || cargo fuzz build --fuzz-dir fuzz -O
+cargo fuzz build --fuzz-dir fuzz -O
 for t in "${targets[@]}"; do
   echo "== fuzz $t for ${seconds}s"
   mkdir -p "$scratch/$t" "fuzz/corpus/$t"
-  cargo fuzz run --fuzz-dir fuzz -O "$t" "$scratch/$t" "fuzz/corpus/$t" -- \
-    -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 2>&1 |
-    grep -E "^(#[0-9]+ +DONE|==|SUMMARY|stat::number_of_executed_units|Done)" || true
-  # cargo fuzz exits non-zero on a crash; pipefail makes that fail this script.
+  log="$scratch/$t.log"
+  if ! cargo fuzz run --fuzz-dir fuzz -O "$t" "$scratch/$t" "fuzz/corpus/$t" -- \
+      -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 >"$log" 2>&1; then
+    tail -n 60 "$log"
+    echo "fuzz: $t FAILED (input saved under fuzz/artifacts/$t/)"
+    exit 1
+  fi
+  grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)" "$log" || tail -n 3 "$log"
 done
 echo "fuzz: all targets ran without a crash"

@@ -8,6 +8,8 @@ mod e2e {
     pub mod cli;
     pub mod http_auth;
     pub mod memory_guard;
+    pub mod pricing_cli;
+    pub mod pricing_cost;
     pub mod prometheus_scrape;
     pub mod reload;
     pub mod statsd_metrics;

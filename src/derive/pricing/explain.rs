@@ -26,16 +26,16 @@ pub fn explain(table: &Compiled, ev: &UsageEvent) -> Result<String, String> {
         n.and_then(|n| jiff::Timestamp::from_nanosecond(i128::from(n)).ok())
             .map_or_else(String::new, |t| t.strftime("%Y-%m-%d").to_string())
     };
+    let validity = match (e.from, e.to) {
+        (None, None) => String::new(),
+        (Some(f), None) => format!(", in force from {}", date(Some(f))),
+        (None, Some(t)) => format!(", in force until {}", date(Some(t))),
+        (f, t) => format!(", in force {} to {}", date(f), date(t)),
+    };
     let _ = writeln!(
         out,
-        "{} / {}: table entry models[{}] {:?} ({}), in force {} .. {}",
-        ev.provider,
-        ev.model,
-        e.index,
-        &*e.model,
-        p.resolution.how,
-        date(e.from),
-        date(e.to)
+        "{} / {}: table entry models[{}] {:?} ({}){validity}",
+        ev.provider, ev.model, e.index, &*e.model, p.resolution.how,
     );
     if let Some(s) = &e.source {
         let _ = writeln!(

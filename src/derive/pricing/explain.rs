@@ -65,14 +65,15 @@ pub fn explain(table: &Compiled, ev: &UsageEvent) -> Result<String, String> {
     );
     for l in &p.lines {
         let per = l.billed_as.units_per_price();
+        // A premium line shows the premium's own rate per priced unit.
         let price = format!(
             "{} / {}{}",
             format_usd(l.rate.saturating_mul(per)),
             l.billed_as.price_unit(),
-            if l.billed_as != l.dim {
-                format!(" ({} rate)", l.billed_as.name())
-            } else {
-                String::new()
+            match (l.premium_over, l.billed_as != l.dim) {
+                (Some(w), _) => format!(" (premium over {}, billed on its own line)", w.name()),
+                (None, true) => format!(" ({} rate)", l.billed_as.name()),
+                (None, false) => String::new(),
             }
         );
         let _ = writeln!(

@@ -8,7 +8,7 @@ pub mod redact;
 pub mod usage;
 
 use crate::config::Config;
-use crate::model::{Labels, Sample, UsageEvent};
+use crate::model::{Labels, QualityEvent, Sample, UsageEvent};
 
 /// Everything derivation needs, compiled from one config snapshot. Rebuilt on reload.
 pub struct Deriver {
@@ -17,6 +17,7 @@ pub struct Deriver {
     usage: usage::UsageFamilies,
     pricing: Option<std::sync::Arc<pricing::Compiled>>,
     pricing_families: pricing::derive::PricingFamilies,
+    quality: quality::QualityFamilies,
 }
 
 impl Deriver {
@@ -31,6 +32,7 @@ impl Deriver {
             usage: usage::UsageFamilies::default(),
             pricing: config.pricing.as_ref().map(pricing::Compiled::new),
             pricing_families: Default::default(),
+            quality: quality::QualityFamilies::new(&config.quality),
         }
     }
 
@@ -82,6 +84,31 @@ impl Deriver {
             self.pricing_families
                 .derive(self.pricing.as_deref(), &scoped, out)
         }
+    }
+}
+
+impl Deriver {
+    /// Grades, outcomes and app signals; the report says what the caller must count as rejected
+    /// or capped.
+    pub fn quality(&self, ev: &QualityEvent, out: &mut Vec<Sample>) -> quality::QualityReport {
+        if self.redactor.is_empty()
+            && ev
+                .scope
+                .names()
+                .all(|n| self.scope_labels.iter().any(|s| &**s == n))
+        {
+            self.quality.derive(ev, out)
+        } else {
+            let mut scoped = ev.clone();
+            scoped.scope = self.scope(&ev.scope);
+            self.quality.derive(&scoped, out)
+        }
+    }
+
+    /// Keeps what the previous snapshot learned at runtime (label values admitted under the
+    /// quality caps), so a reload does not re-admit a fresh set of values on top of the old ones.
+    pub fn carry_over(&self, prev: &Deriver) {
+        self.quality.carry_over(&prev.quality);
     }
 }
 

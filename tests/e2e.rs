@@ -12,6 +12,7 @@ mod e2e {
     pub mod otlp_sdk_metrics;
     pub mod pricing_cli;
     pub mod pricing_cost;
+    pub mod pricing_otlp;
     pub mod prometheus_scrape;
     pub mod quality_pipeline;
     pub mod quality_statsd;

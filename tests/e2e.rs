@@ -10,6 +10,9 @@ mod e2e {
     pub mod memory_guard;
     pub mod otlp_genai;
     pub mod otlp_sdk_metrics;
+    pub mod pricing_cli;
+    pub mod pricing_cost;
+    pub mod pricing_otlp;
     pub mod prometheus_scrape;
     pub mod quality_pipeline;
     pub mod quality_statsd;

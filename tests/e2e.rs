@@ -14,7 +14,9 @@ mod e2e {
     pub mod pricing_cost;
     pub mod pricing_otlp;
     pub mod prometheus_scrape;
+    pub mod quality_otlp;
     pub mod quality_pipeline;
+    pub mod quality_rules;
     pub mod quality_statsd;
     pub mod reload;
     pub mod statsd_metrics;

@@ -28,6 +28,8 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    State(#[from] crate::state::StateError),
 }
 
 /// Addresses actually bound (the config may say port 0).
@@ -50,6 +52,8 @@ pub struct Running {
     loaded_hash: std::sync::Mutex<Option<u64>>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
+    /// Stopped last, after the receivers have drained, so its final flush sees all spend.
+    state_flusher: Option<(watch::Sender<bool>, tokio::task::JoinHandle<()>)>,
 }
 
 fn unix_now() -> f64 {
@@ -127,8 +131,17 @@ async fn start_inner(
 
     let store = Arc::new(Store::new(config.limits.store_limits()));
     let started = Instant::now();
-    let pipeline = Arc::new(Pipeline::new(store.clone(), Runtime::new(Arc::new(config))));
+    let (state_file, budgets) = open_state(&config)?;
+    let flush_interval = config.state.flush_interval.0;
+    let durability = Arc::new(crate::state::durable::Durability::persistent());
+    let pipeline = Arc::new(Pipeline::with_budgets(
+        store.clone(),
+        Runtime::new(Arc::new(config)),
+        budgets.clone(),
+        durability.clone(),
+    ));
     let health = Arc::new(Health::default());
+    health.set("state", Ok(()));
     health.set("config", Ok(()));
     health.set("listeners", Ok(()));
     record_build_info(&store);
@@ -206,6 +219,37 @@ async fn start_inner(
         });
     }
 
+    // Budget gauges: refreshed on every spend, and here so new periods and draining rolling
+    // windows show without traffic.
+    {
+        let pipeline = pipeline.clone();
+        let mut rx = shutdown_rx.clone();
+        tasks.spawn(async move {
+            let mut tick = tokio::time::interval(BUDGET_GAUGE_REFRESH);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => pipeline.refresh_budgets(),
+                    _ = rx.wait_for(|s| *s) => break,
+                }
+            }
+        });
+    }
+    tasks.spawn(crate::state::fleet::run(
+        pipeline.clone(),
+        shutdown_rx.clone(),
+    ));
+    let state_flusher = {
+        let (tx, rx) = watch::channel(false);
+        let flusher = crate::state::flush::Flusher {
+            budgets,
+            durability,
+            file: state_file,
+            store: store.clone(),
+            health: health.clone(),
+        };
+        Some((tx, tokio::spawn(flusher.run(flush_interval, rx))))
+    };
+
     let show = |a: Option<SocketAddr>| a.map_or_else(|| "off".to_string(), |a| a.to_string());
     tracing::info!(
         http = %show(addrs.http),
@@ -225,9 +269,41 @@ async fn start_inner(
         loaded_hash: std::sync::Mutex::new(None),
         shutdown: shutdown_tx,
         tasks,
+        state_flusher,
     };
     running.remember_loaded_hash(loaded_hash);
     Ok(running)
+}
+
+const BUDGET_GAUGE_REFRESH: Duration = Duration::from_secs(5);
+
+/// Opens the state file and restores budget spend. A file (or record) that cannot be read stops
+/// start-up with an error naming it and a preserved copy: never a silent reset to zero.
+fn open_state(
+    config: &Config,
+) -> Result<
+    (
+        Arc<crate::state::StateFile>,
+        Arc<crate::derive::budget::Budgets>,
+    ),
+    StartError,
+> {
+    let (file, saved) = crate::state::StateFile::open(&config.state.data_dir)?;
+    let now = i64::try_from(unix_now() as u64).unwrap_or(0);
+    match crate::derive::budget::Budgets::new(&config.budgets, &saved, now) {
+        Ok((budgets, notes)) => {
+            for note in notes {
+                tracing::warn!(file = %file.path().display(), "{note}");
+            }
+            tracing::info!(
+                file = %file.path().display(),
+                records = saved.len(),
+                "budget state loaded"
+            );
+            Ok((Arc::new(file), Arc::new(budgets)))
+        }
+        Err(reason) => Err(file.into_corrupt(reason).into()),
+    }
 }
 
 fn record_build_info(store: &Store) {
@@ -279,6 +355,9 @@ impl Running {
                 if old.config.listeners != config.listeners {
                     tracing::warn!("listener addresses changed in config; they apply on restart");
                 }
+                if old.config.state != config.state {
+                    tracing::warn!("state settings changed in config; they apply on restart");
+                }
                 let new = Runtime::new(Arc::new(config));
                 crate::derive::pricing::derive::record_info(
                     store,
@@ -314,6 +393,15 @@ impl Running {
         {
             tracing::warn!("some tasks did not stop within 10s; exiting anyway");
             self.tasks.abort_all();
+        }
+        if let Some((stop, task)) = self.state_flusher.take() {
+            let _ = stop.send(true);
+            if tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .is_err()
+            {
+                tracing::error!("final budget state flush did not finish within 10s");
+            }
         }
     }
 

@@ -19,6 +19,7 @@ pub mod names;
 pub mod otlp;
 pub mod pipeline;
 pub mod receivers;
+pub mod state;
 pub mod statsd;
 pub mod store;
 pub mod telemetry;

@@ -3,8 +3,11 @@
 //! swapped atomically on reload, so a receiver always sees one consistent config.
 
 use crate::config::Config;
+use crate::derive::budget::matcher::CallLabels;
+use crate::derive::budget::Budgets;
 use crate::derive::Deriver;
 use crate::model::{QualityEvent, Sample, UsageEvent};
+use crate::state::durable::{Durability, NotDurable};
 use crate::store::Store;
 use crate::telemetry;
 use arc_swap::ArcSwap;
@@ -30,14 +33,58 @@ impl Runtime {
 pub struct Pipeline {
     store: Arc<Store>,
     runtime: ArcSwap<Runtime>,
+    /// Budget spend outlives config snapshots: reloads reconfigure it in place.
+    budgets: Arc<Budgets>,
+    durability: Arc<Durability>,
+}
+
+/// Unix seconds: the budget clock (periods are calendar time, not process uptime).
+fn unix_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 impl Pipeline {
+    /// A pipeline whose budgets live in memory only (no state file).
     pub fn new(store: Arc<Store>, runtime: Runtime) -> Self {
+        let budgets = Arc::new(Budgets::in_memory(&runtime.config.budgets, unix_secs()));
+        Pipeline::with_budgets(store, runtime, budgets, Arc::new(Durability::volatile()))
+    }
+
+    /// A pipeline with budgets restored from (and flushed to) a state file.
+    pub fn with_budgets(
+        store: Arc<Store>,
+        runtime: Runtime,
+        budgets: Arc<Budgets>,
+        durability: Arc<Durability>,
+    ) -> Self {
         store.set_limits(runtime.config.limits.store_limits());
         Pipeline {
             store,
             runtime: ArcSwap::from_pointee(runtime),
+            budgets,
+            durability,
+        }
+    }
+
+    pub fn budgets(&self) -> &Arc<Budgets> {
+        &self.budgets
+    }
+
+    /// Resolves once the budget spend of every usage event handed in so far is on disk. Many
+    /// concurrent callers share one commit; an OTLP handler awaits this before acknowledging.
+    pub async fn durable(&self) -> Result<(), NotDurable> {
+        self.durability.wait(self.budgets.seq()).await
+    }
+
+    /// Rolls budget periods and rewrites every budget gauge (run on a timer).
+    pub fn refresh_budgets(&self) {
+        let mut out = Vec::new();
+        self.budgets.refresh(unix_secs(), &mut out);
+        for s in &out {
+            self.apply("budget", s);
         }
     }
 
@@ -57,6 +104,8 @@ impl Pipeline {
     pub fn swap_runtime(&self, runtime: Runtime) {
         self.store.set_limits(runtime.config.limits.store_limits());
         runtime.deriver.carry_over(&self.runtime.load().deriver);
+        self.budgets
+            .reconfigure(&runtime.config.budgets, unix_secs());
         self.runtime.store(Arc::new(runtime));
     }
 
@@ -89,7 +138,9 @@ impl Pipeline {
 
     pub fn usage(&self, protocol: &str, event: &UsageEvent) {
         let mut out = Vec::with_capacity(8);
-        self.runtime.load().deriver.usage(event, &mut out);
+        let rt = self.runtime.load();
+        let cost = rt.deriver.usage(event, &mut out);
+        self.budget_spend(&rt.deriver, event, cost, &mut out);
         for s in &out {
             self.apply(protocol, s);
         }
@@ -100,6 +151,46 @@ impl Pipeline {
             &[("protocol", protocol)],
             1.0,
         );
+    }
+
+    /// Counts `cost_nanos` toward the budgets `event` matches, without deriving anything else
+    /// (for sources that know the cost already, and for driving budgets in tests).
+    pub fn record_spend(&self, protocol: &str, event: &UsageEvent, cost_nanos: u64) {
+        let rt = self.runtime.load();
+        let mut out = Vec::new();
+        self.budget_spend(&rt.deriver, event, cost_nanos, &mut out);
+        for s in &out {
+            self.apply(protocol, s);
+        }
+    }
+
+    /// Counts `cost` (nano-USD) toward matching budgets, on the event's scope labels after the
+    /// allow-list plus provider and model; appends the touched budgets' gauges to `out`.
+    fn budget_spend(
+        &self,
+        deriver: &Deriver,
+        event: &UsageEvent,
+        cost: u64,
+        out: &mut Vec<Sample>,
+    ) {
+        if cost == 0 || self.budgets.is_empty() {
+            return;
+        }
+        let scope = deriver.scope(&event.scope);
+        let call = CallLabels {
+            scope: &scope,
+            provider: &event.provider,
+            model: &event.model,
+        };
+        for budget in self.budgets.record(&call, cost, unix_secs(), out) {
+            telemetry::count(
+                &self.store,
+                "meterd_budget_groups_overflowed",
+                "Spend counted under a budget's _overflow group because max_groups was reached.",
+                &[("budget", &budget)],
+                1.0,
+            );
+        }
     }
 
     /// Derives grades, outcomes and app signals; rejected events and values capped into `other`

@@ -32,6 +32,8 @@ pub struct Config {
     /// Inline price table (or, after loading, the contents of `pricing_file`).
     pub pricing: Option<crate::derive::pricing::PricingTable>,
     pub budgets: Vec<crate::derive::budget::BudgetConfig>,
+    /// Where fleet-wide budget spend is queried (budgets with a `fleet_query`).
+    pub fleet: crate::derive::budget::fleet::FleetConfig,
     pub quality: crate::derive::quality::QualityConfig,
     /// Label redaction rules, applied before anything is stored.
     pub redact: Vec<crate::derive::redact::RedactRule>,
@@ -54,6 +56,7 @@ impl Default for Config {
             pricing_file: None,
             pricing: None,
             budgets: Vec::new(),
+            fleet: Default::default(),
             quality: Default::default(),
             redact: Vec::new(),
             http_auth: Default::default(),
@@ -218,9 +221,13 @@ impl Validate for Config {
         if let Some(p) = &self.pricing {
             p.validate(&child(path, "pricing"), issues);
         }
-        for (i, b) in self.budgets.iter().enumerate() {
-            b.validate(&index(&child(path, "budgets"), i), issues);
-        }
+        self.fleet.validate(&child(path, "fleet"), issues);
+        crate::derive::budget::validate_budgets(
+            &self.budgets,
+            &self.scope_labels,
+            &child(path, "budgets"),
+            issues,
+        );
         self.quality.validate(&child(path, "quality"), issues);
         self.redact.validate(&child(path, "redact"), issues);
         self.http_auth.validate(&child(path, "http_auth"), issues);

@@ -9,4 +9,5 @@ mod e2e {
     pub mod prometheus_scrape;
     pub mod reload;
     pub mod statsd_metrics;
+    pub mod statsd_tcp;
 }

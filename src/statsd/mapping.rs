@@ -93,10 +93,22 @@ pub struct MappingConfig {
 fn capture_count(m: &MappingConfig) -> Result<usize, String> {
     match m.match_type {
         MatchType::Glob => Ok(m.pattern.matches('*').count()),
-        MatchType::Regex => anchored(&m.pattern)
+        // Checked as written first, so the error quotes the user's pattern, not the anchored one.
+        MatchType::Regex => regex::Regex::new(&m.pattern)
+            .and_then(|_| anchored(&m.pattern))
             .map(|r| r.captures_len() - 1)
-            .map_err(|e| format!("invalid regex: {e}")),
+            .map_err(|e| format!("invalid regex {:?}: {}", m.pattern, one_line(&e))),
     }
+}
+
+/// The regex crate's syntax errors span several lines (pattern, caret, message); keep the message.
+fn one_line(e: &regex::Error) -> String {
+    let text = e.to_string();
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.trim().trim_start_matches("error: ").to_string())
+        .unwrap_or(text)
 }
 
 fn anchored(pattern: &str) -> Result<regex::Regex, regex::Error> {

@@ -8,6 +8,7 @@ mod e2e {
     pub mod cli;
     pub mod prometheus_scrape;
     pub mod reload;
+    pub mod statsd_mapping;
     pub mod statsd_metrics;
     pub mod statsd_tcp;
 }

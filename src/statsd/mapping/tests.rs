@@ -70,7 +70,8 @@ fn rules_glob_regex_drop_and_passthrough() {
         rule("first.*", "never_used", &[]),
     ]);
     let c = MetricType::Counter;
-    let cases: &[(&str, MetricType, &str, &[(&str, &str)])] = &[
+    type Case<'a> = (&'a str, MetricType, &'a str, &'a [(&'a str, &'a str)]);
+    let cases: &[Case] = &[
         (
             "app.checkout.requests",
             c,

@@ -207,6 +207,19 @@ pub enum Resolved {
         options: Arc<FamilyOptions>,
     },
     Convention(convention::Kind),
+    /// The name would land in one of meterd's own `meterd_*` families: refused, so a sender
+    /// cannot distort the counters that report on it.
+    Reserved,
+}
+
+/// The store's family name for a resolved name: sanitized, and without a counter's `_total`,
+/// which exposition adds (a StatsD `jobs_total` counter is exposed once as `jobs_total`).
+fn family_name(name: &str, kind: MetricType) -> Box<str> {
+    let name = names::sanitize_metric_name(name);
+    match name.strip_suffix("_total") {
+        Some(base) if kind == MetricType::Counter && !base.is_empty() => base.into(),
+        _ => name.into(),
+    }
 }
 
 /// The compiled rules of one config snapshot.
@@ -290,29 +303,36 @@ impl Mapper {
                 return Resolved::Drop;
             }
             let expand = |t: &str| expand(t, name, &caps);
-            return Resolved::Metric {
-                name: names::sanitize_metric_name(&expand(&rule.name)).into(),
+            return checked(Resolved::Metric {
+                name: family_name(&expand(&rule.name), kind),
                 labels: rule
                     .labels
                     .iter()
                     .map(|(k, v)| (k.clone(), expand(v).into_boxed_str()))
                     .collect(),
                 options: rule.options.clone(),
-            };
+            });
         }
         if self.llm_convention {
             if let Some(k) = convention::Kind::from_name(name) {
                 return Resolved::Convention(k);
             }
         }
-        Resolved::Metric {
-            name: names::sanitize_metric_name(name).into(),
+        checked(Resolved::Metric {
+            name: family_name(name, kind),
             labels: Box::new([]),
             options: Arc::new(FamilyOptions {
                 help: Some(Arc::from(passthrough_help(name, kind))),
                 ..Default::default()
             }),
-        }
+        })
+    }
+}
+
+fn checked(r: Resolved) -> Resolved {
+    match &r {
+        Resolved::Metric { name, .. } if name.starts_with("meterd_") => Resolved::Reserved,
+        _ => r,
     }
 }
 

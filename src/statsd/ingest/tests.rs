@@ -68,7 +68,7 @@ fn bad_lines_are_counted_per_reason_and_do_not_affect_others() {
         &p,
         &format!(
             "ok:1|c\nnope\nok:x|c\n{long}\nok:1|c|#a:1,b:2,c:3\nok:1|c|#a:123456789\n\
-             lat:1|ms|#le:1\nllm.tokens:1|c|#provider:p\nok:1|c\n"
+             lat:1|ms|#le:1\nllm.tokens:1|c|#provider:p\nmeterd.statsd.errors:5|c\nok:1|c\n"
         ),
     );
     assert_eq!(value(&p, "ok", &[]), Some(2.0));
@@ -80,6 +80,7 @@ fn bad_lines_are_counted_per_reason_and_do_not_affect_others() {
         ("label_value_too_long", 1.0),
         ("reserved_label", 1.0),
         ("missing_tag", 1.0),
+        ("reserved_name", 1.0),
     ] {
         assert_eq!(errors(&p, reason), n, "{reason}");
     }

@@ -39,6 +39,7 @@ fn resolved(m: &Mapper, name: &str, kind: MetricType) -> (String, Vec<(String, S
         ),
         Resolved::Drop => ("<drop>".into(), vec![]),
         Resolved::Convention(k) => (format!("<convention {k:?}>"), vec![]),
+        Resolved::Reserved => ("<reserved>".into(), vec![]),
     }
 }
 
@@ -104,6 +105,11 @@ fn rules_glob_regex_drop_and_passthrough() {
         ("some-metric.name", c, "some_metric_name", &[]),
         ("llm.tokens", c, "<convention Tokens>", &[]),
         ("llm.unknown", c, "llm_unknown", &[]),
+        // Counters are stored without `_total` (exposition adds it); other types keep it.
+        ("jobs_total", c, "jobs", &[]),
+        ("jobs.total", c, "jobs", &[]),
+        ("jobs_total", MetricType::Gauge, "jobs_total", &[]),
+        ("meterd.statsd.errors", c, "<reserved>", &[]),
     ];
     for (name, kind, want_name, want_labels) in cases {
         assert_eq!(

@@ -111,6 +111,21 @@ fn one_line(e: &regex::Error) -> String {
         .unwrap_or(text)
 }
 
+/// A glob as a regex: `*` is one or more characters other than `.`, everything else literal.
+fn glob_to_regex(glob: &str) -> String {
+    glob.split('*')
+        .map(regex::escape)
+        .collect::<Vec<_>>()
+        .join("([^.]+)")
+}
+
+fn compile(m: &MappingConfig) -> Result<regex::Regex, regex::Error> {
+    match m.match_type {
+        MatchType::Glob => anchored(&glob_to_regex(&m.pattern)),
+        MatchType::Regex => anchored(&m.pattern),
+    }
+}
+
 fn anchored(pattern: &str) -> Result<regex::Regex, regex::Error> {
     regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
         .size_limit(1 << 20)
@@ -183,13 +198,10 @@ impl Validate for MappingConfig {
     }
 }
 
-enum Matcher {
-    Glob(Box<str>),
-    Regex(regex::Regex),
-}
-
 struct Rule {
-    matcher: Matcher,
+    /// Globs are compiled to regexes too: the regex crate matches in linear time, where a
+    /// backtracking glob with several `*` per component could be made slow by a crafted name.
+    matcher: regex::Regex,
     filter: Option<TypeFilter>,
     action: Action,
     name: Box<str>,
@@ -236,15 +248,12 @@ impl Mapper {
             .mappings
             .iter()
             .filter_map(|m| {
-                let matcher = match m.match_type {
-                    MatchType::Glob => Matcher::Glob(m.pattern.as_str().into()),
-                    MatchType::Regex => match anchored(&m.pattern) {
-                        Ok(r) => Matcher::Regex(r),
-                        Err(e) => {
-                            tracing::error!(pattern = %m.pattern, error = %e, "skipping mapping");
-                            return None;
-                        }
-                    },
+                let matcher = match compile(m) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::error!(pattern = %m.pattern, error = %e, "skipping mapping");
+                        return None;
+                    }
                 };
                 Some(Rule {
                     matcher,
@@ -282,19 +291,16 @@ impl Mapper {
                 continue;
             }
             caps.clear();
-            let matched = match &rule.matcher {
-                Matcher::Glob(p) => glob(p.as_bytes(), name.as_bytes(), 0, &mut caps),
-                Matcher::Regex(r) => match r.captures(name) {
-                    Some(c) => {
-                        caps.extend(
-                            c.iter()
-                                .skip(1)
-                                .map(|m| m.map_or((0, 0), |m| (m.start(), m.end()))),
-                        );
-                        true
-                    }
-                    None => false,
-                },
+            let matched = match rule.matcher.captures(name) {
+                Some(c) => {
+                    caps.extend(
+                        c.iter()
+                            .skip(1)
+                            .map(|m| m.map_or((0, 0), |m| (m.start(), m.end()))),
+                    );
+                    true
+                }
+                None => false,
             };
             if !matched {
                 continue;
@@ -369,30 +375,6 @@ fn expand(template: &str, name: &str, caps: &[(usize, usize)]) -> String {
         }
     }
     out
-}
-
-/// Glob match of the whole name; `*` takes one or more bytes other than `.`, longest first, and
-/// ends on a character boundary. `offset` is `name`'s position in the full name, for captures.
-fn glob(p: &[u8], name: &[u8], offset: usize, caps: &mut Vec<(usize, usize)>) -> bool {
-    match p.split_first() {
-        None => name.is_empty(),
-        Some((b'*', rest)) => {
-            let max = name.iter().position(|b| *b == b'.').unwrap_or(name.len());
-            for len in (1..=max).rev() {
-                // Not inside a multi-byte character (UTF-8 continuation bytes are 0b10xxxxxx).
-                if name.get(len).is_some_and(|b| (b & 0xC0) == 0x80) {
-                    continue;
-                }
-                caps.push((offset, offset + len));
-                if glob(rest, &name[len..], offset + len, caps) {
-                    return true;
-                }
-                caps.pop();
-            }
-            false
-        }
-        Some((c, rest)) => name.first() == Some(c) && glob(rest, &name[1..], offset + 1, caps),
-    }
 }
 
 #[cfg(test)]

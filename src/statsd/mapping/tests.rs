@@ -228,3 +228,18 @@ fn valid_rules_pass_validation() {
     config.validate("statsd", &mut issues);
     assert!(issues.is_empty(), "{issues}");
 }
+
+#[test]
+fn many_stars_and_a_long_name_do_not_backtrack_forever() {
+    let m = mapper(vec![rule("*a*a*a*a*a*a*b", "x", &[])]);
+    let name = "a".repeat(8000);
+    assert_eq!(resolved(&m, &name, MetricType::Counter).0, name);
+}
+
+proptest::proptest! {
+    #[test]
+    fn resolve_never_panics(pattern in "[a-z.*]{0,12}", name in "\\PC{0,40}") {
+        let m = mapper(vec![rule(&pattern, "n_$1_$2", &[("l", "$3")])]);
+        let _ = m.resolve(&name, MetricType::Counter);
+    }
+}

@@ -19,5 +19,7 @@ mod e2e {
     pub mod quality_rules;
     pub mod quality_statsd;
     pub mod reload;
+    pub mod statsd_mapping;
     pub mod statsd_metrics;
+    pub mod statsd_tcp;
 }

@@ -7,7 +7,9 @@ mod support;
 mod e2e {
     pub mod cli;
     pub mod otlp_genai;
+    pub mod otlp_prometheus;
     pub mod otlp_protocol;
+    pub mod otlp_python;
     pub mod otlp_sdk_metrics;
     pub mod prometheus_scrape;
     pub mod reload;

@@ -472,3 +472,36 @@ mod junk_codec {
         }
     }
 }
+
+#[test]
+fn store_caps_apply_to_otlp_series_and_show_in_partial_success() {
+    let agent = Agent::start("limits:\n  max_series_per_metric: 2\n");
+    let point = |v: &str| {
+        format!(r#"{{"asDouble":1,"attributes":[{{"key":"k","value":{{"stringValue":"{v}"}}}}]}}"#)
+    };
+    let json = format!(
+        r#"{{"resourceMetrics":[{{"scopeMetrics":[{{"metrics":[{{"name":"capped","gauge":{{"dataPoints":[{},{},{}]}}}}]}}]}}]}}"#,
+        point("a"),
+        point("b"),
+        point("c")
+    );
+    let r = post(
+        &agent,
+        "/v1/metrics",
+        "application/json",
+        None,
+        json.into_bytes(),
+    );
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().expect("json");
+    let msg = v["partialSuccess"]["errorMessage"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(msg.contains("1 store"), "{v}");
+    assert_eq!(agent.metric(r#"capped{k="a"}"#), Some(1.0));
+    assert_eq!(agent.metric(r#"capped{k="c"}"#), None);
+    assert_eq!(
+        agent.metric(r#"meterd_samples_rejected_total{protocol="otlp",reason="series_limit"}"#),
+        Some(1.0)
+    );
+}

@@ -91,6 +91,10 @@ fn otlp_json_edge_cases_decode() {
         )
     );
 
+    assert_eq!(
+        decode::<ExportTraceServiceRequest>(Encoding::Json, b" \n").expect("empty request"),
+        ExportTraceServiceRequest::default()
+    );
     for bad in [
         &br#"{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "xyz"}]}]}]}"#[..],
         b"{",

@@ -9,6 +9,9 @@ mod e2e {
     pub mod http_auth;
     pub mod memory_guard;
     pub mod otlp_genai;
+    pub mod otlp_prometheus;
+    pub mod otlp_protocol;
+    pub mod otlp_python;
     pub mod otlp_sdk_metrics;
     pub mod pricing_cli;
     pub mod pricing_cost;

@@ -63,7 +63,13 @@ impl Matcher {
         let anchored = |re: &str| {
             // Checked alone first, so an error points into the user's text, not our anchoring.
             let invalid = |e: regex::Error| {
-                let why = e.to_string().lines().last().unwrap_or("").trim().to_string();
+                let why = e
+                    .to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
                 format!("invalid regex {re:?}: {why}")
             };
             Regex::new(re).map_err(invalid)?;

@@ -13,6 +13,7 @@ pub mod app;
 pub mod config;
 pub mod derive;
 pub mod expose;
+pub mod memory;
 pub mod model;
 pub mod names;
 pub mod otlp;

@@ -17,12 +17,14 @@ use std::sync::Arc;
 pub struct Runtime {
     pub config: Arc<Config>,
     pub deriver: Deriver,
+    pub statsd: crate::statsd::Mapper,
 }
 
 impl Runtime {
     pub fn new(config: Arc<Config>) -> Self {
         Runtime {
             deriver: Deriver::new(&config),
+            statsd: crate::statsd::Mapper::new(&config.statsd),
             config,
         }
     }
@@ -81,8 +83,9 @@ impl Pipeline {
     pub fn refresh_budgets(&self) {
         let mut out = Vec::new();
         self.budgets.refresh(unix_secs(), &mut out);
+        // Group labels came through `Deriver::scope` (already redacted): apply, not `sample`.
         for s in &out {
-            self.sample("budget", s);
+            self.apply("budget", s);
         }
     }
 
@@ -94,10 +97,16 @@ impl Pipeline {
         self.runtime.load_full()
     }
 
+    /// True while the memory guard sheds load: receivers with a retry signal (OTLP) should use it.
+    pub fn overloaded(&self) -> bool {
+        self.store.shedding()
+    }
+
     pub fn swap_runtime(&self, runtime: Runtime) {
         self.store.set_limits(runtime.config.limits.store_limits());
         self.budgets
             .reconfigure(&runtime.config.budgets, unix_secs());
+        runtime.deriver.carry_over(&self.runtime.load().deriver);
         self.runtime.store(Arc::new(runtime));
     }
 
@@ -131,10 +140,7 @@ impl Pipeline {
     pub fn usage(&self, protocol: &str, event: &UsageEvent) {
         let mut out = Vec::with_capacity(8);
         let rt = self.runtime.load();
-        // Pricing (another stage) makes `Deriver::usage` return the event's cost in nano-USD; until
-        // then nothing is priced. Becomes `let cost: u64 = rt.deriver.usage(event, &mut out);`.
-        rt.deriver.usage(event, &mut out);
-        let cost: u64 = 0;
+        let cost = rt.deriver.usage(event, &mut out);
         self.budget_spend(&rt.deriver, event, cost, &mut out);
         for s in &out {
             self.apply(protocol, s);
@@ -155,7 +161,7 @@ impl Pipeline {
         let mut out = Vec::new();
         self.budget_spend(&rt.deriver, event, cost_nanos, &mut out);
         for s in &out {
-            self.sample(protocol, s);
+            self.apply(protocol, s);
         }
     }
 
@@ -188,8 +194,14 @@ impl Pipeline {
         }
     }
 
-    /// Quality events are counted here; grading and outcomes are derived by the quality stage.
-    pub fn quality(&self, protocol: &str, _event: &QualityEvent) {
+    /// Derives grades, outcomes and app signals; rejected events and values capped into `other`
+    /// are counted by reason, never returned to the sender.
+    pub fn quality(&self, protocol: &str, event: &QualityEvent) {
+        let mut out = Vec::with_capacity(3);
+        let report = self.runtime.load().deriver.quality(event, &mut out);
+        for s in &out {
+            self.apply(protocol, s);
+        }
         telemetry::count(
             &self.store,
             "meterd_quality_events",
@@ -197,6 +209,26 @@ impl Pipeline {
             &[("protocol", protocol)],
             1.0,
         );
+        if let Some(r) = report.rejected {
+            telemetry::count(
+                &self.store,
+                "meterd_quality_rejected",
+                "Quality events dropped as invalid (missing name, score outside its scale, ...), \
+                 by protocol and reason.",
+                &[("protocol", protocol), ("reason", r.reason())],
+                1.0,
+            );
+        }
+        for dimension in report.overflowed {
+            telemetry::count(
+                &self.store,
+                "meterd_quality_values_capped",
+                "Quality signal values recorded as `other` because the quality.max_* cap on \
+                 distinct values was reached, by dimension.",
+                &[("dimension", dimension)],
+                1.0,
+            );
+        }
     }
 }
 

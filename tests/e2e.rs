@@ -7,7 +7,12 @@ mod support;
 mod e2e {
     pub mod cli;
     pub mod http_auth;
+    pub mod memory_guard;
+    pub mod otlp_genai;
+    pub mod otlp_sdk_metrics;
     pub mod prometheus_scrape;
+    pub mod quality_pipeline;
+    pub mod quality_statsd;
     pub mod reload;
     pub mod statsd_metrics;
 }

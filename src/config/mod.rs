@@ -109,6 +109,9 @@ pub struct Limits {
     /// Largest OTLP request body, compressed, and after decompression.
     pub max_request_bytes: ByteSize,
     pub max_decompressed_bytes: ByteSize,
+    /// Resident memory above which new series are shed and OTLP answers "retry later"; unset
+    /// means no guard (set it below the container's memory limit).
+    pub max_memory: Option<ByteSize>,
 }
 
 impl Default for Limits {
@@ -126,6 +129,7 @@ impl Default for Limits {
             max_labels_per_series: 32,
             max_request_bytes: ByteSize(8 * 1024 * 1024),
             max_decompressed_bytes: ByteSize(64 * 1024 * 1024),
+            max_memory: None,
         }
     }
 }
@@ -260,6 +264,14 @@ impl Validate for Limits {
         }
         if self.max_request_bytes.0 == 0 {
             issues.error(child(path, "max_request_bytes"), "must be greater than 0");
+        }
+        if let Some(m) = self.max_memory {
+            if m.0 < 16 * 1024 * 1024 {
+                issues.error(
+                    child(path, "max_memory"),
+                    "must be at least 16MiB (meterd itself needs a few MiB)",
+                );
+            }
         }
         if self.max_decompressed_bytes.0 < self.max_request_bytes.0 {
             issues.error(

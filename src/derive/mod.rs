@@ -8,13 +8,16 @@ pub mod redact;
 pub mod usage;
 
 use crate::config::Config;
-use crate::model::{Labels, Sample, UsageEvent};
+use crate::model::{Labels, QualityEvent, Sample, UsageEvent};
 
 /// Everything derivation needs, compiled from one config snapshot. Rebuilt on reload.
 pub struct Deriver {
     scope_labels: Box<[Box<str>]>,
     redactor: redact::Redactor,
     usage: usage::UsageFamilies,
+    pricing: Option<std::sync::Arc<pricing::Compiled>>,
+    pricing_families: pricing::derive::PricingFamilies,
+    quality: quality::QualityFamilies,
 }
 
 impl Deriver {
@@ -27,6 +30,9 @@ impl Deriver {
                 .collect(),
             redactor: redact::Redactor::new(&config.redact),
             usage: usage::UsageFamilies::default(),
+            pricing: config.pricing.as_ref().map(pricing::Compiled::new),
+            pricing_families: Default::default(),
+            quality: quality::QualityFamilies::new(&config.quality),
         }
     }
 
@@ -54,7 +60,14 @@ impl Deriver {
         self.redactor.apply(labels)
     }
 
-    pub fn usage(&self, ev: &UsageEvent, out: &mut Vec<Sample>) {
+    /// The compiled price table in force (`None` when the config has none).
+    pub fn pricing(&self) -> Option<&std::sync::Arc<pricing::Compiled>> {
+        self.pricing.as_ref()
+    }
+
+    /// Derives usage and cost samples for one event. Returns the event's total priced cost in
+    /// nano-USD (0 when unpriced), for budgets.
+    pub fn usage(&self, ev: &UsageEvent, out: &mut Vec<Sample>) -> u64 {
         if self.redactor.is_empty()
             && ev
                 .scope
@@ -62,11 +75,40 @@ impl Deriver {
                 .all(|n| self.scope_labels.iter().any(|s| &**s == n))
         {
             self.usage.derive(ev, out);
+            self.pricing_families
+                .derive(self.pricing.as_deref(), ev, out)
         } else {
             let mut scoped = ev.clone();
             scoped.scope = self.scope(&ev.scope);
             self.usage.derive(&scoped, out);
+            self.pricing_families
+                .derive(self.pricing.as_deref(), &scoped, out)
         }
+    }
+}
+
+impl Deriver {
+    /// Grades, outcomes and app signals; the report says what the caller must count as rejected
+    /// or capped.
+    pub fn quality(&self, ev: &QualityEvent, out: &mut Vec<Sample>) -> quality::QualityReport {
+        if self.redactor.is_empty()
+            && ev
+                .scope
+                .names()
+                .all(|n| self.scope_labels.iter().any(|s| &**s == n))
+        {
+            self.quality.derive(ev, out)
+        } else {
+            let mut scoped = ev.clone();
+            scoped.scope = self.scope(&ev.scope);
+            self.quality.derive(&scoped, out)
+        }
+    }
+
+    /// Keeps what the previous snapshot learned at runtime (label values admitted under the
+    /// quality caps), so a reload does not re-admit a fresh set of values on top of the old ones.
+    pub fn carry_over(&self, prev: &Deriver) {
+        self.quality.carry_over(&prev.quality);
     }
 }
 

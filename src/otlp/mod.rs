@@ -1,12 +1,110 @@
-//! OTLP receiver (gRPC and HTTP; metrics, traces, logs).
+//! OTLP receiver: metrics, traces and logs over gRPC (`:4317`) and HTTP (`:4318`).
+//!
+//! - [`convert`]: pure translation of export requests into samples (per the OTel "Prometheus and
+//!   OpenMetrics compatibility" spec), usage events (GenAI spans or token metrics) and quality
+//!   events (`gen_ai.evaluation.result` log events);
+//! - [`ingest`]: the shared core both transports call: bounded concurrency, item caps, stream state,
+//!   hand-off to the pipeline, and the `meterd_otlp_*` counters;
+//! - [`grpc`]: tonic `MetricsService`, `TraceService`, `LogsService` (gzip accepted);
+//! - [`http`]: `POST /v1/metrics`, `/v1/traces`, `/v1/logs` with protobuf or OTLP/JSON bodies.
 
-use crate::config::{Issues, Validate};
+pub mod convert;
+pub mod grpc;
+pub mod http;
+pub mod ingest;
+
+use crate::config::{child, index, Issues, Validate};
 use serde::Deserialize;
 
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+/// Which OTLP signal prices GenAI usage. The other one still passes through as ordinary metrics
+/// (or is ignored, for spans) but is never counted as usage, so a call reported both ways is
+/// counted once.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum UsageSource {
+    /// GenAI spans (the default): one event per call with its response model, status, latency,
+    /// stage and trace id (for exemplars). Head-sampled traces are weighted by the `ot=th`
+    /// threshold in `tracestate`; apps that sample without it should choose `metrics`.
+    #[default]
+    Spans,
+    /// `gen_ai.client.token.usage`, `gen_ai.client.inference.usage.*` and
+    /// `gen_ai.client.operation.duration` (request counts): never sampled, so exact, but without
+    /// per-call latency or trace links.
+    Metrics,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default)]
-pub struct OtlpConfig {}
+pub struct OtlpConfig {
+    pub usage_source: UsageSource,
+    /// Resource attributes copied onto every translated metric as labels (besides `job` and
+    /// `instance`, which are always derived); the rest only appear on `target_info`.
+    pub resource_attributes_as_labels: Vec<String>,
+    /// Data points, spans or log records accepted per request; the excess is rejected through
+    /// `partial_success` so the sender sees it.
+    pub max_items_per_request: usize,
+    /// Requests decoded and applied at once across both transports; more are answered with the
+    /// protocol's retryable overload code (gRPC `UNAVAILABLE`, HTTP 503 with `Retry-After`).
+    pub max_concurrent_requests: usize,
+    /// Cumulative token-metric streams remembered to turn totals into deltas.
+    pub max_usage_streams: usize,
+}
+
+impl Default for OtlpConfig {
+    fn default() -> Self {
+        OtlpConfig {
+            usage_source: UsageSource::Spans,
+            resource_attributes_as_labels: Vec::new(),
+            max_items_per_request: 100_000,
+            max_concurrent_requests: 16,
+            max_usage_streams: 10_000,
+        }
+    }
+}
 
 impl Validate for OtlpConfig {
-    fn validate(&self, _path: &str, _issues: &mut Issues) {}
+    fn validate(&self, path: &str, issues: &mut Issues) {
+        for (key, v) in [
+            ("max_items_per_request", self.max_items_per_request),
+            ("max_concurrent_requests", self.max_concurrent_requests),
+            ("max_usage_streams", self.max_usage_streams),
+        ] {
+            if v == 0 {
+                issues.error(child(path, key), "must be greater than 0");
+            }
+        }
+        for (i, a) in self.resource_attributes_as_labels.iter().enumerate() {
+            if a.is_empty() {
+                issues.error(
+                    index(&child(path, "resource_attributes_as_labels"), i),
+                    "must not be empty",
+                );
+            }
+        }
+    }
+}
+
+/// Starts the OTLP servers on already-bound listeners; both share one [`ingest::Ingest`] (so one
+/// concurrency bound and one usage-stream table).
+pub fn spawn(
+    tasks: &mut tokio::task::JoinSet<()>,
+    pipeline: &std::sync::Arc<crate::pipeline::Pipeline>,
+    shutdown: &tokio::sync::watch::Receiver<bool>,
+    grpc: Option<tokio::net::TcpListener>,
+    http: Option<tokio::net::TcpListener>,
+) {
+    if grpc.is_none() && http.is_none() {
+        return;
+    }
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    let ingest = ingest::Ingest::new(pipeline.clone(), started);
+    if let Some(listener) = grpc {
+        tasks.spawn(grpc::serve(listener, ingest.clone(), shutdown.clone()));
+    }
+    if let Some(listener) = http {
+        tasks.spawn(http::serve(listener, ingest, shutdown.clone()));
+    }
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod otel;
 pub mod prometheus;
 
 use std::time::{Duration, Instant};

@@ -1,0 +1,148 @@
+//! Reading OTLP attributes: lookups without allocation, and the one rule for turning any
+//! `AnyValue` into label text.
+
+use opentelemetry_proto::tonic::common::v1::{any_value::Value, AnyValue, KeyValue};
+use std::borrow::Cow;
+
+pub fn get<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
+    attrs
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|v| v.value.as_ref())
+}
+
+/// A non-empty string attribute (other scalar types are rendered as text).
+pub fn get_str<'a>(attrs: &'a [KeyValue], key: &str) -> Option<Cow<'a, str>> {
+    get(attrs, key).map(value_text).filter(|s| !s.is_empty())
+}
+
+/// The first of `keys` present (new convention names first, then the old ones).
+pub fn first_str<'a>(attrs: &'a [KeyValue], keys: &[&str]) -> Option<Cow<'a, str>> {
+    keys.iter().find_map(|k| get_str(attrs, k))
+}
+
+/// A non-negative integer attribute; doubles and numeric strings are accepted because
+/// instrumentations disagree on the type of token counts.
+pub fn get_u64(attrs: &[KeyValue], key: &str) -> Option<u64> {
+    match get(attrs, key)? {
+        Value::IntValue(i) => u64::try_from(*i).ok(),
+        Value::DoubleValue(d) if d.is_finite() && *d >= 0.0 => Some(d.round() as u64),
+        Value::StringValue(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+pub fn first_u64(attrs: &[KeyValue], keys: &[&str]) -> Option<u64> {
+    keys.iter().find_map(|k| get_u64(attrs, k))
+}
+
+pub fn get_f64(attrs: &[KeyValue], key: &str) -> Option<f64> {
+    match get(attrs, key)? {
+        Value::IntValue(i) => Some(*i as f64),
+        Value::DoubleValue(d) => Some(*d),
+        Value::StringValue(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|v: &f64| v.is_finite())
+}
+
+/// Label text for a value: strings as-is, scalars in their plain form, arrays and maps as JSON
+/// (what the Prometheus compatibility spec asks for non-string attributes).
+pub fn value_text(v: &Value) -> Cow<'_, str> {
+    match v {
+        Value::StringValue(s) => Cow::Borrowed(s),
+        Value::BoolValue(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
+        Value::IntValue(i) => Cow::Owned(i.to_string()),
+        Value::DoubleValue(d) => Cow::Owned(d.to_string()),
+        _ => Cow::Owned(json(v).to_string()),
+    }
+}
+
+fn json(v: &Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        Value::StringValue(s) => J::String(s.clone()),
+        Value::BoolValue(b) => J::Bool(*b),
+        Value::IntValue(i) => J::from(*i),
+        Value::DoubleValue(d) => serde_json::Number::from_f64(*d).map_or(J::Null, J::Number),
+        Value::BytesValue(b) => J::String(b.iter().map(|x| format!("{x:02x}")).collect()),
+        Value::ArrayValue(a) => J::Array(a.values.iter().map(any_json).collect()),
+        Value::KvlistValue(kv) => J::Object(
+            kv.values
+                .iter()
+                .map(|kv| (kv.key.clone(), kv.value.as_ref().map_or(J::Null, any_json)))
+                .collect(),
+        ),
+        #[allow(unreachable_patterns)]
+        _ => J::Null,
+    }
+}
+
+fn any_json(v: &AnyValue) -> serde_json::Value {
+    v.value.as_ref().map_or(serde_json::Value::Null, json)
+}
+
+/// Lowercase hex of an id, or `None` when it is absent or all zero (invalid per the spec).
+pub fn hex_id(bytes: &[u8]) -> Option<Box<str>> {
+    if bytes.is_empty() || bytes.iter().all(|b| *b == 0) {
+        return None;
+    }
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        use std::fmt::Write;
+        let _ = write!(s, "{b:02x}");
+    }
+    Some(s.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kv(k: &str, v: Value) -> KeyValue {
+        KeyValue {
+            key: k.into(),
+            value: Some(AnyValue { value: Some(v) }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn numbers_from_any_scalar_type() {
+        let a = [
+            kv("i", Value::IntValue(12)),
+            kv("d", Value::DoubleValue(3.0)),
+            kv("s", Value::StringValue(" 7 ".into())),
+            kv("neg", Value::IntValue(-1)),
+        ];
+        assert_eq!(get_u64(&a, "i"), Some(12));
+        assert_eq!(get_u64(&a, "d"), Some(3));
+        assert_eq!(get_u64(&a, "s"), Some(7));
+        assert_eq!(get_u64(&a, "neg"), None);
+        assert_eq!(first_u64(&a, &["missing", "d"]), Some(3));
+    }
+
+    #[test]
+    fn text_of_composite_values_is_json() {
+        let arr = Value::ArrayValue(opentelemetry_proto::tonic::common::v1::ArrayValue {
+            values: vec![
+                AnyValue {
+                    value: Some(Value::StringValue("a".into())),
+                },
+                AnyValue {
+                    value: Some(Value::IntValue(1)),
+                },
+            ],
+        });
+        assert_eq!(value_text(&arr), r#"["a",1]"#);
+        assert_eq!(value_text(&Value::BoolValue(true)), "true");
+    }
+
+    #[test]
+    fn zero_ids_are_absent() {
+        assert_eq!(hex_id(&[0; 16]), None);
+        assert_eq!(hex_id(&[]), None);
+        assert_eq!(hex_id(&[0xab, 0x01]).as_deref(), Some("ab01"));
+    }
+}

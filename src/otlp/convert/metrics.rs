@@ -1,0 +1,464 @@
+//! `ExportMetricsServiceRequest` -> samples, per the OTel "Prometheus and OpenMetrics
+//! compatibility" spec. Pure. Temporality is handed to the store as it arrives: delta points add
+//! (`CounterAdd`, `HistogramAdd`, `GaugeAdd`), cumulative points set with their start time
+//! (`CounterSet`, `HistogramSet`) so the store keeps totals monotonic across sender restarts.
+//!
+//! GenAI usage metrics are also collected as [`genai::UsagePoint`]s when they are the usage source.
+
+use super::genai;
+use super::names::{metric_name, Shape};
+use super::resource::{common_labels, sanitized, target_info};
+use crate::model::{
+    Exemplar, FamilyOptions, HistogramData, LabelPolicy, Labels, Sample, SampleValue, SummaryData,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::metrics::v1::{
+    exponential_histogram_data_point::Buckets, metric::Data, number_data_point,
+    AggregationTemporality, Exemplar as OtlpExemplar, ExponentialHistogramDataPoint,
+    HistogramDataPoint, NumberDataPoint,
+};
+use std::sync::Arc;
+
+/// Exponential histograms become classic histograms with power-of-two bounds over this exponent
+/// window (about 1e-3 to 1e9). Fixed bounds keep every point of a stream mergeable (delta) and
+/// comparable (cumulative) whatever scale the SDK picked; at scale >= 0 the re-bucketing is exact.
+pub const EXP_MIN_EXPONENT: i32 = -10;
+pub const EXP_MAX_EXPONENT: i32 = 30;
+
+const NO_RECORDED_VALUE: u32 = 1;
+
+/// How a whole request is translated (from the config snapshot).
+#[derive(Clone, Debug, Default)]
+pub struct Translation<'a> {
+    pub promote: &'a [String],
+    /// Collect GenAI usage points (when metrics are the usage source).
+    pub usage: bool,
+    /// The configured scope labels, looked up on GenAI usage points.
+    pub scope_labels: &'a [String],
+}
+
+/// Why a data point was not turned into a sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PointError {
+    /// No value, an unknown value type, or a metric with no data.
+    NoValue,
+    /// Sum or histogram with unspecified aggregation temporality.
+    NoTemporality,
+    /// Bucket counts and bounds disagree, or bounds are not increasing.
+    BadBuckets,
+}
+
+impl PointError {
+    pub fn reason(self) -> &'static str {
+        match self {
+            PointError::NoValue => "no_value",
+            PointError::NoTemporality => "no_temporality",
+            PointError::BadBuckets => "bad_buckets",
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct MetricsOut {
+    pub samples: Vec<Sample>,
+    /// `target_info` samples: metadata, not counted as accepted or rejected points.
+    pub info: Vec<Sample>,
+    pub usage: Vec<genai::UsagePoint>,
+    pub points: u64,
+    pub errors: Vec<(PointError, u64)>,
+}
+
+impl MetricsOut {
+    fn error(&mut self, e: PointError) {
+        match self.errors.iter_mut().find(|(k, _)| *k == e) {
+            Some((_, n)) => *n += 1,
+            None => self.errors.push((e, 1)),
+        }
+    }
+
+    pub fn rejected(&self) -> u64 {
+        self.errors.iter().map(|(_, n)| n).sum()
+    }
+}
+
+/// Data points in a request (for the per-request cap, before any work is done).
+pub fn count_points(req: &ExportMetricsServiceRequest) -> u64 {
+    let mut n = 0u64;
+    for rm in &req.resource_metrics {
+        for sm in &rm.scope_metrics {
+            for m in &sm.metrics {
+                n += match &m.data {
+                    Some(Data::Gauge(g)) => g.data_points.len(),
+                    Some(Data::Sum(s)) => s.data_points.len(),
+                    Some(Data::Histogram(h)) => h.data_points.len(),
+                    Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
+                    Some(Data::Summary(s)) => s.data_points.len(),
+                    None => 1,
+                } as u64;
+            }
+        }
+    }
+    n
+}
+
+fn target_info_options() -> Arc<FamilyOptions> {
+    Arc::new(FamilyOptions {
+        help: Some(Arc::from(
+            "Target metadata: the OTLP resource attributes of each sender.",
+        )),
+        label_policy: LabelPolicy::Any,
+        ..Default::default()
+    })
+}
+
+pub fn convert(req: &ExportMetricsServiceRequest, t: &Translation<'_>, out: &mut MetricsOut) {
+    let info_options = target_info_options();
+    for rm in &req.resource_metrics {
+        let resource: &[KeyValue] = rm.resource.as_ref().map_or(&[], |r| &r.attributes);
+        if let Some(labels) = target_info(resource) {
+            out.info.push(Sample {
+                name: "target_info".into(),
+                labels,
+                value: SampleValue::GaugeSet(1.0),
+                options: info_options.clone(),
+                exemplar: None,
+            });
+        }
+        for sm in &rm.scope_metrics {
+            let common = common_labels(resource, sm.scope.as_ref(), t.promote);
+            for m in &sm.metrics {
+                let mut ctx = Ctx {
+                    common: &common,
+                    options: Arc::new(FamilyOptions {
+                        help: (!m.description.is_empty())
+                            .then(|| Arc::from(m.description.as_str())),
+                        label_policy: LabelPolicy::Any,
+                        ..Default::default()
+                    }),
+                    out,
+                };
+                let usage = if t.usage {
+                    genai::usage_metric(&m.name)
+                } else {
+                    None
+                };
+                match &m.data {
+                    None => ctx.out.error(PointError::NoValue),
+                    Some(Data::Gauge(g)) => {
+                        let name = metric_name(&m.name, &m.unit, Shape::Gauge);
+                        for p in &g.data_points {
+                            ctx.number(&name, p, |v| Some(SampleValue::GaugeSet(v)));
+                        }
+                    }
+                    Some(Data::Sum(s)) => {
+                        let temporality = s.aggregation_temporality;
+                        let cumulative = temporality == AggregationTemporality::Cumulative as i32;
+                        let delta = temporality == AggregationTemporality::Delta as i32;
+                        let shape = if s.is_monotonic {
+                            Shape::Counter
+                        } else {
+                            Shape::Gauge
+                        };
+                        let name = metric_name(&m.name, &m.unit, shape);
+                        for p in &s.data_points {
+                            if !cumulative && !delta {
+                                ctx.out.points += 1;
+                                ctx.out.error(PointError::NoTemporality);
+                                continue;
+                            }
+                            if let Some(kind) = usage {
+                                if let Some(v) = number(p) {
+                                    ctx.out.usage.push(genai::UsagePoint::new(
+                                        &m.name,
+                                        kind,
+                                        resource,
+                                        sm.scope.as_ref(),
+                                        &p.attributes,
+                                        t.scope_labels,
+                                        cumulative,
+                                        p.start_time_unix_nano,
+                                        p.time_unix_nano,
+                                        v,
+                                    ));
+                                }
+                            }
+                            let start = p.start_time_unix_nano;
+                            ctx.number(&name, p, |v| {
+                                Some(match (s.is_monotonic, cumulative) {
+                                    (true, true) => SampleValue::CounterSet {
+                                        value: v,
+                                        start_unix_nanos: start,
+                                    },
+                                    (true, false) => SampleValue::CounterAdd(v),
+                                    (false, true) => SampleValue::GaugeSet(v),
+                                    (false, false) => SampleValue::GaugeAdd(v),
+                                })
+                            });
+                        }
+                    }
+                    Some(Data::Histogram(h)) => {
+                        let temporality = h.aggregation_temporality;
+                        let cumulative = temporality == AggregationTemporality::Cumulative as i32;
+                        let delta = temporality == AggregationTemporality::Delta as i32;
+                        let name = metric_name(&m.name, &m.unit, Shape::Other);
+                        for p in &h.data_points {
+                            if !cumulative && !delta {
+                                ctx.out.points += 1;
+                                ctx.out.error(PointError::NoTemporality);
+                                continue;
+                            }
+                            if let Some(kind) = usage {
+                                let v = genai::histogram_usage_value(kind, p);
+                                ctx.out.usage.push(genai::UsagePoint::new(
+                                    &m.name,
+                                    kind,
+                                    resource,
+                                    sm.scope.as_ref(),
+                                    &p.attributes,
+                                    t.scope_labels,
+                                    cumulative,
+                                    p.start_time_unix_nano,
+                                    p.time_unix_nano,
+                                    v,
+                                ));
+                            }
+                            ctx.histogram(&name, p, cumulative);
+                        }
+                    }
+                    Some(Data::ExponentialHistogram(h)) => {
+                        let temporality = h.aggregation_temporality;
+                        let cumulative = temporality == AggregationTemporality::Cumulative as i32;
+                        let delta = temporality == AggregationTemporality::Delta as i32;
+                        let name = metric_name(&m.name, &m.unit, Shape::Other);
+                        for p in &h.data_points {
+                            if !cumulative && !delta {
+                                ctx.out.points += 1;
+                                ctx.out.error(PointError::NoTemporality);
+                                continue;
+                            }
+                            ctx.exponential(&name, p, cumulative);
+                        }
+                    }
+                    Some(Data::Summary(s)) => {
+                        let name = metric_name(&m.name, &m.unit, Shape::Other);
+                        for p in &s.data_points {
+                            ctx.out.points += 1;
+                            if p.flags & NO_RECORDED_VALUE != 0 {
+                                continue;
+                            }
+                            let data = SummaryData {
+                                quantiles: p
+                                    .quantile_values
+                                    .iter()
+                                    .map(|q| (q.quantile, q.value))
+                                    .collect(),
+                                sum: p.sum,
+                                count: p.count,
+                            };
+                            ctx.push(&name, &p.attributes, SampleValue::SummarySet(data), None);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn number(p: &NumberDataPoint) -> Option<f64> {
+    match p.value? {
+        number_data_point::Value::AsDouble(d) => Some(d),
+        number_data_point::Value::AsInt(i) => Some(i as f64),
+    }
+}
+
+struct Ctx<'a> {
+    common: &'a [(String, String)],
+    options: Arc<FamilyOptions>,
+    out: &'a mut MetricsOut,
+}
+
+impl Ctx<'_> {
+    fn push(
+        &mut self,
+        name: &str,
+        attrs: &[KeyValue],
+        value: SampleValue,
+        exemplar: Option<Exemplar>,
+    ) {
+        // Resource and scope labels come last so they win over a point attribute of the same name:
+        // they say which target the series belongs to.
+        let labels = Labels::new(
+            sanitized(attrs)
+                .into_iter()
+                .chain(self.common.iter().cloned()),
+        );
+        self.out.samples.push(Sample {
+            name: name.into(),
+            labels,
+            value,
+            options: self.options.clone(),
+            exemplar,
+        });
+    }
+
+    fn number(
+        &mut self,
+        name: &str,
+        p: &NumberDataPoint,
+        to_value: impl FnOnce(f64) -> Option<SampleValue>,
+    ) {
+        self.out.points += 1;
+        if p.flags & NO_RECORDED_VALUE != 0 {
+            return;
+        }
+        let Some(v) = number(p) else {
+            self.out.error(PointError::NoValue);
+            return;
+        };
+        let Some(value) = to_value(v) else { return };
+        let ex = exemplar(&p.exemplars);
+        self.push(name, &p.attributes, value, ex);
+    }
+
+    fn histogram(&mut self, name: &str, p: &HistogramDataPoint, cumulative: bool) {
+        self.out.points += 1;
+        if p.flags & NO_RECORDED_VALUE != 0 {
+            return;
+        }
+        let data = if p.bucket_counts.is_empty() {
+            // Count and sum only: one +Inf bucket holds everything.
+            HistogramData {
+                bounds: Arc::new([]),
+                counts: vec![p.count],
+                sum: p.sum.unwrap_or(0.0),
+                count: p.count,
+            }
+        } else {
+            let ordered = p.explicit_bounds.windows(2).all(|w| w[0] < w[1])
+                && p.explicit_bounds.iter().all(|b| !b.is_nan());
+            if p.bucket_counts.len() != p.explicit_bounds.len() + 1 || !ordered {
+                self.out.error(PointError::BadBuckets);
+                return;
+            }
+            HistogramData {
+                bounds: Arc::from(p.explicit_bounds.as_slice()),
+                counts: p.bucket_counts.clone(),
+                sum: p.sum.unwrap_or(0.0),
+                count: p.count,
+            }
+        };
+        let value = if cumulative {
+            SampleValue::HistogramSet {
+                data,
+                start_unix_nanos: p.start_time_unix_nano,
+            }
+        } else {
+            SampleValue::HistogramAdd(data)
+        };
+        let ex = exemplar(&p.exemplars);
+        self.push(name, &p.attributes, value, ex);
+    }
+
+    fn exponential(&mut self, name: &str, p: &ExponentialHistogramDataPoint, cumulative: bool) {
+        self.out.points += 1;
+        if p.flags & NO_RECORDED_VALUE != 0 {
+            return;
+        }
+        let data = exponential_to_classic(p);
+        let value = if cumulative {
+            SampleValue::HistogramSet {
+                data,
+                start_unix_nanos: p.start_time_unix_nano,
+            }
+        } else {
+            SampleValue::HistogramAdd(data)
+        };
+        let ex = exemplar(&p.exemplars);
+        self.push(name, &p.attributes, value, ex);
+    }
+}
+
+/// Power-of-two bounds `2^EXP_MIN_EXPONENT ..= 2^EXP_MAX_EXPONENT`.
+pub fn exponential_bounds() -> Arc<[f64]> {
+    (EXP_MIN_EXPONENT..=EXP_MAX_EXPONENT)
+        .map(|k| 2f64.powi(k))
+        .collect()
+}
+
+/// The classic bucket (index into `exponential_bounds`, or one past the end for +Inf) holding
+/// exponential bucket `index` at `scale`: its upper bound `2^((index+1) / 2^scale)` rounded up to
+/// a power of two.
+fn classic_index(scale: i32, index: i64) -> usize {
+    let upper = index.saturating_add(1);
+    let exponent: i64 = if scale >= 0 {
+        let div = 1i64 << scale.min(62);
+        // Ceiling division that is correct for negative numerators.
+        upper.div_euclid(div) + i64::from(upper.rem_euclid(div) != 0)
+    } else {
+        upper.saturating_mul(1i64 << (-scale).min(62))
+    };
+    let clamped = exponent.clamp(i64::from(EXP_MIN_EXPONENT), i64::from(EXP_MAX_EXPONENT) + 1);
+    usize::try_from(clamped - i64::from(EXP_MIN_EXPONENT)).unwrap_or(0)
+}
+
+pub fn exponential_to_classic(p: &ExponentialHistogramDataPoint) -> HistogramData {
+    let bounds = exponential_bounds();
+    let mut counts = vec![0u64; bounds.len() + 1];
+    // Zero and negative observations are below every positive bound.
+    let negative: u64 = p
+        .negative
+        .as_ref()
+        .map_or(0, |b: &Buckets| b.bucket_counts.iter().sum());
+    counts[0] = p.zero_count.saturating_add(negative);
+    if let Some(pos) = &p.positive {
+        for (i, c) in pos.bucket_counts.iter().enumerate() {
+            let idx = classic_index(p.scale, i64::from(pos.offset) + i as i64);
+            if let Some(slot) = counts.get_mut(idx) {
+                *slot = slot.saturating_add(*c);
+            }
+        }
+    }
+    HistogramData {
+        bounds,
+        counts,
+        sum: p.sum.unwrap_or(0.0),
+        count: p.count,
+    }
+}
+
+/// The last exemplar with a valid trace: OpenMetrics keeps one per series (or bucket).
+fn exemplar(exemplars: &[OtlpExemplar]) -> Option<Exemplar> {
+    let e = exemplars
+        .iter()
+        .rev()
+        .find(|e| super::attrs::hex_id(&e.trace_id).is_some())?;
+    let value = match e.value? {
+        opentelemetry_proto::tonic::metrics::v1::exemplar::Value::AsDouble(d) => d,
+        opentelemetry_proto::tonic::metrics::v1::exemplar::Value::AsInt(i) => i as f64,
+    };
+    let mut pairs: Vec<(String, String)> = Vec::with_capacity(3);
+    pairs.push((
+        "trace_id".to_owned(),
+        super::attrs::hex_id(&e.trace_id)?.into(),
+    ));
+    if let Some(span) = super::attrs::hex_id(&e.span_id) {
+        pairs.push(("span_id".to_owned(), span.into()));
+    }
+    // OpenMetrics caps an exemplar's label set at 128 characters; extra attributes go first.
+    let mut len: usize = pairs.iter().map(|(k, v)| k.len() + v.len()).sum();
+    for (k, v) in sanitized(&e.filtered_attributes) {
+        if len + k.len() + v.len() <= 128 {
+            len += k.len() + v.len();
+            pairs.push((k, v));
+        }
+    }
+    Some(Exemplar {
+        labels: Labels::new(pairs),
+        value,
+        timestamp: (e.time_unix_nano > 0).then(|| e.time_unix_nano as f64 / 1e9),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,164 @@
+//! Labels that come from where a metric was produced: the resource (`job`, `instance`, promoted
+//! attributes, `target_info`) and the instrumentation scope (`otel_scope_name`/`_version`).
+
+use super::attrs::value_text;
+use crate::model::Labels;
+use crate::names::sanitize_label_name;
+use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
+
+/// Attributes that identify the target (`job`, `instance`) and so are not repeated on
+/// `target_info`.
+const IDENTIFYING: [&str; 3] = ["service.name", "service.namespace", "service.instance.id"];
+
+/// `job` from `service.namespace/service.name`, `instance` from `service.instance.id`.
+pub fn job_instance(resource: &[KeyValue]) -> Vec<(String, String)> {
+    let get = |k: &str| super::attrs::get_str(resource, k);
+    let mut out = Vec::with_capacity(2);
+    if let Some(name) = get("service.name") {
+        let job = match get("service.namespace") {
+            Some(ns) => format!("{ns}/{name}"),
+            None => name.into_owned(),
+        };
+        out.push(("job".to_owned(), job));
+    }
+    if let Some(id) = get("service.instance.id") {
+        out.push(("instance".to_owned(), id.into_owned()));
+    }
+    out
+}
+
+/// Attribute pairs with Prometheus-valid names. Keys that collide after sanitizing (`a.b` and
+/// `a_b`) are merged with their values joined by `;` in key order, as the spec asks, so neither
+/// value is silently lost.
+pub fn sanitized(attrs: &[KeyValue]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, &str, String)> = attrs
+        .iter()
+        .filter_map(|kv| {
+            let val = kv.value.as_ref()?.value.as_ref()?;
+            Some((
+                sanitize_label_name(&kv.key).into_owned(),
+                kv.key.as_str(),
+                value_text(val).into_owned(),
+            ))
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(b.1)));
+    let mut out: Vec<(String, String)> = Vec::with_capacity(v.len());
+    for (name, _, value) in v {
+        match out.last_mut() {
+            Some(last) if last.0 == name => {
+                if !value.is_empty() {
+                    if !last.1.is_empty() {
+                        last.1.push(';');
+                    }
+                    last.1.push_str(&value);
+                }
+            }
+            _ => out.push((name, value)),
+        }
+    }
+    out
+}
+
+/// Labels every metric of one resource+scope carries.
+pub fn common_labels(
+    resource: &[KeyValue],
+    scope: Option<&InstrumentationScope>,
+    promote: &[String],
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if !promote.is_empty() {
+        let chosen: Vec<KeyValue> = resource
+            .iter()
+            .filter(|kv| promote.contains(&kv.key))
+            .cloned()
+            .collect();
+        out.extend(sanitized(&chosen));
+    }
+    if let Some(s) = scope {
+        if !s.name.is_empty() {
+            out.push(("otel_scope_name".to_owned(), s.name.clone()));
+        }
+        if !s.version.is_empty() {
+            out.push(("otel_scope_version".to_owned(), s.version.clone()));
+        }
+    }
+    out.extend(job_instance(resource));
+    out
+}
+
+/// `target_info{job, instance, <other resource attributes>} 1`, or `None` when the resource has
+/// nothing beyond its identity.
+pub fn target_info(resource: &[KeyValue]) -> Option<Labels> {
+    let others: Vec<KeyValue> = resource
+        .iter()
+        .filter(|kv| !IDENTIFYING.contains(&kv.key.as_str()))
+        .cloned()
+        .collect();
+    if others.is_empty() {
+        return None;
+    }
+    let mut pairs = sanitized(&others);
+    pairs.retain(|(k, _)| k != "job" && k != "instance");
+    pairs.extend(job_instance(resource));
+    Some(Labels::new(pairs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::common::v1::{any_value::Value, AnyValue};
+
+    pub(crate) fn kv(k: &str, v: &str) -> KeyValue {
+        KeyValue {
+            key: k.into(),
+            value: Some(AnyValue {
+                value: Some(Value::StringValue(v.into())),
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn job_joins_namespace_and_name() {
+        let r = [
+            kv("service.name", "api"),
+            kv("service.namespace", "shop"),
+            kv("service.instance.id", "pod-1"),
+        ];
+        assert_eq!(
+            job_instance(&r),
+            vec![
+                ("job".to_owned(), "shop/api".to_owned()),
+                ("instance".to_owned(), "pod-1".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn colliding_keys_merge_values_in_key_order() {
+        let got = sanitized(&[kv("a_b", "2"), kv("a.b", "1"), kv("1x", "y")]);
+        assert_eq!(
+            got,
+            vec![
+                ("a_b".to_owned(), "1;2".to_owned()),
+                ("key_1x".to_owned(), "y".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn target_info_has_other_attributes_only() {
+        let r = [
+            kv("service.name", "api"),
+            kv("host.name", "h1"),
+            kv("deployment.environment.name", "prod"),
+        ];
+        let l = target_info(&r).expect("target_info");
+        assert_eq!(l.get("job"), Some("api"));
+        assert_eq!(l.get("host_name"), Some("h1"));
+        assert_eq!(l.get("deployment_environment_name"), Some("prod"));
+        assert_eq!(l.get("service_name"), None);
+        assert!(target_info(&[kv("service.name", "api")]).is_none());
+    }
+}

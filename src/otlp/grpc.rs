@@ -1,0 +1,236 @@
+//! OTLP/gRPC: `MetricsService`, `TraceService` and `LogsService` on one tonic server.
+//!
+//! Status codes follow the OTLP spec: malformed payloads are `INVALID_ARGUMENT` and oversized
+//! ones `RESOURCE_EXHAUSTED` (both not retried), overload is `UNAVAILABLE` (retried). tonic
+//! itself reports a protobuf decode failure as `INTERNAL` and an oversized message as
+//! `OUT_OF_RANGE`; [`StatusFix`] rewrites those trailers-only answers before they leave.
+//! The request size cap is `limits.max_request_bytes`, applied by tonic to the message and, for
+//! gzip, to its decompressed size.
+
+use super::ingest::{Ingest, Outcome, Signal, Transport};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    logs_service_server::{LogsService, LogsServiceServer},
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    metrics_service_server::{MetricsService, MetricsServiceServer},
+    ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    trace_service_server::{TraceService, TraceServiceServer},
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::sync::watch;
+use tonic::codec::CompressionEncoding;
+use tonic::{Request, Response, Status};
+
+#[derive(Clone)]
+struct Svc {
+    ingest: Arc<Ingest>,
+}
+
+impl Svc {
+    /// Runs `work` off the async threads (conversion of a large batch is CPU-bound), holding a
+    /// concurrency permit for its whole duration.
+    async fn run<R: Send + 'static>(
+        &self,
+        signal: Signal,
+        req: R,
+        work: fn(&Ingest, &R) -> Outcome,
+    ) -> Result<Outcome, Status> {
+        let Some(permit) = self.ingest.try_permit() else {
+            self.ingest.request(Transport::Grpc, signal, "overloaded");
+            return Err(Status::unavailable(
+                "meterd is at otlp.max_concurrent_requests; retry with backoff",
+            ));
+        };
+        let ingest = self.ingest.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work(&ingest, &req)
+        })
+        .await
+        .map_err(|_| Status::unavailable("request processing was interrupted; retry"))?;
+        let result = if outcome.rejected > 0 {
+            "partial"
+        } else {
+            "success"
+        };
+        self.ingest.request(Transport::Grpc, signal, result);
+        Ok(outcome)
+    }
+}
+
+fn partial(o: &Outcome) -> bool {
+    o.rejected > 0 || !o.message.is_empty()
+}
+
+#[tonic::async_trait]
+impl MetricsService for Svc {
+    async fn export(
+        &self,
+        request: Request<ExportMetricsServiceRequest>,
+    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+        let o = self
+            .run(Signal::Metrics, request.into_inner(), Ingest::metrics)
+            .await?;
+        Ok(Response::new(ExportMetricsServiceResponse {
+            partial_success: partial(&o).then_some(ExportMetricsPartialSuccess {
+                rejected_data_points: o.rejected,
+                error_message: o.message,
+            }),
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl TraceService for Svc {
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        let o = self
+            .run(Signal::Traces, request.into_inner(), Ingest::traces)
+            .await?;
+        Ok(Response::new(ExportTraceServiceResponse {
+            partial_success: partial(&o).then_some(ExportTracePartialSuccess {
+                rejected_spans: o.rejected,
+                error_message: o.message,
+            }),
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl LogsService for Svc {
+    async fn export(
+        &self,
+        request: Request<ExportLogsServiceRequest>,
+    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        let o = self
+            .run(Signal::Logs, request.into_inner(), Ingest::logs)
+            .await?;
+        Ok(Response::new(ExportLogsServiceResponse {
+            partial_success: partial(&o).then_some(ExportLogsPartialSuccess {
+                rejected_log_records: o.rejected,
+                error_message: o.message,
+            }),
+        }))
+    }
+}
+
+fn signal_of(path: &str) -> Signal {
+    if path.contains(".trace.") {
+        Signal::Traces
+    } else if path.contains(".logs.") {
+        Signal::Logs
+    } else {
+        Signal::Metrics
+    }
+}
+
+/// Rewrites tonic's decode-failure codes to the ones OTLP clients act on, and counts them.
+#[derive(Clone)]
+pub struct StatusFix<S> {
+    inner: S,
+    ingest: Arc<Ingest>,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S, B, RB> tower::Service<http::Request<B>> for StatusFix<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<RB>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<S::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let signal = signal_of(req.uri().path());
+        let ingest = self.ingest.clone();
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let mut resp = fut.await?;
+            let code = resp
+                .headers()
+                .get("grpc-status")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<i32>().ok());
+            let fixed = match code {
+                // INTERNAL from decoding (our handlers never answer INTERNAL).
+                Some(13) => Some((tonic::Code::InvalidArgument, "invalid")),
+                Some(3) => Some((tonic::Code::InvalidArgument, "invalid")),
+                Some(11) | Some(8) => Some((tonic::Code::ResourceExhausted, "too_large")),
+                _ => None,
+            };
+            if let Some((code, result)) = fixed {
+                resp.headers_mut()
+                    .insert("grpc-status", http::HeaderValue::from(code as i32));
+                ingest.request(Transport::Grpc, signal, result);
+            }
+            Ok(resp)
+        })
+    }
+}
+
+#[derive(Clone)]
+struct StatusFixLayer(Arc<Ingest>);
+
+impl<S> tower::Layer<S> for StatusFixLayer {
+    type Service = StatusFix<S>;
+    fn layer(&self, inner: S) -> StatusFix<S> {
+        StatusFix {
+            inner,
+            ingest: self.0.clone(),
+        }
+    }
+}
+
+/// Serves until `shutdown` turns true, then drains in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    ingest: Arc<Ingest>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let max = ingest.max_request_bytes();
+    let svc = Svc {
+        ingest: ingest.clone(),
+    };
+    let metrics = MetricsServiceServer::new(svc.clone())
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(max);
+    let traces = TraceServiceServer::new(svc.clone())
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(max);
+    let logs = LogsServiceServer::new(svc)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(max);
+    let result = tonic::transport::Server::builder()
+        .layer(StatusFixLayer(ingest))
+        .add_service(metrics)
+        .add_service(traces)
+        .add_service(logs)
+        .serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(listener),
+            async move {
+                let _ = shutdown.wait_for(|s| *s).await;
+            },
+        )
+        .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "OTLP gRPC server failed");
+    }
+}

@@ -1,0 +1,368 @@
+//! OTLP/HTTP: `POST /v1/metrics`, `/v1/traces`, `/v1/logs`.
+//!
+//! Bodies are `application/x-protobuf` or `application/json` (OTLP/JSON: hex trace and span ids,
+//! 64-bit integers as strings or numbers, lowerCamelCase keys, unknown fields ignored), optionally
+//! `Content-Encoding: gzip`. The response is encoded like the request. Answers: 200 (with
+//! `partial_success` when items were rejected), 400 malformed, 413 over `limits.max_request_bytes`
+//! on the wire or `limits.max_decompressed_bytes` after gunzip (a decompression bomb stops at the
+//! cap), 415 unknown content type or encoding, 503 with `Retry-After` when at
+//! `otlp.max_concurrent_requests`.
+
+use super::ingest::{Ingest, Outcome, Signal, Transport};
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use http_body_util::BodyExt;
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use std::io::Read;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+const PROTOBUF: &str = "application/x-protobuf";
+const JSON: &str = "application/json";
+/// Seconds a client should wait after a 503 before retrying.
+const RETRY_AFTER_SECS: &str = "1";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    Protobuf,
+    Json,
+}
+
+/// `google.rpc.Status`, the body of every OTLP/HTTP error response.
+#[derive(Clone, PartialEq, prost::Message, serde::Serialize)]
+pub struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    pub code: i32,
+    #[prost(string, tag = "2")]
+    pub message: String,
+}
+
+/// A refused request: HTTP status, gRPC-style code for the body, and the `result` it is counted as.
+#[derive(Debug)]
+pub struct Refusal {
+    pub status: StatusCode,
+    pub code: tonic::Code,
+    pub result: &'static str,
+    pub message: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, code: tonic::Code, result: &'static str, message: String) -> Self {
+        Refusal {
+            status,
+            code,
+            result,
+            message,
+        }
+    }
+}
+
+pub fn media_type(headers: &HeaderMap) -> Option<Encoding> {
+    let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let mt = ct.split(';').next()?.trim();
+    if mt.eq_ignore_ascii_case(PROTOBUF) {
+        Some(Encoding::Protobuf)
+    } else if mt.eq_ignore_ascii_case(JSON) {
+        Some(Encoding::Json)
+    } else {
+        None
+    }
+}
+
+/// Gunzips at most `max` bytes: a body that inflates further is refused without ever holding
+/// more than `max + 1` bytes.
+pub fn gunzip(body: &[u8], max: usize) -> Result<Vec<u8>, Refusal> {
+    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(max));
+    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+    flate2::read::MultiGzDecoder::new(body)
+        .take(limit)
+        .read_to_end(&mut out)
+        .map_err(|e| {
+            Refusal::new(
+                StatusCode::BAD_REQUEST,
+                tonic::Code::InvalidArgument,
+                "invalid",
+                format!("gzip body does not decompress: {e}"),
+            )
+        })?;
+    if out.len() > max {
+        return Err(Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            tonic::Code::ResourceExhausted,
+            "too_large",
+            format!("decompressed body exceeds limits.max_decompressed_bytes ({max} bytes)"),
+        ));
+    }
+    Ok(out)
+}
+
+/// Decodes a request body per its content type.
+pub fn decode<T: prost::Message + Default + serde::de::DeserializeOwned>(
+    enc: Encoding,
+    body: &[u8],
+) -> Result<T, Refusal> {
+    let invalid = |what: &str, e: &dyn std::fmt::Display| {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            tonic::Code::InvalidArgument,
+            "invalid",
+            format!("malformed {what} body: {e}"),
+        )
+    };
+    match enc {
+        Encoding::Protobuf => T::decode(body).map_err(|e| invalid("protobuf", &e)),
+        Encoding::Json => {
+            // serde would also read a struct from an array; OTLP/JSON requests are objects.
+            if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+                return Err(invalid("OTLP/JSON", &"the request must be a JSON object"));
+            }
+            serde_json::from_slice(body).map_err(|e| invalid("OTLP/JSON", &e))
+        }
+    }
+}
+
+fn encode<T: prost::Message + serde::Serialize>(enc: Encoding, msg: &T) -> (&'static str, Vec<u8>) {
+    match enc {
+        Encoding::Protobuf => (PROTOBUF, msg.encode_to_vec()),
+        Encoding::Json => (
+            JSON,
+            serde_json::to_vec(msg).unwrap_or_else(|_| b"{}".to_vec()),
+        ),
+    }
+}
+
+fn refusal_response(enc: Encoding, r: &Refusal) -> Response {
+    let (ct, body) = encode(
+        enc,
+        &RpcStatus {
+            code: r.code as i32,
+            message: r.message.clone(),
+        },
+    );
+    let mut resp = (r.status, [(header::CONTENT_TYPE, ct)], body).into_response();
+    if r.status == StatusCode::SERVICE_UNAVAILABLE || r.status == StatusCode::TOO_MANY_REQUESTS {
+        resp.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECS),
+        );
+    }
+    resp
+}
+
+/// Reads the body within the wire cap and undoes `Content-Encoding`.
+async fn read_body(ingest: &Ingest, headers: &HeaderMap, body: Body) -> Result<Vec<u8>, Refusal> {
+    let max = ingest.max_request_bytes();
+    let too_large = || {
+        Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            tonic::Code::ResourceExhausted,
+            "too_large",
+            format!("request body exceeds limits.max_request_bytes ({max} bytes)"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    let gzip = match headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
+    {
+        None => false,
+        Some(e) if e.is_empty() || e == "identity" => false,
+        Some(e) if e == "gzip" => true,
+        Some(e) => {
+            return Err(Refusal::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                tonic::Code::InvalidArgument,
+                "unsupported_encoding",
+                format!("Content-Encoding {e:?} is not supported (use gzip or none)"),
+            ))
+        }
+    };
+    let bytes = http_body_util::Limited::new(body, max)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                too_large()
+            } else {
+                Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    tonic::Code::InvalidArgument,
+                    "invalid",
+                    format!("cannot read request body: {e}"),
+                )
+            }
+        })?
+        .to_bytes();
+    if gzip {
+        gunzip(&bytes, ingest.max_decompressed_bytes())
+    } else {
+        Ok(bytes.to_vec())
+    }
+}
+
+async fn handle<Req, Resp>(
+    ingest: Arc<Ingest>,
+    signal: Signal,
+    headers: HeaderMap,
+    body: Body,
+    work: fn(&Ingest, &Req) -> Outcome,
+    respond: fn(Outcome) -> Resp,
+) -> Response
+where
+    Req: prost::Message + Default + serde::de::DeserializeOwned + Send + 'static,
+    Resp: prost::Message + serde::Serialize,
+{
+    let Some(enc) = media_type(&headers) else {
+        ingest.request(Transport::Http, signal, "unsupported_media_type");
+        let r = Refusal::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            tonic::Code::InvalidArgument,
+            "unsupported_media_type",
+            format!("Content-Type must be {PROTOBUF} or {JSON}"),
+        );
+        return refusal_response(Encoding::Json, &r);
+    };
+    let Some(permit) = ingest.try_permit() else {
+        ingest.request(Transport::Http, signal, "overloaded");
+        let r = Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            tonic::Code::Unavailable,
+            "overloaded",
+            "meterd is at otlp.max_concurrent_requests; retry after the Retry-After delay".into(),
+        );
+        return refusal_response(enc, &r);
+    };
+    let raw = match read_body(&ingest, &headers, body).await {
+        Ok(b) => b,
+        Err(r) => {
+            ingest.request(Transport::Http, signal, r.result);
+            return refusal_response(enc, &r);
+        }
+    };
+    let worker = ingest.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let req: Req = decode(enc, &raw)?;
+        Ok::<Outcome, Refusal>(work(&worker, &req))
+    })
+    .await;
+    match done {
+        Ok(Ok(outcome)) => {
+            let result = if outcome.rejected > 0 {
+                "partial"
+            } else {
+                "success"
+            };
+            ingest.request(Transport::Http, signal, result);
+            let (ct, body) = encode(enc, &respond(outcome));
+            (StatusCode::OK, [(header::CONTENT_TYPE, ct)], body).into_response()
+        }
+        Ok(Err(r)) => {
+            ingest.request(Transport::Http, signal, r.result);
+            refusal_response(enc, &r)
+        }
+        Err(_) => {
+            ingest.request(Transport::Http, signal, "overloaded");
+            let r = Refusal::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                tonic::Code::Unavailable,
+                "overloaded",
+                "request processing was interrupted; retry".into(),
+            );
+            refusal_response(enc, &r)
+        }
+    }
+}
+
+fn partial(o: &Outcome) -> bool {
+    o.rejected > 0 || !o.message.is_empty()
+}
+
+async fn metrics(State(ingest): State<Arc<Ingest>>, headers: HeaderMap, body: Body) -> Response {
+    handle::<ExportMetricsServiceRequest, _>(
+        ingest,
+        Signal::Metrics,
+        headers,
+        body,
+        Ingest::metrics,
+        |o| ExportMetricsServiceResponse {
+            partial_success: partial(&o).then_some(ExportMetricsPartialSuccess {
+                rejected_data_points: o.rejected,
+                error_message: o.message,
+            }),
+        },
+    )
+    .await
+}
+
+async fn traces(State(ingest): State<Arc<Ingest>>, headers: HeaderMap, body: Body) -> Response {
+    handle::<ExportTraceServiceRequest, _>(
+        ingest,
+        Signal::Traces,
+        headers,
+        body,
+        Ingest::traces,
+        |o| ExportTraceServiceResponse {
+            partial_success: partial(&o).then_some(ExportTracePartialSuccess {
+                rejected_spans: o.rejected,
+                error_message: o.message,
+            }),
+        },
+    )
+    .await
+}
+
+async fn logs(State(ingest): State<Arc<Ingest>>, headers: HeaderMap, body: Body) -> Response {
+    handle::<ExportLogsServiceRequest, _>(ingest, Signal::Logs, headers, body, Ingest::logs, |o| {
+        ExportLogsServiceResponse {
+            partial_success: partial(&o).then_some(ExportLogsPartialSuccess {
+                rejected_log_records: o.rejected,
+                error_message: o.message,
+            }),
+        }
+    })
+    .await
+}
+
+pub fn router(ingest: Arc<Ingest>) -> Router {
+    Router::new()
+        .route("/v1/metrics", post(metrics))
+        .route("/v1/traces", post(traces))
+        .route("/v1/logs", post(logs))
+        .with_state(ingest)
+}
+
+/// Serves until `shutdown` turns true, then drains in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    ingest: Arc<Ingest>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let serve = axum::serve(listener, router(ingest)).with_graceful_shutdown(async move {
+        let _ = shutdown.wait_for(|s| *s).await;
+    });
+    if let Err(e) = serve.await {
+        tracing::error!(error = %e, "OTLP HTTP server failed");
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,286 @@
+//! The core both transports share: caps, concurrency, stream state, hand-off to the pipeline, and
+//! the `meterd_otlp_*` counters. Decoding is the transports' job; everything after it is here, so
+//! gRPC and HTTP behave identically.
+
+use super::convert::{genai, logs, metrics};
+use super::UsageSource;
+use crate::pipeline::Pipeline;
+use crate::telemetry;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    Metrics,
+    Traces,
+    Logs,
+}
+
+impl Signal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signal::Metrics => "metrics",
+            Signal::Traces => "traces",
+            Signal::Logs => "logs",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Grpc,
+    Http,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Grpc => "grpc",
+            Transport::Http => "http",
+        }
+    }
+}
+
+/// What became of a request's items: `rejected` and `message` fill `partial_success`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Outcome {
+    pub rejected: i64,
+    pub message: String,
+}
+
+pub const PROTOCOL: &str = "otlp";
+
+pub struct Ingest {
+    pipeline: Arc<Pipeline>,
+    permits: Arc<Semaphore>,
+    streams: Mutex<genai::UsageStreams>,
+}
+
+impl Ingest {
+    /// `started_unix_nanos`: when meterd started listening (see [`genai::UsageStreams`]).
+    pub fn new(pipeline: Arc<Pipeline>, started_unix_nanos: u64) -> Arc<Self> {
+        let cfg = pipeline.runtime().config.otlp.clone();
+        Arc::new(Ingest {
+            pipeline,
+            permits: Arc::new(Semaphore::new(cfg.max_concurrent_requests)),
+            streams: Mutex::new(genai::UsageStreams::new(
+                cfg.max_usage_streams,
+                started_unix_nanos,
+            )),
+        })
+    }
+
+    /// A slot for one request, or `None` when `max_concurrent_requests` are in flight (the caller
+    /// answers with its protocol's retryable overload code).
+    pub fn try_permit(&self) -> Option<OwnedSemaphorePermit> {
+        self.permits.clone().try_acquire_owned().ok()
+    }
+
+    pub fn max_request_bytes(&self) -> usize {
+        let l = &self.pipeline.runtime().config.limits;
+        usize::try_from(l.max_request_bytes.0).unwrap_or(usize::MAX)
+    }
+
+    pub fn max_decompressed_bytes(&self) -> usize {
+        let l = &self.pipeline.runtime().config.limits;
+        usize::try_from(l.max_decompressed_bytes.0).unwrap_or(usize::MAX)
+    }
+
+    /// Counts one request by transport, signal and result (`success`, `partial`, `invalid`,
+    /// `too_large`, `overloaded`, `unsupported_media_type`, ...).
+    pub fn request(&self, transport: Transport, signal: Signal, result: &str) {
+        telemetry::count(
+            self.pipeline.store(),
+            "meterd_otlp_requests",
+            "OTLP export requests, by transport, signal and result.",
+            &[
+                ("transport", transport.as_str()),
+                ("signal", signal.as_str()),
+                ("result", result),
+            ],
+            1.0,
+        );
+    }
+
+    fn received(&self, signal: Signal, n: u64) {
+        telemetry::count(
+            self.pipeline.store(),
+            "meterd_otlp_items_received",
+            "OTLP data points, spans and log records received, by signal.",
+            &[("signal", signal.as_str())],
+            n as f64,
+        );
+    }
+
+    fn rejected(&self, signal: Signal, reason: &str, n: u64) {
+        telemetry::count(
+            self.pipeline.store(),
+            "meterd_otlp_items_rejected",
+            "OTLP items not accepted, by signal and reason (store rejections are detailed in \
+             meterd_samples_rejected).",
+            &[("signal", signal.as_str()), ("reason", reason)],
+            n as f64,
+        );
+    }
+
+    /// `Some(outcome)` rejecting everything when a request carries more items than allowed.
+    fn over_cap(&self, signal: Signal, n: u64) -> Option<Outcome> {
+        self.received(signal, n);
+        let max = self.pipeline.runtime().config.otlp.max_items_per_request as u64;
+        if n <= max {
+            return None;
+        }
+        self.rejected(signal, "too_many_items", n);
+        Some(Outcome {
+            rejected: i64::try_from(n).unwrap_or(i64::MAX),
+            message: format!(
+                "request carries {n} {}; otlp.max_items_per_request is {max}: split the batch",
+                item_name(signal)
+            ),
+        })
+    }
+
+    pub fn metrics(&self, req: &ExportMetricsServiceRequest) -> Outcome {
+        let signal = Signal::Metrics;
+        if let Some(o) = self.over_cap(signal, metrics::count_points(req)) {
+            return o;
+        }
+        let runtime = self.pipeline.runtime();
+        let cfg = &runtime.config;
+        let t = metrics::Translation {
+            promote: &cfg.otlp.resource_attributes_as_labels,
+            usage: cfg.otlp.usage_source == UsageSource::Metrics,
+            scope_labels: &cfg.scope_labels,
+        };
+        let mut out = metrics::MetricsOut::default();
+        metrics::convert(req, &t, &mut out);
+        for s in &out.info {
+            self.pipeline.sample(PROTOCOL, s);
+        }
+        let mut store_rejected = 0u64;
+        for s in &out.samples {
+            if !self.pipeline.sample(PROTOCOL, s) {
+                store_rejected += 1;
+            }
+        }
+        if !out.usage.is_empty() {
+            self.usage_points(&out.usage, cfg.otlp.max_usage_streams);
+        }
+        let mut reasons: Vec<(&str, u64)> =
+            out.errors.iter().map(|(e, n)| (e.reason(), *n)).collect();
+        if store_rejected > 0 {
+            reasons.push(("store", store_rejected));
+        }
+        self.outcome(signal, &reasons)
+    }
+
+    fn usage_points(&self, points: &[genai::UsagePoint], max_streams: usize) {
+        let mut events = Vec::with_capacity(points.len());
+        let mut full = 0u64;
+        if let Ok(mut streams) = self.streams.lock() {
+            streams.set_max(max_streams);
+            for p in points {
+                match streams.delta(p) {
+                    Ok(d) => events.extend(p.event(d)),
+                    Err(genai::StreamsFull) => full += 1,
+                }
+            }
+        }
+        if full > 0 {
+            self.rejected(Signal::Metrics, "usage_stream_limit", full);
+        }
+        for ev in &events {
+            self.pipeline.usage(PROTOCOL, ev);
+        }
+    }
+
+    pub fn traces(&self, req: &ExportTraceServiceRequest) -> Outcome {
+        let signal = Signal::Traces;
+        let n: usize = req
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum();
+        if let Some(o) = self.over_cap(signal, n as u64) {
+            return o;
+        }
+        let runtime = self.pipeline.runtime();
+        let cfg = &runtime.config;
+        if cfg.otlp.usage_source != UsageSource::Spans {
+            return Outcome::default();
+        }
+        for rs in &req.resource_spans {
+            let resource = rs.resource.as_ref().map_or(&[][..], |r| &r.attributes);
+            for ss in &rs.scope_spans {
+                for span in &ss.spans {
+                    if let Some(ev) = genai::span_usage(resource, span, &cfg.scope_labels) {
+                        self.pipeline.usage(PROTOCOL, &ev);
+                    }
+                }
+            }
+        }
+        Outcome::default()
+    }
+
+    pub fn logs(&self, req: &ExportLogsServiceRequest) -> Outcome {
+        let signal = Signal::Logs;
+        let n: usize = req
+            .resource_logs
+            .iter()
+            .flat_map(|r| &r.scope_logs)
+            .map(|s| s.log_records.len())
+            .sum();
+        if let Some(o) = self.over_cap(signal, n as u64) {
+            return o;
+        }
+        let runtime = self.pipeline.runtime();
+        let cfg = &runtime.config;
+        let mut bad = 0u64;
+        for rl in &req.resource_logs {
+            let resource = rl.resource.as_ref().map_or(&[][..], |r| &r.attributes);
+            for sl in &rl.scope_logs {
+                for r in &sl.log_records {
+                    match logs::evaluation(resource, r, &cfg.scope_labels) {
+                        Ok(Some(ev)) => self.pipeline.quality(PROTOCOL, &ev),
+                        Ok(None) => {}
+                        Err(logs::EvaluationError::NoScore) => bad += 1,
+                    }
+                }
+            }
+        }
+        self.outcome(signal, &[("evaluation_without_score", bad)])
+    }
+
+    fn outcome(&self, signal: Signal, reasons: &[(&str, u64)]) -> Outcome {
+        let mut total = 0u64;
+        let mut parts = Vec::new();
+        for (reason, n) in reasons.iter().filter(|(_, n)| *n > 0) {
+            self.rejected(signal, reason, *n);
+            total += n;
+            parts.push(format!("{n} {reason}"));
+        }
+        if total == 0 {
+            return Outcome::default();
+        }
+        Outcome {
+            rejected: i64::try_from(total).unwrap_or(i64::MAX),
+            message: format!(
+                "{total} {} rejected: {} (see meterd_otlp_items_rejected and meterd_samples_rejected)",
+                item_name(signal),
+                parts.join(", ")
+            ),
+        }
+    }
+}
+
+fn item_name(signal: Signal) -> &'static str {
+    match signal {
+        Signal::Metrics => "data points",
+        Signal::Traces => "spans",
+        Signal::Logs => "log records",
+    }
+}

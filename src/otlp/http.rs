@@ -33,6 +33,8 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use decode::{JSON, PROTOBUF};
+/// Longest a request body may take to arrive once its headers are in.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Seconds a client should wait after a 503 before retrying.
 const RETRY_AFTER_SECS: &str = "1";
 
@@ -163,7 +165,20 @@ where
         );
         return refusal_response(enc, &r);
     };
-    let raw = match read_body(&ingest, &headers, body).await {
+    // A sender that stalls mid-body would hold a concurrency slot indefinitely.
+    let read = tokio::time::timeout(BODY_TIMEOUT, read_body(&ingest, &headers, body)).await;
+    let read = read.unwrap_or_else(|_| {
+        Err(Refusal::new(
+            StatusCode::REQUEST_TIMEOUT,
+            tonic::Code::DeadlineExceeded,
+            "timeout",
+            format!(
+                "request body not received within {}s",
+                BODY_TIMEOUT.as_secs()
+            ),
+        ))
+    });
+    let raw = match read {
         Ok(b) => b,
         Err(r) => {
             ingest.request(Transport::Http, signal, r.result);

@@ -28,6 +28,8 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    State(#[from] crate::state::StateError),
 }
 
 /// Addresses actually bound (the config may say port 0).
@@ -45,8 +47,13 @@ pub struct Running {
     pub pipeline: Arc<Pipeline>,
     pub health: Arc<Health>,
     config_path: PathBuf,
+    /// Content hash of the config (and pricing) files as last loaded: the watcher compares against
+    /// what was *loaded*, so an edit landing between start and the first poll is still noticed.
+    loaded_hash: std::sync::Mutex<Option<u64>>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
+    /// Stopped last, after the receivers have drained, so its final flush sees all spend.
+    state_flusher: Option<(watch::Sender<bool>, tokio::task::JoinHandle<()>)>,
 }
 
 fn unix_now() -> f64 {
@@ -88,12 +95,24 @@ async fn bind_udp(
 
 /// Starts the agent from a config file.
 pub async fn start(config_path: &Path) -> Result<Running, StartError> {
+    // Hashed before loading: an edit racing the load is then seen as a change, never missed.
+    let file_hash = content_hash(config_path);
     let config = load_config(config_path)?;
-    start_with(config, config_path.to_path_buf()).await
+    start_inner(config, config_path.to_path_buf(), file_hash).await
 }
 
 /// Starts the agent from an already-loaded config (`config_path` is watched for reloads).
 pub async fn start_with(config: Config, config_path: PathBuf) -> Result<Running, StartError> {
+    let file_hash = content_hash(&config_path);
+    start_inner(config, config_path, file_hash).await
+}
+
+async fn start_inner(
+    config: Config,
+    config_path: PathBuf,
+    file_hash: Option<u64>,
+) -> Result<Running, StartError> {
+    let loaded_hash = watched_hash(file_hash, &config);
     let l = config.listeners.clone();
     // Bind everything first: nothing serves until every address is ours.
     let http = bind_tcp("http", l.http).await?;
@@ -112,12 +131,26 @@ pub async fn start_with(config: Config, config_path: PathBuf) -> Result<Running,
 
     let store = Arc::new(Store::new(config.limits.store_limits()));
     let started = Instant::now();
-    let pipeline = Arc::new(Pipeline::new(store.clone(), Runtime::new(Arc::new(config))));
+    let (state_file, budgets) = open_state(&config)?;
+    let flush_interval = config.state.flush_interval.0;
+    let durability = Arc::new(crate::state::durable::Durability::persistent());
+    let pipeline = Arc::new(Pipeline::with_budgets(
+        store.clone(),
+        Runtime::new(Arc::new(config)),
+        budgets.clone(),
+        durability.clone(),
+    ));
     let health = Arc::new(Health::default());
+    health.set("state", Ok(()));
     health.set("config", Ok(()));
     health.set("listeners", Ok(()));
     record_build_info(&store);
     record_reload(&store, true);
+    crate::derive::pricing::derive::record_info(
+        &store,
+        None,
+        pipeline.runtime().deriver.pricing().map(|p| &**p),
+    );
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
@@ -154,16 +187,23 @@ pub async fn start_with(config: Config, config_path: PathBuf) -> Result<Running,
     // Coarse clock for the store: TTLs are minutes, so a 250 ms tick is plenty precise.
     {
         let store = store.clone();
+        let pipeline = pipeline.clone();
         let mut rx = shutdown_rx.clone();
         tasks.spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(250));
             let mut last_sweep = Instant::now();
+            let mut guard = crate::memory::MemoryGuard::new(u64::MAX);
+            let mut last_memory_check = Instant::now();
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
                     _ = rx.wait_for(|s| *s) => break,
                 }
                 store.set_now_ms(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
+                if last_memory_check.elapsed() >= Duration::from_secs(1) {
+                    last_memory_check = Instant::now();
+                    check_memory(&pipeline, &mut guard);
+                }
                 if last_sweep.elapsed() >= Duration::from_secs(5) {
                     last_sweep = Instant::now();
                     let expired = store.sweep();
@@ -179,6 +219,37 @@ pub async fn start_with(config: Config, config_path: PathBuf) -> Result<Running,
         });
     }
 
+    // Budget gauges: refreshed on every spend, and here so new periods and draining rolling
+    // windows show without traffic.
+    {
+        let pipeline = pipeline.clone();
+        let mut rx = shutdown_rx.clone();
+        tasks.spawn(async move {
+            let mut tick = tokio::time::interval(BUDGET_GAUGE_REFRESH);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => pipeline.refresh_budgets(),
+                    _ = rx.wait_for(|s| *s) => break,
+                }
+            }
+        });
+    }
+    tasks.spawn(crate::state::fleet::run(
+        pipeline.clone(),
+        shutdown_rx.clone(),
+    ));
+    let state_flusher = {
+        let (tx, rx) = watch::channel(false);
+        let flusher = crate::state::flush::Flusher {
+            budgets,
+            durability,
+            file: state_file,
+            store: store.clone(),
+            health: health.clone(),
+        };
+        Some((tx, tokio::spawn(flusher.run(flush_interval, rx))))
+    };
+
     let show = |a: Option<SocketAddr>| a.map_or_else(|| "off".to_string(), |a| a.to_string());
     tracing::info!(
         http = %show(addrs.http),
@@ -190,14 +261,49 @@ pub async fn start_with(config: Config, config_path: PathBuf) -> Result<Running,
         "meterd listening"
     );
 
-    Ok(Running {
+    let running = Running {
         addrs,
         pipeline,
         health,
         config_path,
+        loaded_hash: std::sync::Mutex::new(None),
         shutdown: shutdown_tx,
         tasks,
-    })
+        state_flusher,
+    };
+    running.remember_loaded_hash(loaded_hash);
+    Ok(running)
+}
+
+const BUDGET_GAUGE_REFRESH: Duration = Duration::from_secs(5);
+
+/// Opens the state file and restores budget spend. A file (or record) that cannot be read stops
+/// start-up with an error naming it and a preserved copy: never a silent reset to zero.
+fn open_state(
+    config: &Config,
+) -> Result<
+    (
+        Arc<crate::state::StateFile>,
+        Arc<crate::derive::budget::Budgets>,
+    ),
+    StartError,
+> {
+    let (file, saved) = crate::state::StateFile::open(&config.state.data_dir)?;
+    let now = i64::try_from(unix_now() as u64).unwrap_or(0);
+    match crate::derive::budget::Budgets::new(&config.budgets, &saved, now) {
+        Ok((budgets, notes)) => {
+            for note in notes {
+                tracing::warn!(file = %file.path().display(), "{note}");
+            }
+            tracing::info!(
+                file = %file.path().display(),
+                records = saved.len(),
+                "budget state loaded"
+            );
+            Ok((Arc::new(file), Arc::new(budgets)))
+        }
+        Err(reason) => Err(file.into_corrupt(reason).into()),
+    }
 }
 
 fn record_build_info(store: &Store) {
@@ -241,18 +347,31 @@ impl Running {
     /// running config stays. Listener addresses cannot change without a restart; that is logged.
     pub fn reload(&self) -> Result<(), ConfigErrors> {
         let store = self.pipeline.store();
+        let file_hash = content_hash(&self.config_path);
         match load_config(&self.config_path) {
             Ok(config) => {
+                self.remember_loaded_hash(watched_hash(file_hash, &config));
                 let old = self.pipeline.runtime();
                 if old.config.listeners != config.listeners {
                     tracing::warn!("listener addresses changed in config; they apply on restart");
                 }
-                self.pipeline.swap_runtime(Runtime::new(Arc::new(config)));
+                if old.config.state != config.state {
+                    tracing::warn!("state settings changed in config; they apply on restart");
+                }
+                let new = Runtime::new(Arc::new(config));
+                crate::derive::pricing::derive::record_info(
+                    store,
+                    old.deriver.pricing().map(|p| &**p),
+                    new.deriver.pricing().map(|p| &**p),
+                );
+                self.pipeline.swap_runtime(new);
                 record_reload(store, true);
                 tracing::info!(config = %self.config_path.display(), "config reloaded");
                 Ok(())
             }
             Err(e) => {
+                // Remembered too, so the watcher does not retry the same bad content every poll.
+                self.remember_loaded_hash(watched_hash(file_hash, &self.pipeline.runtime().config));
                 record_reload(store, false);
                 tracing::error!(
                     config = %self.config_path.display(),
@@ -275,10 +394,86 @@ impl Running {
             tracing::warn!("some tasks did not stop within 10s; exiting anyway");
             self.tasks.abort_all();
         }
+        if let Some((stop, task)) = self.state_flusher.take() {
+            let _ = stop.send(true);
+            if tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .is_err()
+            {
+                tracing::error!("final budget state flush did not finish within 10s");
+            }
+        }
     }
 
     pub fn config_path(&self) -> &Path {
         &self.config_path
+    }
+
+    /// Content hash of the config file and the pricing files it loaded, as they are now.
+    pub fn watched_hash(&self) -> Option<u64> {
+        watched_hash(
+            content_hash(&self.config_path),
+            &self.pipeline.runtime().config,
+        )
+    }
+
+    fn remember_loaded_hash(&self, hash: Option<u64>) {
+        if let Ok(mut h) = self.loaded_hash.lock() {
+            *h = hash;
+        }
+    }
+
+    fn loaded_hash(&self) -> Option<u64> {
+        self.loaded_hash.lock().ok().and_then(|h| *h)
+    }
+}
+
+/// The config file's hash combined with the pricing files that config loaded: editing either
+/// reloads.
+fn watched_hash(config_file_hash: Option<u64>, config: &Config) -> Option<u64> {
+    let mut h = config_file_hash?;
+    if let Some(p) = &config.pricing {
+        for f in &p.sources {
+            h = h.rotate_left(7) ^ content_hash(f).unwrap_or(0);
+        }
+    }
+    Some(h)
+}
+
+/// One memory guard step: reads RSS, applies the configured limit (reloadable), flips shedding.
+fn check_memory(pipeline: &Pipeline, guard: &mut crate::memory::MemoryGuard) {
+    let limit = pipeline
+        .runtime()
+        .config
+        .limits
+        .max_memory
+        .map_or(u64::MAX, |b| b.0);
+    guard.set_limit(limit);
+    let Some(rss) = crate::expose::process::read().resident_bytes else {
+        return;
+    };
+    if let Some(shedding) = guard.update(rss as u64) {
+        let store = pipeline.store();
+        store.set_shedding(shedding);
+        if shedding {
+            tracing::warn!(
+                rss_bytes = rss,
+                limit_bytes = limit,
+                "memory limit reached: shedding new series, OTLP answers retry-later"
+            );
+        } else {
+            tracing::info!(
+                rss_bytes = rss,
+                "memory back under the limit: accepting new series"
+            );
+        }
+        telemetry::gauge(
+            store,
+            "meterd_memory_shedding",
+            "1 while resident memory is above limits.max_memory and new series are shed.",
+            &[],
+            if shedding { 1.0 } else { 0.0 },
+        );
     }
 }
 
@@ -308,20 +503,17 @@ pub async fn run_until_signalled(
     let period = watch_interval.unwrap_or(Duration::from_secs(365 * 24 * 3600));
     let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last = content_hash(running.config_path());
     loop {
         tokio::select! {
             _ = hup.recv() => {
                 tracing::info!("SIGHUP: reloading config");
                 let _ = running.reload();
-                last = content_hash(running.config_path());
             }
             _ = poll.tick() => {
-                let now = content_hash(running.config_path());
-                if now.is_some() && now != last {
-                    tracing::info!("config file changed: reloading");
+                let now = running.watched_hash();
+                if now.is_some() && now != running.loaded_hash() {
+                    tracing::info!("config or pricing file changed: reloading");
                     let _ = running.reload();
-                    last = now;
                 }
             }
             _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }

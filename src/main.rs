@@ -77,6 +77,81 @@ enum Command {
         /// Config file to check.
         file: PathBuf,
     },
+    /// Price one model call by hand from the pricing table, through the agent's own code path,
+    /// and print the breakdown per dimension (to check a bill).
+    Price(Box<PriceArgs>),
+}
+
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Example: meterd price --provider openai --model gpt-4o --input 1200 --cached-input 200 --output 300\n\
+    Token counts follow the GenAI convention: --input includes --cached-input, --cache-write-* and\n\
+    --audio-input; --output includes --reasoning and --audio-output."
+)]
+struct PriceArgs {
+    #[arg(long)]
+    provider: String,
+    #[arg(long)]
+    model: String,
+    /// Input tokens (including cached, cache-write and audio input tokens).
+    #[arg(long, default_value_t = 0)]
+    input: u64,
+    /// Output tokens (including reasoning and audio output tokens).
+    #[arg(long, default_value_t = 0)]
+    output: u64,
+    #[arg(long, default_value_t = 0)]
+    cached_input: u64,
+    #[arg(long = "cache-write-5m", default_value_t = 0)]
+    cache_write_5m: u64,
+    #[arg(long = "cache-write-1h", default_value_t = 0)]
+    cache_write_1h: u64,
+    #[arg(long, default_value_t = 0)]
+    reasoning: u64,
+    #[arg(long, default_value_t = 0)]
+    audio_input: u64,
+    #[arg(long, default_value_t = 0)]
+    audio_output: u64,
+    /// Audio duration in seconds (decimals allowed, millisecond precision).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds_ms, default_value = "0")]
+    audio_seconds: u64,
+    #[arg(long, default_value_t = 0)]
+    characters: u64,
+    #[arg(long, default_value_t = 0)]
+    images: u64,
+    /// Billable requests (per-request fees).
+    #[arg(long, default_value_t = 1)]
+    requests: u64,
+    /// The request's whole input size, when it selects a long-context tier (default: --input).
+    #[arg(long)]
+    request_input_tokens: Option<u64>,
+    /// Service tier (batch, flex, priority, ...), applying the table's multiplier.
+    #[arg(long)]
+    service_tier: Option<String>,
+    /// When the call happened (YYYY-MM-DD or RFC 3339): prices in force then apply. Default: now.
+    #[arg(long, value_name = "DATE")]
+    at: Option<String>,
+    /// A pricing file (and the files it `extends`), instead of the config's table.
+    #[arg(long, value_name = "FILE", conflicts_with = "config")]
+    pricing: Option<PathBuf>,
+    /// Config file whose pricing (pricing_file and inline overrides) to use.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "config/meterd.yaml",
+        env = "METERD_CONFIG"
+    )]
+    config: PathBuf,
+}
+
+fn parse_seconds_ms(s: &str) -> Result<u64, String> {
+    let femto = meterd::derive::pricing::Amount::new(s).scaled()?;
+    let ms = femto / 1_000_000_000_000;
+    if femto < 0 || femto % 1_000_000_000_000 != 0 {
+        return Err(format!(
+            "{s:?}: seconds must be non-negative with at most 3 decimals"
+        ));
+    }
+    u64::try_from(ms).map_err(|e| e.to_string())
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -102,6 +177,7 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::CheckConfig { file }) => check_config(&file),
         Some(Command::Run(args)) => run(args),
+        Some(Command::Price(args)) => price(&args),
         None => run(cli.run),
     }
 }
@@ -116,6 +192,61 @@ fn check_config(file: &Path) -> ExitCode {
             eprint!("{errors}");
             eprintln!("{}: {} error(s)", file.display(), errors.0.len());
             ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+fn price(a: &PriceArgs) -> ExitCode {
+    use meterd::derive::pricing::{compile, explain, Compiled};
+    let loaded = match &a.pricing {
+        Some(file) => meterd::config::load::load_pricing(file),
+        None => meterd::config::load::load_config(&a.config).map(|c| c.pricing.unwrap_or_default()),
+    };
+    let table = match loaded {
+        Ok(t) => t,
+        Err(errors) => {
+            eprint!("{errors}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let at = match &a.at {
+        Some(d) => match compile::parse_date(d) {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("--at: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+    };
+    let mut ev = meterd::model::UsageEvent::new(&a.provider, &a.model);
+    ev.unix_nanos = at;
+    ev.usage = meterd::model::Usage {
+        input_tokens: a.input,
+        output_tokens: a.output,
+        cached_input_tokens: a.cached_input,
+        cache_write_5m_tokens: a.cache_write_5m,
+        cache_write_1h_tokens: a.cache_write_1h,
+        reasoning_tokens: a.reasoning,
+        audio_input_tokens: a.audio_input,
+        audio_output_tokens: a.audio_output,
+        audio_millis: a.audio_seconds,
+        characters: a.characters,
+        images: a.images,
+        requests: a.requests,
+    };
+    ev.request_input_tokens = a.request_input_tokens;
+    ev.service_tier = a.service_tier.as_deref().map(Box::from);
+    match explain::explain(&Compiled::new(&table), &ev) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -119,6 +119,10 @@ pub struct SummaryData {
 pub enum SampleValue {
     /// Add to a counter (StatsD `c`, OTLP delta sums). Negative additions are rejected by the store.
     CounterAdd(f64),
+    /// Add money to a counter, in femto-USD (1e-15 USD). Accumulated as an exact integer and
+    /// rendered in USD, so a cost total never drifts however many small amounts it sums. A series
+    /// takes money only while it holds no float value, and vice versa.
+    CounterAddFemtoUsd(u128),
     /// Replace a counter's value with a cumulative total (OTLP cumulative sums). `start_unix_nanos`
     /// changing means the sender restarted; the store keeps the value monotonic across such resets.
     CounterSet {
@@ -147,7 +151,9 @@ pub enum SampleValue {
 impl SampleValue {
     pub fn kind(&self) -> MetricKind {
         match self {
-            SampleValue::CounterAdd(_) | SampleValue::CounterSet { .. } => MetricKind::Counter,
+            SampleValue::CounterAdd(_)
+            | SampleValue::CounterAddFemtoUsd(_)
+            | SampleValue::CounterSet { .. } => MetricKind::Counter,
             SampleValue::GaugeSet(_) | SampleValue::GaugeAdd(_) | SampleValue::SetInsert(_) => {
                 MetricKind::Gauge
             }

@@ -3,8 +3,11 @@
 //! swapped atomically on reload, so a receiver always sees one consistent config.
 
 use crate::config::Config;
+use crate::derive::budget::matcher::CallLabels;
+use crate::derive::budget::Budgets;
 use crate::derive::Deriver;
 use crate::model::{QualityEvent, Sample, UsageEvent};
+use crate::state::durable::{Durability, NotDurable};
 use crate::store::Store;
 use crate::telemetry;
 use arc_swap::ArcSwap;
@@ -14,12 +17,14 @@ use std::sync::Arc;
 pub struct Runtime {
     pub config: Arc<Config>,
     pub deriver: Deriver,
+    pub statsd: crate::statsd::Mapper,
 }
 
 impl Runtime {
     pub fn new(config: Arc<Config>) -> Self {
         Runtime {
             deriver: Deriver::new(&config),
+            statsd: crate::statsd::Mapper::new(&config.statsd),
             config,
         }
     }
@@ -28,14 +33,59 @@ impl Runtime {
 pub struct Pipeline {
     store: Arc<Store>,
     runtime: ArcSwap<Runtime>,
+    /// Budget spend outlives config snapshots: reloads reconfigure it in place.
+    budgets: Arc<Budgets>,
+    durability: Arc<Durability>,
+}
+
+/// Unix seconds: the budget clock (periods are calendar time, not process uptime).
+fn unix_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 impl Pipeline {
+    /// A pipeline whose budgets live in memory only (no state file).
     pub fn new(store: Arc<Store>, runtime: Runtime) -> Self {
+        let budgets = Arc::new(Budgets::in_memory(&runtime.config.budgets, unix_secs()));
+        Pipeline::with_budgets(store, runtime, budgets, Arc::new(Durability::volatile()))
+    }
+
+    /// A pipeline with budgets restored from (and flushed to) a state file.
+    pub fn with_budgets(
+        store: Arc<Store>,
+        runtime: Runtime,
+        budgets: Arc<Budgets>,
+        durability: Arc<Durability>,
+    ) -> Self {
         store.set_limits(runtime.config.limits.store_limits());
         Pipeline {
             store,
             runtime: ArcSwap::from_pointee(runtime),
+            budgets,
+            durability,
+        }
+    }
+
+    pub fn budgets(&self) -> &Arc<Budgets> {
+        &self.budgets
+    }
+
+    /// Resolves once the budget spend of every usage event handed in so far is on disk. Many
+    /// concurrent callers share one commit; an OTLP handler awaits this before acknowledging.
+    pub async fn durable(&self) -> Result<(), NotDurable> {
+        self.durability.wait(self.budgets.seq()).await
+    }
+
+    /// Rolls budget periods and rewrites every budget gauge (run on a timer).
+    pub fn refresh_budgets(&self) {
+        let mut out = Vec::new();
+        self.budgets.refresh(unix_secs(), &mut out);
+        // Group labels came through `Deriver::scope` (already redacted): apply, not `sample`.
+        for s in &out {
+            self.apply("budget", s);
         }
     }
 
@@ -47,14 +97,37 @@ impl Pipeline {
         self.runtime.load_full()
     }
 
+    /// True while the memory guard sheds load: receivers with a retry signal (OTLP) should use it.
+    pub fn overloaded(&self) -> bool {
+        self.store.shedding()
+    }
+
     pub fn swap_runtime(&self, runtime: Runtime) {
         self.store.set_limits(runtime.config.limits.store_limits());
+        self.budgets
+            .reconfigure(&runtime.config.budgets, unix_secs());
+        runtime.deriver.carry_over(&self.runtime.load().deriver);
         self.runtime.store(Arc::new(runtime));
     }
 
-    /// Applies one sample; a rejection is counted under `protocol`, never returned to the sender
-    /// (one bad series must not fail a whole packet or request).
+    /// Applies one sample from a receiver, after label redaction; a rejection is counted under
+    /// `protocol`, never returned to the sender (one bad series must not fail a whole packet).
     pub fn sample(&self, protocol: &str, sample: &Sample) -> bool {
+        let runtime = self.runtime.load();
+        match runtime.deriver.redact(&sample.labels) {
+            Some(labels) => self.apply(
+                protocol,
+                &Sample {
+                    labels,
+                    ..sample.clone()
+                },
+            ),
+            None => self.apply(protocol, sample),
+        }
+    }
+
+    /// Applies a derived sample (its labels came through `Deriver::scope`, already redacted).
+    fn apply(&self, protocol: &str, sample: &Sample) -> bool {
         match self.store.apply(sample) {
             Ok(()) => true,
             Err(r) => {
@@ -66,9 +139,11 @@ impl Pipeline {
 
     pub fn usage(&self, protocol: &str, event: &UsageEvent) {
         let mut out = Vec::with_capacity(8);
-        self.runtime.load().deriver.usage(event, &mut out);
+        let rt = self.runtime.load();
+        let cost = rt.deriver.usage(event, &mut out);
+        self.budget_spend(&rt.deriver, event, cost, &mut out);
         for s in &out {
-            self.sample(protocol, s);
+            self.apply(protocol, s);
         }
         telemetry::count(
             &self.store,
@@ -79,8 +154,54 @@ impl Pipeline {
         );
     }
 
-    /// Quality events are counted here; grading and outcomes are derived by the quality stage.
-    pub fn quality(&self, protocol: &str, _event: &QualityEvent) {
+    /// Counts `cost_nanos` toward the budgets `event` matches, without deriving anything else
+    /// (for sources that know the cost already, and for driving budgets in tests).
+    pub fn record_spend(&self, protocol: &str, event: &UsageEvent, cost_nanos: u64) {
+        let rt = self.runtime.load();
+        let mut out = Vec::new();
+        self.budget_spend(&rt.deriver, event, cost_nanos, &mut out);
+        for s in &out {
+            self.apply(protocol, s);
+        }
+    }
+
+    /// Counts `cost` (nano-USD) toward matching budgets, on the event's scope labels after the
+    /// allow-list plus provider and model; appends the touched budgets' gauges to `out`.
+    fn budget_spend(
+        &self,
+        deriver: &Deriver,
+        event: &UsageEvent,
+        cost: u64,
+        out: &mut Vec<Sample>,
+    ) {
+        if cost == 0 || self.budgets.is_empty() {
+            return;
+        }
+        let scope = deriver.scope(&event.scope);
+        let call = CallLabels {
+            scope: &scope,
+            provider: &event.provider,
+            model: &event.model,
+        };
+        for budget in self.budgets.record(&call, cost, unix_secs(), out) {
+            telemetry::count(
+                &self.store,
+                "meterd_budget_groups_overflowed",
+                "Spend counted under a budget's _overflow group because max_groups was reached.",
+                &[("budget", &budget)],
+                1.0,
+            );
+        }
+    }
+
+    /// Derives grades, outcomes and app signals; rejected events and values capped into `other`
+    /// are counted by reason, never returned to the sender.
+    pub fn quality(&self, protocol: &str, event: &QualityEvent) {
+        let mut out = Vec::with_capacity(3);
+        let report = self.runtime.load().deriver.quality(event, &mut out);
+        for s in &out {
+            self.apply(protocol, s);
+        }
         telemetry::count(
             &self.store,
             "meterd_quality_events",
@@ -88,5 +209,68 @@ impl Pipeline {
             &[("protocol", protocol)],
             1.0,
         );
+        if let Some(r) = report.rejected {
+            telemetry::count(
+                &self.store,
+                "meterd_quality_rejected",
+                "Quality events dropped as invalid (missing name, score outside its scale, ...), \
+                 by protocol and reason.",
+                &[("protocol", protocol), ("reason", r.reason())],
+                1.0,
+            );
+        }
+        for dimension in report.overflowed {
+            telemetry::count(
+                &self.store,
+                "meterd_quality_values_capped",
+                "Quality signal values recorded as `other` because the quality.max_* cap on \
+                 distinct values was reached, by dimension.",
+                &[("dimension", dimension)],
+                1.0,
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::derive::redact::{RedactAction, RedactRule};
+    use crate::model::{Labels, SampleValue};
+
+    #[test]
+    fn receiver_samples_are_redacted_before_storing() {
+        let config = Config {
+            redact: vec![
+                RedactRule {
+                    label: "email".into(),
+                    action: RedactAction::Drop,
+                    ..Default::default()
+                },
+                RedactRule {
+                    label: "user".into(),
+                    action: RedactAction::Hash,
+                    key: Some("0123456789abcdef-key".into()),
+                    ..Default::default()
+                },
+            ],
+            ..Config::default()
+        };
+        let pipeline = Pipeline::new(Arc::new(Store::default()), Runtime::new(Arc::new(config)));
+        let labels = Labels::new([("email", "a@b.c"), ("user", "alice"), ("route", "/x")]);
+        assert!(pipeline.sample(
+            "test",
+            &Sample::new("hits", labels, SampleValue::CounterAdd(1.0))
+        ));
+        let snapshot = pipeline.store().snapshot();
+        let family = snapshot
+            .iter()
+            .find(|f| &*f.name == "hits")
+            .expect("family");
+        let (stored, _) = &family.series[0];
+        assert_eq!(stored.get("email"), None);
+        assert_eq!(stored.get("route"), Some("/x"));
+        let user = stored.get("user").expect("user kept, hashed");
+        assert!(user.starts_with("h:") && !user.contains("alice"), "{user}");
     }
 }

@@ -13,16 +13,23 @@ pub struct Sockets {
 }
 
 pub fn spawn(
-    _tasks: &mut JoinSet<()>,
-    _pipeline: &Arc<Pipeline>,
-    _shutdown: &watch::Receiver<bool>,
-    _sockets: Sockets,
+    tasks: &mut JoinSet<()>,
+    pipeline: &Arc<Pipeline>,
+    shutdown: &watch::Receiver<bool>,
+    sockets: Sockets,
 ) {
+    crate::statsd::spawn(
+        tasks,
+        pipeline,
+        shutdown,
+        sockets.statsd_udp,
+        sockets.statsd_tcp,
+    );
     crate::otlp::spawn(
-        _tasks,
-        _pipeline,
-        _shutdown,
-        _sockets.otlp_grpc,
-        _sockets.otlp_http,
+        tasks,
+        pipeline,
+        shutdown,
+        sockets.otlp_grpc,
+        sockets.otlp_http,
     );
 }

@@ -10,6 +10,7 @@ mod positions;
 mod tests;
 
 use super::{Config, Issues, Validate};
+use crate::derive::pricing::PricingTable;
 use positions::PathIndex;
 use serde::de::DeserializeOwned;
 use std::fmt;
@@ -69,29 +70,160 @@ impl ConfigErrors {
     }
 }
 
-/// Loads the agent config, then the price table it names (relative to the config file's directory,
-/// so a config and its pricing file can move together).
+/// Loads the agent config, then its price table, layered bottom to top:
+/// 1. `pricing_file` (relative to the config file's directory, so a config and its pricing file
+///    move together), preceded by the chain of files it `extends` (each relative to its own file);
+/// 2. an inline `pricing:` section (which may itself `extends:` a file, relative to the config).
+///
+/// An upper layer's entry replaces every lower entry with the same provider and model; other
+/// entries add up (see `PricingTable::layer`). Each layer is validated alone (positions in its own
+/// file), then the merged table (ambiguities across layers, reported where the entry is defined).
 pub fn load_config(path: &Path) -> Result<Config, ConfigErrors> {
     let mut config: Config = load_file(path)?;
+    let label = path.display().to_string();
+    let mut layers: Vec<Layer> = Vec::new();
     if let Some(pricing_file) = config.pricing_file.clone() {
-        let label = path.display().to_string();
-        if config.pricing.is_some() {
-            let text = read_capped(path)?;
-            let index = PathIndex::build(&text);
-            let (line, column) = index.locate("pricing_file");
-            return Err(ConfigErrors(vec![ConfigError {
-                file: label,
-                line,
-                column,
-                path: "pricing_file".into(),
-                message: "set either `pricing_file` or an inline `pricing` table, not both".into(),
-            }]));
-        }
         let full = resolve_relative(path, &pricing_file);
-        config.pricing = Some(load_file(&full)?);
+        load_pricing_chain(&full, &mut layers, 0)?;
         config.pricing_file = Some(full);
     }
+    if let Some(mut inline) = config.pricing.take() {
+        if let Some(base) = inline.extends.take() {
+            load_pricing_chain(&resolve_relative(path, &base), &mut layers, 1)?;
+        }
+        inline.set_origin(&label, "pricing");
+        layers.push(Layer {
+            table: inline,
+            file: label,
+            index: PathIndex::build(&read_capped(path)?),
+        });
+    }
+    config.pricing = merge_layers(layers)?;
     Ok(config)
+}
+
+/// Loads a pricing file and the chain it `extends` (for `meterd price --pricing`).
+pub fn load_pricing(path: &Path) -> Result<PricingTable, ConfigErrors> {
+    let mut layers = Vec::new();
+    load_pricing_chain(path, &mut layers, 0)?;
+    Ok(merge_layers(layers)?.unwrap_or_default())
+}
+
+/// Longest `extends` chain followed; deeper means a cycle or a mistake.
+const MAX_PRICING_LAYERS: usize = 8;
+
+struct Layer {
+    table: PricingTable,
+    file: String,
+    index: PathIndex,
+}
+
+fn load_pricing_chain(
+    path: &Path,
+    layers: &mut Vec<Layer>,
+    depth: usize,
+) -> Result<(), ConfigErrors> {
+    let label = path.display().to_string();
+    if depth >= MAX_PRICING_LAYERS {
+        return Err(ConfigErrors::whole_file(
+            &label,
+            format!("`extends` chain longer than {MAX_PRICING_LAYERS} files (does it loop?)"),
+        ));
+    }
+    let text = read_capped(path)?;
+    let mut table: PricingTable = load_str(&text, &label, &|name| std::env::var(name).ok())?;
+    if let Some(base) = table.extends.take() {
+        load_pricing_chain(&resolve_relative(path, &base), layers, depth + 1)?;
+    }
+    table.set_origin(&label, "");
+    table.sources = vec![path.to_path_buf()];
+    layers.push(Layer {
+        table,
+        file: label,
+        index: PathIndex::build(&text),
+    });
+    Ok(())
+}
+
+fn merge_layers(layers: Vec<Layer>) -> Result<Option<PricingTable>, ConfigErrors> {
+    let mut files: Vec<(String, PathIndex)> = Vec::new();
+    let mut merged: Option<PricingTable> = None;
+    for l in layers {
+        merged = Some(match merged {
+            None => l.table,
+            Some(m) => m.layer(l.table),
+        });
+        files.push((l.file, l.index));
+    }
+    let Some(table) = merged else {
+        return Ok(None);
+    };
+    if files.len() < 2 {
+        return Ok(Some(table));
+    }
+    let mut issues = Issues::default();
+    table.validate("", &mut issues);
+    if issues.is_empty() {
+        return Ok(Some(table));
+    }
+    let mut errors = Vec::new();
+    for issue in issues.0 {
+        // `models[i].rest` -> the file and key path where entry i was written.
+        let origin = issue
+            .path
+            .strip_prefix("models[")
+            .and_then(|r| r.split_once(']'))
+            .and_then(|(i, rest)| Some((table.models.get(i.parse::<usize>().ok()?)?, rest)));
+        let (file, path) = match origin {
+            Some((m, rest)) => (
+                m.origin.file.to_string(),
+                format!("{}{rest}", m.origin.path),
+            ),
+            None => (
+                files.last().map(|f| f.0.clone()).unwrap_or_default(),
+                issue.path,
+            ),
+        };
+        let (line, column) = files
+            .iter()
+            .find(|(f, _)| *f == file)
+            .map_or((0, 0), |(_, idx)| idx.locate(&path));
+        // Messages name entries by merged position; say which file each came from.
+        let message = rename_entries(&issue.message, &table);
+        errors.push(ConfigError {
+            file,
+            line,
+            column,
+            path,
+            message,
+        });
+    }
+    Err(ConfigErrors(errors))
+}
+
+/// Rewrites `models[i]` references in a merged-table message to `file: path` of that entry.
+fn rename_entries(message: &str, table: &PricingTable) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find("models[") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 7..];
+        let parsed = after
+            .split_once(']')
+            .and_then(|(n, tail)| Some((table.models.get(n.parse::<usize>().ok()?)?, tail)));
+        match parsed {
+            Some((m, tail)) => {
+                out.push_str(&format!("{} ({})", m.origin.path, m.origin.file));
+                rest = tail;
+            }
+            None => {
+                out.push_str("models[");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn resolve_relative(config_path: &Path, p: &Path) -> PathBuf {

@@ -32,7 +32,13 @@ pub struct Config {
     /// Inline price table (or, after loading, the contents of `pricing_file`).
     pub pricing: Option<crate::derive::pricing::PricingTable>,
     pub budgets: Vec<crate::derive::budget::BudgetConfig>,
+    /// Where fleet-wide budget spend is queried (budgets with a `fleet_query`).
+    pub fleet: crate::derive::budget::fleet::FleetConfig,
     pub quality: crate::derive::quality::QualityConfig,
+    /// Label redaction rules, applied before anything is stored.
+    pub redact: Vec<crate::derive::redact::RedactRule>,
+    /// Credentials required on the HTTP endpoint (`/metrics`, `/api/*`); health stays open.
+    pub http_auth: crate::expose::auth::AuthConfig,
     pub state: StateConfig,
 }
 
@@ -50,7 +56,10 @@ impl Default for Config {
             pricing_file: None,
             pricing: None,
             budgets: Vec::new(),
+            fleet: Default::default(),
             quality: Default::default(),
+            redact: Vec::new(),
+            http_auth: Default::default(),
             state: StateConfig::default(),
         }
     }
@@ -100,6 +109,9 @@ pub struct Limits {
     /// Largest OTLP request body, compressed, and after decompression.
     pub max_request_bytes: ByteSize,
     pub max_decompressed_bytes: ByteSize,
+    /// Resident memory above which new series are shed and OTLP answers "retry later"; unset
+    /// means no guard (set it below the container's memory limit).
+    pub max_memory: Option<ByteSize>,
 }
 
 impl Default for Limits {
@@ -117,6 +129,7 @@ impl Default for Limits {
             max_labels_per_series: 32,
             max_request_bytes: ByteSize(8 * 1024 * 1024),
             max_decompressed_bytes: ByteSize(64 * 1024 * 1024),
+            max_memory: None,
         }
     }
 }
@@ -208,10 +221,16 @@ impl Validate for Config {
         if let Some(p) = &self.pricing {
             p.validate(&child(path, "pricing"), issues);
         }
-        for (i, b) in self.budgets.iter().enumerate() {
-            b.validate(&index(&child(path, "budgets"), i), issues);
-        }
+        self.fleet.validate(&child(path, "fleet"), issues);
+        crate::derive::budget::validate_budgets(
+            &self.budgets,
+            &self.scope_labels,
+            &child(path, "budgets"),
+            issues,
+        );
         self.quality.validate(&child(path, "quality"), issues);
+        self.redact.validate(&child(path, "redact"), issues);
+        self.http_auth.validate(&child(path, "http_auth"), issues);
         for (i, l) in self.scope_labels.iter().enumerate() {
             if !crate::names::is_valid_label_name(l) {
                 issues.error(
@@ -245,6 +264,14 @@ impl Validate for Limits {
         }
         if self.max_request_bytes.0 == 0 {
             issues.error(child(path, "max_request_bytes"), "must be greater than 0");
+        }
+        if let Some(m) = self.max_memory {
+            if m.0 < 16 * 1024 * 1024 {
+                issues.error(
+                    child(path, "max_memory"),
+                    "must be at least 16MiB (meterd itself needs a few MiB)",
+                );
+            }
         }
         if self.max_decompressed_bytes.0 < self.max_request_bytes.0 {
             issues.error(

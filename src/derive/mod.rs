@@ -4,15 +4,20 @@
 pub mod budget;
 pub mod pricing;
 pub mod quality;
+pub mod redact;
 pub mod usage;
 
 use crate::config::Config;
-use crate::model::{Labels, Sample, UsageEvent};
+use crate::model::{Labels, QualityEvent, Sample, UsageEvent};
 
 /// Everything derivation needs, compiled from one config snapshot. Rebuilt on reload.
 pub struct Deriver {
     scope_labels: Box<[Box<str>]>,
+    redactor: redact::Redactor,
     usage: usage::UsageFamilies,
+    pricing: Option<std::sync::Arc<pricing::Compiled>>,
+    pricing_families: pricing::derive::PricingFamilies,
+    quality: quality::QualityFamilies,
 }
 
 impl Deriver {
@@ -23,38 +28,87 @@ impl Deriver {
                 .iter()
                 .map(|s| Box::from(s.as_str()))
                 .collect(),
+            redactor: redact::Redactor::new(&config.redact),
             usage: usage::UsageFamilies::default(),
+            pricing: config.pricing.as_ref().map(pricing::Compiled::new),
+            pricing_families: Default::default(),
+            quality: quality::QualityFamilies::new(&config.quality),
         }
     }
 
     /// Keeps only the configured scope labels: senders attach many tags, and derived families must
     /// stay bounded by what the operator chose to break spend down by.
+    /// Redaction rules apply after the allow-list: a scope label can be kept *and* hashed.
     pub fn scope(&self, labels: &Labels) -> Labels {
-        if labels
+        let kept = if labels
             .names()
             .all(|n| self.scope_labels.iter().any(|s| &**s == n))
         {
-            return labels.clone();
-        }
-        Labels::new(
-            labels
-                .iter()
-                .filter(|(k, _)| self.scope_labels.iter().any(|s| &**s == *k)),
-        )
+            labels.clone()
+        } else {
+            Labels::new(
+                labels
+                    .iter()
+                    .filter(|(k, _)| self.scope_labels.iter().any(|s| &**s == *k)),
+            )
+        };
+        self.redactor.apply(&kept).unwrap_or(kept)
     }
 
-    pub fn usage(&self, ev: &UsageEvent, out: &mut Vec<Sample>) {
-        if ev
-            .scope
-            .names()
-            .all(|n| self.scope_labels.iter().any(|s| &**s == n))
+    /// The redacted form of a receiver's label set, or `None` when no rule applies.
+    pub fn redact(&self, labels: &Labels) -> Option<Labels> {
+        self.redactor.apply(labels)
+    }
+
+    /// The compiled price table in force (`None` when the config has none).
+    pub fn pricing(&self) -> Option<&std::sync::Arc<pricing::Compiled>> {
+        self.pricing.as_ref()
+    }
+
+    /// Derives usage and cost samples for one event. Returns the event's total priced cost in
+    /// nano-USD (0 when unpriced), for budgets.
+    pub fn usage(&self, ev: &UsageEvent, out: &mut Vec<Sample>) -> u64 {
+        if self.redactor.is_empty()
+            && ev
+                .scope
+                .names()
+                .all(|n| self.scope_labels.iter().any(|s| &**s == n))
         {
             self.usage.derive(ev, out);
+            self.pricing_families
+                .derive(self.pricing.as_deref(), ev, out)
         } else {
             let mut scoped = ev.clone();
             scoped.scope = self.scope(&ev.scope);
             self.usage.derive(&scoped, out);
+            self.pricing_families
+                .derive(self.pricing.as_deref(), &scoped, out)
         }
+    }
+}
+
+impl Deriver {
+    /// Grades, outcomes and app signals; the report says what the caller must count as rejected
+    /// or capped.
+    pub fn quality(&self, ev: &QualityEvent, out: &mut Vec<Sample>) -> quality::QualityReport {
+        if self.redactor.is_empty()
+            && ev
+                .scope
+                .names()
+                .all(|n| self.scope_labels.iter().any(|s| &**s == n))
+        {
+            self.quality.derive(ev, out)
+        } else {
+            let mut scoped = ev.clone();
+            scoped.scope = self.scope(&ev.scope);
+            self.quality.derive(&scoped, out)
+        }
+    }
+
+    /// Keeps what the previous snapshot learned at runtime (label values admitted under the
+    /// quality caps), so a reload does not re-admit a fresh set of values on top of the old ones.
+    pub fn carry_over(&self, prev: &Deriver) {
+        self.quality.carry_over(&prev.quality);
     }
 }
 

@@ -5,7 +5,7 @@
 //!   with the failing checks;
 //! - `GET /`: a small index of these.
 //!
-//! Other routers (the budget API) are merged in by the caller.
+//! - `GET /api/v1/budgets`, `GET /api/v1/budgets/check`: the budget API (see [`super::api`]).
 
 use super::text::{render, Format};
 use crate::pipeline::Pipeline;
@@ -59,6 +59,11 @@ pub fn router(state: HttpState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/", get(index))
+        .merge(super::api::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.pipeline.clone(),
+            super::auth::require,
+        ))
         .with_state(state)
 }
 
@@ -193,6 +198,7 @@ async fn index() -> impl IntoResponse {
             "<li><a href=\"/metrics\">/metrics</a></li>",
             "<li><a href=\"/healthz\">/healthz</a></li>",
             "<li><a href=\"/readyz\">/readyz</a></li>",
+            "<li><a href=\"/api/v1/budgets\">/api/v1/budgets</a></li>",
             "</ul></body></html>\n"
         ),
     )

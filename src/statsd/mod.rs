@@ -1,12 +1,68 @@
-//! StatsD receiver.
+//! StatsD receiver: UDP and newline-delimited TCP in, samples and `llm.*` convention events out.
+//!
+//! - [`parse`]: the line grammar (pure, zero-copy);
+//! - [`mapping`]: config rules from StatsD names to Prometheus names and labels;
+//! - [`convention`]: the `llm.*` names that become usage and quality events;
+//! - [`ingest`]: one worker's per-line path (parse, map, limit, hand to the pipeline, count);
+//! - [`listener`]: sockets, the bounded queue and the worker threads.
+//!
+//! Self-metrics: `meterd_statsd_packets_received_total{transport}`,
+//! `meterd_statsd_lines_received_total{transport}`, `meterd_statsd_errors_total{reason}`,
+//! `meterd_statsd_packets_dropped_total{reason}`, `meterd_statsd_samples_dropped_total{reason}`,
+//! `meterd_statsd_tcp_connections_closed_total{reason}`, `meterd_statsd_tcp_connections_open`.
 
-use crate::config::{Issues, Validate};
+pub mod convention;
+pub mod ingest;
+pub mod listener;
+pub mod mapping;
+pub mod parse;
+
+pub use listener::spawn;
+pub use mapping::{Mapper, MappingConfig};
+
+use crate::config::{child, index, ByteSize, Issues, Validate};
 use serde::Deserialize;
 
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default)]
-pub struct StatsdConfig {}
+pub struct StatsdConfig {
+    /// Rules from StatsD names to Prometheus names and labels; the first match wins.
+    pub mappings: Vec<MappingConfig>,
+    /// Turn the `llm.*` names (llm.tokens, llm.requests, ...) into usage and quality events when no
+    /// mapping matched them.
+    pub llm_convention: bool,
+    /// SO_RCVBUF for the UDP socket: absorbs bursts while the parsers catch up. The kernel caps it
+    /// at net.core.rmem_max; the effective size is logged at start.
+    pub udp_receive_buffer: ByteSize,
+    /// Parser threads; 0 picks the number of CPUs (at most 4). Applies at start.
+    pub workers: usize,
+    /// Distinct StatsD names whose mapping result each worker remembers, so rules (regexes
+    /// included) run once per name rather than once per line.
+    pub mapping_cache_size: usize,
+}
+
+impl Default for StatsdConfig {
+    fn default() -> Self {
+        StatsdConfig {
+            mappings: Vec::new(),
+            llm_convention: true,
+            udp_receive_buffer: ByteSize(4 * 1024 * 1024),
+            workers: 0,
+            mapping_cache_size: 10_000,
+        }
+    }
+}
 
 impl Validate for StatsdConfig {
-    fn validate(&self, _path: &str, _issues: &mut Issues) {}
+    fn validate(&self, path: &str, issues: &mut Issues) {
+        for (i, m) in self.mappings.iter().enumerate() {
+            m.validate(&index(&child(path, "mappings"), i), issues);
+        }
+        if self.mapping_cache_size == 0 {
+            issues.error(child(path, "mapping_cache_size"), "must be greater than 0");
+        }
+        if self.workers > 64 {
+            issues.error(child(path, "workers"), "must be at most 64");
+        }
+    }
 }

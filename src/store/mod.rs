@@ -12,7 +12,7 @@ pub use series::{SeriesSnapshot, SeriesValue};
 
 use crate::model::{FamilyOptions, LabelPolicy, Labels, MetricKind, Sample};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -61,6 +61,8 @@ pub enum Reject {
     BucketMismatch,
     #[error("set member limit reached")]
     SetLimit,
+    #[error("memory limit reached: new series are shed until usage falls")]
+    MemoryLimit,
 }
 
 impl Reject {
@@ -73,6 +75,7 @@ impl Reject {
             Reject::InvalidValue => "invalid_value",
             Reject::BucketMismatch => "bucket_mismatch",
             Reject::SetLimit => "set_limit",
+            Reject::MemoryLimit => "memory_limit",
         }
     }
 }
@@ -103,6 +106,9 @@ pub struct Store {
     /// sample is far cheaper than a clock call, and tests move time without sleeping.
     now_ms: AtomicU64,
     default_buckets: Arc<[f64]>,
+    /// Set by the memory guard: above the memory limit no new series are created (existing ones
+    /// keep updating), so a cardinality flood cannot get meterd OOM-killed.
+    shedding: AtomicBool,
 }
 
 impl Default for Store {
@@ -119,7 +125,16 @@ impl Store {
             total_series: AtomicUsize::new(0),
             now_ms: AtomicU64::new(0),
             default_buckets: Arc::new(DEFAULT_BUCKETS),
+            shedding: AtomicBool::new(false),
         }
+    }
+
+    pub fn set_shedding(&self, on: bool) {
+        self.shedding.store(on, Ordering::Relaxed);
+    }
+
+    pub fn shedding(&self) -> bool {
+        self.shedding.load(Ordering::Relaxed)
     }
 
     pub fn set_limits(&self, limits: StoreLimits) {
@@ -186,6 +201,9 @@ impl Store {
             });
             return s.apply(sample, now, max_set);
         }
+        if !family.options.internal && self.shedding() {
+            return Err(Reject::MemoryLimit);
+        }
         if !family.options.internal && self.total_series.load(Ordering::Relaxed) >= total_cap {
             return Err(Reject::TotalSeriesLimit);
         }
@@ -204,6 +222,21 @@ impl Store {
             .get(&*sample.name)
         {
             return Ok(f.clone());
+        }
+        // A flood of new names must not create families that can never hold a series: check the
+        // caps that would reject this sample before growing the family map.
+        if !sample.options.internal {
+            if self.shedding() {
+                return Err(Reject::MemoryLimit);
+            }
+            let total_cap = self
+                .limits
+                .read()
+                .map_err(|_| Reject::TotalSeriesLimit)?
+                .max_series_total;
+            if self.total_series.load(Ordering::Relaxed) >= total_cap {
+                return Err(Reject::TotalSeriesLimit);
+            }
         }
         let mut families = self
             .families
@@ -298,6 +331,13 @@ impl Store {
             SeriesValue::Counter(v) | SeriesValue::Gauge(v) => Some(v),
             _ => None,
         }
+    }
+
+    /// The exact total of a money counter series (`SampleValue::CounterAddFemtoUsd`), femto-USD.
+    pub fn money_femto(&self, name: &str, labels: &Labels) -> Option<u128> {
+        let fam = self.families.read().ok()?.get(name).cloned()?;
+        let map = fam.series.lock().ok()?;
+        map.get(labels)?.money_femto()
     }
 }
 

@@ -19,6 +19,8 @@ enum State {
         current: f64,
         start_unix_nanos: u64,
     },
+    /// A money counter: exact femto-USD (see `SampleValue::CounterAddFemtoUsd`).
+    Money(u128),
     Gauge(f64),
     Histogram {
         bounds: Arc<[f64]>,
@@ -126,6 +128,15 @@ impl Series {
                 *current = *value;
                 *start_unix_nanos = *start;
             }
+            (State::Money(m), SampleValue::CounterAddFemtoUsd(v)) => *m = m.saturating_add(*v),
+            (
+                State::Counter {
+                    base,
+                    current,
+                    start_unix_nanos: 0,
+                },
+                SampleValue::CounterAddFemtoUsd(v),
+            ) if *base == 0.0 && *current == 0.0 => self.state = State::Money(*v),
             (State::Gauge(g), SampleValue::GaugeSet(v)) => *g = *v,
             (State::Gauge(g), SampleValue::GaugeAdd(v)) => *g += v,
             (State::Set(set), SampleValue::SetInsert(h)) => {
@@ -236,9 +247,20 @@ impl Series {
         Ok(())
     }
 
+    /// The exact total of a money counter.
+    pub(super) fn money_femto(&self) -> Option<u128> {
+        match self.state {
+            State::Money(m) => Some(m),
+            _ => None,
+        }
+    }
+
     pub(super) fn snapshot(&self) -> SeriesSnapshot {
         let value = match &self.state {
             State::Counter { base, current, .. } => SeriesValue::Counter(base + current),
+            State::Money(m) => {
+                SeriesValue::Counter(crate::derive::pricing::decimal::femto_to_usd_f64(*m))
+            }
             State::Gauge(g) => SeriesValue::Gauge(*g),
             State::Set(s) => SeriesValue::Gauge(s.len() as f64),
             State::Histogram {

@@ -245,3 +245,91 @@ fn zero_ttl_family_never_expires() {
     assert_eq!(st.sweep(), 0);
     assert_eq!(st.family_len("k"), 1);
 }
+
+#[test]
+fn shedding_rejects_new_series_but_existing_ones_keep_updating() {
+    let store = Store::default();
+    let a = Sample::new("m", Labels::new([("k", "a")]), SampleValue::CounterAdd(1.0));
+    let b = Sample::new("m", Labels::new([("k", "b")]), SampleValue::CounterAdd(1.0));
+    store.apply(&a).expect("first series");
+    store.set_shedding(true);
+    assert_eq!(store.apply(&b), Err(Reject::MemoryLimit));
+    store.apply(&a).expect("existing series still updates");
+    assert_eq!(store.value("m", &Labels::new([("k", "a")])), Some(2.0));
+    store.set_shedding(false);
+    store.apply(&b).expect("new series accepted again");
+}
+
+#[test]
+fn money_counter_is_exact_where_floats_drift() {
+    let st = Store::default();
+    let tenth = 100_000_000_000_000u128; // $0.10 in femto-USD
+    let mut float = 0.0f64;
+    for _ in 0..10 {
+        st.apply(&s(
+            "cost",
+            &[("a", "1")],
+            SampleValue::CounterAddFemtoUsd(tenth),
+        ))
+        .unwrap();
+        float += 0.1;
+    }
+    assert_ne!(
+        float, 1.0,
+        "the float sum drifts; the money counter must not"
+    );
+    assert_eq!(st.value("cost", &labels(&[("a", "1")])), Some(1.0));
+    assert_eq!(
+        st.money_femto("cost", &labels(&[("a", "1")])),
+        Some(1_000_000_000_000_000)
+    );
+}
+
+#[test]
+fn money_and_float_increments_do_not_mix_in_one_series() {
+    let st = Store::default();
+    st.apply(&s("c", &[], SampleValue::CounterAddFemtoUsd(5)))
+        .unwrap();
+    assert_eq!(
+        st.apply(&s("c", &[], SampleValue::CounterAdd(1.0))),
+        Err(Reject::TypeConflict)
+    );
+    st.apply(&s("f", &[], SampleValue::CounterAdd(1.0)))
+        .unwrap();
+    assert_eq!(
+        st.apply(&s("f", &[], SampleValue::CounterAddFemtoUsd(5))),
+        Err(Reject::TypeConflict)
+    );
+    assert_eq!(st.money_femto("c", &Labels::empty()), Some(5));
+    assert_eq!(st.money_femto("f", &Labels::empty()), None);
+}
+
+#[test]
+fn money_counter_renders_in_usd() {
+    let st = Store::default();
+    st.apply(&s(
+        "llm_cost_usd",
+        &[],
+        SampleValue::CounterAddFemtoUsd(5_750_000_000_000),
+    ))
+    .unwrap();
+    let text = crate::expose::text::render(&st.snapshot(), crate::expose::text::Format::Text);
+    assert!(text.contains("llm_cost_usd_total 0.00575\n"), "{text}");
+}
+
+#[test]
+fn new_names_past_the_total_cap_create_no_family() {
+    let store = Store::new(StoreLimits {
+        max_series_total: 2,
+        ..StoreLimits::default()
+    });
+    for i in 0..10 {
+        let r = store.apply(&Sample::new(
+            format!("flood_{i}"),
+            Labels::new([("k", "v")]),
+            SampleValue::CounterAdd(1.0),
+        ));
+        assert_eq!(r.is_ok(), i < 2, "sample {i}: {r:?}");
+    }
+    assert_eq!(store.snapshot().len(), 2, "no empty families left behind");
+}

@@ -220,7 +220,7 @@ fn editing_the_config_file_triggers_a_reload() {
         config_text(b.config.parent().expect("dir"), "scope_labels: [team]\n"),
     )
     .expect("write");
-    b.wait_log("config file changed");
+    b.wait_log("pricing file changed: reloading");
     b.wait_log("config reloaded");
     assert_eq!(
         b.metric("meterd_config_reloads_total{result=\"success\"}"),

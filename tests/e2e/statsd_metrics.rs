@@ -81,6 +81,21 @@ fn promtool_check(body: &str) -> (bool, String) {
     )
 }
 
+/// `promtool check metrics` (2.x) lints with the Prometheus *text* parser. OpenMetrics names a
+/// counter family without `_total` (`# HELP x`, sample `x_total`), so promtool reports every
+/// OpenMetrics counter as `x_total no help text`. That complaint, for a family whose HELP is present
+/// under the OpenMetrics name, is the only one tolerated; anything else (parse errors included)
+/// fails the test.
+fn om_counter_help_false_positive(body: &str, report_line: &str) -> bool {
+    report_line
+        .strip_suffix(" no help text")
+        .and_then(|series| series.strip_suffix("_total"))
+        .is_some_and(|family| {
+            body.contains(&format!("# HELP {family} "))
+                && body.contains(&format!("# TYPE {family} counter\n"))
+        })
+}
+
 #[test]
 fn promtool_accepts_text_and_openmetrics_output() {
     let agent = Agent::start("");
@@ -99,8 +114,12 @@ fn promtool_accepts_text_and_openmetrics_output() {
     for accept in [None, Some("application/openmetrics-text; version=1.0.0")] {
         let body = agent.scrape(accept);
         let (ok, report) = promtool_check(&body);
+        let problems: Vec<&str> = report
+            .lines()
+            .filter(|l| accept.is_none() || !om_counter_help_false_positive(&body, l))
+            .collect();
         assert!(
-            ok,
+            (ok || accept.is_some()) && problems.is_empty(),
             "promtool check metrics ({accept:?}) failed:\n{report}\n---\n{body}"
         );
         if accept.is_some() {

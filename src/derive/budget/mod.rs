@@ -1,12 +1,218 @@
-//! Budgets: spend per period and scope, remaining, forecast.
+//! Budgets: spend per scope and period against a limit, with thresholds, a forecast, and a check
+//! an app can ask before each model call.
+//!
+//! - [`matcher`]: PromQL-style label matchers; [`period`]: calendar and rolling periods;
+//! - [`engine`]: the pure engine (clock passed in as Unix seconds): record spend, roll periods,
+//!   status, check, snapshot for persistence;
+//! - [`shared`]: [`Budgets`], the engine behind a lock, shared by the pipeline, the API and the
+//!   state flusher, and kept across config reloads (spend of budgets that stay is never lost);
+//! - [`saved`]: the persisted record format (the `state` module stores the bytes).
+//!
+//! Money is integer nano-USD throughout; USD floats appear only in gauges and JSON.
 
-use crate::config::{Issues, Validate};
+pub mod engine;
+pub mod fleet;
+pub mod matcher;
+pub mod period;
+pub mod saved;
+pub mod shared;
+
+pub use shared::Budgets;
+
+use crate::config::{child, index, Issues};
+use jiff::tz::TimeZone;
+use matcher::Matcher;
+use period::Period;
 use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+/// Largest limit accepted: far beyond any real budget, and small enough that nano-USD fit in u64.
+pub const MAX_LIMIT_USD: f64 = 1e9;
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default)]
-pub struct BudgetConfig {}
-
-impl Validate for BudgetConfig {
-    fn validate(&self, _path: &str, _issues: &mut Issues) {}
+pub struct BudgetConfig {
+    /// Identity of the budget: spend is kept under this name across reloads and restarts.
+    pub name: String,
+    /// Label matchers on scope labels, `provider` and `model` (see [`matcher`]); empty: all spend.
+    #[serde(rename = "match")]
+    pub matchers: BTreeMap<String, String>,
+    pub period: String,
+    /// IANA zone in which calendar periods start (local midnight, Monday, the 1st).
+    pub timezone: String,
+    pub limit_usd: f64,
+    /// Utilization ratios at which the status changes: the lowest is `warning`, the highest below
+    /// 1.0 is `critical`; at 1.0 (always implied) the budget is `exceeded` and checks deny.
+    pub thresholds: Vec<f64>,
+    /// One budget instance per distinct value combination of these labels (per team, per user).
+    pub group_by: Vec<String>,
+    /// Cap on instances of a grouped budget; spend of further groups goes to `_overflow`.
+    pub max_groups: usize,
+    /// PromQL giving the fleet-wide spend in USD (when `fleet.prometheus_url` is set).
+    pub fleet_query: Option<String>,
 }
+
+impl Default for BudgetConfig {
+    fn default() -> Self {
+        BudgetConfig {
+            name: String::new(),
+            matchers: BTreeMap::new(),
+            period: String::new(),
+            timezone: "UTC".into(),
+            limit_usd: 0.0,
+            thresholds: vec![0.5, 0.8, 0.9, 1.0],
+            group_by: Vec::new(),
+            max_groups: 1000,
+            fleet_query: None,
+        }
+    }
+}
+
+/// A budget compiled from config: parsed period and zone, compiled matchers, integer money.
+#[derive(Debug)]
+pub struct BudgetDef {
+    pub name: Arc<str>,
+    pub period: Period,
+    pub timezone_name: Box<str>,
+    pub timezone: TimeZone,
+    pub limit_nanos: u64,
+    /// Sorted ascending, each in parts per million, 1.0 included; compared in integers so a spend
+    /// of exactly 80% is at the 0.8 threshold, never a float rounding away from it.
+    pub thresholds_ppm: Box<[u64]>,
+    pub matchers: Box<[Matcher]>,
+    pub group_by: Box<[Box<str>]>,
+    pub max_groups: usize,
+    pub fleet_query: Option<Box<str>>,
+}
+
+pub const PPM: u64 = 1_000_000;
+
+impl BudgetDef {
+    pub fn compile(c: &BudgetConfig) -> Result<BudgetDef, Vec<(String, String)>> {
+        let mut errs = Vec::new();
+        let period = Period::parse(&c.period);
+        if period.is_none() {
+            let msg = if c.period.is_empty() {
+                format!("is required (one of {})", period::NAMES)
+            } else {
+                format!("unknown period {:?} (one of {})", c.period, period::NAMES)
+            };
+            errs.push(("period".into(), msg));
+        }
+        let timezone = TimeZone::get(&c.timezone);
+        if let Err(e) = &timezone {
+            errs.push((
+                "timezone".into(),
+                format!("unknown IANA time zone {:?}: {e}", c.timezone),
+            ));
+        }
+        if c.name.is_empty() {
+            errs.push(("name".into(), "is required".into()));
+        }
+        if !(c.limit_usd.is_finite() && c.limit_usd > 0.0 && c.limit_usd <= MAX_LIMIT_USD) {
+            errs.push((
+                "limit_usd".into(),
+                format!("must be greater than 0 and at most {MAX_LIMIT_USD}"),
+            ));
+        }
+        let mut thresholds_ppm = Vec::with_capacity(c.thresholds.len() + 1);
+        for (i, t) in c.thresholds.iter().enumerate() {
+            if t.is_finite() && *t > 0.0 && *t <= 1.0 {
+                thresholds_ppm.push((t * PPM as f64).round() as u64);
+            } else {
+                errs.push((
+                    format!("thresholds[{i}]"),
+                    format!("{t} is not a ratio in (0, 1]"),
+                ));
+            }
+        }
+        thresholds_ppm.push(PPM);
+        thresholds_ppm.sort_unstable();
+        thresholds_ppm.dedup();
+        let mut matchers = Vec::with_capacity(c.matchers.len());
+        for (label, spec) in &c.matchers {
+            match Matcher::parse(label, spec) {
+                Ok(m) => matchers.push(m),
+                Err(e) => errs.push((format!("match.{label}"), e)),
+            }
+        }
+        if c.max_groups == 0 {
+            errs.push(("max_groups".into(), "must be greater than 0".into()));
+        }
+        let (Some(period), Ok(timezone), true) = (period, timezone, errs.is_empty()) else {
+            return Err(errs);
+        };
+        Ok(BudgetDef {
+            name: Arc::from(c.name.as_str()),
+            period,
+            timezone_name: c.timezone.as_str().into(),
+            timezone,
+            limit_nanos: (c.limit_usd * 1e9).round() as u64,
+            thresholds_ppm: thresholds_ppm.into(),
+            matchers: matchers.into(),
+            group_by: c.group_by.iter().map(|s| Box::from(s.as_str())).collect(),
+            max_groups: c.max_groups,
+            fleet_query: c.fleet_query.as_deref().map(Box::from),
+        })
+    }
+
+    pub fn matches(&self, labels: &(impl matcher::Lookup + ?Sized)) -> bool {
+        self.matchers.iter().all(|m| m.matches(labels))
+    }
+}
+
+/// Checks every budget, and what one budget cannot see alone: unique names, and matchers or
+/// `group_by` on labels that never survive scoping (they would silently match nothing).
+pub fn validate_budgets(
+    budgets: &[BudgetConfig],
+    scope_labels: &[String],
+    path: &str,
+    issues: &mut Issues,
+) {
+    let known = |l: &str| l == "provider" || l == "model" || scope_labels.iter().any(|s| s == l);
+    for (i, b) in budgets.iter().enumerate() {
+        let at = index(path, i);
+        if let Err(errs) = BudgetDef::compile(b) {
+            for (key, msg) in errs {
+                issues.error(child(&at, key), msg);
+            }
+        }
+        if budgets[..i].iter().any(|o| o.name == b.name) && !b.name.is_empty() {
+            issues.error(
+                child(&at, "name"),
+                format!("duplicate budget name {:?}", b.name),
+            );
+        }
+        for label in b.matchers.keys() {
+            if !known(label) {
+                issues.error(
+                    child(&at, format!("match.{label}")),
+                    format!(
+                        "{label:?} is not in scope_labels {scope_labels:?} (nor provider/model): \
+                         usage events never carry it, so this budget would match nothing"
+                    ),
+                );
+            }
+        }
+        for (j, label) in b.group_by.iter().enumerate() {
+            if !known(label) {
+                issues.error(
+                    index(&child(&at, "group_by"), j),
+                    format!(
+                        "{label:?} is not in scope_labels {scope_labels:?} (nor provider/model)"
+                    ),
+                );
+            }
+        }
+        if b.fleet_query
+            .as_deref()
+            .is_some_and(|q| q.trim().is_empty())
+        {
+            issues.error(child(&at, "fleet_query"), "must not be empty when set");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,87 @@
+//! StatsD hot path: parsing alone, and parse + map + store update (what a worker does per packet).
+//!
+//! `CARGO_TARGET_DIR=/work/main/target cargo bench --bench statsd`
+//! Input: 50 packets of 20 lines each (1000 distinct series), mixed types (c, ms, g, h, d, s) with
+//! 2-3 DogStatsD tags, as a typical instrumented service sends them. Throughput is in lines.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use meterd::config::Config;
+use meterd::pipeline::{Pipeline, Runtime};
+use meterd::statsd::ingest::{Transport, Worker};
+use meterd::statsd::parse::{lines, parse_line};
+use meterd::store::Store;
+use std::hint::black_box;
+use std::sync::Arc;
+
+const LINES_PER_PACKET: usize = 20;
+const PACKETS: usize = 50;
+
+fn line(i: usize) -> String {
+    let family = i % 25;
+    let (value, kind) = match i % 10 {
+        0..=3 => ("1", "c"),
+        4..=5 => ("12.5", "ms"),
+        6 => ("42", "g"),
+        7 => ("3", "h"),
+        8 => ("0.25", "d"),
+        _ => ("user42", "s"),
+    };
+    let tags = if i % 2 == 0 { ",region:eu" } else { "" };
+    format!(
+        "bench.svc.m{family}.{kind}:{value}|{kind}|#route:/api/r{},status:{}{tags}",
+        i % 20,
+        200 + i % 3
+    )
+}
+
+fn packets() -> Vec<Vec<u8>> {
+    (0..PACKETS)
+        .map(|p| {
+            (0..LINES_PER_PACKET)
+                .map(|l| line(p * LINES_PER_PACKET + l))
+                .collect::<Vec<_>>()
+                .join("\n")
+                .into_bytes()
+        })
+        .collect()
+}
+
+fn parse(c: &mut Criterion) {
+    let packets = packets();
+    let mut g = c.benchmark_group("statsd");
+    g.throughput(Throughput::Elements((PACKETS * LINES_PER_PACKET) as u64));
+    g.bench_function("parse_lines", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for p in &packets {
+                for l in lines(p) {
+                    if let Ok(line) = parse_line(black_box(l)) {
+                        n += line.samples().count() + line.tags.count();
+                    }
+                }
+            }
+            black_box(n)
+        })
+    });
+    let pipeline = Pipeline::new(
+        Arc::new(Store::default()),
+        Runtime::new(Arc::new(Config::default())),
+    );
+    let mut worker = Worker::default();
+    // Warm: series exist, as in steady state.
+    for p in &packets {
+        worker.batch(&pipeline, Transport::Udp, p, 0);
+    }
+    g.bench_function("parse_map_store", |b| {
+        b.iter(|| {
+            for p in &packets {
+                worker.batch(&pipeline, Transport::Udp, black_box(p), 0);
+            }
+            worker.flush(&pipeline);
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, parse);
+criterion_main!(benches);

@@ -1,0 +1,235 @@
+//! [`Budgets`]: the engine behind a read-write lock, shared by the pipeline (writes spend), the
+//! API (reads status, answers checks) and the state flusher (takes dirty records). It lives beside
+//! the store, not in the reload-swapped `Runtime`, so a reload reconfigures it in place.
+//!
+//! The write lock is held only for the arithmetic of one event (no I/O, no parsing); checks take
+//! the read lock, so many apps can ask concurrently.
+
+use super::engine::{Dirty, Engine, Status};
+use super::matcher::{CallLabels, Lookup};
+use super::{BudgetConfig, BudgetDef};
+use crate::model::{FamilyOptions, Labels, Sample, SampleValue};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+pub struct Budgets {
+    engine: RwLock<Engine>,
+    /// Lets the usage path skip the lock entirely when no budget is configured.
+    empty: AtomicBool,
+    families: Families,
+}
+
+struct Families {
+    limit: Arc<FamilyOptions>,
+    spend: Arc<FamilyOptions>,
+    remaining: Arc<FamilyOptions>,
+    utilization: Arc<FamilyOptions>,
+    forecast: Arc<FamilyOptions>,
+    start: Arc<FamilyOptions>,
+    end: Arc<FamilyOptions>,
+    fleet: Arc<FamilyOptions>,
+}
+
+impl Default for Families {
+    fn default() -> Self {
+        use crate::derive::usage::family;
+        Families {
+            limit: family("Budget limit in USD for the current period."),
+            spend: family(
+                "This agent's own spend in USD toward the budget in the current period (or window).",
+            ),
+            remaining: family("Budget limit minus spend, in USD; negative once the budget is overspent."),
+            utilization: family("Spend divided by limit (1 = the budget is used up)."),
+            forecast: family(
+                "Projected spend in USD at the period end: linear burn rate since the period start \
+                 (elapsed floored at 1% of the period); for rolling windows and total, the current spend.",
+            ),
+            start: family("Start of the budget's current period (or rolling window), Unix seconds."),
+            end: family("End of the budget's current period (or rolling window), Unix seconds."),
+            fleet: family(
+                "Fleet-wide spend in USD from the budget's fleet_query, while fresh; remaining, \
+                 utilization and forecast use the larger of it and this agent's own spend.",
+            ),
+        }
+    }
+}
+
+/// Compiles what validation already accepted; a budget that still fails (impossible after
+/// validation) is left out rather than taking the agent down.
+fn compile_all(configs: &[BudgetConfig]) -> Vec<Arc<BudgetDef>> {
+    configs
+        .iter()
+        .filter_map(|c| BudgetDef::compile(c).ok().map(Arc::new))
+        .collect()
+}
+
+const NANOS: f64 = 1e9;
+
+impl Budgets {
+    /// Budgets restored from saved records (`key`, `bytes`) read from the state file. An
+    /// undecodable record is an error: the caller must not start with silently zeroed spend.
+    pub fn new(
+        configs: &[BudgetConfig],
+        saved: &[(String, Vec<u8>)],
+        now: i64,
+    ) -> Result<(Budgets, Vec<String>), String> {
+        let defs = compile_all(configs);
+        let (engine, notes) = Engine::new(defs, saved, now)?;
+        Ok((
+            Budgets {
+                empty: AtomicBool::new(engine.is_empty()),
+                engine: RwLock::new(engine),
+                families: Families::default(),
+            },
+            notes,
+        ))
+    }
+
+    /// Budgets with no saved state (tests, or an agent built without a state file).
+    pub fn in_memory(configs: &[BudgetConfig], now: i64) -> Budgets {
+        match Budgets::new(configs, &[], now) {
+            Ok((b, _)) => b,
+            Err(_) => Budgets {
+                empty: AtomicBool::new(true),
+                engine: RwLock::new(Engine::default()),
+                families: Families::default(),
+            },
+        }
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Engine> {
+        // The engine's invariants hold between statements, so a panic elsewhere while holding
+        // the lock leaves it usable; recover rather than stop counting spend.
+        self.engine.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Engine> {
+        self.engine.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn reconfigure(&self, configs: &[BudgetConfig], now: i64) {
+        let mut e = self.write();
+        e.reconfigure(compile_all(configs), now);
+        self.empty.store(e.is_empty(), Ordering::Relaxed);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.empty.load(Ordering::Relaxed)
+    }
+
+    /// Counts `cost` nano-USD toward every matching budget and appends the refreshed gauges of
+    /// the instances touched. Returns the budgets whose group cap overflowed.
+    pub fn record(
+        &self,
+        call: &CallLabels<'_>,
+        cost: u64,
+        now: i64,
+        out: &mut Vec<Sample>,
+    ) -> Vec<Arc<str>> {
+        if cost == 0 || self.is_empty() {
+            return Vec::new();
+        }
+        let rec = self.write().record(call, cost, now);
+        for st in &rec.touched {
+            self.gauges(st, out);
+        }
+        rec.overflowed
+    }
+
+    /// Rolls periods forward and appends every instance's gauges (run on a timer, so a new period
+    /// or a draining rolling window shows without new spend).
+    pub fn refresh(&self, now: i64, out: &mut Vec<Sample>) {
+        if self.is_empty() {
+            return;
+        }
+        let all = {
+            let mut e = self.write();
+            e.tick(now);
+            e.statuses(now)
+        };
+        for (_, instances) in &all {
+            for st in instances {
+                self.gauges(st, out);
+            }
+        }
+    }
+
+    pub fn statuses(&self, now: i64) -> Vec<(Arc<BudgetDef>, Vec<Status>)> {
+        self.read().statuses(now)
+    }
+
+    pub fn check(&self, labels: &(impl Lookup + ?Sized), now: i64) -> Vec<Status> {
+        self.read().check(labels, now)
+    }
+
+    pub fn set_fleet(
+        &self,
+        name: &str,
+        result: Result<Vec<(Labels, f64)>, String>,
+        now: i64,
+        max_age: i64,
+    ) {
+        self.write().set_fleet(name, result, now, max_age);
+    }
+
+    pub fn seq(&self) -> u64 {
+        self.read().seq()
+    }
+
+    pub fn take_dirty(&self) -> Dirty {
+        self.write().take_dirty()
+    }
+
+    pub fn mark_all_dirty(&self) {
+        self.write().mark_all_dirty();
+    }
+
+    pub fn restore_dirty(&self, d: Dirty) {
+        self.write().restore_dirty(d);
+    }
+
+    fn gauges(&self, st: &Status, out: &mut Vec<Sample>) {
+        let labels = st.labels.clone().unwrap_or_else(|| {
+            Labels::new(st.group.iter().map(|(k, v)| (&**k, &**v)).chain([
+                ("budget", &*st.def.name),
+                ("period", st.def.period.as_str()),
+            ]))
+        });
+        let f = &self.families;
+        let mut push = |name: &str, opts: &Arc<FamilyOptions>, v: f64| {
+            let mut s = Sample::new(name, labels.clone(), SampleValue::GaugeSet(v));
+            s.options = opts.clone();
+            out.push(s);
+        };
+        push("llm_budget_limit_usd", &f.limit, st.limit() as f64 / NANOS);
+        // This agent's own spend, so `sum by (budget)` over all agents is the fleet total (and a
+        // fleet_query summing this gauge never feeds fleet figures back into itself).
+        push(
+            "llm_budget_spend_usd",
+            &f.spend,
+            st.local_spend as f64 / NANOS,
+        );
+        if let Some(fleet) = st.fleet_spend {
+            push("llm_budget_fleet_spend_usd", &f.fleet, fleet as f64 / NANOS);
+        }
+        push(
+            "llm_budget_remaining_usd",
+            &f.remaining,
+            st.remaining() as f64 / NANOS,
+        );
+        push(
+            "llm_budget_utilization_ratio",
+            &f.utilization,
+            st.utilization(),
+        );
+        push(
+            "llm_budget_forecast_usd",
+            &f.forecast,
+            st.forecast as f64 / NANOS,
+        );
+        push("llm_budget_period_start_seconds", &f.start, st.start as f64);
+        if let Some(end) = st.end {
+            push("llm_budget_period_end_seconds", &f.end, end as f64);
+        }
+    }
+}

@@ -1,0 +1,494 @@
+//! The price table compiled for the hot path: integer rates, lower-cased names, an exact-name
+//! index, compiled globs and regexes, effective dates as Unix nanoseconds.
+
+use super::decimal::{mul_div_round, Amount, FEMTO_PER_USD};
+use super::{Dim, ModelEntry, PricingTable};
+use regex::Regex;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, LazyLock};
+
+/// Femto-USD per quantity unit (token, character, millisecond of audio, image, request), one per
+/// [`Dim`]; `None` where the entry has no price.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rates(pub [Option<u128>; 13]);
+
+impl Rates {
+    pub fn get(&self, d: Dim) -> Option<u128> {
+        self.0[d as usize]
+    }
+}
+
+/// Converts one table price to femto-USD per quantity unit. Per-1M-token and per-1M-character
+/// prices must have at most 9 decimal places and per-second prices at most 12, so the rate is a
+/// whole number of femto-USD and costs add up exactly. A per-minute price is rounded (half up) to
+/// whole femto-USD per millisecond: at most 0.5e-15 USD per ms, under $0.00000000003 per minute.
+pub fn rate(dim: Dim, price: &Amount) -> Result<u128, String> {
+    let scaled = price.scaled()?;
+    let femto = u128::try_from(scaled).map_err(|_| format!("{price} is negative"))?;
+    let per = dim.units_per_price();
+    if dim == Dim::AudioMinute {
+        return Ok(mul_div_round(femto, 1, per));
+    }
+    if femto % per != 0 {
+        let places = if per == 1_000 { 12 } else { 9 };
+        return Err(format!(
+            "{price} per {} has more than {places} decimal places; it cannot be billed exactly per {}",
+            dim.price_unit(),
+            dim.quantity_unit().trim_end_matches('s')
+        ));
+    }
+    Ok(femto / per)
+}
+
+/// A multiplier (service tier) as parts per 1e15.
+pub fn multiplier(m: &Amount) -> Result<u128, String> {
+    u128::try_from(m.scaled()?).map_err(|_| format!("multiplier {m} is negative"))
+}
+
+/// Rates from a `prices:` map, with the problems found (key, message). Unknown or bad prices are
+/// left out, so a table compiled despite problems never bills a wrong amount.
+pub fn rates_of(prices: &BTreeMap<String, Amount>, base: &Rates) -> (Rates, Vec<(String, String)>) {
+    let mut r = base.clone();
+    let mut problems = Vec::new();
+    for (key, price) in prices {
+        match Dim::from_name(key) {
+            None => problems.push((
+                key.clone(),
+                format!(
+                    "unknown price dimension `{key}`; known: {}",
+                    Dim::ALL.map(Dim::name).join(", ")
+                ),
+            )),
+            Some(d) => match rate(d, price) {
+                Ok(v) => r.0[d as usize] = Some(v),
+                Err(e) => problems.push((key.clone(), e)),
+            },
+        }
+    }
+    (r, problems)
+}
+
+/// Parses `YYYY-MM-DD` (midnight UTC) or an RFC 3339 timestamp to Unix nanoseconds.
+pub fn parse_date(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let ts = if let Ok(d) = s.parse::<jiff::civil::Date>() {
+        d.to_zoned(jiff::tz::TimeZone::UTC)
+            .map(|z| z.timestamp())
+            .map_err(|e| e.to_string())?
+    } else {
+        s.parse::<jiff::Timestamp>()
+            .map_err(|_| format!("{s:?} is not a date (YYYY-MM-DD) or RFC 3339 timestamp"))?
+    };
+    u64::try_from(ts.as_nanosecond()).map_err(|_| format!("{s:?} is before 1970"))
+}
+
+#[derive(Clone, Debug)]
+pub(super) enum Pattern {
+    Exact(Box<str>),
+    Glob {
+        text: Box<str>,
+        prefix: u32,
+        literals: u32,
+    },
+    Regex(Regex),
+}
+
+impl Pattern {
+    pub(super) fn parse(p: &str) -> Result<Pattern, String> {
+        if let Some(re) = p.strip_prefix("regex:") {
+            return Regex::new(&format!("(?i){re}"))
+                .map(Pattern::Regex)
+                .map_err(|e| {
+                    let detail = e.to_string();
+                    let last = detail.lines().last().unwrap_or("").trim().to_string();
+                    format!("invalid regex {re:?}: {last}")
+                });
+        }
+        let text = p.to_lowercase();
+        if text.contains(['*', '?']) {
+            let prefix = text.find(['*', '?']).unwrap_or(text.len()) as u32;
+            let literals = text.chars().filter(|c| *c != '*' && *c != '?').count() as u32;
+            Ok(Pattern::Glob {
+                text: text.into(),
+                prefix,
+                literals,
+            })
+        } else {
+            Ok(Pattern::Exact(text.into()))
+        }
+    }
+}
+
+/// `*` matches any run (also empty), `?` one character. Iterative with one backtrack point, so
+/// hostile names cannot make it exponential.
+pub(super) fn glob_match(pattern: &str, name: &str) -> bool {
+    if pattern.is_ascii() && name.is_ascii() {
+        return glob_match_units(pattern.as_bytes(), name.as_bytes(), b'*', b'?');
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    glob_match_units(&p, &n, '*', '?')
+}
+
+fn glob_match_units<T: PartialEq + Copy>(p: &[T], n: &[T], any: T, one: T) -> bool {
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == one || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == any {
+            star = Some((pi, ni));
+            pi += 1;
+        } else if let Some((sp, sn)) = star {
+            pi = sp + 1;
+            ni = sn + 1;
+            star = Some((sp, sn + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == any)
+}
+
+static VERSION_SUFFIX: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(
+        r"(?:-\d{4}-\d{2}-\d{2}|-\d{8}|@\d{8}|-v\d+(?::\d+)?|-\d{2}-\d{2}|-latest|-\d{3,4})$",
+    )
+    .ok()
+});
+
+/// `name` without one version suffix (`gpt-4o-2024-08-06` -> `gpt-4o`), if it has one.
+pub fn strip_version(name: &str) -> Option<&str> {
+    let re = VERSION_SUFFIX.as_ref()?;
+    let m = re.find(name)?;
+    (m.start() > 0).then(|| &name[..m.start()])
+}
+
+/// How an entry matched a name; ordered so that a greater value is more specific.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Rank {
+    pub class: u8,
+    pub a: u32,
+    pub b: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MatchKind {
+    Exact,
+    /// Matched after removing version suffixes: the family name that matched.
+    Family(String),
+    Glob(String),
+    Regex(String),
+}
+
+impl std::fmt::Display for MatchKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MatchKind::Exact => f.write_str("exact name"),
+            MatchKind::Family(n) => write!(f, "dated version of {n}"),
+            MatchKind::Glob(g) => write!(f, "glob {g}"),
+            MatchKind::Regex(r) => write!(f, "regex {r}"),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Entry {
+    /// Position in the table's `models` list.
+    pub index: usize,
+    pub provider: Box<str>,
+    pub model: Box<str>,
+    pub(super) patterns: Vec<Pattern>,
+    pub from: Option<u64>,
+    pub to: Option<u64>,
+    pub base: Rates,
+    /// Sorted by threshold, ascending.
+    pub tiers: Vec<(u64, Rates)>,
+    pub service_tiers: HashMap<String, u128>,
+    pub layer: u32,
+    pub source: Option<Box<str>>,
+    pub checked: Option<Box<str>>,
+}
+
+impl Entry {
+    pub fn in_force(&self, at: Option<u64>) -> bool {
+        let t = at.unwrap_or(u64::MAX);
+        self.from.is_none_or(|f| f <= t) && self.to.is_none_or(|to| t < to)
+    }
+
+    /// Rates for a request whose input is `request_input` tokens: the highest tier whose threshold
+    /// the input exceeds, else the base.
+    pub fn rates_for(&self, request_input: Option<u64>) -> &Rates {
+        match request_input {
+            Some(n) => self
+                .tiers
+                .iter()
+                .rev()
+                .find(|(above, _)| n > *above)
+                .map_or(&self.base, |(_, r)| r),
+            None => &self.base,
+        }
+    }
+
+    /// The best rank with which this entry matches `name` (lower-cased) or its unversioned forms.
+    pub(super) fn rank(&self, name: &str, family: &[&str]) -> Option<(Rank, MatchKind)> {
+        let mut best: Option<(Rank, MatchKind)> = None;
+        let mut offer = |r: Rank, k: MatchKind| {
+            if best.as_ref().is_none_or(|(b, _)| r > *b) {
+                best = Some((r, k));
+            }
+        };
+        for p in &self.patterns {
+            match p {
+                Pattern::Exact(e) => {
+                    if **e == *name {
+                        offer(
+                            Rank {
+                                class: 4,
+                                a: 0,
+                                b: 0,
+                            },
+                            MatchKind::Exact,
+                        );
+                    } else if let Some(i) = family.iter().position(|f| **f == **e) {
+                        let a = 255 - i as u32;
+                        offer(Rank { class: 3, a, b: 0 }, MatchKind::Family(e.to_string()));
+                    }
+                }
+                Pattern::Glob {
+                    text,
+                    prefix,
+                    literals,
+                } => {
+                    let (a, b) = (*prefix, *literals);
+                    if glob_match(text, name) {
+                        offer(Rank { class: 2, a, b }, MatchKind::Glob(text.to_string()));
+                    } else if family.iter().any(|f| glob_match(text, f)) {
+                        offer(Rank { class: 1, a, b }, MatchKind::Glob(text.to_string()));
+                    }
+                }
+                Pattern::Regex(re) => {
+                    if re.is_match(name) {
+                        offer(
+                            Rank {
+                                class: 0,
+                                a: 0,
+                                b: 0,
+                            },
+                            MatchKind::Regex(re.as_str().trim_start_matches("(?i)").to_string()),
+                        );
+                    }
+                }
+            }
+        }
+        best
+    }
+}
+
+/// One resolved price entry for a usage event.
+#[derive(Debug)]
+pub struct Resolution<'a> {
+    pub entry: &'a Entry,
+    pub how: MatchKind,
+}
+
+/// The compiled table. Cheap to share (`Arc`) between the deriver and the `price` command.
+#[derive(Debug, Default)]
+pub struct Compiled {
+    pub entries: Vec<Entry>,
+    aliases: HashMap<String, String>,
+    service_tiers: HashMap<String, u128>,
+    by_provider: HashMap<String, Vec<usize>>,
+    /// (provider, lower-cased exact pattern) -> entries: the common case needs no scan.
+    exact: HashMap<(String, String), Vec<usize>>,
+    /// `meterd_pricing_info` labels.
+    pub hash: String,
+    pub source: String,
+}
+
+impl Compiled {
+    /// Compiles a table. Problems (which validation reports) are skipped, never guessed around.
+    pub fn new(table: &PricingTable) -> Arc<Compiled> {
+        let mut c = Compiled {
+            aliases: table
+                .provider_aliases
+                .iter()
+                .map(|(k, v)| (k.to_lowercase(), v.to_lowercase()))
+                .collect(),
+            service_tiers: multipliers(&table.service_tiers),
+            hash: table.content_hash(),
+            source: if table.sources.is_empty() {
+                "inline".to_string()
+            } else {
+                table
+                    .sources
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            },
+            ..Default::default()
+        };
+        for (index, m) in table.models.iter().enumerate() {
+            let e = compile_entry(index, m);
+            for p in &e.patterns {
+                if let Pattern::Exact(name) = p {
+                    c.exact
+                        .entry((e.provider.to_string(), name.to_string()))
+                        .or_default()
+                        .push(index);
+                }
+            }
+            c.by_provider
+                .entry(e.provider.to_string())
+                .or_default()
+                .push(index);
+            c.entries.push(e);
+        }
+        Arc::new(c)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The table provider name for an event's provider.
+    pub fn provider<'a>(&'a self, provider: &'a str) -> std::borrow::Cow<'a, str> {
+        let lc = provider.to_lowercase();
+        match self.aliases.get(&lc) {
+            Some(a) => std::borrow::Cow::Borrowed(a.as_str()),
+            None => std::borrow::Cow::Owned(lc),
+        }
+    }
+
+    /// Every entry in force at `at` tied at the best rank for this name, best layer first. More
+    /// than one entry of the best layer means the table is ambiguous for this name.
+    pub fn candidates(
+        &self,
+        provider: &str,
+        model: &str,
+        at: Option<u64>,
+    ) -> Vec<(usize, Rank, MatchKind)> {
+        let provider = self.provider(provider);
+        let Some(ids) = self.by_provider.get(&*provider) else {
+            return Vec::new();
+        };
+        let name = model.to_lowercase();
+        // An exact name outranks everything else, so when one is in force no scan is needed.
+        if let Some(ids) = self.exact.get(&(provider.to_string(), name.clone())) {
+            let mut found: Vec<(usize, Rank, MatchKind)> = ids
+                .iter()
+                .filter_map(|&i| self.entries.get(i))
+                .filter(|e| e.in_force(at))
+                .map(|e| {
+                    (
+                        e.index,
+                        Rank {
+                            class: 4,
+                            a: 0,
+                            b: 0,
+                        },
+                        MatchKind::Exact,
+                    )
+                })
+                .collect();
+            if !found.is_empty() {
+                found.sort_by_key(|(i, _, _)| (std::cmp::Reverse(self.entries[*i].layer), *i));
+                return found;
+            }
+        }
+        let mut family: Vec<&str> = Vec::new();
+        let mut cur = name.as_str();
+        while family.len() < 3 {
+            match strip_version(cur) {
+                Some(f) => {
+                    family.push(f);
+                    cur = f;
+                }
+                None => break,
+            }
+        }
+        let mut found: Vec<(usize, Rank, MatchKind)> = ids
+            .iter()
+            .filter_map(|&i| self.entries.get(i))
+            .filter(|e| e.in_force(at))
+            .filter_map(|e| e.rank(&name, &family).map(|(r, k)| (e.index, r, k)))
+            .collect();
+        let Some(best) = found.iter().map(|(_, r, _)| *r).max() else {
+            return Vec::new();
+        };
+        found.retain(|(_, r, _)| *r == best);
+        found.sort_by_key(|(i, _, _)| (std::cmp::Reverse(self.entries[*i].layer), *i));
+        found
+    }
+
+    /// The entry pricing `model` of `provider` at `at` (Unix nanoseconds; `None` = the prices in
+    /// force now and onward, i.e. open-ended entries). Ties go to the later layer, then the first
+    /// entry in the file (validation rejects ties within one layer).
+    pub fn resolve(&self, provider: &str, model: &str, at: Option<u64>) -> Option<Resolution<'_>> {
+        let (i, _, how) = self.candidates(provider, model, at).into_iter().next()?;
+        Some(Resolution {
+            entry: self.entries.get(i)?,
+            how,
+        })
+    }
+
+    /// The multiplier (parts per 1e15) for a service tier: the entry's own, else the table's,
+    /// else 1x.
+    pub fn service_multiplier(&self, entry: &Entry, tier: Option<&str>) -> u128 {
+        let Some(t) = tier else {
+            return FEMTO_PER_USD;
+        };
+        let t = t.to_lowercase();
+        entry
+            .service_tiers
+            .get(&t)
+            .or_else(|| self.service_tiers.get(&t))
+            .copied()
+            .unwrap_or(FEMTO_PER_USD)
+    }
+}
+
+fn multipliers(m: &BTreeMap<String, Amount>) -> HashMap<String, u128> {
+    m.iter()
+        .filter_map(|(k, v)| multiplier(v).ok().map(|v| (k.to_lowercase(), v)))
+        .collect()
+}
+
+fn compile_entry(index: usize, m: &ModelEntry) -> Entry {
+    let patterns: Vec<Pattern> = if m.patterns.is_empty() {
+        vec![Pattern::Exact(m.model.to_lowercase().into())]
+    } else {
+        m.patterns
+            .iter()
+            .filter_map(|p| Pattern::parse(p).ok())
+            .collect()
+    };
+    let (base, _) = rates_of(&m.prices, &Rates::default());
+    let mut tiers: Vec<(u64, Rates)> = m
+        .tiers
+        .iter()
+        .map(|t| (t.above_input_tokens, rates_of(&t.prices, &base).0))
+        .collect();
+    tiers.sort_by_key(|(n, _)| *n);
+    let date = |d: &Option<String>| d.as_deref().and_then(|s| parse_date(s).ok());
+    Entry {
+        index,
+        provider: m.provider.to_lowercase().into(),
+        model: m.model.as_str().into(),
+        patterns,
+        from: date(&m.effective_from),
+        to: date(&m.effective_to),
+        base,
+        tiers,
+        service_tiers: multipliers(&m.service_tiers),
+        layer: m.origin.layer,
+        source: m.source.as_deref().map(Box::from),
+        checked: m.checked.as_deref().map(Box::from),
+    }
+}

@@ -1,0 +1,227 @@
+//! The cost of one usage event. Pure: a compiled table and an event in, a breakdown out.
+//!
+//! - **Inclusion rule** (GenAI conventions): `cached_input`, `cache_write_5m`, `cache_write_1h`
+//!   and `audio_input` tokens are part of `input`; `reasoning` and `audio_output` are part of
+//!   `output`. Each part is billed at its own rate and only the remainder at the base rate, so no
+//!   token is billed twice. When the parts exceed the whole (a sender reporting them separately),
+//!   the remainder is zero.
+//! - **Parts sent alone** (a StatsD line or an OTLP metric point carries one token type, so the
+//!   cached part arrives in one event and the whole `input` in another): an event with parts but
+//!   a zero whole bills each part only at its *premium* over the whole's rate, `max(0, part rate -
+//!   base rate)`, because the whole, sent separately, already bills those tokens at the base rate.
+//!   That is exact for premium parts (cache writes, audio tokens, reasoning priced above output)
+//!   and never bills a token twice; a cache-read *discount* cannot be applied to a total already
+//!   counted (counters do not go down), so single-dimension senders are billed conservatively (at
+//!   most the discount too much). Send the whole request in one event (an OTLP span) to get
+//!   discounts exactly.
+//! - **Fallbacks**: a model without a `cached_input`, `cache_write_*` or `reasoning` price bills those
+//!   tokens at its `input` (or `output`) rate, as providers that do not discount them do. Audio
+//!   tokens, audio time, characters and images have no fallback: without their price they are
+//!   *unpriced* (counted in `llm_unpriced_requests_total{reason="unknown_usage_type"}`), never $0.
+//!   A model without a `request` price simply has no per-request fee.
+//! - **Tiers** are chosen by the request's input size: `UsageEvent.request_input_tokens` when the
+//!   sender gives it (StatsD: a `request_input_tokens` tag), else `input_tokens` of an event that
+//!   stands for a whole request (a span); a StatsD line without the tag prices at the base tier.
+//!   A tier applies when the input *exceeds* its `above_input_tokens`.
+//! - **Effective dates**: the entry in force at the event's time (`unix_nanos`; 0 = the current,
+//!   open-ended prices).
+//! - **Service tiers** multiply each rate (rounded half up to whole femto-USD per unit) before
+//!   it is applied.
+//! - **Money** is integer femto-USD (1e-15 USD): quantity x integer rate, exact. Since every rate is
+//!   an integer, pricing is exactly additive: an event split in parts (each obeying the inclusion
+//!   rule) costs exactly what the whole costs.
+
+use super::compile::{Compiled, Rates, Resolution};
+use super::decimal::{mul_div_round, FEMTO_PER_USD};
+use super::Dim;
+use crate::model::UsageEvent;
+
+/// One billed dimension.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    pub dim: Dim,
+    /// The price that applied (`cached_input` tokens without a cached price bill as `input`).
+    pub billed_as: Dim,
+    pub quantity: u64,
+    /// Femto-USD per quantity unit, after the service-tier multiplier.
+    pub rate: u128,
+    pub femto: u128,
+    /// Set when this part arrived without its whole and bills only its premium over that
+    /// whole's rate (see the module docs).
+    pub premium_over: Option<Dim>,
+}
+
+#[derive(Debug)]
+pub struct Priced<'a> {
+    pub resolution: Resolution<'a>,
+    /// The tier threshold that applied, if any.
+    pub tier: Option<u64>,
+    /// Service-tier multiplier, parts per 1e15.
+    pub multiplier: u128,
+    pub lines: Vec<Line>,
+    /// Dimensions with a quantity but no price.
+    pub unpriced: Vec<Dim>,
+    pub total: u128,
+}
+
+#[derive(Debug)]
+pub enum Breakdown<'a> {
+    UnknownModel,
+    Priced(Priced<'a>),
+}
+
+/// The input size that selects a tier (see the module docs).
+pub fn request_input(ev: &UsageEvent) -> Option<u64> {
+    ev.request_input_tokens
+        .or_else(|| (ev.usage.requests > 0 || ev.status.is_some()).then_some(ev.usage.input_tokens))
+}
+
+pub fn price<'a>(table: &'a Compiled, ev: &UsageEvent) -> Breakdown<'a> {
+    let at = (ev.unix_nanos > 0).then_some(ev.unix_nanos);
+    let Some(resolution) = table.resolve(&ev.provider, &ev.model, at) else {
+        return Breakdown::UnknownModel;
+    };
+    let entry = resolution.entry;
+    let req_input = request_input(ev);
+    let rates = entry.rates_for(req_input);
+    let tier = req_input.and_then(|n| {
+        entry
+            .tiers
+            .iter()
+            .rev()
+            .find(|(above, _)| n > *above)
+            .map(|(a, _)| *a)
+    });
+    let multiplier = table.service_multiplier(entry, ev.service_tier.as_deref());
+    let (lines, unpriced) = bill(rates, multiplier, ev);
+    let total = lines
+        .iter()
+        .map(|l| l.femto)
+        .fold(0u128, u128::saturating_add);
+    Breakdown::Priced(Priced {
+        resolution,
+        tier,
+        multiplier,
+        lines,
+        unpriced,
+        total,
+    })
+}
+
+fn bill(rates: &Rates, multiplier: u128, ev: &UsageEvent) -> (Vec<Line>, Vec<Dim>) {
+    let u = &ev.usage;
+    let mut lines = Vec::new();
+    let mut unpriced = Vec::new();
+    let input_parts = u
+        .cached_input_tokens
+        .saturating_add(u.cache_write_5m_tokens)
+        .saturating_add(u.cache_write_1h_tokens)
+        .saturating_add(u.audio_input_tokens);
+    let output_parts = u.reasoning_tokens.saturating_add(u.audio_output_tokens);
+    let audio_time = if rates.get(Dim::AudioSecond).is_some() {
+        Dim::AudioSecond
+    } else {
+        Dim::AudioMinute
+    };
+    // (dimension, quantity, prices to try in order)
+    let plan: [(Dim, u64, &[Dim]); 12] = [
+        (
+            Dim::Input,
+            u.input_tokens.saturating_sub(input_parts),
+            &[Dim::Input],
+        ),
+        (
+            Dim::CachedInput,
+            u.cached_input_tokens,
+            &[Dim::CachedInput, Dim::Input],
+        ),
+        (
+            Dim::CacheWrite5m,
+            u.cache_write_5m_tokens,
+            &[Dim::CacheWrite5m, Dim::Input],
+        ),
+        (
+            Dim::CacheWrite1h,
+            u.cache_write_1h_tokens,
+            &[Dim::CacheWrite1h, Dim::Input],
+        ),
+        (Dim::AudioInput, u.audio_input_tokens, &[Dim::AudioInput]),
+        (
+            Dim::Output,
+            u.output_tokens.saturating_sub(output_parts),
+            &[Dim::Output],
+        ),
+        (
+            Dim::Reasoning,
+            u.reasoning_tokens,
+            &[Dim::Reasoning, Dim::Output],
+        ),
+        (Dim::AudioOutput, u.audio_output_tokens, &[Dim::AudioOutput]),
+        (audio_time, u.audio_millis, &[audio_time]),
+        (Dim::Character, u.characters, &[Dim::Character]),
+        (Dim::Image, u.images, &[Dim::Image]),
+        (Dim::Request, u.requests, &[Dim::Request]),
+    ];
+    let scale = |r: u128| {
+        if multiplier == FEMTO_PER_USD {
+            r
+        } else {
+            mul_div_round(r, multiplier, FEMTO_PER_USD)
+        }
+    };
+    for (dim, quantity, prices) in plan {
+        if quantity == 0 {
+            continue;
+        }
+        let whole = match dim {
+            Dim::CachedInput | Dim::CacheWrite5m | Dim::CacheWrite1h | Dim::AudioInput
+                if u.input_tokens == 0 =>
+            {
+                Some(Dim::Input)
+            }
+            Dim::Reasoning | Dim::AudioOutput if u.output_tokens == 0 => Some(Dim::Output),
+            _ => None,
+        };
+        match prices.iter().find_map(|p| rates.get(*p).map(|r| (*p, r))) {
+            Some((billed_as, r)) => {
+                let base = whole.and_then(|w| rates.get(w).map(|b| (w, scale(b))));
+                let rate = match base {
+                    Some((_, b)) => scale(r).saturating_sub(b),
+                    None => scale(r),
+                };
+                lines.push(Line {
+                    dim,
+                    billed_as,
+                    quantity,
+                    rate,
+                    femto: rate.saturating_mul(u128::from(quantity)),
+                    premium_over: base.map(|(w, _)| w),
+                });
+            }
+            None if dim == Dim::Request => {}
+            None => unpriced.push(dim),
+        }
+    }
+    (lines, unpriced)
+}
+
+/// Scales an amount by an event's weight (head-sampled spans stand for 1/p calls). Integral weights
+/// are exact; fractional ones round to the nearest femto-USD. Non-finite or negative weights count
+/// as 1 and 0.
+pub fn weighted(femto: u128, weight: f64) -> u128 {
+    if weight == 1.0 || !weight.is_finite() {
+        return femto;
+    }
+    if weight <= 0.0 {
+        return 0;
+    }
+    if weight.fract() == 0.0 && weight < 9.007_199_254_740_992e15 {
+        return femto.saturating_mul(weight as u128);
+    }
+    let v = (femto as f64 * weight).round();
+    if v >= u128::MAX as f64 {
+        u128::MAX
+    } else {
+        v as u128
+    }
+}

@@ -1,0 +1,176 @@
+//! Usage event -> `llm_cost_usd_total{cost_type}` and `llm_unpriced_requests_total{reason}`, plus
+//! the `meterd_pricing_*` table metrics.
+
+use super::compile::Compiled;
+use super::cost::{self, Breakdown};
+use super::decimal::{femto_to_usd_f64, FEMTO_PER_USD};
+use crate::derive::usage::{base_labels, exemplar, family};
+use crate::model::{FamilyOptions, Labels, Sample, SampleValue, UsageEvent};
+use crate::store::Store;
+use crate::telemetry::{self, RateLimit};
+use std::sync::Arc;
+
+static UNKNOWN_MODEL_LOG: RateLimit = RateLimit::new();
+static UNKNOWN_USAGE_LOG: RateLimit = RateLimit::new();
+
+pub(crate) struct PricingFamilies {
+    cost: Arc<FamilyOptions>,
+    unpriced: Arc<FamilyOptions>,
+}
+
+impl Default for PricingFamilies {
+    fn default() -> Self {
+        PricingFamilies {
+            cost: family(
+                "Model spend in USD by cost_type (input, output, cached_input, cache_write, \
+                 reasoning, audio, image, request, character), priced from the pricing table.",
+            ),
+            unpriced: family(
+                "Usage events (a span, a metric point or a StatsD line) meterd could not fully \
+                 price, by reason: unknown_model, or unknown_usage_type (a dimension the model \
+                 has no price for). Their tokens are still counted.",
+            ),
+        }
+    }
+}
+
+const COST_TYPES: [&str; 9] = [
+    "input",
+    "output",
+    "cached_input",
+    "cache_write",
+    "reasoning",
+    "audio",
+    "image",
+    "request",
+    "character",
+];
+
+impl PricingFamilies {
+    /// Prices one event and appends its samples. Returns the event's total cost in nano-USD
+    /// (weighted, rounded half up from femto-USD; 0 when unpriced).
+    pub(crate) fn derive(
+        &self,
+        table: Option<&Compiled>,
+        ev: &UsageEvent,
+        out: &mut Vec<Sample>,
+    ) -> u64 {
+        if ev.usage.is_empty() {
+            return 0;
+        }
+        let breakdown = match table {
+            Some(t) => cost::price(t, ev),
+            None => Breakdown::UnknownModel,
+        };
+        let p = match breakdown {
+            Breakdown::UnknownModel => {
+                self.unpriced(ev, "unknown_model", out);
+                telemetry::rate_limited_warn(
+                    &UNKNOWN_MODEL_LOG,
+                    format_args!(
+                        "no price for model {:?} of provider {:?}: its usage is counted in \
+                         llm_unpriced_requests_total{{reason=\"unknown_model\"}}; add it to the \
+                         pricing table",
+                        &*ev.model, &*ev.provider
+                    ),
+                );
+                return 0;
+            }
+            Breakdown::Priced(p) => p,
+        };
+        if !p.unpriced.is_empty() {
+            self.unpriced(ev, "unknown_usage_type", out);
+            let dims: Vec<&str> = p.unpriced.iter().map(|d| d.name()).collect();
+            telemetry::rate_limited_warn(
+                &UNKNOWN_USAGE_LOG,
+                format_args!(
+                    "model {:?} of provider {:?} (table entry {:?}) has no price for {}: that \
+                     usage is counted in llm_unpriced_requests_total{{reason=\"unknown_usage_type\"}}",
+                    &*ev.model,
+                    &*ev.provider,
+                    &*p.resolution.entry.model,
+                    dims.join(", ")
+                ),
+            );
+        }
+        // One sample per cost_type (audio tokens and audio time share `audio`).
+        let mut by_type: [Option<u128>; COST_TYPES.len()] = [None; COST_TYPES.len()];
+        for l in &p.lines {
+            if let Some(i) = COST_TYPES.iter().position(|c| *c == l.dim.cost_type()) {
+                by_type[i] = Some(by_type[i].unwrap_or(0).saturating_add(l.femto));
+            }
+        }
+        let base = base_labels(ev);
+        let mut total: u128 = 0;
+        for (ct, sum) in COST_TYPES.iter().zip(by_type) {
+            let Some(sum) = sum else { continue };
+            let femto = cost::weighted(sum, ev.weight);
+            total = total.saturating_add(femto);
+            out.push(Sample {
+                name: Box::from("llm_cost_usd"),
+                labels: Labels::new(base.iter().copied().chain([("cost_type", *ct)])),
+                value: SampleValue::CounterAddFemtoUsd(femto),
+                options: self.cost.clone(),
+                exemplar: exemplar(ev, femto_to_usd_f64(femto)),
+            });
+        }
+        nano(total)
+    }
+
+    fn unpriced(&self, ev: &UsageEvent, reason: &str, out: &mut Vec<Sample>) {
+        let base = base_labels(ev);
+        let w = if ev.weight.is_finite() && ev.weight > 0.0 {
+            ev.weight
+        } else {
+            1.0
+        };
+        out.push(Sample {
+            name: Box::from("llm_unpriced_requests"),
+            labels: Labels::new(base.iter().copied().chain([("reason", reason)])),
+            value: SampleValue::CounterAdd(w),
+            options: self.unpriced.clone(),
+            exemplar: exemplar(ev, w),
+        });
+    }
+}
+
+/// Femto-USD to nano-USD, rounded half up, saturating.
+pub fn nano(femto: u128) -> u64 {
+    let per = FEMTO_PER_USD / 1_000_000_000;
+    u64::try_from(femto / per + u128::from(femto % per >= per / 2)).unwrap_or(u64::MAX)
+}
+
+/// Records which table is in force: `meterd_pricing_info{hash,source}` is 1 for the current table
+/// and 0 for one it replaced; `meterd_pricing_entries` counts its entries.
+pub fn record_info(store: &Store, old: Option<&Compiled>, new: Option<&Compiled>) {
+    const HELP: &str =
+        "The pricing table in force (value 1; tables replaced by a reload show 0), by \
+                        content hash and source file(s).";
+    if let Some(o) = old {
+        if new.is_none_or(|n| n.hash != o.hash || n.source != o.source) {
+            telemetry::gauge(
+                store,
+                "meterd_pricing_info",
+                HELP,
+                &[("hash", &o.hash), ("source", &o.source)],
+                0.0,
+            );
+        }
+    }
+    if let Some(n) = new {
+        telemetry::gauge(
+            store,
+            "meterd_pricing_info",
+            HELP,
+            &[("hash", &n.hash), ("source", &n.source)],
+            1.0,
+        );
+    }
+    telemetry::gauge(
+        store,
+        "meterd_pricing_entries",
+        "Entries (model prices) in the pricing table in force.",
+        &[],
+        new.map_or(0.0, |n| n.len() as f64),
+    );
+}

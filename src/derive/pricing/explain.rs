@@ -1,0 +1,105 @@
+//! The human breakdown `meterd price` prints, from the same [`cost::price`] the agent uses.
+
+use super::compile::Compiled;
+use super::cost::{self, Breakdown};
+use super::decimal::{format_usd, FEMTO_PER_USD};
+use crate::model::UsageEvent;
+use std::fmt::Write;
+
+/// Renders the cost breakdown of `ev`; `Err` (with the same text style) when the model is unknown.
+pub fn explain(table: &Compiled, ev: &UsageEvent) -> Result<String, String> {
+    let p = match cost::price(table, ev) {
+        Breakdown::UnknownModel => {
+            return Err(format!(
+            "no price for model {:?} of provider {:?} (provider in the table: {:?}); it would be \
+                 counted in llm_unpriced_requests_total{{reason=\"unknown_model\"}}",
+            &*ev.model,
+            &*ev.provider,
+            table.provider(&ev.provider)
+        ))
+        }
+        Breakdown::Priced(p) => p,
+    };
+    let e = p.resolution.entry;
+    let mut out = String::new();
+    let date = |n: Option<u64>| {
+        n.and_then(|n| jiff::Timestamp::from_nanosecond(i128::from(n)).ok())
+            .map_or_else(String::new, |t| t.strftime("%Y-%m-%d").to_string())
+    };
+    let validity = match (e.from, e.to) {
+        (None, None) => String::new(),
+        (Some(f), None) => format!(", in force from {}", date(Some(f))),
+        (None, Some(t)) => format!(", in force until {}", date(Some(t))),
+        (f, t) => format!(", in force {} to {}", date(f), date(t)),
+    };
+    let _ = writeln!(
+        out,
+        "{} / {}: table entry models[{}] {:?} ({}){validity}",
+        ev.provider, ev.model, e.index, &*e.model, p.resolution.how,
+    );
+    if let Some(s) = &e.source {
+        let _ = writeln!(
+            out,
+            "source: {s}{}",
+            e.checked
+                .as_ref()
+                .map_or_else(String::new, |c| format!(" (checked {c})"))
+        );
+    }
+    let _ = writeln!(out, "table: {} (hash {})", table.source, table.hash);
+    if let Some(t) = p.tier {
+        let _ = writeln!(out, "tier: request input above {t} tokens");
+    }
+    if p.multiplier != FEMTO_PER_USD {
+        let _ = writeln!(
+            out,
+            "service tier {:?}: prices x{}",
+            ev.service_tier.as_deref().unwrap_or(""),
+            format_usd(p.multiplier)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{:<16} {:>18}  {:<30} {:>22}",
+        "dimension", "quantity", "price (USD)", "cost (USD)"
+    );
+    for l in &p.lines {
+        let per = l.billed_as.units_per_price();
+        // A premium line shows the premium's own rate per priced unit.
+        let price = format!(
+            "{} / {}{}",
+            format_usd(l.rate.saturating_mul(per)),
+            l.billed_as.price_unit(),
+            match (l.premium_over, l.billed_as != l.dim) {
+                (Some(w), _) => format!(" (premium over {}, billed on its own line)", w.name()),
+                (None, true) => format!(" ({} rate)", l.billed_as.name()),
+                (None, false) => String::new(),
+            }
+        );
+        let _ = writeln!(
+            out,
+            "{:<16} {:>18}  {:<30} {:>22}",
+            l.dim.name(),
+            format!("{} {}", l.quantity, l.dim.quantity_unit()),
+            price,
+            format_usd(l.femto)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{:<16} {:>18}  {:<30} {:>22}",
+        "total",
+        "",
+        "",
+        format_usd(p.total)
+    );
+    for d in &p.unpriced {
+        let _ = writeln!(
+            out,
+            "unpriced: {} (the entry has no {} price; counted as reason=\"unknown_usage_type\")",
+            d.name(),
+            d.name()
+        );
+    }
+    Ok(out)
+}

@@ -1,0 +1,224 @@
+//! Optional authentication for the HTTP endpoint: bearer tokens and/or basic credentials, checked in
+//! constant time. `/healthz` and `/readyz` stay open (kubelet probes carry no credentials).
+//! Read from the live config on every request, so a reload rotates credentials.
+
+use crate::config::{child, index, Issues, Validate};
+use crate::pipeline::Pipeline;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use std::sync::Arc;
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct AuthConfig {
+    /// Any of these tokens is accepted as `Authorization: Bearer <token>`.
+    pub bearer_tokens: Vec<String>,
+    /// Any of these is accepted as `Authorization: Basic base64(user:password)`.
+    pub basic: Vec<BasicCredential>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct BasicCredential {
+    pub username: String,
+    pub password: String,
+}
+
+/// Shorter secrets are guessable online; refuse them rather than give false comfort.
+const MIN_SECRET_LEN: usize = 16;
+
+impl Validate for AuthConfig {
+    fn validate(&self, path: &str, issues: &mut Issues) {
+        for (i, t) in self.bearer_tokens.iter().enumerate() {
+            if t.len() < MIN_SECRET_LEN {
+                issues.error(
+                    index(&child(path, "bearer_tokens"), i),
+                    format!("a token must be at least {MIN_SECRET_LEN} characters"),
+                );
+            }
+        }
+        for (i, b) in self.basic.iter().enumerate() {
+            let p = index(&child(path, "basic"), i);
+            if b.username.is_empty() || b.username.contains(':') {
+                issues.error(
+                    child(&p, "username"),
+                    "must be non-empty and contain no ':'",
+                );
+            }
+            if b.password.len() < MIN_SECRET_LEN {
+                issues.error(
+                    child(&p, "password"),
+                    format!("must be at least {MIN_SECRET_LEN} characters"),
+                );
+            }
+        }
+    }
+}
+
+impl AuthConfig {
+    pub fn enabled(&self) -> bool {
+        !self.bearer_tokens.is_empty() || !self.basic.is_empty()
+    }
+
+    /// Whether an `Authorization` header value is accepted. Pure, for tests and every transport.
+    pub fn allows(&self, authorization: Option<&str>) -> bool {
+        if !self.enabled() {
+            return true;
+        }
+        let Some(value) = authorization else {
+            return false;
+        };
+        let (scheme, credentials) = value.split_once(' ').unwrap_or((value, ""));
+        let credentials = credentials.trim();
+        if scheme.eq_ignore_ascii_case("bearer") {
+            // Check every token (no early exit) so timing does not tell which one nearly matched.
+            return self.bearer_tokens.iter().fold(false, |ok, t| {
+                ok | constant_time_eq(t.as_bytes(), credentials.as_bytes())
+            });
+        }
+        if scheme.eq_ignore_ascii_case("basic") {
+            let Some(decoded) = base64_decode(credentials) else {
+                return false;
+            };
+            return self.basic.iter().fold(false, |ok, b| {
+                let expected = format!("{}:{}", b.username, b.password);
+                ok | constant_time_eq(expected.as_bytes(), &decoded)
+            });
+        }
+        false
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Standard base64 with padding, as HTTP basic auth uses. Small enough not to need a crate.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let bytes = text.trim_end_matches('=').as_bytes();
+    if bytes.len() % 4 == 1 || text.len() > 4096 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
+    for chunk in bytes.chunks(4) {
+        let mut acc = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            acc |= value(*c)? << (18 - 6 * i);
+        }
+        let n = chunk.len() - 1;
+        out.extend_from_slice(&acc.to_be_bytes()[1..1 + n]);
+    }
+    Some(out)
+}
+
+/// Axum middleware: 401 with a `WWW-Authenticate` challenge unless the request is allowed.
+pub async fn require(State(pipeline): State<Arc<Pipeline>>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if path == "/healthz" || path == "/readyz" {
+        return next.run(req).await;
+    }
+    let runtime = pipeline.runtime();
+    let auth = &runtime.config.http_auth;
+    let header_value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if auth.allows(header_value) {
+        return next.run(req).await;
+    }
+    crate::telemetry::count(
+        pipeline.store(),
+        "meterd_http_unauthorized",
+        "HTTP requests refused for missing or wrong credentials.",
+        &[],
+        1.0,
+    );
+    let mut resp = (StatusCode::UNAUTHORIZED, "unauthorized\n").into_response();
+    resp.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"meterd\", Basic realm=\"meterd\""),
+    );
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> AuthConfig {
+        AuthConfig {
+            bearer_tokens: vec!["0123456789abcdef-token".into()],
+            basic: vec![BasicCredential {
+                username: "prometheus".into(),
+                password: "correct horse battery".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn disabled_allows_everything() {
+        assert!(AuthConfig::default().allows(None));
+    }
+
+    #[test]
+    fn bearer_and_basic_are_checked_exactly() {
+        let c = config();
+        assert!(c.allows(Some("Bearer 0123456789abcdef-token")));
+        assert!(c.allows(Some("bearer 0123456789abcdef-token")));
+        assert!(!c.allows(Some("Bearer 0123456789abcdef-tokeN")));
+        assert!(!c.allows(Some("Bearer 0123456789abcdef-token-longer")));
+        assert!(!c.allows(None));
+        assert!(!c.allows(Some("")));
+        // "prometheus:correct horse battery"
+        assert!(c.allows(Some("Basic cHJvbWV0aGV1czpjb3JyZWN0IGhvcnNlIGJhdHRlcnk=")));
+        assert!(!c.allows(Some("Basic cHJvbWV0aGV1czp3cm9uZw==")));
+        assert!(!c.allows(Some("Basic !!!notbase64")));
+        assert!(!c.allows(Some("Digest abc")));
+    }
+
+    #[test]
+    fn base64_round_trips_known_vectors() {
+        assert_eq!(base64_decode("Zm9vYmFy").as_deref(), Some(&b"foobar"[..]));
+        assert_eq!(base64_decode("Zm9vYg==").as_deref(), Some(&b"foob"[..]));
+        assert_eq!(base64_decode("Zg==").as_deref(), Some(&b"f"[..]));
+        assert_eq!(base64_decode("Z"), None);
+    }
+
+    #[test]
+    fn short_secrets_are_rejected_by_validation() {
+        let c = AuthConfig {
+            bearer_tokens: vec!["short".into()],
+            basic: vec![BasicCredential {
+                username: "a:b".into(),
+                password: "x".into(),
+            }],
+        };
+        let mut issues = Issues::default();
+        c.validate("http_auth", &mut issues);
+        let paths: Vec<_> = issues.0.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "http_auth.bearer_tokens[0]",
+                "http_auth.basic[0].username",
+                "http_auth.basic[0].password"
+            ]
+        );
+    }
+}

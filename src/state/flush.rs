@@ -1,0 +1,169 @@
+//! The state flusher: one task that commits dirty budget spend to the state file every
+//! `state.flush_interval` (StatsD has no acknowledgement, so this bounds what a crash can lose),
+//! immediately when an OTLP handler waits for durability, and once more at shutdown.
+//!
+//! The redb commit (with its fsync) runs on the blocking pool, never on an async worker. A failed
+//! commit keeps the changes dirty for the next attempt, fails the waiters it covered, marks
+//! `/readyz` not ready (`state` check) and is counted.
+
+use super::durable::Durability;
+use super::StateFile;
+use crate::derive::budget::Budgets;
+use crate::expose::server::Health;
+use crate::store::Store;
+use crate::telemetry;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+pub struct Flusher {
+    pub budgets: Arc<Budgets>,
+    pub durability: Arc<Durability>,
+    pub file: Arc<StateFile>,
+    pub store: Arc<Store>,
+    pub health: Arc<Health>,
+}
+
+impl Flusher {
+    /// Runs until `shutdown` turns true, then flushes a last time and closes the barrier.
+    pub async fn run(self, interval: Duration, mut shutdown: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(interval.max(Duration::from_millis(10)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = self.durability.requested() => {}
+                _ = shutdown.wait_for(|s| *s) => break,
+            }
+            self.flush_once().await;
+        }
+        if self.flush_once().await {
+            tracing::info!(file = %self.file.path().display(), "budget state flushed at shutdown");
+        }
+        self.durability.close();
+    }
+
+    /// Commits everything dirty now. Returns whether the state file is up to date.
+    pub async fn flush_once(&self) -> bool {
+        let dirty = self.budgets.take_dirty();
+        let seq = dirty.seq;
+        if dirty.is_empty() {
+            self.durability.committed(seq);
+            return true;
+        }
+        let started = Instant::now();
+        let records = dirty.puts.len() + dirty.deletes.len();
+        let file = self.file.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let r = file.commit(&dirty.puts, &dirty.deletes);
+            (dirty, r)
+        })
+        .await;
+        let result = match joined {
+            Ok((_, Ok(()))) => Ok(()),
+            Ok((dirty, Err(e))) => {
+                self.budgets.restore_dirty(dirty);
+                Err(e)
+            }
+            Err(e) => {
+                // The batch went down with the task: rewrite everything next time.
+                self.budgets.mark_all_dirty();
+                Err(format!("state commit task failed: {e}"))
+            }
+        };
+        telemetry::gauge(
+            &self.store,
+            "meterd_state_flush_duration_seconds",
+            "Time the last budget state commit (write and fsync) took.",
+            &[],
+            started.elapsed().as_secs_f64(),
+        );
+        let ok = result.is_ok();
+        telemetry::count(
+            &self.store,
+            "meterd_state_flushes",
+            "Budget state commits to the state file, by result (success, failure).",
+            &[("result", if ok { "success" } else { "failure" })],
+            1.0,
+        );
+        match result {
+            Ok(()) => {
+                telemetry::count(
+                    &self.store,
+                    "meterd_state_records_written",
+                    "Budget spend records written or deleted in the state file.",
+                    &[],
+                    records as f64,
+                );
+                self.durability.committed(seq);
+                self.health.set("state", Ok(()));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "budget state commit failed; will retry");
+                self.durability.failed(seq, &e);
+                self.health
+                    .set("state", Err(format!("state file not writable: {e}")));
+            }
+        }
+        ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::derive::budget::matcher::CallLabels;
+    use crate::derive::budget::{saved, BudgetConfig};
+    use crate::model::Labels;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_waiters_share_one_commit_and_the_file_holds_the_spend() {
+        let dir = tempfile::tempdir().unwrap();
+        let (file, _) = StateFile::open(dir.path()).unwrap();
+        let config = BudgetConfig {
+            name: "all".into(),
+            period: "total".into(),
+            limit_usd: 1.0,
+            ..Default::default()
+        };
+        let budgets = Arc::new(Budgets::in_memory(std::slice::from_ref(&config), 1_000));
+        let store = Arc::new(Store::default());
+        let f = Flusher {
+            budgets: budgets.clone(),
+            durability: Arc::new(Durability::persistent()),
+            file: Arc::new(file),
+            store: store.clone(),
+            health: Arc::new(Health::default()),
+        };
+        let scope = Labels::empty();
+        let call = CallLabels {
+            scope: &scope,
+            provider: "p",
+            model: "m",
+        };
+        for i in 0..50 {
+            budgets.record(&call, 1_000 + i, 1_000, &mut Vec::new());
+        }
+        let target = budgets.seq();
+        let waiters: Vec<_> = (0..50)
+            .map(|_| {
+                let d = f.durability.clone();
+                tokio::spawn(async move { d.wait(target).await })
+            })
+            .collect();
+        assert!(f.flush_once().await);
+        for w in waiters {
+            w.await.unwrap().unwrap();
+        }
+        let ok = Labels::new([("result", "success")]);
+        assert_eq!(store.value("meterd_state_flushes", &ok), Some(1.0));
+        // Nothing dirty: a second flush writes nothing (and is not counted as a commit).
+        assert!(f.flush_once().await);
+        assert_eq!(store.value("meterd_state_flushes", &ok), Some(1.0));
+        drop(f);
+        let (_, records) = StateFile::open(dir.path()).unwrap();
+        assert_eq!(records.len(), 1);
+        let s = saved::decode(&records[0].1).unwrap();
+        assert_eq!(s.spend_nanos, (0..50).map(|i| 1_000 + i).sum::<u64>());
+    }
+}

@@ -1,0 +1,194 @@
+//! Durable state: budget spend in `<data_dir>/budgets.redb`.
+//!
+//! Why redb: pure Rust, ACID, copy-on-write with checksums and an fsync per committed write
+//! transaction (`Durability::Immediate`), so a kill -9 or power loss leaves either the previous or
+//! the new commit, never a torn file, and no external service is needed. One commit covers every
+//! change since the last, which is how many OTLP requests share one fsync ([`durable`]).
+//!
+//! A file that cannot be read as a redb database (or holds records meterd cannot decode) is never
+//! silently replaced: start fails with an error naming the file and a preserved copy
+//! (`budgets.redb.corrupt-<unix seconds>`), so the operator decides whether to restore a backup or
+//! start from zero by moving the file away.
+
+pub mod durable;
+pub mod fleet;
+pub mod flush;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+
+pub const FILE_NAME: &str = "budgets.redb";
+
+const SPEND: TableDefinition<&str, &[u8]> = TableDefinition::new("budget_spend");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot create state directory {dir}: {source}")]
+    Dir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "state file {file} is corrupt or unreadable ({reason}); a copy was kept as {copy}. \
+         meterd will not start with it, so budget spend is never silently reset to zero: \
+         restore a backup, or move the file away to start from zero"
+    )]
+    Corrupt {
+        file: PathBuf,
+        reason: String,
+        copy: PathBuf,
+    },
+    #[error(
+        "state file {file} is corrupt or unreadable ({reason}), and keeping a copy failed ({copy_error}); \
+         meterd will not start with it"
+    )]
+    CorruptNoCopy {
+        file: PathBuf,
+        reason: String,
+        copy_error: String,
+    },
+    #[error(
+        "state file {file} is in use by another process (two meterd sharing one state.data_dir?)"
+    )]
+    InUse { file: PathBuf },
+    #[error("state file {file}: {reason}")]
+    Io { file: PathBuf, reason: String },
+}
+
+/// The open state file.
+/// Records as stored: key and value bytes.
+pub type Records = Vec<(String, Vec<u8>)>;
+
+pub struct StateFile {
+    db: Database,
+    path: PathBuf,
+}
+
+/// Whether a redb error means the bytes on disk are bad (as opposed to, say, permissions).
+fn is_corruption(e: &redb::Error) -> bool {
+    match e {
+        redb::Error::Corrupted(_) | redb::Error::UpgradeRequired(_) => true,
+        redb::Error::Io(io) => io.kind() == std::io::ErrorKind::InvalidData,
+        _ => false,
+    }
+}
+
+/// redb checks some invariants with debug assertions; a hostile or damaged file must still end
+/// in an error, never a crash.
+fn guarded<T>(f: impl FnOnce() -> Result<T, redb::Error>) -> Result<T, (String, bool)> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => {
+            let corrupt = is_corruption(&e);
+            Err((e.to_string(), corrupt))
+        }
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "storage engine panicked".into());
+            Err((msg, true))
+        }
+    }
+}
+
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Copies a bad state file aside and builds the error that stops start-up.
+pub fn corrupt(file: &Path, reason: String) -> StateError {
+    let mut name = file.as_os_str().to_owned();
+    name.push(format!(".corrupt-{}", unix_secs()));
+    let copy = PathBuf::from(name);
+    match std::fs::copy(file, &copy) {
+        Ok(_) => StateError::Corrupt {
+            file: file.to_path_buf(),
+            reason,
+            copy,
+        },
+        Err(e) => StateError::CorruptNoCopy {
+            file: file.to_path_buf(),
+            reason,
+            copy_error: format!("{}: {e}", copy.display()),
+        },
+    }
+}
+
+impl StateFile {
+    /// Opens (or creates) the state file and reads every record. Checks writability now, so a
+    /// read-only volume fails start-up rather than the first flush.
+    pub fn open(data_dir: &Path) -> Result<(StateFile, Records), StateError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StateError::Dir {
+            dir: data_dir.to_path_buf(),
+            source,
+        })?;
+        let path = data_dir.join(FILE_NAME);
+        let fail = |(reason, is_corrupt): (String, bool)| {
+            if is_corrupt {
+                corrupt(&path, reason)
+            } else if reason.contains("already open") {
+                StateError::InUse { file: path.clone() }
+            } else {
+                StateError::Io {
+                    file: path.clone(),
+                    reason,
+                }
+            }
+        };
+        let db = guarded(|| Database::create(&path).map_err(redb::Error::from)).map_err(fail)?;
+        let records = guarded(|| {
+            let tx = db.begin_write()?;
+            tx.open_table(SPEND)?;
+            tx.commit()?;
+            let rtx = db.begin_read()?;
+            let table = rtx.open_table(SPEND)?;
+            let mut out = Vec::new();
+            for row in table.iter()? {
+                let (k, v) = row?;
+                out.push((k.value().to_string(), v.value().to_vec()));
+            }
+            Ok(out)
+        })
+        .map_err(fail)?;
+        Ok((StateFile { db, path }, records))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes `puts` and `deletes` in one transaction and fsyncs before returning.
+    pub fn commit(&self, puts: &[(String, Vec<u8>)], deletes: &[String]) -> Result<(), String> {
+        guarded(|| {
+            let tx = self.db.begin_write()?;
+            {
+                let mut t = tx.open_table(SPEND)?;
+                for (k, v) in puts {
+                    t.insert(k.as_str(), v.as_slice())?;
+                }
+                for k in deletes {
+                    t.remove(k.as_str())?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .map_err(|(reason, _)| format!("{}: {reason}", self.path.display()))
+    }
+
+    /// Closes the database and reports the file as corrupt (records that cannot be decoded).
+    pub fn into_corrupt(self, reason: String) -> StateError {
+        let path = self.path.clone();
+        drop(self.db);
+        corrupt(&path, reason)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,338 @@
+//! One parser worker's path from a batch of lines to the pipeline: parse, resolve the name (cached
+//! per worker, so mapping rules run once per name), enforce label limits, hand samples and
+//! convention events on, and count. No sockets: a batch is bytes in, effects on the pipeline out.
+//!
+//! Counts are kept locally and flushed by the caller ([`Worker::flush`]) when its queue runs dry
+//! or every few batches: one store update per counter per flush instead of per line.
+
+use super::convention::{self, Event};
+use super::mapping::Resolved;
+use super::parse::{self, MetricType, ParseError, Value};
+use crate::model::{Labels, Sample, SampleValue};
+use crate::names::sanitize_label_name;
+use crate::pipeline::{Pipeline, Runtime};
+use crate::telemetry::{self, RateLimit};
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        }
+    }
+}
+
+/// Why a line (or one sample of it) was not ingested; `reason()` labels
+/// `meterd_statsd_errors_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LineError {
+    #[error("{0}")]
+    Parse(#[from] ParseError),
+    #[error("{0}")]
+    Convention(#[from] convention::ConventionError),
+    #[error("more labels than limits.max_labels_per_series")]
+    TooManyLabels,
+    #[error("a label value is longer than limits.max_label_value_bytes")]
+    LabelValueTooLong,
+    #[error("tag `le` is reserved on timers, histograms and distributions")]
+    ReservedLabel,
+    #[error("names starting with meterd_ are reserved for meterd's own metrics")]
+    ReservedName,
+}
+
+impl LineError {
+    pub fn reason(self) -> &'static str {
+        match self {
+            LineError::Parse(e) => e.reason(),
+            LineError::Convention(e) => e.reason(),
+            LineError::TooManyLabels => "too_many_labels",
+            LineError::LabelValueTooLong => "label_value_too_long",
+            LineError::ReservedLabel => "reserved_label",
+            LineError::ReservedName => "reserved_name",
+        }
+    }
+}
+
+#[derive(Default)]
+struct Counts {
+    packets: u64,
+    lines: u64,
+    mapping_drops: u64,
+    /// Few distinct reasons ever occur together: a short list beats a map.
+    errors: Vec<(&'static str, u64)>,
+}
+
+impl Counts {
+    fn error(&mut self, reason: &'static str) {
+        match self.errors.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, n)) => *n += 1,
+            None => self.errors.push((reason, 1)),
+        }
+    }
+}
+
+static INVALID_LINE_LOG: RateLimit = RateLimit::new();
+
+/// Per-worker state: the mapping cache of the current config snapshot, and pending counts.
+pub struct Worker {
+    runtime: Option<Arc<Runtime>>,
+    /// One map per StatsD type (a rule may filter on type), keyed by the StatsD name.
+    cache: [FastMap<Box<str>, Resolved>; 6],
+    counts: [Counts; 2],
+    set_hasher: foldhash::fast::FixedState,
+}
+
+impl Default for Worker {
+    fn default() -> Self {
+        Worker {
+            runtime: None,
+            cache: Default::default(),
+            counts: Default::default(),
+            set_hasher: foldhash::fast::FixedState::with_seed(0x5e7),
+        }
+    }
+}
+
+impl Worker {
+    /// Ingests one packet (UDP) or batch of complete lines (TCP).
+    pub fn batch(
+        &mut self,
+        pipeline: &Pipeline,
+        transport: Transport,
+        data: &[u8],
+        now_unix_nanos: u64,
+    ) {
+        // Read per batch, so a reload applies from the next packet on; rules compiled per
+        // snapshot, results cached until the snapshot changes.
+        let rt = pipeline.runtime();
+        if !self.runtime.as_ref().is_some_and(|r| Arc::ptr_eq(r, &rt)) {
+            self.cache.iter_mut().for_each(FastMap::clear);
+            self.runtime = Some(rt.clone());
+        }
+        let counts = &mut self.counts[transport as usize];
+        counts.packets += 1;
+        for line in parse::lines(data) {
+            counts.lines += 1;
+            let result = ingest_line(
+                &mut self.cache,
+                &self.set_hasher,
+                &mut counts.mapping_drops,
+                pipeline,
+                &rt,
+                line,
+                now_unix_nanos,
+            );
+            if let Err(e) = result {
+                counts.error(e.reason());
+                telemetry::rate_limited_warn(
+                    &INVALID_LINE_LOG,
+                    format_args!(
+                        "invalid StatsD line ({}: {e}): {:?}",
+                        e.reason(),
+                        String::from_utf8_lossy(&line[..line.len().min(200)])
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Publishes pending counts to the store.
+    pub fn flush(&mut self, pipeline: &Pipeline) {
+        let store = pipeline.store();
+        for (i, transport) in [Transport::Udp, Transport::Tcp].into_iter().enumerate() {
+            let c = std::mem::take(&mut self.counts[i]);
+            let t = [("transport", transport.as_str())];
+            telemetry::count(
+                store,
+                "meterd_statsd_packets_received",
+                "StatsD UDP packets (or TCP line batches, one per read) received.",
+                &t,
+                c.packets as f64,
+            );
+            telemetry::count(
+                store,
+                "meterd_statsd_lines_received",
+                "StatsD lines received (blank lines not counted), valid or not.",
+                &t,
+                c.lines as f64,
+            );
+            for (reason, n) in c.errors {
+                telemetry::count(
+                    store,
+                    "meterd_statsd_errors",
+                    "StatsD lines (or samples of a line) rejected, by reason.",
+                    &[("reason", reason)],
+                    n as f64,
+                );
+            }
+            count_samples_dropped(pipeline, "mapping_drop", c.mapping_drops);
+        }
+    }
+}
+
+pub(crate) fn count_samples_dropped(pipeline: &Pipeline, reason: &str, n: u64) {
+    telemetry::count(
+        pipeline.store(),
+        "meterd_statsd_samples_dropped",
+        "StatsD samples deliberately not stored, by reason (mapping_drop: an action: drop rule).",
+        &[("reason", reason)],
+        n as f64,
+    );
+}
+
+fn resolve<'c>(
+    cache: &'c mut [FastMap<Box<str>, Resolved>; 6],
+    rt: &Runtime,
+    name: &str,
+    kind: MetricType,
+) -> &'c Resolved {
+    let map = &mut cache[kind.index()];
+    if !map.contains_key(name) {
+        // Bounded: a flood of distinct names empties the cache rather than growing it.
+        if map.len() >= rt.statsd.cache_size {
+            map.clear();
+        }
+        map.insert(name.into(), rt.statsd.resolve(name, kind));
+    }
+    match map.get(name) {
+        Some(r) => r,
+        None => &Resolved::Drop,
+    }
+}
+
+fn ingest_line(
+    cache: &mut [FastMap<Box<str>, Resolved>; 6],
+    set_hasher: &foldhash::fast::FixedState,
+    mapping_drops: &mut u64,
+    pipeline: &Pipeline,
+    rt: &Runtime,
+    line: &[u8],
+    now_unix_nanos: u64,
+) -> Result<(), LineError> {
+    let limits = &rt.config.limits;
+    if line.len() > limits.max_line_bytes {
+        return Err(ParseError::LineTooLong.into());
+    }
+    let parsed = parse::parse_line(line)?;
+    let mut tag_count = 0;
+    for (_, v) in parsed.tags.iter() {
+        tag_count += 1;
+        if v.len() > limits.max_label_value_bytes {
+            return Err(LineError::LabelValueTooLong);
+        }
+    }
+    if tag_count > limits.max_labels_per_series {
+        return Err(LineError::TooManyLabels);
+    }
+    let mut first_error = None;
+    for sample in parsed.samples() {
+        let resolved = resolve(cache, rt, &parsed.name, sample.kind);
+        let result = match resolved {
+            Resolved::Drop => {
+                *mapping_drops += 1;
+                Ok(())
+            }
+            Resolved::Reserved => Err(LineError::ReservedName),
+            Resolved::Convention(kind) => {
+                convention::convert(*kind, &parsed.tags, sample, now_unix_nanos)
+                    .map(|event| match event {
+                        Event::Usage(ev) => pipeline.usage("statsd", &ev),
+                        Event::Quality { event, repeat } => {
+                            for _ in 0..repeat {
+                                pipeline.quality("statsd", &event);
+                            }
+                        }
+                    })
+                    .map_err(LineError::from)
+            }
+            Resolved::Metric {
+                name,
+                labels,
+                options,
+            } => to_sample(
+                set_hasher,
+                limits,
+                &parsed.tags,
+                sample,
+                name,
+                labels,
+                options,
+            )
+            .map(|s| {
+                pipeline.sample("statsd", &s);
+            }),
+        };
+        // One bad sample does not stop the others of a multi-value line; the line counts once.
+        if let Err(e) = result {
+            first_error.get_or_insert(e);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+fn to_sample(
+    set_hasher: &foldhash::fast::FixedState,
+    limits: &crate::config::Limits,
+    tags: &parse::Tags<'_>,
+    sample: &parse::Sample<'_>,
+    name: &str,
+    mapped: &[(Box<str>, Box<str>)],
+    options: &Arc<crate::model::FamilyOptions>,
+) -> Result<Sample, LineError> {
+    // Mapping labels come last, so they win over a tag of the same name.
+    let labels = Labels::new(
+        tags.iter().map(|(k, v)| (sanitize_label_name(k), v)).chain(
+            mapped
+                .iter()
+                .map(|(k, v)| (std::borrow::Cow::Borrowed(&**k), &**v)),
+        ),
+    );
+    if labels.len() > limits.max_labels_per_series {
+        return Err(LineError::TooManyLabels);
+    }
+    if labels
+        .iter()
+        .any(|(_, v)| v.len() > limits.max_label_value_bytes)
+    {
+        return Err(LineError::LabelValueTooLong);
+    }
+    if sample.kind.is_observation() && labels.get("le").is_some() {
+        return Err(LineError::ReservedLabel);
+    }
+    let weight = 1.0 / sample.rate;
+    let value = match (sample.kind, sample.value) {
+        (MetricType::Counter, Value::Number(v)) => SampleValue::CounterAdd(v * weight),
+        (MetricType::Gauge, Value::Number(v)) => SampleValue::GaugeSet(v),
+        (MetricType::Gauge, Value::Delta(v)) => SampleValue::GaugeAdd(v),
+        (MetricType::Timer, Value::Number(v)) => SampleValue::Observe {
+            value: v / 1000.0,
+            weight,
+        },
+        (MetricType::Histogram | MetricType::Distribution, Value::Number(v)) => {
+            SampleValue::Observe { value: v, weight }
+        }
+        (MetricType::Set, Value::Member(m)) => SampleValue::SetInsert(set_hasher.hash_one(m)),
+        _ => return Err(ParseError::BadValue.into()),
+    };
+    Ok(Sample {
+        name: name.into(),
+        labels,
+        value,
+        options: options.clone(),
+        exemplar: None,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,482 @@
+//! The StatsD line grammar: pure, zero-copy over the packet's bytes.
+//!
+//! ```text
+//! line    := name [name-tags] ':' sample (':' sample)*
+//! sample  := value (':' value)* '|' type ('|' field)*
+//! field   := '@' rate | '#' tags | 'c:' container | 'T' unix-seconds | other (ignored)
+//! ```
+//! - Types: `c`, `g` (a leading `+`/`-` makes a delta), `ms`, `h`, `d`, `s`.
+//! - `a:1|c:2|c` (etsy multi-metric) and `a:1:2|ms` (DogStatsD value packing) both yield two samples.
+//! - Tags: DogStatsD `|#k:v,k2:v2`, InfluxDB `name,k=v`, Librato `name#k=v`, SignalFx `name[k=v]`.
+//!   One style per line. A bare DogStatsD tag (`#urgent`) has an empty value, which Prometheus
+//!   treats as no label, so it is dropped.
+//! - DogStatsD `|c:<container id>` and `|T<unix seconds>` are accepted and not used: Prometheus pulls,
+//!   so a sample cannot be backdated; unknown `|x:` fields from newer protocol versions are skipped.
+//!
+//! The tag fields of a line end at the next `|`, so a sample cannot follow DogStatsD tags; the
+//! tags apply to every sample of the line.
+
+use std::borrow::Cow;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MetricType {
+    Counter,
+    Gauge,
+    Timer,
+    Histogram,
+    Distribution,
+    Set,
+}
+
+impl MetricType {
+    pub const ALL: [MetricType; 6] = [
+        MetricType::Counter,
+        MetricType::Gauge,
+        MetricType::Timer,
+        MetricType::Histogram,
+        MetricType::Distribution,
+        MetricType::Set,
+    ];
+
+    fn from_bytes(b: &[u8]) -> Option<Self> {
+        Some(match b {
+            b"c" => MetricType::Counter,
+            b"g" => MetricType::Gauge,
+            b"ms" => MetricType::Timer,
+            b"h" => MetricType::Histogram,
+            b"d" => MetricType::Distribution,
+            b"s" => MetricType::Set,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricType::Counter => "c",
+            MetricType::Gauge => "g",
+            MetricType::Timer => "ms",
+            MetricType::Histogram => "h",
+            MetricType::Distribution => "d",
+            MetricType::Set => "s",
+        }
+    }
+
+    /// Dense index, for per-type tables.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Timers, histograms and distributions: observed into a histogram, weighted by 1/rate.
+    pub fn is_observation(self) -> bool {
+        matches!(
+            self,
+            MetricType::Timer | MetricType::Histogram | MetricType::Distribution
+        )
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Value<'a> {
+    Number(f64),
+    /// A gauge value written with a sign: add to the gauge instead of setting it.
+    Delta(f64),
+    /// A set member, as sent.
+    Member(&'a str),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TagStyle {
+    None,
+    DogStatsd,
+    Influx,
+    Librato,
+    SignalFx,
+}
+
+/// A line's tags, unparsed but validated: iterate them with [`Tags::iter`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tags<'a> {
+    pub style: TagStyle,
+    raw: &'a str,
+}
+
+impl<'a> Tags<'a> {
+    pub const NONE: Tags<'static> = Tags {
+        style: TagStyle::None,
+        raw: "",
+    };
+
+    fn separator(&self) -> char {
+        if self.style == TagStyle::DogStatsd {
+            ':'
+        } else {
+            '='
+        }
+    }
+
+    /// `(name, value)` pairs in sender order; a bare tag has an empty value.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + '_ {
+        let sep = self.separator();
+        self.raw
+            .split(',')
+            .filter(|t| !t.is_empty())
+            .map(move |t| t.split_once(sep).unwrap_or((t, "")))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&'a str> {
+        self.iter()
+            .filter(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+            .last()
+    }
+
+    pub fn count(&self) -> usize {
+        self.iter().count()
+    }
+
+    fn validate(&self) -> Result<(), ParseError> {
+        let sep = self.separator();
+        for t in self.raw.split(',').filter(|t| !t.is_empty()) {
+            match t.split_once(sep) {
+                Some(("", _)) => return Err(ParseError::BadTags),
+                // `k=v` styles have no bare tags.
+                None if self.style != TagStyle::DogStatsd => return Err(ParseError::BadTags),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One sample of a line.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sample<'a> {
+    pub kind: MetricType,
+    pub value: Value<'a>,
+    /// Validated: finite, in (0, 1]; 1 when absent.
+    pub rate: f64,
+    pub timestamp: Option<u64>,
+    pub container: Option<&'a str>,
+}
+
+/// One parsed line. Most lines have one sample; only multi-value lines allocate for the rest.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Line<'a> {
+    /// Borrowed unless SignalFx tags sat in the middle of the name (`a.[k=v]b` -> `a.b`).
+    pub name: Cow<'a, str>,
+    pub tags: Tags<'a>,
+    first: Sample<'a>,
+    rest: Vec<Sample<'a>>,
+}
+
+impl<'a> Line<'a> {
+    pub fn samples(&self) -> impl Iterator<Item = &Sample<'a>> {
+        std::iter::once(&self.first).chain(self.rest.iter())
+    }
+}
+
+/// Why a line was rejected. `reason()` is the stable `reason` label of `meterd_statsd_errors_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("line has no metric name")]
+    EmptyName,
+    #[error("no `:value` after the name")]
+    MissingValue,
+    #[error("no `|type` after the value")]
+    MissingType,
+    #[error("unknown metric type (c, g, ms, h, d, s)")]
+    BadType,
+    #[error("value is not a number")]
+    BadValue,
+    #[error("value is NaN or infinite")]
+    NonFinite,
+    #[error("counter increment is negative")]
+    NegativeCounter,
+    #[error("sample rate must be a number in (0, 1]")]
+    BadRate,
+    #[error("timestamp is not unix seconds")]
+    BadTimestamp,
+    #[error("malformed tags")]
+    BadTags,
+    #[error("more than one tag style in one line")]
+    MixedTagStyles,
+    #[error("line longer than limits.max_line_bytes")]
+    LineTooLong,
+    #[error("line is not valid UTF-8")]
+    InvalidUtf8,
+    #[error("DogStatsD events and service checks are not supported")]
+    Unsupported,
+}
+
+impl ParseError {
+    pub fn reason(self) -> &'static str {
+        match self {
+            ParseError::EmptyName => "empty_name",
+            ParseError::MissingValue => "missing_value",
+            ParseError::MissingType => "missing_type",
+            ParseError::BadType => "bad_type",
+            ParseError::BadValue => "bad_value",
+            ParseError::NonFinite => "non_finite",
+            ParseError::NegativeCounter => "negative_counter",
+            ParseError::BadRate => "bad_rate",
+            ParseError::BadTimestamp => "bad_timestamp",
+            ParseError::BadTags => "bad_tags",
+            ParseError::MixedTagStyles => "mixed_tag_styles",
+            ParseError::LineTooLong => "line_too_long",
+            ParseError::InvalidUtf8 => "invalid_utf8",
+            ParseError::Unsupported => "unsupported",
+        }
+    }
+}
+
+/// Splits a packet into lines: `\n`-separated, a trailing `\r` and surrounding blanks removed,
+/// blank lines skipped (senders commonly end packets with a newline).
+pub fn lines(packet: &[u8]) -> impl Iterator<Item = &[u8]> {
+    packet
+        .split(|b| *b == b'\n')
+        .map(<[u8]>::trim_ascii)
+        .filter(|l| !l.is_empty())
+}
+
+/// Parses one line (without its newline). Never panics, whatever the bytes.
+pub fn parse_line(line: &[u8]) -> Result<Line<'_>, ParseError> {
+    let line = std::str::from_utf8(line).map_err(|_| ParseError::InvalidUtf8)?;
+    if line.starts_with("_e{") || line.starts_with("_sc|") {
+        return Err(ParseError::Unsupported);
+    }
+    let split = name_end(line).ok_or(ParseError::MissingValue)?;
+    let (name, name_tags) = split_name(&line[..split])?;
+    if name.is_empty() {
+        return Err(ParseError::EmptyName);
+    }
+    let body = &line[split + 1..];
+    if body.is_empty() {
+        return Err(ParseError::MissingValue);
+    }
+    let mut parser = Body {
+        s: body,
+        pos: 0,
+        tags: None,
+    };
+    let mut first = None;
+    let mut rest = Vec::new();
+    loop {
+        parser.sample(&mut |s| match first {
+            None => first = Some(s),
+            Some(_) => rest.push(s),
+        })?;
+        if parser.peek() == Some(b':') {
+            parser.pos += 1;
+        } else {
+            break;
+        }
+    }
+    let first = first.ok_or(ParseError::MissingValue)?;
+    let tags = match (name_tags, parser.tags) {
+        (Some(_), Some(_)) => return Err(ParseError::MixedTagStyles),
+        (Some(t), None) => t,
+        (None, Some(raw)) => Tags {
+            style: TagStyle::DogStatsd,
+            raw,
+        },
+        (None, None) => Tags::NONE,
+    };
+    tags.validate()?;
+    Ok(Line {
+        name,
+        tags,
+        first,
+        rest,
+    })
+}
+
+/// Index of the `:` ending the name part; a SignalFx `[...]` block may itself contain `:`.
+/// An unclosed `[` falls back to the first `:`, so the tags are reported as malformed.
+fn name_end(line: &str) -> Option<usize> {
+    let mut in_brackets = false;
+    for (i, b) in line.bytes().enumerate() {
+        match b {
+            b'[' => in_brackets = true,
+            b']' => in_brackets = false,
+            b':' if !in_brackets => return Some(i),
+            _ => {}
+        }
+    }
+    line.find(':')
+}
+
+/// Separates tags embedded in the name (InfluxDB, Librato, SignalFx) from the name itself.
+fn split_name(part: &str) -> Result<(Cow<'_, str>, Option<Tags<'_>>), ParseError> {
+    let other_style = |s: &str| s.contains([',', '#']);
+    if let Some(open) = part.find('[') {
+        let close = part[open..]
+            .find(']')
+            .map(|c| open + c)
+            .ok_or(ParseError::BadTags)?;
+        let (before, after) = (&part[..open], &part[close + 1..]);
+        if other_style(before) || other_style(after) {
+            return Err(ParseError::MixedTagStyles);
+        }
+        if after.contains('[') {
+            return Err(ParseError::BadTags);
+        }
+        let name = if after.is_empty() {
+            Cow::Borrowed(before)
+        } else {
+            Cow::Owned(format!("{before}{after}"))
+        };
+        let tags = Tags {
+            style: TagStyle::SignalFx,
+            raw: &part[open + 1..close],
+        };
+        return Ok((name, Some(tags)));
+    }
+    // Librato and InfluxDB both separate tags with commas; what comes first decides the style.
+    let Some(i) = part.find([',', '#']) else {
+        return Ok((Cow::Borrowed(part), None));
+    };
+    let style = if part.as_bytes()[i] == b'#' {
+        TagStyle::Librato
+    } else {
+        if part[i..].contains('#') {
+            return Err(ParseError::MixedTagStyles);
+        }
+        TagStyle::Influx
+    };
+    let tags = Tags {
+        style,
+        raw: &part[i + 1..],
+    };
+    Ok((Cow::Borrowed(&part[..i]), Some(tags)))
+}
+
+struct Body<'a> {
+    s: &'a str,
+    pos: usize,
+    tags: Option<&'a str>,
+}
+
+impl<'a> Body<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.s.as_bytes().get(self.pos).copied()
+    }
+
+    /// Advances to the first of `stops` (or the end) and returns what was skipped.
+    fn until(&mut self, stops: &[u8]) -> &'a str {
+        let start = self.pos;
+        let len = self.s[start..]
+            .bytes()
+            .position(|b| stops.contains(&b))
+            .unwrap_or(self.s.len() - start);
+        self.pos = start + len;
+        &self.s[start..start + len]
+    }
+
+    /// One `value(:value)*|type(|field)*` group, emitting one sample per value.
+    fn sample(&mut self, emit: &mut dyn FnMut(Sample<'a>)) -> Result<(), ParseError> {
+        let values = self.until(b"|");
+        if values.is_empty() {
+            return Err(ParseError::MissingValue);
+        }
+        if self.peek() != Some(b'|') {
+            return Err(ParseError::MissingType);
+        }
+        self.pos += 1;
+        let type_text = self.until(b"|:");
+        if type_text.is_empty() {
+            return Err(ParseError::MissingType);
+        }
+        let kind = MetricType::from_bytes(type_text.as_bytes()).ok_or(ParseError::BadType)?;
+        let mut rate = 1.0;
+        let mut timestamp = None;
+        let mut container = None;
+        while self.peek() == Some(b'|') {
+            self.pos += 1;
+            match self.peek() {
+                Some(b'@') => {
+                    self.pos += 1;
+                    rate = parse_rate(self.until(b"|:"))?;
+                }
+                Some(b'#') => {
+                    self.pos += 1;
+                    if self.tags.is_some() {
+                        return Err(ParseError::BadTags);
+                    }
+                    self.tags = Some(self.until(b"|"));
+                }
+                Some(b'T') => {
+                    self.pos += 1;
+                    let t = self.until(b"|:");
+                    timestamp = Some(t.parse::<u64>().map_err(|_| ParseError::BadTimestamp)?);
+                }
+                Some(b'c') if self.s.as_bytes().get(self.pos + 1) == Some(&b':') => {
+                    self.pos += 2;
+                    container = Some(self.until(b"|"));
+                }
+                _ => {
+                    self.until(b"|");
+                }
+            }
+        }
+        let mut sample = |value| {
+            emit(Sample {
+                kind,
+                value,
+                rate,
+                timestamp,
+                container,
+            })
+        };
+        if kind == MetricType::Set {
+            if values.is_empty() {
+                return Err(ParseError::BadValue);
+            }
+            sample(Value::Member(values));
+            return Ok(());
+        }
+        if !values.contains(':') {
+            sample(parse_value(kind, values)?);
+            return Ok(());
+        }
+        // Validate every packed value before emitting any, so a bad one rejects the whole group.
+        for v in values.split(':') {
+            parse_value(kind, v)?;
+        }
+        for v in values.split(':') {
+            sample(parse_value(kind, v)?);
+        }
+        Ok(())
+    }
+}
+
+fn parse_number(text: &str) -> Result<f64, ParseError> {
+    // `f64::from_str` also takes "inf"/"NaN": those are reported as what they are.
+    let v: f64 = text.parse().map_err(|_| ParseError::BadValue)?;
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(ParseError::NonFinite)
+    }
+}
+
+fn parse_value(kind: MetricType, text: &str) -> Result<Value<'_>, ParseError> {
+    if text.is_empty() {
+        return Err(ParseError::BadValue);
+    }
+    let v = parse_number(text)?;
+    match kind {
+        MetricType::Gauge if text.starts_with(['+', '-']) => Ok(Value::Delta(v)),
+        MetricType::Counter if v < 0.0 => Err(ParseError::NegativeCounter),
+        _ => Ok(Value::Number(v)),
+    }
+}
+
+fn parse_rate(text: &str) -> Result<f64, ParseError> {
+    match text.parse::<f64>() {
+        Ok(r) if r > 0.0 && r <= 1.0 => Ok(r),
+        _ => Err(ParseError::BadRate),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -8,6 +8,10 @@
 //! cap), 415 unknown content type or encoding, 503 with `Retry-After` when at
 //! `otlp.max_concurrent_requests`.
 
+mod decode;
+
+pub use decode::{decode, decode_metrics, gunzip, media_type, Encoding, Refusal};
+
 use super::ingest::{Ingest, Outcome, Signal, Transport};
 use axum::body::Body;
 use axum::extract::State;
@@ -25,20 +29,14 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use std::io::Read;
 use std::sync::Arc;
 use tokio::sync::watch;
 
-const PROTOBUF: &str = "application/x-protobuf";
-const JSON: &str = "application/json";
+use decode::{JSON, PROTOBUF};
+/// Longest a request body may take to arrive once its headers are in.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Seconds a client should wait after a 503 before retrying.
 const RETRY_AFTER_SECS: &str = "1";
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Encoding {
-    Protobuf,
-    Json,
-}
 
 /// `google.rpc.Status`, the body of every OTLP/HTTP error response.
 #[derive(Clone, PartialEq, prost::Message, serde::Serialize)]
@@ -47,189 +45,6 @@ pub struct RpcStatus {
     pub code: i32,
     #[prost(string, tag = "2")]
     pub message: String,
-}
-
-/// A refused request: HTTP status, gRPC-style code for the body, and the `result` it is counted as.
-#[derive(Debug)]
-pub struct Refusal {
-    pub status: StatusCode,
-    pub code: tonic::Code,
-    pub result: &'static str,
-    pub message: String,
-}
-
-impl Refusal {
-    fn new(status: StatusCode, code: tonic::Code, result: &'static str, message: String) -> Self {
-        Refusal {
-            status,
-            code,
-            result,
-            message,
-        }
-    }
-}
-
-pub fn media_type(headers: &HeaderMap) -> Option<Encoding> {
-    let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
-    let mt = ct.split(';').next()?.trim();
-    if mt.eq_ignore_ascii_case(PROTOBUF) {
-        Some(Encoding::Protobuf)
-    } else if mt.eq_ignore_ascii_case(JSON) {
-        Some(Encoding::Json)
-    } else {
-        None
-    }
-}
-
-/// Gunzips at most `max` bytes: a body that inflates further is refused without ever holding
-/// more than `max + 1` bytes.
-pub fn gunzip(body: &[u8], max: usize) -> Result<Vec<u8>, Refusal> {
-    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(max));
-    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
-    flate2::read::MultiGzDecoder::new(body)
-        .take(limit)
-        .read_to_end(&mut out)
-        .map_err(|e| {
-            Refusal::new(
-                StatusCode::BAD_REQUEST,
-                tonic::Code::InvalidArgument,
-                "invalid",
-                format!("gzip body does not decompress: {e}"),
-            )
-        })?;
-    if out.len() > max {
-        return Err(Refusal::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            tonic::Code::ResourceExhausted,
-            "too_large",
-            format!("decompressed body exceeds limits.max_decompressed_bytes ({max} bytes)"),
-        ));
-    }
-    Ok(out)
-}
-
-/// Decodes a request body per its content type.
-pub fn decode<T: prost::Message + Default + serde::de::DeserializeOwned>(
-    enc: Encoding,
-    body: &[u8],
-) -> Result<T, Refusal> {
-    let invalid = |what: &str, e: &dyn std::fmt::Display| {
-        Refusal::new(
-            StatusCode::BAD_REQUEST,
-            tonic::Code::InvalidArgument,
-            "invalid",
-            format!("malformed {what} body: {e}"),
-        )
-    };
-    match enc {
-        Encoding::Protobuf => T::decode(body).map_err(|e| invalid("protobuf", &e)),
-        Encoding::Json => {
-            // serde would also read a struct from an array; OTLP/JSON requests are objects.
-            // An empty body is an empty request, which OTLP answers with success.
-            if body.iter().all(u8::is_ascii_whitespace) {
-                return Ok(T::default());
-            }
-            if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-                return Err(invalid("OTLP/JSON", &"the request must be a JSON object"));
-            }
-            serde_json::from_slice(body).map_err(|e| invalid("OTLP/JSON", &e))
-        }
-    }
-}
-
-/// Metrics requests, with the JSON check [`hidden_json_errors`] needs.
-pub fn decode_metrics(enc: Encoding, body: &[u8]) -> Result<ExportMetricsServiceRequest, Refusal> {
-    let req: ExportMetricsServiceRequest = decode(enc, body)?;
-    if enc == Encoding::Json {
-        hidden_json_errors(&req, body)?;
-    }
-    Ok(req)
-}
-
-/// serde reports a malformed `#[serde(flatten)] Option<oneof>` (a metric's `gauge`/`sum`/...,
-/// a point's `asInt`/`asDouble`) as `None` instead of an error. Only when such a `None` appears
-/// (rare) is the body re-read as plain JSON to tell "absent" (an item-level rejection) from
-/// "present but malformed" (400).
-fn hidden_json_errors(req: &ExportMetricsServiceRequest, body: &[u8]) -> Result<(), Refusal> {
-    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
-    let suspicious = req
-        .resource_metrics
-        .iter()
-        .flat_map(|r| &r.scope_metrics)
-        .flat_map(|s| &s.metrics)
-        .any(|m| match &m.data {
-            None => true,
-            Some(Data::Gauge(g)) => g.data_points.iter().any(|p| p.value.is_none()),
-            Some(Data::Sum(s)) => s.data_points.iter().any(|p| p.value.is_none()),
-            _ => false,
-        });
-    if !suspicious {
-        return Ok(());
-    }
-    const DATA_KEYS: [&str; 5] = [
-        "gauge",
-        "sum",
-        "histogram",
-        "exponentialHistogram",
-        "summary",
-    ];
-    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-    let arr = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_array()).cloned();
-    let malformed = |what: &str| {
-        Err(Refusal::new(
-            StatusCode::BAD_REQUEST,
-            tonic::Code::InvalidArgument,
-            "invalid",
-            format!("malformed OTLP/JSON body: {what}"),
-        ))
-    };
-    for (rm, rm_json) in req
-        .resource_metrics
-        .iter()
-        .zip(arr(&v, "resourceMetrics").unwrap_or_default())
-    {
-        for (sm, sm_json) in rm
-            .scope_metrics
-            .iter()
-            .zip(arr(&rm_json, "scopeMetrics").unwrap_or_default())
-        {
-            for (m, m_json) in sm
-                .metrics
-                .iter()
-                .zip(arr(&sm_json, "metrics").unwrap_or_default())
-            {
-                let points = match &m.data {
-                    None if DATA_KEYS.iter().any(|k| m_json.get(k).is_some()) => {
-                        return malformed(&format!(
-                            "metric {:?} has data that does not decode",
-                            m.name
-                        ))
-                    }
-                    Some(Data::Gauge(g)) => Some((&g.data_points, "gauge")),
-                    Some(Data::Sum(s)) => Some((&s.data_points, "sum")),
-                    _ => None,
-                };
-                let Some((points, key)) = points else {
-                    continue;
-                };
-                let json_points = m_json
-                    .get(key)
-                    .and_then(|d| arr(d, "dataPoints"))
-                    .unwrap_or_default();
-                for (p, p_json) in points.iter().zip(json_points) {
-                    if p.value.is_none()
-                        && (p_json.get("asInt").is_some() || p_json.get("asDouble").is_some())
-                    {
-                        return malformed(&format!(
-                            "a point of metric {:?} has a value that does not decode",
-                            m.name
-                        ));
-                    }
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 fn encode<T: prost::Message + serde::Serialize>(enc: Encoding, msg: &T) -> (&'static str, Vec<u8>) {
@@ -350,7 +165,20 @@ where
         );
         return refusal_response(enc, &r);
     };
-    let raw = match read_body(&ingest, &headers, body).await {
+    // A sender that stalls mid-body would hold a concurrency slot indefinitely.
+    let read = tokio::time::timeout(BODY_TIMEOUT, read_body(&ingest, &headers, body)).await;
+    let read = read.unwrap_or_else(|_| {
+        Err(Refusal::new(
+            StatusCode::REQUEST_TIMEOUT,
+            tonic::Code::DeadlineExceeded,
+            "timeout",
+            format!(
+                "request body not received within {}s",
+                BODY_TIMEOUT.as_secs()
+            ),
+        ))
+    });
+    let raw = match read {
         Ok(b) => b,
         Err(r) => {
             ingest.request(Transport::Http, signal, r.result);

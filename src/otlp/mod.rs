@@ -45,6 +45,7 @@ pub struct OtlpConfig {
     pub max_items_per_request: usize,
     /// Requests decoded and applied at once across both transports; more are answered with the
     /// protocol's retryable overload code (gRPC `UNAVAILABLE`, HTTP 503 with `Retry-After`).
+    /// Fixed when the listeners start: a reload does not change it, a restart does.
     pub max_concurrent_requests: usize,
     /// Cumulative token-metric streams remembered to turn totals into deltas.
     pub max_usage_streams: usize,

@@ -2,6 +2,7 @@
 //! metrics to usage events, evaluation log events to quality events. No I/O, no clock.
 
 pub mod attrs;
+pub mod exponential;
 pub mod genai;
 pub mod logs;
 pub mod metrics;

@@ -7,6 +7,7 @@ mod support;
 mod e2e {
     pub mod cli;
     pub mod http_auth;
+    pub mod kill9_durability;
     pub mod memory_guard;
     pub mod otlp_genai;
     pub mod otlp_prometheus;

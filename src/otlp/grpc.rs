@@ -45,7 +45,7 @@ impl Svc {
         let Some(permit) = self.ingest.try_permit() else {
             self.ingest.request(Transport::Grpc, signal, "overloaded");
             return Err(Status::unavailable(
-                "meterd is at otlp.max_concurrent_requests; retry with backoff",
+                "meterd is overloaded (otlp.max_concurrent_requests or limits.max_memory); retry with backoff",
             ));
         };
         let ingest = self.ingest.clone();
@@ -55,6 +55,13 @@ impl Svc {
         })
         .await
         .map_err(|_| Status::unavailable("request processing was interrupted; retry"))?;
+        if let Err(e) = self.ingest.durable().await {
+            self.ingest.request(Transport::Grpc, signal, "not_durable");
+            return Err(Status::unavailable(format!(
+                "budget spend could not be made durable ({}); retry",
+                e.0
+            )));
+        }
         let result = if outcome.rejected > 0 {
             "partial"
         } else {

@@ -161,7 +161,7 @@ where
             StatusCode::SERVICE_UNAVAILABLE,
             tonic::Code::Unavailable,
             "overloaded",
-            "meterd is at otlp.max_concurrent_requests; retry after the Retry-After delay".into(),
+            "meterd is overloaded (otlp.max_concurrent_requests or limits.max_memory); retry after the Retry-After delay".into(),
         );
         return refusal_response(enc, &r);
     };
@@ -194,6 +194,16 @@ where
     .await;
     match done {
         Ok(Ok(outcome)) => {
+            if let Err(e) = ingest.durable().await {
+                ingest.request(Transport::Http, signal, "not_durable");
+                let r = Refusal::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    tonic::Code::Unavailable,
+                    "not_durable",
+                    format!("budget spend could not be made durable ({}); retry", e.0),
+                );
+                return refusal_response(enc, &r);
+            }
             let result = if outcome.rejected > 0 {
                 "partial"
             } else {

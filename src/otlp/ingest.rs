@@ -73,10 +73,19 @@ impl Ingest {
         })
     }
 
-    /// A slot for one request, or `None` when `max_concurrent_requests` are in flight (the caller
-    /// answers with its protocol's retryable overload code).
+    /// A slot for one request, or `None` when `max_concurrent_requests` are in flight or the memory
+    /// guard is shedding load (the caller answers with its protocol's retryable overload code).
     pub fn try_permit(&self) -> Option<OwnedSemaphorePermit> {
+        if self.pipeline.overloaded() {
+            return None;
+        }
         self.permits.clone().try_acquire_owned().ok()
+    }
+
+    /// Resolves once the budget spend of this request is committed to disk: a request is only
+    /// acknowledged after that (one fsync serves every request waiting at that moment).
+    pub async fn durable(&self) -> Result<(), crate::state::durable::NotDurable> {
+        self.pipeline.durable().await
     }
 
     pub fn max_concurrent_requests(&self) -> usize {

@@ -1,0 +1,155 @@
+//! Crash safety of acknowledged spend: GenAI spans over OTLP/HTTP to the real `meterd` binary, each
+//! request acknowledged only once its budget spend is on disk; then `kill -9` (no shutdown, no
+//! flush) and a restart on the same data directory. The spend is intact to the nano-dollar.
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use prost::Message;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+fn attr(key: &str, value: any_value::Value) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
+}
+
+/// One chat call: 1,000 input and 500 output tokens of gpt-4o.
+fn span_request(i: u64) -> Vec<u8> {
+    let s = |v: &str| any_value::Value::StringValue(v.into());
+    let span = Span {
+        trace_id: (u128::from(i) + 1).to_be_bytes().to_vec(),
+        span_id: (i + 1).to_be_bytes().to_vec(),
+        name: "chat gpt-4o".into(),
+        start_time_unix_nano: 1_700_000_000_000_000_000,
+        end_time_unix_nano: 1_700_000_000_500_000_000,
+        attributes: vec![
+            attr("gen_ai.operation.name", s("chat")),
+            attr("gen_ai.provider.name", s("openai")),
+            attr("gen_ai.request.model", s("gpt-4o")),
+            attr(
+                "gen_ai.usage.input_tokens",
+                any_value::Value::IntValue(1000),
+            ),
+            attr(
+                "gen_ai.usage.output_tokens",
+                any_value::Value::IntValue(500),
+            ),
+        ],
+        ..Default::default()
+    };
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: vec![span],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec()
+}
+
+struct Meterd {
+    child: Child,
+    http: String,
+    otlp_http: String,
+}
+
+impl Meterd {
+    fn start(config: &std::path::Path) -> Meterd {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_meterd"))
+            .args([
+                "--config",
+                config.to_str().expect("utf8"),
+                "--log-format",
+                "json",
+            ])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn meterd");
+        let stderr = BufReader::new(child.stderr.take().expect("stderr"));
+        let mut lines = stderr.lines().map_while(Result::ok);
+        let listening = lines
+            .find(|l| l.contains("meterd listening"))
+            .expect("meterd listening log line");
+        // Keep draining stderr so meterd never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        let v: serde_json::Value = serde_json::from_str(&listening).expect("json log");
+        Meterd {
+            child,
+            http: v["http"].as_str().expect("http").to_string(),
+            otlp_http: v["otlp_http"].as_str().expect("otlp_http").to_string(),
+        }
+    }
+
+    fn spend_nanos(&self) -> u64 {
+        let v: serde_json::Value =
+            reqwest::blocking::get(format!("http://{}/api/v1/budgets", self.http))
+                .expect("GET budgets")
+                .json()
+                .expect("json");
+        let list = v.get("budgets").unwrap_or(&v);
+        list.as_array()
+            .and_then(|a| a.iter().find(|b| b["name"] == "everything"))
+            .and_then(|b| b["spend_nanos"].as_u64())
+            .unwrap_or_else(|| panic!("no spend_nanos for budget `everything` in {v}"))
+    }
+}
+
+impl Drop for Meterd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn acknowledged_otlp_spend_survives_kill_9() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("meterd.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "{}state:\n  data_dir: {}\n  flush_interval: 1h\npricing:\n  models:\n    - {{provider: openai, model: gpt-4o, prices: {{input: 2.50, output: 10.00}}}}\nbudgets:\n  - {{name: everything, period: total, limit_usd: 1000}}\n",
+            crate::support::agent::EPHEMERAL_LISTENERS,
+            dir.path().join("data").display()
+        ),
+    )
+    .expect("write config");
+    // flush_interval is an hour: only the per-request commit can have made this spend durable.
+    let first = Meterd::start(&config);
+    let client = reqwest::blocking::Client::new();
+    let calls = 25u64;
+    for i in 0..calls {
+        let resp = client
+            .post(format!("http://{}/v1/traces", first.otlp_http))
+            .header("content-type", "application/x-protobuf")
+            .body(span_request(i))
+            .timeout(Duration::from_secs(10))
+            .send()
+            .expect("export");
+        assert!(
+            resp.status().is_success(),
+            "export answered {}",
+            resp.status()
+        );
+    }
+    // $2.50/1M x 1000 + $10/1M x 500 = $0.0075 per call.
+    let expected = calls * 7_500_000;
+    assert_eq!(first.spend_nanos(), expected);
+    let mut first = first;
+    first.child.kill().expect("kill -9");
+    first.child.wait().expect("reap");
+
+    let second = Meterd::start(&config);
+    assert_eq!(
+        second.spend_nanos(),
+        expected,
+        "acknowledged spend lost in the crash"
+    );
+}

@@ -2,6 +2,7 @@
 //! fit together (probes, volumes, ConfigMap keys, PodMonitor selector), and the meterd configs they
 //! ship pass meterd's own config loader.
 
+use super::tools::run_ok;
 use crate::support::artifacts::{read, repo};
 use serde_json::Value;
 use std::path::{Path, PathBuf};

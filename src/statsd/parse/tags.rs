@@ -26,21 +26,38 @@ impl<'a> Tags<'a> {
         raw: "",
     };
 
-    fn separator(&self) -> char {
+    fn separator(&self) -> u8 {
         if self.style == TagStyle::DogStatsd {
-            ':'
+            b':'
         } else {
-            '='
+            b'='
         }
     }
 
+    /// `(name, value)` pairs in sender order; `None` for a bare tag. Scans bytes: tags are short
+    /// and read several times per line, and a byte loop beats the general `str` searchers here.
+    /// Separators are ASCII, so every slice lands on a character boundary.
+    fn pairs(&self) -> impl Iterator<Item = (&'a str, Option<&'a str>)> {
+        let (raw, sep) = (self.raw, self.separator());
+        let mut start = 0;
+        std::iter::from_fn(move || loop {
+            let rest = raw.as_bytes().get(start..)?;
+            let end = start + rest.iter().position(|b| *b == b',').unwrap_or(rest.len());
+            let item = raw.get(start..end)?;
+            start = end + 1;
+            if item.is_empty() {
+                continue;
+            }
+            return Some(match item.bytes().position(|b| b == sep) {
+                Some(i) => (item.get(..i)?, Some(item.get(i + 1..)?)),
+                None => (item, None),
+            });
+        })
+    }
+
     /// `(name, value)` pairs in sender order; a bare tag has an empty value.
-    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + '_ {
-        let sep = self.separator();
-        self.raw
-            .split(',')
-            .filter(|t| !t.is_empty())
-            .map(move |t| t.split_once(sep).unwrap_or((t, "")))
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
+        self.pairs().map(|(k, v)| (k, v.unwrap_or("")))
     }
 
     pub fn get(&self, name: &str) -> Option<&'a str> {
@@ -55,13 +72,10 @@ impl<'a> Tags<'a> {
     }
 
     pub(super) fn validate(&self) -> Result<(), ParseError> {
-        let sep = self.separator();
-        for t in self.raw.split(',').filter(|t| !t.is_empty()) {
-            match t.split_once(sep) {
-                Some(("", _)) => return Err(ParseError::BadTags),
-                // `k=v` styles have no bare tags.
-                None if self.style != TagStyle::DogStatsd => return Err(ParseError::BadTags),
-                _ => {}
+        for (k, v) in self.pairs() {
+            // `k=v` styles have no bare tags.
+            if k.is_empty() || (v.is_none() && self.style != TagStyle::DogStatsd) {
+                return Err(ParseError::BadTags);
             }
         }
         Ok(())

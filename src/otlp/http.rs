@@ -8,6 +8,10 @@
 //! cap), 415 unknown content type or encoding, 503 with `Retry-After` when at
 //! `otlp.max_concurrent_requests`.
 
+mod decode;
+
+pub use decode::{decode, decode_metrics, gunzip, media_type, Encoding, Refusal};
+
 use super::ingest::{Ingest, Outcome, Signal, Transport};
 use axum::body::Body;
 use axum::extract::State;
@@ -25,20 +29,14 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use std::io::Read;
 use std::sync::Arc;
 use tokio::sync::watch;
 
-const PROTOBUF: &str = "application/x-protobuf";
-const JSON: &str = "application/json";
+use decode::{JSON, PROTOBUF};
+/// Longest a request body may take to arrive once its headers are in.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Seconds a client should wait after a 503 before retrying.
 const RETRY_AFTER_SECS: &str = "1";
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Encoding {
-    Protobuf,
-    Json,
-}
 
 /// `google.rpc.Status`, the body of every OTLP/HTTP error response.
 #[derive(Clone, PartialEq, prost::Message, serde::Serialize)]
@@ -47,90 +45,6 @@ pub struct RpcStatus {
     pub code: i32,
     #[prost(string, tag = "2")]
     pub message: String,
-}
-
-/// A refused request: HTTP status, gRPC-style code for the body, and the `result` it is counted as.
-#[derive(Debug)]
-pub struct Refusal {
-    pub status: StatusCode,
-    pub code: tonic::Code,
-    pub result: &'static str,
-    pub message: String,
-}
-
-impl Refusal {
-    fn new(status: StatusCode, code: tonic::Code, result: &'static str, message: String) -> Self {
-        Refusal {
-            status,
-            code,
-            result,
-            message,
-        }
-    }
-}
-
-pub fn media_type(headers: &HeaderMap) -> Option<Encoding> {
-    let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
-    let mt = ct.split(';').next()?.trim();
-    if mt.eq_ignore_ascii_case(PROTOBUF) {
-        Some(Encoding::Protobuf)
-    } else if mt.eq_ignore_ascii_case(JSON) {
-        Some(Encoding::Json)
-    } else {
-        None
-    }
-}
-
-/// Gunzips at most `max` bytes: a body that inflates further is refused without ever holding
-/// more than `max + 1` bytes.
-pub fn gunzip(body: &[u8], max: usize) -> Result<Vec<u8>, Refusal> {
-    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(max));
-    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
-    flate2::read::MultiGzDecoder::new(body)
-        .take(limit)
-        .read_to_end(&mut out)
-        .map_err(|e| {
-            Refusal::new(
-                StatusCode::BAD_REQUEST,
-                tonic::Code::InvalidArgument,
-                "invalid",
-                format!("gzip body does not decompress: {e}"),
-            )
-        })?;
-    if out.len() > max {
-        return Err(Refusal::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            tonic::Code::ResourceExhausted,
-            "too_large",
-            format!("decompressed body exceeds limits.max_decompressed_bytes ({max} bytes)"),
-        ));
-    }
-    Ok(out)
-}
-
-/// Decodes a request body per its content type.
-pub fn decode<T: prost::Message + Default + serde::de::DeserializeOwned>(
-    enc: Encoding,
-    body: &[u8],
-) -> Result<T, Refusal> {
-    let invalid = |what: &str, e: &dyn std::fmt::Display| {
-        Refusal::new(
-            StatusCode::BAD_REQUEST,
-            tonic::Code::InvalidArgument,
-            "invalid",
-            format!("malformed {what} body: {e}"),
-        )
-    };
-    match enc {
-        Encoding::Protobuf => T::decode(body).map_err(|e| invalid("protobuf", &e)),
-        Encoding::Json => {
-            // serde would also read a struct from an array; OTLP/JSON requests are objects.
-            if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-                return Err(invalid("OTLP/JSON", &"the request must be a JSON object"));
-            }
-            serde_json::from_slice(body).map_err(|e| invalid("OTLP/JSON", &e))
-        }
-    }
 }
 
 fn encode<T: prost::Message + serde::Serialize>(enc: Encoding, msg: &T) -> (&'static str, Vec<u8>) {
@@ -223,6 +137,7 @@ async fn handle<Req, Resp>(
     signal: Signal,
     headers: HeaderMap,
     body: Body,
+    decoder: fn(Encoding, &[u8]) -> Result<Req, Refusal>,
     work: fn(&Ingest, &Req) -> Outcome,
     respond: fn(Outcome) -> Resp,
 ) -> Response
@@ -250,7 +165,20 @@ where
         );
         return refusal_response(enc, &r);
     };
-    let raw = match read_body(&ingest, &headers, body).await {
+    // A sender that stalls mid-body would hold a concurrency slot indefinitely.
+    let read = tokio::time::timeout(BODY_TIMEOUT, read_body(&ingest, &headers, body)).await;
+    let read = read.unwrap_or_else(|_| {
+        Err(Refusal::new(
+            StatusCode::REQUEST_TIMEOUT,
+            tonic::Code::DeadlineExceeded,
+            "timeout",
+            format!(
+                "request body not received within {}s",
+                BODY_TIMEOUT.as_secs()
+            ),
+        ))
+    });
+    let raw = match read {
         Ok(b) => b,
         Err(r) => {
             ingest.request(Transport::Http, signal, r.result);
@@ -260,7 +188,7 @@ where
     let worker = ingest.clone();
     let done = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let req: Req = decode(enc, &raw)?;
+        let req: Req = decoder(enc, &raw)?;
         Ok::<Outcome, Refusal>(work(&worker, &req))
     })
     .await;
@@ -302,6 +230,7 @@ async fn metrics(State(ingest): State<Arc<Ingest>>, headers: HeaderMap, body: Bo
         Signal::Metrics,
         headers,
         body,
+        decode_metrics,
         Ingest::metrics,
         |o| ExportMetricsServiceResponse {
             partial_success: partial(&o).then_some(ExportMetricsPartialSuccess {
@@ -319,6 +248,7 @@ async fn traces(State(ingest): State<Arc<Ingest>>, headers: HeaderMap, body: Bod
         Signal::Traces,
         headers,
         body,
+        decode,
         Ingest::traces,
         |o| ExportTraceServiceResponse {
             partial_success: partial(&o).then_some(ExportTracePartialSuccess {
@@ -331,14 +261,20 @@ async fn traces(State(ingest): State<Arc<Ingest>>, headers: HeaderMap, body: Bod
 }
 
 async fn logs(State(ingest): State<Arc<Ingest>>, headers: HeaderMap, body: Body) -> Response {
-    handle::<ExportLogsServiceRequest, _>(ingest, Signal::Logs, headers, body, Ingest::logs, |o| {
-        ExportLogsServiceResponse {
+    handle::<ExportLogsServiceRequest, _>(
+        ingest,
+        Signal::Logs,
+        headers,
+        body,
+        decode,
+        Ingest::logs,
+        |o| ExportLogsServiceResponse {
             partial_success: partial(&o).then_some(ExportLogsPartialSuccess {
                 rejected_log_records: o.rejected,
                 error_message: o.message,
             }),
-        }
-    })
+        },
+    )
     .await
 }
 

@@ -72,3 +72,30 @@ impl ValueCap {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cap_holds_under_concurrent_first_sightings() {
+        let cap = ValueCap::new(["known"], 10);
+        let admitted: usize = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|t| {
+                    let cap = &cap;
+                    s.spawn(move || {
+                        (0..50)
+                            .filter(|i| cap.admit(&format!("v{t}-{i}")).is_some())
+                            .count()
+                    })
+                })
+                .collect();
+            handles.into_iter().filter_map(|h| h.join().ok()).sum()
+        });
+        assert_eq!(admitted, 10);
+        assert_eq!(cap.admit("known"), Some("known"));
+        assert_eq!(cap.admit(OTHER), Some(OTHER));
+        assert_eq!(cap.admit("new"), None);
+    }
+}

@@ -1,4 +1,5 @@
 use super::*;
+use crate::otlp::convert::exponential::{classic_index, EXP_MIN_EXPONENT};
 use opentelemetry_proto::tonic::common::v1::{any_value::Value, AnyValue, InstrumentationScope};
 use opentelemetry_proto::tonic::metrics::v1::{
     exponential_histogram_data_point::Buckets, Exemplar as OtlpExemplar, ExponentialHistogram,

@@ -119,7 +119,8 @@ fn set_receive_buffer(sock: &UdpSocket, want: u64) {
     }
     match sock.recv_buffer_size() {
         // Linux reports twice the usable size (it books kernel overhead in the same figure).
-        Ok(got) if got < want => tracing::warn!(
+        // Info, not a warning: most hosts cap it below the default, and that is fine at modest rates.
+        Ok(got) if got < want => tracing::info!(
             requested = want,
             effective = got,
             "StatsD UDP receive buffer is smaller than statsd.udp_receive_buffer; raise \

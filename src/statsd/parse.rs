@@ -16,7 +16,12 @@
 //! The tag fields of a line end at the next `|`, so a sample cannot follow DogStatsD tags; the
 //! tags apply to every sample of the line.
 
+mod tags;
+
+pub use tags::{TagStyle, Tags};
+
 use std::borrow::Cow;
+use tags::{name_end, split_name};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MetricType {
@@ -82,70 +87,6 @@ pub enum Value<'a> {
     Delta(f64),
     /// A set member, as sent.
     Member(&'a str),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TagStyle {
-    None,
-    DogStatsd,
-    Influx,
-    Librato,
-    SignalFx,
-}
-
-/// A line's tags, unparsed but validated: iterate them with [`Tags::iter`].
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Tags<'a> {
-    pub style: TagStyle,
-    raw: &'a str,
-}
-
-impl<'a> Tags<'a> {
-    pub const NONE: Tags<'static> = Tags {
-        style: TagStyle::None,
-        raw: "",
-    };
-
-    fn separator(&self) -> char {
-        if self.style == TagStyle::DogStatsd {
-            ':'
-        } else {
-            '='
-        }
-    }
-
-    /// `(name, value)` pairs in sender order; a bare tag has an empty value.
-    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + '_ {
-        let sep = self.separator();
-        self.raw
-            .split(',')
-            .filter(|t| !t.is_empty())
-            .map(move |t| t.split_once(sep).unwrap_or((t, "")))
-    }
-
-    pub fn get(&self, name: &str) -> Option<&'a str> {
-        self.iter()
-            .filter(|(k, _)| *k == name)
-            .map(|(_, v)| v)
-            .last()
-    }
-
-    pub fn count(&self) -> usize {
-        self.iter().count()
-    }
-
-    fn validate(&self) -> Result<(), ParseError> {
-        let sep = self.separator();
-        for t in self.raw.split(',').filter(|t| !t.is_empty()) {
-            match t.split_once(sep) {
-                Some(("", _)) => return Err(ParseError::BadTags),
-                // `k=v` styles have no bare tags.
-                None if self.style != TagStyle::DogStatsd => return Err(ParseError::BadTags),
-                _ => {}
-            }
-        }
-        Ok(())
-    }
 }
 
 /// One sample of a line.
@@ -288,66 +229,6 @@ pub fn parse_line(line: &[u8]) -> Result<Line<'_>, ParseError> {
         first,
         rest,
     })
-}
-
-/// Index of the `:` ending the name part; a SignalFx `[...]` block may itself contain `:`.
-/// An unclosed `[` falls back to the first `:`, so the tags are reported as malformed.
-fn name_end(line: &str) -> Option<usize> {
-    let mut in_brackets = false;
-    for (i, b) in line.bytes().enumerate() {
-        match b {
-            b'[' => in_brackets = true,
-            b']' => in_brackets = false,
-            b':' if !in_brackets => return Some(i),
-            _ => {}
-        }
-    }
-    line.find(':')
-}
-
-/// Separates tags embedded in the name (InfluxDB, Librato, SignalFx) from the name itself.
-fn split_name(part: &str) -> Result<(Cow<'_, str>, Option<Tags<'_>>), ParseError> {
-    let other_style = |s: &str| s.contains([',', '#']);
-    if let Some(open) = part.find('[') {
-        let close = part[open..]
-            .find(']')
-            .map(|c| open + c)
-            .ok_or(ParseError::BadTags)?;
-        let (before, after) = (&part[..open], &part[close + 1..]);
-        if other_style(before) || other_style(after) {
-            return Err(ParseError::MixedTagStyles);
-        }
-        if after.contains('[') {
-            return Err(ParseError::BadTags);
-        }
-        let name = if after.is_empty() {
-            Cow::Borrowed(before)
-        } else {
-            Cow::Owned(format!("{before}{after}"))
-        };
-        let tags = Tags {
-            style: TagStyle::SignalFx,
-            raw: &part[open + 1..close],
-        };
-        return Ok((name, Some(tags)));
-    }
-    // Librato and InfluxDB both separate tags with commas; what comes first decides the style.
-    let Some(i) = part.find([',', '#']) else {
-        return Ok((Cow::Borrowed(part), None));
-    };
-    let style = if part.as_bytes()[i] == b'#' {
-        TagStyle::Librato
-    } else {
-        if part[i..].contains('#') {
-            return Err(ParseError::MixedTagStyles);
-        }
-        TagStyle::Influx
-    };
-    let tags = Tags {
-        style,
-        raw: &part[i + 1..],
-    };
-    Ok((Cow::Borrowed(&part[..i]), Some(tags)))
 }
 
 struct Body<'a> {

@@ -1,0 +1,143 @@
+//! Tags: the DogStatsD `|#` field, or tags embedded in the name (InfluxDB `name,k=v`, Librato
+//! `name#k=v`, SignalFx `name[k=v]`). Borrowed from the line, validated once, iterated lazily.
+
+use super::ParseError;
+use std::borrow::Cow;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TagStyle {
+    None,
+    DogStatsd,
+    Influx,
+    Librato,
+    SignalFx,
+}
+
+/// A line's tags, unparsed but validated: iterate them with [`Tags::iter`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tags<'a> {
+    pub style: TagStyle,
+    pub(super) raw: &'a str,
+}
+
+impl<'a> Tags<'a> {
+    pub const NONE: Tags<'static> = Tags {
+        style: TagStyle::None,
+        raw: "",
+    };
+
+    fn separator(&self) -> u8 {
+        if self.style == TagStyle::DogStatsd {
+            b':'
+        } else {
+            b'='
+        }
+    }
+
+    /// `(name, value)` pairs in sender order; `None` for a bare tag. Scans bytes: tags are short
+    /// and read several times per line, and a byte loop beats the general `str` searchers here.
+    /// Separators are ASCII, so every slice lands on a character boundary.
+    fn pairs(&self) -> impl Iterator<Item = (&'a str, Option<&'a str>)> {
+        let (raw, sep) = (self.raw, self.separator());
+        let mut start = 0;
+        std::iter::from_fn(move || loop {
+            let rest = raw.as_bytes().get(start..)?;
+            let end = start + rest.iter().position(|b| *b == b',').unwrap_or(rest.len());
+            let item = raw.get(start..end)?;
+            start = end + 1;
+            if item.is_empty() {
+                continue;
+            }
+            return Some(match item.bytes().position(|b| b == sep) {
+                Some(i) => (item.get(..i)?, Some(item.get(i + 1..)?)),
+                None => (item, None),
+            });
+        })
+    }
+
+    /// `(name, value)` pairs in sender order; a bare tag has an empty value.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
+        self.pairs().map(|(k, v)| (k, v.unwrap_or("")))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&'a str> {
+        self.iter()
+            .filter(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+            .last()
+    }
+
+    pub fn count(&self) -> usize {
+        self.iter().count()
+    }
+
+    pub(super) fn validate(&self) -> Result<(), ParseError> {
+        for (k, v) in self.pairs() {
+            // `k=v` styles have no bare tags.
+            if k.is_empty() || (v.is_none() && self.style != TagStyle::DogStatsd) {
+                return Err(ParseError::BadTags);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Index of the `:` ending the name part; a SignalFx `[...]` block may itself contain `:`.
+/// An unclosed `[` falls back to the first `:`, so the tags are reported as malformed.
+pub(super) fn name_end(line: &str) -> Option<usize> {
+    let mut in_brackets = false;
+    for (i, b) in line.bytes().enumerate() {
+        match b {
+            b'[' => in_brackets = true,
+            b']' => in_brackets = false,
+            b':' if !in_brackets => return Some(i),
+            _ => {}
+        }
+    }
+    line.find(':')
+}
+
+/// Separates tags embedded in the name (InfluxDB, Librato, SignalFx) from the name itself.
+pub(super) fn split_name(part: &str) -> Result<(Cow<'_, str>, Option<Tags<'_>>), ParseError> {
+    let other_style = |s: &str| s.contains([',', '#']);
+    if let Some(open) = part.find('[') {
+        let close = part[open..]
+            .find(']')
+            .map(|c| open + c)
+            .ok_or(ParseError::BadTags)?;
+        let (before, after) = (&part[..open], &part[close + 1..]);
+        if other_style(before) || other_style(after) {
+            return Err(ParseError::MixedTagStyles);
+        }
+        if after.contains('[') {
+            return Err(ParseError::BadTags);
+        }
+        let name = if after.is_empty() {
+            Cow::Borrowed(before)
+        } else {
+            Cow::Owned(format!("{before}{after}"))
+        };
+        let tags = Tags {
+            style: TagStyle::SignalFx,
+            raw: &part[open + 1..close],
+        };
+        return Ok((name, Some(tags)));
+    }
+    // Librato and InfluxDB both separate tags with commas; what comes first decides the style.
+    let Some(i) = part.find([',', '#']) else {
+        return Ok((Cow::Borrowed(part), None));
+    };
+    let style = if part.as_bytes()[i] == b'#' {
+        TagStyle::Librato
+    } else {
+        if part[i..].contains('#') {
+            return Err(ParseError::MixedTagStyles);
+        }
+        TagStyle::Influx
+    };
+    let tags = Tags {
+        style,
+        raw: &part[i + 1..],
+    };
+    Ok((Cow::Borrowed(&part[..i]), Some(tags)))
+}

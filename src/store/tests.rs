@@ -316,3 +316,16 @@ fn money_counter_renders_in_usd() {
     let text = crate::expose::text::render(&st.snapshot(), crate::expose::text::Format::Text);
     assert!(text.contains("llm_cost_usd_total 0.00575\n"), "{text}");
 }
+
+#[test]
+fn removed_series_disappears_and_frees_its_slot() {
+    let st = Store::default();
+    st.apply(&s("info", &[("hash", "a")], SampleValue::GaugeSet(1.0)))
+        .unwrap();
+    assert_eq!(st.series_count(), 1);
+    assert!(st.remove("info", &labels(&[("hash", "a")])));
+    assert!(!st.remove("info", &labels(&[("hash", "a")])));
+    assert!(!st.remove("nothing", &Labels::empty()));
+    assert_eq!(st.series_count(), 0);
+    assert_eq!(st.value("info", &labels(&[("hash", "a")])), None);
+}

@@ -83,6 +83,7 @@ impl Pipeline {
     pub fn refresh_budgets(&self) {
         let mut out = Vec::new();
         self.budgets.refresh(unix_secs(), &mut out);
+        // Group labels came through `Deriver::scope` (already redacted): apply, not `sample`.
         for s in &out {
             self.apply("budget", s);
         }
@@ -103,9 +104,9 @@ impl Pipeline {
 
     pub fn swap_runtime(&self, runtime: Runtime) {
         self.store.set_limits(runtime.config.limits.store_limits());
-        runtime.deriver.carry_over(&self.runtime.load().deriver);
         self.budgets
             .reconfigure(&runtime.config.budgets, unix_secs());
+        runtime.deriver.carry_over(&self.runtime.load().deriver);
         self.runtime.store(Arc::new(runtime));
     }
 

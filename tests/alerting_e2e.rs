@@ -28,13 +28,15 @@ use support::wait_until;
 const BUDGET: &str = "e2e-search";
 
 /// meterd for this test: a price table, one budget of 1 USD over all time (a `total` period cannot
-/// roll over mid-test) for team `search`, `user` as a scope label for the per-user panel, and a
-/// small per-metric series cap so the cap panels have something to show.
+/// roll over mid-test) for team `search`, `user` as a scope label for the per-user panel, and
+/// small caps (series per metric, OTLP items per request) so the drop panels have something to show.
 fn config() -> String {
     format!(
         "scope_labels: [service, env, team, project, stage, user]
 limits:
   max_series_per_metric: 50
+otlp:
+  max_items_per_request: 1
 pricing:
   models:
     - provider: openai
@@ -318,27 +320,34 @@ fn app_traffic(agent: &Agent, round: u32) {
 
 /// Metrics a dashboard may legitimately lack after this test's traffic, each with the reason; their
 /// panels fall back to `or vector(0)`, so they still show 0 rather than nothing.
-const MAY_BE_ABSENT: &[(&str, &str)] = &[
-    (
-        "meterd_statsd_packets_dropped_total",
-        "drops need an overloaded receiver",
-    ),
-    (
-        "meterd_otlp_items_rejected_total",
-        "this test sends no OTLP",
-    ),
-    ("meterd_otlp_requests_total", "this test sends no OTLP"),
-];
+const MAY_BE_ABSENT: &[(&str, &str)] = &[(
+    "meterd_statsd_packets_dropped_total",
+    "drops need an overloaded receiver",
+)];
 
 fn dashboards_have_data(agent: &Agent, prom: &Prometheus) {
     // Failure paths the agent dashboard shows: a line that does not parse, a metric past its
-    // series cap (50), a type conflict; and a config reload.
+    // series cap (50), a type conflict, an OTLP request over its item cap; and a config reload.
     agent.send_tcp("this is not statsd\nshop.mixed:1|c\n");
     agent.send_tcp("shop.mixed:1|g\n");
     let over_cap: String = (0..60)
         .map(|i| format!("shop.items:1|c|#sku:s{i}\n"))
         .collect();
     agent.send_tcp(&over_cap);
+    // Two data points where the config allows one per request: rejected, and counted.
+    let otlp = reqwest::blocking::Client::new()
+        .post(format!(
+            "http://{}/v1/metrics",
+            agent.addrs().otlp_http.expect("otlp http")
+        ))
+        .header("Content-Type", "application/json")
+        .body(
+            r#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"e2e.gauge","gauge":{"dataPoints":[{"asDouble":1,"timeUnixNano":"1"},{"asDouble":2,"timeUnixNano":"1"}]}}]}]}]}"#,
+        )
+        .timeout(Duration::from_secs(10))
+        .send()
+        .expect("otlp request");
+    assert!(!otlp.status().is_server_error(), "{}", otlp.status());
     agent.write_config(&config());
     agent.running().reload().expect("reload");
 

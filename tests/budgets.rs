@@ -394,3 +394,41 @@ fn fleet_spend_is_the_sum_over_agents_and_degrades_when_the_api_is_down() {
             >= 1.0
     );
 }
+
+#[test]
+fn group_cap_overflow_is_counted_and_spend_kept() {
+    let agent = Agent::start(
+        "scope_labels: [user]
+budgets:
+  - name: per-user
+    period: daily
+    limit_usd: 1
+    group_by: [user]
+    max_groups: 2
+",
+    );
+    let p = &agent.running().pipeline;
+    for user in ["a", "b", "c", "d", "a"] {
+        p.record_spend("test", &event("t", "m", user), USD / 10);
+    }
+    let body = agent.scrape(None);
+    let spend = |user: &str| {
+        find_value(
+            &body,
+            &format!(
+                "llm_budget_spend_usd{{budget=\"per-user\",period=\"daily\",user=\"{user}\"}}"
+            ),
+        )
+    };
+    assert_eq!(spend("a"), Some(0.2));
+    assert_eq!(spend("b"), Some(0.1));
+    assert_eq!(spend("_overflow"), Some(0.2));
+    assert_eq!(spend("c"), None);
+    assert_eq!(
+        find_value(
+            &body,
+            "meterd_budget_groups_overflowed_total{budget=\"per-user\"}"
+        ),
+        Some(2.0)
+    );
+}

@@ -329,3 +329,20 @@ fn removed_series_disappears_and_frees_its_slot() {
     assert_eq!(st.series_count(), 0);
     assert_eq!(st.value("info", &labels(&[("hash", "a")])), None);
 }
+
+#[test]
+fn new_names_past_the_total_cap_create_no_family() {
+    let store = Store::new(StoreLimits {
+        max_series_total: 2,
+        ..StoreLimits::default()
+    });
+    for i in 0..10 {
+        let r = store.apply(&Sample::new(
+            format!("flood_{i}"),
+            Labels::new([("k", "v")]),
+            SampleValue::CounterAdd(1.0),
+        ));
+        assert_eq!(r.is_ok(), i < 2, "sample {i}: {r:?}");
+    }
+    assert_eq!(store.snapshot().len(), 2, "no empty families left behind");
+}

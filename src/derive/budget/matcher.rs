@@ -61,7 +61,19 @@ impl Matcher {
     /// Parses the config form (`"=~gpt-4o.*"`); the error names the bad regex.
     pub fn parse(label: &str, spec: &str) -> Result<Matcher, String> {
         let anchored = |re: &str| {
-            Regex::new(&format!("^(?:{re})$")).map_err(|e| format!("invalid regex {re:?}: {e}"))
+            // Checked alone first, so an error points into the user's text, not our anchoring.
+            let invalid = |e: regex::Error| {
+                let why = e
+                    .to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
+                format!("invalid regex {re:?}: {why}")
+            };
+            Regex::new(re).map_err(invalid)?;
+            Regex::new(&format!("^(?:{re})$")).map_err(invalid)
         };
         let op = if let Some(re) = spec.strip_prefix("=~") {
             Op::Re(anchored(re)?)

@@ -333,6 +333,22 @@ impl Store {
         }
     }
 
+    /// Removes one series (an info metric whose labels changed, such as `meterd_pricing_info` after
+    /// a reload, must not keep reporting the old value). Returns whether it existed.
+    pub fn remove(&self, name: &str, labels: &Labels) -> bool {
+        let Some(fam) = self.families.read().ok().and_then(|f| f.get(name).cloned()) else {
+            return false;
+        };
+        let removed = fam
+            .series
+            .lock()
+            .is_ok_and(|mut m| m.remove(labels).is_some());
+        if removed {
+            self.total_series.fetch_sub(1, Ordering::Relaxed);
+        }
+        removed
+    }
+
     /// The exact total of a money counter series (`SampleValue::CounterAddFemtoUsd`), femto-USD.
     pub fn money_femto(&self, name: &str, labels: &Labels) -> Option<u128> {
         let fam = self.families.read().ok()?.get(name).cloned()?;

@@ -318,6 +318,19 @@ fn money_counter_renders_in_usd() {
 }
 
 #[test]
+fn removed_series_disappears_and_frees_its_slot() {
+    let st = Store::default();
+    st.apply(&s("info", &[("hash", "a")], SampleValue::GaugeSet(1.0)))
+        .unwrap();
+    assert_eq!(st.series_count(), 1);
+    assert!(st.remove("info", &labels(&[("hash", "a")])));
+    assert!(!st.remove("info", &labels(&[("hash", "a")])));
+    assert!(!st.remove("nothing", &Labels::empty()));
+    assert_eq!(st.series_count(), 0);
+    assert_eq!(st.value("info", &labels(&[("hash", "a")])), None);
+}
+
+#[test]
 fn new_names_past_the_total_cap_create_no_family() {
     let store = Store::new(StoreLimits {
         max_series_total: 2,

@@ -121,3 +121,60 @@ fn unknown_model_fails_and_says_so() {
     assert!(!ok);
     assert!(err.contains("no price for model \"gpt-99\""), "{err}");
 }
+
+#[test]
+fn config_with_inline_overrides_prices_through_them_and_bad_tables_exit_78() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("meterd.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "pricing_file: {}/config/pricing.yaml\npricing:\n  models:\n    - {{provider: openai, model: gpt-4o, prices: {{input: 2.00, output: 8.00}}, source: our contract}}\n",
+            env!("CARGO_MANIFEST_DIR")
+        ),
+    )
+    .expect("write");
+    let run = |config: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_meterd"))
+            .args(["price", "--config"])
+            .arg(config)
+            .args([
+                "--provider",
+                "openai",
+                "--model",
+                "gpt-4o",
+                "--input",
+                "1000000",
+            ])
+            .output()
+            .expect("run meterd price")
+    };
+    let out = run(&cfg);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("source: our contract"), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("total") && l.ends_with(" 2.00")),
+        "{stdout}"
+    );
+
+    std::fs::write(
+        &cfg,
+        "pricing:\n  models:\n    - provider: openai\n      model: gpt-4o\n      prices: {input: -2}\n",
+    )
+    .expect("write");
+    let out = run(&cfg);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{stderr}");
+    assert!(
+        stderr.contains("meterd.yaml:5:")
+            && stderr.contains("pricing.models[0].prices.input: -2 is negative"),
+        "{stderr}"
+    );
+}

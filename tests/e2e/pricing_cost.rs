@@ -192,7 +192,8 @@ fn pricing_file_reload_applies_and_a_bad_table_keeps_the_old_one() {
         agent.metric(&format!(
             "meterd_pricing_info{{hash=\"{old_hash}\",source=\"{source}\"}}"
         )),
-        Some(0.0)
+        None,
+        "one agent reports one table: the replaced hash is removed, not left at 0"
     );
 
     std::fs::write(&file, v1.replace("2.50", "-1")).expect("write");

@@ -21,7 +21,7 @@
 //!   A model without a `request` price simply has no per-request fee.
 //! - **Tiers** are chosen by the request's input size: `UsageEvent.request_input_tokens` when the
 //!   sender gives it (StatsD: a `request_input_tokens` tag), else `input_tokens` of an event that
-//!   stands for a whole request (a span); a StatsD line without the tag prices at the base tier.
+//!   stands for a whole request (a span, `requests > 0`); a StatsD line without the tag prices at the base tier.
 //!   A tier applies when the input *exceeds* its `above_input_tokens`.
 //! - **Effective dates**: the entry in force at the event's time (`unix_nanos`; 0 = the current,
 //!   open-ended prices).
@@ -72,8 +72,10 @@ pub enum Breakdown<'a> {
 
 /// The input size that selects a tier (see the module docs).
 pub fn request_input(ev: &UsageEvent) -> Option<u64> {
+    // Only an event standing for a whole call (a span: requests > 0) knows its input size; a
+    // StatsD token line's status tag does not make its count the call's whole input.
     ev.request_input_tokens
-        .or_else(|| (ev.usage.requests > 0 || ev.status.is_some()).then_some(ev.usage.input_tokens))
+        .or_else(|| (ev.usage.requests > 0).then_some(ev.usage.input_tokens))
 }
 
 pub fn price<'a>(table: &'a Compiled, ev: &UsageEvent) -> Breakdown<'a> {

@@ -140,20 +140,16 @@ pub fn nano(femto: u128) -> u64 {
     u64::try_from(femto / per + u128::from(femto % per >= per / 2)).unwrap_or(u64::MAX)
 }
 
-/// Records which table is in force: `meterd_pricing_info{hash,source}` is 1 for the current table
-/// and 0 for one it replaced; `meterd_pricing_entries` counts its entries.
+/// Records which table is in force: `meterd_pricing_info{hash,source}` = 1 for the current table
+/// only (a replaced table's series is removed, so one agent reports exactly one hash);
+/// `meterd_pricing_entries` counts its entries.
 pub fn record_info(store: &Store, old: Option<&Compiled>, new: Option<&Compiled>) {
-    const HELP: &str =
-        "The pricing table in force (value 1; tables replaced by a reload show 0), by \
-                        content hash and source file(s).";
+    const HELP: &str = "The pricing table in force (value 1), by content hash and source file(s).";
     if let Some(o) = old {
         if new.is_none_or(|n| n.hash != o.hash || n.source != o.source) {
-            telemetry::gauge(
-                store,
+            store.remove(
                 "meterd_pricing_info",
-                HELP,
-                &[("hash", &o.hash), ("source", &o.source)],
-                0.0,
+                &Labels::new([("hash", &*o.hash), ("source", &*o.source)]),
             );
         }
     }

@@ -17,7 +17,8 @@ use support::wait_until;
 
 struct Meterd {
     child: Child,
-    lines: mpsc::Receiver<String>,
+    /// Kept so the stderr reader keeps draining: a closed pipe would kill meterd on its next log.
+    _lines: mpsc::Receiver<String>,
     http: SocketAddr,
     statsd: SocketAddr,
 }
@@ -62,7 +63,7 @@ impl Meterd {
             http: addr("http"),
             statsd: addr("statsd_udp"),
             child,
-            lines,
+            _lines: lines,
         }
     }
 

@@ -9,10 +9,20 @@ mod e2e {
     pub mod http_auth;
     pub mod memory_guard;
     pub mod otlp_genai;
+    pub mod otlp_prometheus;
+    pub mod otlp_protocol;
+    pub mod otlp_python;
     pub mod otlp_sdk_metrics;
+    pub mod pricing_cli;
+    pub mod pricing_cost;
+    pub mod pricing_otlp;
     pub mod prometheus_scrape;
+    pub mod quality_otlp;
     pub mod quality_pipeline;
+    pub mod quality_rules;
     pub mod quality_statsd;
     pub mod reload;
+    pub mod statsd_mapping;
     pub mod statsd_metrics;
+    pub mod statsd_tcp;
 }

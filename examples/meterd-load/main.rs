@@ -6,6 +6,7 @@
 //! cargo run --release --example meterd-load -- otlp --kind spans --transport grpc --duration 10s
 //! cargo run --release --example meterd-load -- scrape --count 50
 //! cargo run --release --example meterd-load -- baseline --duration 5s
+//! cargo run --release --example meterd-load -- soak --duration 10m --pid $(pgrep -x meterd) --config config/meterd.yaml
 //! ```
 //! Pass `--pid $(pgrep -x meterd)` so CPU and RSS are measured; `--metrics URL` (default
 //! `http://127.0.0.1:9464/metrics`) is where meterd's own counters are read before and after.
@@ -13,6 +14,7 @@
 mod baseline;
 mod otlp;
 mod probe;
+mod soak;
 mod statsd;
 
 use clap::{Parser, Subcommand};
@@ -36,6 +38,9 @@ enum Command {
     /// The fastest a bare batched UDP receive loop takes packets on this machine: the physical
     /// ceiling meterd's StatsD rate is compared with.
     Baseline(baseline::Args),
+    /// Long mixed StatsD + OTLP load with reloads and scrapes; checks RSS stays flat and the
+    /// books balance per protocol.
+    Soak(soak::Args),
 }
 
 /// Options every load mode shares.
@@ -66,6 +71,7 @@ fn main() {
         Command::Otlp(a) => otlp::run(a),
         Command::Scrape(a) => probe::scrape(a),
         Command::Baseline(a) => baseline::run(a),
+        Command::Soak(a) => soak::run(a),
     };
     if let Err(e) = result {
         eprintln!("meterd-load: {e}");

@@ -88,7 +88,7 @@ fn now_nanos() -> u64 {
 }
 
 /// `batch` cumulative counter points spread over `series` streams, starting at stream `offset`.
-fn metrics_request(batch: usize, series: usize, offset: usize) -> ExportMetricsServiceRequest {
+pub fn metrics_request(batch: usize, series: usize, offset: usize) -> ExportMetricsServiceRequest {
     let start = now_nanos();
     let points = (0..batch)
         .map(|i| {

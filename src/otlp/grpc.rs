@@ -218,7 +218,11 @@ pub async fn serve(
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(max);
+    let per_connection = ingest.max_concurrent_requests();
     let result = tonic::transport::Server::builder()
+        // Requests are decoded before a permit is taken: this bounds how many one connection
+        // can have decoded and waiting at once.
+        .concurrency_limit_per_connection(per_connection)
         .layer(StatusFixLayer(ingest))
         .add_service(metrics)
         .add_service(traces)

@@ -125,12 +125,111 @@ pub fn decode<T: prost::Message + Default + serde::de::DeserializeOwned>(
         Encoding::Protobuf => T::decode(body).map_err(|e| invalid("protobuf", &e)),
         Encoding::Json => {
             // serde would also read a struct from an array; OTLP/JSON requests are objects.
+            // An empty body is an empty request, which OTLP answers with success.
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(T::default());
+            }
             if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
                 return Err(invalid("OTLP/JSON", &"the request must be a JSON object"));
             }
             serde_json::from_slice(body).map_err(|e| invalid("OTLP/JSON", &e))
         }
     }
+}
+
+/// Metrics requests, with the JSON check [`hidden_json_errors`] needs.
+pub fn decode_metrics(enc: Encoding, body: &[u8]) -> Result<ExportMetricsServiceRequest, Refusal> {
+    let req: ExportMetricsServiceRequest = decode(enc, body)?;
+    if enc == Encoding::Json {
+        hidden_json_errors(&req, body)?;
+    }
+    Ok(req)
+}
+
+/// serde reports a malformed `#[serde(flatten)] Option<oneof>` (a metric's `gauge`/`sum`/...,
+/// a point's `asInt`/`asDouble`) as `None` instead of an error. Only when such a `None` appears
+/// (rare) is the body re-read as plain JSON to tell "absent" (an item-level rejection) from
+/// "present but malformed" (400).
+fn hidden_json_errors(req: &ExportMetricsServiceRequest, body: &[u8]) -> Result<(), Refusal> {
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    let suspicious = req
+        .resource_metrics
+        .iter()
+        .flat_map(|r| &r.scope_metrics)
+        .flat_map(|s| &s.metrics)
+        .any(|m| match &m.data {
+            None => true,
+            Some(Data::Gauge(g)) => g.data_points.iter().any(|p| p.value.is_none()),
+            Some(Data::Sum(s)) => s.data_points.iter().any(|p| p.value.is_none()),
+            _ => false,
+        });
+    if !suspicious {
+        return Ok(());
+    }
+    const DATA_KEYS: [&str; 5] = [
+        "gauge",
+        "sum",
+        "histogram",
+        "exponentialHistogram",
+        "summary",
+    ];
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let arr = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_array()).cloned();
+    let malformed = |what: &str| {
+        Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            tonic::Code::InvalidArgument,
+            "invalid",
+            format!("malformed OTLP/JSON body: {what}"),
+        ))
+    };
+    for (rm, rm_json) in req
+        .resource_metrics
+        .iter()
+        .zip(arr(&v, "resourceMetrics").unwrap_or_default())
+    {
+        for (sm, sm_json) in rm
+            .scope_metrics
+            .iter()
+            .zip(arr(&rm_json, "scopeMetrics").unwrap_or_default())
+        {
+            for (m, m_json) in sm
+                .metrics
+                .iter()
+                .zip(arr(&sm_json, "metrics").unwrap_or_default())
+            {
+                let points = match &m.data {
+                    None if DATA_KEYS.iter().any(|k| m_json.get(k).is_some()) => {
+                        return malformed(&format!(
+                            "metric {:?} has data that does not decode",
+                            m.name
+                        ))
+                    }
+                    Some(Data::Gauge(g)) => Some((&g.data_points, "gauge")),
+                    Some(Data::Sum(s)) => Some((&s.data_points, "sum")),
+                    _ => None,
+                };
+                let Some((points, key)) = points else {
+                    continue;
+                };
+                let json_points = m_json
+                    .get(key)
+                    .and_then(|d| arr(d, "dataPoints"))
+                    .unwrap_or_default();
+                for (p, p_json) in points.iter().zip(json_points) {
+                    if p.value.is_none()
+                        && (p_json.get("asInt").is_some() || p_json.get("asDouble").is_some())
+                    {
+                        return malformed(&format!(
+                            "a point of metric {:?} has a value that does not decode",
+                            m.name
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn encode<T: prost::Message + serde::Serialize>(enc: Encoding, msg: &T) -> (&'static str, Vec<u8>) {
@@ -223,6 +322,7 @@ async fn handle<Req, Resp>(
     signal: Signal,
     headers: HeaderMap,
     body: Body,
+    decoder: fn(Encoding, &[u8]) -> Result<Req, Refusal>,
     work: fn(&Ingest, &Req) -> Outcome,
     respond: fn(Outcome) -> Resp,
 ) -> Response
@@ -260,7 +360,7 @@ where
     let worker = ingest.clone();
     let done = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let req: Req = decode(enc, &raw)?;
+        let req: Req = decoder(enc, &raw)?;
         Ok::<Outcome, Refusal>(work(&worker, &req))
     })
     .await;
@@ -302,6 +402,7 @@ async fn metrics(State(ingest): State<Arc<Ingest>>, headers: HeaderMap, body: Bo
         Signal::Metrics,
         headers,
         body,
+        decode_metrics,
         Ingest::metrics,
         |o| ExportMetricsServiceResponse {
             partial_success: partial(&o).then_some(ExportMetricsPartialSuccess {
@@ -319,6 +420,7 @@ async fn traces(State(ingest): State<Arc<Ingest>>, headers: HeaderMap, body: Bod
         Signal::Traces,
         headers,
         body,
+        decode,
         Ingest::traces,
         |o| ExportTraceServiceResponse {
             partial_success: partial(&o).then_some(ExportTracePartialSuccess {
@@ -331,14 +433,20 @@ async fn traces(State(ingest): State<Arc<Ingest>>, headers: HeaderMap, body: Bod
 }
 
 async fn logs(State(ingest): State<Arc<Ingest>>, headers: HeaderMap, body: Body) -> Response {
-    handle::<ExportLogsServiceRequest, _>(ingest, Signal::Logs, headers, body, Ingest::logs, |o| {
-        ExportLogsServiceResponse {
+    handle::<ExportLogsServiceRequest, _>(
+        ingest,
+        Signal::Logs,
+        headers,
+        body,
+        decode,
+        Ingest::logs,
+        |o| ExportLogsServiceResponse {
             partial_success: partial(&o).then_some(ExportLogsPartialSuccess {
                 rejected_log_records: o.rejected,
                 error_message: o.message,
             }),
-        }
-    })
+        },
+    )
     .await
 }
 

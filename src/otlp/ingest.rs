@@ -79,6 +79,10 @@ impl Ingest {
         self.permits.clone().try_acquire_owned().ok()
     }
 
+    pub fn max_concurrent_requests(&self) -> usize {
+        self.pipeline.runtime().config.otlp.max_concurrent_requests
+    }
+
     pub fn max_request_bytes(&self) -> usize {
         let l = &self.pipeline.runtime().config.limits;
         usize::try_from(l.max_request_bytes.0).unwrap_or(usize::MAX)

@@ -108,3 +108,40 @@ pub fn spawn(
         tasks.spawn(http::serve(listener, ingest, shutdown.clone()));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::load::{load_config, load_str};
+    use crate::config::Config;
+
+    #[test]
+    fn shipped_config_documents_the_defaults() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/meterd.yaml");
+        let config = load_config(&path).expect("config/meterd.yaml loads");
+        assert_eq!(config.otlp, OtlpConfig::default());
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_with_its_place() {
+        let yaml = "otlp:\n  usage_source: logs\n";
+        let err = load_str::<Config>(yaml, "t.yaml", &|_| None).expect_err("bad enum");
+        assert!(err.to_string().contains("t.yaml:2"), "{err}");
+        let yaml = "otlp:\n  max_items_per_request: 0\n  max_concurrent_requests: 0\n  \
+                    resource_attributes_as_labels: ['']\n  typo: 1\n";
+        let err = load_str::<Config>(yaml, "t.yaml", &|_| None)
+            .expect_err("invalid")
+            .to_string();
+        for want in [
+            "otlp.max_items_per_request",
+            "otlp.max_concurrent_requests",
+            "otlp.resource_attributes_as_labels[0]",
+            "unknown key `typo`",
+        ] {
+            assert!(err.contains(want), "{want} not in {err}");
+        }
+        let ok = load_str::<Config>("otlp:\n  usage_source: metrics\n", "t.yaml", &|_| None)
+            .expect("valid");
+        assert_eq!(ok.otlp.usage_source, UsageSource::Metrics);
+    }
+}

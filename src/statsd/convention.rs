@@ -168,8 +168,9 @@ impl ConventionError {
     }
 }
 
-/// Quality occurrences one line can stand for: a bound, since each is handed on separately.
-const MAX_REPEAT: f64 = 10_000.0;
+/// Quality occurrences one line can stand for. [`QualityEvent`] has no count, so each occurrence is
+/// handed on separately; the bound keeps one line from costing more than a packet's worth of work.
+const MAX_REPEAT: f64 = 1_000.0;
 
 fn required<'a>(tags: &Tags<'a>, name: &'static str) -> Result<&'a str, ConventionError> {
     match tags.get(name) {

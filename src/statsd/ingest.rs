@@ -47,6 +47,8 @@ pub enum LineError {
     LabelValueTooLong,
     #[error("tag `le` is reserved on timers, histograms and distributions")]
     ReservedLabel,
+    #[error("names starting with meterd_ are reserved for meterd's own metrics")]
+    ReservedName,
 }
 
 impl LineError {
@@ -57,6 +59,7 @@ impl LineError {
             LineError::TooManyLabels => "too_many_labels",
             LineError::LabelValueTooLong => "label_value_too_long",
             LineError::ReservedLabel => "reserved_label",
+            LineError::ReservedName => "reserved_name",
         }
     }
 }
@@ -240,6 +243,7 @@ fn ingest_line(
                 *mapping_drops += 1;
                 Ok(())
             }
+            Resolved::Reserved => Err(LineError::ReservedName),
             Resolved::Convention(kind) => {
                 convention::convert(*kind, &parsed.tags, sample, now_unix_nanos)
                     .map(|event| match event {

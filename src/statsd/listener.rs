@@ -162,41 +162,43 @@ async fn run_udp(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
-    // Drops are counted locally and published when the queue takes a packet again (or every
+    // Drops are counted locally and published when the socket has nothing more to read (or every
     // 1024 drops): under overload the drop path must stay cheap.
     let mut dropped = 0u64;
     loop {
-        let (n, from) = tokio::select! {
-            r = sock.recv_from(&mut buf) => match r {
+        tokio::select! {
+            r = sock.readable() => {
+                if let Err(e) = r {
+                    tracing::warn!(error = %e, "statsd udp socket failed");
+                    break;
+                }
+            }
+            _ = stopped(&mut shutdown) => break,
+        }
+        // Take everything the kernel holds in one go: one wake-up per burst, not per datagram.
+        loop {
+            let (n, from) = match sock.try_recv_from(&mut buf) {
                 Ok(r) => r,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) => {
                     // ICMP errors and the like surface here; they do not end the listener.
                     tracing::debug!(error = %e, "statsd udp receive error");
                     continue;
                 }
-            },
-            _ = stopped(&mut shutdown) => break,
-        };
-        let batch = Batch {
-            data: buf[..n].to_vec(),
-            transport: Transport::Udp,
-        };
-        match queue.pick(from).try_send(batch) {
-            Ok(()) if dropped > 0 => {
-                count_dropped(&pipeline, "queue_full", dropped);
-                dropped = 0;
-            }
-            Ok(()) => {}
-            Err(_) => {
+            };
+            let batch = Batch {
+                data: buf[..n].to_vec(),
+                transport: Transport::Udp,
+            };
+            if queue.pick(from).try_send(batch).is_err() {
                 dropped += 1;
                 if dropped >= 1024 {
-                    count_dropped(&pipeline, "queue_full", dropped);
-                    dropped = 0;
+                    count_dropped(&pipeline, "queue_full", std::mem::take(&mut dropped));
                 }
             }
         }
+        count_dropped(&pipeline, "queue_full", std::mem::take(&mut dropped));
     }
-    count_dropped(&pipeline, "queue_full", dropped);
 }
 
 fn count_closed(pipeline: &Pipeline, reason: &str) {
@@ -341,4 +343,45 @@ async fn send(tx: &mpsc::Sender<Batch>, data: Vec<u8>) {
     };
     // Fails only when the worker is gone (shutdown): nothing left to do with the lines then.
     let _ = tx.send(batch).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::model::Labels;
+    use crate::pipeline::Runtime;
+    use crate::store::Store;
+
+    #[tokio::test]
+    async fn full_queue_drops_and_counts_datagrams() {
+        let pipeline = Arc::new(Pipeline::new(
+            Arc::new(Store::default()),
+            Runtime::new(Arc::new(Config::default())),
+        ));
+        // One slot and nobody reading it: the first datagram fills the queue, the rest drop.
+        let (tx, _rx) = mpsc::channel(1);
+        let queue = Arc::new(Queue { senders: vec![tx] });
+        let sock = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        let addr = sock.local_addr().expect("addr");
+        let (stop, shutdown) = watch::channel(false);
+        let task = tokio::spawn(run_udp(sock, queue, pipeline.clone(), shutdown));
+        let client = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        for _ in 0..3 {
+            client.send_to(b"a:1|c", addr).await.expect("send");
+        }
+        let dropped = || {
+            pipeline.store().value(
+                "meterd_statsd_packets_dropped",
+                &Labels::new([("reason", "queue_full")]),
+            )
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while dropped() != Some(2.0) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(dropped(), Some(2.0));
+        let _ = stop.send(true);
+        task.await.expect("udp task ends on shutdown");
+    }
 }

@@ -93,9 +93,36 @@ pub struct MappingConfig {
 fn capture_count(m: &MappingConfig) -> Result<usize, String> {
     match m.match_type {
         MatchType::Glob => Ok(m.pattern.matches('*').count()),
-        MatchType::Regex => anchored(&m.pattern)
+        // Checked as written first, so the error quotes the user's pattern, not the anchored one.
+        MatchType::Regex => regex::Regex::new(&m.pattern)
+            .and_then(|_| anchored(&m.pattern))
             .map(|r| r.captures_len() - 1)
-            .map_err(|e| format!("invalid regex: {e}")),
+            .map_err(|e| format!("invalid regex {:?}: {}", m.pattern, one_line(&e))),
+    }
+}
+
+/// The regex crate's syntax errors span several lines (pattern, caret, message); keep the message.
+fn one_line(e: &regex::Error) -> String {
+    let text = e.to_string();
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.trim().trim_start_matches("error: ").to_string())
+        .unwrap_or(text)
+}
+
+/// A glob as a regex: `*` is one or more characters other than `.`, everything else literal.
+fn glob_to_regex(glob: &str) -> String {
+    glob.split('*')
+        .map(regex::escape)
+        .collect::<Vec<_>>()
+        .join("([^.]+)")
+}
+
+fn compile(m: &MappingConfig) -> Result<regex::Regex, regex::Error> {
+    match m.match_type {
+        MatchType::Glob => anchored(&glob_to_regex(&m.pattern)),
+        MatchType::Regex => anchored(&m.pattern),
     }
 }
 
@@ -171,13 +198,10 @@ impl Validate for MappingConfig {
     }
 }
 
-enum Matcher {
-    Glob(Box<str>),
-    Regex(regex::Regex),
-}
-
 struct Rule {
-    matcher: Matcher,
+    /// Globs are compiled to regexes too: the regex crate matches in linear time, where a
+    /// backtracking glob with several `*` per component could be made slow by a crafted name.
+    matcher: regex::Regex,
     filter: Option<TypeFilter>,
     action: Action,
     name: Box<str>,
@@ -195,6 +219,19 @@ pub enum Resolved {
         options: Arc<FamilyOptions>,
     },
     Convention(convention::Kind),
+    /// The name would land in one of meterd's own `meterd_*` families: refused, so a sender
+    /// cannot distort the counters that report on it.
+    Reserved,
+}
+
+/// The store's family name for a resolved name: sanitized, and without a counter's `_total`,
+/// which exposition adds (a StatsD `jobs_total` counter is exposed once as `jobs_total`).
+fn family_name(name: &str, kind: MetricType) -> Box<str> {
+    let name = names::sanitize_metric_name(name);
+    match name.strip_suffix("_total") {
+        Some(base) if kind == MetricType::Counter && !base.is_empty() => base.into(),
+        _ => name.into(),
+    }
 }
 
 /// The compiled rules of one config snapshot.
@@ -211,15 +248,12 @@ impl Mapper {
             .mappings
             .iter()
             .filter_map(|m| {
-                let matcher = match m.match_type {
-                    MatchType::Glob => Matcher::Glob(m.pattern.as_str().into()),
-                    MatchType::Regex => match anchored(&m.pattern) {
-                        Ok(r) => Matcher::Regex(r),
-                        Err(e) => {
-                            tracing::error!(pattern = %m.pattern, error = %e, "skipping mapping");
-                            return None;
-                        }
-                    },
+                let matcher = match compile(m) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::error!(pattern = %m.pattern, error = %e, "skipping mapping");
+                        return None;
+                    }
                 };
                 Some(Rule {
                     matcher,
@@ -257,19 +291,16 @@ impl Mapper {
                 continue;
             }
             caps.clear();
-            let matched = match &rule.matcher {
-                Matcher::Glob(p) => glob(p.as_bytes(), name.as_bytes(), 0, &mut caps),
-                Matcher::Regex(r) => match r.captures(name) {
-                    Some(c) => {
-                        caps.extend(
-                            c.iter()
-                                .skip(1)
-                                .map(|m| m.map_or((0, 0), |m| (m.start(), m.end()))),
-                        );
-                        true
-                    }
-                    None => false,
-                },
+            let matched = match rule.matcher.captures(name) {
+                Some(c) => {
+                    caps.extend(
+                        c.iter()
+                            .skip(1)
+                            .map(|m| m.map_or((0, 0), |m| (m.start(), m.end()))),
+                    );
+                    true
+                }
+                None => false,
             };
             if !matched {
                 continue;
@@ -278,29 +309,36 @@ impl Mapper {
                 return Resolved::Drop;
             }
             let expand = |t: &str| expand(t, name, &caps);
-            return Resolved::Metric {
-                name: names::sanitize_metric_name(&expand(&rule.name)).into(),
+            return checked(Resolved::Metric {
+                name: family_name(&expand(&rule.name), kind),
                 labels: rule
                     .labels
                     .iter()
                     .map(|(k, v)| (k.clone(), expand(v).into_boxed_str()))
                     .collect(),
                 options: rule.options.clone(),
-            };
+            });
         }
         if self.llm_convention {
             if let Some(k) = convention::Kind::from_name(name) {
                 return Resolved::Convention(k);
             }
         }
-        Resolved::Metric {
-            name: names::sanitize_metric_name(name).into(),
+        checked(Resolved::Metric {
+            name: family_name(name, kind),
             labels: Box::new([]),
             options: Arc::new(FamilyOptions {
                 help: Some(Arc::from(passthrough_help(name, kind))),
                 ..Default::default()
             }),
-        }
+        })
+    }
+}
+
+fn checked(r: Resolved) -> Resolved {
+    match &r {
+        Resolved::Metric { name, .. } if name.starts_with("meterd_") => Resolved::Reserved,
+        _ => r,
     }
 }
 
@@ -337,30 +375,6 @@ fn expand(template: &str, name: &str, caps: &[(usize, usize)]) -> String {
         }
     }
     out
-}
-
-/// Glob match of the whole name; `*` takes one or more bytes other than `.`, longest first, and
-/// ends on a character boundary. `offset` is `name`'s position in the full name, for captures.
-fn glob(p: &[u8], name: &[u8], offset: usize, caps: &mut Vec<(usize, usize)>) -> bool {
-    match p.split_first() {
-        None => name.is_empty(),
-        Some((b'*', rest)) => {
-            let max = name.iter().position(|b| *b == b'.').unwrap_or(name.len());
-            for len in (1..=max).rev() {
-                // Not inside a multi-byte character (UTF-8 continuation bytes are 0b10xxxxxx).
-                if name.get(len).is_some_and(|b| (b & 0xC0) == 0x80) {
-                    continue;
-                }
-                caps.push((offset, offset + len));
-                if glob(rest, &name[len..], offset + len, caps) {
-                    return true;
-                }
-                caps.pop();
-            }
-            false
-        }
-        Some((c, rest)) => name.first() == Some(c) && glob(rest, &name[1..], offset + 1, caps),
-    }
 }
 
 #[cfg(test)]

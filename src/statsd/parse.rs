@@ -434,6 +434,10 @@ impl<'a> Body<'a> {
             sample(Value::Member(values));
             return Ok(());
         }
+        if !values.contains(':') {
+            sample(parse_value(kind, values)?);
+            return Ok(());
+        }
         // Validate every packed value before emitting any, so a bad one rejects the whole group.
         for v in values.split(':') {
             parse_value(kind, v)?;

@@ -223,6 +223,21 @@ impl Store {
         {
             return Ok(f.clone());
         }
+        // A flood of new names must not create families that can never hold a series: check the
+        // caps that would reject this sample before growing the family map.
+        if !sample.options.internal {
+            if self.shedding() {
+                return Err(Reject::MemoryLimit);
+            }
+            let total_cap = self
+                .limits
+                .read()
+                .map_err(|_| Reject::TotalSeriesLimit)?
+                .max_series_total;
+            if self.total_series.load(Ordering::Relaxed) >= total_cap {
+                return Err(Reject::TotalSeriesLimit);
+            }
+        }
         let mut families = self
             .families
             .write()

@@ -316,3 +316,20 @@ fn money_counter_renders_in_usd() {
     let text = crate::expose::text::render(&st.snapshot(), crate::expose::text::Format::Text);
     assert!(text.contains("llm_cost_usd_total 0.00575\n"), "{text}");
 }
+
+#[test]
+fn new_names_past_the_total_cap_create_no_family() {
+    let store = Store::new(StoreLimits {
+        max_series_total: 2,
+        ..StoreLimits::default()
+    });
+    for i in 0..10 {
+        let r = store.apply(&Sample::new(
+            format!("flood_{i}"),
+            Labels::new([("k", "v")]),
+            SampleValue::CounterAdd(1.0),
+        ));
+        assert_eq!(r.is_ok(), i < 2, "sample {i}: {r:?}");
+    }
+    assert_eq!(store.snapshot().len(), 2, "no empty families left behind");
+}

@@ -168,3 +168,59 @@ fn promoted_resource_attributes_become_labels() {
         agent.scrape(None)
     );
 }
+
+#[test]
+fn sdk_exponential_histogram_becomes_power_of_two_buckets() {
+    use opentelemetry_sdk::metrics::{Aggregation, Instrument, SdkMeterProvider, Stream};
+    for temporality in [Temporality::Cumulative, Temporality::Delta] {
+        let agent = Agent::start("");
+        let client = Client::default();
+        let provider = SdkMeterProvider::builder()
+            .with_resource(resource("checkout", &[]))
+            .with_reader(client.manual_reader(&agent, Transport::Grpc, temporality))
+            .with_view(|i: &Instrument| {
+                Stream::builder()
+                    .with_aggregation(Aggregation::Base2ExponentialHistogram {
+                        max_size: 160,
+                        max_scale: 20,
+                        record_min_max: true,
+                    })
+                    .build()
+                    .ok()
+                    .filter(|_| i.name() == "llm.latency")
+            })
+            .build();
+        let h = provider
+            .meter("m")
+            .f64_histogram("llm.latency")
+            .with_unit("s")
+            .build();
+        h.record(0.3, &[]);
+        h.record(3.0, &[]);
+        provider.force_flush().expect("export");
+        h.record(3.5, &[]);
+        provider.force_flush().expect("export");
+        provider.shutdown().expect("shutdown");
+        let l = |le: &str| {
+            agent.metric(&format!(
+                "llm_latency_seconds_bucket{{job=\"checkout\",otel_scope_name=\"m\",le=\"{le}\"}}"
+            ))
+        };
+        // 0.3 <= 0.5; 3.0 and 3.5 <= 4 (and > 2).
+        assert_eq!(
+            l("0.25"),
+            Some(0.0),
+            "{temporality:?}\n{}",
+            agent.scrape(None)
+        );
+        assert_eq!(l("0.5"), Some(1.0), "{temporality:?}");
+        assert_eq!(l("2"), Some(1.0), "{temporality:?}");
+        assert_eq!(l("4"), Some(3.0), "{temporality:?}");
+        assert_eq!(l("+Inf"), Some(3.0), "{temporality:?}");
+        assert_eq!(
+            agent.metric(r#"llm_latency_seconds_sum{job="checkout",otel_scope_name="m"}"#),
+            Some(6.8),
+            "{temporality:?}"
+        );
+    }
+}

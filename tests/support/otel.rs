@@ -52,15 +52,14 @@ fn endpoint(agent: &Agent, t: Transport, path: &str) -> String {
 }
 
 impl Client {
-    pub fn meter_provider(
+    pub fn metric_exporter(
         &self,
         agent: &Agent,
         t: Transport,
-        resource: Resource,
         temporality: Temporality,
-    ) -> SdkMeterProvider {
+    ) -> opentelemetry_otlp::MetricExporter {
         let url = endpoint(agent, t, "/v1/metrics");
-        let exporter = match t {
+        match t {
             Transport::Grpc => self.rt.block_on(async {
                 opentelemetry_otlp::MetricExporter::builder()
                     .with_tonic()
@@ -83,14 +82,31 @@ impl Client {
                     .build()
                     .expect("http metric exporter")
             }
-        };
-        // A long interval: only force_flush exports, so the test decides when data is sent.
-        let reader = PeriodicReader::builder(exporter)
+        }
+    }
+
+    /// A reader that exports only on `force_flush`, so the test decides when data is sent.
+    pub fn manual_reader(
+        &self,
+        agent: &Agent,
+        t: Transport,
+        temporality: Temporality,
+    ) -> PeriodicReader<opentelemetry_otlp::MetricExporter> {
+        PeriodicReader::builder(self.metric_exporter(agent, t, temporality))
             .with_interval(Duration::from_secs(3600))
-            .build();
+            .build()
+    }
+
+    pub fn meter_provider(
+        &self,
+        agent: &Agent,
+        t: Transport,
+        resource: Resource,
+        temporality: Temporality,
+    ) -> SdkMeterProvider {
         SdkMeterProvider::builder()
             .with_resource(resource)
-            .with_reader(reader)
+            .with_reader(self.manual_reader(agent, t, temporality))
             .build()
     }
 

@@ -122,15 +122,22 @@ impl Pattern {
 /// `*` matches any run (also empty), `?` one character. Iterative with one backtrack point, so
 /// hostile names cannot make it exponential.
 pub(super) fn glob_match(pattern: &str, name: &str) -> bool {
+    if pattern.is_ascii() && name.is_ascii() {
+        return glob_match_units(pattern.as_bytes(), name.as_bytes(), b'*', b'?');
+    }
     let p: Vec<char> = pattern.chars().collect();
     let n: Vec<char> = name.chars().collect();
+    glob_match_units(&p, &n, '*', '?')
+}
+
+fn glob_match_units<T: PartialEq + Copy>(p: &[T], n: &[T], any: T, one: T) -> bool {
     let (mut pi, mut ni) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ni < n.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+        if pi < p.len() && (p[pi] == one || p[pi] == n[ni]) {
             pi += 1;
             ni += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        } else if pi < p.len() && p[pi] == any {
             star = Some((pi, ni));
             pi += 1;
         } else if let Some((sp, sn)) = star {
@@ -141,7 +148,7 @@ pub(super) fn glob_match(pattern: &str, name: &str) -> bool {
             return false;
         }
     }
-    p[pi..].iter().all(|c| *c == '*')
+    p[pi..].iter().all(|c| *c == any)
 }
 
 static VERSION_SUFFIX: LazyLock<Option<Regex>> = LazyLock::new(|| {
@@ -293,6 +300,8 @@ pub struct Compiled {
     aliases: HashMap<String, String>,
     service_tiers: HashMap<String, u128>,
     by_provider: HashMap<String, Vec<usize>>,
+    /// (provider, lower-cased exact pattern) -> entries: the common case needs no scan.
+    exact: HashMap<(String, String), Vec<usize>>,
     /// `meterd_pricing_info` labels.
     pub hash: String,
     pub source: String,
@@ -323,6 +332,14 @@ impl Compiled {
         };
         for (index, m) in table.models.iter().enumerate() {
             let e = compile_entry(index, m);
+            for p in &e.patterns {
+                if let Pattern::Exact(name) = p {
+                    c.exact
+                        .entry((e.provider.to_string(), name.to_string()))
+                        .or_default()
+                        .push(index);
+                }
+            }
             c.by_provider
                 .entry(e.provider.to_string())
                 .or_default()
@@ -362,6 +379,29 @@ impl Compiled {
             return Vec::new();
         };
         let name = model.to_lowercase();
+        // An exact name outranks everything else, so when one is in force no scan is needed.
+        if let Some(ids) = self.exact.get(&(provider.to_string(), name.clone())) {
+            let mut found: Vec<(usize, Rank, MatchKind)> = ids
+                .iter()
+                .filter_map(|&i| self.entries.get(i))
+                .filter(|e| e.in_force(at))
+                .map(|e| {
+                    (
+                        e.index,
+                        Rank {
+                            class: 4,
+                            a: 0,
+                            b: 0,
+                        },
+                        MatchKind::Exact,
+                    )
+                })
+                .collect();
+            if !found.is_empty() {
+                found.sort_by_key(|(i, _, _)| (std::cmp::Reverse(self.entries[*i].layer), *i));
+                return found;
+            }
+        }
         let mut family: Vec<&str> = Vec::new();
         let mut cur = name.as_str();
         while family.len() < 3 {

@@ -5,6 +5,15 @@
 //!   `output`. Each part is billed at its own rate and only the remainder at the base rate, so no
 //!   token is billed twice. When the parts exceed the whole (a sender reporting them separately),
 //!   the remainder is zero.
+//! - **Parts sent alone** (a StatsD line or an OTLP metric point carries one token type, so the
+//!   cached part arrives in one event and the whole `input` in another): an event with parts but
+//!   a zero whole bills each part only at its *premium* over the whole's rate, `max(0, part rate -
+//!   base rate)`, because the whole, sent separately, already bills those tokens at the base rate.
+//!   That is exact for premium parts (cache writes, audio tokens, reasoning priced above output)
+//!   and never bills a token twice; a cache-read *discount* cannot be applied to a total already
+//!   counted (counters do not go down), so single-dimension senders are billed conservatively (at
+//!   most the discount too much). Send the whole request in one event (an OTLP span) to get
+//!   discounts exactly.
 //! - **Fallbacks**: a model without a `cached_input`, `cache_write_*` or `reasoning` price bills those
 //!   tokens at its `input` (or `output`) rate, as providers that do not discount them do. Audio
 //!   tokens, audio time, characters and images have no fallback: without their price they are
@@ -37,6 +46,9 @@ pub struct Line {
     /// Femto-USD per quantity unit, after the service-tier multiplier.
     pub rate: u128,
     pub femto: u128,
+    /// Set when this part arrived without its whole and bills only its premium over that
+    /// whole's rate (see the module docs).
+    pub premium_over: Option<Dim>,
 }
 
 #[derive(Debug)]
@@ -150,16 +162,32 @@ fn bill(rates: &Rates, multiplier: u128, ev: &UsageEvent) -> (Vec<Line>, Vec<Dim
         (Dim::Image, u.images, &[Dim::Image]),
         (Dim::Request, u.requests, &[Dim::Request]),
     ];
+    let scale = |r: u128| {
+        if multiplier == FEMTO_PER_USD {
+            r
+        } else {
+            mul_div_round(r, multiplier, FEMTO_PER_USD)
+        }
+    };
     for (dim, quantity, prices) in plan {
         if quantity == 0 {
             continue;
         }
+        let whole = match dim {
+            Dim::CachedInput | Dim::CacheWrite5m | Dim::CacheWrite1h | Dim::AudioInput
+                if u.input_tokens == 0 =>
+            {
+                Some(Dim::Input)
+            }
+            Dim::Reasoning | Dim::AudioOutput if u.output_tokens == 0 => Some(Dim::Output),
+            _ => None,
+        };
         match prices.iter().find_map(|p| rates.get(*p).map(|r| (*p, r))) {
             Some((billed_as, r)) => {
-                let rate = if multiplier == FEMTO_PER_USD {
-                    r
-                } else {
-                    mul_div_round(r, multiplier, FEMTO_PER_USD)
+                let base = whole.and_then(|w| rates.get(w).map(|b| (w, scale(b))));
+                let rate = match base {
+                    Some((_, b)) => scale(r).saturating_sub(b),
+                    None => scale(r),
                 };
                 lines.push(Line {
                     dim,
@@ -167,6 +195,7 @@ fn bill(rates: &Rates, multiplier: u128, ev: &UsageEvent) -> (Vec<Line>, Vec<Dim
                     quantity,
                     rate,
                     femto: rate.saturating_mul(u128::from(quantity)),
+                    premium_over: base.map(|(w, _)| w),
                 });
             }
             None if dim == Dim::Request => {}

@@ -26,16 +26,16 @@ pub fn explain(table: &Compiled, ev: &UsageEvent) -> Result<String, String> {
         n.and_then(|n| jiff::Timestamp::from_nanosecond(i128::from(n)).ok())
             .map_or_else(String::new, |t| t.strftime("%Y-%m-%d").to_string())
     };
+    let validity = match (e.from, e.to) {
+        (None, None) => String::new(),
+        (Some(f), None) => format!(", in force from {}", date(Some(f))),
+        (None, Some(t)) => format!(", in force until {}", date(Some(t))),
+        (f, t) => format!(", in force {} to {}", date(f), date(t)),
+    };
     let _ = writeln!(
         out,
-        "{} / {}: table entry models[{}] {:?} ({}), in force {} .. {}",
-        ev.provider,
-        ev.model,
-        e.index,
-        &*e.model,
-        p.resolution.how,
-        date(e.from),
-        date(e.to)
+        "{} / {}: table entry models[{}] {:?} ({}){validity}",
+        ev.provider, ev.model, e.index, &*e.model, p.resolution.how,
     );
     if let Some(s) = &e.source {
         let _ = writeln!(
@@ -65,14 +65,15 @@ pub fn explain(table: &Compiled, ev: &UsageEvent) -> Result<String, String> {
     );
     for l in &p.lines {
         let per = l.billed_as.units_per_price();
+        // A premium line shows the premium's own rate per priced unit.
         let price = format!(
             "{} / {}{}",
             format_usd(l.rate.saturating_mul(per)),
             l.billed_as.price_unit(),
-            if l.billed_as != l.dim {
-                format!(" ({} rate)", l.billed_as.name())
-            } else {
-                String::new()
+            match (l.premium_over, l.billed_as != l.dim) {
+                (Some(w), _) => format!(" (premium over {}, billed on its own line)", w.name()),
+                (None, true) => format!(" ({} rate)", l.billed_as.name()),
+                (None, false) => String::new(),
             }
         );
         let _ = writeln!(

@@ -232,9 +232,48 @@ fn cache_writes_and_reads_are_part_of_input() {
     assert_eq!(p.total, 26_850_000_000_000);
     // Parts larger than the whole never bill a negative remainder.
     let e = ev("anthropic", "claude-sonnet-4", NOW, |u| {
-        u.cached_input_tokens = 100
+        u.input_tokens = 50;
+        u.cached_input_tokens = 100;
     });
     assert_eq!(total(&t, &e), 100 * 300_000_000);
+}
+
+#[test]
+fn parts_sent_alone_bill_only_their_premium_over_the_whole() {
+    let t = table(TABLE);
+    // StatsD: `input` (the whole, 1000) and `cache_write_5m` (1000 of it) on separate lines.
+    let whole = ev("anthropic", "claude-sonnet-4", NOW, |u| {
+        u.input_tokens = 1000
+    });
+    let part = ev("anthropic", "claude-sonnet-4", NOW, |u| {
+        u.cache_write_5m_tokens = 1000
+    });
+    let together = ev("anthropic", "claude-sonnet-4", NOW, |u| {
+        u.input_tokens = 1000;
+        u.cache_write_5m_tokens = 1000;
+    });
+    let p = priced(&t, &part);
+    assert_eq!(p.lines[0].premium_over, Some(Dim::Input));
+    assert_eq!(p.total, 1000 * 750_000_000);
+    assert_eq!(total(&t, &whole) + p.total, total(&t, &together));
+    // A cache read alone cannot take its discount back from the input already billed: 0, and the
+    // pair is billed at most the discount too much, never the cached tokens twice.
+    let read = ev("anthropic", "claude-sonnet-4", NOW, |u| {
+        u.cached_input_tokens = 1000
+    });
+    assert_eq!(total(&t, &read), 0);
+    // Reasoning alone on a model pricing it above output: 600 x ($9 - $8)/1M.
+    let r = ev("openai", "o3", NOW, |u| u.reasoning_tokens = 600);
+    assert_eq!(total(&t, &r), 600 * 1_000_000_000);
+    // Audio tokens alone on a model with audio prices: premium over text input.
+    let a = ev("openai", "gpt-4o-audio", NOW, |u| {
+        u.audio_input_tokens = 100
+    });
+    assert_eq!(total(&t, &a), 100 * 37_500_000_000);
+    // Batch multiplies both rates before the difference: (3.75 - 3) x 0.5 per 1M.
+    let mut b = part.clone();
+    b.service_tier = Some("batch".into());
+    assert_eq!(total(&t, &b), 1000 * 375_000_000);
 }
 
 #[test]

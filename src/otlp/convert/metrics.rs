@@ -406,10 +406,11 @@ pub fn exponential_to_classic(p: &ExponentialHistogramDataPoint) -> HistogramDat
     let bounds = exponential_bounds();
     let mut counts = vec![0u64; bounds.len() + 1];
     // Zero and negative observations are below every positive bound.
-    let negative: u64 = p
-        .negative
-        .as_ref()
-        .map_or(0, |b: &Buckets| b.bucket_counts.iter().sum());
+    let negative: u64 = p.negative.as_ref().map_or(0, |b: &Buckets| {
+        b.bucket_counts
+            .iter()
+            .fold(0u64, |a, c| a.saturating_add(*c))
+    });
     counts[0] = p.zero_count.saturating_add(negative);
     if let Some(pos) = &p.positive {
         for (i, c) in pos.bucket_counts.iter().enumerate() {

@@ -6,5 +6,7 @@ pub mod genai;
 pub mod logs;
 pub mod metrics;
 pub mod names;
+#[cfg(test)]
+mod proptests;
 pub mod resource;
 pub mod usage_metrics;

@@ -91,6 +91,10 @@ fn otlp_json_edge_cases_decode() {
         )
     );
 
+    assert_eq!(
+        decode::<ExportTraceServiceRequest>(Encoding::Json, b" \n").expect("empty request"),
+        ExportTraceServiceRequest::default()
+    );
     for bad in [
         &br#"{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "xyz"}]}]}]}"#[..],
         b"{",
@@ -102,4 +106,21 @@ fn otlp_json_edge_cases_decode() {
     let r = decode::<ExportTraceServiceRequest>(Encoding::Protobuf, &[0xff, 0xff, 0xff])
         .expect_err("bad pb");
     assert_eq!(r.code, tonic::Code::InvalidArgument);
+}
+
+#[test]
+fn json_errors_hidden_by_flattened_oneofs_are_still_malformed() {
+    // serde turns a failed `#[serde(flatten)] Option<oneof>` into `None`; a metric or point whose
+    // data key is present but did not decode must be a 400, not a silently empty item.
+    for bad in [
+        &br#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"x","gauge":{"dataPoints":[{"exemplars":[{"traceId":"not-hex"}]}]}}]}]}]}"#[..],
+        br#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"x","gauge":{"dataPoints":[{"asInt":"abc"}]}}]}]}]}"#,
+        br#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"x","sum":{"dataPoints":[{"asDouble":{}}]}}]}]}]}"#,
+    ] {
+        let r = decode_metrics(Encoding::Json, bad).expect_err("malformed");
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", String::from_utf8_lossy(bad));
+    }
+    // A metric that really has no data, or a point without a value, is an item-level rejection.
+    let ok = br#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"x"},{"name":"y","gauge":{"dataPoints":[{}]}}]}]}]}"#;
+    assert!(decode_metrics(Encoding::Json, ok).is_ok());
 }

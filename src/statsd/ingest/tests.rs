@@ -1,1 +1,218 @@
+use super::*;
+use crate::config::Config;
+use crate::statsd::MappingConfig;
+use crate::store::{SeriesValue, Store};
 
+fn pipeline(config: Config) -> Pipeline {
+    Pipeline::new(
+        Arc::new(Store::new(config.limits.store_limits())),
+        Runtime::new(Arc::new(config)),
+    )
+}
+
+fn run(p: &Pipeline, packet: &str) {
+    let mut w = Worker::default();
+    w.batch(p, Transport::Udp, packet.as_bytes(), 0);
+    w.flush(p);
+}
+
+fn value(p: &Pipeline, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    p.store().value(name, &Labels::new(labels.iter().copied()))
+}
+
+fn errors(p: &Pipeline, reason: &str) -> f64 {
+    value(p, "meterd_statsd_errors", &[("reason", reason)]).unwrap_or(0.0)
+}
+
+fn histogram(p: &Pipeline, name: &str) -> (f64, f64) {
+    p.store()
+        .snapshot()
+        .into_iter()
+        .find(|f| &*f.name == name)
+        .and_then(|f| match &f.series.first()?.1.value {
+            SeriesValue::Histogram { sum, count, .. } => Some((*sum, *count)),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no histogram {name}"))
+}
+
+#[test]
+fn sampling_rules_per_type() {
+    let p = pipeline(Config::default());
+    run(
+        &p,
+        "c:1|c|@0.1\ng:5|g|@0.1\ng:+2|g\nt:500|ms|@0.5\nh:3|h|@0.25\nd:1:2|d\nu:a|s|@0.5\nu:b|s\nu:a|s\n",
+    );
+    let c = value(&p, "c", &[]).unwrap_or_default();
+    assert!((c - 10.0).abs() < 1e-9, "{c}");
+    assert_eq!(value(&p, "g", &[]), Some(7.0), "gauges ignore the rate");
+    assert_eq!(histogram(&p, "t"), (1.0, 2.0), "0.5 s observed twice");
+    assert_eq!(histogram(&p, "h"), (12.0, 4.0));
+    assert_eq!(histogram(&p, "d"), (3.0, 2.0));
+    assert_eq!(value(&p, "u", &[]), Some(2.0), "sets ignore the rate");
+    assert_eq!(
+        value(&p, "meterd_statsd_lines_received", &[("transport", "udp")]),
+        Some(9.0)
+    );
+}
+
+#[test]
+fn bad_lines_are_counted_per_reason_and_do_not_affect_others() {
+    let mut config = Config::default();
+    config.limits.max_line_bytes = 64;
+    config.limits.max_labels_per_series = 2;
+    config.limits.max_label_value_bytes = 8;
+    let p = pipeline(config);
+    let long = format!("long:1|c|#k:{}", "v".repeat(80));
+    run(
+        &p,
+        &format!(
+            "ok:1|c\nnope\nok:x|c\n{long}\nok:1|c|#a:1,b:2,c:3\nok:1|c|#a:123456789\n\
+             lat:1|ms|#le:1\nllm.tokens:1|c|#provider:p\nmeterd.statsd.errors:5|c\nok:1|c\n"
+        ),
+    );
+    assert_eq!(value(&p, "ok", &[]), Some(2.0));
+    for (reason, n) in [
+        ("missing_value", 1.0),
+        ("bad_value", 1.0),
+        ("line_too_long", 1.0),
+        ("too_many_labels", 1.0),
+        ("label_value_too_long", 1.0),
+        ("reserved_label", 1.0),
+        ("missing_tag", 1.0),
+        ("reserved_name", 1.0),
+    ] {
+        assert_eq!(errors(&p, reason), n, "{reason}");
+    }
+}
+
+#[test]
+fn mapping_applies_labels_drop_and_reload_invalidates_the_cache() {
+    let mut config = Config::default();
+    config.statsd.mappings = vec![
+        MappingConfig {
+            pattern: "app.*.requests".into(),
+            name: "app_requests".into(),
+            labels: [("service".to_string(), "$1".to_string())].into(),
+            ..Default::default()
+        },
+        MappingConfig {
+            pattern: "debug.*".into(),
+            action: crate::statsd::mapping::Action::Drop,
+            ..Default::default()
+        },
+    ];
+    let p = pipeline(config);
+    let mut w = Worker::default();
+    w.batch(
+        &p,
+        Transport::Udp,
+        b"app.checkout.requests:2|c|#region:eu\ndebug.x:1|c\n",
+        0,
+    );
+    w.flush(&p);
+    assert_eq!(
+        value(
+            &p,
+            "app_requests",
+            &[("service", "checkout"), ("region", "eu")]
+        ),
+        Some(2.0)
+    );
+    assert_eq!(p.store().family_len("debug_x"), 0);
+    assert_eq!(
+        value(
+            &p,
+            "meterd_statsd_samples_dropped",
+            &[("reason", "mapping_drop")]
+        ),
+        Some(1.0)
+    );
+
+    // Same worker (warm cache), new config: the new rules apply at once.
+    p.swap_runtime(Runtime::new(Arc::new(Config::default())));
+    w.batch(&p, Transport::Udp, b"app.checkout.requests:1|c\n", 0);
+    assert_eq!(value(&p, "app_checkout_requests", &[]), Some(1.0));
+}
+
+#[test]
+fn mapping_cache_stays_bounded() {
+    let mut config = Config::default();
+    config.statsd.mapping_cache_size = 10;
+    let p = pipeline(config);
+    let mut w = Worker::default();
+    let packet: String = (0..100).map(|i| format!("m{i}:1|c\n")).collect();
+    w.batch(&p, Transport::Udp, packet.as_bytes(), 0);
+    assert!(w.cache[MetricType::Counter.index()].len() <= 10);
+    assert_eq!(value(&p, "m99", &[]), Some(1.0));
+}
+
+#[test]
+fn tag_styles_become_sanitized_labels() {
+    let p = pipeline(Config::default());
+    run(
+        &p,
+        "a.b,host=h1:1|c\nc.d#host=h1:1|c\ne.f[host=h1]:1|c\ng-h:1|c|#host.name:h1,bare\n",
+    );
+    for name in ["a_b", "c_d", "e_f"] {
+        assert_eq!(value(&p, name, &[("host", "h1")]), Some(1.0), "{name}");
+    }
+    assert_eq!(value(&p, "g_h", &[("host_name", "h1")]), Some(1.0));
+}
+
+#[test]
+fn type_conflicts_are_rejected_without_breaking_the_family() {
+    let p = pipeline(Config::default());
+    run(&p, "x:1|c\nx:1|g\nx:2|c\n");
+    assert_eq!(value(&p, "x", &[]), Some(3.0));
+    assert_eq!(
+        value(
+            &p,
+            "meterd_samples_rejected",
+            &[("protocol", "statsd"), ("reason", "type_conflict")]
+        ),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn convention_lines_derive_llm_families() {
+    let p = pipeline(Config::default());
+    run(
+        &p,
+        "llm.tokens:1200|c|#provider:openai,model:gpt-4o,token_type:input,team:search,user:u1\n\
+         llm.requests:1|c|@0.5|#provider:openai,model:gpt-4o,status:ok\n\
+         llm.outcome:1|c|#model:gpt-4o,outcome:accepted\n",
+    );
+    assert_eq!(
+        value(
+            &p,
+            "llm_tokens",
+            &[
+                ("provider", "openai"),
+                ("model", "gpt-4o"),
+                ("token_type", "input"),
+                ("team", "search")
+            ]
+        ),
+        Some(1200.0),
+        "user is not a scope label and is dropped"
+    );
+    assert_eq!(
+        value(
+            &p,
+            "llm_requests",
+            &[
+                ("provider", "openai"),
+                ("model", "gpt-4o"),
+                ("status", "ok")
+            ]
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(&p, "meterd_quality_events", &[("protocol", "statsd")]),
+        Some(1.0)
+    );
+    assert_eq!(p.store().family_len("llm_tokens"), 1);
+}

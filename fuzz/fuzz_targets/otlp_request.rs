@@ -1,0 +1,46 @@
+//! OTLP request bodies (protobuf or JSON, metrics, traces or logs, chosen by the first byte) through
+//! decoding and the shared ingest core: malformed input must be refused, valid input converted,
+//! and nothing may panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use meterd::config::Config;
+use meterd::otlp::http::{decode, Encoding};
+use meterd::otlp::ingest::Ingest;
+use meterd::pipeline::{Pipeline, Runtime};
+use meterd::store::Store;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use std::sync::{Arc, OnceLock};
+
+fn ingest() -> &'static Arc<Ingest> {
+    static I: OnceLock<Arc<Ingest>> = OnceLock::new();
+    I.get_or_init(|| {
+        let pipeline = Pipeline::new(Arc::new(Store::default()), Runtime::new(Arc::new(Config::default())));
+        Ingest::new(Arc::new(pipeline), 0)
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&selector, body)) = data.split_first() else { return };
+    let enc = if selector & 1 == 0 { Encoding::Protobuf } else { Encoding::Json };
+    let ingest = ingest();
+    match (selector >> 1) % 3 {
+        0 => {
+            if let Ok(req) = decode::<ExportMetricsServiceRequest>(enc, body) {
+                let _ = ingest.metrics(&req);
+            }
+        }
+        1 => {
+            if let Ok(req) = decode::<ExportTraceServiceRequest>(enc, body) {
+                let _ = ingest.traces(&req);
+            }
+        }
+        _ => {
+            if let Ok(req) = decode::<ExportLogsServiceRequest>(enc, body) {
+                let _ = ingest.logs(&req);
+            }
+        }
+    }
+});

@@ -1,0 +1,236 @@
+//! A real Alertmanager (the Debian `prometheus-alertmanager` binary) on a free loopback port, and a
+//! webhook receiver owned by the test that records every notification it is sent.
+
+use super::wait_until;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One notification: the request path (which receiver) and the webhook JSON payload.
+#[derive(Clone, Debug)]
+pub struct Notification {
+    pub path: String,
+    pub body: serde_json::Value,
+}
+
+impl Notification {
+    /// Labels of the firing alerts in this notification.
+    pub fn firing(&self) -> Vec<&serde_json::Value> {
+        self.body["alerts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|a| a["status"] == "firing")
+            .map(|a| &a["labels"])
+            .collect()
+    }
+
+    pub fn firing_names(&self) -> Vec<String> {
+        self.firing()
+            .iter()
+            .filter_map(|l| l["alertname"].as_str().map(str::to_string))
+            .collect()
+    }
+}
+
+/// An HTTP server on 127.0.0.1 that answers every POST with 200 and keeps the JSON bodies.
+pub struct Webhook {
+    pub addr: SocketAddr,
+    received: Arc<Mutex<Vec<Notification>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Webhook {
+    pub fn start() -> Webhook {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("webhook bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("webhook addr");
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (r, s) = (received.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((conn, _)) => {
+                        let r = r.clone();
+                        std::thread::spawn(move || serve(conn, &r));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        Webhook {
+            addr,
+            received,
+            stop,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn received(&self) -> Vec<Notification> {
+        self.received.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    /// Waits for a notification to `path` that satisfies `pred`; panics with everything received.
+    pub fn wait_for(
+        &self,
+        what: &str,
+        path: &str,
+        pred: impl Fn(&Notification) -> bool,
+    ) -> Notification {
+        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            wait_until(what, Duration::from_secs(60), || {
+                self.received()
+                    .into_iter()
+                    .find(|n| n.path == path && pred(n))
+            })
+        }));
+        match found {
+            Ok(n) => n,
+            Err(_) => panic!(
+                "no notification to {path}: {what}; received: {:#?}",
+                self.received()
+                    .iter()
+                    .map(|n| (n.path.clone(), n.firing_names()))
+                    .collect::<Vec<_>>()
+            ),
+        }
+    }
+}
+
+impl Drop for Webhook {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// HTTP/1.1 with keep-alive: Alertmanager reuses connections.
+fn serve(conn: TcpStream, received: &Mutex<Vec<Notification>>) {
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+    let Ok(mut writer) = conn.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(conn);
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let path = request_line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("")
+            .to_string();
+        let mut len = 0usize;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                return;
+            }
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = header.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0u8; len];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        if let Ok(body) = serde_json::from_slice(&body) {
+            if let Ok(mut v) = received.lock() {
+                v.push(Notification { path, body });
+            }
+        }
+        if writer
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+pub struct Alertmanager {
+    child: Child,
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+}
+
+impl Alertmanager {
+    /// Starts Alertmanager with `config` (YAML text). Panics (fails the test) when the
+    /// `prometheus-alertmanager` binary is missing.
+    pub fn start(config: &str) -> Alertmanager {
+        let mut last_err = String::new();
+        // A port probed free can be taken before Alertmanager binds it: retry with a fresh one.
+        for _ in 0..3 {
+            match Self::try_start(config) {
+                Ok(a) => return a,
+                Err(e) => last_err = e,
+            }
+        }
+        panic!("alertmanager did not start: {last_err}");
+    }
+
+    fn try_start(config: &str) -> Result<Alertmanager, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let config_path = dir.path().join("alertmanager.yml");
+        std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let log = std::fs::File::create(dir.path().join("alertmanager.log"))
+            .map_err(|e| e.to_string())?;
+        let child = Command::new("prometheus-alertmanager")
+            .arg(format!("--config.file={}", config_path.display()))
+            .arg(format!("--storage.path={}", dir.path().join("data").display()))
+            .arg(format!("--web.listen-address={addr}"))
+            // No gossip: a single instance, and no fixed cluster port to collide on.
+            .arg("--cluster.listen-address=")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot run `prometheus-alertmanager` (install the Debian package `prometheus-alertmanager`; scripts/test.sh does): {e}"))?;
+        let mut am = Alertmanager { child, addr, dir };
+        let client = reqwest::blocking::Client::new();
+        for _ in 0..150 {
+            if let Ok(Some(status)) = am.child.try_wait() {
+                return Err(format!("alertmanager exited with {status}: {}", am.log()));
+            }
+            let ready = client
+                .get(format!("http://{addr}/-/ready"))
+                .timeout(Duration::from_secs(1))
+                .send()
+                .map(|r| r.status().is_success())
+                .unwrap_or(false);
+            if ready {
+                return Ok(am);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(format!("alertmanager not ready after 15s: {}", am.log()))
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("alertmanager.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Alertmanager {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -432,3 +432,79 @@ budgets:
         Some(2.0)
     );
 }
+
+/// One GenAI client span as an instrumentation library reports it.
+fn genai_span(tracer: &opentelemetry_sdk::trace::SdkTracer, input: i64, output: i64) {
+    use opentelemetry::trace::{Span as _, SpanKind, Tracer as _};
+    use opentelemetry::KeyValue;
+    let start = std::time::SystemTime::now();
+    let mut span = tracer
+        .span_builder("chat m1")
+        .with_kind(SpanKind::Client)
+        .with_start_time(start)
+        .with_attributes(vec![
+            KeyValue::new("gen_ai.operation.name", "chat"),
+            KeyValue::new("gen_ai.provider.name", "test"),
+            KeyValue::new("gen_ai.request.model", "m1"),
+            KeyValue::new("gen_ai.usage.input_tokens", input),
+            KeyValue::new("gen_ai.usage.output_tokens", output),
+        ])
+        .start(tracer);
+    span.end_with_timestamp(start + Duration::from_millis(100));
+}
+
+#[test]
+fn prometheus_sees_budget_spend_from_statsd_and_otlp_usage() {
+    use opentelemetry::trace::TracerProvider as _;
+    use support::otel::{resource, Client, Transport};
+    // $2.50 per 1M input tokens, $10 per 1M output tokens.
+    let agent = Agent::start(
+        "scope_labels: [team]
+pricing:
+  models:
+    - {provider: test, model: m1, prices: {input: 2.50, output: 10.00}}
+budgets:
+  - name: search
+    match: {team: search, model: m1}
+    period: daily
+    limit_usd: 0.05
+",
+    );
+    let prom = Prometheus::start(&[agent.http()], &[], "");
+    prom.wait_for_targets_up();
+    // StatsD: 4 x 1000 input tokens = 4 x $0.0025.
+    for _ in 0..4 {
+        agent.send_udp("llm.tokens:1000|c|#provider:test,model:m1,token_type:input,team:search\n");
+    }
+    // OTLP: 5 spans of 2000 input + 100 output tokens = 5 x $0.006.
+    let client = Client::default();
+    let provider = client.tracer_provider(
+        &agent,
+        Transport::HttpProto,
+        resource("chatbot", &[("team", "search")]),
+    );
+    let tracer = provider.tracer("opentelemetry-instrumentation-test");
+    for _ in 0..5 {
+        genai_span(&tracer, 2000, 100);
+    }
+    provider.force_flush().expect("flush");
+    provider.shutdown().expect("shutdown");
+
+    let b = "budget=\"search\",period=\"daily\"";
+    prom.wait_for_value(&format!("llm_budget_spend_usd{{{b}}}"), 0.04);
+    prom.wait_for_value(&format!("llm_budget_utilization_ratio{{{b}}}"), 0.8);
+    prom.wait_for_value(
+        &format!("round(llm_budget_remaining_usd{{{b}}}, 0.000001)"),
+        0.01,
+    );
+    prom.wait_for_value(&format!("llm_budget_limit_usd{{{b}}}"), 0.05);
+    // Budget spend agrees with the cost counters pricing exported for the same calls.
+    prom.wait_for_value(
+        "round(sum(llm_cost_usd_total{team=\"search\"}), 0.000001)",
+        0.04,
+    );
+    let list = get_json(agent.http(), "/api/v1/budgets");
+    let s = find(&list, "search");
+    assert_eq!(s["spend_nanos"], 40_000_000u64, "{s}");
+    assert_eq!(s["status"], "warning", "{s}");
+}

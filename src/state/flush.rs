@@ -43,12 +43,29 @@ impl Flusher {
         self.durability.close();
     }
 
+    /// The state file held all spend as of this instant: alert when this stops moving.
+    fn mark_current(&self) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        telemetry::gauge(
+            &self.store,
+            "meterd_state_last_flush_success_timestamp_seconds",
+            "Unix time at which the state file last held all budget spend (a flush succeeded or \
+             found nothing to write).",
+            &[],
+            now,
+        );
+    }
+
     /// Commits everything dirty now. Returns whether the state file is up to date.
     pub async fn flush_once(&self) -> bool {
         let dirty = self.budgets.take_dirty();
         let seq = dirty.seq;
         if dirty.is_empty() {
             self.durability.committed(seq);
+            self.mark_current();
             return true;
         }
         let started = Instant::now();
@@ -96,6 +113,7 @@ impl Flusher {
                     records as f64,
                 );
                 self.durability.committed(seq);
+                self.mark_current();
                 self.health.set("state", Ok(()));
             }
             Err(e) => {

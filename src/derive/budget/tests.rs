@@ -467,3 +467,31 @@ fn fleet_figures_count_while_fresh_and_within_the_period() {
     let q = [("team".to_string(), "c".to_string())];
     assert_eq!(e.check(&q[..], t0)[1].fleet_spend, Some(0));
 }
+
+#[test]
+fn daily_rollover_in_berlin_follows_local_midnight_across_dst() {
+    let cfg = budget(|b| {
+        b.period = "daily".into();
+        b.timezone = "Europe/Berlin".into();
+    });
+    let none = Labels::empty();
+    // Saturday 23:30 CET, the night clocks spring forward.
+    let sat = ts("2026-03-28T23:30:00+01:00[Europe/Berlin]");
+    let mut e = engine(std::slice::from_ref(&cfg), sat);
+    e.record(&call(&none, "m"), 7, sat);
+    // One second before Berlin midnight (22:59:59 UTC): still Saturday.
+    let before = ts("2026-03-28T23:59:59+01:00[Europe/Berlin]");
+    assert_eq!(spend_of(&e, before), vec![7]);
+    // Berlin midnight: a new day, at zero, lasting 23 hours.
+    let sun = ts("2026-03-29T00:00:00+01:00[Europe/Berlin]");
+    e.tick(sun);
+    assert_eq!(spend_of(&e, sun), vec![0]);
+    e.record(&call(&none, "m"), 5, sun + 3600 * 3);
+    let st = &e.statuses(sun + 3600 * 3)[0].1[0];
+    assert_eq!(
+        (st.spend, st.start, st.end.unwrap() - st.start),
+        (5, sun, 23 * 3600)
+    );
+    // 22:59 UTC on Sunday is 00:59 Monday in Berlin (CEST): a new day again.
+    assert_eq!(spend_of(&e, ts("2026-03-29T22:59:00Z")), vec![0]);
+}

@@ -232,3 +232,19 @@ fn shipped_meterd_configs_pass_the_config_loader() {
         }
     }
 }
+
+#[test]
+fn compose_prometheus_config_passes_promtool() {
+    // --syntax-only: its rule_files are paths inside the container (alerts/ mounted there), which
+    // the alert-rule tests check from the repository.
+    let config = repo().join("deploy/compose/prometheus.yml");
+    run_ok(
+        "promtool",
+        &[
+            "check",
+            "config",
+            "--syntax-only",
+            &config.to_string_lossy(),
+        ],
+    );
+}

@@ -43,6 +43,7 @@ pub mod cost;
 pub mod decimal;
 pub mod derive;
 pub mod explain;
+mod matching;
 mod validate;
 
 pub use compile::{Compiled, Resolution};

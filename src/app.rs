@@ -488,16 +488,38 @@ pub fn content_hash(path: &Path) -> Option<u64> {
     Some(h.finish())
 }
 
+/// The handled signals. Install them *before* [`start`]: once meterd logs that it is listening a
+/// supervisor may send SIGHUP at any moment, and the default action of an unhandled SIGHUP is to
+/// terminate the process.
+pub struct Signals {
+    hup: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    pub fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            hup: signal(SignalKind::hangup())?,
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+}
+
 /// Runs until SIGTERM/SIGINT: reloads on SIGHUP and when the config file's content changes.
 /// `watch_interval: None` disables watching (SIGHUP still reloads).
 pub async fn run_until_signalled(
     running: Running,
+    signals: Signals,
     watch_interval: Option<Duration>,
 ) -> std::io::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut hup = signal(SignalKind::hangup())?;
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
+    let Signals {
+        mut hup,
+        mut term,
+        mut int,
+    } = signals;
     // A disabled watch still needs a timer in the select; a year-long one never fires in practice
     // and its first tick is skipped, so it cannot race with a write right after start.
     let period = watch_interval.unwrap_or(Duration::from_secs(365 * 24 * 3600));

@@ -265,6 +265,13 @@ fn run(args: RunArgs) -> ExitCode {
         }
     };
     runtime.block_on(async move {
+        let signals = match meterd::app::Signals::install() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot install signal handlers");
+                return ExitCode::FAILURE;
+            }
+        };
         let running = match meterd::app::start(&args.config).await {
             Ok(r) => r,
             Err(meterd::app::StartError::Config(errors)) => {
@@ -280,7 +287,7 @@ fn run(args: RunArgs) -> ExitCode {
             }
         };
         let interval = (!args.watch_interval.is_zero()).then_some(args.watch_interval);
-        match meterd::app::run_until_signalled(running, interval).await {
+        match meterd::app::run_until_signalled(running, signals, interval).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 tracing::error!(error = %e, "signal handling failed");

@@ -116,7 +116,7 @@ async fn list(State(st): State<HttpState>) -> Json<ListJson> {
     let mut budgets = Vec::new();
     for (def, instances) in st.pipeline.budgets().statuses(now) {
         if instances.is_empty() {
-            budgets.push(placeholder(&def, now));
+            budgets.push(unspent_grouped_budget(&def, now));
         }
         budgets.extend(instances.iter().map(to_json));
     }
@@ -124,7 +124,7 @@ async fn list(State(st): State<HttpState>) -> Json<ListJson> {
 }
 
 /// A grouped budget before any group spent: shown so the API lists every configured budget.
-fn placeholder(def: &Arc<BudgetDef>, now: i64) -> BudgetJson {
+fn unspent_grouped_budget(def: &Arc<BudgetDef>, now: i64) -> BudgetJson {
     let mut j = to_json(&Status::zero(def, now));
     j.group = None;
     j

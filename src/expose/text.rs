@@ -7,6 +7,7 @@
 use crate::model::{Exemplar, Labels, MetricKind};
 use crate::store::{FamilySnapshot, SeriesValue};
 use std::fmt::Write;
+use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -42,22 +43,70 @@ pub fn render(families: &[FamilySnapshot], format: Format) -> String {
     out
 }
 
+/// The sample names of one family, built once per family rather than once per series.
+struct SampleNames {
+    type_name: String,
+    sample: String,
+    bucket: String,
+    sum: String,
+    count: String,
+}
+
+impl SampleNames {
+    fn new(fam: &FamilySnapshot, om: bool) -> Self {
+        let base: &str = fam.name.strip_suffix("_total").unwrap_or(&fam.name);
+        let (type_name, sample) = match fam.kind {
+            MetricKind::Counter if om => (base.to_owned(), format!("{base}_total")),
+            MetricKind::Counter => (format!("{base}_total"), format!("{base}_total")),
+            _ => (fam.name.to_string(), fam.name.to_string()),
+        };
+        SampleNames {
+            bucket: format!("{sample}_bucket"),
+            sum: format!("{sample}_sum"),
+            count: format!("{sample}_count"),
+            type_name,
+            sample,
+        }
+    }
+}
+
+/// `le` texts of the bucket bounds a family's histograms share: formatted once per distinct bounds
+/// (one `Arc` per family in practice), not once per bucket line.
+#[derive(Default)]
+struct BoundTexts {
+    bounds: Option<Arc<[f64]>>,
+    texts: Vec<String>,
+}
+
+impl BoundTexts {
+    fn get(&mut self, bounds: &Arc<[f64]>, om: bool) -> &[String] {
+        if !self.bounds.as_ref().is_some_and(|b| Arc::ptr_eq(b, bounds)) {
+            self.texts = bounds.iter().map(|b| fmt_bound(*b, om)).collect();
+            self.texts.push("+Inf".to_owned());
+            self.bounds = Some(bounds.clone());
+        }
+        &self.texts
+    }
+}
+
 fn render_family(out: &mut String, fam: &FamilySnapshot, format: Format) {
     let om = format == Format::OpenMetrics;
-    let base: &str = fam.name.strip_suffix("_total").unwrap_or(&fam.name);
-    let (type_name, sample_name) = match fam.kind {
-        MetricKind::Counter if om => (base.to_owned(), format!("{base}_total")),
-        MetricKind::Counter => (format!("{base}_total"), format!("{base}_total")),
-        _ => (fam.name.to_string(), fam.name.to_string()),
-    };
+    let names = SampleNames::new(fam, om);
     if let Some(help) = &fam.help {
-        let _ = writeln!(out, "# HELP {type_name} {}", escape_help(help, om));
+        let _ = writeln!(out, "# HELP {} {}", names.type_name, escape_help(help, om));
     }
-    let _ = writeln!(out, "# TYPE {type_name} {}", fam.kind.as_str());
+    let _ = writeln!(out, "# TYPE {} {}", names.type_name, fam.kind.as_str());
+    // A series' label text is escaped once and reused by each of its lines (a histogram has
+    // one line per bucket plus sum and count).
+    let mut label_text = String::new();
+    let mut bound_texts = BoundTexts::default();
     for (labels, snap) in &fam.series {
+        label_text.clear();
+        write_label_pairs(&mut label_text, labels);
+        let labels = label_text.as_str();
         match &snap.value {
             SeriesValue::Counter(v) | SeriesValue::Gauge(v) => {
-                write_sample(out, &sample_name, labels, None, *v);
+                write_sample(out, &names.sample, labels, None, *v);
                 if om {
                     if let Some(e) = &snap.exemplar {
                         out.pop();
@@ -71,19 +120,15 @@ fn render_family(out: &mut String, fam: &FamilySnapshot, format: Format) {
                 sum,
                 count,
             } => {
-                let bucket = format!("{sample_name}_bucket");
                 // The exemplar belongs to the first bucket whose bound holds its value.
                 let ex_idx = snap
                     .exemplar
                     .as_ref()
                     .filter(|_| om)
                     .map(|e| bounds.partition_point(|b| *b < e.value));
-                for (i, c) in cumulative.iter().enumerate() {
-                    let le = match bounds.get(i) {
-                        Some(b) => fmt_bound(*b, om),
-                        None => "+Inf".to_owned(),
-                    };
-                    write_sample(out, &bucket, labels, Some(("le", &le)), *c);
+                let les = bound_texts.get(bounds, om);
+                for (i, (c, le)) in cumulative.iter().zip(les).enumerate() {
+                    write_sample(out, &names.bucket, labels, Some(("le", le)), *c);
                     if ex_idx == Some(i) {
                         if let Some(e) = &snap.exemplar {
                             out.pop();
@@ -91,70 +136,61 @@ fn render_family(out: &mut String, fam: &FamilySnapshot, format: Format) {
                         }
                     }
                 }
-                write_sample(out, &format!("{sample_name}_sum"), labels, None, *sum);
-                write_sample(out, &format!("{sample_name}_count"), labels, None, *count);
+                write_sample(out, &names.sum, labels, None, *sum);
+                write_sample(out, &names.count, labels, None, *count);
             }
             SeriesValue::Summary(s) => {
                 for (q, v) in &s.quantiles {
                     let q = fmt_bound(*q, om);
-                    write_sample(out, &sample_name, labels, Some(("quantile", &q)), *v);
+                    write_sample(out, &names.sample, labels, Some(("quantile", &q)), *v);
                 }
-                write_sample(out, &format!("{sample_name}_sum"), labels, None, s.sum);
-                write_sample(
-                    out,
-                    &format!("{sample_name}_count"),
-                    labels,
-                    None,
-                    s.count as f64,
-                );
+                write_sample(out, &names.sum, labels, None, s.sum);
+                write_sample(out, &names.count, labels, None, s.count as f64);
             }
         }
     }
 }
 
-fn write_sample(
-    out: &mut String,
-    name: &str,
-    labels: &Labels,
-    extra: Option<(&str, &str)>,
-    v: f64,
-) {
+/// One sample line; `labels` is the series' pre-escaped `k="v",...` text (empty for none).
+fn write_sample(out: &mut String, name: &str, labels: &str, extra: Option<(&str, &str)>, v: f64) {
     out.push_str(name);
-    write_labels(out, labels, extra);
+    if !labels.is_empty() || extra.is_some() {
+        out.push('{');
+        out.push_str(labels);
+        if let Some((k, val)) = extra {
+            if !labels.is_empty() {
+                out.push(',');
+            }
+            push_pair(out, k, val);
+        }
+        out.push('}');
+    }
     out.push(' ');
     push_float(out, v);
     out.push('\n');
 }
 
-fn write_labels(out: &mut String, labels: &Labels, extra: Option<(&str, &str)>) {
-    if labels.is_empty() && extra.is_none() {
-        return;
-    }
-    out.push('{');
-    let mut first = true;
-    for (k, v) in labels.iter().chain(extra) {
-        if !first {
+fn write_label_pairs(out: &mut String, labels: &Labels) {
+    for (i, (k, v)) in labels.iter().enumerate() {
+        if i > 0 {
             out.push(',');
         }
-        first = false;
-        out.push_str(k);
-        out.push_str("=\"");
-        escape_label_value(out, v);
-        out.push('"');
+        push_pair(out, k, v);
     }
-    out.push('}');
+}
+
+fn push_pair(out: &mut String, k: &str, v: &str) {
+    out.push_str(k);
+    out.push_str("=\"");
+    escape_label_value(out, v);
+    out.push('"');
 }
 
 fn write_exemplar(out: &mut String, e: &Exemplar) {
     out.push_str(" # ");
-    let labels = if e.labels.is_empty() {
-        "{}".to_owned()
-    } else {
-        let mut s = String::new();
-        write_labels(&mut s, &e.labels, None);
-        s
-    };
-    out.push_str(&labels);
+    out.push('{');
+    write_label_pairs(out, &e.labels);
+    out.push('}');
     out.push(' ');
     push_float(out, e.value);
     if let Some(ts) = e.timestamp {
@@ -164,6 +200,11 @@ fn write_exemplar(out: &mut String, e: &Exemplar) {
 }
 
 fn escape_label_value(out: &mut String, v: &str) {
+    // Almost every value needs no escaping: copy it whole instead of char by char.
+    if !v.contains(['\\', '"', '\n']) {
+        out.push_str(v);
+        return;
+    }
     for c in v.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -194,9 +235,9 @@ pub fn push_float(out: &mut String, v: f64) {
     } else if v.is_infinite() {
         out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
     } else if v.fract() == 0.0 && v.abs() < 1e15 {
-        let _ = write!(out, "{}", v as i64);
+        out.push_str(itoa::Buffer::new().format(v as i64));
     } else {
-        let _ = write!(out, "{v:?}");
+        out.push_str(ryu::Buffer::new().format_finite(v));
     }
 }
 

@@ -300,7 +300,8 @@ impl Store {
                 if series.is_empty() {
                     return None;
                 }
-                series.sort_by(|a, b| a.0.cmp(&b.0));
+                // Label sets are unique within a family, so an unstable sort is deterministic.
+                series.sort_unstable_by(|a, b| a.0.cmp(&b.0));
                 Some(FamilySnapshot {
                     name,
                     kind: fam.kind,

@@ -8,7 +8,8 @@ use std::sync::Arc;
 pub(super) struct Series {
     state: State,
     pub(super) last_update_ms: u64,
-    exemplar: Option<Exemplar>,
+    /// Boxed: most series never carry one, and every byte of `Series` is paid per series.
+    exemplar: Option<Box<Exemplar>>,
 }
 
 enum State {
@@ -22,18 +23,25 @@ enum State {
     /// A money counter: exact femto-USD (see `SampleValue::CounterAddFemtoUsd`).
     Money(u128),
     Gauge(f64),
-    Histogram {
-        bounds: Arc<[f64]>,
-        /// Per-bucket (not cumulative) weights; the last one counts observations above every bound.
-        counts: Vec<f64>,
-        sum: f64,
-        count: f64,
-        /// Cumulative-histogram reset handling, as for counters.
-        base: Option<Box<HistogramBase>>,
-        start_unix_nanos: u64,
-    },
-    Summary(SummaryData),
-    Set(HashSet<u64, foldhash::fast::RandomState>),
+    // The larger states are boxed so counters and gauges, the bulk of most stores, stay small
+    // (issue 9 budgets 300 bytes per counter or gauge series beyond its label text).
+    Histogram(Box<Histogram>),
+    Summary(Box<SummaryData>),
+    // Boxed on purpose despite the extra allocation: an inline set (table plus hasher) would double
+    // the size of every counter and gauge series.
+    #[allow(clippy::box_collection)]
+    Set(Box<HashSet<u64, foldhash::fast::RandomState>>),
+}
+
+struct Histogram {
+    bounds: Arc<[f64]>,
+    /// Per-bucket (not cumulative) weights; the last one counts observations above every bound.
+    counts: Vec<f64>,
+    sum: f64,
+    count: f64,
+    /// Cumulative-histogram reset handling, as for counters.
+    base: Option<Box<HistogramBase>>,
+    start_unix_nanos: u64,
 }
 
 struct HistogramBase {
@@ -72,19 +80,19 @@ impl Series {
                 start_unix_nanos: 0,
             },
             MetricKind::Gauge => State::Gauge(0.0),
-            MetricKind::Histogram => State::Histogram {
+            MetricKind::Histogram => State::Histogram(Box::new(Histogram {
                 bounds: buckets.clone(),
                 counts: vec![0.0; buckets.len() + 1],
                 sum: 0.0,
                 count: 0.0,
                 base: None,
                 start_unix_nanos: 0,
-            },
-            MetricKind::Summary => State::Summary(SummaryData {
+            })),
+            MetricKind::Summary => State::Summary(Box::new(SummaryData {
                 quantiles: Vec::new(),
                 sum: 0.0,
                 count: 0,
-            }),
+            })),
         };
         Series {
             state,
@@ -149,18 +157,16 @@ impl Series {
                 // A gauge series created for a set turns into a set on its first member.
                 let mut set = HashSet::default();
                 set.insert(*h);
-                self.state = State::Set(set);
+                self.state = State::Set(Box::new(set));
             }
-            (
-                State::Histogram {
+            (State::Histogram(h), SampleValue::Observe { value, weight }) => {
+                let Histogram {
                     bounds,
                     counts,
                     sum,
                     count,
                     ..
-                },
-                SampleValue::Observe { value, weight },
-            ) => {
+                } = &mut **h;
                 if value.is_nan() || !(weight.is_finite() && *weight > 0.0) {
                     return Err(Reject::InvalidValue);
                 }
@@ -172,16 +178,14 @@ impl Series {
                 *sum += value * weight;
                 *count += weight;
             }
-            (
-                State::Histogram {
+            (State::Histogram(h), SampleValue::HistogramAdd(data)) => {
+                let Histogram {
                     bounds,
                     counts,
                     sum,
                     count,
                     ..
-                },
-                SampleValue::HistogramAdd(data),
-            ) => {
+                } = &mut **h;
                 check_histogram(data)?;
                 if **bounds != *data.bounds {
                     if *count == 0.0 {
@@ -198,19 +202,20 @@ impl Series {
                 *count += data.count as f64;
             }
             (
-                State::Histogram {
+                State::Histogram(h),
+                SampleValue::HistogramSet {
+                    data,
+                    start_unix_nanos: start,
+                },
+            ) => {
+                let Histogram {
                     bounds,
                     counts,
                     sum,
                     count,
                     base,
                     start_unix_nanos,
-                },
-                SampleValue::HistogramSet {
-                    data,
-                    start_unix_nanos: start,
-                },
-            ) => {
+                } = &mut **h;
                 check_histogram(data)?;
                 let restarted = (*start != *start_unix_nanos && *start_unix_nanos != 0)
                     || (data.count as f64) < *count;
@@ -237,12 +242,15 @@ impl Series {
                 *count = data.count as f64;
                 *start_unix_nanos = *start;
             }
-            (State::Summary(s), SampleValue::SummarySet(data)) => *s = data.clone(),
+            (State::Summary(s), SampleValue::SummarySet(data)) => **s = data.clone(),
             _ => return Err(Reject::TypeConflict),
         }
         self.last_update_ms = now_ms;
         if let Some(e) = &sample.exemplar {
-            self.exemplar = Some(e.clone());
+            match &mut self.exemplar {
+                Some(held) => e.clone_into(held),
+                None => self.exemplar = Some(Box::new(e.clone())),
+            }
         }
         Ok(())
     }
@@ -263,14 +271,15 @@ impl Series {
             }
             State::Gauge(g) => SeriesValue::Gauge(*g),
             State::Set(s) => SeriesValue::Gauge(s.len() as f64),
-            State::Histogram {
-                bounds,
-                counts,
-                sum,
-                count,
-                base,
-                ..
-            } => {
+            State::Histogram(h) => {
+                let Histogram {
+                    bounds,
+                    counts,
+                    sum,
+                    count,
+                    base,
+                    ..
+                } = &**h;
                 let mut running = 0.0;
                 let mut cumulative = Vec::with_capacity(counts.len());
                 for (i, c) in counts.iter().enumerate() {
@@ -285,11 +294,11 @@ impl Series {
                     count: count + bcount,
                 }
             }
-            State::Summary(s) => SeriesValue::Summary(s.clone()),
+            State::Summary(s) => SeriesValue::Summary((**s).clone()),
         };
         SeriesSnapshot {
             value,
-            exemplar: self.exemplar.clone(),
+            exemplar: self.exemplar.as_deref().cloned(),
         }
     }
 }

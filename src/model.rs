@@ -96,6 +96,13 @@ pub struct Exemplar {
     pub timestamp: Option<f64>,
 }
 
+/// Bucket bounds of `llm_time_to_first_token_seconds` (the store's latency buckets). Fixed here
+/// because pre-aggregated TTFT histograms (OTLP metrics) must be re-bucketed onto them to merge
+/// with single observations (StatsD, spans) in one series.
+pub const TTFT_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+];
+
 /// A histogram's content as OTLP delivers it: explicit upper bounds and one count per bucket
 /// (the last bucket is the overflow to +Inf, so `counts.len() == bounds.len() + 1`).
 #[derive(Clone, Debug, PartialEq)]
@@ -390,5 +397,10 @@ mod tests {
     fn labels_with_replaces() {
         let l = Labels::new([("a", "1")]).with("a", "2").with("b", "3");
         assert_eq!(l.iter().collect::<Vec<_>>(), vec![("a", "2"), ("b", "3")]);
+    }
+
+    #[test]
+    fn ttft_buckets_are_the_store_defaults_it_always_had() {
+        assert_eq!(TTFT_BUCKETS, crate::store::DEFAULT_BUCKETS);
     }
 }

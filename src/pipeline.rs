@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::derive::budget::matcher::CallLabels;
 use crate::derive::budget::Budgets;
 use crate::derive::Deriver;
-use crate::model::{QualityEvent, Sample, UsageEvent};
+use crate::model::{HistogramData, QualityEvent, Sample, UsageEvent};
 use crate::state::durable::{Durability, NotDurable};
 use crate::store::Store;
 use crate::telemetry;
@@ -152,6 +152,19 @@ impl Pipeline {
             &[("protocol", protocol)],
             1.0,
         );
+    }
+
+    /// Merges a time-to-first-token histogram increment (OTLP metrics) into
+    /// `llm_time_to_first_token_seconds`. Not usage: nothing is priced or counted as a call.
+    pub fn ttft_histogram(&self, protocol: &str, template: &UsageEvent, data: HistogramData) {
+        let mut out = Vec::with_capacity(1);
+        self.runtime
+            .load()
+            .deriver
+            .ttft_histogram(template, data, &mut out);
+        for s in &out {
+            self.apply(protocol, s);
+        }
     }
 
     /// Counts `cost_nanos` toward the budgets `event` matches, without deriving anything else

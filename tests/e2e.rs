@@ -14,6 +14,7 @@ mod e2e {
     pub mod otlp_protocol;
     pub mod otlp_python;
     pub mod otlp_sdk_metrics;
+    pub mod otlp_ttft_stage;
     pub mod pricing_cli;
     pub mod pricing_cost;
     pub mod pricing_otlp;

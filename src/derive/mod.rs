@@ -88,6 +88,28 @@ impl Deriver {
 }
 
 impl Deriver {
+    /// A time-to-first-token histogram increment from a pre-aggregated source (OTLP metrics);
+    /// `template` carries the call identity and scope, as a usage event would.
+    pub fn ttft_histogram(
+        &self,
+        template: &UsageEvent,
+        data: crate::model::HistogramData,
+        out: &mut Vec<Sample>,
+    ) {
+        if self.redactor.is_empty()
+            && template
+                .scope
+                .names()
+                .all(|n| self.scope_labels.iter().any(|s| &**s == n))
+        {
+            self.usage.derive_ttft_histogram(template, data, out);
+        } else {
+            let mut scoped = template.clone();
+            scoped.scope = self.scope(&template.scope);
+            self.usage.derive_ttft_histogram(&scoped, data, out);
+        }
+    }
+
     /// Grades, outcomes and app signals; the report says what the caller must count as rejected
     /// or capped.
     pub fn quality(&self, ev: &QualityEvent, out: &mut Vec<Sample>) -> quality::QualityReport {

@@ -1,7 +1,8 @@
 //! Usage event -> the request, token, latency and media families (`llm_requests_total`, ...).
 //! Pure: an event in, samples out.
 
-use crate::model::{Exemplar, FamilyOptions, LabelPolicy, Labels, Sample, SampleValue, UsageEvent};
+use crate::model::{Exemplar, FamilyOptions, HistogramData, LabelPolicy, Labels, Sample};
+use crate::model::{SampleValue, UsageEvent, TTFT_BUCKETS};
 use std::sync::Arc;
 
 /// Family options for every derived `llm_*` family: scope labels are optional per event, so label
@@ -35,7 +36,14 @@ impl Default for UsageFamilies {
             duration: family(
                 "Model call latency in seconds, from span timing or llm.request.duration.",
             ),
-            ttft: family("Time to first token of streaming calls, in seconds."),
+            ttft: Arc::new(FamilyOptions {
+                help: Some(Arc::from(
+                    "Time to first token of streaming calls, in seconds.",
+                )),
+                buckets: Some(Arc::from(TTFT_BUCKETS.as_slice())),
+                label_policy: LabelPolicy::Any,
+                ..Default::default()
+            }),
             audio: family("Seconds of audio sent to or produced by models."),
             characters: family("Characters sent to character-priced models (text to speech)."),
             images: family("Images generated."),
@@ -165,6 +173,30 @@ impl UsageFamilies {
                 exemplar: exemplar(ev, secs),
             });
         }
+    }
+}
+
+impl UsageFamilies {
+    /// Merges a TTFT histogram increment (already on [`TTFT_BUCKETS`]) into the series single
+    /// observations of the same call identity land in, with the same labels.
+    pub(crate) fn derive_ttft_histogram(
+        &self,
+        ev: &UsageEvent,
+        data: HistogramData,
+        out: &mut Vec<Sample>,
+    ) {
+        let labels = Labels::new(
+            base_labels(ev)
+                .into_iter()
+                .chain([("operation", &*ev.operation)]),
+        );
+        out.push(Sample {
+            name: Box::from("llm_time_to_first_token_seconds"),
+            labels,
+            value: SampleValue::HistogramAdd(data),
+            options: self.ttft.clone(),
+            exemplar: None,
+        });
     }
 }
 

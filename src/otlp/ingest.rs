@@ -2,7 +2,7 @@
 //! the `meterd_otlp_*` counters. Decoding is the transports' job; everything after it is here, so
 //! gRPC and HTTP behave identically.
 
-use super::convert::{genai, logs, metrics};
+use super::convert::{genai, logs, metrics, stage, ttft};
 use super::UsageSource;
 use crate::pipeline::Pipeline;
 use crate::telemetry;
@@ -192,8 +192,11 @@ impl Ingest {
                 store_rejected += 1;
             }
         }
-        if !out.usage.is_empty() {
-            self.usage_points(&out.usage, cfg.otlp.max_usage_streams);
+        if !out.usage.is_empty() || !out.ttft.is_empty() {
+            self.usage_points(&out.usage, &out.ttft, cfg.otlp.max_usage_streams);
+        }
+        for (d, n) in &out.ttft_dropped {
+            self.ttft_dropped(*d, *n);
         }
         let mut reasons: Vec<(&str, u64)> =
             out.errors.iter().map(|(e, n)| (e.reason(), *n)).collect();
@@ -203,14 +206,34 @@ impl Ingest {
         self.outcome(signal, &reasons)
     }
 
-    fn usage_points(&self, points: &[genai::UsagePoint], max_streams: usize) {
+    fn usage_points(
+        &self,
+        points: &[genai::UsagePoint],
+        ttft_points: &[ttft::TtftPoint],
+        max_streams: usize,
+    ) {
         let mut events = Vec::with_capacity(points.len());
+        let mut histograms = Vec::with_capacity(ttft_points.len());
         let mut full = 0u64;
         if let Ok(mut streams) = self.streams.lock() {
             streams.set_max(max_streams);
             for p in points {
                 match streams.delta(p) {
                     Ok(d) => events.extend(p.event(d)),
+                    Err(genai::StreamsFull) => full += 1,
+                }
+            }
+            for p in ttft_points {
+                let delta = if p.cumulative {
+                    streams.advance(p.stream, p.start_unix_nanos, p.time_unix_nanos, &p.values)
+                } else {
+                    Ok(Some(p.values.clone()))
+                };
+                match delta {
+                    Ok(d) => {
+                        let h = d.as_deref().and_then(ttft::TtftPoint::histogram);
+                        histograms.extend(h.map(|h| (p, h)));
+                    }
                     Err(genai::StreamsFull) => full += 1,
                 }
             }
@@ -221,6 +244,22 @@ impl Ingest {
         for ev in &events {
             self.pipeline.usage(PROTOCOL, ev);
         }
+        for (p, h) in histograms {
+            self.pipeline.ttft_histogram(PROTOCOL, &p.template, h);
+        }
+    }
+
+    /// A time to first token that was not recorded although its item was accepted.
+    fn ttft_dropped(&self, d: ttft::TtftDrop, n: u64) {
+        telemetry::count(
+            self.pipeline.store(),
+            "meterd_otlp_ttft_dropped",
+            "Times to first token from accepted OTLP spans or metrics left out of \
+             llm_time_to_first_token_seconds as implausible (negative, after the span ended, over \
+             an hour) or unusable (unknown unit, no buckets), by reason.",
+            &[("reason", d.reason())],
+            n as f64,
+        );
     }
 
     pub fn traces(&self, req: &ExportTraceServiceRequest) -> Outcome {
@@ -236,18 +275,42 @@ impl Ingest {
         }
         let runtime = self.pipeline.runtime();
         let cfg = &runtime.config;
-        if cfg.otlp.usage_source != UsageSource::Spans {
+        let usage = cfg.otlp.usage_source == UsageSource::Spans;
+        let stage_attribute = cfg.otlp.stage_attribute.as_deref();
+        if !usage && stage_attribute.is_none() {
             return Outcome::default();
         }
+        let mut dropped: Vec<(ttft::TtftDrop, u64)> = Vec::new();
         for rs in &req.resource_spans {
             let resource = rs.resource.as_ref().map_or(&[][..], |r| &r.attributes);
             for ss in &rs.scope_spans {
                 for span in &ss.spans {
-                    if let Some(ev) = genai::span_usage(resource, span, &cfg.scope_labels) {
-                        self.pipeline.usage(PROTOCOL, &ev);
+                    if let Some(attr) = stage_attribute {
+                        if let Some(ev) = stage::span_stage(resource, span, attr, &cfg.scope_labels)
+                        {
+                            self.pipeline.quality(PROTOCOL, &ev);
+                        }
                     }
+                    if !usage {
+                        continue;
+                    }
+                    let Some(mut ev) = genai::span_usage(resource, span, &cfg.scope_labels) else {
+                        continue;
+                    };
+                    match ttft::span_ttft(span) {
+                        Some(Ok(d)) => ev.time_to_first_token = Some(d),
+                        Some(Err(d)) => match dropped.iter_mut().find(|(k, _)| *k == d) {
+                            Some((_, n)) => *n += 1,
+                            None => dropped.push((d, 1)),
+                        },
+                        None => {}
+                    }
+                    self.pipeline.usage(PROTOCOL, &ev);
                 }
             }
+        }
+        for (d, n) in dropped {
+            self.ttft_dropped(d, n);
         }
         Outcome::default()
     }

@@ -23,13 +23,14 @@ use serde::Deserialize;
 #[serde(rename_all = "snake_case")]
 pub enum UsageSource {
     /// GenAI spans (the default): one event per call with its response model, status, latency,
-    /// stage and trace id (for exemplars). Head-sampled traces are weighted by the `ot=th`
-    /// threshold in `tracestate`; apps that sample without it should choose `metrics`.
+    /// time to first token, stage and trace id (for exemplars). Head-sampled traces are weighted
+    /// by the `ot=th` threshold in `tracestate`; apps that sample without it should choose
+    /// `metrics`.
     #[default]
     Spans,
-    /// `gen_ai.client.token.usage`, `gen_ai.client.inference.usage.*` and
-    /// `gen_ai.client.operation.duration` (request counts): never sampled, so exact, but without
-    /// per-call latency or trace links.
+    /// `gen_ai.client.token.usage`, `gen_ai.client.inference.usage.*`,
+    /// `gen_ai.client.operation.duration` (request counts) and the time-to-first-token histograms:
+    /// never sampled, so exact, but without per-call latency or trace links.
     Metrics,
 }
 
@@ -47,8 +48,13 @@ pub struct OtlpConfig {
     /// protocol's retryable overload code (gRPC `UNAVAILABLE`, HTTP 503 with `Retry-After`).
     /// Fixed when the listeners start: a reload does not change it, a restart does.
     pub max_concurrent_requests: usize,
-    /// Cumulative token-metric streams remembered to turn totals into deltas.
+    /// Cumulative GenAI metric streams (tokens, requests, time to first token) remembered to turn
+    /// totals into deltas.
     pub max_usage_streams: usize,
+    /// The span attribute naming a pipeline stage: every span carrying it observes its wall time
+    /// in `llm_stage_duration_seconds{stage}`, whatever the usage source. `None` (YAML `null`)
+    /// turns this off.
+    pub stage_attribute: Option<String>,
 }
 
 impl Default for OtlpConfig {
@@ -59,6 +65,7 @@ impl Default for OtlpConfig {
             max_items_per_request: 100_000,
             max_concurrent_requests: 16,
             max_usage_streams: 10_000,
+            stage_attribute: Some("stage".to_owned()),
         }
     }
 }
@@ -73,6 +80,16 @@ impl Validate for OtlpConfig {
             if v == 0 {
                 issues.error(child(path, key), "must be greater than 0");
             }
+        }
+        if self
+            .stage_attribute
+            .as_deref()
+            .is_some_and(|a| a.trim().is_empty())
+        {
+            issues.error(
+                child(path, "stage_attribute"),
+                "must not be empty (use null to read no stage from spans)",
+            );
         }
         for (i, a) in self.resource_attributes_as_labels.iter().enumerate() {
             if a.is_empty() {
@@ -129,7 +146,7 @@ mod tests {
         let err = load_str::<Config>(yaml, "t.yaml", &|_| None).expect_err("bad enum");
         assert!(err.to_string().contains("t.yaml:2"), "{err}");
         let yaml = "otlp:\n  max_items_per_request: 0\n  max_concurrent_requests: 0\n  \
-                    resource_attributes_as_labels: ['']\n  typo: 1\n";
+                    resource_attributes_as_labels: ['']\n  stage_attribute: ' '\n  typo: 1\n";
         let err = load_str::<Config>(yaml, "t.yaml", &|_| None)
             .expect_err("invalid")
             .to_string();
@@ -137,6 +154,7 @@ mod tests {
             "otlp.max_items_per_request",
             "otlp.max_concurrent_requests",
             "otlp.resource_attributes_as_labels[0]",
+            "otlp.stage_attribute",
             "unknown key `typo`",
         ] {
             assert!(err.contains(want), "{want} not in {err}");
@@ -144,5 +162,13 @@ mod tests {
         let ok = load_str::<Config>("otlp:\n  usage_source: metrics\n", "t.yaml", &|_| None)
             .expect("valid");
         assert_eq!(ok.otlp.usage_source, UsageSource::Metrics);
+        assert_eq!(ok.otlp.stage_attribute.as_deref(), Some("stage"));
+        let off = load_str::<Config>("otlp:\n  stage_attribute: null\n", "t.yaml", &|_| None)
+            .expect("valid");
+        assert_eq!(off.otlp.stage_attribute, None);
+        let renamed =
+            load_str::<Config>("otlp:\n  stage_attribute: app.stage\n", "t.yaml", &|_| None)
+                .expect("valid");
+        assert_eq!(renamed.otlp.stage_attribute.as_deref(), Some("app.stage"));
     }
 }

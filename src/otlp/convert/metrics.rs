@@ -3,13 +3,15 @@
 //! (`CounterAdd`, `HistogramAdd`, `GaugeAdd`), cumulative points set with their start time
 //! (`CounterSet`, `HistogramSet`) so the store keeps totals monotonic across sender restarts.
 //!
-//! GenAI usage metrics are also collected as [`genai::UsagePoint`]s when they are the usage source.
+//! GenAI usage metrics are also collected as [`genai::UsagePoint`]s, and time-to-first-token
+//! histograms as [`ttft::TtftPoint`]s, when metrics are the usage source.
 
 pub use super::exponential::{exponential_bounds, exponential_to_classic};
 
 use super::genai;
 use super::names::{metric_name, Shape};
 use super::resource::{common_labels, sanitized, target_info};
+use super::ttft;
 use crate::model::{
     Exemplar, FamilyOptions, HistogramData, LabelPolicy, Labels, Sample, SampleValue, SummaryData,
 };
@@ -60,6 +62,9 @@ pub struct MetricsOut {
     /// `target_info` samples: metadata, not counted as accepted or rejected points.
     pub info: Vec<Sample>,
     pub usage: Vec<genai::UsagePoint>,
+    /// Time-to-first-token histogram points (collected with usage points, from the same source).
+    pub ttft: Vec<ttft::TtftPoint>,
+    pub ttft_dropped: Vec<(ttft::TtftDrop, u64)>,
     pub points: u64,
     pub errors: Vec<(PointError, u64)>,
 }
@@ -69,6 +74,13 @@ impl MetricsOut {
         match self.errors.iter_mut().find(|(k, _)| *k == e) {
             Some((_, n)) => *n += 1,
             None => self.errors.push((e, 1)),
+        }
+    }
+
+    fn ttft_drop(&mut self, d: ttft::TtftDrop) {
+        match self.ttft_dropped.iter_mut().find(|(k, _)| *k == d) {
+            Some((_, n)) => *n += 1,
+            None => self.ttft_dropped.push((d, 1)),
         }
     }
 
@@ -138,6 +150,7 @@ pub fn convert(req: &ExportMetricsServiceRequest, t: &Translation<'_>, out: &mut
                 } else {
                     None
                 };
+                let is_ttft = t.usage && ttft::is_ttft_metric(&m.name);
                 match &m.data {
                     None => ctx.out.error(PointError::NoValue),
                     Some(Data::Gauge(g)) => {
@@ -217,6 +230,21 @@ pub fn convert(req: &ExportMetricsServiceRequest, t: &Translation<'_>, out: &mut
                                     p.time_unix_nano,
                                     v,
                                 ));
+                            }
+                            if is_ttft {
+                                match ttft::TtftPoint::new(
+                                    &m.name,
+                                    &m.unit,
+                                    resource,
+                                    sm.scope.as_ref(),
+                                    p,
+                                    t.scope_labels,
+                                    cumulative,
+                                ) {
+                                    Ok(Some(point)) => ctx.out.ttft.push(point),
+                                    Ok(None) => {}
+                                    Err(d) => ctx.out.ttft_drop(d),
+                                }
                             }
                             ctx.histogram(&name, p, cumulative);
                         }

@@ -1,5 +1,6 @@
 //! Pure translation of OTLP export requests: metrics to Prometheus samples, GenAI spans and token
-//! metrics to usage events, evaluation log events to quality events. No I/O, no clock.
+//! metrics to usage events (with time to first token), evaluation log events and stage spans to
+//! quality events. No I/O, no clock.
 
 pub mod attrs;
 pub mod exponential;
@@ -10,4 +11,6 @@ pub mod names;
 #[cfg(test)]
 mod proptests;
 pub mod resource;
+pub mod stage;
+pub mod ttft;
 pub mod usage_metrics;

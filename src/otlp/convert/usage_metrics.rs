@@ -71,6 +71,28 @@ pub fn histogram_usage_value(kind: UsageMetric, p: &HistogramDataPoint) -> f64 {
     }
 }
 
+/// Identity of one metric stream (name, resource, scope and point attributes): the key its last
+/// cumulative value is remembered under.
+pub fn stream_key(
+    metric: &str,
+    resource: &[KeyValue],
+    scope: Option<&InstrumentationScope>,
+    attrs: &[KeyValue],
+) -> u64 {
+    let mut h = foldhash::fast::FixedState::with_seed(0x6d65_7465_7264).build_hasher();
+    metric.hash(&mut h);
+    for kv in resource.iter().chain(attrs) {
+        kv.key.hash(&mut h);
+        if let Some(v) = kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+            super::attrs::value_text(v).hash(&mut h);
+        }
+    }
+    if let Some(s) = scope {
+        s.name.hash(&mut h);
+    }
+    h.finish()
+}
+
 /// One GenAI metric data point, resolved to what it measures.
 #[derive(Clone, Debug, PartialEq)]
 pub struct UsagePoint {
@@ -99,17 +121,6 @@ impl UsagePoint {
         time_unix_nanos: u64,
         value: f64,
     ) -> Self {
-        let mut h = foldhash::fast::FixedState::with_seed(0x6d65_7465_7264).build_hasher();
-        metric.hash(&mut h);
-        for kv in resource.iter().chain(attrs) {
-            kv.key.hash(&mut h);
-            if let Some(v) = kv.value.as_ref().and_then(|v| v.value.as_ref()) {
-                super::attrs::value_text(v).hash(&mut h);
-            }
-        }
-        if let Some(s) = scope {
-            s.name.hash(&mut h);
-        }
         let kind = match kind {
             UsageMetric::TokenHistogram => token_type(attrs).map(UsageMetric::Tokens),
             k => Some(k),
@@ -128,7 +139,7 @@ impl UsagePoint {
             });
         }
         UsagePoint {
-            stream: h.finish(),
+            stream: stream_key(metric, resource, scope, attrs),
             kind,
             cumulative,
             start_unix_nanos,
@@ -160,10 +171,12 @@ impl UsagePoint {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
+/// The last cumulative values of a stream: one for a counter, count, sum and buckets for a
+/// histogram.
+#[derive(Clone, Debug)]
 struct Prev {
     start: u64,
-    value: f64,
+    values: Box<[f64]>,
     last_time: u64,
 }
 
@@ -215,17 +228,42 @@ impl UsageStreams {
         if !p.cumulative {
             return Ok(p.value);
         }
-        self.newest = self.newest.max(p.time_unix_nanos);
-        if let Some(prev) = self.map.get_mut(&p.stream) {
-            let reset = (p.start_unix_nanos != prev.start && p.start_unix_nanos != 0)
-                || p.value < prev.value;
-            let d = if reset { p.value } else { p.value - prev.value };
-            *prev = Prev {
-                start: p.start_unix_nanos,
-                value: p.value,
-                last_time: p.time_unix_nanos,
+        let d = self.advance(p.stream, p.start_unix_nanos, p.time_unix_nanos, &[p.value])?;
+        Ok(d.and_then(|d| d.first().copied()).unwrap_or(0.0))
+    }
+
+    /// The increments of a cumulative stream of several values (a histogram's count, sum and
+    /// buckets), component by component; `None` when this point is only a baseline. A new start
+    /// time or any value going down is a restart: the point's values are all new.
+    pub fn advance(
+        &mut self,
+        stream: u64,
+        start_unix_nanos: u64,
+        time_unix_nanos: u64,
+        values: &[f64],
+    ) -> Result<Option<Vec<f64>>, StreamsFull> {
+        self.newest = self.newest.max(time_unix_nanos);
+        if let Some(prev) = self.map.get_mut(&stream) {
+            let reset = (start_unix_nanos != prev.start && start_unix_nanos != 0)
+                || prev.values.len() != values.len()
+                || values.iter().zip(prev.values.iter()).any(|(v, p)| v < p);
+            let d = if reset {
+                values.to_vec()
+            } else {
+                values
+                    .iter()
+                    .zip(prev.values.iter())
+                    .map(|(v, p)| v - p)
+                    .collect()
             };
-            return Ok(d);
+            if prev.values.len() == values.len() {
+                prev.values.copy_from_slice(values);
+            } else {
+                prev.values = values.into();
+            }
+            prev.start = start_unix_nanos;
+            prev.last_time = time_unix_nanos;
+            return Ok(Some(d));
         }
         if self.map.len() >= self.max {
             let cutoff = self.newest.saturating_sub(IDLE_NANOS);
@@ -235,15 +273,15 @@ impl UsageStreams {
             }
         }
         self.map.insert(
-            p.stream,
+            stream,
             Prev {
-                start: p.start_unix_nanos,
-                value: p.value,
-                last_time: p.time_unix_nanos,
+                start: start_unix_nanos,
+                values: values.into(),
+                last_time: time_unix_nanos,
             },
         );
-        let fresh = p.start_unix_nanos != 0 && p.start_unix_nanos >= self.since_unix_nanos;
-        Ok(if fresh { p.value } else { 0.0 })
+        let fresh = start_unix_nanos != 0 && start_unix_nanos >= self.since_unix_nanos;
+        Ok(fresh.then(|| values.to_vec()))
     }
 }
 

@@ -125,6 +125,13 @@ pub fn run(a: Args) -> Result<(), String> {
         mib(last),
         mib(max)
     );
+    // One reading per minute, so "flat" can be judged by eye as well as by the rule below.
+    let per_minute: Vec<String> = rss
+        .iter()
+        .step_by(6)
+        .map(|b| format!("{:.1}", mib(*b)))
+        .collect();
+    println!("rss MiB per minute: {}", per_minute.join(" "));
     println!("tcp lines sent {tcp_lines} received {tcp_received}");
     println!("udp lines sent {udp_lines} received {udp_received} queue-dropped {udp_queue_dropped} kernel-dropped {kernel_dropped}");
     println!("otlp requests ok {otlp_ok} failed {otlp_failed}; reload failures {reload_failures}");

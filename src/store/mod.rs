@@ -6,6 +6,7 @@
 //! callers can count it: a per-family series cap, a total cap, type and label-set conflicts (which
 //! must never reach `/metrics`, a known statsd_exporter failure), and idle expiry.
 
+mod ordered;
 mod series;
 
 pub use series::{SeriesSnapshot, SeriesValue};
@@ -86,7 +87,7 @@ struct Family {
     buckets: Arc<[f64]>,
     /// Label names of the first series, enforced for `LabelPolicy::Consistent` families.
     label_names: Box<[Box<str>]>,
-    series: Mutex<FastMap<Labels, series::Series>>,
+    series: Mutex<ordered::SeriesMap>,
 }
 
 /// A family as seen at one instant, for exposition.
@@ -195,7 +196,7 @@ impl Store {
             // meterd's own counters must keep counting: past the cap, values collapse into one
             // `_overflow` series per label-name set instead of being lost.
             let overflow = Labels::new(sample.labels.names().map(|n| (n, "_overflow")));
-            let s = map.entry(overflow).or_insert_with(|| {
+            let s = map.get_or_insert_with(overflow, || {
                 self.total_series.fetch_add(1, Ordering::Relaxed);
                 series::Series::new(kind, &family.buckets, now)
             });
@@ -252,7 +253,7 @@ impl Store {
                     .unwrap_or_else(|| self.default_buckets.clone()),
                 options: sample.options.clone(),
                 label_names: sample.labels.names().map(Box::from).collect(),
-                series: Mutex::new(FastMap::default()),
+                series: Mutex::new(ordered::SeriesMap::default()),
             })
         });
         Ok(fam.clone())
@@ -293,15 +294,15 @@ impl Store {
         let mut out: Vec<FamilySnapshot> = families
             .into_iter()
             .filter_map(|(name, fam)| {
-                let mut series: Vec<(Labels, SeriesSnapshot)> = {
-                    let map = fam.series.lock().ok()?;
-                    map.iter().map(|(l, s)| (l.clone(), s.snapshot())).collect()
+                let series: Vec<(Labels, SeriesSnapshot)> = {
+                    let mut map = fam.series.lock().ok()?;
+                    map.in_order()
+                        .map(|(l, s)| (l.clone(), s.snapshot()))
+                        .collect()
                 };
                 if series.is_empty() {
                     return None;
                 }
-                // Label sets are unique within a family, so an unstable sort is deterministic.
-                series.sort_unstable_by(|a, b| a.0.cmp(&b.0));
                 Some(FamilySnapshot {
                     name,
                     kind: fam.kind,

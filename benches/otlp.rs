@@ -1,0 +1,173 @@
+//! OTLP decode + convert + derive + store: what one exported batch costs meterd, per data point and
+//! per GenAI span, on the shipped default config (its pricing table and budgets).
+//!
+//! `cargo bench --bench otlp`
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use meterd::otlp::ingest::Ingest;
+use meterd::pipeline::{Pipeline, Runtime};
+use meterd::store::{Store, StoreLimits};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::metrics::v1::{
+    metric, number_data_point, AggregationTemporality, Metric, NumberDataPoint, ResourceMetrics,
+    ScopeMetrics, Sum,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{span, ResourceSpans, ScopeSpans, Span, Status};
+use prost::Message;
+use std::hint::black_box;
+use std::path::Path;
+use std::sync::Arc;
+
+const BATCH: usize = 1_000;
+const START: u64 = 1_790_000_000_000_000_000;
+
+fn kv(key: &str, value: any_value::Value) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
+}
+
+fn s(key: &str, value: &str) -> KeyValue {
+    kv(key, any_value::Value::StringValue(value.into()))
+}
+
+fn resource() -> Option<Resource> {
+    Some(Resource {
+        attributes: vec![
+            s("service.name", "chat-api"),
+            s("service.instance.id", "bench"),
+        ],
+        ..Default::default()
+    })
+}
+
+/// `BATCH` chat spans over 4 models and 8 teams, the shape instrumented apps export.
+fn spans(batch: usize) -> Vec<u8> {
+    let spans = (0..batch)
+        .map(|n| Span {
+            trace_id: (n as u128 + 1).to_be_bytes().to_vec(),
+            span_id: (n as u64 + 1).to_be_bytes().to_vec(),
+            name: "chat gpt-4o".into(),
+            kind: span::SpanKind::Client as i32,
+            start_time_unix_nano: START,
+            end_time_unix_nano: START + 800_000_000,
+            attributes: vec![
+                s("gen_ai.operation.name", "chat"),
+                s("gen_ai.provider.name", "openai"),
+                s(
+                    "gen_ai.request.model",
+                    ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "o3"][n % 4],
+                ),
+                kv(
+                    "gen_ai.usage.input_tokens",
+                    any_value::Value::IntValue(1200),
+                ),
+                kv(
+                    "gen_ai.usage.output_tokens",
+                    any_value::Value::IntValue(300),
+                ),
+                s("team", &format!("team{}", n % 8)),
+            ],
+            status: Some(Status {
+                code: 1,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .collect();
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: resource(),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec()
+}
+
+/// `BATCH` cumulative counter points over 10,000 series.
+fn points(batch: usize, offset: usize) -> Vec<u8> {
+    let data_points = (0..batch)
+        .map(|i| {
+            let series = (offset + i) % 10_000;
+            NumberDataPoint {
+                attributes: vec![
+                    s("series", &format!("s{series}")),
+                    s("route", &format!("r{}", series % 20)),
+                ],
+                start_time_unix_nano: START,
+                time_unix_nano: START + 1,
+                value: Some(number_data_point::Value::AsInt((offset + i) as i64)),
+                ..Default::default()
+            }
+        })
+        .collect();
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: resource(),
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![Metric {
+                    name: "app.requests".into(),
+                    unit: "{request}".into(),
+                    data: Some(metric::Data::Sum(Sum {
+                        data_points,
+                        aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                        is_monotonic: true,
+                    })),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec()
+}
+
+fn ingest() -> Arc<Ingest> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/meterd.yaml");
+    let config = match meterd::config::load::load_config(&path) {
+        Ok(c) => c,
+        Err(e) => panic!("{}: {e}", path.display()),
+    };
+    let store = Arc::new(Store::new(StoreLimits {
+        max_series_total: 1_000_000,
+        ..StoreLimits::default()
+    }));
+    let pipeline = Arc::new(Pipeline::new(store, Runtime::new(Arc::new(config))));
+    Ingest::new(pipeline, START - 1)
+}
+
+fn otlp(c: &mut Criterion) {
+    let mut g = c.benchmark_group("otlp");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    let ingest = ingest();
+    let body = spans(BATCH);
+    g.bench_function("decode_and_ingest_1000_genai_spans", |b| {
+        b.iter(|| {
+            let req = ExportTraceServiceRequest::decode(black_box(&body[..]));
+            black_box(req.map(|r| ingest.traces(&r)).is_ok())
+        })
+    });
+    let batches: Vec<Vec<u8>> = (0..10).map(|k| points(BATCH, k * BATCH)).collect();
+    let mut next = 0;
+    g.bench_function("decode_and_ingest_1000_metric_points", |b| {
+        b.iter(|| {
+            next = (next + 1) % batches.len();
+            let req = ExportMetricsServiceRequest::decode(black_box(&batches[next][..]));
+            black_box(req.map(|r| ingest.metrics(&r)).is_ok())
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, otlp);
+criterion_main!(benches);

@@ -77,3 +77,31 @@ fn valid_files_build_with_the_listener_protocol_and_client_verification() {
         "{err}"
     );
 }
+
+#[test]
+fn load_resolves_paths_against_the_config_file_and_locates_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("meterd.yaml");
+    std::fs::write(
+        &path,
+        "tls:\n  http:\n    cert_file: certs/missing.pem\n    key_file: certs/missing.key\n",
+    )
+    .expect("write");
+    let err = crate::config::load::load_config(&path)
+        .expect_err("missing certificate")
+        .to_string();
+    let missing = dir.path().join("certs/missing.pem").display().to_string();
+    assert!(err.contains(":3:"), "{err}");
+    assert!(err.contains("tls.http.cert_file: cannot read"), "{err}");
+    assert!(err.contains(&missing), "{err}");
+
+    certs::generate(dir.path(), "");
+    std::fs::write(
+        &path,
+        "tls:\n  http: {cert_file: server.pem, key_file: server.key}\n",
+    )
+    .expect("write");
+    let config = crate::config::load::load_config(&path).expect("valid");
+    let http = config.tls.http.expect("tls.http");
+    assert_eq!(http.cert_file, dir.path().join("server.pem"));
+}

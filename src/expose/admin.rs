@@ -145,6 +145,17 @@ fn authorize(st: &HttpState, headers: &HeaderMap) -> Result<String, Box<Response
     }
 }
 
+/// Counts one admin action by outcome (the audit log has the details).
+fn count(st: &HttpState, action: &'static str, result: &'static str) {
+    crate::telemetry::count(
+        st.pipeline.store(),
+        "meterd_admin_actions",
+        "Admin actions performed, by action (reload, budget_reset) and result.",
+        &[("action", action), ("result", result)],
+        1.0,
+    );
+}
+
 #[derive(Serialize)]
 struct ReloadJson {
     result: &'static str,
@@ -196,6 +207,7 @@ async fn reload(
         result = body.result,
         "admin action"
     );
+    count(&st, "reload", body.result);
     (status, Json(body)).into_response()
 }
 
@@ -283,6 +295,7 @@ async fn reset(
             error = %e.0,
             "admin action applied in memory but not persisted"
         );
+        count(&st, "budget_reset", "not_durable");
         let msg = format!("reset applied but not yet persisted ({}); retry\n", e.0);
         return (StatusCode::SERVICE_UNAVAILABLE, msg).into_response();
     }
@@ -296,6 +309,7 @@ async fn reset(
         previous_spend_usd = previous,
         "admin action"
     );
+    count(&st, "budget_reset", "reset");
     Json(ResetJson {
         result: "reset",
         budget: name,

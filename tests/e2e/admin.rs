@@ -138,6 +138,14 @@ fn reload_endpoint_applies_a_good_config_and_rejects_a_broken_one() {
         gauge(&agent, "meterd_config_last_reload_successful"),
         Some(0.0)
     );
+    let counted = |result: &str| {
+        gauge(
+            &agent,
+            &format!("meterd_admin_actions_total{{action=\"reload\",result=\"{result}\"}}"),
+        )
+    };
+    assert_eq!(counted("applied"), Some(1.0));
+    assert_eq!(counted("rejected"), Some(1.0));
 }
 
 #[test]

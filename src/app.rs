@@ -5,12 +5,18 @@
 //! Tests start an in-process agent with listeners on `127.0.0.1:0` and read the bound addresses
 //! from [`Running`].
 
+mod reload;
+
+pub use reload::Reloader;
+
 use crate::config::load::{load_config, ConfigErrors};
 use crate::config::Config;
 use crate::expose::server::{self, Health, HttpState};
 use crate::pipeline::{Pipeline, Runtime};
 use crate::store::Store;
 use crate::telemetry;
+use crate::tls::serve::Peer;
+use crate::tls::Which;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,6 +38,48 @@ pub enum StartError {
     State(#[from] crate::state::StateError),
 }
 
+/// Serves an axum app until `shutdown`, with the client address available to handlers (the admin
+/// audit log records it).
+async fn serve_http<L>(
+    listener: L,
+    app: axum::Router,
+    mut shutdown: watch::Receiver<bool>,
+    what: &'static str,
+) where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+    Peer: for<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
+{
+    let app = app.into_make_service_with_connect_info::<Peer>();
+    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = shutdown.wait_for(|s| *s).await;
+    });
+    if let Err(e) = serve.await {
+        tracing::error!(error = %e, "{what} server failed");
+    }
+}
+
+/// Serves `app` on `listener`, over TLS when `tls` is set.
+pub fn spawn_http(
+    tasks: &mut JoinSet<()>,
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    tls: Option<Arc<arc_swap::ArcSwap<rustls::ServerConfig>>>,
+    (name, store): (&'static str, Arc<Store>),
+    shutdown: &watch::Receiver<bool>,
+) {
+    let shutdown = shutdown.clone();
+    match (tls, listener.local_addr()) {
+        (Some(config), Ok(local)) => {
+            let rx = crate::tls::serve::accept(listener, config, name, store, shutdown.clone());
+            let listener = crate::tls::serve::Listener::new(rx, local);
+            tasks.spawn(serve_http(listener, app, shutdown, name));
+        }
+        _ => {
+            tasks.spawn(serve_http(listener, app, shutdown, name));
+        }
+    }
+}
+
 /// Addresses actually bound (the config may say port 0).
 #[derive(Clone, Debug, Default)]
 pub struct BoundAddrs {
@@ -46,10 +94,7 @@ pub struct Running {
     pub addrs: BoundAddrs,
     pub pipeline: Arc<Pipeline>,
     pub health: Arc<Health>,
-    config_path: PathBuf,
-    /// Content hash of the config (and pricing) files as last loaded: the watcher compares against
-    /// what was *loaded*, so an edit landing between start and the first poll is still noticed.
-    loaded_hash: std::sync::Mutex<Option<u64>>,
+    reloader: Arc<Reloader>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
     /// Stopped last, after the receivers have drained, so its final flush sees all spend.
@@ -113,6 +158,12 @@ async fn start_inner(
     file_hash: Option<u64>,
 ) -> Result<Running, StartError> {
     let loaded_hash = watched_hash(file_hash, &config);
+    // `load_config` already read these files; a failure here means they changed since.
+    let tls = crate::tls::Live::new(
+        config
+            .tls
+            .build(&config_path.display().to_string(), &|_| (0, 0))?,
+    );
     let l = config.listeners.clone();
     // Bind everything first: nothing serves until every address is ours.
     let http = bind_tcp("http", l.http).await?;
@@ -154,23 +205,23 @@ async fn start_inner(
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
+    let reloader = Arc::new(Reloader::new(config_path, pipeline.clone(), tls.clone()));
 
     if let Some(listener) = http {
         let state = HttpState {
             pipeline: pipeline.clone(),
             health: health.clone(),
             start_time_unix: unix_now(),
+            reloader: Some(reloader.clone()),
         };
-        let app = server::router(state);
-        let mut rx = shutdown_rx.clone();
-        tasks.spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = rx.wait_for(|s| *s).await;
-            });
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "http server failed");
-            }
-        });
+        spawn_http(
+            &mut tasks,
+            listener,
+            server::router(state),
+            tls.get(Which::Http),
+            ("http", store.clone()),
+            &shutdown_rx,
+        );
     }
     crate::receivers::spawn(
         &mut tasks,
@@ -182,6 +233,7 @@ async fn start_inner(
             otlp_grpc,
             otlp_http,
         },
+        &tls,
     );
 
     // Coarse clock for the store: TTLs are minutes, so a 250 ms tick is plenty precise.
@@ -251,28 +303,32 @@ async fn start_inner(
     };
 
     let show = |a: Option<SocketAddr>| a.map_or_else(|| "off".to_string(), |a| a.to_string());
+    let tls_on: Vec<&str> = crate::tls::ALL
+        .iter()
+        .filter(|w| tls.get(**w).is_some())
+        .map(|w| w.name())
+        .collect();
     tracing::info!(
         http = %show(addrs.http),
         statsd_udp = %show(addrs.statsd_udp),
         statsd_tcp = %show(addrs.statsd_tcp),
         otlp_grpc = %show(addrs.otlp_grpc),
         otlp_http = %show(addrs.otlp_http),
-        config = %config_path.display(),
+        tls = %tls_on.join(","),
+        config = %reloader.config_path().display(),
         "meterd listening"
     );
+    reloader.remember_loaded_hash(loaded_hash);
 
-    let running = Running {
+    Ok(Running {
         addrs,
         pipeline,
         health,
-        config_path,
-        loaded_hash: std::sync::Mutex::new(None),
+        reloader,
         shutdown: shutdown_tx,
         tasks,
         state_flusher,
-    };
-    running.remember_loaded_hash(loaded_hash);
-    Ok(running)
+    })
 }
 
 const BUDGET_GAUGE_REFRESH: Duration = Duration::from_secs(5);
@@ -343,44 +399,9 @@ fn record_reload(store: &Store, ok: bool) {
 }
 
 impl Running {
-    /// Re-reads the config file. A bad file is rejected (logged with every error, counted) and the
-    /// running config stays. Listener addresses cannot change without a restart; that is logged.
+    /// Re-reads the config file (see [`Reloader::reload`]).
     pub fn reload(&self) -> Result<(), ConfigErrors> {
-        let store = self.pipeline.store();
-        let file_hash = content_hash(&self.config_path);
-        match load_config(&self.config_path) {
-            Ok(config) => {
-                self.remember_loaded_hash(watched_hash(file_hash, &config));
-                let old = self.pipeline.runtime();
-                if old.config.listeners != config.listeners {
-                    tracing::warn!("listener addresses changed in config; they apply on restart");
-                }
-                if old.config.state != config.state {
-                    tracing::warn!("state settings changed in config; they apply on restart");
-                }
-                let new = Runtime::new(Arc::new(config));
-                crate::derive::pricing::derive::record_info(
-                    store,
-                    old.deriver.pricing().map(|p| &**p),
-                    new.deriver.pricing().map(|p| &**p),
-                );
-                self.pipeline.swap_runtime(new);
-                record_reload(store, true);
-                tracing::info!(config = %self.config_path.display(), "config reloaded");
-                Ok(())
-            }
-            Err(e) => {
-                // Remembered too, so the watcher does not retry the same bad content every poll.
-                self.remember_loaded_hash(watched_hash(file_hash, &self.pipeline.runtime().config));
-                record_reload(store, false);
-                tracing::error!(
-                    config = %self.config_path.display(),
-                    errors = %e,
-                    "config reload rejected; keeping the running config"
-                );
-                Err(e)
-            }
-        }
+        self.reloader.reload()
     }
 
     /// Signals every task to stop, then waits (bounded) for them to drain.
@@ -406,36 +427,29 @@ impl Running {
     }
 
     pub fn config_path(&self) -> &Path {
-        &self.config_path
+        self.reloader.config_path()
     }
 
-    /// Content hash of the config file and the pricing files it loaded, as they are now.
+    /// Content hash of the config file and the pricing and TLS files it loaded, as they are now.
     pub fn watched_hash(&self) -> Option<u64> {
         watched_hash(
-            content_hash(&self.config_path),
+            content_hash(self.config_path()),
             &self.pipeline.runtime().config,
         )
     }
 
-    fn remember_loaded_hash(&self, hash: Option<u64>) {
-        if let Ok(mut h) = self.loaded_hash.lock() {
-            *h = hash;
-        }
-    }
-
     fn loaded_hash(&self) -> Option<u64> {
-        self.loaded_hash.lock().ok().and_then(|h| *h)
+        self.reloader.loaded_hash()
     }
 }
 
-/// The config file's hash combined with the pricing files that config loaded: editing either
-/// reloads.
+/// The config file's hash combined with the pricing and TLS files that config loaded: editing
+/// any reloads (a certificate renewed on disk is picked up without a signal).
 fn watched_hash(config_file_hash: Option<u64>, config: &Config) -> Option<u64> {
     let mut h = config_file_hash?;
-    if let Some(p) = &config.pricing {
-        for f in &p.sources {
-            h = h.rotate_left(7) ^ content_hash(f).unwrap_or(0);
-        }
+    let pricing = config.pricing.iter().flat_map(|p| p.sources.iter());
+    for f in pricing.map(PathBuf::as_path).chain(config.tls.files()) {
+        h = h.rotate_left(7) ^ content_hash(f).unwrap_or(0);
     }
     Some(h)
 }

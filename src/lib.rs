@@ -7,7 +7,8 @@
 //! - [`derive`]: pure derivation of the `llm_*` families (usage, pricing, budgets, quality);
 //! - [`store`]: the bounded, concurrent series registry;
 //! - [`expose`]: `/metrics` (Prometheus text and OpenMetrics), health and the JSON API;
-//! - [`config`]: schema, loading, validation; [`telemetry`]: meterd's own `meterd_*` metrics.
+//! - [`config`]: schema, loading, validation; [`telemetry`]: meterd's own `meterd_*` metrics;
+//! - [`tls`]: optional TLS and mTLS on the TCP listeners, with certificates reloaded in place.
 
 pub mod app;
 pub mod config;
@@ -23,3 +24,4 @@ pub mod state;
 pub mod statsd;
 pub mod store;
 pub mod telemetry;
+pub mod tls;

@@ -167,6 +167,24 @@ impl Pipeline {
         }
     }
 
+    /// Zeroes a budget's current spend (every group, or one) and rewrites its gauges. The caller
+    /// awaits [`Pipeline::durable`] to know the reset is on disk.
+    pub fn reset_budget(
+        &self,
+        name: &str,
+        group: Option<&[(String, String)]>,
+    ) -> Result<
+        Vec<(crate::derive::budget::engine::Status, u64)>,
+        crate::derive::budget::engine::ResetError,
+    > {
+        let mut out = Vec::new();
+        let reset = self.budgets.reset(name, group, unix_secs(), &mut out)?;
+        for s in &out {
+            self.apply("budget", s);
+        }
+        Ok(reset)
+    }
+
     /// Counts `cost_nanos` toward the budgets `event` matches, without deriving anything else
     /// (for sources that know the cost already, and for driving budgets in tests).
     pub fn record_spend(&self, protocol: &str, event: &UsageEvent, cost_nanos: u64) {

@@ -17,6 +17,7 @@ pub fn spawn(
     pipeline: &Arc<Pipeline>,
     shutdown: &watch::Receiver<bool>,
     sockets: Sockets,
+    tls: &crate::tls::Live,
 ) {
     crate::statsd::spawn(
         tasks,
@@ -31,5 +32,6 @@ pub fn spawn(
         shutdown,
         sockets.otlp_grpc,
         sockets.otlp_http,
+        tls,
     );
 }

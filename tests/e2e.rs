@@ -5,10 +5,12 @@
 mod support;
 
 mod e2e {
+    pub mod admin;
     pub mod cli;
     pub mod http_auth;
     pub mod kill9_durability;
     pub mod memory_guard;
+    pub mod otlp_auth;
     pub mod otlp_genai;
     pub mod otlp_prometheus;
     pub mod otlp_protocol;
@@ -25,7 +27,9 @@ mod e2e {
     pub mod quality_rules;
     pub mod quality_statsd;
     pub mod reload;
+    pub mod secrets;
     pub mod statsd_mapping;
     pub mod statsd_metrics;
     pub mod statsd_tcp;
+    pub mod tls;
 }

@@ -99,7 +99,27 @@ pub fn load_config(path: &Path) -> Result<Config, ConfigErrors> {
         });
     }
     config.pricing = merge_layers(layers)?;
+    check_tls(path, &mut config)?;
     Ok(config)
+}
+
+/// Resolves TLS file paths against the config file's directory and reads every certificate and
+/// key once, so a missing, unreadable or mismatched file fails the load (and `check-config`)
+/// with its path, not the first handshake.
+fn check_tls(path: &Path, config: &mut Config) -> Result<(), ConfigErrors> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    config.tls.resolve(&dir);
+    if config.tls.files().is_empty() {
+        return Ok(());
+    }
+    let index = PathIndex::build(&read_capped(path)?);
+    config
+        .tls
+        .build(&path.display().to_string(), &|p| index.locate(p))
+        .map(|_| ())
 }
 
 /// Loads a pricing file and the chain it `extends` (for `meterd price --pricing`).

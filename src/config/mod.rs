@@ -39,6 +39,10 @@ pub struct Config {
     pub redact: Vec<crate::derive::redact::RedactRule>,
     /// Credentials required on the HTTP endpoint (`/metrics`, `/api/*`); health stays open.
     pub http_auth: crate::expose::auth::AuthConfig,
+    /// Tokens for `/api/v1/admin/*` (reload, budget reset); the routes answer 404 without any.
+    pub admin: crate::expose::admin::AdminConfig,
+    /// TLS per TCP listener (`http`, `otlp_grpc`, `otlp_http`); plain TCP where absent.
+    pub tls: crate::tls::TlsListeners,
     pub state: StateConfig,
 }
 
@@ -60,6 +64,8 @@ impl Default for Config {
             quality: Default::default(),
             redact: Vec::new(),
             http_auth: Default::default(),
+            admin: Default::default(),
+            tls: Default::default(),
             state: StateConfig::default(),
         }
     }
@@ -231,6 +237,14 @@ impl Validate for Config {
         self.quality.validate(&child(path, "quality"), issues);
         self.redact.validate(&child(path, "redact"), issues);
         self.http_auth.validate(&child(path, "http_auth"), issues);
+        self.admin.validate_against(
+            &child(path, "admin"),
+            &[
+                (child(path, "http_auth"), &self.http_auth),
+                (child(path, "otlp.auth"), &self.otlp.auth),
+            ],
+            issues,
+        );
         for (i, l) in self.scope_labels.iter().enumerate() {
             if !crate::names::is_valid_label_name(l) {
                 issues.error(

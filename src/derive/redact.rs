@@ -15,7 +15,7 @@ pub enum RedactAction {
     Replace,
 }
 
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[derive(Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct RedactRule {
     pub label: String,
@@ -24,6 +24,21 @@ pub struct RedactRule {
     pub replacement: Option<String>,
     /// For `hash`: the secret key (use `${ENV}`); at least 16 characters.
     pub key: Option<String>,
+}
+
+/// The hash key is a secret: printed configs show that one is set, never its value.
+impl std::fmt::Debug for RedactRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedactRule")
+            .field("label", &self.label)
+            .field("action", &self.action)
+            .field("replacement", &self.replacement)
+            .field(
+                "key",
+                &self.key.as_ref().map(|_| crate::expose::auth::REDACTED),
+            )
+            .finish()
+    }
 }
 
 const MIN_KEY_LEN: usize = 16;

@@ -9,9 +9,10 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use std::fmt;
 use std::sync::Arc;
 
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[derive(Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct AuthConfig {
     /// Any of these tokens is accepted as `Authorization: Bearer <token>`.
@@ -20,15 +21,37 @@ pub struct AuthConfig {
     pub basic: Vec<BasicCredential>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[derive(Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct BasicCredential {
     pub username: String,
     pub password: String,
 }
 
+/// Stands in for a secret wherever a config is printed: configs are logged and shown in panics
+/// and test failures, and none of those may carry a credential.
+pub const REDACTED: &str = "<redacted>";
+
+impl fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("bearer_tokens", &vec![REDACTED; self.bearer_tokens.len()])
+            .field("basic", &self.basic)
+            .finish()
+    }
+}
+
+impl fmt::Debug for BasicCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BasicCredential")
+            .field("username", &self.username)
+            .field("password", &REDACTED)
+            .finish()
+    }
+}
+
 /// Shorter secrets are guessable online; refuse them rather than give false comfort.
-const MIN_SECRET_LEN: usize = 16;
+pub const MIN_SECRET_LEN: usize = 16;
 
 impl Validate for AuthConfig {
     fn validate(&self, path: &str, issues: &mut Issues) {
@@ -59,6 +82,20 @@ impl Validate for AuthConfig {
 }
 
 impl AuthConfig {
+    /// Every secret with its key path (bearer tokens, basic passwords), for overlap checks.
+    pub fn secrets<'a>(&'a self, path: &str) -> Vec<(String, &'a str)> {
+        let tokens = self
+            .bearer_tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (index(&child(path, "bearer_tokens"), i), t.as_str()));
+        let passwords = self.basic.iter().enumerate().map(|(i, b)| {
+            let at = index(&child(path, "basic"), i);
+            (child(&at, "password"), b.password.as_str())
+        });
+        tokens.chain(passwords).collect()
+    }
+
     pub fn enabled(&self) -> bool {
         !self.bearer_tokens.is_empty() || !self.basic.is_empty()
     }
@@ -92,7 +129,7 @@ impl AuthConfig {
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -127,19 +164,34 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// The `Authorization` header as text, if present and printable.
+pub fn header_value(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+}
+
+/// 401 with the challenge naming both accepted schemes.
+pub fn unauthorized() -> Response {
+    let mut resp = (StatusCode::UNAUTHORIZED, "unauthorized\n").into_response();
+    resp.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"meterd\", Basic realm=\"meterd\""),
+    );
+    resp
+}
+
 /// Axum middleware: 401 with a `WWW-Authenticate` challenge unless the request is allowed.
+/// Admin routes check their own, separate tokens (see `admin`), so they are not gated here: a
+/// scrape credential must not be needed, nor be enough, to act.
 pub async fn require(State(pipeline): State<Arc<Pipeline>>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if path == "/healthz" || path == "/readyz" {
+    if path == "/healthz" || path == "/readyz" || path.starts_with(super::admin::PREFIX) {
         return next.run(req).await;
     }
     let runtime = pipeline.runtime();
     let auth = &runtime.config.http_auth;
-    let header_value = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    if auth.allows(header_value) {
+    if auth.allows(header_value(req.headers())) {
         return next.run(req).await;
     }
     crate::telemetry::count(
@@ -149,12 +201,7 @@ pub async fn require(State(pipeline): State<Arc<Pipeline>>, req: Request, next: 
         &[],
         1.0,
     );
-    let mut resp = (StatusCode::UNAUTHORIZED, "unauthorized\n").into_response();
-    resp.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Bearer realm=\"meterd\", Basic realm=\"meterd\""),
-    );
-    resp
+    unauthorized()
 }
 
 #[cfg(test)]
@@ -198,6 +245,17 @@ mod tests {
         assert_eq!(base64_decode("Zm9vYg==").as_deref(), Some(&b"foob"[..]));
         assert_eq!(base64_decode("Zg==").as_deref(), Some(&b"f"[..]));
         assert_eq!(base64_decode("Z"), None);
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let shown = format!("{:?}", config());
+        assert!(!shown.contains("0123456789abcdef-token"), "{shown}");
+        assert!(!shown.contains("correct horse"), "{shown}");
+        assert!(
+            shown.contains("prometheus") && shown.contains(REDACTED),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! Everything meterd serves over HTTP: `/metrics`, `/healthz`, `/readyz` and `/api/v1/*`.
+//! Everything meterd serves over HTTP: `/metrics`, `/healthz`, `/readyz`, `/api/v1/*` and the
+//! admin actions under `/api/v1/admin/`.
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod process;

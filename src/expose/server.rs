@@ -5,7 +5,9 @@
 //!   with the failing checks;
 //! - `GET /`: a small index of these.
 //!
-//! - `GET /api/v1/budgets`, `GET /api/v1/budgets/check`: the budget API (see [`super::api`]).
+//! - `GET /api/v1/budgets`, `GET /api/v1/budgets/check`: the budget API (see [`super::api`]);
+//! - `POST /api/v1/admin/reload`, `POST /api/v1/admin/budgets/{name}/reset`: admin actions, off
+//!   unless `admin.tokens` is set (see [`super::admin`]).
 
 use super::text::{render, Format};
 use crate::pipeline::Pipeline;
@@ -51,6 +53,8 @@ pub struct HttpState {
     pub pipeline: Arc<Pipeline>,
     pub health: Arc<Health>,
     pub start_time_unix: f64,
+    /// The reload path shared with SIGHUP, for the admin reload action.
+    pub reloader: Option<Arc<crate::app::Reloader>>,
 }
 
 pub fn router(state: HttpState) -> Router {
@@ -60,6 +64,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/readyz", get(readyz))
         .route("/", get(index))
         .merge(super::api::routes())
+        .merge(super::admin::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.pipeline.clone(),
             super::auth::require,

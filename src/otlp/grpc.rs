@@ -203,12 +203,86 @@ impl<S> tower::Layer<S> for StatusFixLayer {
     }
 }
 
-/// Serves until `shutdown` turns true, then drains in-flight requests.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
+/// Checks `otlp.auth` against the `authorization` metadata from the request headers alone, before
+/// tonic reads or decompresses the message.
+#[derive(Clone)]
+struct AuthCheck(Arc<Ingest>);
+
+impl tonic::service::Interceptor for AuthCheck {
+    fn call(&mut self, req: Request<()>) -> Result<Request<()>, Status> {
+        let value = req
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        if self.0.allows(value) {
+            return Ok(req);
+        }
+        Err(Status::unauthenticated(
+            "missing or wrong credentials (authorization metadata: Bearer or Basic)",
+        ))
+    }
+}
+
+/// Counts the refusals of [`AuthCheck`] by signal: the interceptor does not see the path.
+#[derive(Clone)]
+struct CountUnauthenticated<S> {
+    inner: S,
     ingest: Arc<Ingest>,
-    mut shutdown: watch::Receiver<bool>,
-) {
+}
+
+impl<S, B, RB> tower::Service<http::Request<B>> for CountUnauthenticated<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<RB>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<S::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let signal = signal_of(req.uri().path());
+        let ingest = self.ingest.clone();
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let resp = fut.await?;
+            let code = resp.headers().get("grpc-status").map(|v| v.as_bytes());
+            if code == Some(b"16") {
+                ingest.request(Transport::Grpc, signal, "unauthorized");
+            }
+            Ok(resp)
+        })
+    }
+}
+
+#[derive(Clone)]
+struct CountUnauthenticatedLayer(Arc<Ingest>);
+
+impl<S> tower::Layer<S> for CountUnauthenticatedLayer {
+    type Service = CountUnauthenticated<S>;
+    fn layer(&self, inner: S) -> CountUnauthenticated<S> {
+        CountUnauthenticated {
+            inner,
+            ingest: self.0.clone(),
+        }
+    }
+}
+
+/// Serves until `shutdown` turns true, then drains in-flight requests.
+pub async fn serve<I, IO, IE>(incoming: I, ingest: Arc<Ingest>, mut shutdown: watch::Receiver<bool>)
+where
+    I: tokio_stream::Stream<Item = Result<IO, IE>> + Send + 'static,
+    IO: tonic::transport::server::Connected
+        + tokio::io::AsyncRead
+        + tokio::io::AsyncWrite
+        + Unpin
+        + Send
+        + 'static,
+    IE: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
+{
     let max = ingest.max_request_bytes();
     let svc = Svc {
         ingest: ingest.clone(),
@@ -230,16 +304,15 @@ pub async fn serve(
         // Requests are decoded before a permit is taken: this bounds how many one connection
         // can have decoded and waiting at once.
         .concurrency_limit_per_connection(per_connection)
-        .layer(StatusFixLayer(ingest))
+        .layer(StatusFixLayer(ingest.clone()))
+        .layer(CountUnauthenticatedLayer(ingest.clone()))
+        .layer(tonic::service::InterceptorLayer::new(AuthCheck(ingest)))
         .add_service(metrics)
         .add_service(traces)
         .add_service(logs)
-        .serve_with_incoming_shutdown(
-            tonic::transport::server::TcpIncoming::from(listener),
-            async move {
-                let _ = shutdown.wait_for(|s| *s).await;
-            },
-        )
+        .serve_with_incoming_shutdown(incoming, async move {
+            let _ = shutdown.wait_for(|s| *s).await;
+        })
         .await;
     if let Err(e) = result {
         tracing::error!(error = %e, "OTLP gRPC server failed");

@@ -30,7 +30,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use std::sync::Arc;
-use tokio::sync::watch;
 
 use decode::{JSON, PROTOBUF};
 /// Longest a request body may take to arrive once its headers are in.
@@ -288,26 +287,38 @@ async fn logs(State(ingest): State<Arc<Ingest>>, headers: HeaderMap, body: Body)
     .await
 }
 
+/// Checks `otlp.auth` before the body is read: an unauthenticated sender must not make meterd
+/// buffer or decompress anything.
+async fn require_auth(
+    State(ingest): State<Arc<Ingest>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if ingest.allows(crate::expose::auth::header_value(req.headers())) {
+        return next.run(req).await;
+    }
+    let path = req.uri().path();
+    let signal = if path.ends_with("/traces") {
+        Signal::Traces
+    } else if path.ends_with("/logs") {
+        Signal::Logs
+    } else {
+        Signal::Metrics
+    };
+    ingest.request(Transport::Http, signal, "unauthorized");
+    crate::expose::auth::unauthorized()
+}
+
 pub fn router(ingest: Arc<Ingest>) -> Router {
     Router::new()
         .route("/v1/metrics", post(metrics))
         .route("/v1/traces", post(traces))
         .route("/v1/logs", post(logs))
+        .layer(axum::middleware::from_fn_with_state(
+            ingest.clone(),
+            require_auth,
+        ))
         .with_state(ingest)
-}
-
-/// Serves until `shutdown` turns true, then drains in-flight requests.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    ingest: Arc<Ingest>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let serve = axum::serve(listener, router(ingest)).with_graceful_shutdown(async move {
-        let _ = shutdown.wait_for(|s| *s).await;
-    });
-    if let Err(e) = serve.await {
-        tracing::error!(error = %e, "OTLP HTTP server failed");
-    }
 }
 
 #[cfg(test)]

@@ -101,6 +101,17 @@ impl Ingest {
         }
     }
 
+    /// Whether an `Authorization` value is accepted by `otlp.auth` as configured now (so a reload
+    /// rotates ingest credentials without a restart).
+    pub fn allows(&self, authorization: Option<&str>) -> bool {
+        self.pipeline
+            .runtime()
+            .config
+            .otlp
+            .auth
+            .allows(authorization)
+    }
+
     pub fn max_concurrent_requests(&self) -> usize {
         self.pipeline.runtime().config.otlp.max_concurrent_requests
     }

@@ -55,6 +55,9 @@ pub struct OtlpConfig {
     /// in `llm_stage_duration_seconds{stage}`, whatever the usage source. `None` (YAML `null`)
     /// turns this off.
     pub stage_attribute: Option<String>,
+    /// Credentials required of senders on both transports (off when empty). Separate from
+    /// `http_auth`, so a scrape credential never allows ingest.
+    pub auth: crate::expose::auth::AuthConfig,
 }
 
 impl Default for OtlpConfig {
@@ -66,6 +69,7 @@ impl Default for OtlpConfig {
             max_concurrent_requests: 16,
             max_usage_streams: 10_000,
             stage_attribute: Some("stage".to_owned()),
+            auth: Default::default(),
         }
     }
 }
@@ -91,6 +95,7 @@ impl Validate for OtlpConfig {
                 "must not be empty (use null to read no stage from spans)",
             );
         }
+        self.auth.validate(&child(path, "auth"), issues);
         for (i, a) in self.resource_attributes_as_labels.iter().enumerate() {
             if a.is_empty() {
                 issues.error(
@@ -110,6 +115,7 @@ pub fn spawn(
     shutdown: &tokio::sync::watch::Receiver<bool>,
     grpc: Option<tokio::net::TcpListener>,
     http: Option<tokio::net::TcpListener>,
+    tls: &crate::tls::Live,
 ) {
     if grpc.is_none() && http.is_none() {
         return;
@@ -120,10 +126,33 @@ pub fn spawn(
         .unwrap_or(0);
     let ingest = ingest::Ingest::new(pipeline.clone(), started);
     if let Some(listener) = grpc {
-        tasks.spawn(grpc::serve(listener, ingest.clone(), shutdown.clone()));
+        match tls.get(crate::tls::Which::OtlpGrpc) {
+            Some(config) => {
+                let rx = crate::tls::serve::accept(
+                    listener,
+                    config,
+                    "otlp_grpc",
+                    pipeline.store().clone(),
+                    shutdown.clone(),
+                );
+                let incoming = crate::tls::serve::grpc_incoming(rx);
+                tasks.spawn(grpc::serve(incoming, ingest.clone(), shutdown.clone()));
+            }
+            None => {
+                let incoming = tonic::transport::server::TcpIncoming::from(listener);
+                tasks.spawn(grpc::serve(incoming, ingest.clone(), shutdown.clone()));
+            }
+        }
     }
     if let Some(listener) = http {
-        tasks.spawn(http::serve(listener, ingest, shutdown.clone()));
+        crate::app::spawn_http(
+            tasks,
+            listener,
+            http::router(ingest),
+            tls.get(crate::tls::Which::OtlpHttp),
+            ("otlp_http", pipeline.store().clone()),
+            shutdown,
+        );
     }
 }
 

@@ -48,6 +48,19 @@ impl Agent {
         }
     }
 
+    /// Stops meterd (a clean shutdown, final state flush included) and starts it again on the same
+    /// config file and data directory.
+    pub fn restart(&mut self) {
+        if let Some(r) = self.running.take() {
+            self.rt.block_on(r.shutdown());
+        }
+        let running = self
+            .rt
+            .block_on(meterd::app::start(&self.config_path))
+            .unwrap_or_else(|e| panic!("meterd did not restart: {e}"));
+        self.running = Some(running);
+    }
+
     pub fn running(&self) -> &Running {
         self.running.as_ref().expect("running")
     }

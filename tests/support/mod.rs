@@ -6,8 +6,10 @@
 pub mod agent;
 pub mod alertmanager;
 pub mod artifacts;
+pub mod certs;
 pub mod otel;
 pub mod prometheus;
+pub mod tls_client;
 
 use std::time::{Duration, Instant};
 

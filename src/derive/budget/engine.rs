@@ -199,6 +199,30 @@ impl Status {
     }
 }
 
+/// Why a budget reset was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ResetError {
+    NoBudget,
+    /// The budget has no such group (no spend from it in memory).
+    NoGroup,
+    BadGroup(String),
+}
+
+/// An instance's own spend as of `now` (the read path, without settling).
+fn slot_spend(def: &BudgetDef, bounds: (i64, Option<i64>), inst: &Instance, now: i64) -> u64 {
+    match def.period {
+        Period::Rolling(r) => {
+            let lo = r.oldest(now);
+            inst.buckets
+                .iter()
+                .filter(|(b, _)| *b >= lo)
+                .fold(0u64, |a, (_, n)| a.saturating_add(*n))
+        }
+        _ if inst.start == bounds.0 => inst.spend,
+        _ => 0,
+    }
+}
+
 /// Spend changes not yet written to the state file.
 #[derive(Debug, Default)]
 pub struct Dirty {
@@ -564,6 +588,68 @@ impl Engine {
             }
             Err(e) => slot.fleet.error = Some(Arc::from(e)),
         }
+    }
+
+    /// Zeroes this agent's spend of budget `name` in the current period (or window): every group,
+    /// or only the one whose `group_by` labels equal `group`. Returns the instances reset, with
+    /// their spend before the reset; they are written to the state file on the next flush, so a
+    /// restart does not bring the spend back. A fleet-wide figure, if in use, is not ours to reset.
+    pub fn reset(
+        &mut self,
+        name: &str,
+        group: Option<&[(String, String)]>,
+        now: i64,
+    ) -> Result<Vec<(Status, u64)>, ResetError> {
+        let slot = self
+            .slots
+            .iter_mut()
+            .find(|s| &*s.def.name == name)
+            .ok_or(ResetError::NoBudget)?;
+        let def = slot.def.clone();
+        let wanted: Option<GroupKey> = match group {
+            None => None,
+            Some(labels) => {
+                if let Some((l, _)) = labels
+                    .iter()
+                    .find(|(l, _)| !def.group_by.iter().any(|g| **g == **l))
+                {
+                    return Err(ResetError::BadGroup(format!(
+                        "{l:?} is not a group_by label of this budget ({:?})",
+                        def.group_by
+                    )));
+                }
+                Some(group_key(&def, labels))
+            }
+        };
+        slot.roll(now);
+        let bounds = slot.bounds;
+        let mut keys: Vec<GroupKey> = slot
+            .instances
+            .keys()
+            .filter(|k| wanted.as_ref().is_none_or(|w| w == *k))
+            .cloned()
+            .collect();
+        keys.sort();
+        if keys.is_empty() && wanted.is_some() {
+            return Err(ResetError::NoGroup);
+        }
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let Some(inst) = slot.instances.get_mut(&key) else {
+                continue;
+            };
+            let before = slot_spend(&def, bounds, inst, now);
+            Slot::settle(&def, bounds, inst, now);
+            inst.spend = 0;
+            inst.buckets.clear();
+            inst.start = bounds.0;
+            let inst = slot.instances.get(&key);
+            out.push((slot.status(&key, inst, now), before));
+            self.deleted.remove(&saved::key(&def.name, &key));
+            self.dirty.insert((def.name.clone(), key));
+        }
+        self.seq += 1;
+        Ok(out)
     }
 
     /// Rolls every budget to `now` (new periods start at zero, old buckets fall out).

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct FleetConfig {
     /// Base URL of the query API, e.g. `http://prometheus:9090` or a Mimir/Thanos prefix
@@ -27,6 +27,24 @@ pub struct FleetConfig {
     pub max_age: HumanDuration,
     /// Extra request headers (`X-Scope-OrgID` for Mimir, `Authorization`).
     pub headers: BTreeMap<String, String>,
+}
+
+/// Header values may be credentials (`Authorization`): printed configs show the names only.
+impl std::fmt::Debug for FleetConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: BTreeMap<&str, &str> = self
+            .headers
+            .keys()
+            .map(|k| (k.as_str(), crate::expose::auth::REDACTED))
+            .collect();
+        f.debug_struct("FleetConfig")
+            .field("prometheus_url", &self.prometheus_url)
+            .field("refresh_interval", &self.refresh_interval)
+            .field("timeout", &self.timeout)
+            .field("max_age", &self.max_age)
+            .field("headers", &headers)
+            .finish()
+    }
 }
 
 impl Default for FleetConfig {

@@ -154,6 +154,21 @@ impl Budgets {
         }
     }
 
+    /// Zeroes a budget's spend (see [`Engine::reset`]) and appends the reset instances' gauges.
+    pub fn reset(
+        &self,
+        name: &str,
+        group: Option<&[(String, String)]>,
+        now: i64,
+        out: &mut Vec<Sample>,
+    ) -> Result<Vec<(Status, u64)>, super::engine::ResetError> {
+        let reset = self.write().reset(name, group, now)?;
+        for (st, _) in &reset {
+            self.gauges(st, out);
+        }
+        Ok(reset)
+    }
+
     pub fn statuses(&self, now: i64) -> Vec<(Arc<BudgetDef>, Vec<Status>)> {
         self.read().statuses(now)
     }

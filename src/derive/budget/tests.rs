@@ -495,3 +495,57 @@ fn daily_rollover_in_berlin_follows_local_midnight_across_dst() {
     // 22:59 UTC on Sunday is 00:59 Monday in Berlin (CEST): a new day again.
     assert_eq!(spend_of(&e, ts("2026-03-29T22:59:00Z")), vec![0]);
 }
+
+#[test]
+fn reset_zeroes_the_current_period_and_is_persisted() {
+    use super::engine::ResetError;
+    let t0 = ts("2026-11-10T00:00:00Z");
+    let configs = [
+        budget(|b| b.group_by = vec!["team".into()]),
+        budget(|b| {
+            b.name = "r".into();
+            b.period = "rolling_1h".into();
+        }),
+    ];
+    let mut e = engine(&configs, t0);
+    let search = Labels::new([("team", "search")]);
+    let ads = Labels::new([("team", "ads")]);
+    e.record(&call(&search, "m"), 5 * USD, t0);
+    e.record(&call(&ads, "m"), 3 * USD, t0);
+    e.take_dirty();
+    let one = [("team".to_string(), "search".to_string())];
+    let reset = e.reset("b", Some(&one), t0 + 60).unwrap();
+    assert_eq!(reset.len(), 1);
+    assert_eq!((reset[0].0.spend, reset[0].1), (0, 5 * USD));
+    // Grouped: [ads, search]; rolling: 8 USD, untouched.
+    assert_eq!(spend_of(&e, t0 + 60), vec![3 * USD, 0, 8 * USD]);
+    let seq = e.seq();
+    let reset = e.reset("r", None, t0 + 60).unwrap();
+    assert_eq!(reset[0].1, 8 * USD);
+    assert!(e.seq() > seq, "a reset must wake durability waiters");
+    assert_eq!(spend_of(&e, t0 + 60), vec![3 * USD, 0, 0]);
+    // Both reset instances are written, so a restart cannot bring their spend back.
+    let d = e.take_dirty();
+    assert_eq!(d.puts.len(), 2);
+    let defs = configs
+        .iter()
+        .map(|c| Arc::new(BudgetDef::compile(c).unwrap()))
+        .collect();
+    let (restored, _) = Engine::new(defs, &d.puts, t0 + 120).unwrap();
+    assert_eq!(spend_of(&restored, t0 + 120), vec![0, 0]);
+
+    assert!(matches!(
+        e.reset("nope", None, t0),
+        Err(ResetError::NoBudget)
+    ));
+    let unseen = [("team".to_string(), "never".to_string())];
+    assert!(matches!(
+        e.reset("b", Some(&unseen), t0),
+        Err(ResetError::NoGroup)
+    ));
+    let wrong = [("model".to_string(), "m".to_string())];
+    assert!(matches!(
+        e.reset("b", Some(&wrong), t0),
+        Err(ResetError::BadGroup(_))
+    ));
+}

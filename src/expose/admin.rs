@@ -1,0 +1,404 @@
+//! Admin actions, off unless `admin.tokens` is set (the routes answer 404 until then):
+//! - `POST /api/v1/admin/reload`: the same reload as SIGHUP; 200 `applied`, or 422 `rejected`
+//!   with every config error (the running config stays);
+//! - `POST /api/v1/admin/budgets/{name}/reset`: zeroes this agent's spend of a budget in its
+//!   current period, for every group or, with a JSON body `{"group": {"team": "search"}}`, one;
+//!   answered once the reset is on disk, so a restart does not bring the spend back.
+//!
+//! Each action needs `Authorization: Bearer <admin token>`: tokens are named, distinct from every
+//! scrape and ingest credential (validated), compared in constant time, and every action is
+//! logged (target `meterd::audit`) with the token's name and the client address, never the token.
+
+use super::auth::{constant_time_eq, unauthorized, MIN_SECRET_LEN, REDACTED};
+use super::server::HttpState;
+use crate::config::{child, index, Issues};
+use crate::derive::budget::engine::ResetError;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Every admin route starts with this (the scrape auth middleware leaves them to this module).
+pub const PREFIX: &str = "/api/v1/admin/";
+
+#[derive(Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct AdminConfig {
+    pub tokens: Vec<AdminToken>,
+}
+
+/// A named token: the name is what the audit log records.
+#[derive(Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct AdminToken {
+    pub name: String,
+    pub token: String,
+}
+
+impl fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field("tokens", &self.tokens)
+            .finish()
+    }
+}
+
+impl fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdminToken")
+            .field("name", &self.name)
+            .field("token", &REDACTED)
+            .finish()
+    }
+}
+
+impl AdminConfig {
+    /// Checks the tokens, and that none is also a credential of `others` (`http_auth`,
+    /// `otlp.auth`): whoever may scrape or send must not thereby be able to act. Messages name
+    /// the keys, never the secret.
+    pub fn validate_against(
+        &self,
+        path: &str,
+        others: &[(String, &super::auth::AuthConfig)],
+        issues: &mut Issues,
+    ) {
+        for (i, t) in self.tokens.iter().enumerate() {
+            let at = index(&child(path, "tokens"), i);
+            if t.name.is_empty() {
+                issues.error(child(&at, "name"), "is required (the audit log records it)");
+            } else if self.tokens[..i].iter().any(|o| o.name == t.name) {
+                issues.error(child(&at, "name"), format!("duplicate name {:?}", t.name));
+            }
+            if t.token.len() < MIN_SECRET_LEN {
+                issues.error(
+                    child(&at, "token"),
+                    format!("must be at least {MIN_SECRET_LEN} characters"),
+                );
+            }
+            if self.tokens[..i].iter().any(|o| o.token == t.token) {
+                issues.error(child(&at, "token"), "the same token is listed twice");
+            }
+            for (other_path, auth) in others {
+                for (key, secret) in auth.secrets(other_path) {
+                    if secret == t.token {
+                        issues.error(
+                            child(&at, "token"),
+                            format!("is also used as {key}; admin tokens must be distinct"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// The name of the token `authorization` carries, if it is one of ours. Every token is
+    /// compared (no early exit), so timing does not tell how close a guess came.
+    fn who(&self, authorization: Option<&str>) -> Option<&str> {
+        let value = authorization?;
+        let (scheme, token) = value.split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return None;
+        }
+        let token = token.trim().as_bytes();
+        self.tokens.iter().fold(None, |found, t| {
+            let hit = constant_time_eq(t.token.as_bytes(), token);
+            if hit && found.is_none() {
+                Some(t.name.as_str())
+            } else {
+                found
+            }
+        })
+    }
+}
+
+pub fn routes() -> Router<HttpState> {
+    Router::new()
+        .route("/api/v1/admin/reload", post(reload))
+        .route("/api/v1/admin/budgets/{name}/reset", post(reset))
+}
+
+/// The caller's token name, or the response to send instead: 404 while admin is off (the
+/// feature does not exist until configured), 401 for a missing or wrong token.
+fn authorize(st: &HttpState, headers: &HeaderMap) -> Result<String, Box<Response>> {
+    let config = st.pipeline.runtime().config.clone();
+    if config.admin.tokens.is_empty() {
+        return Err(Box::new(
+            (StatusCode::NOT_FOUND, "not found\n").into_response(),
+        ));
+    }
+    match config.admin.who(super::auth::header_value(headers)) {
+        Some(name) => Ok(name.to_string()),
+        None => {
+            crate::telemetry::count(
+                st.pipeline.store(),
+                "meterd_admin_unauthorized",
+                "Admin requests refused for a missing or wrong admin token.",
+                &[],
+                1.0,
+            );
+            Err(Box::new(unauthorized()))
+        }
+    }
+}
+
+/// Counts one admin action by outcome (the audit log has the details).
+fn count(st: &HttpState, action: &'static str, result: &'static str) {
+    crate::telemetry::count(
+        st.pipeline.store(),
+        "meterd_admin_actions",
+        "Admin actions performed, by action (reload, budget_reset) and result.",
+        &[("action", action), ("result", result)],
+        1.0,
+    );
+}
+
+#[derive(Serialize)]
+struct ReloadJson {
+    result: &'static str,
+    errors: Vec<String>,
+}
+
+async fn reload(
+    State(st): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<crate::tls::serve::Peer>,
+    headers: HeaderMap,
+) -> Response {
+    let who = match authorize(&st, &headers) {
+        Ok(w) => w,
+        Err(r) => return *r,
+    };
+    let Some(reloader) = st.reloader.clone() else {
+        return (StatusCode::NOT_FOUND, "not found\n").into_response();
+    };
+    // Reading and parsing files is blocking work.
+    let outcome = tokio::task::spawn_blocking(move || reloader.reload()).await;
+    let (status, body) = match outcome {
+        Ok(Ok(())) => (
+            StatusCode::OK,
+            ReloadJson {
+                result: "applied",
+                errors: Vec::new(),
+            },
+        ),
+        Ok(Err(e)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ReloadJson {
+                result: "rejected",
+                errors: e.0.iter().map(ToString::to_string).collect(),
+            },
+        ),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ReloadJson {
+                result: "failed",
+                errors: vec![format!("reload task failed: {e}")],
+            },
+        ),
+    };
+    tracing::info!(
+        target: "meterd::audit",
+        action = "reload",
+        who = %who,
+        peer = %peer,
+        result = body.result,
+        "admin action"
+    );
+    count(&st, "reload", body.result);
+    (status, Json(body)).into_response()
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ResetBody {
+    group: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Serialize)]
+struct ResetJson {
+    result: &'static str,
+    budget: String,
+    /// Each instance reset: its group labels and the spend it had.
+    reset: Vec<ResetInstance>,
+}
+
+#[derive(Serialize)]
+struct ResetInstance {
+    group: BTreeMap<String, String>,
+    previous_spend_usd: f64,
+}
+
+async fn reset(
+    State(st): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<crate::tls::serve::Peer>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let who = match authorize(&st, &headers) {
+        Ok(w) => w,
+        Err(r) => return *r,
+    };
+    let parsed: Result<ResetBody, _> = if body.iter().all(u8::is_ascii_whitespace) {
+        Ok(ResetBody::default())
+    } else {
+        serde_json::from_slice(&body)
+    };
+    let group: Option<Vec<(String, String)>> = match parsed {
+        Ok(b) => b.group.map(|g| g.into_iter().collect()),
+        Err(e) => {
+            let msg = format!("body must be empty or {{\"group\": {{label: value}}}}: {e}\n");
+            return (StatusCode::BAD_REQUEST, msg).into_response();
+        }
+    };
+    let result = st.pipeline.reset_budget(&name, group.as_deref());
+    let reset = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let (status, msg) = match e {
+                ResetError::NoBudget => {
+                    (StatusCode::NOT_FOUND, format!("no budget named {name:?}"))
+                }
+                ResetError::NoGroup => (
+                    StatusCode::NOT_FOUND,
+                    format!("budget {name:?} has no such group in memory"),
+                ),
+                ResetError::BadGroup(m) => (StatusCode::BAD_REQUEST, m),
+            };
+            return (status, format!("{msg}\n")).into_response();
+        }
+    };
+    let instances: Vec<ResetInstance> = reset
+        .iter()
+        .map(|(s, before)| ResetInstance {
+            group: s
+                .group
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            previous_spend_usd: *before as f64 / 1e9,
+        })
+        .collect();
+    let groups: Vec<String> = instances.iter().map(|i| format!("{:?}", i.group)).collect();
+    let previous: f64 = instances.iter().map(|i| i.previous_spend_usd).sum();
+    // Answer only once the reset is on disk: "done" must survive a crash right after.
+    if let Err(e) = st.pipeline.durable().await {
+        tracing::error!(
+            target: "meterd::audit",
+            action = "budget_reset",
+            who = %who,
+            peer = %peer,
+            budget = %name,
+            error = %e.0,
+            "admin action applied in memory but not persisted"
+        );
+        count(&st, "budget_reset", "not_durable");
+        let msg = format!("reset applied but not yet persisted ({}); retry\n", e.0);
+        return (StatusCode::SERVICE_UNAVAILABLE, msg).into_response();
+    }
+    tracing::info!(
+        target: "meterd::audit",
+        action = "budget_reset",
+        who = %who,
+        peer = %peer,
+        budget = %name,
+        groups = %groups.join(" "),
+        previous_spend_usd = previous,
+        "admin action"
+    );
+    count(&st, "budget_reset", "reset");
+    Json(ResetJson {
+        result: "reset",
+        budget: name,
+        reset: instances,
+    })
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expose::auth::AuthConfig;
+
+    fn token(name: &str, token: &str) -> AdminToken {
+        AdminToken {
+            name: name.into(),
+            token: token.into(),
+        }
+    }
+
+    #[test]
+    fn tokens_shared_with_scrape_or_ingest_are_rejected_without_echoing_them() {
+        let admin = AdminConfig {
+            tokens: vec![
+                token("ops", "shared-secret-0123456789"),
+                token("ops", "short"),
+                token("ci", "ingest-secret-0123456789"),
+            ],
+        };
+        let scrape = AuthConfig {
+            bearer_tokens: vec!["shared-secret-0123456789".into()],
+            ..Default::default()
+        };
+        let ingest = AuthConfig {
+            basic: vec![crate::expose::auth::BasicCredential {
+                username: "app".into(),
+                password: "ingest-secret-0123456789".into(),
+            }],
+            ..Default::default()
+        };
+        let mut issues = Issues::default();
+        admin.validate_against(
+            "admin",
+            &[("http_auth".into(), &scrape), ("otlp.auth".into(), &ingest)],
+            &mut issues,
+        );
+        let text = issues.to_string();
+        assert!(
+            text.contains("admin.tokens[0].token: is also used as http_auth.bearer_tokens[0]"),
+            "{text}"
+        );
+        assert!(
+            text.contains("admin.tokens[1].name: duplicate name"),
+            "{text}"
+        );
+        assert!(
+            text.contains("admin.tokens[1].token: must be at least"),
+            "{text}"
+        );
+        assert!(
+            text.contains("admin.tokens[2].token: is also used as otlp.auth.basic[0].password"),
+            "{text}"
+        );
+        assert!(!text.contains("secret-0123456789"), "{text}");
+    }
+
+    #[test]
+    fn who_names_the_matching_token_only() {
+        let admin = AdminConfig {
+            tokens: vec![
+                token("alice", "alice-token-0123456789"),
+                token("bob", "bob-token-0123456789ab"),
+            ],
+        };
+        assert_eq!(
+            admin.who(Some("Bearer bob-token-0123456789ab")),
+            Some("bob")
+        );
+        assert_eq!(
+            admin.who(Some("bearer alice-token-0123456789")),
+            Some("alice")
+        );
+        assert_eq!(admin.who(Some("Bearer alice-token-012345678")), None);
+        assert_eq!(admin.who(Some("Basic YWxpY2U6eA==")), None);
+        assert_eq!(admin.who(None), None);
+        let shown = format!("{admin:?}");
+        assert!(
+            shown.contains("alice") && !shown.contains("alice-token"),
+            "{shown}"
+        );
+    }
+}

@@ -6,6 +6,7 @@ mod support;
 
 mod e2e {
     pub mod cli;
+    pub mod disk_full;
     pub mod http_auth;
     pub mod kill9_durability;
     pub mod memory_guard;

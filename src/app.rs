@@ -355,7 +355,10 @@ impl Running {
                 if old.config.listeners != config.listeners {
                     tracing::warn!("listener addresses changed in config; they apply on restart");
                 }
-                if old.config.state != config.state {
+                // commit_timeout is read per request, so only these two wait for a restart.
+                if (&old.config.state.data_dir, &old.config.state.flush_interval)
+                    != (&config.state.data_dir, &config.state.flush_interval)
+                {
                     tracing::warn!("state settings changed in config; they apply on restart");
                 }
                 let new = Runtime::new(Arc::new(config));

@@ -79,6 +79,13 @@ impl Pipeline {
         self.durability.wait(self.budgets.seq()).await
     }
 
+    /// [`Self::durable`], or an error once `state.commit_timeout` has passed.
+    pub async fn durable_within(&self, timeout: std::time::Duration) -> Result<(), NotDurable> {
+        self.durability
+            .wait_within(self.budgets.seq(), timeout)
+            .await
+    }
+
     /// Rolls budget periods and rewrites every budget gauge (run on a timer).
     pub fn refresh_budgets(&self) {
         let mut out = Vec::new();

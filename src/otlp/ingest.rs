@@ -53,8 +53,6 @@ pub struct Outcome {
 
 pub const PROTOCOL: &str = "otlp";
 
-const DURABLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
 pub struct Ingest {
     pipeline: Arc<Pipeline>,
     permits: Arc<Semaphore>,
@@ -87,18 +85,10 @@ impl Ingest {
     /// Resolves once the budget spend of this request is committed to disk: a request is only
     /// acknowledged after that (one fsync serves every request waiting at that moment).
     pub async fn durable(&self) -> Result<(), crate::state::durable::NotDurable> {
-        // A hung disk must not hold requests (and their concurrency permits) forever: past this
-        // the client is told to retry, which OTLP clients do with backoff.
-        match tokio::time::timeout(DURABLE_TIMEOUT, self.pipeline.durable()).await {
-            Ok(result) => result,
-            Err(_) => Err(crate::state::durable::NotDurable(
-                format!(
-                    "state commit took longer than {}s",
-                    DURABLE_TIMEOUT.as_secs()
-                )
-                .into(),
-            )),
-        }
+        // A hung disk must not hold requests (and their concurrency permits) forever: past
+        // `state.commit_timeout` the client is told to retry, which OTLP clients do with backoff.
+        let timeout = self.pipeline.runtime().config.state.commit_timeout.0;
+        self.pipeline.durable_within(timeout).await
     }
 
     pub fn max_concurrent_requests(&self) -> usize {

@@ -207,6 +207,16 @@ fn full_data_dir_refuses_otlp_spend_keeps_serving_and_recovers() {
         Duration::from_secs(20),
         || (m.metric("after_full_total") == Some(3.0)).then_some(()),
     );
+    // An OTLP export without spend has nothing to make durable, so it is acknowledged.
+    let r = reqwest::blocking::Client::new()
+        .post(format!("http://{}/v1/metrics", m.otlp_http))
+        .header("content-type", "application/json")
+        .body(r#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"otlp_after_full","gauge":{"dataPoints":[{"asDouble":5}]}}]}]}]}"#)
+        .timeout(Duration::from_secs(30))
+        .send()
+        .expect("OTLP metrics export");
+    assert_eq!(r.status(), 200, "metrics without spend: {:?}", r.text());
+    assert_eq!(m.metric("otlp_after_full"), Some(5.0));
     // Still full: a retry is refused again rather than acknowledged.
     assert_eq!(export(&m, "retry").status(), 503);
 

@@ -2,7 +2,8 @@
 # Runs every test suite meterd has, installing what the suites need first (so a fresh machine works):
 #   - Debian packages prometheus (prometheus, promtool) and prometheus-alertmanager (alertmanager,
 #     amtool): the tests start the real binaries, and fail rather than skip when they are absent;
-#   - a Python venv with the OpenTelemetry SDK, for the Python-client tests.
+#   - a Python venv with the OpenTelemetry SDK, for the Python-client tests;
+#   - cargo-fuzz (by scripts/fuzz.sh), for a short run of every fuzz target.
 # Usage: scripts/test.sh            (everything)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,9 @@ log "cargo test (unit, integration, real Prometheus/Alertmanager)"
 cargo test --all-targets --quiet 2>&1 | tee /tmp/meterd-test.log
 # --all-targets skips doctests; run them too.
 cargo test --doc --quiet
+
+log "fuzz (every target, FUZZ_SECONDS each; scripts/fuzz.sh installs cargo-fuzz if missing)"
+scripts/fuzz.sh
 
 if compgen -G "alerts/*.rules.yml" >/dev/null; then
   log "promtool check rules / test rules"

@@ -79,6 +79,27 @@ impl Pipeline {
         self.durability.wait(self.budgets.seq()).await
     }
 
+    /// The budget write sequence number now: pass it to [`Self::durable_since`] after handing in
+    /// a request's usage.
+    pub fn spend_mark(&self) -> u64 {
+        self.budgets.seq()
+    }
+
+    /// Like [`Self::durable`] for a request that started at `mark`, with an error once `timeout`
+    /// (`state.commit_timeout`) has passed. A request during which no spend was recorded (by it
+    /// or anyone) has nothing to wait for, so metrics-only exports are not refused because the
+    /// state volume is unwritable.
+    pub async fn durable_since(
+        &self,
+        mark: u64,
+        timeout: std::time::Duration,
+    ) -> Result<(), NotDurable> {
+        let now = self.budgets.seq();
+        if now == mark {
+            return Ok(());
+        }
+        self.durability.wait_within(now, timeout).await
+    }
     /// Rolls budget periods and rewrites every budget gauge (run on a timer).
     pub fn refresh_budgets(&self) {
         let mut out = Vec::new();

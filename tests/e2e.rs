@@ -7,11 +7,14 @@ mod support;
 mod e2e {
     pub mod admin;
     pub mod cli;
+    pub mod corrupt_state;
+    pub mod disk_full;
     pub mod http_auth;
     pub mod kill9_durability;
     pub mod memory_guard;
     pub mod otlp_auth;
     pub mod otlp_genai;
+    pub mod otlp_grpc_overload;
     pub mod otlp_prometheus;
     pub mod otlp_protocol;
     pub mod otlp_python;

@@ -54,7 +54,10 @@ impl Reloader {
                 if old.config.listeners != config.listeners {
                     tracing::warn!("listener addresses changed in config; they apply on restart");
                 }
-                if old.config.state != config.state {
+                // commit_timeout is read per request, so only these two wait for a restart.
+                if (&old.config.state.data_dir, &old.config.state.flush_interval)
+                    != (&config.state.data_dir, &config.state.flush_interval)
+                {
                     tracing::warn!("state settings changed in config; they apply on restart");
                 }
                 self.tls.apply(tls);

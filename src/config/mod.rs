@@ -157,13 +157,20 @@ pub struct StateConfig {
     pub data_dir: PathBuf,
     /// How often spend from StatsD (which has no acknowledgement) is made durable.
     pub flush_interval: HumanDuration,
+    /// How long an OTLP request waits for its spend to be committed before it is told to retry:
+    /// a stalled disk must not hold requests (and their concurrency slots) indefinitely.
+    pub commit_timeout: HumanDuration,
 }
+
+/// Above this an OTLP exporter has long given up (the SDKs' default export timeout is 10 s).
+const MAX_COMMIT_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl Default for StateConfig {
     fn default() -> Self {
         StateConfig {
             data_dir: PathBuf::from("./data"),
             flush_interval: HumanDuration(Duration::from_secs(1)),
+            commit_timeout: HumanDuration(Duration::from_secs(10)),
         }
     }
 }
@@ -222,6 +229,7 @@ pub fn index(path: &str, i: usize) -> String {
 impl Validate for Config {
     fn validate(&self, path: &str, issues: &mut Issues) {
         self.limits.validate(&child(path, "limits"), issues);
+        self.state.validate(&child(path, "state"), issues);
         self.statsd.validate(&child(path, "statsd"), issues);
         self.otlp.validate(&child(path, "otlp"), issues);
         if let Some(p) = &self.pricing {
@@ -252,6 +260,21 @@ impl Validate for Config {
                     format!("{l:?} is not a valid Prometheus label name"),
                 );
             }
+        }
+    }
+}
+
+impl Validate for StateConfig {
+    fn validate(&self, path: &str, issues: &mut Issues) {
+        let t = self.commit_timeout.0;
+        if t.is_zero() || t > MAX_COMMIT_TIMEOUT {
+            issues.error(
+                child(path, "commit_timeout"),
+                format!(
+                    "must be greater than 0 and at most {}s",
+                    MAX_COMMIT_TIMEOUT.as_secs()
+                ),
+            );
         }
     }
 }

@@ -49,13 +49,14 @@ impl Svc {
             ));
         };
         let ingest = self.ingest.clone();
+        let mark = self.ingest.spend_mark();
         let outcome = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             work(&ingest, &req)
         })
         .await
         .map_err(|_| Status::unavailable("request processing was interrupted; retry"))?;
-        if let Err(e) = self.ingest.durable().await {
+        if let Err(e) = self.ingest.durable(mark).await {
             self.ingest.request(Transport::Grpc, signal, "not_durable");
             return Err(Status::unavailable(format!(
                 "budget spend could not be made durable ({}); retry",

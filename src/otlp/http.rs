@@ -185,6 +185,7 @@ where
         }
     };
     let worker = ingest.clone();
+    let mark = ingest.spend_mark();
     let done = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let req: Req = decoder(enc, &raw)?;
@@ -193,7 +194,7 @@ where
     .await;
     match done {
         Ok(Ok(outcome)) => {
-            if let Err(e) = ingest.durable().await {
+            if let Err(e) = ingest.durable(mark).await {
                 ingest.request(Transport::Http, signal, "not_durable");
                 let r = Refusal::new(
                     StatusCode::SERVICE_UNAVAILABLE,

@@ -53,8 +53,6 @@ pub struct Outcome {
 
 pub const PROTOCOL: &str = "otlp";
 
-const DURABLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
 pub struct Ingest {
     pipeline: Arc<Pipeline>,
     permits: Arc<Semaphore>,
@@ -84,21 +82,18 @@ impl Ingest {
         self.permits.clone().try_acquire_owned().ok()
     }
 
-    /// Resolves once the budget spend of this request is committed to disk: a request is only
-    /// acknowledged after that (one fsync serves every request waiting at that moment).
-    pub async fn durable(&self) -> Result<(), crate::state::durable::NotDurable> {
-        // A hung disk must not hold requests (and their concurrency permits) forever: past this
-        // the client is told to retry, which OTLP clients do with backoff.
-        match tokio::time::timeout(DURABLE_TIMEOUT, self.pipeline.durable()).await {
-            Ok(result) => result,
-            Err(_) => Err(crate::state::durable::NotDurable(
-                format!(
-                    "state commit took longer than {}s",
-                    DURABLE_TIMEOUT.as_secs()
-                )
-                .into(),
-            )),
-        }
+    /// Where the budget write sequence stands: take it before handing a request to the pipeline.
+    pub fn spend_mark(&self) -> u64 {
+        self.pipeline.spend_mark()
+    }
+
+    /// Resolves once the budget spend of this request (started at `mark`) is committed to disk: a
+    /// request is only acknowledged after that (one fsync serves every request waiting then).
+    pub async fn durable(&self, mark: u64) -> Result<(), crate::state::durable::NotDurable> {
+        // A hung disk must not hold requests (and their concurrency permits) forever: past
+        // `state.commit_timeout` the client is told to retry, which OTLP clients do with backoff.
+        let timeout = self.pipeline.runtime().config.state.commit_timeout.0;
+        self.pipeline.durable_since(mark, timeout).await
     }
 
     /// Whether an `Authorization` value is accepted by `otlp.auth` as configured now (so a reload

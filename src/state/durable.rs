@@ -4,6 +4,7 @@
 //! number it covered, so any number of concurrent requests share one fsync (group commit).
 
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{watch, Notify};
 
 #[derive(Clone, Debug, Default)]
@@ -79,6 +80,17 @@ impl Durability {
         }
     }
 
+    /// [`Self::wait`], bounded: a commit stuck on a hung disk turns into an error after `timeout`
+    /// instead of holding the caller (an OTLP request and its concurrency slot) indefinitely.
+    pub async fn wait_within(&self, target: u64, timeout: Duration) -> Result<(), NotDurable> {
+        match tokio::time::timeout(timeout, self.wait(target)).await {
+            Ok(result) => result,
+            Err(_) => Err(NotDurable(Arc::from(format!(
+                "state commit took longer than {timeout:?} (state.commit_timeout)"
+            )))),
+        }
+    }
+
     /// For the flusher: resolves when a waiter asks for a commit.
     pub async fn requested(&self) {
         self.wake.notified().await;
@@ -140,5 +152,30 @@ mod tests {
         d.close();
         assert!(d.wait(7).await.is_err());
         assert_eq!(Durability::volatile().wait(99).await, Ok(()));
+    }
+
+    /// A flusher that never finishes its commit (a hung disk): the waiter gets an error naming the
+    /// setting instead of waiting forever. A commit that lands is still an Ok under a timeout.
+    #[tokio::test]
+    async fn a_stalled_commit_times_out_and_a_prompt_one_does_not() {
+        let d = Arc::new(Durability::persistent());
+        let waiter = {
+            let d = d.clone();
+            tokio::spawn(async move { d.wait_within(1, Duration::from_millis(50)).await })
+        };
+        // The flusher is asked to commit, and then stalls: it never reports back.
+        d.requested().await;
+        let err = waiter.await.unwrap().unwrap_err();
+        assert!(err.0.contains("longer than 50ms"), "{err}");
+        assert!(err.0.contains("state.commit_timeout"), "{err}");
+
+        // The same request again, and this time the commit lands.
+        let waiter = {
+            let d = d.clone();
+            tokio::spawn(async move { d.wait_within(1, Duration::from_secs(3600)).await })
+        };
+        d.requested().await;
+        d.committed(1);
+        assert_eq!(waiter.await.unwrap(), Ok(()));
     }
 }

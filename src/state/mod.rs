@@ -17,6 +17,7 @@ pub mod flush;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 pub const FILE_NAME: &str = "budgets.redb";
 
@@ -61,7 +62,10 @@ pub enum StateError {
 pub type Records = Vec<(String, Vec<u8>)>;
 
 pub struct StateFile {
-    db: Database,
+    /// `None` after a failed commit: redb fails every later operation on a database that saw an
+    /// I/O error (`PreviousIo`) until it is reopened, so the next commit reopens it. Without that,
+    /// a disk that filled up once would need a restart even after space is freed.
+    db: Mutex<Option<Database>>,
     path: PathBuf,
 }
 
@@ -156,17 +160,38 @@ impl StateFile {
             Ok(out)
         })
         .map_err(fail)?;
-        Ok((StateFile { db, path }, records))
+        Ok((
+            StateFile {
+                db: Mutex::new(Some(db)),
+                path,
+            },
+            records,
+        ))
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Writes `puts` and `deletes` in one transaction and fsyncs before returning.
+    /// Writes `puts` and `deletes` in one transaction and fsyncs before returning. After a failure
+    /// the database is closed, and reopened by the next call: the file then holds the last
+    /// successful commit (redb never exposes a torn one), and the caller still holds what failed.
     pub fn commit(&self, puts: &[(String, Vec<u8>)], deletes: &[String]) -> Result<(), String> {
-        guarded(|| {
-            let tx = self.db.begin_write()?;
+        let mut slot = self.db.lock().unwrap_or_else(PoisonError::into_inner);
+        let db = match slot.take() {
+            Some(db) => db,
+            // `open`, not `create`: a state file that vanished must not come back empty.
+            None => guarded(|| Database::open(&self.path).map_err(redb::Error::from)).map_err(
+                |(reason, _)| {
+                    format!(
+                        "{}: reopening after a failed commit: {reason}",
+                        self.path.display()
+                    )
+                },
+            )?,
+        };
+        let result = guarded(|| {
+            let tx = db.begin_write()?;
             {
                 let mut t = tx.open_table(SPEND)?;
                 for (k, v) in puts {
@@ -178,14 +203,21 @@ impl StateFile {
             }
             tx.commit()?;
             Ok(())
-        })
-        .map_err(|(reason, _)| format!("{}: {reason}", self.path.display()))
+        });
+        match result {
+            Ok(()) => {
+                *slot = Some(db);
+                Ok(())
+            }
+            // `db` is dropped here, releasing the file for the reopen.
+            Err((reason, _)) => Err(format!("{}: {reason}", self.path.display())),
+        }
     }
 
     /// Closes the database and reports the file as corrupt (records that cannot be decoded).
     pub fn into_corrupt(self, reason: String) -> StateError {
-        let path = self.path.clone();
-        drop(self.db);
+        let StateFile { db, path } = self;
+        drop(db);
         corrupt(&path, reason)
     }
 }

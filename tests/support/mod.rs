@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod alertmanager;
 pub mod artifacts;
+pub mod binary;
 pub mod certs;
 pub mod otel;
 pub mod prometheus;

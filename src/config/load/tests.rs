@@ -94,3 +94,22 @@ fn missing_file_names_the_file() {
         "{err}"
     );
 }
+
+#[test]
+fn commit_timeout_defaults_to_10s_and_is_bounded() {
+    let c = load("").expect("valid");
+    assert_eq!(c.state.commit_timeout.0, std::time::Duration::from_secs(10));
+    let c = load("state:\n  commit_timeout: 250ms\n").expect("valid");
+    assert_eq!(
+        c.state.commit_timeout.0,
+        std::time::Duration::from_millis(250)
+    );
+    for bad in ["0s", "301s"] {
+        let err = load(&format!("state:\n  commit_timeout: {bad}\n")).expect_err(bad);
+        let text = err.to_string();
+        assert!(
+            text.contains("test.yaml:2:3: state.commit_timeout: must be greater than 0"),
+            "{bad}: {text}"
+        );
+    }
+}

@@ -107,10 +107,32 @@ fn unix_secs() -> u64 {
 
 /// Copies a bad state file aside and builds the error that stops start-up.
 pub fn corrupt(file: &Path, reason: String) -> StateError {
+    corrupt_as_found(file, reason, None)
+}
+
+/// State files this small are read into memory before the storage engine opens them: opening a
+/// damaged file can already write to it, and the operator must get the bytes as they were found.
+/// Spend records are a few hundred bytes per budget group, so real files sit far below this.
+const MAX_REMEMBERED_STATE_BYTES: u64 = 64 << 20;
+
+fn read_as_found(file: &Path) -> Option<Vec<u8>> {
+    let len = std::fs::metadata(file).ok()?.len();
+    (len <= MAX_REMEMBERED_STATE_BYTES)
+        .then(|| std::fs::read(file).ok())
+        .flatten()
+}
+
+/// As [`corrupt`], but with the file's bytes from before it was opened (when remembered): the
+/// kept copy gets them, and they are put back in place, so both are exactly what was found.
+fn corrupt_as_found(file: &Path, reason: String, found: Option<&[u8]>) -> StateError {
     let mut name = file.as_os_str().to_owned();
     name.push(format!(".corrupt-{}", unix_secs()));
     let copy = PathBuf::from(name);
-    match std::fs::copy(file, &copy) {
+    let kept = match found {
+        Some(bytes) => std::fs::write(&copy, bytes).and_then(|()| std::fs::write(file, bytes)),
+        None => std::fs::copy(file, &copy).map(|_| ()),
+    };
+    match kept {
         Ok(_) => StateError::Corrupt {
             file: file.to_path_buf(),
             reason,
@@ -133,9 +155,10 @@ impl StateFile {
             source,
         })?;
         let path = data_dir.join(FILE_NAME);
+        let found = read_as_found(&path);
         let fail = |(reason, is_corrupt): (String, bool)| {
             if is_corrupt {
-                corrupt(&path, reason)
+                corrupt_as_found(&path, reason, found.as_deref())
             } else if reason.contains("already open") {
                 StateError::InUse { file: path.clone() }
             } else {

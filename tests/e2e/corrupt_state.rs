@@ -104,9 +104,17 @@ fn truncated_or_overwritten_state_stops_start_and_is_kept() {
             stderr.contains(&copies[0].path().display().to_string()),
             "{what}: the error must name the copy:\n{stderr}"
         );
-        // Not asserted: that the copy and the file left in place are byte-identical to the
-        // damaged file. redb writes to a truncated file while opening it, before meterd learns it
-        // is corrupt, so both differ from what was found (seen with redb 4.6).
-        assert!(state.exists(), "{what}: the damaged file is left in place");
+        // The storage engine may write to a damaged file while opening it (redb 4.6 does to a
+        // truncated one); meterd remembers the bytes first, so both are exactly what was found.
+        assert_eq!(
+            std::fs::read(copies[0].path()).expect("read copy"),
+            bytes,
+            "{what}: the kept copy holds the file as found"
+        );
+        assert_eq!(
+            std::fs::read(&state).expect("read state"),
+            bytes,
+            "{what}: the damaged file is left in place as found"
+        );
     }
 }

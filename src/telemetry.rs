@@ -43,13 +43,19 @@ pub fn gauge(store: &Store, name: &str, help: &str, labels: &[(&str, &str)], v: 
 
 /// Counts a rejected sample by reason and metric: the one place store rejections become visible.
 pub fn rejected(store: &Store, protocol: &str, metric: &str, reject: Reject) {
+    rejected_n(store, protocol, metric, reject, 1);
+}
+
+/// [`rejected`] for `n` samples at once (a pre-aggregated series refused as a whole).
+pub fn rejected_n(store: &Store, protocol: &str, metric: &str, reject: Reject, n: u64) {
+    let n = n as f64;
     match reject {
         Reject::SeriesLimit | Reject::TotalSeriesLimit => count(
             store,
             "meterd_series_dropped",
             "Samples dropped because a series cap was reached, by metric.",
             &[("metric", metric), ("reason", reject.reason())],
-            1.0,
+            n,
         ),
         _ => {}
     }
@@ -58,7 +64,7 @@ pub fn rejected(store: &Store, protocol: &str, metric: &str, reject: Reject) {
         "meterd_samples_rejected",
         "Samples rejected by the store, by protocol and reason.",
         &[("protocol", protocol), ("reason", reject.reason())],
-        1.0,
+        n,
     );
     if reject == Reject::TypeConflict || reject == Reject::LabelConflict {
         rate_limited_warn(

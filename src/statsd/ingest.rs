@@ -5,13 +5,16 @@
 //! Counts are kept locally and flushed by the caller ([`Worker::flush`]) when its queue runs dry
 //! or every few batches: one store update per counter per flush instead of per line.
 
+mod aggregate;
+
 use super::convention::{self, Event};
 use super::mapping::Resolved;
 use super::parse::{self, MetricType, ParseError, Value};
-use crate::model::{Labels, Sample, SampleValue};
+use crate::model::{Labels, SampleValue};
 use crate::names::sanitize_label_name;
 use crate::pipeline::{Pipeline, Runtime};
 use crate::telemetry::{self, RateLimit};
+use aggregate::{Aggregator, Verdict};
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -89,6 +92,7 @@ pub struct Worker {
     runtime: Option<Arc<Runtime>>,
     /// One map per StatsD type (a rule may filter on type), keyed by the StatsD name.
     cache: [FastMap<Box<str>, Resolved>; 6],
+    series: Aggregator,
     counts: [Counts; 2],
     set_hasher: foldhash::fast::FixedState,
 }
@@ -98,6 +102,7 @@ impl Default for Worker {
         Worker {
             runtime: None,
             cache: Default::default(),
+            series: Aggregator::default(),
             counts: Default::default(),
             set_hasher: foldhash::fast::FixedState::with_seed(0x5e7),
         }
@@ -117,6 +122,9 @@ impl Worker {
         // snapshot, results cached until the snapshot changes.
         let rt = pipeline.runtime();
         if !self.runtime.as_ref().is_some_and(|r| Arc::ptr_eq(r, &rt)) {
+            // What is pending was resolved under the old snapshot, as it would have been applied.
+            self.series.flush(pipeline);
+            self.series.clear();
             self.cache.iter_mut().for_each(FastMap::clear);
             self.runtime = Some(rt.clone());
         }
@@ -125,11 +133,14 @@ impl Worker {
         for line in parse::lines(data) {
             counts.lines += 1;
             let result = ingest_line(
-                &mut self.cache,
-                &self.set_hasher,
-                &mut counts.mapping_drops,
-                pipeline,
-                &rt,
+                &mut Scope {
+                    cache: &mut self.cache,
+                    series: &mut self.series,
+                    set_hasher: &self.set_hasher,
+                    mapping_drops: &mut counts.mapping_drops,
+                    pipeline,
+                    rt: &rt,
+                },
                 line,
                 now_unix_nanos,
             );
@@ -147,8 +158,9 @@ impl Worker {
         }
     }
 
-    /// Publishes pending counts to the store.
+    /// Publishes pending values and counts to the store.
     pub fn flush(&mut self, pipeline: &Pipeline) {
+        self.series.flush(pipeline);
         let store = pipeline.store();
         for (i, transport) in [Transport::Udp, Transport::Tcp].into_iter().enumerate() {
             let c = std::mem::take(&mut self.counts[i]);
@@ -211,67 +223,57 @@ fn resolve<'c>(
     }
 }
 
-fn ingest_line(
-    cache: &mut [FastMap<Box<str>, Resolved>; 6],
-    set_hasher: &foldhash::fast::FixedState,
-    mapping_drops: &mut u64,
-    pipeline: &Pipeline,
-    rt: &Runtime,
-    line: &[u8],
-    now_unix_nanos: u64,
-) -> Result<(), LineError> {
+/// What one line needs besides its bytes.
+struct Scope<'w> {
+    cache: &'w mut [FastMap<Box<str>, Resolved>; 6],
+    series: &'w mut Aggregator,
+    set_hasher: &'w foldhash::fast::FixedState,
+    mapping_drops: &'w mut u64,
+    pipeline: &'w Pipeline,
+    rt: &'w Runtime,
+}
+
+fn ingest_line(w: &mut Scope<'_>, line: &[u8], now_unix_nanos: u64) -> Result<(), LineError> {
+    let rt = w.rt;
     let limits = &rt.config.limits;
     if line.len() > limits.max_line_bytes {
         return Err(ParseError::LineTooLong.into());
     }
     let parsed = parse::parse_line(line)?;
-    let mut tag_count = 0;
-    for (_, v) in parsed.tags.iter() {
-        tag_count += 1;
-        if v.len() > limits.max_label_value_bytes {
-            return Err(LineError::LabelValueTooLong);
-        }
-    }
-    if tag_count > limits.max_labels_per_series {
-        return Err(LineError::TooManyLabels);
-    }
     let mut first_error = None;
     for sample in parsed.samples() {
-        let resolved = resolve(cache, rt, &parsed.name, sample.kind);
-        let result = match resolved {
-            Resolved::Drop => {
-                *mapping_drops += 1;
-                Ok(())
+        let cache = &mut *w.cache;
+        let i = w.series.entry(
+            w.pipeline,
+            rt.config.statsd.series_cache_size,
+            sample.kind,
+            &parsed.name,
+            &parsed.tags,
+            || verdict(cache, rt, &parsed.name, &parsed.tags, sample.kind),
+        );
+        let settled = match w.series.verdict(i) {
+            Some(Verdict::Metric { .. }) => None,
+            Some(Verdict::Drop) | None => {
+                *w.mapping_drops += 1;
+                Some(Ok(()))
             }
-            Resolved::Reserved => Err(LineError::ReservedName),
-            Resolved::Convention(kind) => {
+            Some(Verdict::Reject(e)) => Some(Err(*e)),
+            Some(Verdict::Convention(kind)) => Some(
                 convention::convert(*kind, &parsed.tags, sample, now_unix_nanos)
                     .map(|event| match event {
-                        Event::Usage(ev) => pipeline.usage("statsd", &ev),
+                        Event::Usage(ev) => w.pipeline.usage("statsd", &ev),
                         Event::Quality { event, repeat } => {
                             for _ in 0..repeat {
-                                pipeline.quality("statsd", &event);
+                                w.pipeline.quality("statsd", &event);
                             }
                         }
                     })
-                    .map_err(LineError::from)
-            }
-            Resolved::Metric {
-                name,
-                labels,
-                options,
-            } => to_sample(
-                set_hasher,
-                limits,
-                &parsed.tags,
-                sample,
-                name,
-                labels,
-                options,
-            )
-            .map(|s| {
-                pipeline.sample("statsd", &s);
-            }),
+                    .map_err(LineError::from),
+            ),
+        };
+        let result = match settled {
+            Some(r) => r,
+            None => to_value(w.set_hasher, sample).map(|v| w.series.merge(i, v)),
         };
         // One bad sample does not stop the others of a multi-value line; the line counts once.
         if let Err(e) = result {
@@ -281,15 +283,51 @@ fn ingest_line(
     first_error.map_or(Ok(()), Err)
 }
 
-fn to_sample(
-    set_hasher: &foldhash::fast::FixedState,
+/// Everything about a sample that follows from its type, name and tags alone: decided once per
+/// series key, in the order the checks always ran (tag limits, then the mapping, then labels).
+fn verdict(
+    cache: &mut [FastMap<Box<str>, Resolved>; 6],
+    rt: &Runtime,
+    name: &str,
+    tags: &parse::Tags<'_>,
+    kind: MetricType,
+) -> Verdict {
+    let limits = &rt.config.limits;
+    let mut tag_count = 0;
+    for (_, v) in tags.iter() {
+        tag_count += 1;
+        if v.len() > limits.max_label_value_bytes {
+            return Verdict::Reject(LineError::LabelValueTooLong);
+        }
+    }
+    if tag_count > limits.max_labels_per_series {
+        return Verdict::Reject(LineError::TooManyLabels);
+    }
+    match resolve(cache, rt, name, kind) {
+        Resolved::Drop => Verdict::Drop,
+        Resolved::Reserved => Verdict::Reject(LineError::ReservedName),
+        Resolved::Convention(kind) => Verdict::Convention(*kind),
+        Resolved::Metric {
+            name,
+            labels,
+            options,
+        } => match to_labels(limits, tags, kind, labels) {
+            Ok(labels) => Verdict::Metric {
+                name: name.clone(),
+                labels: rt.deriver.redact(&labels).unwrap_or(labels),
+                options: options.clone(),
+            },
+            Err(e) => Verdict::Reject(e),
+        },
+    }
+}
+
+fn to_labels(
     limits: &crate::config::Limits,
     tags: &parse::Tags<'_>,
-    sample: &parse::Sample<'_>,
-    name: &str,
+    kind: MetricType,
     mapped: &[(Box<str>, Box<str>)],
-    options: &Arc<crate::model::FamilyOptions>,
-) -> Result<Sample, LineError> {
+) -> Result<Labels, LineError> {
     // Mapping labels come last, so they win over a tag of the same name.
     let labels = Labels::new(
         tags.iter().map(|(k, v)| (sanitize_label_name(k), v)).chain(
@@ -307,11 +345,18 @@ fn to_sample(
     {
         return Err(LineError::LabelValueTooLong);
     }
-    if sample.kind.is_observation() && labels.get("le").is_some() {
+    if kind.is_observation() && labels.get("le").is_some() {
         return Err(LineError::ReservedLabel);
     }
+    Ok(labels)
+}
+
+fn to_value(
+    set_hasher: &foldhash::fast::FixedState,
+    sample: &parse::Sample<'_>,
+) -> Result<SampleValue, LineError> {
     let weight = 1.0 / sample.rate;
-    let value = match (sample.kind, sample.value) {
+    Ok(match (sample.kind, sample.value) {
         (MetricType::Counter, Value::Number(v)) => SampleValue::CounterAdd(v * weight),
         (MetricType::Gauge, Value::Number(v)) => SampleValue::GaugeSet(v),
         (MetricType::Gauge, Value::Delta(v)) => SampleValue::GaugeAdd(v),
@@ -324,13 +369,6 @@ fn to_sample(
         }
         (MetricType::Set, Value::Member(m)) => SampleValue::SetInsert(set_hasher.hash_one(m)),
         _ => return Err(ParseError::BadValue.into()),
-    };
-    Ok(Sample {
-        name: name.into(),
-        labels,
-        value,
-        options: options.clone(),
-        exemplar: None,
     })
 }
 

@@ -39,6 +39,9 @@ pub struct StatsdConfig {
     /// Distinct StatsD names whose mapping result each worker remembers, so rules (regexes
     /// included) run once per name rather than once per line.
     pub mapping_cache_size: usize,
+    /// Distinct series (type, name and tags as sent) each worker pre-aggregates between store
+    /// updates, with their labels built once; past it the worker flushes and starts over.
+    pub series_cache_size: usize,
 }
 
 impl Default for StatsdConfig {
@@ -49,6 +52,7 @@ impl Default for StatsdConfig {
             udp_receive_buffer: ByteSize(4 * 1024 * 1024),
             workers: 0,
             mapping_cache_size: 10_000,
+            series_cache_size: 100_000,
         }
     }
 }
@@ -60,6 +64,9 @@ impl Validate for StatsdConfig {
         }
         if self.mapping_cache_size == 0 {
             issues.error(child(path, "mapping_cache_size"), "must be greater than 0");
+        }
+        if self.series_cache_size == 0 {
+            issues.error(child(path, "series_cache_size"), "must be greater than 0");
         }
         if self.workers > 64 {
             issues.error(child(path, "workers"), "must be at most 64");

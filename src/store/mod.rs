@@ -11,7 +11,7 @@ mod series;
 
 pub use series::{SeriesSnapshot, SeriesValue};
 
-use crate::model::{FamilyOptions, LabelPolicy, Labels, MetricKind, Sample};
+use crate::model::{Exemplar, FamilyOptions, LabelPolicy, Labels, MetricKind, Sample, SampleValue};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -90,6 +90,14 @@ struct Family {
     series: Mutex<ordered::SeriesMap>,
 }
 
+/// The series a value is for, without the owned `Sample` around it.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    pub name: &'a str,
+    pub labels: &'a Labels,
+    pub options: &'a Arc<FamilyOptions>,
+}
+
 /// A family as seen at one instant, for exposition.
 pub struct FamilySnapshot {
     pub name: Box<str>,
@@ -162,8 +170,45 @@ impl Store {
 
     /// Applies one sample. Existing series always keep updating, even when caps are reached.
     pub fn apply(&self, sample: &Sample) -> Result<(), Reject> {
-        let kind = sample.value.kind();
-        let family = self.family_for(sample, kind)?;
+        let target = Target {
+            name: &sample.name,
+            labels: &sample.labels,
+            options: &sample.options,
+        };
+        let mut rejected = None;
+        self.update(
+            target,
+            std::slice::from_ref(&sample.value),
+            sample.exemplar.as_ref(),
+            &mut |r| rejected = Some(r),
+        )?;
+        rejected.map_or(Ok(()), Err)
+    }
+
+    /// Applies several values to one series under one family lock, in order (a receiver that
+    /// pre-aggregates hands over what it merged since its last flush). `Err` rejects every value
+    /// (the series could not be found or created); a single value the series refuses (a set past
+    /// its member cap) is reported through `rejected` and the rest still apply.
+    pub fn apply_values(
+        &self,
+        target: Target<'_>,
+        values: &[SampleValue],
+        rejected: &mut dyn FnMut(Reject),
+    ) -> Result<(), Reject> {
+        self.update(target, values, None, rejected)
+    }
+
+    fn update(
+        &self,
+        target: Target<'_>,
+        values: &[SampleValue],
+        exemplar: Option<&Exemplar>,
+        rejected: &mut dyn FnMut(Reject),
+    ) -> Result<(), Reject> {
+        let Some(kind) = values.first().map(SampleValue::kind) else {
+            return Ok(());
+        };
+        let family = self.family_for(target, kind)?;
         if family.kind != kind {
             return Err(Reject::TypeConflict);
         }
@@ -172,7 +217,7 @@ impl Store {
                 .label_names
                 .iter()
                 .map(|n| &**n)
-                .eq(sample.labels.names())
+                .eq(target.labels.names())
         {
             return Err(Reject::LabelConflict);
         }
@@ -186,8 +231,19 @@ impl Store {
             )
         };
         let mut map = family.series.lock().map_err(|_| Reject::TotalSeriesLimit)?;
-        if let Some(s) = map.get_mut(&sample.labels) {
-            return s.apply(sample, now, max_set);
+        let mut apply_all = |s: &mut series::Series| {
+            let mut applied = false;
+            for v in values {
+                match s.apply(v, exemplar, now, max_set) {
+                    Ok(()) => applied = true,
+                    Err(r) => rejected(r),
+                }
+            }
+            applied
+        };
+        if let Some(s) = map.get_mut(target.labels) {
+            apply_all(s);
+            return Ok(());
         }
         if map.len() >= family.options.max_series.unwrap_or(per_metric) {
             if !family.options.internal {
@@ -195,12 +251,13 @@ impl Store {
             }
             // meterd's own counters must keep counting: past the cap, values collapse into one
             // `_overflow` series per label-name set instead of being lost.
-            let overflow = Labels::new(sample.labels.names().map(|n| (n, "_overflow")));
+            let overflow = Labels::new(target.labels.names().map(|n| (n, "_overflow")));
             let s = map.get_or_insert_with(overflow, || {
                 self.total_series.fetch_add(1, Ordering::Relaxed);
                 series::Series::new(kind, &family.buckets, now)
             });
-            return s.apply(sample, now, max_set);
+            apply_all(s);
+            return Ok(());
         }
         if !family.options.internal && self.shedding() {
             return Err(Reject::MemoryLimit);
@@ -209,24 +266,26 @@ impl Store {
             return Err(Reject::TotalSeriesLimit);
         }
         let mut s = series::Series::new(kind, &family.buckets, now);
-        s.apply(sample, now, max_set)?;
-        map.insert(sample.labels.clone(), s);
-        self.total_series.fetch_add(1, Ordering::Relaxed);
+        // A series none of whose values were valid is not created.
+        if apply_all(&mut s) {
+            map.insert(target.labels.clone(), s);
+            self.total_series.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(())
     }
 
-    fn family_for(&self, sample: &Sample, kind: MetricKind) -> Result<Arc<Family>, Reject> {
+    fn family_for(&self, target: Target<'_>, kind: MetricKind) -> Result<Arc<Family>, Reject> {
         if let Some(f) = self
             .families
             .read()
             .map_err(|_| Reject::TotalSeriesLimit)?
-            .get(&*sample.name)
+            .get(target.name)
         {
             return Ok(f.clone());
         }
         // A flood of new names must not create families that can never hold a series: check the
         // caps that would reject this sample before growing the family map.
-        if !sample.options.internal {
+        if !target.options.internal {
             if self.shedding() {
                 return Err(Reject::MemoryLimit);
             }
@@ -243,16 +302,16 @@ impl Store {
             .families
             .write()
             .map_err(|_| Reject::TotalSeriesLimit)?;
-        let fam = families.entry(sample.name.clone()).or_insert_with(|| {
+        let fam = families.entry(target.name.into()).or_insert_with(|| {
             Arc::new(Family {
                 kind,
-                buckets: sample
+                buckets: target
                     .options
                     .buckets
                     .clone()
                     .unwrap_or_else(|| self.default_buckets.clone()),
-                options: sample.options.clone(),
-                label_names: sample.labels.names().map(Box::from).collect(),
+                options: target.options.clone(),
+                label_names: target.labels.names().map(Box::from).collect(),
                 series: Mutex::new(ordered::SeriesMap::default()),
             })
         });

@@ -1,7 +1,7 @@
 //! One series' state and how each kind of sample updates it.
 
 use super::Reject;
-use crate::model::{Exemplar, HistogramData, MetricKind, Sample, SampleValue, SummaryData};
+use crate::model::{Exemplar, HistogramData, MetricKind, SampleValue, SummaryData};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -103,11 +103,12 @@ impl Series {
 
     pub(super) fn apply(
         &mut self,
-        sample: &Sample,
+        value: &SampleValue,
+        exemplar: Option<&Exemplar>,
         now_ms: u64,
         max_set_members: usize,
     ) -> Result<(), Reject> {
-        match (&mut self.state, &sample.value) {
+        match (&mut self.state, value) {
             (State::Counter { current, .. }, SampleValue::CounterAdd(v)) => {
                 if !(v.is_finite() && *v >= 0.0) {
                     return Err(Reject::InvalidValue);
@@ -246,7 +247,7 @@ impl Series {
             _ => return Err(Reject::TypeConflict),
         }
         self.last_update_ms = now_ms;
-        if let Some(e) = &sample.exemplar {
+        if let Some(e) = exemplar {
             match &mut self.exemplar {
                 Some(held) => e.clone_into(held),
                 None => self.exemplar = Some(Box::new(e.clone())),

@@ -132,6 +132,7 @@ fn mapping_applies_labels_drop_and_reload_invalidates_the_cache() {
     // Same worker (warm cache), new config: the new rules apply at once.
     p.swap_runtime(Runtime::new(Arc::new(Config::default())));
     w.batch(&p, Transport::Udp, b"app.checkout.requests:1|c\n", 0);
+    w.flush(&p);
     assert_eq!(value(&p, "app_checkout_requests", &[]), Some(1.0));
 }
 
@@ -144,6 +145,7 @@ fn mapping_cache_stays_bounded() {
     let packet: String = (0..100).map(|i| format!("m{i}:1|c\n")).collect();
     w.batch(&p, Transport::Udp, packet.as_bytes(), 0);
     assert!(w.cache[MetricType::Counter.index()].len() <= 10);
+    w.flush(&p);
     assert_eq!(value(&p, "m99", &[]), Some(1.0));
 }
 
@@ -215,4 +217,171 @@ fn convention_lines_derive_llm_families() {
         Some(1.0)
     );
     assert_eq!(p.store().family_len("llm_tokens"), 1);
+}
+
+// Pre-aggregation: repeat series merge between flushes with the results of line-by-line updates.
+
+fn rejected(p: &Pipeline, reason: &str) -> f64 {
+    value(
+        p,
+        "meterd_samples_rejected",
+        &[("protocol", "statsd"), ("reason", reason)],
+    )
+    .unwrap_or(0.0)
+}
+
+#[test]
+fn repeat_series_merge_counters_with_their_rates() {
+    let p = pipeline(Config::default());
+    let mut w = Worker::default();
+    w.batch(&p, Transport::Udp, b"a:1|c|#k:v\na:2|c|@0.5|#k:v\n", 0);
+    w.batch(&p, Transport::Udp, b"a:1|c|#k:v\na:1|c|#k:w\n", 0);
+    assert_eq!(w.series.len(), 2, "one key per (type, name, tags)");
+    assert_eq!(
+        value(&p, "a", &[("k", "v")]),
+        None,
+        "nothing stored before the flush"
+    );
+    w.flush(&p);
+    assert_eq!(value(&p, "a", &[("k", "v")]), Some(6.0));
+    assert_eq!(value(&p, "a", &[("k", "w")]), Some(1.0));
+    w.batch(&p, Transport::Udp, b"a:1|c|#k:v\n", 0);
+    w.flush(&p);
+    assert_eq!(
+        value(&p, "a", &[("k", "v")]),
+        Some(7.0),
+        "a flush starts afresh"
+    );
+    assert_eq!(
+        value(&p, "meterd_statsd_lines_received", &[("transport", "udp")]),
+        Some(5.0)
+    );
+}
+
+#[test]
+fn gauge_sets_and_deltas_keep_their_order_within_a_flush() {
+    let p = pipeline(Config::default());
+    run(
+        &p,
+        "g:5|g\ng:+2|g\ng:-1|g\ng:10|g\ng:+3|g\nh:+1|g\nh:-4|g\n",
+    );
+    assert_eq!(
+        value(&p, "g", &[]),
+        Some(13.0),
+        "the last set, then the deltas after it"
+    );
+    assert_eq!(value(&p, "h", &[]), Some(-3.0));
+    let mut w = Worker::default();
+    w.batch(&p, Transport::Udp, b"f:0.1|g\nf:+0.2|g\nf:+0.7|g\n", 0);
+    w.batch(&p, Transport::Udp, b"f:+0.1|g\nf:+0.2|g\n", 0);
+    w.flush(&p);
+    let line_by_line = 0.1 + 0.2 + 0.7 + 0.1 + 0.2;
+    assert_eq!(
+        value(&p, "f", &[]),
+        Some(line_by_line),
+        "same sums, same order"
+    );
+}
+
+#[test]
+fn repeat_observations_and_set_members_each_count() {
+    let p = pipeline(Config::default());
+    run(
+        &p,
+        "h:1|h\nh:2|h|@0.5\nh:3|h\nt:1000|ms\nt:500:250|ms\nu:a|s\nu:b|s\nu:a|s\n",
+    );
+    assert_eq!(histogram(&p, "h"), (8.0, 4.0));
+    assert_eq!(histogram(&p, "t"), (1.75, 3.0));
+    assert_eq!(value(&p, "u", &[]), Some(2.0));
+}
+
+#[test]
+fn pending_values_flush_under_the_mapping_they_were_resolved_with() {
+    let mut config = Config::default();
+    config.statsd.mappings = vec![MappingConfig {
+        pattern: "app.*.requests".into(),
+        name: "app_requests".into(),
+        labels: [("service".to_string(), "$1".to_string())].into(),
+        ..Default::default()
+    }];
+    let p = pipeline(config);
+    let mut w = Worker::default();
+    w.batch(&p, Transport::Udp, b"app.a.requests:2|c\n", 0);
+    p.swap_runtime(Runtime::new(Arc::new(Config::default())));
+    w.batch(&p, Transport::Udp, b"app.a.requests:3|c\n", 0);
+    w.flush(&p);
+    assert_eq!(value(&p, "app_requests", &[("service", "a")]), Some(2.0));
+    assert_eq!(value(&p, "app_a_requests", &[]), Some(3.0));
+}
+
+#[test]
+fn series_cache_stays_bounded_and_loses_nothing() {
+    let mut config = Config::default();
+    config.statsd.series_cache_size = 10;
+    let p = pipeline(config);
+    let mut w = Worker::default();
+    let packet: String = (0..100).map(|i| format!("s:1|c|#i:{}\n", i % 50)).collect();
+    w.batch(&p, Transport::Udp, packet.as_bytes(), 0);
+    assert!(w.series.len() <= 10, "{}", w.series.len());
+    w.flush(&p);
+    assert_eq!(p.store().family_len("s"), 50);
+    for i in 0..50 {
+        assert_eq!(value(&p, "s", &[("i", &i.to_string())]), Some(2.0), "{i}");
+    }
+}
+
+#[test]
+fn cached_refusals_still_count_every_line() {
+    let mut config = Config::default();
+    config.limits.max_label_value_bytes = 8;
+    config.statsd.mappings = vec![MappingConfig {
+        pattern: "debug.*".into(),
+        action: crate::statsd::mapping::Action::Drop,
+        ..Default::default()
+    }];
+    let p = pipeline(config);
+    let line = "ok:1|c|#a:123456789\ndebug.x:1|c\nmeterd_x:1|c\nlat:1|ms|#le:1\nok:x|c\n";
+    run(&p, &line.repeat(3));
+    for reason in [
+        "label_value_too_long",
+        "reserved_name",
+        "reserved_label",
+        "bad_value",
+    ] {
+        assert_eq!(errors(&p, reason), 3.0, "{reason}");
+    }
+    assert_eq!(
+        value(
+            &p,
+            "meterd_statsd_samples_dropped",
+            &[("reason", "mapping_drop")]
+        ),
+        Some(3.0)
+    );
+}
+
+#[test]
+fn store_refusals_count_each_merged_sample() {
+    let mut config = Config::default();
+    config.limits.max_series_per_metric = 1;
+    let p = pipeline(config);
+    run(
+        &p,
+        "x:1|c|#k:a\nx:1|c|#k:b\nx:1|c|#k:b\nx:1|c|#k:b\ny:1|c\ny:1|g\ny:2|g\ny:1:2|h\n",
+    );
+    assert_eq!(rejected(&p, "series_limit"), 3.0);
+    assert_eq!(
+        value(
+            &p,
+            "meterd_series_dropped",
+            &[("metric", "x"), ("reason", "series_limit")]
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        rejected(&p, "type_conflict"),
+        4.0,
+        "2 gauge lines, 2 histogram samples"
+    );
+    assert_eq!(value(&p, "y", &[]), Some(1.0));
 }

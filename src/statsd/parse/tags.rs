@@ -55,6 +55,11 @@ impl<'a> Tags<'a> {
         })
     }
 
+    /// The tag text as sent: equal text (and style) means equal tags.
+    pub fn raw(&self) -> &'a str {
+        self.raw
+    }
+
     /// `(name, value)` pairs in sender order; a bare tag has an empty value.
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
         self.pairs().map(|(k, v)| (k, v.unwrap_or("")))

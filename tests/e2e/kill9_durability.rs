@@ -2,12 +2,12 @@
 //! request acknowledged only once its budget spend is on disk; then `kill -9` (no shutdown, no
 //! flush) and a restart on the same data directory. The spend is intact to the nano-dollar.
 
+use crate::support::binary::{self, Meterd};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 fn attr(key: &str, value: any_value::Value) -> KeyValue {
@@ -54,58 +54,10 @@ fn span_request(i: u64) -> Vec<u8> {
     .encode_to_vec()
 }
 
-struct Meterd {
-    child: Child,
-    http: String,
-    otlp_http: String,
-}
-
-impl Meterd {
-    fn start(config: &std::path::Path) -> Meterd {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_meterd"))
-            .args([
-                "--config",
-                config.to_str().expect("utf8"),
-                "--log-format",
-                "json",
-            ])
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn meterd");
-        let stderr = BufReader::new(child.stderr.take().expect("stderr"));
-        let mut lines = stderr.lines().map_while(Result::ok);
-        let listening = lines
-            .find(|l| l.contains("meterd listening"))
-            .expect("meterd listening log line");
-        // Keep draining stderr so meterd never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        let v: serde_json::Value = serde_json::from_str(&listening).expect("json log");
-        Meterd {
-            child,
-            http: v["http"].as_str().expect("http").to_string(),
-            otlp_http: v["otlp_http"].as_str().expect("otlp_http").to_string(),
-        }
-    }
-
-    fn spend_nanos(&self) -> u64 {
-        let v: serde_json::Value =
-            reqwest::blocking::get(format!("http://{}/api/v1/budgets", self.http))
-                .expect("GET budgets")
-                .json()
-                .expect("json");
-        let list = v.get("budgets").unwrap_or(&v);
-        list.as_array()
-            .and_then(|a| a.iter().find(|b| b["name"] == "everything"))
-            .and_then(|b| b["spend_nanos"].as_u64())
-            .unwrap_or_else(|| panic!("no spend_nanos for budget `everything` in {v}"))
-    }
-}
-
-impl Drop for Meterd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn start(config: &std::path::Path) -> Meterd {
+    let mut cmd = Command::new(binary::exe());
+    cmd.args(binary::args(config));
+    Meterd::spawn(cmd)
 }
 
 #[test]
@@ -122,7 +74,7 @@ fn acknowledged_otlp_spend_survives_kill_9() {
     )
     .expect("write config");
     // flush_interval is an hour: only the per-request commit can have made this spend durable.
-    let first = Meterd::start(&config);
+    let first = start(&config);
     let client = reqwest::blocking::Client::new();
     let calls = 25u64;
     for i in 0..calls {
@@ -141,14 +93,14 @@ fn acknowledged_otlp_spend_survives_kill_9() {
     }
     // $2.50/1M x 1000 + $10/1M x 500 = $0.0075 per call.
     let expected = calls * 7_500_000;
-    assert_eq!(first.spend_nanos(), expected);
+    assert_eq!(first.spend_nanos("everything"), expected);
     let mut first = first;
     first.child.kill().expect("kill -9");
     first.child.wait().expect("reap");
 
-    let second = Meterd::start(&config);
+    let second = start(&config);
     assert_eq!(
-        second.spend_nanos(),
+        second.spend_nanos("everything"),
         expected,
         "acknowledged spend lost in the crash"
     );

@@ -1,10 +1,10 @@
 //! A real Alertmanager (the Debian `prometheus-alertmanager` binary) on a free loopback port, and a
 //! webhook receiver owned by the test that records every notification it is sent.
 
+use super::server::Server;
 use super::wait_until;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -162,75 +162,36 @@ fn serve(conn: TcpStream, received: &Mutex<Vec<Notification>>) {
 }
 
 pub struct Alertmanager {
-    child: Child,
+    server: Server,
     pub addr: SocketAddr,
-    pub dir: tempfile::TempDir,
 }
 
 impl Alertmanager {
     /// Starts Alertmanager with `config` (YAML text). Panics (fails the test) when the
     /// `prometheus-alertmanager` binary is missing.
     pub fn start(config: &str) -> Alertmanager {
-        let mut last_err = String::new();
-        // A port probed free can be taken before Alertmanager binds it: retry with a fresh one.
-        for _ in 0..3 {
-            match Self::try_start(config) {
-                Ok(a) => return a,
-                Err(e) => last_err = e,
-            }
+        let server = Server::start(
+            "prometheus-alertmanager",
+            "prometheus-alertmanager",
+            |dir, addr| {
+                let config_path = dir.join("alertmanager.yml");
+                std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
+                Ok(vec![
+                    format!("--config.file={}", config_path.display()),
+                    format!("--storage.path={}", dir.join("data").display()),
+                    format!("--web.listen-address={addr}"),
+                    // No gossip: a single instance, and no fixed cluster port to collide on.
+                    "--cluster.listen-address=".into(),
+                ])
+            },
+        );
+        Alertmanager {
+            addr: server.addr,
+            server,
         }
-        panic!("alertmanager did not start: {last_err}");
-    }
-
-    fn try_start(config: &str) -> Result<Alertmanager, String> {
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let config_path = dir.path().join("alertmanager.yml");
-        std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| e.to_string())?
-            .port();
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let log = std::fs::File::create(dir.path().join("alertmanager.log"))
-            .map_err(|e| e.to_string())?;
-        let child = Command::new("prometheus-alertmanager")
-            .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!("--storage.path={}", dir.path().join("data").display()))
-            .arg(format!("--web.listen-address={addr}"))
-            // No gossip: a single instance, and no fixed cluster port to collide on.
-            .arg("--cluster.listen-address=")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .map_err(|e| format!("cannot run `prometheus-alertmanager` (install the Debian package `prometheus-alertmanager`; scripts/test.sh does): {e}"))?;
-        let mut am = Alertmanager { child, addr, dir };
-        let client = reqwest::blocking::Client::new();
-        for _ in 0..150 {
-            if let Ok(Some(status)) = am.child.try_wait() {
-                return Err(format!("alertmanager exited with {status}: {}", am.log()));
-            }
-            let ready = client
-                .get(format!("http://{addr}/-/ready"))
-                .timeout(Duration::from_secs(1))
-                .send()
-                .map(|r| r.status().is_success())
-                .unwrap_or(false);
-            if ready {
-                return Ok(am);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Err(format!("alertmanager not ready after 15s: {}", am.log()))
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("alertmanager.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Alertmanager {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.server.log()
     }
 }

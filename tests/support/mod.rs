@@ -10,6 +10,7 @@ pub mod binary;
 pub mod certs;
 pub mod otel;
 pub mod prometheus;
+pub mod server;
 pub mod tls_client;
 
 use std::time::{Duration, Instant};

@@ -1,21 +1,13 @@
 //! A real Prometheus server on a free loopback port, scraping the given targets every second.
 
+use super::server::Server;
 use super::wait_until;
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 pub struct Prometheus {
-    child: Child,
+    server: Server,
     pub addr: SocketAddr,
-    pub dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 impl Prometheus {
@@ -26,23 +18,6 @@ impl Prometheus {
         rule_files: &[std::path::PathBuf],
         extra_config: &str,
     ) -> Prometheus {
-        // A port probed free can be taken before Prometheus binds it: retry with a fresh one.
-        let mut last_err = String::new();
-        for _ in 0..3 {
-            match Self::try_start(targets, rule_files, extra_config) {
-                Ok(p) => return p,
-                Err(e) => last_err = e,
-            }
-        }
-        panic!("prometheus did not start: {last_err}");
-    }
-
-    fn try_start(
-        targets: &[SocketAddr],
-        rule_files: &[std::path::PathBuf],
-        extra_config: &str,
-    ) -> Result<Prometheus, String> {
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let targets: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
         let rules: Vec<String> = rule_files
             .iter()
@@ -55,44 +30,24 @@ impl Prometheus {
             if rules.is_empty() { "  []".to_string() } else { rules.join("\n") },
             targets.join(", ")
         );
-        let config_path = dir.path().join("prometheus.yml");
-        std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port())
-            .parse()
-            .map_err(|e| format!("{e}"))?;
-        let log =
-            std::fs::File::create(dir.path().join("prometheus.log")).map_err(|e| e.to_string())?;
-        let child = Command::new("prometheus")
-            .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
-            .arg(format!("--web.listen-address={addr}"))
-            .arg("--web.enable-lifecycle")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .map_err(|e| format!("cannot run `prometheus` (install the Debian package `prometheus`; scripts/test.sh does): {e}"))?;
-        let mut p = Prometheus { child, addr, dir };
-        let client = reqwest::blocking::Client::new();
-        for _ in 0..150 {
-            if let Ok(Some(status)) = p.child.try_wait() {
-                return Err(format!("prometheus exited with {status}: {}", p.log()));
-            }
-            let ready = client
-                .get(format!("http://{addr}/-/ready"))
-                .timeout(Duration::from_secs(1))
-                .send()
-                .map(|r| r.status().is_success())
-                .unwrap_or(false);
-            if ready {
-                return Ok(p);
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        let server = Server::start("prometheus", "prometheus", |dir, addr| {
+            let config_path = dir.join("prometheus.yml");
+            std::fs::write(&config_path, &config).map_err(|e| e.to_string())?;
+            Ok(vec![
+                format!("--config.file={}", config_path.display()),
+                format!("--storage.tsdb.path={}", dir.join("data").display()),
+                format!("--web.listen-address={addr}"),
+                "--web.enable-lifecycle".into(),
+            ])
+        });
+        Prometheus {
+            addr: server.addr,
+            server,
         }
-        Err(format!("prometheus not ready after 15s: {}", p.log()))
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("prometheus.log")).unwrap_or_default()
+        self.server.log()
     }
 
     /// Runs an instant query; returns (labels, value) per result series.
@@ -143,12 +98,5 @@ impl Prometheus {
     /// Health of the scrape target(s), from Prometheus' own view.
     pub fn wait_for_targets_up(&self) {
         self.wait_for_value("min(up{job=\"meterd\"})", 1.0);
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

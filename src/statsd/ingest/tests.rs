@@ -86,6 +86,52 @@ fn bad_lines_are_counted_per_reason_and_do_not_affect_others() {
     }
 }
 
+/// Each line bound just under, at and just over its limit: at the limit is still accepted.
+#[test]
+fn line_bounds_accept_at_the_limit_and_reject_one_past_it() {
+    let mut config = Config::default();
+    config.limits.max_line_bytes = 40;
+    config.limits.max_labels_per_series = 2;
+    config.limits.max_label_value_bytes = 8;
+    // A line of exactly `len` bytes: the metric name pads it out.
+    let line_of = |len: usize| format!("{}:1|c", "n".repeat(len - 4));
+    let cases = [
+        ("line under", line_of(39), None),
+        ("line at", line_of(40), None),
+        ("line over", line_of(41), Some("line_too_long")),
+        ("labels under", "n:1|c|#a:1".to_owned(), None),
+        ("labels at", "n:1|c|#a:1,b:2".to_owned(), None),
+        (
+            "labels over",
+            "n:1|c|#a:1,b:2,c:3".to_owned(),
+            Some("too_many_labels"),
+        ),
+        ("value under", "n:1|c|#a:1234567".to_owned(), None),
+        ("value at", "n:1|c|#a:12345678".to_owned(), None),
+        (
+            "value over",
+            "n:1|c|#a:123456789".to_owned(),
+            Some("label_value_too_long"),
+        ),
+    ];
+    for (what, line, rejected) in cases {
+        let p = pipeline(config.clone());
+        run(&p, &format!("{line}\n"));
+        let name = line.split(':').next().unwrap_or_default();
+        let stored = p.store().family_len(name) == 1;
+        match rejected {
+            None => {
+                assert!(stored, "{what}: `{line}` must be stored");
+                assert_eq!(p.store().family_len("meterd_statsd_errors"), 0, "{what}");
+            }
+            Some(reason) => {
+                assert!(!stored, "{what}: `{line}` must not be stored");
+                assert_eq!(errors(&p, reason), 1.0, "{what}: `{line}`");
+            }
+        }
+    }
+}
+
 #[test]
 fn mapping_applies_labels_drop_and_reload_invalidates_the_cache() {
     let mut config = Config::default();

@@ -141,7 +141,8 @@ fn signal_of(path: &str) -> Signal {
     }
 }
 
-/// Rewrites tonic's decode-failure codes to the ones OTLP clients act on, and counts them.
+/// Rewrites tonic's decode-failure codes to the ones OTLP clients act on, and counts them along
+/// with the authentication refusals.
 #[derive(Clone)]
 pub struct StatusFix<S> {
     inner: S,
@@ -174,18 +175,20 @@ where
                 .get("grpc-status")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<i32>().ok());
-            let fixed = match code {
+            let (rewrite, result) = match code {
                 // INTERNAL from decoding (our handlers never answer INTERNAL).
-                Some(13) => Some((tonic::Code::InvalidArgument, "invalid")),
-                Some(3) => Some((tonic::Code::InvalidArgument, "invalid")),
-                Some(11) | Some(8) => Some((tonic::Code::ResourceExhausted, "too_large")),
-                _ => None,
+                Some(13) | Some(3) => (Some(tonic::Code::InvalidArgument), "invalid"),
+                Some(11) | Some(8) => (Some(tonic::Code::ResourceExhausted), "too_large"),
+                // The `AuthCheck` interceptor's refusal: counted here because it cannot see
+                // the path (and so the signal); the code itself is already right.
+                Some(16) => (None, "unauthorized"),
+                _ => return Ok(resp),
             };
-            if let Some((code, result)) = fixed {
+            if let Some(code) = rewrite {
                 resp.headers_mut()
                     .insert("grpc-status", http::HeaderValue::from(code as i32));
-                ingest.request(Transport::Grpc, signal, result);
             }
+            ingest.request(Transport::Grpc, signal, result);
             Ok(resp)
         })
     }
@@ -224,54 +227,6 @@ impl tonic::service::Interceptor for AuthCheck {
     }
 }
 
-/// Counts the refusals of [`AuthCheck`] by signal: the interceptor does not see the path.
-#[derive(Clone)]
-struct CountUnauthenticated<S> {
-    inner: S,
-    ingest: Arc<Ingest>,
-}
-
-impl<S, B, RB> tower::Service<http::Request<B>> for CountUnauthenticated<S>
-where
-    S: tower::Service<http::Request<B>, Response = http::Response<RB>>,
-    S::Future: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = BoxFuture<Result<S::Response, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        let signal = signal_of(req.uri().path());
-        let ingest = self.ingest.clone();
-        let fut = self.inner.call(req);
-        Box::pin(async move {
-            let resp = fut.await?;
-            let code = resp.headers().get("grpc-status").map(|v| v.as_bytes());
-            if code == Some(b"16") {
-                ingest.request(Transport::Grpc, signal, "unauthorized");
-            }
-            Ok(resp)
-        })
-    }
-}
-
-#[derive(Clone)]
-struct CountUnauthenticatedLayer(Arc<Ingest>);
-
-impl<S> tower::Layer<S> for CountUnauthenticatedLayer {
-    type Service = CountUnauthenticated<S>;
-    fn layer(&self, inner: S) -> CountUnauthenticated<S> {
-        CountUnauthenticated {
-            inner,
-            ingest: self.0.clone(),
-        }
-    }
-}
-
 /// Serves until `shutdown` turns true, then drains in-flight requests.
 pub async fn serve<I, IO, IE>(incoming: I, ingest: Arc<Ingest>, mut shutdown: watch::Receiver<bool>)
 where
@@ -306,7 +261,6 @@ where
         // can have decoded and waiting at once.
         .concurrency_limit_per_connection(per_connection)
         .layer(StatusFixLayer(ingest.clone()))
-        .layer(CountUnauthenticatedLayer(ingest.clone()))
         .layer(tonic::service::InterceptorLayer::new(AuthCheck(ingest)))
         .add_service(metrics)
         .add_service(traces)

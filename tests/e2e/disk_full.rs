@@ -6,11 +6,8 @@
 
 use crate::support::agent::EPHEMERAL_LISTENERS;
 use crate::support::binary::{self, Meterd};
+use crate::support::spans;
 use crate::support::wait_until;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{any_value::Value, AnyValue, KeyValue};
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use prost::Message;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,50 +16,11 @@ use std::time::Duration;
 /// $2.50/1M x 1000 input + $10/1M x 500 output tokens of gpt-4o.
 const CALL_NANOS: u64 = 7_500_000;
 
-fn attr(key: &str, value: Value) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(value) }),
-        ..Default::default()
-    }
-}
-
-/// One priced chat call by `team` (a new team is a new budget group, so a new state record).
-fn call(team: &str) -> Vec<u8> {
-    let s = |v: &str| Value::StringValue(v.into());
-    let span = Span {
-        trace_id: vec![1; 16],
-        span_id: vec![2; 8],
-        name: "chat gpt-4o".into(),
-        start_time_unix_nano: 1_700_000_000_000_000_000,
-        end_time_unix_nano: 1_700_000_000_500_000_000,
-        attributes: vec![
-            attr("gen_ai.operation.name", s("chat")),
-            attr("gen_ai.provider.name", s("openai")),
-            attr("gen_ai.request.model", s("gpt-4o")),
-            attr("gen_ai.usage.input_tokens", Value::IntValue(1000)),
-            attr("gen_ai.usage.output_tokens", Value::IntValue(500)),
-            attr("team", s(team)),
-        ],
-        ..Default::default()
-    };
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans: vec![span],
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-    .encode_to_vec()
-}
-
 fn export(m: &Meterd, team: &str) -> reqwest::blocking::Response {
     reqwest::blocking::Client::new()
         .post(format!("http://{}/v1/traces", m.otlp_http))
         .header("content-type", "application/x-protobuf")
-        .body(call(team))
+        .body(spans::gpt4o_chat(0, &[("team", team)]))
         .timeout(Duration::from_secs(30))
         .send()
         .expect("OTLP export")

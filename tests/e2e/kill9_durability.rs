@@ -3,56 +3,9 @@
 //! flush) and a restart on the same data directory. The spend is intact to the nano-dollar.
 
 use crate::support::binary::{self, Meterd};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use prost::Message;
+use crate::support::spans;
 use std::process::Command;
 use std::time::Duration;
-
-fn attr(key: &str, value: any_value::Value) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(value) }),
-        ..Default::default()
-    }
-}
-
-/// One chat call: 1,000 input and 500 output tokens of gpt-4o.
-fn span_request(i: u64) -> Vec<u8> {
-    let s = |v: &str| any_value::Value::StringValue(v.into());
-    let span = Span {
-        trace_id: (u128::from(i) + 1).to_be_bytes().to_vec(),
-        span_id: (i + 1).to_be_bytes().to_vec(),
-        name: "chat gpt-4o".into(),
-        start_time_unix_nano: 1_700_000_000_000_000_000,
-        end_time_unix_nano: 1_700_000_000_500_000_000,
-        attributes: vec![
-            attr("gen_ai.operation.name", s("chat")),
-            attr("gen_ai.provider.name", s("openai")),
-            attr("gen_ai.request.model", s("gpt-4o")),
-            attr(
-                "gen_ai.usage.input_tokens",
-                any_value::Value::IntValue(1000),
-            ),
-            attr(
-                "gen_ai.usage.output_tokens",
-                any_value::Value::IntValue(500),
-            ),
-        ],
-        ..Default::default()
-    };
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans: vec![span],
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-    .encode_to_vec()
-}
 
 fn start(config: &std::path::Path) -> Meterd {
     let mut cmd = Command::new(binary::exe());
@@ -81,7 +34,7 @@ fn acknowledged_otlp_spend_survives_kill_9() {
         let resp = client
             .post(format!("http://{}/v1/traces", first.otlp_http))
             .header("content-type", "application/x-protobuf")
-            .body(span_request(i))
+            .body(spans::gpt4o_chat(i, &[]))
             .timeout(Duration::from_secs(10))
             .send()
             .expect("export");

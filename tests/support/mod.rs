@@ -11,6 +11,7 @@ pub mod certs;
 pub mod otel;
 pub mod prometheus;
 pub mod server;
+pub mod spans;
 pub mod tls_client;
 
 use std::time::{Duration, Instant};

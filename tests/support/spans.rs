@@ -1,0 +1,47 @@
+//! Raw OTLP GenAI span requests, for tests that drive the real binary over plain HTTP.
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value::Value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use prost::Message;
+
+fn attr(key: &str, value: Value) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
+}
+
+/// One chat call, encoded as an export request: 1,000 input and 500 output tokens of openai
+/// gpt-4o ($0.0075 at $2.50/$10 per 1M), trace `i + 1`, plus `extra` string attributes.
+pub fn gpt4o_chat(i: u64, extra: &[(&str, &str)]) -> Vec<u8> {
+    let s = |v: &str| Value::StringValue(v.into());
+    let mut attributes = vec![
+        attr("gen_ai.operation.name", s("chat")),
+        attr("gen_ai.provider.name", s("openai")),
+        attr("gen_ai.request.model", s("gpt-4o")),
+        attr("gen_ai.usage.input_tokens", Value::IntValue(1000)),
+        attr("gen_ai.usage.output_tokens", Value::IntValue(500)),
+    ];
+    attributes.extend(extra.iter().map(|(k, v)| attr(k, s(v))));
+    let span = Span {
+        trace_id: (u128::from(i) + 1).to_be_bytes().to_vec(),
+        span_id: (i + 1).to_be_bytes().to_vec(),
+        name: "chat gpt-4o".into(),
+        start_time_unix_nano: 1_700_000_000_000_000_000,
+        end_time_unix_nano: 1_700_000_000_500_000_000,
+        attributes,
+        ..Default::default()
+    };
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: vec![span],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec()
+}

@@ -11,12 +11,68 @@ use std::time::Duration;
 /// A sorted, de-duplicated set of label pairs. Sorting at construction makes equal sets hash and
 /// compare equal regardless of the order the sender used. Shared (`Arc`) so the store, snapshots
 /// and exemplars can hold the same set without copying its text.
-#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Labels(Arc<[(Box<str>, Box<str>)]>);
+///
+/// The hash is computed once, at construction: a series is looked up on every update, and hashing
+/// every name and value each time was the largest single cost of a StatsD flush. Equal sets that
+/// share one allocation (the usual case: receivers keep the set they first stored) compare by
+/// pointer.
+#[derive(Clone)]
+pub struct Labels {
+    hash: u64,
+    pairs: Arc<[(Box<str>, Box<str>)]>,
+}
+
+/// Seeded once per process, so label text cannot be chosen to collide on purpose.
+fn label_hasher() -> &'static foldhash::fast::RandomState {
+    static HASHER: std::sync::OnceLock<foldhash::fast::RandomState> = std::sync::OnceLock::new();
+    HASHER.get_or_init(foldhash::fast::RandomState::default)
+}
+
+impl PartialEq for Labels {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash
+            && (Arc::ptr_eq(&self.pairs, &other.pairs) || self.pairs == other.pairs)
+    }
+}
+
+impl Eq for Labels {}
+
+impl std::hash::Hash for Labels {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+impl PartialOrd for Labels {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Labels {
+    /// By pairs, as `/metrics` orders series; the hash plays no part.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.pairs.cmp(&other.pairs)
+    }
+}
+
+impl Default for Labels {
+    fn default() -> Self {
+        Labels::empty()
+    }
+}
 
 impl Labels {
     pub fn empty() -> Self {
-        Labels(Arc::new([]))
+        Labels::from_sorted(Arc::new([]))
+    }
+
+    fn from_sorted(pairs: Arc<[(Box<str>, Box<str>)]>) -> Self {
+        use std::hash::BuildHasher;
+        Labels {
+            hash: label_hasher().hash_one(&*pairs),
+            pairs,
+        }
     }
 
     /// Builds a label set; on duplicate names the last value wins (what a sender who repeats a tag
@@ -38,36 +94,36 @@ impl Labels {
                 _ => out.push(pair),
             }
         }
-        Labels(out.into())
+        Labels::from_sorted(out.into())
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (&**k, &**v))
+        self.pairs.iter().map(|(k, v)| (&**k, &**v))
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
+        self.pairs
             .binary_search_by(|(k, _)| (**k).cmp(name))
             .ok()
-            .map(|i| &*self.0[i].1)
+            .map(|i| &*self.pairs[i].1)
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.pairs.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.pairs.is_empty()
     }
 
     /// Label names joined, used to detect label-set conflicts within one family.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(|(k, _)| &**k)
+        self.pairs.iter().map(|(k, _)| &**k)
     }
 
     /// Text length of names and values: what a series costs beyond its fixed overhead.
     pub fn text_len(&self) -> usize {
-        self.0.iter().map(|(k, v)| k.len() + v.len()).sum()
+        self.pairs.iter().map(|(k, v)| k.len() + v.len()).sum()
     }
 
     /// A copy with one more label (replacing an existing one of the same name).

@@ -118,6 +118,18 @@ impl Worker {
         data: &[u8],
         now_unix_nanos: u64,
     ) {
+        self.packets(pipeline, transport, data, 1, now_unix_nanos);
+    }
+
+    /// Ingests `packets` datagrams packed back to back, each ending in a newline.
+    pub fn packets(
+        &mut self,
+        pipeline: &Pipeline,
+        transport: Transport,
+        data: &[u8],
+        packets: usize,
+        now_unix_nanos: u64,
+    ) {
         // Read per batch, so a reload applies from the next packet on; rules compiled per
         // snapshot, results cached until the snapshot changes.
         let rt = pipeline.runtime();
@@ -129,7 +141,7 @@ impl Worker {
             self.runtime = Some(rt.clone());
         }
         let counts = &mut self.counts[transport as usize];
-        counts.packets += 1;
+        counts.packets += packets as u64;
         for line in parse::lines(data) {
             counts.lines += 1;
             let result = ingest_line(

@@ -1,9 +1,10 @@
 //! The StatsD edges: a UDP socket and a TCP listener (both bound by `app`), a bounded queue per
 //! parser worker, and the workers themselves (blocking threads: parsing is CPU work).
 //!
-//! - UDP: each datagram is one batch, queued to the worker chosen by the sender's address (so one
-//!   sender's gauge updates stay in order). A full queue drops the datagram and counts
-//!   `meterd_statsd_packets_dropped_total{reason="queue_full"}`: UDP has no way to push back.
+//! - UDP: a receive thread of its own (`udp.rs`) packs datagrams into hand-off buffers, one per
+//!   worker chosen by the sender's address (so one sender's gauge updates stay in order). Past the
+//!   queue bound datagrams are dropped and counted
+//!   (`meterd_statsd_packets_dropped_total{reason="queue_full"}`): UDP has no way to push back.
 //! - TCP: newline-delimited. Complete lines are queued in batches with backpressure (TCP flow
 //!   control slows the sender instead of losing lines). Over `limits.statsd_tcp_max_connections`
 //!   a new connection is closed at once; an idle one after `limits.statsd_tcp_idle_timeout`; a line
@@ -12,34 +13,50 @@
 //! - Shutdown: stop reading, let the workers drain what is queued, return.
 
 use super::ingest::{Transport, Worker};
+use super::udp;
 use crate::pipeline::Pipeline;
 use crate::telemetry;
 use std::hash::{BuildHasher, Hash};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-/// Largest UDP payload.
-const MAX_DATAGRAM: usize = 65_535;
-/// Batches a worker may process before it publishes its counts even while busy.
-const FLUSH_EVERY: u32 = 64;
+/// How long merged values and counts may wait in a worker before they reach the store. Every
+/// line of a series within it costs one store update between them: at 10,000 series flushing
+/// whenever the queue ran dry meant one update per line, the largest cost of a worker. Far below
+/// any scrape interval, so no scrape sees the difference.
+const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
 
-struct Batch {
-    data: Vec<u8>,
-    transport: Transport,
+pub(super) struct Batch {
+    pub data: Vec<u8>,
+    /// Datagrams packed in `data` (UDP); 1 for a TCP batch.
+    pub packets: usize,
+    pub transport: Transport,
 }
 
 /// The bounded hand-off to the workers: one channel per worker.
-struct Queue {
+pub(super) struct Queue {
     senders: Vec<mpsc::Sender<Batch>>,
 }
 
 impl Queue {
+    pub(super) fn new(senders: Vec<mpsc::Sender<Batch>>) -> Self {
+        Queue { senders }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.senders.len()
+    }
+
+    pub(super) fn get(&self, worker: usize) -> Option<&mpsc::Sender<Batch>> {
+        self.senders.get(worker)
+    }
+
     fn pick(&self, key: impl Hash) -> &mpsc::Sender<Batch> {
         let h = foldhash::fast::FixedState::with_seed(1).hash_one(key);
         // `senders` is never empty (at least one worker), so the index is in range.
@@ -81,25 +98,39 @@ pub fn spawn(
     let workers = worker_count(config.statsd.workers);
     let per_worker = config.limits.statsd_queue_packets.div_ceil(workers).max(1);
     let mut senders = Vec::with_capacity(workers);
+    let pool = Arc::new(udp::Pool::default());
     for _ in 0..workers {
         let (tx, rx) = mpsc::channel(per_worker);
         senders.push(tx);
-        let pipeline = pipeline.clone();
+        let (pipeline, pool) = (pipeline.clone(), pool.clone());
         tasks.spawn(async move {
-            if let Err(e) = tokio::task::spawn_blocking(move || run_worker(rx, &pipeline)).await {
+            let run = move || run_worker(rx, &pipeline, &pool);
+            if let Err(e) = tokio::task::spawn_blocking(run).await {
                 tracing::error!(error = %e, "statsd worker failed");
             }
         });
     }
-    let queue = Arc::new(Queue { senders });
+    let queue = Arc::new(Queue::new(senders));
     if let Some(sock) = udp {
         set_receive_buffer(&sock, config.statsd.udp_receive_buffer.0);
-        tasks.spawn(run_udp(
-            sock,
-            queue.clone(),
-            pipeline.clone(),
-            shutdown.clone(),
-        ));
+        match sock.into_std() {
+            Ok(socket) => {
+                let receiver = udp::Receiver {
+                    socket,
+                    queue: queue.clone(),
+                    pool,
+                    pipeline: pipeline.clone(),
+                    shutdown: shutdown.clone(),
+                    max_queued_packets: config.limits.statsd_queue_packets.max(1),
+                };
+                tasks.spawn(async move {
+                    if let Err(e) = tokio::task::spawn_blocking(move || receiver.run()).await {
+                        tracing::error!(error = %e, "statsd udp receiver failed");
+                    }
+                });
+            }
+            Err(e) => tracing::error!(error = %e, "statsd udp: cannot take the socket; UDP is off"),
+        }
     }
     if let Some(listener) = tcp {
         tasks.spawn(run_tcp(
@@ -131,22 +162,53 @@ fn set_receive_buffer(sock: &UdpSocket, want: u64) {
     }
 }
 
-fn run_worker(mut rx: mpsc::Receiver<Batch>, pipeline: &Pipeline) {
+fn run_worker(mut rx: mpsc::Receiver<Batch>, pipeline: &Pipeline, pool: &udp::Pool) {
+    let runtime = tokio::runtime::Handle::current();
     let mut worker = Worker::default();
-    let mut since_flush = 0;
-    // Ends when every sender is gone (listeners stopped) and the queue is drained.
-    while let Some(batch) = rx.blocking_recv() {
-        worker.batch(pipeline, batch.transport, &batch.data, unix_nanos());
-        since_flush += 1;
-        if rx.is_empty() || since_flush >= FLUSH_EVERY {
-            worker.flush(pipeline);
-            since_flush = 0;
+    // Whether values or counts are waiting for the next flush.
+    let mut pending = false;
+    let mut last_flush = Instant::now();
+    loop {
+        let next = if !pending {
+            // Nothing to publish: sleep until work comes; `None` once every sender is gone
+            // (listeners stopped) and the queue is drained.
+            rx.blocking_recv()
+        } else {
+            match rx.try_recv() {
+                Ok(batch) => Some(batch),
+                Err(_) => {
+                    let wait = FLUSH_INTERVAL.saturating_sub(last_flush.elapsed());
+                    runtime
+                        .block_on(tokio::time::timeout(wait, rx.recv()))
+                        .ok()
+                        .flatten()
+                }
+            }
+        };
+        match next {
+            Some(batch) => {
+                let (packets, transport) = (batch.packets, batch.transport);
+                worker.packets(pipeline, transport, &batch.data, packets, unix_nanos());
+                if transport == Transport::Udp {
+                    pool.give_back(batch.data, packets);
+                }
+                pending = true;
+                if last_flush.elapsed() < FLUSH_INTERVAL {
+                    continue;
+                }
+            }
+            None if !pending => break,
+            // The interval is up with the queue idle, or the queue closed: publish.
+            None => {}
         }
+        worker.flush(pipeline);
+        pending = false;
+        last_flush = Instant::now();
     }
     worker.flush(pipeline);
 }
 
-fn count_dropped(pipeline: &Pipeline, reason: &str, n: u64) {
+pub(super) fn count_dropped(pipeline: &Pipeline, reason: &str, n: u64) {
     telemetry::count(
         pipeline.store(),
         "meterd_statsd_packets_dropped",
@@ -154,52 +216,6 @@ fn count_dropped(pipeline: &Pipeline, reason: &str, n: u64) {
         &[("reason", reason)],
         n as f64,
     );
-}
-
-async fn run_udp(
-    sock: UdpSocket,
-    queue: Arc<Queue>,
-    pipeline: Arc<Pipeline>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut buf = vec![0u8; MAX_DATAGRAM];
-    // Drops are counted locally and published when the socket has nothing more to read (or every
-    // 1024 drops): under overload the drop path must stay cheap.
-    let mut dropped = 0u64;
-    loop {
-        tokio::select! {
-            r = sock.readable() => {
-                if let Err(e) = r {
-                    tracing::warn!(error = %e, "statsd udp socket failed");
-                    break;
-                }
-            }
-            _ = stopped(&mut shutdown) => break,
-        }
-        // Take everything the kernel holds in one go: one wake-up per burst, not per datagram.
-        loop {
-            let (n, from) = match sock.try_recv_from(&mut buf) {
-                Ok(r) => r,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) => {
-                    // ICMP errors and the like surface here; they do not end the listener.
-                    tracing::debug!(error = %e, "statsd udp receive error");
-                    continue;
-                }
-            };
-            let batch = Batch {
-                data: buf[..n].to_vec(),
-                transport: Transport::Udp,
-            };
-            if queue.pick(from).try_send(batch).is_err() {
-                dropped += 1;
-                if dropped >= 1024 {
-                    count_dropped(&pipeline, "queue_full", std::mem::take(&mut dropped));
-                }
-            }
-        }
-        count_dropped(&pipeline, "queue_full", std::mem::take(&mut dropped));
-    }
 }
 
 fn count_closed(pipeline: &Pipeline, reason: &str) {
@@ -340,49 +356,9 @@ async fn connection(
 async fn send(tx: &mpsc::Sender<Batch>, data: Vec<u8>) {
     let batch = Batch {
         data,
+        packets: 1,
         transport: Transport::Tcp,
     };
     // Fails only when the worker is gone (shutdown): nothing left to do with the lines then.
     let _ = tx.send(batch).await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Config;
-    use crate::model::Labels;
-    use crate::pipeline::Runtime;
-    use crate::store::Store;
-
-    #[tokio::test]
-    async fn full_queue_drops_and_counts_datagrams() {
-        let pipeline = Arc::new(Pipeline::new(
-            Arc::new(Store::default()),
-            Runtime::new(Arc::new(Config::default())),
-        ));
-        // One slot and nobody reading it: the first datagram fills the queue, the rest drop.
-        let (tx, _rx) = mpsc::channel(1);
-        let queue = Arc::new(Queue { senders: vec![tx] });
-        let sock = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-        let addr = sock.local_addr().expect("addr");
-        let (stop, shutdown) = watch::channel(false);
-        let task = tokio::spawn(run_udp(sock, queue, pipeline.clone(), shutdown));
-        let client = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-        for _ in 0..3 {
-            client.send_to(b"a:1|c", addr).await.expect("send");
-        }
-        let dropped = || {
-            pipeline.store().value(
-                "meterd_statsd_packets_dropped",
-                &Labels::new([("reason", "queue_full")]),
-            )
-        };
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while dropped() != Some(2.0) && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert_eq!(dropped(), Some(2.0));
-        let _ = stop.send(true);
-        task.await.expect("udp task ends on shutdown");
-    }
 }

@@ -16,6 +16,7 @@ pub mod ingest;
 pub mod listener;
 pub mod mapping;
 pub mod parse;
+mod udp;
 
 pub use listener::spawn;
 pub use mapping::{Mapper, MappingConfig};

@@ -1,0 +1,206 @@
+//! The StatsD UDP receive loop: one blocking thread takes datagrams in batches (`recvmmsg`) and
+//! packs them into reused hand-off buffers, one per parser worker, sent when full or when the
+//! socket runs dry. Compared with one `recv_from`, one allocation and one queue hand-off per
+//! datagram, a burst costs one system call per [`RECV_BATCH`] datagrams, a `memcpy` per datagram
+//! and one queue hand-off per [`HANDOFF_BYTES`]; a profile at 2 M lines/s put 30 % of meterd's
+//! CPU in the old per-datagram path.
+//!
+//! Datagrams from one sender always go to the same worker, in arrival order, so a sender's gauge
+//! updates stay ordered. A datagram is queued whole or dropped whole: past
+//! `limits.statsd_queue_packets` datagrams waiting (or a full worker queue) it is counted in
+//! `meterd_statsd_packets_dropped_total{reason="queue_full"}`, since UDP cannot push back.
+
+use super::ingest::Transport;
+use super::listener::{count_dropped, Batch, Queue};
+use crate::pipeline::Pipeline;
+use nix::sys::socket::{recvmmsg, MsgFlags, MultiHeaders, SockaddrStorage};
+use std::hash::BuildHasher;
+use std::io::IoSliceMut;
+use std::net::UdpSocket;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Largest UDP payload: a slot never truncates a datagram.
+const MAX_DATAGRAM: usize = 65_535;
+/// Datagrams per `recvmmsg` call. The slots are allocated lazily by the kernel's zero pages, so
+/// only the bytes datagrams actually fill count towards RSS.
+const RECV_BATCH: usize = 32;
+/// A hand-off buffer is sent to its worker once it holds this much.
+const HANDOFF_BYTES: usize = 64 * 1024;
+/// Idle hand-off buffers kept for reuse; more are freed.
+const POOL_BUFFERS: usize = 64;
+/// How often a blocked receive wakes to look for shutdown.
+const POLL_SHUTDOWN: Duration = Duration::from_millis(200);
+/// Drops are counted locally and published at least this often under sustained overload.
+const PUBLISH_DROPS_EVERY: u64 = 1024;
+
+/// Hand-off buffers coming back from the workers, and the datagrams still waiting in them.
+#[derive(Default)]
+pub(super) struct Pool {
+    buffers: Mutex<Vec<Vec<u8>>>,
+    queued_packets: AtomicUsize,
+}
+
+impl Pool {
+    fn take(&self) -> Vec<u8> {
+        self.buffers
+            .lock()
+            .ok()
+            .and_then(|mut b| b.pop())
+            .unwrap_or_else(|| Vec::with_capacity(HANDOFF_BYTES + MAX_DATAGRAM))
+    }
+
+    /// Called by a worker once a UDP batch is ingested.
+    pub(super) fn give_back(&self, mut buffer: Vec<u8>, packets: usize) {
+        self.queued_packets.fetch_sub(packets, Ordering::Relaxed);
+        buffer.clear();
+        if let Ok(mut b) = self.buffers.lock() {
+            if b.len() < POOL_BUFFERS {
+                b.push(buffer);
+            }
+        }
+    }
+}
+
+/// One worker's hand-off buffer being filled.
+struct Outgoing {
+    data: Vec<u8>,
+    packets: usize,
+}
+
+pub(super) struct Receiver {
+    pub socket: UdpSocket,
+    pub queue: Arc<Queue>,
+    pub pool: Arc<Pool>,
+    pub pipeline: Arc<Pipeline>,
+    pub shutdown: watch::Receiver<bool>,
+    /// `limits.statsd_queue_packets` at start.
+    pub max_queued_packets: usize,
+}
+
+impl Receiver {
+    /// Runs until shutdown; blocking (a thread of its own).
+    pub(super) fn run(self) {
+        if let Err(e) = self.socket.set_nonblocking(false) {
+            tracing::error!(error = %e, "statsd udp: cannot make the socket blocking; UDP is off");
+            return;
+        }
+        if let Err(e) = self.socket.set_read_timeout(Some(POLL_SHUTDOWN)) {
+            tracing::error!(error = %e, "statsd udp: cannot set a receive timeout; UDP is off");
+            return;
+        }
+        let fd = self.socket.as_raw_fd();
+        let mut slots = vec![0u8; RECV_BATCH * MAX_DATAGRAM];
+        let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(RECV_BATCH, None);
+        let mut received: Vec<(usize, usize)> = Vec::with_capacity(RECV_BATCH);
+        let mut outgoing: Vec<Outgoing> = (0..self.queue.len())
+            .map(|_| Outgoing {
+                data: Vec::new(),
+                packets: 0,
+            })
+            .collect();
+        let hasher = foldhash::fast::FixedState::with_seed(1);
+        let mut dropped = 0u64;
+        while !*self.shutdown.borrow() {
+            received.clear();
+            {
+                let mut iov: Vec<[IoSliceMut<'_>; 1]> = slots
+                    .chunks_mut(MAX_DATAGRAM)
+                    .map(|s| [IoSliceMut::new(s)])
+                    .collect();
+                // WAITFORONE: block for the first datagram, then take what is already there.
+                match recvmmsg(
+                    fd,
+                    &mut headers,
+                    iov.iter_mut(),
+                    MsgFlags::MSG_WAITFORONE,
+                    None,
+                ) {
+                    Ok(msgs) => {
+                        for m in msgs {
+                            let worker = m.address.map_or(0, |a| hasher.hash_one(a) as usize);
+                            received.push((m.bytes.min(MAX_DATAGRAM), worker));
+                        }
+                    }
+                    Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
+                    // ICMP errors and the like surface here; they do not end the listener.
+                    Err(e) => tracing::debug!(error = %e, "statsd udp receive error"),
+                }
+            }
+            let workers = outgoing.len().max(1);
+            for (slot, (len, worker)) in received.iter().enumerate() {
+                let Some(datagram) = slots.get(slot * MAX_DATAGRAM..slot * MAX_DATAGRAM + len)
+                else {
+                    continue;
+                };
+                let i = worker % workers;
+                if let Some(out) = outgoing.get_mut(i) {
+                    if out.data.capacity() == 0 {
+                        out.data = self.pool.take();
+                    }
+                    out.data.extend_from_slice(datagram);
+                    // Datagrams are packed back to back: a newline keeps the last line of one
+                    // from running into the first line of the next.
+                    if datagram.last() != Some(&b'\n') {
+                        out.data.push(b'\n');
+                    }
+                    out.packets += 1;
+                    if out.data.len() >= HANDOFF_BYTES {
+                        dropped += self.hand_off(i, out);
+                    }
+                }
+            }
+            // The socket ran dry: nothing more is coming soon, send what is collected.
+            if received.len() < RECV_BATCH {
+                for (i, out) in outgoing.iter_mut().enumerate() {
+                    dropped += self.hand_off(i, out);
+                }
+            }
+            if dropped > 0 && (dropped >= PUBLISH_DROPS_EVERY || received.len() < RECV_BATCH) {
+                count_dropped(&self.pipeline, "queue_full", std::mem::take(&mut dropped));
+            }
+        }
+        for (i, out) in outgoing.iter_mut().enumerate() {
+            dropped += self.hand_off(i, out);
+        }
+        count_dropped(&self.pipeline, "queue_full", dropped);
+    }
+
+    /// Queues one worker's collected datagrams; returns how many were dropped instead.
+    fn hand_off(&self, worker: usize, out: &mut Outgoing) -> u64 {
+        if out.packets == 0 {
+            return 0;
+        }
+        let packets = std::mem::take(&mut out.packets);
+        let data = std::mem::take(&mut out.data);
+        let queued = self
+            .pool
+            .queued_packets
+            .fetch_add(packets, Ordering::Relaxed);
+        let batch = Batch {
+            data,
+            packets,
+            transport: Transport::Udp,
+        };
+        if queued + packets <= self.max_queued_packets {
+            match self.queue.get(worker).map(|tx| tx.try_send(batch)) {
+                Some(Ok(())) => return 0,
+                Some(Err(e)) => self.pool.give_back(e.into_inner().data, packets),
+                None => {
+                    self.pool
+                        .queued_packets
+                        .fetch_sub(packets, Ordering::Relaxed);
+                }
+            }
+        } else {
+            self.pool.give_back(batch.data, packets);
+        }
+        packets as u64
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -3,6 +3,8 @@
 //! `CARGO_TARGET_DIR=/work/main/target cargo bench --bench statsd`
 //! Input: 50 packets of 20 lines each (1000 distinct series), mixed types (c, ms, g, h, d, s) with
 //! 2-3 DogStatsD tags, as a typical instrumented service sends them. Throughput is in lines.
+//! `parse_map_store_10k_series`: the load generator's shape (`meterd-load statsd --series 10000`),
+//! 10,000 series in turn, two lines per series between flushes: what a worker sees flat out.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use meterd::config::Config;
@@ -83,5 +85,55 @@ fn parse(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, parse);
+/// `meterd-load`'s line `i` (see examples/meterd-load/statsd.rs).
+fn load_line(i: usize, series: usize) -> String {
+    let s = i % series;
+    let (value, kind) = match i % 10 {
+        0..=4 => ("1", "c"),
+        5..=6 => ("12.5", "ms"),
+        7 => ("42", "g"),
+        8 => ("3", "h"),
+        _ => ("0.25", "d"),
+    };
+    format!(
+        "load.m{}.{kind}:{value}|{kind}|#series:s{s},tag0:v{},tag1:v{}",
+        s % 50,
+        (s / 50) % 8,
+        (s / 50 + 1) % 8
+    )
+}
+
+fn many_series(c: &mut Criterion) {
+    const SERIES: usize = 10_000;
+    let packets: Vec<Vec<u8>> = (0..SERIES * 2 / LINES_PER_PACKET)
+        .map(|p| {
+            (0..LINES_PER_PACKET)
+                .map(|l| load_line(p * LINES_PER_PACKET + l, SERIES) + "\n")
+                .collect::<String>()
+                .into_bytes()
+        })
+        .collect();
+    let pipeline = Pipeline::new(
+        Arc::new(Store::default()),
+        Runtime::new(Arc::new(Config::default())),
+    );
+    let mut worker = Worker::default();
+    for p in &packets {
+        worker.batch(&pipeline, Transport::Udp, p, 0);
+    }
+    worker.flush(&pipeline);
+    let mut g = c.benchmark_group("statsd");
+    g.throughput(Throughput::Elements((SERIES * 2) as u64));
+    g.bench_function("parse_map_store_10k_series", |b| {
+        b.iter(|| {
+            for p in &packets {
+                worker.batch(&pipeline, Transport::Udp, black_box(p), 0);
+            }
+            worker.flush(&pipeline);
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, parse, many_series);
 criterion_main!(benches);

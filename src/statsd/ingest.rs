@@ -251,7 +251,8 @@ fn ingest_line(w: &mut Scope<'_>, line: &[u8], now_unix_nanos: u64) -> Result<()
     if line.len() > limits.max_line_bytes {
         return Err(ParseError::LineTooLong.into());
     }
-    let parsed = parse::parse_line(line)?;
+    // Tags are checked once per distinct tag text, when `verdict` settles a new series key.
+    let parsed = parse::parse_line_unchecked_tags(line)?;
     let mut first_error = None;
     for sample in parsed.samples() {
         let cache = &mut *w.cache;
@@ -305,6 +306,9 @@ fn verdict(
     kind: MetricType,
 ) -> Verdict {
     let limits = &rt.config.limits;
+    if let Err(e) = tags.validate() {
+        return Verdict::Reject(e.into());
+    }
     let mut tag_count = 0;
     for (_, v) in tags.iter() {
         tag_count += 1;

@@ -386,8 +386,16 @@ fn cached_refusals_still_count_every_line() {
         ..Default::default()
     }];
     let p = pipeline(config);
-    let line = "ok:1|c|#a:123456789\ndebug.x:1|c\nmeterd_x:1|c\nlat:1|ms|#le:1\nok:x|c\n";
+    // Malformed tags are checked once per distinct tag text and still counted on every line.
+    let line = "ok:1|c|#a:123456789\ndebug.x:1|c\nmeterd_x:1|c\nlat:1|ms|#le:1\nok:x|c\n\
+                ok:1|c|#,:x\nflux,k:1|c\n";
     run(&p, &line.repeat(3));
+    assert_eq!(errors(&p, "bad_tags"), 6.0);
+    assert_eq!(
+        value(&p, "ok", &[]),
+        None,
+        "no line with bad tags is stored"
+    );
     for reason in [
         "label_value_too_long",
         "reserved_name",

@@ -76,7 +76,7 @@ impl<'a> Tags<'a> {
         self.iter().count()
     }
 
-    pub(super) fn validate(&self) -> Result<(), ParseError> {
+    pub fn validate(&self) -> Result<(), ParseError> {
         for (k, v) in self.pairs() {
             // `k=v` styles have no bare tags.
             if k.is_empty() || (v.is_none() && self.style != TagStyle::DogStatsd) {
@@ -87,19 +87,33 @@ impl<'a> Tags<'a> {
     }
 }
 
-/// Index of the `:` ending the name part; a SignalFx `[...]` block may itself contain `:`.
+/// Where the name part of a line ends.
+pub(super) struct NameEnd {
+    /// Index of the `:` ending the name part.
+    pub at: usize,
+    /// No `[`, `,` or `#` before it: the name part is the name, with no tags in it (the common
+    /// case, found in the same scan so it costs no second pass).
+    pub plain: bool,
+}
+
+/// Finds the `:` ending the name part; a SignalFx `[...]` block may itself contain `:`.
 /// An unclosed `[` falls back to the first `:`, so the tags are reported as malformed.
-pub(super) fn name_end(line: &str) -> Option<usize> {
+pub(super) fn name_end(line: &str) -> Option<NameEnd> {
     let mut in_brackets = false;
+    let mut plain = true;
     for (i, b) in line.bytes().enumerate() {
         match b {
-            b'[' => in_brackets = true,
+            b'[' => {
+                in_brackets = true;
+                plain = false;
+            }
             b']' => in_brackets = false,
-            b':' if !in_brackets => return Some(i),
+            b',' | b'#' => plain = false,
+            b':' if !in_brackets => return Some(NameEnd { at: i, plain }),
             _ => {}
         }
     }
-    line.find(':')
+    line.find(':').map(|at| NameEnd { at, plain: false })
 }
 
 /// Separates tags embedded in the name (InfluxDB, Librato, SignalFx) from the name itself.

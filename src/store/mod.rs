@@ -88,7 +88,19 @@ struct Family {
     /// Label names of the first series, enforced for `LabelPolicy::Consistent` families.
     label_names: Box<[Box<str>]>,
     series: Mutex<ordered::SeriesMap>,
+    /// Set (under the series lock) when a sweep takes the family out of the store: a writer that
+    /// found it before then must look the family up again rather than write where no scrape looks.
+    removed: AtomicBool,
 }
+
+/// The family of one series key, remembered by a receiver that updates the same series again and
+/// again (a StatsD worker's pre-aggregation entry): later updates skip the family lookup and the
+/// label-name check, which were a third of a flush. Only valid for the target it was filled with.
+#[derive(Default)]
+pub struct FamilyCache(Option<Arc<Family>>);
+
+/// The family was swept out of the store between lookup and update.
+struct Gone;
 
 /// The series a value is for, without the owned `Sample` around it.
 #[derive(Clone, Copy)]
@@ -177,6 +189,7 @@ impl Store {
         };
         let mut rejected = None;
         self.update(
+            &mut FamilyCache::default(),
             target,
             std::slice::from_ref(&sample.value),
             sample.exemplar.as_ref(),
@@ -195,11 +208,24 @@ impl Store {
         values: &[SampleValue],
         rejected: &mut dyn FnMut(Reject),
     ) -> Result<(), Reject> {
-        self.update(target, values, None, rejected)
+        self.update(&mut FamilyCache::default(), target, values, None, rejected)
+    }
+
+    /// [`Store::apply_values`] for a caller that keeps a [`FamilyCache`] per series key; `cache`
+    /// must only ever be used with this `target`.
+    pub fn apply_values_cached(
+        &self,
+        cache: &mut FamilyCache,
+        target: Target<'_>,
+        values: &[SampleValue],
+        rejected: &mut dyn FnMut(Reject),
+    ) -> Result<(), Reject> {
+        self.update(cache, target, values, None, rejected)
     }
 
     fn update(
         &self,
+        cache: &mut FamilyCache,
         target: Target<'_>,
         values: &[SampleValue],
         exemplar: Option<&Exemplar>,
@@ -208,6 +234,27 @@ impl Store {
         let Some(kind) = values.first().map(SampleValue::kind) else {
             return Ok(());
         };
+        if let Some(family) = cache.0.as_ref().filter(|f| f.kind == kind) {
+            if let Ok(r) = self.update_in(family, target, values, exemplar, rejected) {
+                return r;
+            }
+        }
+        cache.0 = None;
+        // A family swept away between lookup and update is looked up (and created) again; a
+        // sweep empties only idle families, so a second miss in a row is as good as impossible.
+        for _ in 0..3 {
+            let family = self.checked_family(target, kind)?;
+            let r = self.update_in(&family, target, values, exemplar, rejected);
+            if let Ok(r) = r {
+                cache.0 = Some(family);
+                return r;
+            }
+        }
+        Err(Reject::TotalSeriesLimit)
+    }
+
+    /// The family for `target`, created if new, once its type and label names are known to fit.
+    fn checked_family(&self, target: Target<'_>, kind: MetricKind) -> Result<Arc<Family>, Reject> {
         let family = self.family_for(target, kind)?;
         if family.kind != kind {
             return Err(Reject::TypeConflict);
@@ -221,6 +268,37 @@ impl Store {
         {
             return Err(Reject::LabelConflict);
         }
+        Ok(family)
+    }
+
+    /// Writes under the family's lock; `Err(Gone)` when the family left the store meanwhile.
+    fn update_in(
+        &self,
+        family: &Family,
+        target: Target<'_>,
+        values: &[SampleValue],
+        exemplar: Option<&Exemplar>,
+        rejected: &mut dyn FnMut(Reject),
+    ) -> Result<Result<(), Reject>, Gone> {
+        let Ok(mut map) = family.series.lock() else {
+            return Ok(Err(Reject::TotalSeriesLimit));
+        };
+        if family.removed.load(Ordering::Relaxed) {
+            return Err(Gone);
+        }
+        Ok(self.write_series(family, &mut map, target, values, exemplar, rejected))
+    }
+
+    fn write_series(
+        &self,
+        family: &Family,
+        map: &mut ordered::SeriesMap,
+        target: Target<'_>,
+        values: &[SampleValue],
+        exemplar: Option<&Exemplar>,
+        rejected: &mut dyn FnMut(Reject),
+    ) -> Result<(), Reject> {
+        let kind = family.kind;
         let now = self.now_ms();
         let (per_metric, total_cap, max_set) = {
             let l = self.limits.read().map_err(|_| Reject::TotalSeriesLimit)?;
@@ -230,7 +308,6 @@ impl Store {
                 l.max_set_members,
             )
         };
-        let mut map = family.series.lock().map_err(|_| Reject::TotalSeriesLimit)?;
         let mut apply_all = |s: &mut series::Series| {
             let mut applied = false;
             for v in values {
@@ -313,6 +390,7 @@ impl Store {
                 options: target.options.clone(),
                 label_names: target.labels.names().map(Box::from).collect(),
                 series: Mutex::new(ordered::SeriesMap::default()),
+                removed: AtomicBool::new(false),
             })
         });
         Ok(fam.clone())
@@ -338,7 +416,12 @@ impl Store {
                 map.retain(|_, s| now.saturating_sub(s.last_update_ms) < ttl_ms);
                 expired += before - map.len();
             }
-            !map.is_empty()
+            // Marked while the series lock is held, so no writer can still add to it unseen.
+            let keep = !map.is_empty();
+            if !keep {
+                fam.removed.store(true, Ordering::Relaxed);
+            }
+            keep
         });
         self.total_series.fetch_sub(expired, Ordering::Relaxed);
         expired

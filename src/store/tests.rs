@@ -346,3 +346,64 @@ fn new_names_past_the_total_cap_create_no_family() {
     }
     assert_eq!(store.snapshot().len(), 2, "no empty families left behind");
 }
+
+#[test]
+fn a_cached_family_swept_away_is_found_again_and_nothing_is_lost() {
+    let st = Store::default();
+    let l = labels(&[("a", "1")]);
+    let opts = Arc::new(FamilyOptions::default());
+    let target = Target {
+        name: "c",
+        labels: &l,
+        options: &opts,
+    };
+    let mut cache = FamilyCache::default();
+    let mut add = |v| {
+        st.apply_values_cached(
+            &mut cache,
+            target,
+            &[SampleValue::CounterAdd(v)],
+            &mut |r| panic!("{r}"),
+        )
+    };
+    assert_eq!(add(1.0), Ok(()));
+    assert_eq!(add(2.0), Ok(()), "through the cached family");
+    st.set_now_ms(3_600_000);
+    assert_eq!(
+        st.sweep(),
+        1,
+        "the series expires and its family leaves the store"
+    );
+    assert_eq!(add(4.0), Ok(()), "the stale family is not written to");
+    assert_eq!(st.value("c", &l), Some(4.0));
+    assert_eq!(st.family_len("c"), 1);
+}
+
+#[test]
+fn a_cached_family_still_refuses_another_type() {
+    let st = Store::default();
+    let l = labels(&[]);
+    let opts = Arc::new(FamilyOptions::default());
+    let target = Target {
+        name: "c",
+        labels: &l,
+        options: &opts,
+    };
+    let mut cache = FamilyCache::default();
+    let mut ignore = |_| {};
+    let ok = st.apply_values_cached(
+        &mut cache,
+        target,
+        &[SampleValue::CounterAdd(1.0)],
+        &mut ignore,
+    );
+    assert_eq!(ok, Ok(()));
+    let gauge = st.apply_values_cached(
+        &mut cache,
+        target,
+        &[SampleValue::GaugeSet(1.0)],
+        &mut ignore,
+    );
+    assert_eq!(gauge, Err(Reject::TypeConflict));
+    assert_eq!(st.value("c", &l), Some(1.0));
+}

@@ -15,7 +15,7 @@ use crate::model::{FamilyOptions, Labels, SampleValue};
 use crate::pipeline::Pipeline;
 use crate::statsd::convention;
 use crate::statsd::parse::{MetricType, Tags};
-use crate::store::{Reject, Target};
+use crate::store::{FamilyCache, Reject, Target};
 use crate::telemetry;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -42,6 +42,8 @@ struct Entry {
     pending: Vec<SampleValue>,
     /// Samples merged since the last flush: a store refusal of the series counts each of them.
     samples: u64,
+    /// The store family of `Verdict::Metric`, found on the first flush.
+    family: FamilyCache,
 }
 
 /// The key map, the entries it points to, and which of them hold values not yet flushed.
@@ -87,6 +89,7 @@ impl Aggregator {
             verdict: verdict(),
             pending: Vec::new(),
             samples: 0,
+            family: FamilyCache::default(),
         });
         let i = self.entries.len() - 1;
         self.index.insert(self.key.as_slice().into(), i);
@@ -149,7 +152,10 @@ impl Aggregator {
                     options,
                 };
                 let rejects = &mut self.rejects;
-                let whole = store.apply_values(target, &e.pending, &mut |r| rejects.push(r));
+                let whole =
+                    store.apply_values_cached(&mut e.family, target, &e.pending, &mut |r| {
+                        rejects.push(r)
+                    });
                 if let Err(r) = whole {
                     telemetry::rejected_n(store, "statsd", name, r, e.samples);
                 }

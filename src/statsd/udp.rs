@@ -30,8 +30,9 @@ const MAX_DATAGRAM: usize = 65_535;
 const RECV_BATCH: usize = 32;
 /// A hand-off buffer is sent to its worker once it holds this much.
 const HANDOFF_BYTES: usize = 64 * 1024;
-/// Idle hand-off buffers kept for reuse; more are freed.
-const POOL_BUFFERS: usize = 64;
+/// Idle hand-off buffers kept for reuse; more are freed. A few per worker cover the steady
+/// state; each holds up to 128 KiB once used, so a larger pool mostly holds memory.
+const POOL_BUFFERS: usize = 16;
 /// How often a blocked receive wakes to look for shutdown.
 const POLL_SHUTDOWN: Duration = Duration::from_millis(200);
 /// Drops are counted locally and published at least this often under sustained overload.

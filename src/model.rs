@@ -4,15 +4,49 @@
 //! as seen by StatsD or OTLP: the single type that pricing, budgets and the `llm_*` families are
 //! derived from. `QualityEvent` carries evaluations and user outcomes.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// A sorted, de-duplicated set of label pairs. Sorting at construction makes equal sets hash and
 /// compare equal regardless of the order the sender used. Shared (`Arc`) so the store, snapshots
 /// and exemplars can hold the same set without copying its text.
-#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Default, Eq, PartialOrd, Ord)]
 pub struct Labels(Arc<[(Box<str>, Box<str>)]>);
+
+/// Shared sets (see [`Labels::shared`]) usually meet themselves in the store: one pointer compare.
+impl PartialEq for Labels {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl Hash for Labels {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+/// Longer label sets are not shared; the derived and OTLP ones are far shorter.
+const SHARED_MAX_PAIRS: usize = 16;
+/// Per thread. A direct-mapped table: a full one overwrites a slot instead of growing, so a
+/// sender with more distinct label sets than this costs a lookup miss each, never unbounded memory.
+const SHARED_SLOTS: usize = 1 << 14;
+
+struct SharedSets {
+    hasher: foldhash::fast::RandomState,
+    slots: HashMap<usize, (u64, Labels), foldhash::fast::RandomState>,
+}
+
+thread_local! {
+    static SHARED: RefCell<SharedSets> = RefCell::new(SharedSets {
+        hasher: foldhash::fast::RandomState::default(),
+        slots: HashMap::default(),
+    });
+}
 
 impl Labels {
     pub fn empty() -> Self {
@@ -29,16 +63,47 @@ impl Labels {
             .map(|(k, v)| (k.into(), v.into()))
             .filter(|(_, v)| !v.is_empty())
             .collect();
-        // Stable sort keeps sender order among equal names, so `dedup` below keeps the last one.
-        v.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out: Vec<(Box<str>, Box<str>)> = Vec::with_capacity(v.len());
-        for pair in v {
-            match out.last_mut() {
-                Some(last) if last.0 == pair.0 => *last = pair,
-                _ => out.push(pair),
+        let n = normalize(&mut v);
+        v.truncate(n);
+        Labels(v.into())
+    }
+
+    /// The same set as [`Labels::new`] builds, shared with an equal set recently built this way on
+    /// this thread. Derived families and OTLP points repeat a bounded number of label sets, and
+    /// building one (an allocation per name and value) cost more than updating its series.
+    pub fn shared<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut buf = [("", ""); SHARED_MAX_PAIRS];
+        let mut n = 0;
+        let mut rest = pairs.into_iter().filter(|(_, v)| !v.is_empty());
+        for pair in rest.by_ref() {
+            if n == SHARED_MAX_PAIRS {
+                let all = buf.into_iter().chain(std::iter::once(pair)).chain(rest);
+                return Labels::new(all);
             }
+            buf[n] = pair;
+            n += 1;
         }
-        Labels(out.into())
+        let set = &mut buf[..n];
+        let n = normalize(set);
+        let set = &set[..n];
+        let build = || Labels(set.iter().map(|(k, v)| (Box::from(*k), Box::from(*v))).collect());
+        SHARED
+            .try_with(|shared| {
+                let Ok(mut shared) = shared.try_borrow_mut() else {
+                    return build();
+                };
+                let hash = shared.hasher.hash_one(set);
+                let slot = (hash as usize) % SHARED_SLOTS;
+                if let Some((h, l)) = shared.slots.get(&slot) {
+                    if *h == hash && l.iter().eq(set.iter().copied()) {
+                        return l.clone();
+                    }
+                }
+                let l = build();
+                shared.slots.insert(slot, (hash, l.clone()));
+                l
+            })
+            .unwrap_or_else(|_| build())
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
@@ -79,6 +144,22 @@ impl Labels {
                 .chain(std::iter::once((name.to_owned(), value.to_owned()))),
         )
     }
+}
+
+/// Sorts pairs by name and keeps the last of equal names in the first `n` returned. The sort is
+/// stable, so "last" is the sender's order: what a sender who repeats a tag most plausibly meant.
+fn normalize<K: Ord, V>(v: &mut [(K, V)]) -> usize {
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut n = 0;
+    for i in 0..v.len() {
+        if n > 0 && v[n - 1].0 == v[i].0 {
+            v.swap(n - 1, i);
+        } else {
+            v.swap(n, i);
+            n += 1;
+        }
+    }
+    n
 }
 
 impl fmt::Debug for Labels {
@@ -220,7 +301,8 @@ pub struct FamilyOptions {
 /// `_total` suffix, which exposition adds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sample {
-    pub name: Box<str>,
+    /// Shared: derived families and OTLP metrics name many samples alike.
+    pub name: Arc<str>,
     pub labels: Labels,
     pub value: SampleValue,
     pub options: Arc<FamilyOptions>,
@@ -228,7 +310,7 @@ pub struct Sample {
 }
 
 impl Sample {
-    pub fn new(name: impl Into<Box<str>>, labels: Labels, value: SampleValue) -> Self {
+    pub fn new(name: impl Into<Arc<str>>, labels: Labels, value: SampleValue) -> Self {
         Sample {
             name: name.into(),
             labels,
@@ -383,6 +465,23 @@ mod tests {
         assert_eq!(l.iter().collect::<Vec<_>>(), vec![("a", "2"), ("b", "3")]);
         assert_eq!(l.get("b"), Some("3"));
         assert_eq!(l.get("c"), None);
+    }
+
+    #[test]
+    fn shared_labels_equal_new_ones() {
+        for pairs in [
+            vec![("b", "1"), ("a", "2"), ("b", "3"), ("c", "")],
+            vec![],
+            vec![("x", "1"), ("x", "2"), ("x", "3"), ("a", "0")],
+            (0..20).map(|i| (["p", "q", "r"][i % 3], "v")).collect(),
+        ] {
+            let new = Labels::new(pairs.iter().copied());
+            assert_eq!(Labels::shared(pairs.iter().copied()), new);
+            assert_eq!(Labels::shared(pairs.iter().copied()), new, "second: from the table");
+        }
+        let a = Labels::shared([("k", "1")]);
+        assert!(Arc::ptr_eq(&a.0, &Labels::shared([("k", "1")]).0));
+        assert_ne!(Labels::shared([("k", "2")]), a);
     }
 
     #[test]

@@ -86,7 +86,13 @@ impl Labels {
         let set = &mut buf[..n];
         let n = normalize(set);
         let set = &set[..n];
-        let build = || Labels(set.iter().map(|(k, v)| (Box::from(*k), Box::from(*v))).collect());
+        let build = || {
+            Labels(
+                set.iter()
+                    .map(|(k, v)| (Box::from(*k), Box::from(*v)))
+                    .collect(),
+            )
+        };
         SHARED
             .try_with(|shared| {
                 let Ok(mut shared) = shared.try_borrow_mut() else {
@@ -477,7 +483,11 @@ mod tests {
         ] {
             let new = Labels::new(pairs.iter().copied());
             assert_eq!(Labels::shared(pairs.iter().copied()), new);
-            assert_eq!(Labels::shared(pairs.iter().copied()), new, "second: from the table");
+            assert_eq!(
+                Labels::shared(pairs.iter().copied()),
+                new,
+                "second: from the table"
+            );
         }
         let a = Labels::shared([("k", "1")]);
         assert!(Arc::ptr_eq(&a.0, &Labels::shared([("k", "1")]).0));

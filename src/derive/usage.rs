@@ -1,6 +1,7 @@
 //! Usage event -> the request, token, latency and media families (`llm_requests_total`, ...).
 //! Pure: an event in, samples out.
 
+use super::call_labels::{self, Set};
 use crate::model::{Exemplar, FamilyOptions, HistogramData, LabelPolicy, Labels, Sample};
 use crate::model::{SampleValue, UsageEvent, TTFT_BUCKETS};
 use std::sync::Arc;
@@ -144,21 +145,23 @@ impl Exemplars {
 
 impl UsageFamilies {
     pub(crate) fn derive(&self, ev: &UsageEvent, out: &mut Vec<Sample>) {
-        let base = BaseLabels::new(ev);
+        let sets = call_labels::of(ev);
+        let with = |extra: &[(&str, &str)]| BaseLabels::new(ev).with(extra);
         let exemplars = Exemplars::new(ev);
         let w = ev.weight;
         let u = &ev.usage;
         let operation: &str = &ev.operation;
         let status = ev.status.unwrap_or(crate::model::CallStatus::Ok).as_str();
+        let call = || with(&[("operation", operation), ("status", status)]);
         if u.requests > 0 {
             let n = u.requests as f64 * w;
             out.push(self.requests.sample(
-                base.with(&[("operation", operation), ("status", status)]),
+                sets.get(Set::Call, call),
                 SampleValue::CounterAdd(n),
                 exemplars.at(n),
             ));
         }
-        for (token_type, n) in [
+        for (i, (token_type, n)) in [
             ("input", u.input_tokens),
             ("output", u.output_tokens),
             ("cached_input", u.cached_input_tokens),
@@ -169,10 +172,13 @@ impl UsageFamilies {
             ("reasoning", u.reasoning_tokens),
             ("audio_input", u.audio_input_tokens),
             ("audio_output", u.audio_output_tokens),
-        ] {
+        ]
+        .into_iter()
+        .enumerate()
+        {
             if n > 0 {
                 out.push(self.tokens.sample(
-                    base.with(&[("token_type", token_type)]),
+                    sets.get(Set::Token(i), || with(&[("token_type", token_type)])),
                     SampleValue::CounterAdd(n as f64 * w),
                     None,
                 ));
@@ -184,13 +190,17 @@ impl UsageFamilies {
             (&self.images, u.images as f64),
         ] {
             if n > 0.0 {
-                out.push(family.sample(base.with(&[]), SampleValue::CounterAdd(n * w), None));
+                out.push(family.sample(
+                    sets.get(Set::Base, || with(&[])),
+                    SampleValue::CounterAdd(n * w),
+                    None,
+                ));
             }
         }
         if let Some(d) = ev.duration {
             let secs = d.as_secs_f64();
             out.push(self.duration.sample(
-                base.with(&[("operation", operation), ("status", status)]),
+                sets.get(Set::Call, call),
                 SampleValue::Observe {
                     value: secs,
                     weight: w,
@@ -201,7 +211,7 @@ impl UsageFamilies {
         if let Some(d) = ev.time_to_first_token {
             let secs = d.as_secs_f64();
             out.push(self.ttft.sample(
-                base.with(&[("operation", operation)]),
+                sets.get(Set::Operation, || with(&[("operation", operation)])),
                 SampleValue::Observe {
                     value: secs,
                     weight: w,

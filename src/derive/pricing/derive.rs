@@ -4,6 +4,7 @@
 use super::compile::Compiled;
 use super::cost::{self, Breakdown};
 use super::decimal::{femto_to_usd_f64, FEMTO_PER_USD};
+use crate::derive::call_labels::{self, Set};
 use crate::derive::usage::{family, BaseLabels, Exemplars, Family};
 use crate::model::{Labels, Sample, SampleValue, UsageEvent};
 use crate::store::Store;
@@ -39,7 +40,7 @@ impl Default for PricingFamilies {
     }
 }
 
-const COST_TYPES: [&str; 9] = [
+pub(crate) const COST_TYPES: [&str; 9] = [
     "input",
     "output",
     "cached_input",
@@ -69,7 +70,7 @@ impl PricingFamilies {
         };
         let p = match breakdown {
             Breakdown::UnknownModel => {
-                self.unpriced(ev, "unknown_model", out);
+                self.unpriced(ev, 0, "unknown_model", out);
                 telemetry::rate_limited_warn(
                     &UNKNOWN_MODEL_LOG,
                     format_args!(
@@ -84,7 +85,7 @@ impl PricingFamilies {
             Breakdown::Priced(p) => p,
         };
         if !p.unpriced.is_empty() {
-            self.unpriced(ev, "unknown_usage_type", out);
+            self.unpriced(ev, 1, "unknown_usage_type", out);
             let dims: Vec<&str> = p.unpriced.iter().map(|d| d.name()).collect();
             telemetry::rate_limited_warn(
                 &UNKNOWN_USAGE_LOG,
@@ -105,15 +106,17 @@ impl PricingFamilies {
                 by_type[i] = Some(by_type[i].unwrap_or(0).saturating_add(l.femto));
             }
         }
-        let base = BaseLabels::new(ev);
+        let sets = call_labels::of(ev);
         let exemplars = Exemplars::new(ev);
         let mut total: u128 = 0;
-        for (ct, sum) in COST_TYPES.iter().zip(by_type) {
+        for (i, (ct, sum)) in COST_TYPES.iter().zip(by_type).enumerate() {
             let Some(sum) = sum else { continue };
             let femto = cost::weighted(sum, ev.weight);
             total = total.saturating_add(femto);
             out.push(self.cost.sample(
-                base.with(&[("cost_type", ct)]),
+                sets.get(Set::Cost(i), || {
+                    BaseLabels::new(ev).with(&[("cost_type", ct)])
+                }),
                 SampleValue::CounterAddFemtoUsd(femto),
                 exemplars.at(femto_to_usd_f64(femto)),
             ));
@@ -121,14 +124,17 @@ impl PricingFamilies {
         nano(total)
     }
 
-    fn unpriced(&self, ev: &UsageEvent, reason: &str, out: &mut Vec<Sample>) {
+    /// `which`: 0 for unknown_model, 1 for unknown_usage_type (the call's label set to reuse).
+    fn unpriced(&self, ev: &UsageEvent, which: usize, reason: &str, out: &mut Vec<Sample>) {
         let w = if ev.weight.is_finite() && ev.weight > 0.0 {
             ev.weight
         } else {
             1.0
         };
         out.push(self.unpriced.sample(
-            BaseLabels::new(ev).with(&[("reason", reason)]),
+            call_labels::of(ev).get(Set::Unpriced(which), || {
+                BaseLabels::new(ev).with(&[("reason", reason)])
+            }),
             SampleValue::CounterAdd(w),
             Exemplars::new(ev).at(w),
         ));

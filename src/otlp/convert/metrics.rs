@@ -385,7 +385,12 @@ impl Ctx<'_> {
         self.push(name, &p.attributes, value, ex);
     }
 
-    fn exponential(&mut self, name: &Arc<str>, p: &ExponentialHistogramDataPoint, cumulative: bool) {
+    fn exponential(
+        &mut self,
+        name: &Arc<str>,
+        p: &ExponentialHistogramDataPoint,
+        cumulative: bool,
+    ) {
         self.out.points += 1;
         if p.flags & NO_RECORDED_VALUE != 0 {
             return;

@@ -45,7 +45,11 @@ pub fn sanitized_borrowed(attrs: &[KeyValue]) -> Vec<(Cow<'_, str>, Cow<'_, str>
         .iter()
         .filter_map(|kv| {
             let val = kv.value.as_ref()?.value.as_ref()?;
-            Some((sanitize_label_name(&kv.key), kv.key.as_str(), value_text(val)))
+            Some((
+                sanitize_label_name(&kv.key),
+                kv.key.as_str(),
+                value_text(val),
+            ))
         })
         .collect();
     v.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(b.1)));

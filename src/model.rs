@@ -39,12 +39,18 @@ const SHARED_SLOTS: usize = 1 << 14;
 struct SharedSets {
     hasher: foldhash::fast::RandomState,
     slots: HashMap<usize, (u64, Labels), foldhash::fast::RandomState>,
+    /// The hash last missed in each occupied slot: a set evicts another only on its second miss in
+    /// a row there, so a flood of one-off sets costs a hash each instead of storing and evicting
+    /// every one. (A free slot is taken at once: the first set built is the one the store keeps as
+    /// the series key, and later lookups then compare by pointer.)
+    missed: HashMap<usize, u64, foldhash::fast::RandomState>,
 }
 
 thread_local! {
     static SHARED: RefCell<SharedSets> = RefCell::new(SharedSets {
         hasher: foldhash::fast::RandomState::default(),
         slots: HashMap::default(),
+        missed: HashMap::default(),
     });
 }
 
@@ -100,13 +106,17 @@ impl Labels {
                 };
                 let hash = shared.hasher.hash_one(set);
                 let slot = (hash as usize) % SHARED_SLOTS;
-                if let Some((h, l)) = shared.slots.get(&slot) {
+                let held = shared.slots.get(&slot);
+                if let Some((h, l)) = held {
                     if *h == hash && l.iter().eq(set.iter().copied()) {
                         return l.clone();
                     }
                 }
+                let occupied = held.is_some();
                 let l = build();
-                shared.slots.insert(slot, (hash, l.clone()));
+                if !occupied || shared.missed.insert(slot, hash) == Some(hash) {
+                    shared.slots.insert(slot, (hash, l.clone()));
+                }
                 l
             })
             .unwrap_or_else(|_| build())

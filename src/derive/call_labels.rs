@@ -85,12 +85,17 @@ impl CallLabels {
 struct Table {
     hasher: foldhash::fast::RandomState,
     slots: HashMap<usize, (Identity, Rc<CallLabels>), foldhash::fast::RandomState>,
+    /// As in `Labels::shared`: an identity evicts another only on its second miss in a row in that
+    /// slot, so a flood of one-off identities (every call a new model) does not store and evict
+    /// each one. A free slot is taken at once.
+    missed: HashMap<usize, u64, foldhash::fast::RandomState>,
 }
 
 thread_local! {
     static TABLE: RefCell<Table> = RefCell::new(Table {
         hasher: foldhash::fast::RandomState::default(),
         slots: HashMap::default(),
+        missed: HashMap::default(),
     });
 }
 
@@ -113,12 +118,16 @@ pub(crate) fn of(ev: &UsageEvent) -> Rc<CallLabels> {
                     .hasher
                     .hash_one((&ev.scope, &ev.provider, &ev.model, &ev.operation, status));
             let slot = (hash as usize) % SLOTS;
-            if let Some((id, sets)) = table.slots.get(&slot) {
+            let held = table.slots.get(&slot);
+            if let Some((id, sets)) = held {
                 if id.matches(ev) {
                     return sets.clone();
                 }
             }
             let sets = fresh();
+            if held.is_some() && table.missed.insert(slot, hash) != Some(hash) {
+                return sets;
+            }
             let id = Identity {
                 scope: ev.scope.clone(),
                 provider: ev.provider.clone(),

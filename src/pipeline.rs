@@ -159,19 +159,27 @@ impl Pipeline {
     }
 
     pub fn usage(&self, protocol: &str, event: &UsageEvent) {
-        let mut out = Vec::with_capacity(8);
+        self.usage_events(protocol, std::slice::from_ref(event));
+    }
+
+    /// [`Self::usage`] for many events, counted once (one counter update per request, not per
+    /// span: the count cost as much as deriving a span's tokens).
+    pub fn usage_events(&self, protocol: &str, events: &[UsageEvent]) {
+        let mut out = Vec::with_capacity(16);
         let rt = self.runtime.load();
-        let cost = rt.deriver.usage(event, &mut out);
-        self.budget_spend(&rt.deriver, event, cost, &mut out);
-        for s in &out {
-            self.apply(protocol, s);
+        for event in events {
+            let cost = rt.deriver.usage(event, &mut out);
+            self.budget_spend(&rt.deriver, event, cost, &mut out);
+            for s in out.drain(..) {
+                self.apply(protocol, &s);
+            }
         }
         telemetry::count(
             &self.store,
             "meterd_usage_events",
             "Usage events (model calls or parts of one) derived, by protocol.",
             &[("protocol", protocol)],
-            1.0,
+            events.len() as f64,
         );
     }
 

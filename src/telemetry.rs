@@ -23,7 +23,7 @@ fn options(help: &str) -> Arc<FamilyOptions> {
 }
 
 fn apply(store: &Store, name: &str, help: &str, labels: &[(&str, &str)], value: SampleValue) {
-    let mut sample = Sample::new(name, Labels::new(labels.iter().copied()), value);
+    let mut sample = Sample::new(name, Labels::shared(labels.iter().copied()), value);
     sample.options = options(help);
     // Internal families overflow instead of rejecting; the only failure left is a type clash with
     // a user metric that took a `meterd_` name, which is not worth more than ignoring.

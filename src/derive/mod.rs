@@ -2,6 +2,7 @@
 //! budget spend). Pure: built from a config snapshot, given events, returns samples. No I/O, no clock.
 
 pub mod budget;
+mod call_labels;
 pub mod pricing;
 pub mod quality;
 pub mod redact;

@@ -1,6 +1,7 @@
 //! Usage event -> the request, token, latency and media families (`llm_requests_total`, ...).
 //! Pure: an event in, samples out.
 
+use super::call_labels::{self, Set};
 use crate::model::{Exemplar, FamilyOptions, HistogramData, LabelPolicy, Labels, Sample};
 use crate::model::{SampleValue, UsageEvent, TTFT_BUCKETS};
 use std::sync::Arc;
@@ -15,89 +16,152 @@ pub(crate) fn family(help: &'static str) -> Arc<FamilyOptions> {
     })
 }
 
+/// A derived family: its name and options, built once per config rather than once per sample.
+pub(crate) struct Family {
+    name: Arc<str>,
+    options: Arc<FamilyOptions>,
+}
+
+impl Family {
+    pub(crate) fn new(name: &str, options: Arc<FamilyOptions>) -> Self {
+        Family {
+            name: Arc::from(name),
+            options,
+        }
+    }
+
+    pub(crate) fn sample(
+        &self,
+        labels: Labels,
+        value: SampleValue,
+        exemplar: Option<Exemplar>,
+    ) -> Sample {
+        Sample {
+            name: self.name.clone(),
+            labels,
+            value,
+            options: self.options.clone(),
+            exemplar,
+        }
+    }
+}
+
 pub(crate) struct UsageFamilies {
-    requests: Arc<FamilyOptions>,
-    tokens: Arc<FamilyOptions>,
-    duration: Arc<FamilyOptions>,
-    ttft: Arc<FamilyOptions>,
-    audio: Arc<FamilyOptions>,
-    characters: Arc<FamilyOptions>,
-    images: Arc<FamilyOptions>,
+    requests: Family,
+    tokens: Family,
+    duration: Family,
+    ttft: Family,
+    audio: Family,
+    characters: Family,
+    images: Family,
 }
 
 impl Default for UsageFamilies {
     fn default() -> Self {
         UsageFamilies {
-            requests: family("Model calls, by provider, model, operation and status (ok, error)."),
-            tokens: family(
-                "Tokens by type. input and output include their cached_input/cache_write and \
-                 reasoning parts (GenAI convention), so do not add the types together.",
+            requests: Family::new(
+                "llm_requests",
+                family("Model calls, by provider, model, operation and status (ok, error)."),
             ),
-            duration: family(
-                "Model call latency in seconds, from span timing or llm.request.duration.",
+            tokens: Family::new(
+                "llm_tokens",
+                family(
+                    "Tokens by type. input and output include their cached_input/cache_write and \
+                     reasoning parts (GenAI convention), so do not add the types together.",
+                ),
             ),
-            ttft: Arc::new(FamilyOptions {
-                help: Some(Arc::from(
-                    "Time to first token of streaming calls, in seconds.",
-                )),
-                buckets: Some(Arc::from(TTFT_BUCKETS.as_slice())),
-                label_policy: LabelPolicy::Any,
-                ..Default::default()
-            }),
-            audio: family("Seconds of audio sent to or produced by models."),
-            characters: family("Characters sent to character-priced models (text to speech)."),
-            images: family("Images generated."),
+            duration: Family::new(
+                "llm_request_duration_seconds",
+                family("Model call latency in seconds, from span timing or llm.request.duration."),
+            ),
+            ttft: Family::new(
+                "llm_time_to_first_token_seconds",
+                Arc::new(FamilyOptions {
+                    help: Some(Arc::from(
+                        "Time to first token of streaming calls, in seconds.",
+                    )),
+                    buckets: Some(Arc::from(TTFT_BUCKETS.as_slice())),
+                    label_policy: LabelPolicy::Any,
+                    ..Default::default()
+                }),
+            ),
+            audio: Family::new(
+                "llm_audio_seconds",
+                family("Seconds of audio sent to or produced by models."),
+            ),
+            characters: Family::new(
+                "llm_characters",
+                family("Characters sent to character-priced models (text to speech)."),
+            ),
+            images: Family::new("llm_images", family("Images generated.")),
         }
     }
 }
 
 /// The labels every derived family carries: provider, model, and the event's scope labels (already
-/// restricted to the configured allow-list by the caller).
-pub(crate) fn base_labels(ev: &UsageEvent) -> Vec<(&str, &str)> {
-    let mut l: Vec<(&str, &str)> = Vec::with_capacity(ev.scope.len() + 4);
-    l.extend(ev.scope.iter());
-    l.push(("provider", &ev.provider));
-    l.push(("model", &ev.model));
-    l
+/// restricted to the configured allow-list by the caller). One event derives many samples: each
+/// adds its own labels to these.
+pub(crate) struct BaseLabels<'a>(Vec<(&'a str, &'a str)>);
+
+impl<'a> BaseLabels<'a> {
+    pub(crate) fn new(ev: &'a UsageEvent) -> Self {
+        let mut l: Vec<(&str, &str)> = Vec::with_capacity(ev.scope.len() + 2);
+        l.extend(ev.scope.iter());
+        l.push(("provider", &ev.provider));
+        l.push(("model", &ev.model));
+        BaseLabels(l)
+    }
+
+    pub(crate) fn with(&self, extra: &[(&str, &str)]) -> Labels {
+        Labels::shared(self.0.iter().chain(extra).copied())
+    }
 }
 
-pub(crate) fn exemplar(ev: &UsageEvent, value: f64) -> Option<Exemplar> {
-    ev.trace_id.as_ref().map(|t| Exemplar {
-        labels: Labels::new([("trace_id", &**t)]),
-        value,
-        timestamp: (ev.unix_nanos > 0).then(|| ev.unix_nanos as f64 / 1e9),
-    })
+/// The exemplar of an event's samples: one trace, so one label set for all of them.
+pub(crate) struct Exemplars {
+    labels: Option<Labels>,
+    timestamp: Option<f64>,
+}
+
+impl Exemplars {
+    pub(crate) fn new(ev: &UsageEvent) -> Self {
+        Exemplars {
+            labels: ev
+                .trace_id
+                .as_ref()
+                .map(|t| Labels::new([("trace_id", &**t)])),
+            timestamp: (ev.unix_nanos > 0).then(|| ev.unix_nanos as f64 / 1e9),
+        }
+    }
+
+    pub(crate) fn at(&self, value: f64) -> Option<Exemplar> {
+        self.labels.as_ref().map(|labels| Exemplar {
+            labels: labels.clone(),
+            value,
+            timestamp: self.timestamp,
+        })
+    }
 }
 
 impl UsageFamilies {
     pub(crate) fn derive(&self, ev: &UsageEvent, out: &mut Vec<Sample>) {
-        let base = base_labels(ev);
+        let sets = call_labels::of(ev);
+        let with = |extra: &[(&str, &str)]| BaseLabels::new(ev).with(extra);
+        let exemplars = Exemplars::new(ev);
         let w = ev.weight;
         let u = &ev.usage;
-        let with =
-            |extra: &[(&str, &str)]| Labels::new(base.iter().copied().chain(extra.iter().copied()));
-        let push = |out: &mut Vec<Sample>, opts: &Arc<FamilyOptions>, name, labels, value| {
-            out.push(Sample {
-                name: Box::from(name),
-                labels,
-                value,
-                options: opts.clone(),
-                exemplar: None,
-            });
-        };
         let operation: &str = &ev.operation;
+        let status = ev.status.unwrap_or(crate::model::CallStatus::Ok).as_str();
+        let call = || with(&[("operation", operation), ("status", status)]);
         if u.requests > 0 {
-            let status = ev.status.unwrap_or(crate::model::CallStatus::Ok).as_str();
             let n = u.requests as f64 * w;
-            out.push(Sample {
-                name: Box::from("llm_requests"),
-                labels: with(&[("operation", operation), ("status", status)]),
-                value: SampleValue::CounterAdd(n),
-                options: self.requests.clone(),
-                exemplar: exemplar(ev, n),
-            });
+            out.push(self.requests.sample(
+                sets.get(Set::Call, call),
+                SampleValue::CounterAdd(n),
+                exemplars.at(n),
+            ));
         }
-        for (token_type, n) in [
+        for (i, (token_type, n)) in [
             ("input", u.input_tokens),
             ("output", u.output_tokens),
             ("cached_input", u.cached_input_tokens),
@@ -108,70 +172,52 @@ impl UsageFamilies {
             ("reasoning", u.reasoning_tokens),
             ("audio_input", u.audio_input_tokens),
             ("audio_output", u.audio_output_tokens),
-        ] {
+        ]
+        .into_iter()
+        .enumerate()
+        {
             if n > 0 {
-                push(
-                    out,
-                    &self.tokens,
-                    "llm_tokens",
-                    with(&[("token_type", token_type)]),
+                out.push(self.tokens.sample(
+                    sets.get(Set::Token(i), || with(&[("token_type", token_type)])),
                     SampleValue::CounterAdd(n as f64 * w),
-                );
+                    None,
+                ));
             }
         }
-        if u.audio_millis > 0 {
-            push(
-                out,
-                &self.audio,
-                "llm_audio_seconds",
-                with(&[]),
-                SampleValue::CounterAdd(u.audio_millis as f64 / 1000.0 * w),
-            );
-        }
-        if u.characters > 0 {
-            push(
-                out,
-                &self.characters,
-                "llm_characters",
-                with(&[]),
-                SampleValue::CounterAdd(u.characters as f64 * w),
-            );
-        }
-        if u.images > 0 {
-            push(
-                out,
-                &self.images,
-                "llm_images",
-                with(&[]),
-                SampleValue::CounterAdd(u.images as f64 * w),
-            );
+        for (family, n) in [
+            (&self.audio, u.audio_millis as f64 / 1000.0),
+            (&self.characters, u.characters as f64),
+            (&self.images, u.images as f64),
+        ] {
+            if n > 0.0 {
+                out.push(family.sample(
+                    sets.get(Set::Base, || with(&[])),
+                    SampleValue::CounterAdd(n * w),
+                    None,
+                ));
+            }
         }
         if let Some(d) = ev.duration {
-            let status = ev.status.unwrap_or(crate::model::CallStatus::Ok).as_str();
             let secs = d.as_secs_f64();
-            out.push(Sample {
-                name: Box::from("llm_request_duration_seconds"),
-                labels: with(&[("operation", operation), ("status", status)]),
-                value: SampleValue::Observe {
+            out.push(self.duration.sample(
+                sets.get(Set::Call, call),
+                SampleValue::Observe {
                     value: secs,
                     weight: w,
                 },
-                options: self.duration.clone(),
-                exemplar: exemplar(ev, secs),
-            });
+                exemplars.at(secs),
+            ));
         }
         if let Some(d) = ev.time_to_first_token {
             let secs = d.as_secs_f64();
-            out.push(Sample {
-                name: Box::from("llm_time_to_first_token_seconds"),
-                labels: with(&[("operation", operation)]),
-                value: SampleValue::Observe {
+            out.push(self.ttft.sample(
+                sets.get(Set::Operation, || with(&[("operation", operation)])),
+                SampleValue::Observe {
                     value: secs,
                     weight: w,
                 },
-                options: self.ttft.clone(),
-                exemplar: exemplar(ev, secs),
-            });
+                exemplars.at(secs),
+            ));
         }
     }
 }
@@ -185,18 +231,11 @@ impl UsageFamilies {
         data: HistogramData,
         out: &mut Vec<Sample>,
     ) {
-        let labels = Labels::new(
-            base_labels(ev)
-                .into_iter()
-                .chain([("operation", &*ev.operation)]),
+        let labels = BaseLabels::new(ev).with(&[("operation", &ev.operation)]);
+        out.push(
+            self.ttft
+                .sample(labels, SampleValue::HistogramAdd(data), None),
         );
-        out.push(Sample {
-            name: Box::from("llm_time_to_first_token_seconds"),
-            labels,
-            value: SampleValue::HistogramAdd(data),
-            options: self.ttft.clone(),
-            exemplar: None,
-        });
     }
 }
 

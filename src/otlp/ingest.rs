@@ -53,6 +53,9 @@ pub struct Outcome {
 
 pub const PROTOCOL: &str = "otlp";
 
+/// Usage events from spans derived together (see [`Ingest::traces`]).
+const USAGE_CHUNK: usize = 256;
+
 pub struct Ingest {
     pipeline: Arc<Pipeline>,
     permits: Arc<Semaphore>,
@@ -247,9 +250,7 @@ impl Ingest {
         if full > 0 {
             self.rejected(Signal::Metrics, "usage_stream_limit", full);
         }
-        for ev in &events {
-            self.pipeline.usage(PROTOCOL, ev);
-        }
+        self.pipeline.usage_events(PROTOCOL, &events);
         for (p, h) in histograms {
             self.pipeline.ttft_histogram(PROTOCOL, &p.template, h);
         }
@@ -287,6 +288,8 @@ impl Ingest {
             return Outcome::default();
         }
         let mut dropped: Vec<(ttft::TtftDrop, u64)> = Vec::new();
+        // Handed over in chunks: a bounded buffer, and one usage count per chunk, not per span.
+        let mut events = Vec::with_capacity(n.min(USAGE_CHUNK));
         for rs in &req.resource_spans {
             let resource = rs.resource.as_ref().map_or(&[][..], |r| &r.attributes);
             for ss in &rs.scope_spans {
@@ -311,10 +314,15 @@ impl Ingest {
                         },
                         None => {}
                     }
-                    self.pipeline.usage(PROTOCOL, &ev);
+                    events.push(ev);
+                    if events.len() == USAGE_CHUNK {
+                        self.pipeline.usage_events(PROTOCOL, &events);
+                        events.clear();
+                    }
                 }
             }
         }
+        self.pipeline.usage_events(PROTOCOL, &events);
         for (d, n) in dropped {
             self.ttft_dropped(d, n);
         }

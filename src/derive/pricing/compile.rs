@@ -192,8 +192,9 @@ pub struct Compiled {
     aliases: HashMap<String, String>,
     service_tiers: HashMap<String, u128>,
     by_provider: HashMap<String, Vec<usize>>,
-    /// (provider, lower-cased exact pattern) -> entries: the common case needs no scan.
-    exact: HashMap<(String, String), Vec<usize>>,
+    /// provider -> lower-cased exact pattern -> entries: the common case needs no scan. Nested so
+    /// a lookup borrows the event's names instead of building a key.
+    exact: HashMap<String, HashMap<String, Vec<usize>>>,
     /// `meterd_pricing_info` labels.
     pub hash: String,
     pub source: String,
@@ -227,7 +228,9 @@ impl Compiled {
             for p in &e.patterns {
                 if let Pattern::Exact(name) = p {
                     c.exact
-                        .entry((e.provider.to_string(), name.to_string()))
+                        .entry(e.provider.to_string())
+                        .or_default()
+                        .entry(name.to_string())
                         .or_default()
                         .push(index);
                 }
@@ -251,10 +254,10 @@ impl Compiled {
 
     /// The table provider name for an event's provider.
     pub fn provider<'a>(&'a self, provider: &'a str) -> std::borrow::Cow<'a, str> {
-        let lc = provider.to_lowercase();
-        match self.aliases.get(&lc) {
+        let lc = lowercase(provider);
+        match self.aliases.get(&*lc) {
             Some(a) => std::borrow::Cow::Borrowed(a.as_str()),
-            None => std::borrow::Cow::Owned(lc),
+            None => lc,
         }
     }
 
@@ -270,9 +273,10 @@ impl Compiled {
         let Some(ids) = self.by_provider.get(&*provider) else {
             return Vec::new();
         };
-        let name = model.to_lowercase();
+        let name = lowercase(model);
         // An exact name outranks everything else, so when one is in force no scan is needed.
-        if let Some(ids) = self.exact.get(&(provider.to_string(), name.clone())) {
+        let exact = self.exact.get(&*provider).and_then(|m| m.get(&*name));
+        if let Some(ids) = exact {
             let mut found: Vec<(usize, Rank, MatchKind)> = ids
                 .iter()
                 .filter_map(|&i| self.entries.get(i))
@@ -295,7 +299,7 @@ impl Compiled {
             }
         }
         let mut family: Vec<&str> = Vec::new();
-        let mut cur = name.as_str();
+        let mut cur = &*name;
         while family.len() < 3 {
             match strip_version(cur) {
                 Some(f) => {
@@ -336,13 +340,22 @@ impl Compiled {
         let Some(t) = tier else {
             return FEMTO_PER_USD;
         };
-        let t = t.to_lowercase();
+        let t = lowercase(t);
         entry
             .service_tiers
-            .get(&t)
-            .or_else(|| self.service_tiers.get(&t))
+            .get(&*t)
+            .or_else(|| self.service_tiers.get(&*t))
             .copied()
             .unwrap_or(FEMTO_PER_USD)
+    }
+}
+
+/// Lower case, borrowed when it already is (event names mostly are): no allocation per event.
+fn lowercase(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.is_ascii() && !s.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Borrowed(s)
+    } else {
+        std::borrow::Cow::Owned(s.to_lowercase())
     }
 }
 

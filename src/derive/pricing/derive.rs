@@ -4,37 +4,43 @@
 use super::compile::Compiled;
 use super::cost::{self, Breakdown};
 use super::decimal::{femto_to_usd_f64, FEMTO_PER_USD};
-use crate::derive::usage::{base_labels, exemplar, family};
-use crate::model::{FamilyOptions, Labels, Sample, SampleValue, UsageEvent};
+use crate::derive::call_labels::{self, Set};
+use crate::derive::usage::{family, BaseLabels, Exemplars, Family};
+use crate::model::{Labels, Sample, SampleValue, UsageEvent};
 use crate::store::Store;
 use crate::telemetry::{self, RateLimit};
-use std::sync::Arc;
 
 static UNKNOWN_MODEL_LOG: RateLimit = RateLimit::new();
 static UNKNOWN_USAGE_LOG: RateLimit = RateLimit::new();
 
 pub(crate) struct PricingFamilies {
-    cost: Arc<FamilyOptions>,
-    unpriced: Arc<FamilyOptions>,
+    cost: Family,
+    unpriced: Family,
 }
 
 impl Default for PricingFamilies {
     fn default() -> Self {
         PricingFamilies {
-            cost: family(
-                "Model spend in USD by cost_type (input, output, cached_input, cache_write, \
-                 reasoning, audio, image, request, character), priced from the pricing table.",
+            cost: Family::new(
+                "llm_cost_usd",
+                family(
+                    "Model spend in USD by cost_type (input, output, cached_input, cache_write, \
+                     reasoning, audio, image, request, character), priced from the pricing table.",
+                ),
             ),
-            unpriced: family(
-                "Usage events (a span, a metric point or a StatsD line) meterd could not fully \
-                 price, by reason: unknown_model, or unknown_usage_type (a dimension the model \
-                 has no price for). Their tokens are still counted.",
+            unpriced: Family::new(
+                "llm_unpriced_requests",
+                family(
+                    "Usage events (a span, a metric point or a StatsD line) meterd could not \
+                     fully price, by reason: unknown_model, or unknown_usage_type (a dimension \
+                     the model has no price for). Their tokens are still counted.",
+                ),
             ),
         }
     }
 }
 
-const COST_TYPES: [&str; 9] = [
+pub(crate) const COST_TYPES: [&str; 9] = [
     "input",
     "output",
     "cached_input",
@@ -64,7 +70,7 @@ impl PricingFamilies {
         };
         let p = match breakdown {
             Breakdown::UnknownModel => {
-                self.unpriced(ev, "unknown_model", out);
+                self.unpriced(ev, 0, "unknown_model", out);
                 telemetry::rate_limited_warn(
                     &UNKNOWN_MODEL_LOG,
                     format_args!(
@@ -79,7 +85,7 @@ impl PricingFamilies {
             Breakdown::Priced(p) => p,
         };
         if !p.unpriced.is_empty() {
-            self.unpriced(ev, "unknown_usage_type", out);
+            self.unpriced(ev, 1, "unknown_usage_type", out);
             let dims: Vec<&str> = p.unpriced.iter().map(|d| d.name()).collect();
             telemetry::rate_limited_warn(
                 &UNKNOWN_USAGE_LOG,
@@ -100,37 +106,38 @@ impl PricingFamilies {
                 by_type[i] = Some(by_type[i].unwrap_or(0).saturating_add(l.femto));
             }
         }
-        let base = base_labels(ev);
+        let sets = call_labels::of(ev);
+        let exemplars = Exemplars::new(ev);
         let mut total: u128 = 0;
-        for (ct, sum) in COST_TYPES.iter().zip(by_type) {
+        for (i, (ct, sum)) in COST_TYPES.iter().zip(by_type).enumerate() {
             let Some(sum) = sum else { continue };
             let femto = cost::weighted(sum, ev.weight);
             total = total.saturating_add(femto);
-            out.push(Sample {
-                name: Box::from("llm_cost_usd"),
-                labels: Labels::new(base.iter().copied().chain([("cost_type", *ct)])),
-                value: SampleValue::CounterAddFemtoUsd(femto),
-                options: self.cost.clone(),
-                exemplar: exemplar(ev, femto_to_usd_f64(femto)),
-            });
+            out.push(self.cost.sample(
+                sets.get(Set::Cost(i), || {
+                    BaseLabels::new(ev).with(&[("cost_type", ct)])
+                }),
+                SampleValue::CounterAddFemtoUsd(femto),
+                exemplars.at(femto_to_usd_f64(femto)),
+            ));
         }
         nano(total)
     }
 
-    fn unpriced(&self, ev: &UsageEvent, reason: &str, out: &mut Vec<Sample>) {
-        let base = base_labels(ev);
+    /// `which`: 0 for unknown_model, 1 for unknown_usage_type (the call's label set to reuse).
+    fn unpriced(&self, ev: &UsageEvent, which: usize, reason: &str, out: &mut Vec<Sample>) {
         let w = if ev.weight.is_finite() && ev.weight > 0.0 {
             ev.weight
         } else {
             1.0
         };
-        out.push(Sample {
-            name: Box::from("llm_unpriced_requests"),
-            labels: Labels::new(base.iter().copied().chain([("reason", reason)])),
-            value: SampleValue::CounterAdd(w),
-            options: self.unpriced.clone(),
-            exemplar: exemplar(ev, w),
-        });
+        out.push(self.unpriced.sample(
+            call_labels::of(ev).get(Set::Unpriced(which), || {
+                BaseLabels::new(ev).with(&[("reason", reason)])
+            }),
+            SampleValue::CounterAdd(w),
+            Exemplars::new(ev).at(w),
+        ));
     }
 }
 

@@ -169,7 +169,7 @@ impl QualityFamilies {
                     .chain(extra.iter().copied()),
             );
             out.push(Sample {
-                name: Box::from(name),
+                name: Arc::from(name),
                 labels,
                 value,
                 options: opts.clone(),

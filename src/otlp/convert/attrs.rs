@@ -88,11 +88,13 @@ pub fn hex_id(bytes: &[u8]) -> Option<Box<str>> {
     if bytes.is_empty() || bytes.iter().all(|b| *b == 0) {
         return None;
     }
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        use std::fmt::Write;
-        let _ = write!(s, "{b:02x}");
-    }
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    // By hand: `write!` per byte cost more than the rest of a span's conversion.
+    let s: String = bytes
+        .iter()
+        .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
+        .map(char::from)
+        .collect();
     Some(s.into())
 }
 

@@ -14,6 +14,7 @@ use super::attrs::{first_str, first_u64, get, get_str, hex_id};
 use crate::model::{CallStatus, Labels, UsageEvent};
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::{status::StatusCode, Span};
+use std::borrow::Cow;
 use std::time::Duration;
 
 const PROVIDER: &[&str] = &["gen_ai.provider.name", "gen_ai.system"];
@@ -59,22 +60,22 @@ pub fn is_genai(attrs: &[KeyValue]) -> bool {
 /// item (span, record, point) or, failing that, on the resource.
 pub fn scope_labels(resource: &[KeyValue], attrs: &[KeyValue], configured: &[String]) -> Labels {
     let find = |keys: &[&str]| first_str(attrs, keys).or_else(|| first_str(resource, keys));
-    let mut pairs: Vec<(String, String)> = Vec::with_capacity(configured.len() + 2);
+    let mut pairs: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(configured.len() + 2);
     if let Some(s) = find(&["service.name"]) {
-        pairs.push(("service".into(), s.into_owned()));
+        pairs.push(("service", s));
     }
     if let Some(e) = find(&["deployment.environment.name", "deployment.environment"]) {
-        pairs.push(("env".into(), e.into_owned()));
+        pairs.push(("env", e));
     }
     for label in configured {
         if pairs.iter().any(|(k, _)| k == label) {
             continue;
         }
         if let Some(v) = get_str(attrs, label).or_else(|| get_str(resource, label)) {
-            pairs.push((label.clone(), v.into_owned()));
+            pairs.push((label, v));
         }
     }
-    Labels::new(pairs)
+    Labels::shared(pairs.iter().map(|(k, v)| (*k, &**v)))
 }
 
 /// Provider, model and operation of a GenAI item.
@@ -135,8 +136,12 @@ pub fn span_usage(resource: &[KeyValue], span: &Span, configured: &[String]) -> 
         return None;
     }
     let (provider, model, operation) = identity(a);
-    let mut ev = UsageEvent::new(&provider, &model);
-    ev.operation = operation;
+    let mut ev = UsageEvent {
+        provider,
+        model,
+        operation,
+        ..UsageEvent::new("", "")
+    };
     ev.unix_nanos = span.end_time_unix_nano;
     ev.scope = scope_labels(resource, a, configured);
     ev.usage.requests = 1;

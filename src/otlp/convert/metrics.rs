@@ -10,7 +10,7 @@ pub use super::exponential::{exponential_bounds, exponential_to_classic};
 
 use super::genai;
 use super::names::{metric_name, Shape};
-use super::resource::{common_labels, sanitized, target_info};
+use super::resource::{common_labels, sanitized, sanitized_borrowed, target_info};
 use super::ttft;
 use crate::model::{
     Exemplar, FamilyOptions, HistogramData, LabelPolicy, Labels, Sample, SampleValue, SummaryData,
@@ -154,7 +154,7 @@ pub fn convert(req: &ExportMetricsServiceRequest, t: &Translation<'_>, out: &mut
                 match &m.data {
                     None => ctx.out.error(PointError::NoValue),
                     Some(Data::Gauge(g)) => {
-                        let name = metric_name(&m.name, &m.unit, Shape::Gauge);
+                        let name: Arc<str> = metric_name(&m.name, &m.unit, Shape::Gauge).into();
                         for p in &g.data_points {
                             ctx.number(&name, p, |v| Some(SampleValue::GaugeSet(v)));
                         }
@@ -168,7 +168,7 @@ pub fn convert(req: &ExportMetricsServiceRequest, t: &Translation<'_>, out: &mut
                         } else {
                             Shape::Gauge
                         };
-                        let name = metric_name(&m.name, &m.unit, shape);
+                        let name: Arc<str> = metric_name(&m.name, &m.unit, shape).into();
                         for p in &s.data_points {
                             if !cumulative && !delta {
                                 ctx.out.points += 1;
@@ -209,7 +209,7 @@ pub fn convert(req: &ExportMetricsServiceRequest, t: &Translation<'_>, out: &mut
                         let temporality = h.aggregation_temporality;
                         let cumulative = temporality == AggregationTemporality::Cumulative as i32;
                         let delta = temporality == AggregationTemporality::Delta as i32;
-                        let name = metric_name(&m.name, &m.unit, Shape::Other);
+                        let name: Arc<str> = metric_name(&m.name, &m.unit, Shape::Other).into();
                         for p in &h.data_points {
                             if !cumulative && !delta {
                                 ctx.out.points += 1;
@@ -253,7 +253,7 @@ pub fn convert(req: &ExportMetricsServiceRequest, t: &Translation<'_>, out: &mut
                         let temporality = h.aggregation_temporality;
                         let cumulative = temporality == AggregationTemporality::Cumulative as i32;
                         let delta = temporality == AggregationTemporality::Delta as i32;
-                        let name = metric_name(&m.name, &m.unit, Shape::Other);
+                        let name: Arc<str> = metric_name(&m.name, &m.unit, Shape::Other).into();
                         for p in &h.data_points {
                             if !cumulative && !delta {
                                 ctx.out.points += 1;
@@ -264,7 +264,7 @@ pub fn convert(req: &ExportMetricsServiceRequest, t: &Translation<'_>, out: &mut
                         }
                     }
                     Some(Data::Summary(s)) => {
-                        let name = metric_name(&m.name, &m.unit, Shape::Other);
+                        let name: Arc<str> = metric_name(&m.name, &m.unit, Shape::Other).into();
                         for p in &s.data_points {
                             ctx.out.points += 1;
                             if p.flags & NO_RECORDED_VALUE != 0 {
@@ -304,20 +304,22 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn push(
         &mut self,
-        name: &str,
+        name: &Arc<str>,
         attrs: &[KeyValue],
         value: SampleValue,
         exemplar: Option<Exemplar>,
     ) {
         // Resource and scope labels come last so they win over a point attribute of the same name:
         // they say which target the series belongs to.
+        let point = sanitized_borrowed(attrs);
         let labels = Labels::new(
-            sanitized(attrs)
-                .into_iter()
-                .chain(self.common.iter().cloned()),
+            point
+                .iter()
+                .map(|(k, v)| (&**k, &**v))
+                .chain(self.common.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
         );
         self.out.samples.push(Sample {
-            name: name.into(),
+            name: name.clone(),
             labels,
             value,
             options: self.options.clone(),
@@ -327,7 +329,7 @@ impl Ctx<'_> {
 
     fn number(
         &mut self,
-        name: &str,
+        name: &Arc<str>,
         p: &NumberDataPoint,
         to_value: impl FnOnce(f64) -> Option<SampleValue>,
     ) {
@@ -344,7 +346,7 @@ impl Ctx<'_> {
         self.push(name, &p.attributes, value, ex);
     }
 
-    fn histogram(&mut self, name: &str, p: &HistogramDataPoint, cumulative: bool) {
+    fn histogram(&mut self, name: &Arc<str>, p: &HistogramDataPoint, cumulative: bool) {
         self.out.points += 1;
         if p.flags & NO_RECORDED_VALUE != 0 {
             return;
@@ -383,7 +385,12 @@ impl Ctx<'_> {
         self.push(name, &p.attributes, value, ex);
     }
 
-    fn exponential(&mut self, name: &str, p: &ExponentialHistogramDataPoint, cumulative: bool) {
+    fn exponential(
+        &mut self,
+        name: &Arc<str>,
+        p: &ExponentialHistogramDataPoint,
+        cumulative: bool,
+    ) {
         self.out.points += 1;
         if p.flags & NO_RECORDED_VALUE != 0 {
             return;

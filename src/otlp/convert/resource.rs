@@ -5,6 +5,7 @@ use super::attrs::value_text;
 use crate::model::Labels;
 use crate::names::sanitize_label_name;
 use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
+use std::borrow::Cow;
 
 /// Attributes that identify the target (`job`, `instance`) and so are not repeated on
 /// `target_info`.
@@ -31,27 +32,37 @@ pub fn job_instance(resource: &[KeyValue]) -> Vec<(String, String)> {
 /// `a_b`) are merged with their values joined by `;` in key order, as the spec asks, so neither
 /// value is silently lost.
 pub fn sanitized(attrs: &[KeyValue]) -> Vec<(String, String)> {
-    let mut v: Vec<(String, &str, String)> = attrs
+    sanitized_borrowed(attrs)
+        .into_iter()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// [`sanitized`] borrowing what needs no change (valid names, string values): most of a data
+/// point's labels, which are looked up far more often than they create a series.
+pub fn sanitized_borrowed(attrs: &[KeyValue]) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
+    let mut v: Vec<(Cow<'_, str>, &str, Cow<'_, str>)> = attrs
         .iter()
         .filter_map(|kv| {
             let val = kv.value.as_ref()?.value.as_ref()?;
             Some((
-                sanitize_label_name(&kv.key).into_owned(),
+                sanitize_label_name(&kv.key),
                 kv.key.as_str(),
-                value_text(val).into_owned(),
+                value_text(val),
             ))
         })
         .collect();
     v.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(b.1)));
-    let mut out: Vec<(String, String)> = Vec::with_capacity(v.len());
+    let mut out: Vec<(Cow<'_, str>, Cow<'_, str>)> = Vec::with_capacity(v.len());
     for (name, _, value) in v {
         match out.last_mut() {
             Some(last) if last.0 == name => {
                 if !value.is_empty() {
-                    if !last.1.is_empty() {
-                        last.1.push(';');
+                    let joined = last.1.to_mut();
+                    if !joined.is_empty() {
+                        joined.push(';');
                     }
-                    last.1.push_str(&value);
+                    joined.push_str(&value);
                 }
             }
             _ => out.push((name, value)),

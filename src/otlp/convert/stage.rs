@@ -181,7 +181,7 @@ mod tests {
             ..Config::default()
         };
         let d = Deriver::new(&config);
-        let labels = |ev: &QualityEvent| -> (Box<str>, Labels) {
+        let labels = |ev: &QualityEvent| -> (std::sync::Arc<str>, Labels) {
             let mut out = Vec::new();
             d.quality(ev, &mut out);
             (out[0].name.clone(), out[0].labels.clone())

@@ -1,0 +1,171 @@
+//! The label sets of one call identity, shared by every call with that identity.
+//!
+//! A call derives up to a dozen samples (requests, tokens and cost by type, latency), each with the
+//! call's base labels plus one or two of its own. Calls repeat a small number of identities (scope,
+//! provider, model, operation, status), so each set is looked up once per identity and thread
+//! instead of once per sample: building and looking up sets was the largest cost of a span.
+
+use crate::model::{CallStatus, Labels, UsageEvent};
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::rc::Rc;
+
+/// Which of a call's label sets.
+#[derive(Clone, Copy)]
+pub(crate) enum Set {
+    /// Base labels plus `operation` and `status` (requests, latency).
+    Call,
+    /// Base plus `operation` (time to first token).
+    Operation,
+    /// Base labels alone (audio, characters, images).
+    Base,
+    /// Base plus `token_type`, by the token type's position in `usage`'s list.
+    Token(usize),
+    /// Base plus `cost_type`, by position in the pricing `COST_TYPES`.
+    Cost(usize),
+    /// Base plus `reason`: 0 unknown_model, 1 unknown_usage_type.
+    Unpriced(usize),
+}
+
+const TOKEN_TYPES: usize = 7;
+const COST_TYPES: usize = super::pricing::derive::COST_TYPES.len();
+const SETS: usize = 3 + TOKEN_TYPES + COST_TYPES + 2;
+
+impl Set {
+    /// `None` past a list's known length: such a set is built each time, never confused.
+    fn index(self) -> Option<usize> {
+        match self {
+            Set::Call => Some(0),
+            Set::Operation => Some(1),
+            Set::Base => Some(2),
+            Set::Token(i) => (i < TOKEN_TYPES).then_some(3 + i),
+            Set::Cost(i) => (i < COST_TYPES).then_some(3 + TOKEN_TYPES + i),
+            Set::Unpriced(i) => (i < 2).then_some(3 + TOKEN_TYPES + COST_TYPES + i),
+        }
+    }
+}
+
+/// Identities remembered per thread: a direct-mapped table, so more distinct identities than this
+/// cost lookups that miss, never unbounded memory.
+const SLOTS: usize = 4096;
+
+struct Identity {
+    scope: Labels,
+    provider: Box<str>,
+    model: Box<str>,
+    operation: Box<str>,
+    status: Option<CallStatus>,
+}
+
+impl Identity {
+    fn matches(&self, ev: &UsageEvent) -> bool {
+        self.scope == ev.scope
+            && self.provider == ev.provider
+            && self.model == ev.model
+            && self.operation == ev.operation
+            && self.status == ev.status
+    }
+}
+
+pub(crate) struct CallLabels {
+    sets: [OnceCell<Labels>; SETS],
+}
+
+impl CallLabels {
+    /// Set `which`, built by `build` the first time this identity needs it.
+    pub(crate) fn get(&self, which: Set, build: impl FnOnce() -> Labels) -> Labels {
+        match which.index().and_then(|i| self.sets.get(i)) {
+            Some(cell) => cell.get_or_init(build).clone(),
+            None => build(),
+        }
+    }
+}
+
+struct Table {
+    hasher: foldhash::fast::RandomState,
+    slots: HashMap<usize, (Identity, Rc<CallLabels>), foldhash::fast::RandomState>,
+    /// As in `Labels::shared`: an identity evicts another only on its second miss in a row in that
+    /// slot, so a flood of one-off identities (every call a new model) does not store and evict
+    /// each one. A free slot is taken at once.
+    missed: HashMap<usize, u64, foldhash::fast::RandomState>,
+}
+
+thread_local! {
+    static TABLE: RefCell<Table> = RefCell::new(Table {
+        hasher: foldhash::fast::RandomState::default(),
+        slots: HashMap::default(),
+        missed: HashMap::default(),
+    });
+}
+
+fn fresh() -> Rc<CallLabels> {
+    Rc::new(CallLabels {
+        sets: std::array::from_fn(|_| OnceCell::new()),
+    })
+}
+
+/// The label sets of `ev`'s identity (its scope must already be the derived one).
+pub(crate) fn of(ev: &UsageEvent) -> Rc<CallLabels> {
+    TABLE
+        .try_with(|table| {
+            let Ok(mut table) = table.try_borrow_mut() else {
+                return fresh();
+            };
+            let status = ev.status.map(|s| s as u8);
+            let hash =
+                table
+                    .hasher
+                    .hash_one((&ev.scope, &ev.provider, &ev.model, &ev.operation, status));
+            let slot = (hash as usize) % SLOTS;
+            let held = table.slots.get(&slot);
+            if let Some((id, sets)) = held {
+                if id.matches(ev) {
+                    return sets.clone();
+                }
+            }
+            let sets = fresh();
+            if held.is_some() && table.missed.insert(slot, hash) != Some(hash) {
+                return sets;
+            }
+            let id = Identity {
+                scope: ev.scope.clone(),
+                provider: ev.provider.clone(),
+                model: ev.model.clone(),
+                operation: ev.operation.clone(),
+                status: ev.status,
+            };
+            table.slots.insert(slot, (id, sets.clone()));
+            sets
+        })
+        .unwrap_or_else(|_| fresh())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::derive::usage::BaseLabels;
+
+    #[test]
+    fn each_identity_gets_its_own_sets() {
+        let mut a = UsageEvent::new("openai", "gpt-4o");
+        a.scope = Labels::shared([("team", "a")]);
+        let mut b = a.clone();
+        b.scope = Labels::shared([("team", "b")]);
+        let mut c = a.clone();
+        c.status = Some(CallStatus::Error);
+        for ev in [&a, &b, &c, &a] {
+            let build = || BaseLabels::new(ev).with(&[("token_type", "input")]);
+            assert_eq!(of(ev).get(Set::Token(0), build), build(), "{ev:?}");
+            assert_eq!(
+                of(ev)
+                    .get(Set::Base, || BaseLabels::new(ev).with(&[]))
+                    .len(),
+                3
+            );
+        }
+        // Past a list's known length: built, not cached under another set's slot.
+        let built = of(&a).get(Set::Token(99), || Labels::new([("x", "1")]));
+        assert_eq!(built, Labels::new([("x", "1")]));
+    }
+}

@@ -127,8 +127,12 @@ impl Receiver {
                         }
                     }
                     Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
-                    // ICMP errors and the like surface here; they do not end the listener.
-                    Err(e) => tracing::debug!(error = %e, "statsd udp receive error"),
+                    // Transient (ENOMEM and the like): they do not end the listener, and a
+                    // short pause keeps a persistent one from spinning a core.
+                    Err(e) => {
+                        tracing::debug!(error = %e, "statsd udp receive error");
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
                 }
             }
             let workers = outgoing.len().max(1);

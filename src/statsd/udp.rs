@@ -29,9 +29,11 @@ const MAX_DATAGRAM: usize = 65_535;
 /// only the bytes datagrams actually fill count towards RSS.
 const RECV_BATCH: usize = 32;
 /// A hand-off buffer is sent to its worker once it holds this much.
-const HANDOFF_BYTES: usize = 64 * 1024;
-/// Idle hand-off buffers kept for reuse; more are freed. A few per worker cover the steady
-/// state; each holds up to 128 KiB once used, so a larger pool mostly holds memory.
+/// Datagrams are packed into a buffer of this size (one larger datagram gets a buffer of its own
+/// size, not pooled). Sized to hold a few dozen typical packets: buffers in flight after a burst
+/// are what the allocator keeps, so their slack is memory.
+const HANDOFF_BYTES: usize = 32 * 1024;
+/// Idle hand-off buffers kept for reuse; more are freed. A few per worker cover the steady state.
 const POOL_BUFFERS: usize = 16;
 /// How often a blocked receive wakes to look for shutdown.
 const POLL_SHUTDOWN: Duration = Duration::from_millis(200);
@@ -51,13 +53,16 @@ impl Pool {
             .lock()
             .ok()
             .and_then(|mut b| b.pop())
-            .unwrap_or_else(|| Vec::with_capacity(HANDOFF_BYTES + MAX_DATAGRAM))
+            .unwrap_or_else(|| Vec::with_capacity(HANDOFF_BYTES))
     }
 
     /// Called by a worker once a UDP batch is ingested.
     pub(super) fn give_back(&self, mut buffer: Vec<u8>, packets: usize) {
         self.queued_packets.fetch_sub(packets, Ordering::Relaxed);
         buffer.clear();
+        if buffer.capacity() > HANDOFF_BYTES {
+            return;
+        }
         if let Ok(mut b) = self.buffers.lock() {
             if b.len() < POOL_BUFFERS {
                 b.push(buffer);
@@ -143,6 +148,11 @@ impl Receiver {
                 };
                 let i = worker % workers;
                 if let Some(out) = outgoing.get_mut(i) {
+                    // Whole datagrams only, and never past the buffer's size: send what is
+                    // collected first when this one would not fit.
+                    if out.data.len() + datagram.len() >= HANDOFF_BYTES {
+                        dropped += self.hand_off(i, out);
+                    }
                     if out.data.capacity() == 0 {
                         out.data = self.pool.take();
                     }

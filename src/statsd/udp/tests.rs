@@ -176,3 +176,29 @@ fn one_senders_datagrams_go_to_one_worker_in_order() {
     }
     r.stop();
 }
+
+#[test]
+fn a_hand_off_never_outgrows_its_buffer_but_a_large_datagram_arrives_whole() {
+    let (r, mut rx) = start(1, 100, 1000);
+    let c = client();
+    let small = "a:1|c\n".repeat(1000); // 6,000 bytes
+    let large = "b:2|c\n".repeat(7000); // 42,000 bytes: more than a buffer holds
+    let mut sent = String::new();
+    for d in std::iter::repeat_n(&small, 9).chain([&large, &small]) {
+        c.send_to(d.as_bytes(), r.addr).expect("send");
+        sent.push_str(d);
+    }
+    r.wait_queued(11);
+    let mut got = String::new();
+    while let Ok(b) = rx[0].try_recv() {
+        assert!(
+            b.data.len() <= HANDOFF_BYTES || b.packets == 1,
+            "{} bytes in {} datagrams",
+            b.data.len(),
+            b.packets
+        );
+        got.push_str(&String::from_utf8_lossy(&b.data));
+    }
+    assert_eq!(got, sent);
+    r.stop();
+}

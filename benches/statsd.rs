@@ -65,24 +65,33 @@ fn parse(c: &mut Criterion) {
             black_box(n)
         })
     });
+    bench_worker(&mut g, "parse_map_store", &packets);
+    g.finish();
+}
+
+/// What a worker does with `packets` and a flush, its series already created (steady state).
+fn bench_worker(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    packets: &[Vec<u8>],
+) {
     let pipeline = Pipeline::new(
         Arc::new(Store::default()),
         Runtime::new(Arc::new(Config::default())),
     );
     let mut worker = Worker::default();
-    // Warm: series exist, as in steady state.
-    for p in &packets {
+    for p in packets {
         worker.batch(&pipeline, Transport::Udp, p, 0);
     }
-    g.bench_function("parse_map_store", |b| {
+    worker.flush(&pipeline);
+    g.bench_function(name, |b| {
         b.iter(|| {
-            for p in &packets {
+            for p in packets {
                 worker.batch(&pipeline, Transport::Udp, black_box(p), 0);
             }
             worker.flush(&pipeline);
         })
     });
-    g.finish();
 }
 
 /// `meterd-load`'s line `i` (see examples/meterd-load/statsd.rs).
@@ -113,25 +122,9 @@ fn many_series(c: &mut Criterion) {
                 .into_bytes()
         })
         .collect();
-    let pipeline = Pipeline::new(
-        Arc::new(Store::default()),
-        Runtime::new(Arc::new(Config::default())),
-    );
-    let mut worker = Worker::default();
-    for p in &packets {
-        worker.batch(&pipeline, Transport::Udp, p, 0);
-    }
-    worker.flush(&pipeline);
     let mut g = c.benchmark_group("statsd");
     g.throughput(Throughput::Elements((SERIES * 2) as u64));
-    g.bench_function("parse_map_store_10k_series", |b| {
-        b.iter(|| {
-            for p in &packets {
-                worker.batch(&pipeline, Transport::Udp, black_box(p), 0);
-            }
-            worker.flush(&pipeline);
-        })
-    });
+    bench_worker(&mut g, "parse_map_store_10k_series", &packets);
     g.finish();
 }
 

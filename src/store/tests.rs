@@ -347,16 +347,20 @@ fn new_names_past_the_total_cap_create_no_family() {
     assert_eq!(store.snapshot().len(), 2, "no empty families left behind");
 }
 
+/// Series `c{l}`, for the family-cache tests.
+fn target_c<'a>(l: &'a Labels, opts: &'a Arc<FamilyOptions>) -> Target<'a> {
+    Target {
+        name: "c",
+        labels: l,
+        options: opts,
+    }
+}
+
 #[test]
 fn a_cached_family_swept_away_is_found_again_and_nothing_is_lost() {
     let st = Store::default();
-    let l = labels(&[("a", "1")]);
-    let opts = Arc::new(FamilyOptions::default());
-    let target = Target {
-        name: "c",
-        labels: &l,
-        options: &opts,
-    };
+    let (l, opts) = (labels(&[("a", "1")]), Arc::new(FamilyOptions::default()));
+    let target = target_c(&l, &opts);
     let mut cache = FamilyCache::default();
     let mut add = |v| {
         st.apply_values_cached(
@@ -382,13 +386,8 @@ fn a_cached_family_swept_away_is_found_again_and_nothing_is_lost() {
 #[test]
 fn a_cached_family_still_refuses_another_type() {
     let st = Store::default();
-    let l = labels(&[]);
-    let opts = Arc::new(FamilyOptions::default());
-    let target = Target {
-        name: "c",
-        labels: &l,
-        options: &opts,
-    };
+    let (l, opts) = (labels(&[]), Arc::new(FamilyOptions::default()));
+    let target = target_c(&l, &opts);
     let mut cache = FamilyCache::default();
     let mut ignore = |_| {};
     let ok = st.apply_values_cached(

@@ -8,8 +8,11 @@ use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod direct_mapped;
 mod labels;
 mod shared;
+
+pub(crate) use direct_mapped::DirectMapped;
 
 pub use labels::Labels;
 

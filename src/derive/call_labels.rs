@@ -5,10 +5,8 @@
 //! provider, model, operation, status), so each set is looked up once per identity and thread
 //! instead of once per sample: building and looking up sets was the largest cost of a span.
 
-use crate::model::{CallStatus, Labels, UsageEvent};
+use crate::model::{CallStatus, DirectMapped, Labels, UsageEvent};
 use std::cell::{OnceCell, RefCell};
-use std::collections::HashMap;
-use std::hash::BuildHasher;
 use std::rc::Rc;
 
 /// Which of a call's label sets.
@@ -82,21 +80,9 @@ impl CallLabels {
     }
 }
 
-struct Table {
-    hasher: foldhash::fast::RandomState,
-    slots: HashMap<usize, (Identity, Rc<CallLabels>), foldhash::fast::RandomState>,
-    /// As in `Labels::shared`: an identity evicts another only on its second miss in a row in that
-    /// slot, so a flood of one-off identities (every call a new model) does not store and evict
-    /// each one. A free slot is taken at once.
-    missed: HashMap<usize, u64, foldhash::fast::RandomState>,
-}
-
 thread_local! {
-    static TABLE: RefCell<Table> = RefCell::new(Table {
-        hasher: foldhash::fast::RandomState::default(),
-        slots: HashMap::default(),
-        missed: HashMap::default(),
-    });
+    static TABLE: RefCell<DirectMapped<(Identity, Rc<CallLabels>)>> =
+        RefCell::new(DirectMapped::new(SLOTS));
 }
 
 fn fresh() -> Rc<CallLabels> {
@@ -113,29 +99,21 @@ pub(crate) fn of(ev: &UsageEvent) -> Rc<CallLabels> {
                 return fresh();
             };
             let status = ev.status.map(|s| s as u8);
-            let hash =
-                table
-                    .hasher
-                    .hash_one((&ev.scope, &ev.provider, &ev.model, &ev.operation, status));
-            let slot = (hash as usize) % SLOTS;
-            let held = table.slots.get(&slot);
-            if let Some((id, sets)) = held {
-                if id.matches(ev) {
-                    return sets.clone();
-                }
+            let hash = table.hash((&ev.scope, &ev.provider, &ev.model, &ev.operation, status));
+            if let Some((_, sets)) = table.get(hash, |(id, _)| id.matches(ev)) {
+                return sets.clone();
             }
             let sets = fresh();
-            if held.is_some() && table.missed.insert(slot, hash) != Some(hash) {
-                return sets;
-            }
-            let id = Identity {
-                scope: ev.scope.clone(),
-                provider: ev.provider.clone(),
-                model: ev.model.clone(),
-                operation: ev.operation.clone(),
-                status: ev.status,
-            };
-            table.slots.insert(slot, (id, sets.clone()));
+            table.offer(hash, || {
+                let id = Identity {
+                    scope: ev.scope.clone(),
+                    provider: ev.provider.clone(),
+                    model: ev.model.clone(),
+                    operation: ev.operation.clone(),
+                    status: ev.status,
+                };
+                (id, sets.clone())
+            });
             sets
         })
         .unwrap_or_else(|_| fresh())

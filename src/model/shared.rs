@@ -1,32 +1,18 @@
 //! [`Labels::shared`]: label sets shared through a per-thread table instead of built again.
 
+use super::direct_mapped::DirectMapped;
 use super::labels::{normalize, Labels};
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::hash::BuildHasher;
 
 /// Longer label sets are not shared; the derived and OTLP ones are far shorter.
 const SHARED_MAX_PAIRS: usize = 16;
-/// Per thread. A direct-mapped table: a full one overwrites a slot instead of growing, so a
-/// sender with more distinct label sets than this costs a lookup miss each, never unbounded memory.
+/// Per thread. A sender with more distinct label sets than this costs a lookup miss each.
 const SHARED_SLOTS: usize = 1 << 14;
 
-struct SharedSets {
-    hasher: foldhash::fast::RandomState,
-    slots: HashMap<usize, (u64, Labels), foldhash::fast::RandomState>,
-    /// The hash last missed in each occupied slot: a set evicts another only on its second miss in
-    /// a row there, so a flood of one-off sets costs a hash each instead of storing and evicting
-    /// every one. (A free slot is taken at once: the first set built is the one the store keeps as
-    /// the series key, and later lookups then compare by pointer.)
-    missed: HashMap<usize, u64, foldhash::fast::RandomState>,
-}
-
 thread_local! {
-    static SHARED: RefCell<SharedSets> = RefCell::new(SharedSets {
-        hasher: foldhash::fast::RandomState::default(),
-        slots: HashMap::default(),
-        missed: HashMap::default(),
-    });
+    /// The first set built for a key is the one the store keeps as the series key, so later
+    /// lookups of a shared set compare by pointer.
+    static SHARED: RefCell<DirectMapped<Labels>> = RefCell::new(DirectMapped::new(SHARED_SLOTS));
 }
 
 impl Labels {
@@ -60,19 +46,12 @@ impl Labels {
                 let Ok(mut shared) = shared.try_borrow_mut() else {
                     return build();
                 };
-                let hash = shared.hasher.hash_one(set);
-                let slot = (hash as usize) % SHARED_SLOTS;
-                let held = shared.slots.get(&slot);
-                if let Some((h, l)) = held {
-                    if *h == hash && l.iter().eq(set.iter().copied()) {
-                        return l.clone();
-                    }
+                let hash = shared.hash(&*set);
+                if let Some(l) = shared.get(hash, |l| l.iter().eq(set.iter().copied())) {
+                    return l.clone();
                 }
-                let occupied = held.is_some();
                 let l = build();
-                if !occupied || shared.missed.insert(slot, hash) == Some(hash) {
-                    shared.slots.insert(slot, (hash, l.clone()));
-                }
+                shared.offer(hash, || l.clone());
                 l
             })
             .unwrap_or_else(|_| build())

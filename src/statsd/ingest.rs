@@ -10,11 +10,11 @@ mod aggregate;
 use super::convention::{self, Event};
 use super::mapping::Resolved;
 use super::parse::{self, MetricType, ParseError, Value};
-use crate::model::{Labels, SampleValue};
+use crate::model::Labels;
 use crate::names::sanitize_label_name;
 use crate::pipeline::{Pipeline, Runtime};
 use crate::telemetry::{self, RateLimit};
-use aggregate::{Aggregator, Verdict};
+use aggregate::{Aggregator, Pending, Verdict};
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -264,9 +264,9 @@ fn ingest_line(w: &mut Scope<'_>, line: &[u8], now_unix_nanos: u64) -> Result<()
             &parsed.tags,
             || verdict(cache, rt, &parsed.name, &parsed.tags, sample.kind),
         );
-        let settled = match w.series.verdict(i) {
-            Some(Verdict::Metric { .. }) => None,
-            Some(Verdict::Drop) | None => {
+        let settled = match w.series.non_metric(i) {
+            None => None,
+            Some(Verdict::Metric { .. }) | Some(Verdict::Drop) => {
                 *w.mapping_drops += 1;
                 Some(Ok(()))
             }
@@ -370,20 +370,20 @@ fn to_labels(
 fn to_value(
     set_hasher: &foldhash::fast::FixedState,
     sample: &parse::Sample<'_>,
-) -> Result<SampleValue, LineError> {
+) -> Result<Pending, LineError> {
     let weight = 1.0 / sample.rate;
     Ok(match (sample.kind, sample.value) {
-        (MetricType::Counter, Value::Number(v)) => SampleValue::CounterAdd(v * weight),
-        (MetricType::Gauge, Value::Number(v)) => SampleValue::GaugeSet(v),
-        (MetricType::Gauge, Value::Delta(v)) => SampleValue::GaugeAdd(v),
-        (MetricType::Timer, Value::Number(v)) => SampleValue::Observe {
+        (MetricType::Counter, Value::Number(v)) => Pending::CounterAdd(v * weight),
+        (MetricType::Gauge, Value::Number(v)) => Pending::GaugeSet(v),
+        (MetricType::Gauge, Value::Delta(v)) => Pending::GaugeAdd(v),
+        (MetricType::Timer, Value::Number(v)) => Pending::Observe {
             value: v / 1000.0,
             weight,
         },
         (MetricType::Histogram | MetricType::Distribution, Value::Number(v)) => {
-            SampleValue::Observe { value: v, weight }
+            Pending::Observe { value: v, weight }
         }
-        (MetricType::Set, Value::Member(m)) => SampleValue::SetInsert(set_hasher.hash_one(m)),
+        (MetricType::Set, Value::Member(m)) => Pending::SetInsert(set_hasher.hash_one(m)),
         _ => return Err(ParseError::BadValue.into()),
     })
 }

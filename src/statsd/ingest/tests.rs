@@ -86,6 +86,20 @@ fn bad_lines_are_counted_per_reason_and_do_not_affect_others() {
     }
 }
 
+/// A batch that is not UTF-8 is checked line by line: only its bad line is refused, and the
+/// lines of both paths key the same series.
+#[test]
+fn a_bad_utf8_line_costs_only_itself() {
+    let p = pipeline(Config::default());
+    let mut w = Worker::default();
+    w.batch(&p, Transport::Udp, b"ok:1|c|#k:v\nbad\xff:1|c\n  ok:2|c|#k:v\r\n", 0);
+    w.batch(&p, Transport::Udp, b"ok:4|c|#k:v\n", 0);
+    w.flush(&p);
+    assert_eq!(value(&p, "ok", &[("k", "v")]), Some(7.0));
+    assert_eq!(errors(&p, "invalid_utf8"), 1.0);
+    assert_eq!(w.series.len(), 1);
+}
+
 /// Each line bound just under, at and just over its limit: at the limit is still accepted.
 #[test]
 fn line_bounds_accept_at_the_limit_and_reject_one_past_it() {

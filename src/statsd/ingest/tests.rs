@@ -92,7 +92,12 @@ fn bad_lines_are_counted_per_reason_and_do_not_affect_others() {
 fn a_bad_utf8_line_costs_only_itself() {
     let p = pipeline(Config::default());
     let mut w = Worker::default();
-    w.batch(&p, Transport::Udp, b"ok:1|c|#k:v\nbad\xff:1|c\n  ok:2|c|#k:v\r\n", 0);
+    w.batch(
+        &p,
+        Transport::Udp,
+        b"ok:1|c|#k:v\nbad\xff:1|c\n  ok:2|c|#k:v\r\n",
+        0,
+    );
     w.batch(&p, Transport::Udp, b"ok:4|c|#k:v\n", 0);
     w.flush(&p);
     assert_eq!(value(&p, "ok", &[("k", "v")]), Some(7.0));

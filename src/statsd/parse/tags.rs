@@ -99,21 +99,34 @@ pub(super) struct NameEnd {
 /// Finds the `:` ending the name part; a SignalFx `[...]` block may itself contain `:`.
 /// An unclosed `[` falls back to the first `:`, so the tags are reported as malformed.
 pub(super) fn name_end(line: &str) -> Option<NameEnd> {
+    let bytes = line.as_bytes();
+    // The common case: one vector scan for the colon, then a check of the (short) name.
+    let colon = memchr::memchr(b':', bytes)?;
+    let head = bytes.get(..colon).unwrap_or_default();
+    if !head.iter().any(|&b| matches!(b, b'[' | b',' | b'#')) {
+        return Some(NameEnd {
+            at: colon,
+            plain: true,
+        });
+    }
     let mut in_brackets = false;
-    let mut plain = true;
     for (i, b) in line.bytes().enumerate() {
         match b {
-            b'[' => {
-                in_brackets = true;
-                plain = false;
-            }
+            b'[' => in_brackets = true,
             b']' => in_brackets = false,
-            b',' | b'#' => plain = false,
-            b':' if !in_brackets => return Some(NameEnd { at: i, plain }),
+            b':' if !in_brackets => {
+                return Some(NameEnd {
+                    at: i,
+                    plain: false,
+                })
+            }
             _ => {}
         }
     }
-    line.find(':').map(|at| NameEnd { at, plain: false })
+    Some(NameEnd {
+        at: colon,
+        plain: false,
+    })
 }
 
 /// Separates tags embedded in the name (InfluxDB, Librato, SignalFx) from the name itself.

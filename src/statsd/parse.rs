@@ -374,7 +374,38 @@ impl<'a> Body<'a> {
     }
 }
 
+/// `digits[.digits]` with at most 15 digits in all, as most StatsD values are: the digits make an
+/// exact integer under 2^53 and the power of ten is exact, so one division gives the correctly
+/// rounded value, the same `f64::from_str` gives, at a third of its cost. Anything else: `None`.
+fn parse_simple_decimal(text: &str) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let bytes = text.as_bytes();
+    if bytes.is_empty() || bytes.len() > 16 {
+        return None;
+    }
+    let mut mantissa: u64 = 0;
+    let mut dot = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'0'..=b'9' => mantissa = mantissa * 10 + u64::from(b - b'0'),
+            b'.' if dot.is_none() && i > 0 && i + 1 < bytes.len() => dot = Some(i),
+            _ => return None,
+        }
+    }
+    let digits = bytes.len() - usize::from(dot.is_some());
+    if digits > 15 {
+        return None;
+    }
+    let scale = dot.map_or(0, |d| bytes.len() - d - 1);
+    Some(mantissa as f64 / POW10.get(scale).copied()?)
+}
+
 fn parse_number(text: &str) -> Result<f64, ParseError> {
+    if let Some(v) = parse_simple_decimal(text) {
+        return Ok(v);
+    }
     // `f64::from_str` also takes "inf"/"NaN": those are reported as what they are.
     let v: f64 = text.parse().map_err(|_| ParseError::BadValue)?;
     if v.is_finite() {

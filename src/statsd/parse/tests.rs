@@ -357,3 +357,53 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn simple_decimals_parse_exactly_as_from_str() {
+    for text in [
+        "0",
+        "1",
+        "12.5",
+        "0.25",
+        "3.14159",
+        "999999999999999",
+        "0.00000000000001",
+        "1.5",
+        "123456789.012345",
+        "0.1",
+        "0.3",
+        "2.675",
+        "100",
+        "007",
+    ] {
+        assert_eq!(parse_simple_decimal(text), text.parse().ok(), "{text}");
+    }
+    for text in [
+        "",
+        ".5",
+        "5.",
+        "1.2.3",
+        "-1",
+        "+1",
+        "1e3",
+        "inf",
+        "NaN",
+        "1_0",
+        "9999999999999999",
+        "0.000000000000001",
+        "12345678901234567",
+    ] {
+        assert_eq!(parse_simple_decimal(text), None, "{text}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn simple_decimal_fast_path_agrees_with_from_str(text in "[0-9]{1,12}(\\.[0-9]{1,10})?") {
+        let fast = parse_simple_decimal(&text);
+        if let Some(v) = fast {
+            prop_assert_eq!(Some(v), text.parse::<f64>().ok());
+        }
+        prop_assert_eq!(parse_number(&text).ok(), text.parse::<f64>().ok());
+    }
+}

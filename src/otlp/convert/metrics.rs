@@ -13,7 +13,7 @@ mod sink;
 
 use super::genai;
 use super::names::{metric_name, Shape};
-use super::resource::{common_labels, sanitized, sanitized_borrowed, target_info};
+use super::resource::{common_labels, sanitized, sanitized_borrowed, sanitized_plain, target_info};
 use super::ttft;
 use crate::model::{
     Exemplar, FamilyOptions, HistogramData, LabelPolicy, Labels, Sample, SampleValue, SummaryData,
@@ -341,6 +341,19 @@ impl Ctx<'_> {
     ) {
         // Resource and scope labels come last so they win over a point attribute of the same name:
         // they say which target the series belongs to.
+        let mut buf = [("", ""); INLINE_PAIRS];
+        let room = INLINE_PAIRS.saturating_sub(self.common.len());
+        if let Some(n) = sanitized_plain(attrs, &mut buf[..room]) {
+            let len = n + self.common.len();
+            for (slot, (k, v)) in buf[n..len].iter_mut().zip(self.common) {
+                *slot = (k.as_str(), v.as_str());
+            }
+            let n = Labels::normalize_borrowed(&mut buf[..len]);
+            self.sink
+                .point(name, &buf[..n], value, &self.options, exemplar);
+            return;
+        }
+        // Names to sanitize, values to render as text, repeated names: rare enough to allocate.
         let point = sanitized_borrowed(attrs);
         let pairs = point
             .iter()
@@ -348,7 +361,6 @@ impl Ctx<'_> {
             .chain(self.common.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let len = point.len() + self.common.len();
         if len <= INLINE_PAIRS {
-            let mut buf = [("", ""); INLINE_PAIRS];
             for (slot, pair) in buf.iter_mut().zip(pairs) {
                 *slot = pair;
             }

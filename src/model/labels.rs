@@ -188,6 +188,12 @@ pub(super) fn normalize<K: Ord, V>(v: &mut [(K, V)]) -> usize {
     n
 }
 
+impl fmt::Debug for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,11 +222,5 @@ mod tests {
             "a name's end is part of the hash"
         );
         assert!(!Labels::new([("a", "1")]).equals(&[("a", "1"), ("b", "2")]));
-    }
-}
-
-impl fmt::Debug for Labels {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.iter()).finish()
     }
 }

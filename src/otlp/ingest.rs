@@ -405,7 +405,7 @@ impl metrics::PointSink for StoreSink<'_> {
         options: &Arc<FamilyOptions>,
         exemplar: Option<Exemplar>,
     ) {
-        if !self.cached.as_deref().is_some_and(|c| c == &**name) {
+        if self.cached.as_deref().is_none_or(|c| c != &**name) {
             self.cache = FamilyCache::default();
             self.cached = Some(name.clone());
         }

@@ -107,7 +107,13 @@ mod tests {
             value: v,
             start_unix_nanos: 7,
         };
-        let steps: Vec<(&str, &[(&str, &str)], SampleValue, &Arc<FamilyOptions>)> = vec![
+        type Step<'a> = (
+            &'a str,
+            &'a [(&'a str, &'a str)],
+            SampleValue,
+            &'a Arc<FamilyOptions>,
+        );
+        let steps: Vec<Step<'_>> = vec![
             ("c", &[("a", "1")], add(1.0), &consistent),
             ("c", &[("a", "1")], add(2.0), &consistent),
             ("c", &[("b", "1")], add(1.0), &consistent),

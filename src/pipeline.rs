@@ -6,9 +6,11 @@ use crate::config::Config;
 use crate::derive::budget::matcher::CallLabels;
 use crate::derive::budget::Budgets;
 use crate::derive::Deriver;
-use crate::model::{HistogramData, QualityEvent, Sample, UsageEvent};
+use crate::model::{
+    Exemplar, HistogramData, Labels, QualityEvent, Sample, SampleValue, UsageEvent,
+};
 use crate::state::durable::{Durability, NotDurable};
-use crate::store::Store;
+use crate::store::{FamilyCache, PairsTarget, Store};
 use crate::telemetry;
 use arc_swap::ArcSwap;
 use std::sync::Arc;
@@ -144,6 +146,46 @@ impl Pipeline {
                 },
             ),
             None => self.apply(protocol, sample),
+        }
+    }
+
+    /// [`Pipeline::sample`] for a sample named by borrowed, normalized label pairs (OTLP data
+    /// points): a point of an existing series is stored without building its label set. Redacted
+    /// with `runtime`, the snapshot the caller translated the request with; `cache` is the
+    /// caller's for this metric name (see [`Store::apply_pairs`]).
+    pub fn sample_pairs(
+        &self,
+        protocol: &str,
+        runtime: &Runtime,
+        cache: &mut FamilyCache,
+        target: PairsTarget<'_>,
+        value: SampleValue,
+        exemplar: Option<Exemplar>,
+    ) -> bool {
+        if runtime
+            .deriver
+            .redacts(target.pairs.iter().map(|(k, _)| *k))
+        {
+            let labels = Labels::new(target.pairs.iter().copied());
+            let labels = runtime.deriver.redact(&labels).unwrap_or(labels);
+            let sample = Sample {
+                name: target.name.into(),
+                labels,
+                value,
+                options: target.options.clone(),
+                exemplar,
+            };
+            return self.apply(protocol, &sample);
+        }
+        match self
+            .store
+            .apply_pairs(cache, target, &value, exemplar.as_ref())
+        {
+            Ok(()) => true,
+            Err(r) => {
+                telemetry::rejected(&self.store, protocol, target.name, r);
+                false
+            }
         }
     }
 
@@ -296,7 +338,6 @@ impl Pipeline {
 mod tests {
     use super::*;
     use crate::derive::redact::{RedactAction, RedactRule};
-    use crate::model::{Labels, SampleValue};
 
     #[test]
     fn receiver_samples_are_redacted_before_storing() {

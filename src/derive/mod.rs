@@ -61,6 +61,11 @@ impl Deriver {
         self.redactor.apply(labels)
     }
 
+    /// Whether [`Deriver::redact`] would change a label set with these names.
+    pub fn redacts<'a>(&self, names: impl Iterator<Item = &'a str>) -> bool {
+        self.redactor.touches(names)
+    }
+
     /// The compiled price table in force (`None` when the config has none).
     pub fn pricing(&self) -> Option<&std::sync::Arc<pricing::Compiled>> {
         self.pricing.as_ref()

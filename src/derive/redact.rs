@@ -107,14 +107,15 @@ impl Redactor {
         self.rules.is_empty()
     }
 
+    /// Whether a label set with these names would be changed by [`Redactor::apply`].
+    pub fn touches<'a>(&self, mut names: impl Iterator<Item = &'a str>) -> bool {
+        !self.rules.is_empty() && names.any(|n| self.rules.iter().any(|(l, _)| &**l == n))
+    }
+
     /// The redacted label set, or `None` when no rule touches these labels (the common case,
     /// which must not allocate).
     pub fn apply(&self, labels: &Labels) -> Option<Labels> {
-        if self.rules.is_empty()
-            || !labels
-                .names()
-                .any(|n| self.rules.iter().any(|(l, _)| &**l == n))
-        {
+        if !self.touches(labels.names()) {
             return None;
         }
         let mut out: Vec<(String, String)> = Vec::with_capacity(labels.len());

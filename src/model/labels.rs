@@ -88,6 +88,50 @@ impl Labels {
         Labels::from_sorted(v.into())
     }
 
+    /// A set from pairs already in [`Labels::normalize_borrowed`] form, whose
+    /// [`Labels::hash_of`] the caller has computed: a store miss on a borrowed lookup builds its key
+    /// without hashing the text a second time.
+    pub(crate) fn from_normalized(pairs: &[(&str, &str)], hash: u64) -> Self {
+        Labels {
+            hash,
+            pairs: pairs
+                .iter()
+                .map(|(k, v)| (Box::from(*k), Box::from(*v)))
+                .collect(),
+        }
+    }
+
+    /// The hash a set of these pairs has, without building it: `(&str, &str)` hashes as
+    /// `(Box<str>, Box<str>)` does (both as `str`), so borrowed pairs find their owned key.
+    pub(crate) fn hash_of(pairs: &[(&str, &str)]) -> u64 {
+        use std::hash::BuildHasher;
+        label_hasher().hash_one(pairs)
+    }
+
+    /// The hash computed at construction (the store's tables use it as is).
+    pub(crate) fn hash_value(&self) -> u64 {
+        self.hash
+    }
+
+    /// Whether this set holds exactly these pairs (in normalized form).
+    pub(crate) fn equals(&self, pairs: &[(&str, &str)]) -> bool {
+        self.pairs.len() == pairs.len() && self.iter().eq(pairs.iter().copied())
+    }
+
+    /// Brings borrowed pairs into the form [`Labels::new`] gives the same pairs: empty values
+    /// dropped, then sorted by name with the last of equal names kept. Returns how many of the
+    /// leading pairs make up the set.
+    pub fn normalize_borrowed(pairs: &mut [(&str, &str)]) -> usize {
+        let mut n = 0;
+        for i in 0..pairs.len() {
+            if !pairs[i].1.is_empty() {
+                pairs.swap(n, i);
+                n += 1;
+            }
+        }
+        normalize(&mut pairs[..n])
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.pairs.iter().map(|(k, v)| (&**k, &**v))
     }
@@ -147,5 +191,36 @@ pub(super) fn normalize<K: Ord, V>(v: &mut [(K, V)]) -> usize {
 impl fmt::Debug for Labels {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn borrowed_pairs_hash_and_compare_like_the_owned_set() {
+        for pairs in [
+            vec![("b", "1"), ("a", "2"), ("b", "3"), ("c", "")],
+            vec![],
+            vec![("x", ""), ("x", "1")],
+            vec![("x", "1"), ("x", "")],
+            vec![("ab", "c"), ("a", "bc")],
+        ] {
+            let owned = Labels::new(pairs.iter().copied());
+            let mut borrowed = pairs.clone();
+            let n = Labels::normalize_borrowed(&mut borrowed);
+            let borrowed = &borrowed[..n];
+            assert_eq!(owned.iter().collect::<Vec<_>>(), borrowed, "{pairs:?}");
+            assert_eq!(Labels::hash_of(borrowed), owned.hash_value(), "{pairs:?}");
+            assert!(owned.equals(borrowed));
+            assert_eq!(Labels::from_normalized(borrowed, owned.hash_value()), owned);
+        }
+        assert_ne!(
+            Labels::hash_of(&[("ab", "c")]),
+            Labels::hash_of(&[("a", "bc")]),
+            "a name's end is part of the hash"
+        );
+        assert!(!Labels::new([("a", "1")]).equals(&[("a", "1"), ("b", "2")]));
     }
 }

@@ -4,7 +4,9 @@
 
 use super::convert::{genai, logs, metrics, stage, ttft};
 use super::UsageSource;
-use crate::pipeline::Pipeline;
+use crate::model::{Exemplar, FamilyOptions, SampleValue};
+use crate::pipeline::{Pipeline, Runtime};
+use crate::store::{FamilyCache, PairsTarget};
 use crate::telemetry;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -191,16 +193,19 @@ impl Ingest {
             scope_labels: &cfg.scope_labels,
         };
         let mut out = metrics::MetricsOut::default();
-        metrics::convert(req, &t, &mut out);
+        metrics::target_infos(req, &mut out.info);
         for s in &out.info {
             self.pipeline.sample(PROTOCOL, s);
         }
-        let mut store_rejected = 0u64;
-        for s in &out.samples {
-            if !self.pipeline.sample(PROTOCOL, s) {
-                store_rejected += 1;
-            }
-        }
+        let mut sink = StoreSink {
+            pipeline: &self.pipeline,
+            runtime: &runtime,
+            cache: FamilyCache::default(),
+            cached: None,
+            rejected: 0,
+        };
+        metrics::convert_points(req, &t, &mut out, &mut sink);
+        let store_rejected = sink.rejected;
         if !out.usage.is_empty() || !out.ttft.is_empty() {
             self.usage_points(&out.usage, &out.ttft, cfg.otlp.max_usage_streams);
         }
@@ -376,6 +381,45 @@ impl Ingest {
                 item_name(signal),
                 parts.join(", ")
             ),
+        }
+    }
+}
+
+/// Stores data points as they are translated, by their borrowed labels.
+struct StoreSink<'a> {
+    pipeline: &'a Pipeline,
+    runtime: &'a Runtime,
+    /// The family of `cached`: a request's points come metric by metric, so most skip the family
+    /// lookup.
+    cache: FamilyCache,
+    cached: Option<Arc<str>>,
+    rejected: u64,
+}
+
+impl metrics::PointSink for StoreSink<'_> {
+    fn point(
+        &mut self,
+        name: &Arc<str>,
+        labels: &[(&str, &str)],
+        value: SampleValue,
+        options: &Arc<FamilyOptions>,
+        exemplar: Option<Exemplar>,
+    ) {
+        if self.cached.as_deref().is_none_or(|c| c != &**name) {
+            self.cache = FamilyCache::default();
+            self.cached = Some(name.clone());
+        }
+        let target = PairsTarget {
+            name,
+            pairs: labels,
+            options,
+        };
+        let cache = &mut self.cache;
+        if !self
+            .pipeline
+            .sample_pairs(PROTOCOL, self.runtime, cache, target, value, exemplar)
+        {
+            self.rejected += 1;
         }
     }
 }

@@ -7,8 +7,10 @@
 //! must never reach `/metrics`, a known statsd_exporter failure), and idle expiry.
 
 mod ordered;
+mod pairs;
 mod series;
 
+pub use pairs::PairsTarget;
 pub use series::{SeriesSnapshot, SeriesValue};
 
 use crate::model::{Exemplar, FamilyOptions, LabelPolicy, Labels, MetricKind, Sample, SampleValue};

@@ -4,14 +4,18 @@
 
 use super::series::Series;
 use crate::model::Labels;
-use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use hashbrown::hash_table::{Entry, HashTable};
 
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+/// Keys are placed by the hash `Labels` computed once at construction, not hashed again.
+fn key_hash(entry: &(Labels, Series)) -> u64 {
+    entry.0.hash_value()
+}
 
 #[derive(Default)]
 pub(super) struct SeriesMap {
-    map: FastMap<Labels, Series>,
+    /// A `HashTable`, not a `HashMap`: a data point's labels are looked up borrowed, as the pairs
+    /// the receiver decoded, and a map keyed by `Labels` can only be asked with a `Labels`.
+    map: HashTable<(Labels, Series)>,
     /// Every key of `map` (shared label sets, no copies): the first `sorted` in label order, then
     /// the keys inserted since the order was last brought up to date.
     order: Vec<Labels>,
@@ -29,17 +33,45 @@ impl SeriesMap {
         self.map.is_empty()
     }
 
+    fn contains_key(&self, labels: &Labels) -> bool {
+        self.get(labels).is_some()
+    }
+
     pub(super) fn get(&self, labels: &Labels) -> Option<&Series> {
-        self.map.get(labels)
+        self.map
+            .find(labels.hash_value(), |(k, _)| k == labels)
+            .map(|(_, s)| s)
     }
 
     pub(super) fn get_mut(&mut self, labels: &Labels) -> Option<&mut Series> {
-        self.map.get_mut(labels)
+        self.map
+            .find_mut(labels.hash_value(), |(k, _)| k == labels)
+            .map(|(_, s)| s)
     }
 
+    /// The series under the label set these normalized pairs make (see
+    /// [`Labels::normalize_borrowed`]); `hash` is their [`Labels::hash_of`].
+    pub(super) fn get_pairs_mut(
+        &mut self,
+        hash: u64,
+        pairs: &[(&str, &str)],
+    ) -> Option<&mut Series> {
+        self.map
+            .find_mut(hash, |(k, _)| k.hash_value() == hash && k.equals(pairs))
+            .map(|(_, s)| s)
+    }
+
+    /// Replaces the series of a key already present, as `HashMap::insert` does.
     pub(super) fn insert(&mut self, labels: Labels, series: Series) {
-        if self.map.insert(labels.clone(), series).is_none() {
-            self.order.push(labels);
+        match self
+            .map
+            .entry(labels.hash_value(), |(k, _)| *k == labels, key_hash)
+        {
+            Entry::Occupied(mut e) => e.get_mut().1 = series,
+            Entry::Vacant(e) => {
+                self.order.push(labels.clone());
+                e.insert((labels, series));
+            }
         }
     }
 
@@ -49,17 +81,24 @@ impl SeriesMap {
         labels: Labels,
         make: impl FnOnce() -> Series,
     ) -> &mut Series {
-        match self.map.entry(labels) {
-            Entry::Occupied(e) => e.into_mut(),
+        match self
+            .map
+            .entry(labels.hash_value(), |(k, _)| *k == labels, key_hash)
+        {
+            Entry::Occupied(e) => &mut e.into_mut().1,
             Entry::Vacant(e) => {
-                self.order.push(e.key().clone());
-                e.insert(make())
+                self.order.push(labels.clone());
+                &mut e.insert((labels, make())).into_mut().1
             }
         }
     }
 
     pub(super) fn remove(&mut self, labels: &Labels) -> Option<Series> {
-        let removed = self.map.remove(labels);
+        let removed = self
+            .map
+            .find_entry(labels.hash_value(), |(k, _)| k == labels)
+            .ok()
+            .map(|e| e.remove().0 .1);
         self.removed |= removed.is_some();
         removed
     }
@@ -67,7 +106,7 @@ impl SeriesMap {
     pub(super) fn retain(&mut self, keep: impl FnMut(&Labels, &mut Series) -> bool) {
         let before = self.map.len();
         let mut keep = keep;
-        self.map.retain(|k, v| keep(k, v));
+        self.map.retain(|(k, v)| keep(k, v));
         self.removed |= self.map.len() < before;
     }
 
@@ -75,19 +114,21 @@ impl SeriesMap {
     pub(super) fn in_order(&mut self) -> impl Iterator<Item = (&Labels, &Series)> {
         self.bring_order_up_to_date();
         let map = &self.map;
-        self.order
-            .iter()
-            .filter_map(move |k| map.get(k).map(|s| (k, s)))
+        self.order.iter().filter_map(move |k| {
+            map.find(k.hash_value(), |(key, _)| key == k)
+                .map(|(_, s)| (k, s))
+        })
     }
 
     fn bring_order_up_to_date(&mut self) {
         // A key removed and inserted again between two scrapes is listed twice until pruned.
         let may_repeat = self.removed;
         if self.removed {
-            let map = &self.map;
             let mut tail = self.order.split_off(self.sorted);
-            self.order.retain(|k| map.contains_key(k));
-            tail.retain(|k| map.contains_key(k));
+            let mut order = std::mem::take(&mut self.order);
+            order.retain(|k| self.contains_key(k));
+            tail.retain(|k| self.contains_key(k));
+            self.order = order;
             self.sorted = self.order.len();
             self.order.append(&mut tail);
             if self.order.capacity() > 2 * self.order.len() + 64 {

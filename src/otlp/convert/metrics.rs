@@ -7,10 +7,13 @@
 //! histograms as [`ttft::TtftPoint`]s, when metrics are the usage source.
 
 pub use super::exponential::{exponential_bounds, exponential_to_classic};
+pub use sink::PointSink;
+
+mod sink;
 
 use super::genai;
 use super::names::{metric_name, Shape};
-use super::resource::{common_labels, sanitized, sanitized_borrowed, target_info};
+use super::resource::{common_labels, sanitized, sanitized_borrowed, sanitized_plain, target_info};
 use super::ttft;
 use crate::model::{
     Exemplar, FamilyOptions, HistogramData, LabelPolicy, Labels, Sample, SampleValue, SummaryData,
@@ -119,12 +122,21 @@ fn target_info_options() -> Arc<FamilyOptions> {
     })
 }
 
+/// The whole translation, data point samples collected in `out.samples`.
 pub fn convert(req: &ExportMetricsServiceRequest, t: &Translation<'_>, out: &mut MetricsOut) {
+    target_infos(req, &mut out.info);
+    let mut samples = std::mem::take(&mut out.samples);
+    convert_points(req, t, out, &mut samples);
+    out.samples = samples;
+}
+
+/// The `target_info` sample of each resource that has one.
+pub fn target_infos(req: &ExportMetricsServiceRequest, info: &mut Vec<Sample>) {
     let info_options = target_info_options();
     for rm in &req.resource_metrics {
         let resource: &[KeyValue] = rm.resource.as_ref().map_or(&[], |r| &r.attributes);
         if let Some(labels) = target_info(resource) {
-            out.info.push(Sample {
+            info.push(Sample {
                 name: "target_info".into(),
                 labels,
                 value: SampleValue::GaugeSet(1.0),
@@ -132,6 +144,18 @@ pub fn convert(req: &ExportMetricsServiceRequest, t: &Translation<'_>, out: &mut
                 exemplar: None,
             });
         }
+    }
+}
+
+/// Everything but `target_info`, data point samples handed to `sink` as they are translated.
+pub fn convert_points(
+    req: &ExportMetricsServiceRequest,
+    t: &Translation<'_>,
+    out: &mut MetricsOut,
+    sink: &mut dyn PointSink,
+) {
+    for rm in &req.resource_metrics {
+        let resource: &[KeyValue] = rm.resource.as_ref().map_or(&[], |r| &r.attributes);
         for sm in &rm.scope_metrics {
             let common = common_labels(resource, sm.scope.as_ref(), t.promote);
             for m in &sm.metrics {
@@ -144,6 +168,7 @@ pub fn convert(req: &ExportMetricsServiceRequest, t: &Translation<'_>, out: &mut
                         ..Default::default()
                     }),
                     out,
+                    sink,
                 };
                 let usage = if t.usage {
                     genai::usage_metric(&m.name)
@@ -299,7 +324,12 @@ struct Ctx<'a> {
     common: &'a [(String, String)],
     options: Arc<FamilyOptions>,
     out: &'a mut MetricsOut,
+    sink: &'a mut dyn PointSink,
 }
+
+/// Label pairs of a point gathered on the stack: points carry a handful of attributes plus the
+/// resource and scope labels, and a buffer per point cost an allocation each.
+const INLINE_PAIRS: usize = 16;
 
 impl Ctx<'_> {
     fn push(
@@ -311,20 +341,38 @@ impl Ctx<'_> {
     ) {
         // Resource and scope labels come last so they win over a point attribute of the same name:
         // they say which target the series belongs to.
+        let mut buf = [("", ""); INLINE_PAIRS];
+        let room = INLINE_PAIRS.saturating_sub(self.common.len());
+        if let Some(n) = sanitized_plain(attrs, &mut buf[..room]) {
+            let len = n + self.common.len();
+            for (slot, (k, v)) in buf[n..len].iter_mut().zip(self.common) {
+                *slot = (k.as_str(), v.as_str());
+            }
+            let n = Labels::normalize_borrowed(&mut buf[..len]);
+            self.sink
+                .point(name, &buf[..n], value, &self.options, exemplar);
+            return;
+        }
+        // Names to sanitize, values to render as text, repeated names: rare enough to allocate.
         let point = sanitized_borrowed(attrs);
-        let labels = Labels::new(
-            point
-                .iter()
-                .map(|(k, v)| (&**k, &**v))
-                .chain(self.common.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
-        );
-        self.out.samples.push(Sample {
-            name: name.clone(),
-            labels,
-            value,
-            options: self.options.clone(),
-            exemplar,
-        });
+        let pairs = point
+            .iter()
+            .map(|(k, v)| (&**k, &**v))
+            .chain(self.common.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let len = point.len() + self.common.len();
+        if len <= INLINE_PAIRS {
+            for (slot, pair) in buf.iter_mut().zip(pairs) {
+                *slot = pair;
+            }
+            let n = Labels::normalize_borrowed(&mut buf[..len]);
+            self.sink
+                .point(name, &buf[..n], value, &self.options, exemplar);
+        } else {
+            let mut buf: Vec<(&str, &str)> = pairs.collect();
+            let n = Labels::normalize_borrowed(&mut buf);
+            self.sink
+                .point(name, &buf[..n], value, &self.options, exemplar);
+        }
     }
 
     fn number(

@@ -71,6 +71,30 @@ pub fn sanitized_borrowed(attrs: &[KeyValue]) -> Vec<(Cow<'_, str>, Cow<'_, str>
     out
 }
 
+/// [`sanitized_borrowed`] without allocating, for the usual point: every name already valid,
+/// every value text, no name twice. Writes the pairs (in the sender's order) to the front of `buf`
+/// and returns how many; `None` when the point needs the general path or does not fit.
+pub fn sanitized_plain<'a>(attrs: &'a [KeyValue], buf: &mut [(&'a str, &'a str)]) -> Option<usize> {
+    let mut n = 0;
+    for kv in attrs {
+        let Some(val) = kv.value.as_ref().and_then(|v| v.value.as_ref()) else {
+            continue;
+        };
+        let (Cow::Borrowed(name), Cow::Borrowed(value)) =
+            (sanitize_label_name(&kv.key), value_text(val))
+        else {
+            return None;
+        };
+        // A repeated name merges its values in the general path.
+        if buf[..n].iter().any(|(k, _)| *k == name) {
+            return None;
+        }
+        *buf.get_mut(n)? = (name, value);
+        n += 1;
+    }
+    Some(n)
+}
+
 /// Labels every metric of one resource+scope carries.
 pub fn common_labels(
     resource: &[KeyValue],
@@ -156,6 +180,31 @@ mod tests {
                 ("key_1x".to_owned(), "y".to_owned())
             ]
         );
+    }
+
+    #[test]
+    fn plain_points_need_no_allocation_and_others_say_so() {
+        use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
+        let int = KeyValue {
+            key: "code".into(),
+            value: Some(AnyValue {
+                value: Some(V::IntValue(200)),
+            }),
+            ..Default::default()
+        };
+        let mut buf = [("", ""); 2];
+        let plain = [kv("b", "1"), kv("a", "")];
+        assert_eq!(sanitized_plain(&plain, &mut buf), Some(2));
+        assert_eq!(buf, [("b", "1"), ("a", "")]);
+        for other in [
+            vec![kv("a.b", "1")],
+            vec![kv("a", "1"), kv("a", "2")],
+            vec![int],
+            vec![kv("a", "1"), kv("b", "1"), kv("c", "1")],
+        ] {
+            let mut buf = [("", ""); 2];
+            assert_eq!(sanitized_plain(&other, &mut buf), None, "{other:?}");
+        }
     }
 
     #[test]

@@ -266,6 +266,7 @@ fn ingest_line(w: &mut Scope<'_>, line: &[u8], now_unix_nanos: u64) -> Result<()
         );
         let settled = match w.series.non_metric(i) {
             None => None,
+            // `non_metric` never yields a metric; were it to, dropping is the safe reading.
             Some(Verdict::Metric { .. }) | Some(Verdict::Drop) => {
                 *w.mapping_drops += 1;
                 Some(Ok(()))

@@ -15,9 +15,9 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 valgrind --tool=callgrind --callgrind-out-file="$out" "$bench" --bench --profile-time 3 "$filter" \
     >/dev/null 2>&1
-# The inclusive cost and call count of Worker::packets as called from criterion's timed loop; the
+# The inclusive cost and call count of Worker::datagrams as called from criterion's timed loop; the
 # bench's packets hold 20 lines each.
 callgrind_annotate --inclusive=yes --tree=caller "$out" |
-    awk '/Bencher<M>::iter/ && /Worker::packets|ingest\.rs/ {
+    awk '/Bencher<M>::iter/ && /Worker::datagrams|ingest\.rs/ {
         ir = $1; gsub(",", "", ir); n = $NF; gsub(/[()x,]/, "", n)
         printf "%.0f instructions per line (%d packets of 20 lines)\n", ir / (n * 20), n; exit }'

@@ -118,11 +118,11 @@ impl Worker {
         data: &[u8],
         now_unix_nanos: u64,
     ) {
-        self.packets(pipeline, transport, data, 1, now_unix_nanos);
+        self.datagrams(pipeline, transport, data, 1, now_unix_nanos);
     }
 
     /// Ingests `packets` datagrams packed back to back, each ending in a newline.
-    pub fn packets(
+    pub fn datagrams(
         &mut self,
         pipeline: &Pipeline,
         transport: Transport,

@@ -188,7 +188,7 @@ fn run_worker(mut rx: mpsc::Receiver<Batch>, pipeline: &Pipeline, pool: &udp::Po
         match next {
             Some(batch) => {
                 let (packets, transport) = (batch.packets, batch.transport);
-                worker.packets(pipeline, transport, &batch.data, packets, unix_nanos());
+                worker.datagrams(pipeline, transport, &batch.data, packets, unix_nanos());
                 if transport == Transport::Udp {
                     pool.give_back(batch.data, packets);
                 }

@@ -140,34 +140,7 @@ impl Receiver {
                     }
                 }
             }
-            let workers = outgoing.len().max(1);
-            for (slot, (len, worker)) in received.iter().enumerate() {
-                let Some(datagram) = slots.get(slot * MAX_DATAGRAM..slot * MAX_DATAGRAM + len)
-                else {
-                    continue;
-                };
-                let i = worker % workers;
-                if let Some(out) = outgoing.get_mut(i) {
-                    // Whole datagrams only, and never past the buffer's size: send what is
-                    // collected first when this one would not fit.
-                    if out.data.len() + datagram.len() >= HANDOFF_BYTES {
-                        dropped += self.hand_off(i, out);
-                    }
-                    if out.data.capacity() == 0 {
-                        out.data = self.pool.take();
-                    }
-                    out.data.extend_from_slice(datagram);
-                    // Datagrams are packed back to back: a newline keeps the last line of one
-                    // from running into the first line of the next.
-                    if datagram.last() != Some(&b'\n') {
-                        out.data.push(b'\n');
-                    }
-                    out.packets += 1;
-                    if out.data.len() >= HANDOFF_BYTES {
-                        dropped += self.hand_off(i, out);
-                    }
-                }
-            }
+            dropped += self.pack(&mut outgoing, &slots, &received);
             // The socket ran dry: nothing more is coming soon, send what is collected.
             if received.len() < RECV_BATCH {
                 for (i, out) in outgoing.iter_mut().enumerate() {
@@ -182,6 +155,41 @@ impl Receiver {
             dropped += self.hand_off(i, out);
         }
         count_dropped(&self.pipeline, "queue_full", dropped);
+    }
+
+    /// Packs the `received` datagrams (length and sender hash, by slot) into their workers'
+    /// buffers, handing a buffer off when it is full; returns how many datagrams were dropped.
+    fn pack(&self, outgoing: &mut [Outgoing], slots: &[u8], received: &[(usize, usize)]) -> u64 {
+        let mut dropped = 0;
+        let workers = outgoing.len().max(1);
+        for (slot, (len, worker)) in received.iter().enumerate() {
+            let Some(datagram) = slots.get(slot * MAX_DATAGRAM..slot * MAX_DATAGRAM + len) else {
+                continue;
+            };
+            let i = worker % workers;
+            let Some(out) = outgoing.get_mut(i) else {
+                continue;
+            };
+            // Whole datagrams only, and never past the buffer's size: send what is collected
+            // first when this one would not fit.
+            if out.data.len() + datagram.len() >= HANDOFF_BYTES {
+                dropped += self.hand_off(i, out);
+            }
+            if out.data.capacity() == 0 {
+                out.data = self.pool.take();
+            }
+            out.data.extend_from_slice(datagram);
+            // Datagrams are packed back to back: a newline keeps the last line of one from
+            // running into the first line of the next.
+            if datagram.last() != Some(&b'\n') {
+                out.data.push(b'\n');
+            }
+            out.packets += 1;
+            if out.data.len() >= HANDOFF_BYTES {
+                dropped += self.hand_off(i, out);
+            }
+        }
+        dropped
     }
 
     /// Queues one worker's collected datagrams; returns how many were dropped instead.

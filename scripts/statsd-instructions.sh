@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 filter=${1:-'parse_map_store$'}
 bench=$(cargo bench --bench statsd --no-run --message-format=json 2>/dev/null |
-    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
+    grep '"kind":\["bench"\]' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 valgrind --tool=callgrind --callgrind-out-file="$out" "$bench" --bench --profile-time 3 "$filter" \

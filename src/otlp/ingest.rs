@@ -4,7 +4,6 @@
 
 use super::convert::{genai, logs, metrics, stage, ttft};
 use super::UsageSource;
-use crate::model::{Exemplar, FamilyOptions, SampleValue};
 use crate::pipeline::{Pipeline, Runtime};
 use crate::store::{FamilyCache, PairsTarget};
 use crate::telemetry;
@@ -397,27 +396,20 @@ struct StoreSink<'a> {
 }
 
 impl metrics::PointSink for StoreSink<'_> {
-    fn point(
-        &mut self,
-        name: &Arc<str>,
-        labels: &[(&str, &str)],
-        value: SampleValue,
-        options: &Arc<FamilyOptions>,
-        exemplar: Option<Exemplar>,
-    ) {
-        if self.cached.as_deref().is_none_or(|c| c != &**name) {
+    fn point(&mut self, p: metrics::Point<'_>) {
+        if self.cached.as_deref().is_none_or(|c| c != &**p.name) {
             self.cache = FamilyCache::default();
-            self.cached = Some(name.clone());
+            self.cached = Some(p.name.clone());
         }
         let target = PairsTarget {
-            name,
-            pairs: labels,
-            options,
+            name: p.name,
+            pairs: p.labels,
+            options: p.options,
         };
         let cache = &mut self.cache;
         if !self
             .pipeline
-            .sample_pairs(PROTOCOL, self.runtime, cache, target, value, exemplar)
+            .sample_pairs(PROTOCOL, self.runtime, cache, target, p.value, p.exemplar)
         {
             self.rejected += 1;
         }

@@ -7,7 +7,7 @@
 //! histograms as [`ttft::TtftPoint`]s, when metrics are the usage source.
 
 pub use super::exponential::{exponential_bounds, exponential_to_classic};
-pub use sink::PointSink;
+pub use sink::{Point, PointSink};
 
 mod sink;
 
@@ -348,10 +348,7 @@ impl Ctx<'_> {
             for (slot, (k, v)) in buf[n..len].iter_mut().zip(self.common) {
                 *slot = (k.as_str(), v.as_str());
             }
-            let n = Labels::normalize_borrowed(&mut buf[..len]);
-            self.sink
-                .point(name, &buf[..n], value, &self.options, exemplar);
-            return;
+            return self.emit(name, &mut buf[..len], value, exemplar);
         }
         // Names to sanitize, values to render as text, repeated names: rare enough to allocate.
         let point = sanitized_borrowed(attrs);
@@ -364,15 +361,28 @@ impl Ctx<'_> {
             for (slot, pair) in buf.iter_mut().zip(pairs) {
                 *slot = pair;
             }
-            let n = Labels::normalize_borrowed(&mut buf[..len]);
-            self.sink
-                .point(name, &buf[..n], value, &self.options, exemplar);
+            self.emit(name, &mut buf[..len], value, exemplar);
         } else {
-            let mut buf: Vec<(&str, &str)> = pairs.collect();
-            let n = Labels::normalize_borrowed(&mut buf);
-            self.sink
-                .point(name, &buf[..n], value, &self.options, exemplar);
+            self.emit(name, &mut pairs.collect::<Vec<_>>(), value, exemplar);
         }
+    }
+
+    /// Hands a point to the sink once its pairs are normalized.
+    fn emit(
+        &mut self,
+        name: &Arc<str>,
+        pairs: &mut [(&str, &str)],
+        value: SampleValue,
+        exemplar: Option<Exemplar>,
+    ) {
+        let n = Labels::normalize_borrowed(pairs);
+        self.sink.point(Point {
+            name,
+            labels: &pairs[..n],
+            value,
+            options: &self.options,
+            exemplar,
+        });
     }
 
     fn number(

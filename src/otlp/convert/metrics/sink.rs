@@ -4,34 +4,28 @@
 use crate::model::{Exemplar, FamilyOptions, Labels, Sample, SampleValue};
 use std::sync::Arc;
 
+/// One translated data point, its labels still borrowed from the request.
+pub struct Point<'a> {
+    pub name: &'a Arc<str>,
+    /// In [`Labels::normalize_borrowed`] form: the pairs `Labels::new` would hold.
+    pub labels: &'a [(&'a str, &'a str)],
+    pub value: SampleValue,
+    pub options: &'a Arc<FamilyOptions>,
+    pub exemplar: Option<Exemplar>,
+}
+
 pub trait PointSink {
-    /// One data point's sample. `labels` are in [`Labels::normalize_borrowed`] form: the pairs
-    /// `Labels::new` would hold, borrowed from the request.
-    fn point(
-        &mut self,
-        name: &Arc<str>,
-        labels: &[(&str, &str)],
-        value: SampleValue,
-        options: &Arc<FamilyOptions>,
-        exemplar: Option<Exemplar>,
-    );
+    fn point(&mut self, point: Point<'_>);
 }
 
 impl PointSink for Vec<Sample> {
-    fn point(
-        &mut self,
-        name: &Arc<str>,
-        labels: &[(&str, &str)],
-        value: SampleValue,
-        options: &Arc<FamilyOptions>,
-        exemplar: Option<Exemplar>,
-    ) {
+    fn point(&mut self, p: Point<'_>) {
         self.push(Sample {
-            name: name.clone(),
-            labels: Labels::new(labels.iter().copied()),
-            value,
-            options: options.clone(),
-            exemplar,
+            name: p.name.clone(),
+            labels: Labels::new(p.labels.iter().copied()),
+            value: p.value,
+            options: p.options.clone(),
+            exemplar: p.exemplar,
         });
     }
 }

@@ -15,6 +15,9 @@ use meterd::store::Store;
 use std::hint::black_box;
 use std::sync::Arc;
 
+#[path = "../examples/meterd-load/statsd_line.rs"]
+mod statsd_line;
+
 const LINES_PER_PACKET: usize = 20;
 const PACKETS: usize = 50;
 
@@ -94,30 +97,12 @@ fn bench_worker(
     });
 }
 
-/// `meterd-load`'s line `i` (see examples/meterd-load/statsd.rs).
-fn load_line(i: usize, series: usize) -> String {
-    let s = i % series;
-    let (value, kind) = match i % 10 {
-        0..=4 => ("1", "c"),
-        5..=6 => ("12.5", "ms"),
-        7 => ("42", "g"),
-        8 => ("3", "h"),
-        _ => ("0.25", "d"),
-    };
-    format!(
-        "load.m{}.{kind}:{value}|{kind}|#series:s{s},tag0:v{},tag1:v{}",
-        s % 50,
-        (s / 50) % 8,
-        (s / 50 + 1) % 8
-    )
-}
-
 fn many_series(c: &mut Criterion) {
     const SERIES: usize = 10_000;
     let packets: Vec<Vec<u8>> = (0..SERIES * 2 / LINES_PER_PACKET)
         .map(|p| {
             (0..LINES_PER_PACKET)
-                .map(|l| load_line(p * LINES_PER_PACKET + l, SERIES) + "\n")
+                .map(|l| statsd_line::line(p * LINES_PER_PACKET + l, SERIES, 2) + "\n")
                 .collect::<String>()
                 .into_bytes()
         })

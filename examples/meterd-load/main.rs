@@ -16,6 +16,7 @@ mod otlp;
 mod probe;
 mod soak;
 mod statsd;
+mod statsd_line;
 
 use clap::{Parser, Subcommand};
 use std::time::Duration;

@@ -184,13 +184,17 @@ async fn start_inner(
     let started = Instant::now();
     let (state_file, budgets) = open_state(&config)?;
     let flush_interval = config.state.flush_interval.0;
+    let dedup = open_dedup(&config, &state_file)?;
     let durability = Arc::new(crate::state::durable::Durability::persistent());
-    let pipeline = Arc::new(Pipeline::with_budgets(
-        store.clone(),
-        Runtime::new(Arc::new(config)),
-        budgets.clone(),
-        durability.clone(),
-    ));
+    let pipeline = Arc::new(
+        Pipeline::with_budgets(
+            store.clone(),
+            Runtime::new(Arc::new(config)),
+            budgets.clone(),
+            durability.clone(),
+        )
+        .with_dedup(dedup.clone()),
+    );
     let health = Arc::new(Health::default());
     health.set("state", Ok(()));
     health.set("config", Ok(()));
@@ -294,6 +298,7 @@ async fn start_inner(
         let (tx, rx) = watch::channel(false);
         let flusher = crate::state::flush::Flusher {
             budgets,
+            dedup,
             durability,
             file: state_file,
             store: store.clone(),
@@ -360,6 +365,38 @@ fn open_state(
         }
         Err(reason) => Err(file.into_corrupt(reason).into()),
     }
+}
+
+/// Restores the span and response keys of the last run, so a retry after a restart (kill -9
+/// included) is still recognised. Keys that cannot be read are dropped (they only stop a double
+/// count); a table that cannot be read at all stops start-up like bad spend records.
+fn open_dedup(
+    config: &Config,
+    file: &crate::state::StateFile,
+) -> Result<Arc<crate::derive::dedup::Dedup>, StartError> {
+    let otlp = &config.otlp;
+    let dedup = crate::derive::dedup::Dedup::new(&otlp.dedup, &otlp.usage_scopes);
+    let records = file
+        .dedup_records()
+        .map_err(|reason| crate::state::StateError::Io {
+            file: file.path().to_path_buf(),
+            reason,
+        })?;
+    let r = dedup.restore(&records, unix_now() as u64);
+    if r.malformed > 0 {
+        tracing::warn!(
+            file = %file.path().display(),
+            malformed = r.malformed,
+            "unreadable dedup keys dropped from the state file"
+        );
+    }
+    tracing::info!(
+        file = %file.path().display(),
+        loaded = r.loaded,
+        expired = r.expired,
+        "dedup keys loaded"
+    );
+    Ok(Arc::new(dedup))
 }
 
 fn record_build_info(store: &Store) {

@@ -5,6 +5,7 @@
 use crate::config::Config;
 use crate::derive::budget::matcher::CallLabels;
 use crate::derive::budget::Budgets;
+use crate::derive::dedup::Dedup;
 use crate::derive::Deriver;
 use crate::model::{
     Exemplar, HistogramData, Labels, QualityEvent, Sample, SampleValue, UsageEvent,
@@ -37,6 +38,8 @@ pub struct Pipeline {
     runtime: ArcSwap<Runtime>,
     /// Budget spend outlives config snapshots: reloads reconfigure it in place.
     budgets: Arc<Budgets>,
+    /// Span and response keys of priced calls: persisted with the spend (see [`Self::spend_mark`]).
+    dedup: Arc<Dedup>,
     durability: Arc<Durability>,
 }
 
@@ -63,28 +66,42 @@ impl Pipeline {
         durability: Arc<Durability>,
     ) -> Self {
         store.set_limits(runtime.config.limits.store_limits());
+        let otlp = &runtime.config.otlp;
+        let dedup = Arc::new(Dedup::new(&otlp.dedup, &otlp.usage_scopes));
         Pipeline {
             store,
             runtime: ArcSwap::from_pointee(runtime),
             budgets,
+            dedup,
             durability,
         }
+    }
+
+    /// Uses `dedup` (restored from the state file, flushed with the spend) instead of a new one.
+    pub fn with_dedup(mut self, dedup: Arc<Dedup>) -> Self {
+        self.dedup = dedup;
+        self
     }
 
     pub fn budgets(&self) -> &Arc<Budgets> {
         &self.budgets
     }
 
+    pub fn dedup(&self) -> &Arc<Dedup> {
+        &self.dedup
+    }
+
     /// Resolves once the budget spend of every usage event handed in so far is on disk. Many
     /// concurrent callers share one commit; an OTLP handler awaits this before acknowledging.
     pub async fn durable(&self) -> Result<(), NotDurable> {
-        self.durability.wait(self.budgets.seq()).await
+        self.durability.wait(self.spend_mark()).await
     }
 
-    /// The budget write sequence number now: pass it to [`Self::durable_since`] after handing in
-    /// a request's usage.
+    /// The write sequence number now: pass it to [`Self::durable_since`] after handing in a
+    /// request's usage. The sum of the budgets' and the dedup window's: both only grow, and the
+    /// flusher takes both at one instant, so a commit covering a later sum covers both parts.
     pub fn spend_mark(&self) -> u64 {
-        self.budgets.seq()
+        self.budgets.seq().wrapping_add(self.dedup.seq())
     }
 
     /// Like [`Self::durable`] for a request that started at `mark`, with an error once `timeout`
@@ -96,7 +113,7 @@ impl Pipeline {
         mark: u64,
         timeout: std::time::Duration,
     ) -> Result<(), NotDurable> {
-        let now = self.budgets.seq();
+        let now = self.spend_mark();
         if now == mark {
             return Ok(());
         }
@@ -130,6 +147,8 @@ impl Pipeline {
         self.budgets
             .reconfigure(&runtime.config.budgets, unix_secs());
         runtime.deriver.carry_over(&self.runtime.load().deriver);
+        let otlp = &runtime.config.otlp;
+        self.dedup.configure(&otlp.dedup, &otlp.usage_scopes);
         self.runtime.store(Arc::new(runtime));
     }
 

@@ -3,6 +3,7 @@
 
 pub mod budget;
 mod call_labels;
+pub mod dedup;
 pub mod pricing;
 pub mod quality;
 pub mod redact;

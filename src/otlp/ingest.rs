@@ -2,14 +2,19 @@
 //! the `meterd_otlp_*` counters. Decoding is the transports' job; everything after it is here, so
 //! gRPC and HTTP behave identically.
 
+use super::convert::attrs::get_str;
 use super::convert::{genai, logs, metrics, stage, ttft};
 use super::UsageSource;
+use crate::derive::dedup::scopes::{group as scope_group, ScopeVerdict};
+use crate::derive::dedup::{call_key, span_key, CallKey, SpanKey, Verdict};
+use crate::model::UsageEvent;
 use crate::pipeline::{Pipeline, Runtime};
 use crate::store::{FamilyCache, PairsTarget};
 use crate::telemetry;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::KeyValue;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -292,11 +297,15 @@ impl Ingest {
             return Outcome::default();
         }
         let mut dropped: Vec<(ttft::TtftDrop, u64)> = Vec::new();
-        // Handed over in chunks: a bounded buffer, and one usage count per chunk, not per span.
-        let mut events = Vec::with_capacity(n.min(USAGE_CHUNK));
+        // Decided and handed over in chunks: a bounded buffer, one lock and one usage count per
+        // chunk, not per span.
+        let mut chunk = SpanChunk::new(n.min(USAGE_CHUNK), unix_secs());
         for rs in &req.resource_spans {
             let resource = rs.resource.as_ref().map_or(&[][..], |r| &r.attributes);
+            let service = get_str(resource, "service.name");
+            let instance = get_str(resource, "service.instance.id");
             for ss in &rs.scope_spans {
+                let scope = ss.scope.as_ref().map_or("", |s| s.name.as_str());
                 for span in &ss.spans {
                     if let Some(attr) = stage_attribute {
                         if let Some(ev) = stage::span_stage(resource, span, attr, &cfg.scope_labels)
@@ -318,19 +327,135 @@ impl Ingest {
                         },
                         None => {}
                     }
-                    events.push(ev);
-                    if events.len() == USAGE_CHUNK {
-                        self.pipeline.usage_events(PROTOCOL, &events);
-                        events.clear();
+                    let call = response_id(&span.attributes).map(|id| call_key(&ev.provider, &id));
+                    let group = scope_group(
+                        service.as_deref().unwrap_or(""),
+                        instance.as_deref().unwrap_or(""),
+                        &ev.provider,
+                    );
+                    chunk.spans.push(Pending {
+                        span: span_key(&span.trace_id, &span.span_id),
+                        call,
+                        group,
+                        resource,
+                        scope,
+                        ev,
+                    });
+                    if chunk.spans.len() == USAGE_CHUNK {
+                        self.price_chunk(&mut chunk);
                     }
                 }
             }
         }
-        self.pipeline.usage_events(PROTOCOL, &events);
+        self.price_chunk(&mut chunk);
+        for (reason, n) in chunk.duplicates {
+            if n > 0 {
+                self.duplicates(reason, n);
+            }
+        }
         for (d, n) in dropped {
             self.ttft_dropped(d, n);
         }
         Outcome::default()
+    }
+
+    /// Decides a chunk of GenAI spans against the dedup window and prices what is left. The
+    /// gate is held until their spend is recorded, so a state commit holds both or neither.
+    fn price_chunk(&self, chunk: &mut SpanChunk<'_>) {
+        let dedup = self.pipeline.dedup();
+        let _admitted = dedup.admit();
+        let mut evicted = 0;
+        {
+            let mut d = dedup.lock();
+            for p in chunk.spans.drain(..) {
+                let mut ev = p.ev;
+                match d.window.observe(p.span, p.call, &ev.usage, chunk.now) {
+                    Verdict::Retry => {
+                        chunk.duplicates[0].1 += 1;
+                        continue;
+                    }
+                    Verdict::SameResponse { extra } => {
+                        chunk.duplicates[1].1 += 1;
+                        let Some(extra) = extra else { continue };
+                        // The call and its latency were counted with the first span.
+                        ev.usage = extra;
+                        ev.status = None;
+                        ev.duration = None;
+                        ev.time_to_first_token = None;
+                        chunk.events.push(ev);
+                        continue;
+                    }
+                    Verdict::New => {}
+                }
+                match d
+                    .scopes
+                    .observe(p.group, p.scope, p.call.is_some(), chunk.now)
+                {
+                    ScopeVerdict::Price => {}
+                    ScopeVerdict::Untracked => chunk.untracked += 1,
+                    ScopeVerdict::Drop { first } => {
+                        chunk.duplicates[2].1 += 1;
+                        if let Some((kept, dropped)) = first {
+                            let service = get_str(p.resource, "service.name");
+                            let instance = get_str(p.resource, "service.instance.id");
+                            tracing::warn!(
+                                service = service.as_deref().unwrap_or(""),
+                                instance = instance.as_deref().unwrap_or(""),
+                                provider = %ev.provider,
+                                priced_scope = %kept,
+                                dropped_scope = %dropped,
+                                "two instrumentation scopes report the same calls; pricing one \
+                                 (otlp.usage_scopes), dropping the other's spans"
+                            );
+                        }
+                        continue;
+                    }
+                }
+                chunk.events.push(ev);
+            }
+            let e = d.window.evicted();
+            if e > d.evictions_reported {
+                evicted = e - d.evictions_reported;
+                d.evictions_reported = e;
+            }
+        }
+        self.pipeline.usage_events(PROTOCOL, &chunk.events);
+        chunk.events.clear();
+        drop(_admitted);
+        if evicted > 0 {
+            telemetry::count(
+                self.pipeline.store(),
+                "meterd_otlp_dedup_evicted",
+                "Span and response keys dropped before their otlp.dedup.window ended because \
+                 otlp.dedup.max_entries was reached (a retry of those spans would be priced again).",
+                &[],
+                evicted as f64,
+            );
+        }
+        if chunk.untracked > 0 {
+            telemetry::count(
+                self.pipeline.store(),
+                "meterd_otlp_dedup_scopes_untracked",
+                "GenAI spans priced without checking for an overlapping instrumentation scope \
+                 because the table of service instances was full.",
+                &[],
+                std::mem::take(&mut chunk.untracked) as f64,
+            );
+        }
+    }
+
+    /// GenAI spans acknowledged but not priced (or priced only for usage a first span lacked).
+    fn duplicates(&self, reason: &str, n: u64) {
+        telemetry::count(
+            self.pipeline.store(),
+            "meterd_otlp_duplicate_spans",
+            "GenAI spans not priced again, by reason: retry (same trace and span id), \
+             same_response (same provider and gen_ai.response.id as a span already priced; only \
+             usage it adds is priced), overlapping_scope (another instrumentation scope of the \
+             same service instance is preferred by otlp.usage_scopes).",
+            &[("reason", reason)],
+            n as f64,
+        );
     }
 
     pub fn logs(&self, req: &ExportLogsServiceRequest) -> Outcome {
@@ -414,6 +539,49 @@ impl metrics::PointSink for StoreSink<'_> {
             self.rejected += 1;
         }
     }
+}
+
+/// A GenAI span waiting for its dedup decision.
+struct Pending<'a> {
+    span: Option<SpanKey>,
+    call: Option<CallKey>,
+    group: u64,
+    resource: &'a [KeyValue],
+    scope: &'a str,
+    ev: UsageEvent,
+}
+
+struct SpanChunk<'a> {
+    spans: Vec<Pending<'a>>,
+    events: Vec<UsageEvent>,
+    now: u64,
+    duplicates: [(&'static str, u64); 3],
+    untracked: u64,
+}
+
+impl SpanChunk<'_> {
+    fn new(capacity: usize, now: u64) -> Self {
+        SpanChunk {
+            spans: Vec::with_capacity(capacity),
+            events: Vec::with_capacity(capacity),
+            now,
+            duplicates: [("retry", 0), ("same_response", 0), ("overlapping_scope", 0)],
+            untracked: 0,
+        }
+    }
+}
+
+/// The provider's id of the response a span describes (`gen_ai.response.id`).
+fn response_id(attrs: &[KeyValue]) -> Option<std::borrow::Cow<'_, str>> {
+    get_str(attrs, "gen_ai.response.id")
+}
+
+/// Unix seconds: the dedup window's clock.
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn item_name(signal: Signal) -> &'static str {

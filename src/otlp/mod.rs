@@ -58,6 +58,11 @@ pub struct OtlpConfig {
     /// Credentials required of senders on both transports (off when empty). Separate from
     /// `http_auth`, so a scrape credential never allows ingest.
     pub auth: crate::expose::auth::AuthConfig,
+    /// How long and how many span and response keys are remembered so a call is priced once.
+    pub dedup: crate::derive::dedup::DedupConfig,
+    /// Precedence between instrumentation scopes reporting one service instance's calls to one
+    /// provider without a response id (first wins; `prefix*` patterns; unlisted scopes last).
+    pub usage_scopes: Vec<String>,
 }
 
 impl Default for OtlpConfig {
@@ -70,6 +75,8 @@ impl Default for OtlpConfig {
             max_usage_streams: 10_000,
             stage_attribute: Some("stage".to_owned()),
             auth: Default::default(),
+            dedup: Default::default(),
+            usage_scopes: crate::derive::dedup::config::default_usage_scopes(),
         }
     }
 }
@@ -96,6 +103,12 @@ impl Validate for OtlpConfig {
             );
         }
         self.auth.validate(&child(path, "auth"), issues);
+        self.dedup.validate(&child(path, "dedup"), issues);
+        crate::derive::dedup::config::validate_usage_scopes(
+            &self.usage_scopes,
+            &child(path, "usage_scopes"),
+            issues,
+        );
         for (i, a) in self.resource_attributes_as_labels.iter().enumerate() {
             if a.is_empty() {
                 issues.error(

@@ -7,8 +7,9 @@
 //! `/readyz` not ready (`state` check) and is counted.
 
 use super::durable::Durability;
-use super::StateFile;
+use super::{KeyChanges, StateFile};
 use crate::derive::budget::Budgets;
+use crate::derive::dedup::Dedup;
 use crate::expose::server::Health;
 use crate::store::Store;
 use crate::telemetry;
@@ -18,6 +19,8 @@ use tokio::sync::watch;
 
 pub struct Flusher {
     pub budgets: Arc<Budgets>,
+    /// Span and response keys, committed with the spend they caused.
+    pub dedup: Arc<Dedup>,
     pub durability: Arc<Durability>,
     pub file: Arc<StateFile>,
     pub store: Arc<Store>,
@@ -61,9 +64,14 @@ impl Flusher {
 
     /// Commits everything dirty now. Returns whether the state file is up to date.
     pub async fn flush_once(&self) -> bool {
-        let dirty = self.budgets.take_dirty();
-        let seq = dirty.seq;
-        if dirty.is_empty() {
+        // One instant for both: no span is between "key decided" and "spend recorded" now (see
+        // `Dedup`), so this commit holds a span's key and spend together or neither.
+        let (dirty, keys) = {
+            let _paused = self.dedup.pause();
+            (self.budgets.take_dirty(), self.dedup.take_dirty())
+        };
+        let seq = dirty.seq.wrapping_add(keys.seq);
+        if dirty.is_empty() && keys.is_empty() {
             self.durability.committed(seq);
             self.mark_current();
             return true;
@@ -72,19 +80,26 @@ impl Flusher {
         let records = dirty.puts.len() + dirty.deletes.len();
         let file = self.file.clone();
         let joined = tokio::task::spawn_blocking(move || {
-            let r = file.commit(&dirty.puts, &dirty.deletes);
-            (dirty, r)
+            let changes = KeyChanges {
+                clear: keys.clear,
+                puts: &keys.puts,
+                deletes: &keys.deletes,
+            };
+            let r = file.commit_with_keys(&dirty.puts, &dirty.deletes, changes);
+            (dirty, keys, r)
         })
         .await;
         let result = match joined {
-            Ok((_, Ok(()))) => Ok(()),
-            Ok((dirty, Err(e))) => {
+            Ok((_, _, Ok(()))) => Ok(()),
+            Ok((dirty, keys, Err(e))) => {
                 self.budgets.restore_dirty(dirty);
+                self.dedup.restore_dirty(keys);
                 Err(e)
             }
             Err(e) => {
                 // The batch went down with the task: rewrite everything next time.
                 self.budgets.mark_all_dirty();
+                self.dedup.lock().window.mark_all_dirty();
                 Err(format!("state commit task failed: {e}"))
             }
         };
@@ -148,6 +163,7 @@ mod tests {
         let store = Arc::new(Store::default());
         let f = Flusher {
             budgets: budgets.clone(),
+            dedup: Arc::new(Dedup::new(&Default::default(), &[])),
             durability: Arc::new(Durability::persistent()),
             file: Arc::new(file),
             store: store.clone(),

@@ -22,6 +22,18 @@ use std::sync::{Mutex, PoisonError};
 pub const FILE_NAME: &str = "budgets.redb";
 
 const SPEND: TableDefinition<&str, &[u8]> = TableDefinition::new("budget_spend");
+/// Span and response keys of priced calls ([`crate::derive::dedup`]), written in the same
+/// transaction as the spend they caused.
+const DEDUP: TableDefinition<&[u8], &[u8]> = TableDefinition::new("dedup_keys");
+
+/// Changes to the dedup key table for one commit.
+#[derive(Clone, Copy, Default)]
+pub struct KeyChanges<'a> {
+    /// Empty the table first.
+    pub clear: bool,
+    pub puts: &'a [(Vec<u8>, Vec<u8>)],
+    pub deletes: &'a [Vec<u8>],
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -172,6 +184,7 @@ impl StateFile {
         let records = guarded(|| {
             let tx = db.begin_write()?;
             tx.open_table(SPEND)?;
+            tx.open_table(DEDUP)?;
             tx.commit()?;
             let rtx = db.begin_read()?;
             let table = rtx.open_table(SPEND)?;
@@ -200,6 +213,16 @@ impl StateFile {
     /// the database is closed, and reopened by the next call: the file then holds the last
     /// successful commit (redb never exposes a torn one), and the caller still holds what failed.
     pub fn commit(&self, puts: &[(String, Vec<u8>)], deletes: &[String]) -> Result<(), String> {
+        self.commit_with_keys(puts, deletes, KeyChanges::default())
+    }
+
+    /// [`Self::commit`] with changes to the dedup keys, in the same transaction.
+    pub fn commit_with_keys(
+        &self,
+        puts: &[(String, Vec<u8>)],
+        deletes: &[String],
+        keys: KeyChanges<'_>,
+    ) -> Result<(), String> {
         let mut slot = self.db.lock().unwrap_or_else(PoisonError::into_inner);
         let db = match slot.take() {
             Some(db) => db,
@@ -224,6 +247,19 @@ impl StateFile {
                     t.remove(k.as_str())?;
                 }
             }
+            if keys.clear {
+                tx.delete_table(DEDUP)?;
+            }
+            if keys.clear || !keys.puts.is_empty() || !keys.deletes.is_empty() {
+                let mut t = tx.open_table(DEDUP)?;
+                // Deletes first: a key that expired and came back in one batch must stay.
+                for k in keys.deletes {
+                    t.remove(k.as_slice())?;
+                }
+                for (k, v) in keys.puts {
+                    t.insert(k.as_slice(), v.as_slice())?;
+                }
+            }
             tx.commit()?;
             Ok(())
         });
@@ -235,6 +271,25 @@ impl StateFile {
             // `db` is dropped here, releasing the file for the reopen.
             Err((reason, _)) => Err(format!("{}: {reason}", self.path.display())),
         }
+    }
+
+    /// The dedup keys stored by the last run (read once at start-up).
+    pub fn dedup_records(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+        let slot = self.db.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(db) = slot.as_ref() else {
+            return Ok(Vec::new());
+        };
+        guarded(|| {
+            let rtx = db.begin_read()?;
+            let table = rtx.open_table(DEDUP)?;
+            let mut out = Vec::new();
+            for row in table.iter()? {
+                let (k, v) = row?;
+                out.push((k.value().to_vec(), v.value().to_vec()));
+            }
+            Ok(out)
+        })
+        .map_err(|(reason, _)| format!("{}: dedup keys: {reason}", self.path.display()))
     }
 
     /// Closes the database and reports the file as corrupt (records that cannot be decoded).

@@ -1,0 +1,504 @@
+//! One call, priced once. Pure (clock passed in as Unix seconds), no I/O.
+//!
+//! Two ways the same model call reaches meterd more than once:
+//! - an exporter retries a batch (timeout, 503): the same span, the same `(trace_id, span_id)`;
+//! - two emitters in one app (the provider SDK's own span and an instrumentation's) describe one
+//!   call in two traces; both carry the provider's `gen_ai.response.id`.
+//!
+//! [`Window`] remembers both keys for `window` (and at most `max_entries` of them, oldest evicted
+//! first), journals what changed so the state file can hold the keys in the same commit as the
+//! spend they caused, and decides per span: price it, drop it, or price only what it adds.
+//! [`scopes`] covers emitters that send no response id (precedence between instrumentation
+//! scopes of one service instance).
+
+pub mod config;
+pub mod scopes;
+pub mod shared;
+
+pub use config::DedupConfig;
+pub use shared::Dedup;
+
+use crate::model::Usage;
+use std::collections::{HashMap, VecDeque};
+
+/// `trace_id` (16 bytes) then `span_id` (8 bytes), as sent.
+pub type SpanKey = [u8; 24];
+/// A 128-bit digest of (provider, response id): stable across restarts (it is persisted).
+pub type CallKey = [u8; 16];
+
+type Hasher = foldhash::fast::RandomState;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Key {
+    Span(SpanKey),
+    Call(CallKey),
+}
+
+const TAG_SPAN: u8 = b's';
+const TAG_CALL: u8 = b'c';
+
+impl Key {
+    pub fn encode(&self) -> Vec<u8> {
+        let (tag, bytes): (u8, &[u8]) = match self {
+            Key::Span(k) => (TAG_SPAN, k),
+            Key::Call(k) => (TAG_CALL, k),
+        };
+        let mut out = Vec::with_capacity(1 + bytes.len());
+        out.push(tag);
+        out.extend_from_slice(bytes);
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<Key> {
+        let (tag, rest) = bytes.split_first()?;
+        match *tag {
+            TAG_SPAN => rest.try_into().ok().map(Key::Span),
+            TAG_CALL => rest.try_into().ok().map(Key::Call),
+            _ => None,
+        }
+    }
+}
+
+/// The span key of a span, or `None` for ids that are missing, malformed or all zero (invalid
+/// per the OTLP spec: such spans cannot be told apart, so they are never treated as retries).
+pub fn span_key(trace_id: &[u8], span_id: &[u8]) -> Option<SpanKey> {
+    if trace_id.len() != 16 || span_id.len() != 8 {
+        return None;
+    }
+    if trace_id.iter().all(|b| *b == 0) || span_id.iter().all(|b| *b == 0) {
+        return None;
+    }
+    let mut k = [0u8; 24];
+    k[..16].copy_from_slice(trace_id);
+    k[16..].copy_from_slice(span_id);
+    Some(k)
+}
+
+/// The call key of a provider's response id. Providers are compared case-insensitively (one
+/// emitter says `Anthropic`, another `anthropic`); response ids exactly.
+pub fn call_key(provider: &str, response_id: &str) -> CallKey {
+    let mut h = blake3::Hasher::new();
+    h.update(b"meterd call v1\0");
+    for b in provider.bytes() {
+        h.update(&[b.to_ascii_lowercase()]);
+    }
+    h.update(&[0]);
+    h.update(response_id.as_bytes());
+    let mut k = [0u8; 16];
+    k.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    k
+}
+
+/// Usage dimensions priced for a call, every field of [`Usage`] but `requests`.
+const PARTS: usize = 11;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Parts([u64; PARTS]);
+
+impl Parts {
+    pub fn of(u: &Usage) -> Parts {
+        Parts([
+            u.input_tokens,
+            u.output_tokens,
+            u.cached_input_tokens,
+            u.cache_write_5m_tokens,
+            u.cache_write_1h_tokens,
+            u.reasoning_tokens,
+            u.audio_input_tokens,
+            u.audio_output_tokens,
+            u.audio_millis,
+            u.characters,
+            u.images,
+        ])
+    }
+
+    /// Usage with these parts and no request.
+    pub fn usage(&self) -> Usage {
+        let [input_tokens, output_tokens, cached_input_tokens, cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, audio_input_tokens, audio_output_tokens, audio_millis, characters, images] =
+            self.0;
+        Usage {
+            input_tokens,
+            output_tokens,
+            cached_input_tokens,
+            cache_write_5m_tokens,
+            cache_write_1h_tokens,
+            reasoning_tokens,
+            audio_input_tokens,
+            audio_output_tokens,
+            audio_millis,
+            characters,
+            images,
+            requests: 0,
+        }
+    }
+
+    /// Per dimension, the larger of the two: the most complete report of one call.
+    fn merged(&self, other: &Parts) -> Parts {
+        let mut m = self.0;
+        for (a, b) in m.iter_mut().zip(other.0) {
+            *a = (*a).max(b);
+        }
+        Parts(m)
+    }
+
+    /// Per dimension, what `self` has beyond `base` (never negative).
+    fn beyond(&self, base: &Parts) -> Parts {
+        let mut d = self.0;
+        for (a, b) in d.iter_mut().zip(base.0) {
+            *a = a.saturating_sub(b);
+        }
+        Parts(d)
+    }
+
+    fn is_zero(&self) -> bool {
+        self.0.iter().all(|v| *v == 0)
+    }
+}
+
+/// What to do with one GenAI span.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verdict {
+    /// First sight: price it as reported.
+    New,
+    /// The same span again (an exporter's retry): acknowledge, price nothing.
+    Retry,
+    /// Another span already priced this call: price only `extra` (usage beyond what was priced,
+    /// no request), or nothing when it adds nothing.
+    SameResponse { extra: Option<Usage> },
+}
+
+#[derive(Clone, Copy, Debug)]
+struct CallEntry {
+    seen: u64,
+    priced: Parts,
+}
+
+/// Persisted changes since the last [`Window::take_dirty`]: encoded keys and values.
+#[derive(Debug, Default)]
+pub struct DirtyKeys {
+    /// The window's write sequence number covered by this batch.
+    pub seq: u64,
+    /// Drop every stored key first (the journal overflowed: `puts` then holds every live key).
+    pub clear: bool,
+    pub puts: Vec<(Vec<u8>, Vec<u8>)>,
+    pub deletes: Vec<Vec<u8>>,
+    keys: Vec<Key>,
+    deleted: Vec<Key>,
+}
+
+impl DirtyKeys {
+    pub fn is_empty(&self) -> bool {
+        !self.clear && self.puts.is_empty() && self.deletes.is_empty()
+    }
+}
+
+pub struct Window {
+    window_secs: u64,
+    max_entries: usize,
+    spans: HashMap<SpanKey, u64, Hasher>,
+    calls: HashMap<CallKey, CallEntry, Hasher>,
+    /// Every live key once, oldest first (`now` never goes backwards, see [`Window::clock`]).
+    order: VecDeque<(u64, Key)>,
+    now: u64,
+    /// Keys whose stored value changed, and keys gone, since the last take; bounded by
+    /// `max_entries` together, beyond which `rewrite_all` replaces them.
+    journal: Vec<Key>,
+    gone: Vec<Key>,
+    rewrite_all: bool,
+    /// Stored keys that are no key at all (found at start-up): deleted by the next write.
+    undecodable: Vec<Vec<u8>>,
+    seq: u64,
+    /// Keys dropped before their window ended because `max_entries` was reached.
+    evicted: u64,
+}
+
+impl Window {
+    pub fn new(cfg: &DedupConfig) -> Window {
+        Window {
+            window_secs: cfg.window.0.as_secs().max(1),
+            max_entries: cfg.max_entries.max(1),
+            spans: HashMap::default(),
+            calls: HashMap::default(),
+            order: VecDeque::new(),
+            now: 0,
+            journal: Vec::new(),
+            gone: Vec::new(),
+            rewrite_all: false,
+            undecodable: Vec::new(),
+            seq: 0,
+            evicted: 0,
+        }
+    }
+
+    /// Applies a reloaded config; a smaller bound evicts on the next insert.
+    pub fn configure(&mut self, cfg: &DedupConfig) {
+        self.window_secs = cfg.window.0.as_secs().max(1);
+        self.max_entries = cfg.max_entries.max(1);
+    }
+
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Keys evicted early so far (the caller counts the increase).
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// Advances the clock (a wall clock stepped back does not resurrect expired keys) and
+    /// expires keys older than the window.
+    fn clock(&mut self, now: u64) {
+        self.now = self.now.max(now);
+        let limit = self.now.saturating_sub(self.window_secs);
+        while self.order.front().is_some_and(|(seen, _)| *seen <= limit) {
+            self.pop_oldest();
+        }
+    }
+
+    fn pop_oldest(&mut self) {
+        if let Some((_, key)) = self.order.pop_front() {
+            match key {
+                Key::Span(k) => self.spans.remove(&k).map(|_| ()),
+                Key::Call(k) => self.calls.remove(&k).map(|_| ()),
+            };
+            self.forget(key);
+        }
+    }
+
+    fn forget(&mut self, key: Key) {
+        self.seq += 1;
+        if !self.rewrite_all {
+            self.gone.push(key);
+            self.check_journal();
+        }
+    }
+
+    fn changed(&mut self, key: Key) {
+        self.seq += 1;
+        if !self.rewrite_all {
+            self.journal.push(key);
+            self.check_journal();
+        }
+    }
+
+    fn check_journal(&mut self) {
+        if self.journal.len() + self.gone.len() > self.max_entries {
+            self.rewrite_all = true;
+            self.journal = Vec::new();
+            self.gone = Vec::new();
+        }
+    }
+
+    /// Makes room for one more key: the oldest goes (counted), even if its window is not over.
+    fn room(&mut self) {
+        while self.order.len() >= self.max_entries {
+            self.pop_oldest();
+            self.evicted += 1;
+        }
+    }
+
+    /// Decides one GenAI span: `span` is its (trace, span) id, `call` its response id's key,
+    /// `usage` what it reports. Remembers both keys.
+    pub fn observe(
+        &mut self,
+        span: Option<SpanKey>,
+        call: Option<CallKey>,
+        usage: &Usage,
+        now: u64,
+    ) -> Verdict {
+        self.clock(now);
+        if let Some(k) = span {
+            if self.spans.contains_key(&k) {
+                return Verdict::Retry;
+            }
+            self.room();
+            self.spans.insert(k, self.now);
+            self.order.push_back((self.now, Key::Span(k)));
+            self.changed(Key::Span(k));
+        }
+        let Some(k) = call else {
+            return Verdict::New;
+        };
+        let parts = Parts::of(usage);
+        if let Some(entry) = self.calls.get_mut(&k) {
+            let merged = entry.priced.merged(&parts);
+            let extra = merged.beyond(&entry.priced);
+            if extra.is_zero() {
+                return Verdict::SameResponse { extra: None };
+            }
+            entry.priced = merged;
+            self.changed(Key::Call(k));
+            return Verdict::SameResponse {
+                extra: Some(extra.usage()),
+            };
+        }
+        self.room();
+        self.calls.insert(
+            k,
+            CallEntry {
+                seen: self.now,
+                priced: parts,
+            },
+        );
+        self.order.push_back((self.now, Key::Call(k)));
+        self.changed(Key::Call(k));
+        Verdict::New
+    }
+
+    fn value(&self, key: &Key) -> Option<Vec<u8>> {
+        match key {
+            Key::Span(k) => self.spans.get(k).map(|seen| seen.to_le_bytes().to_vec()),
+            Key::Call(k) => self.calls.get(k).map(|e| {
+                let mut v = Vec::with_capacity(8 * (1 + PARTS));
+                v.extend_from_slice(&e.seen.to_le_bytes());
+                for p in e.priced.0 {
+                    v.extend_from_slice(&p.to_le_bytes());
+                }
+                v
+            }),
+        }
+    }
+
+    /// Takes the changes not yet persisted; put them back with [`Window::restore_dirty`] if the
+    /// write fails.
+    pub fn take_dirty(&mut self) -> DirtyKeys {
+        let mut d = DirtyKeys {
+            seq: self.seq,
+            ..Default::default()
+        };
+        if std::mem::take(&mut self.rewrite_all) {
+            d.clear = true;
+            d.keys = self.order.iter().map(|(_, k)| *k).collect();
+        } else {
+            d.keys = std::mem::take(&mut self.journal);
+            d.deleted = std::mem::take(&mut self.gone);
+        }
+        d.keys.sort_unstable();
+        d.keys.dedup();
+        d.deleted.sort_unstable();
+        d.deleted.dedup();
+        for k in &d.keys {
+            // A key evicted since it changed has its delete in `deleted` instead.
+            if let Some(v) = self.value(k) {
+                d.puts.push((k.encode(), v));
+            }
+        }
+        d.deletes = d.deleted.iter().map(Key::encode).collect();
+        d.deletes.append(&mut self.undecodable);
+        d
+    }
+
+    /// Rewrites every key next time (after a batch was lost without a result).
+    pub fn mark_all_dirty(&mut self) {
+        self.seq += 1;
+        self.rewrite_all = true;
+        self.journal = Vec::new();
+        self.gone = Vec::new();
+    }
+
+    /// Puts back a batch whose commit failed: its keys are written (or deleted) next time.
+    pub fn restore_dirty(&mut self, d: DirtyKeys) {
+        self.seq += 1;
+        if d.clear {
+            self.rewrite_all = true;
+        }
+        if self.rewrite_all {
+            self.journal = Vec::new();
+            self.gone = Vec::new();
+            return;
+        }
+        self.journal.extend(d.keys);
+        self.gone.extend(d.deleted);
+        self.undecodable
+            .extend(d.deletes.into_iter().filter(|k| Key::decode(k).is_none()));
+        self.check_journal();
+    }
+
+    /// Rebuilds the window from stored records at start-up. Records past the window are deleted
+    /// on the next write; records that do not decode are skipped and counted in the result.
+    pub fn restore(&mut self, records: &[(Vec<u8>, Vec<u8>)], now: u64) -> Restored {
+        self.now = self.now.max(now);
+        let limit = self.now.saturating_sub(self.window_secs);
+        let mut live: Vec<(u64, Key, Option<Parts>)> = Vec::with_capacity(records.len());
+        let mut out = Restored::default();
+        for (k, v) in records {
+            let Some(key) = Key::decode(k) else {
+                out.malformed += 1;
+                self.seq += 1;
+                self.undecodable.push(k.clone());
+                continue;
+            };
+            let decoded = decode_value(&key, v);
+            match decoded {
+                Some((seen, parts)) if seen > limit => live.push((seen.min(self.now), key, parts)),
+                Some(_) => {
+                    out.expired += 1;
+                    self.forget(key);
+                }
+                None => {
+                    out.malformed += 1;
+                    self.forget(key);
+                }
+            }
+        }
+        live.sort_unstable_by_key(|(seen, key, _)| (*seen, *key));
+        // The newest `max_entries` stay; older ones go as if evicted.
+        let skip = live.len().saturating_sub(self.max_entries);
+        for (i, (seen, key, parts)) in live.into_iter().enumerate() {
+            if i < skip {
+                out.expired += 1;
+                self.forget(key);
+                continue;
+            }
+            match (key, parts) {
+                (Key::Span(k), _) => {
+                    self.spans.insert(k, seen);
+                }
+                (Key::Call(k), Some(priced)) => {
+                    self.calls.insert(k, CallEntry { seen, priced });
+                }
+                (Key::Call(_), None) => continue,
+            }
+            self.order.push_back((seen, key));
+            out.loaded += 1;
+        }
+        out
+    }
+}
+
+/// What [`Window::restore`] found.
+#[derive(Debug, Default, PartialEq)]
+pub struct Restored {
+    pub loaded: usize,
+    pub expired: usize,
+    pub malformed: usize,
+}
+
+fn decode_value(key: &Key, v: &[u8]) -> Option<(u64, Option<Parts>)> {
+    let word = |i: usize| -> Option<u64> {
+        let b: [u8; 8] = v.get(i * 8..i * 8 + 8)?.try_into().ok()?;
+        Some(u64::from_le_bytes(b))
+    };
+    match key {
+        Key::Span(_) if v.len() == 8 => Some((word(0)?, None)),
+        Key::Call(_) if v.len() == 8 * (1 + PARTS) => {
+            let mut p = [0u64; PARTS];
+            for (i, slot) in p.iter_mut().enumerate() {
+                *slot = word(i + 1)?;
+            }
+            Some((word(0)?, Some(Parts(p))))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -13,6 +13,7 @@ mod e2e {
     pub mod kill9_durability;
     pub mod memory_guard;
     pub mod otlp_auth;
+    pub mod otlp_dedup;
     pub mod otlp_genai;
     pub mod otlp_grpc_overload;
     pub mod otlp_prometheus;

@@ -45,3 +45,45 @@ pub fn gpt4o_chat(i: u64, extra: &[(&str, &str)]) -> Vec<u8> {
     }
     .encode_to_vec()
 }
+
+/// One GenAI span of gpt-4o (openai) with `tokens` (attribute, value) pairs, in trace `trace`
+/// with span id `span`, from instrumentation scope `scope`; `response_id` becomes
+/// `gen_ai.response.id` when given.
+pub fn chat_span(
+    trace: u128,
+    span: u64,
+    scope: &str,
+    response_id: Option<&str>,
+    tokens: &[(&str, i64)],
+) -> ExportTraceServiceRequest {
+    use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
+    let s = |v: &str| Value::StringValue(v.into());
+    let mut attributes = vec![
+        attr("gen_ai.operation.name", s("chat")),
+        attr("gen_ai.provider.name", s("openai")),
+        attr("gen_ai.request.model", s("gpt-4o")),
+    ];
+    attributes.extend(tokens.iter().map(|(k, v)| attr(k, Value::IntValue(*v))));
+    attributes.extend(response_id.map(|id| attr("gen_ai.response.id", s(id))));
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                scope: Some(InstrumentationScope {
+                    name: scope.into(),
+                    ..Default::default()
+                }),
+                spans: vec![Span {
+                    trace_id: trace.to_be_bytes().to_vec(),
+                    span_id: span.to_be_bytes().to_vec(),
+                    name: "chat gpt-4o".into(),
+                    start_time_unix_nano: 1_700_000_000_000_000_000,
+                    end_time_unix_nano: 1_700_000_000_500_000_000,
+                    attributes,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}

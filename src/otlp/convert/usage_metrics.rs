@@ -233,7 +233,8 @@ impl UsageStreams {
     }
 
     /// The increments of a cumulative stream of several values (a histogram's count, sum and
-    /// buckets), component by component; `None` when this point is only a baseline. A new start
+    /// buckets), component by component; `None` when this point is only a baseline or was seen
+    /// already (a retried export). A new start
     /// time or any value going down is a restart: the point's values are all new.
     pub fn advance(
         &mut self,
@@ -244,6 +245,17 @@ impl UsageStreams {
     ) -> Result<Option<Vec<f64>>, StreamsFull> {
         self.newest = self.newest.max(time_unix_nanos);
         if let Some(prev) = self.map.get_mut(&stream) {
+            // A point of the same run of the stream no newer than the last one seen is an
+            // exporter's retry (or a reordering), never new usage: a restart has a new start time,
+            // or at least a later timestamp.
+            let same_run = start_unix_nanos == prev.start || start_unix_nanos == 0;
+            if same_run
+                && time_unix_nanos != 0
+                && time_unix_nanos <= prev.last_time
+                && prev.values.len() == values.len()
+            {
+                return Ok(None);
+            }
             let reset = (start_unix_nanos != prev.start && start_unix_nanos != 0)
                 || prev.values.len() != values.len()
                 || values.iter().zip(prev.values.iter()).any(|(v, p)| v < p);

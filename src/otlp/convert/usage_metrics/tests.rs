@@ -129,3 +129,44 @@ fn delta_points_pass_through_and_garbage_is_zero() {
     assert_eq!(st.delta(&p), Ok(0.0));
     assert!(st.is_empty());
 }
+
+/// Exporters retry a batch that timed out; cumulative points make that harmless only if a point
+/// seen before (or older than one seen) is not mistaken for a restart of its stream.
+#[test]
+fn a_retried_export_of_cumulative_points_adds_nothing() {
+    let mut st = UsageStreams::new(10, 50);
+    let a = attrs("input");
+    let p1 = point(UsageMetric::TokenHistogram, &a, 100, 1000, 120.0);
+    let p2 = point(UsageMetric::TokenHistogram, &a, 100, 2000, 150.0);
+    assert_eq!(st.delta(&p1), Ok(120.0));
+    assert_eq!(st.delta(&p1), Ok(0.0), "the same export again");
+    assert_eq!(st.delta(&p2), Ok(30.0));
+    // The retry of the older export lands after the newer one: not a restart.
+    assert_eq!(st.delta(&p1), Ok(0.0), "an older point retried late");
+    assert_eq!(st.delta(&p2), Ok(0.0));
+    let p3 = point(UsageMetric::TokenHistogram, &a, 100, 3000, 180.0);
+    assert_eq!(
+        st.delta(&p3),
+        Ok(30.0),
+        "the stream goes on from its newest point"
+    );
+    // A restart (new start time) still counts from zero, and its retry adds nothing.
+    let r = point(UsageMetric::TokenHistogram, &a, 3500, 4000, 10.0);
+    assert_eq!(st.delta(&r), Ok(10.0));
+    assert_eq!(st.delta(&r), Ok(0.0));
+    // Several values (a histogram's count, sum, buckets) alike.
+    let s = 77;
+    assert_eq!(
+        st.advance(s, 100, 1000, &[1.0, 5.0]),
+        Ok(Some(vec![1.0, 5.0]))
+    );
+    assert_eq!(
+        st.advance(s, 100, 2000, &[2.0, 9.0]),
+        Ok(Some(vec![1.0, 4.0]))
+    );
+    assert_eq!(st.advance(s, 100, 1000, &[1.0, 5.0]), Ok(None));
+    assert_eq!(
+        st.advance(s, 100, 3000, &[3.0, 10.0]),
+        Ok(Some(vec![1.0, 1.0]))
+    );
+}

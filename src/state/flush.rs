@@ -200,4 +200,81 @@ mod tests {
         let s = saved::decode(&records[0].1).unwrap();
         assert_eq!(s.spend_nanos, (0..50).map(|i| 1_000 + i).sum::<u64>());
     }
+    /// The keys of priced spans reach the file in the commit of their spend and come back on
+    /// reopen; an overflowing journal is one rewrite holding exactly the live keys.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn span_keys_are_committed_with_their_spend_and_come_back_on_reopen() {
+        use crate::config::HumanDuration;
+        use crate::derive::dedup::{span_key, DedupConfig, Verdict};
+        use crate::model::Usage;
+        let dir = tempfile::tempdir().unwrap();
+        let (file, _) = StateFile::open(dir.path()).unwrap();
+        let config = BudgetConfig {
+            name: "all".into(),
+            period: "total".into(),
+            limit_usd: 1.0,
+            ..Default::default()
+        };
+        let budgets = Arc::new(Budgets::in_memory(std::slice::from_ref(&config), 1_000));
+        let cfg = DedupConfig {
+            window: HumanDuration(std::time::Duration::from_secs(600)),
+            max_entries: 3,
+        };
+        let dedup = Arc::new(Dedup::new(&cfg, &[]));
+        let f = Flusher {
+            budgets: budgets.clone(),
+            dedup: dedup.clone(),
+            durability: Arc::new(Durability::persistent()),
+            file: Arc::new(file),
+            store: Arc::new(Store::default()),
+            health: Arc::new(Health::default()),
+        };
+        let scope = Labels::empty();
+        let call = CallLabels {
+            scope: &scope,
+            provider: "p",
+            model: "m",
+        };
+        let key = |n: u8| span_key(&[n; 16], &[n; 8]);
+        let now = 1_000;
+        let price = |n: u8| {
+            let _admitted = dedup.admit();
+            let v = dedup
+                .lock()
+                .window
+                .observe(key(n), None, &Usage::default(), now);
+            if v == Verdict::New {
+                budgets.record(&call, 1_000, 1_000, &mut Vec::new());
+            }
+            v
+        };
+        assert_eq!(price(1), Verdict::New);
+        let mark = budgets.seq() + dedup.seq();
+        assert!(f.flush_once().await);
+        f.durability.wait(mark).await.unwrap();
+        // Five more through a window of three: the journal overflows into one rewrite.
+        for n in 2..=6 {
+            assert_eq!(price(n), Verdict::New);
+        }
+        assert!(f.flush_once().await);
+        drop(f);
+
+        let (file, records) = StateFile::open(dir.path()).unwrap();
+        assert_eq!(saved::decode(&records[0].1).unwrap().spend_nanos, 6_000);
+        let stored = file.dedup_records().unwrap();
+        assert_eq!(stored.len(), 3, "only the live keys are kept");
+        let again = Dedup::new(&cfg, &[]);
+        assert_eq!(again.restore(&stored, now).loaded, 3);
+        let mut w = again.lock();
+        for n in 4..=6 {
+            assert_eq!(
+                w.window.observe(key(n), None, &Usage::default(), now),
+                Verdict::Retry
+            );
+        }
+        assert_eq!(
+            w.window.observe(key(1), None, &Usage::default(), now),
+            Verdict::New
+        );
+    }
 }

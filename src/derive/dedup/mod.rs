@@ -248,6 +248,15 @@ impl Window {
         self.seq
     }
 
+    /// Heap held by the tables (from their capacities; the allocator's own overhead aside).
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        // hashbrown: one control byte per bucket beside the entry.
+        self.spans.capacity() * (size_of::<(SpanKey, u64)>() + 1)
+            + self.calls.capacity() * (size_of::<(CallKey, CallEntry)>() + 1)
+            + self.order.capacity() * size_of::<(u64, Key)>()
+    }
+
     /// Keys evicted early so far (the caller counts the increase).
     pub fn evicted(&self) -> u64 {
         self.evicted

@@ -275,3 +275,21 @@ fn the_group_table_is_bounded() {
     // Once the old groups' window is over they make room.
     assert_eq!(s.observe(g, "x", false, 100), ScopeVerdict::Price);
 }
+
+/// The memory a remembered key costs, as stated in BENCHMARKS.md and the config docs.
+#[test]
+fn memory_per_key_stays_small() {
+    let n = 100_000usize;
+    let mut w = Window::new(&cfg(900, n));
+    let u = usage(1, 1, 0);
+    for i in 0..(n / 2) as u64 {
+        let mut t = [0u8; 16];
+        t[..8].copy_from_slice(&(i + 1).to_be_bytes());
+        let call = call_key("openai", &i.to_string());
+        w.observe(span_key(&t, &(i + 1).to_be_bytes()), Some(call), &u, 1000);
+    }
+    assert_eq!(w.len(), n);
+    let per_key = w.heap_bytes() / n;
+    println!("{} keys (half span, half response): {} bytes, {per_key} per key", n, w.heap_bytes());
+    assert!(per_key <= 200, "{per_key} bytes per key");
+}

@@ -11,16 +11,27 @@ use crate::support::wait_until;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// $2.50/1M x 1000 input + $10/1M x 500 output tokens of gpt-4o.
 const CALL_NANOS: u64 = 7_500_000;
 
+/// A new call (its own span id: the same span again would be a retry, never priced twice).
+fn call(team: &str) -> Vec<u8> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    spans::gpt4o_chat(NEXT.fetch_add(1, Ordering::Relaxed), &[("team", team)])
+}
+
 fn export(m: &Meterd, team: &str) -> reqwest::blocking::Response {
+    send(m, call(team))
+}
+
+fn send(m: &Meterd, body: Vec<u8>) -> reqwest::blocking::Response {
     reqwest::blocking::Client::new()
         .post(format!("http://{}/v1/traces", m.otlp_http))
         .header("content-type", "application/x-protobuf")
-        .body(spans::gpt4o_chat(0, &[("team", team)]))
+        .body(body)
         .timeout(Duration::from_secs(30))
         .send()
         .expect("OTLP export")
@@ -117,11 +128,12 @@ fn full_data_dir_refuses_otlp_spend_keeps_serving_and_recovers() {
     // budget groups make it grow.
     let mut refused = None;
     for i in 1..=2_000 {
-        let r = export(&m, &format!("t{i}"));
+        let body = call(&format!("t{i}"));
+        let r = send(&m, body.clone());
         match r.status().as_u16() {
             200 => continue,
             503 => {
-                refused = Some(r);
+                refused = Some((r, body));
                 break;
             }
             other => panic!(
@@ -137,6 +149,7 @@ fn full_data_dir_refuses_otlp_spend_keeps_serving_and_recovers() {
             m.log()
         )
     });
+    let (refused, refused_body) = refused;
     assert_eq!(refused.headers()["retry-after"], "1");
     let body = refused.text().expect("body");
     assert!(body.contains("durable"), "503 body: {body}");
@@ -175,8 +188,16 @@ fn full_data_dir_refuses_otlp_spend_keeps_serving_and_recovers() {
         .expect("OTLP metrics export");
     assert_eq!(r.status(), 200, "metrics without spend: {:?}", r.text());
     assert_eq!(m.metric("otlp_after_full"), Some(5.0));
-    // Still full: a retry is refused again rather than acknowledged.
+    // Still full: a new call is refused rather than acknowledged, and so is the refused request's
+    // own retry: its spend is counted once (not again), but it is not on disk yet.
     assert_eq!(export(&m, "retry").status(), 503);
+    let before = m.spend_nanos("everything");
+    assert_eq!(
+        send(&m, refused_body.clone()).status(),
+        503,
+        "a retry acknowledged while what it repeats is not durable"
+    );
+    assert_eq!(m.spend_nanos("everything"), before, "a retry priced again");
 
     std::fs::remove_file(&filler).expect("free space");
     wait_until("/readyz to recover", Duration::from_secs(30), || {
@@ -184,6 +205,9 @@ fn full_data_dir_refuses_otlp_spend_keeps_serving_and_recovers() {
     });
     let r = export(&m, "after");
     assert_eq!(r.status(), 200, "after recovery: {:?}", r.text());
+    let before = m.spend_nanos("everything");
+    assert_eq!(send(&m, refused_body).status(), 200, "the retry once durable");
+    assert_eq!(m.spend_nanos("everything"), before, "a retry priced again");
     assert!(m
         .metric(r#"meterd_state_flushes_total{result="success"}"#)
         .is_some_and(|n| n >= 1.0));

@@ -326,6 +326,9 @@ impl Window {
         self.clock(now);
         if let Some(k) = span {
             if self.spans.contains_key(&k) {
+                // What this repeats may not be on disk yet (its request was refused as not
+                // durable): a new sequence number makes the repeat wait for a commit too.
+                self.seq += 1;
                 return Verdict::Retry;
             }
             self.room();
@@ -341,6 +344,7 @@ impl Window {
             let merged = entry.priced.merged(&parts);
             let extra = merged.beyond(&entry.priced);
             if extra.is_zero() {
+                self.seq += 1;
                 return Verdict::SameResponse { extra: None };
             }
             entry.priced = merged;

@@ -46,7 +46,9 @@ fn a_retried_span_is_priced_once_within_the_window_and_again_after_it() {
     let mut w = Window::new(&cfg(60, 100));
     let u = usage(10, 5, 0);
     assert_eq!(w.observe(sk(1), None, &u, 1000), Verdict::New);
+    let seq = w.seq();
     assert_eq!(w.observe(sk(1), None, &u, 1059), Verdict::Retry);
+    assert!(w.seq() > seq, "a retry must wait for what it repeats to be durable");
     assert_eq!(w.observe(sk(2), None, &u, 1059), Verdict::New);
     // 60 s after the first sight the key is gone.
     assert_eq!(w.observe(sk(1), None, &u, 1060), Verdict::New);

@@ -130,14 +130,23 @@ pub fn metrics_request(batch: usize, series: usize, offset: usize) -> ExportMetr
     }
 }
 
-/// `batch` GenAI chat spans as an instrumentation library emits them.
-fn spans_request(batch: usize, models: usize, offset: usize) -> ExportTraceServiceRequest {
+/// `batch` GenAI chat spans as an instrumentation library emits them; `round` goes into the trace
+/// ids, so every request carries new calls (the same span again is a retry, which meterd
+/// acknowledges without pricing it).
+fn spans_request(
+    batch: usize,
+    models: usize,
+    offset: usize,
+    round: u64,
+) -> ExportTraceServiceRequest {
     let end = now_nanos();
     let spans = (0..batch)
         .map(|i| {
             let n = offset + i;
             Span {
-                trace_id: (n as u128 + 1).to_be_bytes().to_vec(),
+                trace_id: ((u128::from(round) << 64) | (n as u128 + 1))
+                    .to_be_bytes()
+                    .to_vec(),
                 span_id: (n as u64 + 1).to_be_bytes().to_vec(),
                 name: "chat gpt-4o".into(),
                 kind: span::SpanKind::Client as i32,
@@ -211,7 +220,11 @@ pub fn run(a: Args) -> Result<(), String> {
                     let offset = (i % variants) * batch;
                     let req = match kind {
                         Kind::Metrics => Request::Metrics(metrics_request(batch, series, offset)),
-                        Kind::Spans => Request::Spans(spans_request(batch, series, offset)),
+                        Kind::Spans => {
+                            // Unique per sender and request.
+                            let round = ((k as u64) << 48) | i as u64;
+                            Request::Spans(spans_request(batch, series, offset, round))
+                        }
                     };
                     client.send(req).await?;
                     sent.fetch_add(batch as u64, Ordering::Relaxed);

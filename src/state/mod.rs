@@ -72,6 +72,8 @@ pub enum StateError {
 /// The open state file.
 /// Records as stored: key and value bytes.
 pub type Records = Vec<(String, Vec<u8>)>;
+/// Dedup key records as stored: key and value bytes.
+pub type KeyRecords = Vec<(Vec<u8>, Vec<u8>)>;
 
 pub struct StateFile {
     /// `None` after a failed commit: redb fails every later operation on a database that saw an
@@ -274,7 +276,7 @@ impl StateFile {
     }
 
     /// The dedup keys stored by the last run (read once at start-up).
-    pub fn dedup_records(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+    pub fn dedup_records(&self) -> Result<KeyRecords, String> {
         let slot = self.db.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(db) = slot.as_ref() else {
             return Ok(Vec::new());

@@ -206,7 +206,11 @@ fn full_data_dir_refuses_otlp_spend_keeps_serving_and_recovers() {
     let r = export(&m, "after");
     assert_eq!(r.status(), 200, "after recovery: {:?}", r.text());
     let before = m.spend_nanos("everything");
-    assert_eq!(send(&m, refused_body).status(), 200, "the retry once durable");
+    assert_eq!(
+        send(&m, refused_body).status(),
+        200,
+        "the retry once durable"
+    );
     assert_eq!(m.spend_nanos("everything"), before, "a retry priced again");
     assert!(m
         .metric(r#"meterd_state_flushes_total{result="success"}"#)

@@ -48,7 +48,10 @@ fn a_retried_span_is_priced_once_within_the_window_and_again_after_it() {
     assert_eq!(w.observe(sk(1), None, &u, 1000), Verdict::New);
     let seq = w.seq();
     assert_eq!(w.observe(sk(1), None, &u, 1059), Verdict::Retry);
-    assert!(w.seq() > seq, "a retry must wait for what it repeats to be durable");
+    assert!(
+        w.seq() > seq,
+        "a retry must wait for what it repeats to be durable"
+    );
     assert_eq!(w.observe(sk(2), None, &u, 1059), Verdict::New);
     // 60 s after the first sight the key is gone.
     assert_eq!(w.observe(sk(1), None, &u, 1060), Verdict::New);
@@ -292,6 +295,10 @@ fn memory_per_key_stays_small() {
     }
     assert_eq!(w.len(), n);
     let per_key = w.heap_bytes() / n;
-    println!("{} keys (half span, half response): {} bytes, {per_key} per key", n, w.heap_bytes());
+    println!(
+        "{} keys (half span, half response): {} bytes, {per_key} per key",
+        n,
+        w.heap_bytes()
+    );
     assert!(per_key <= 200, "{per_key} bytes per key");
 }

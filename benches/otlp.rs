@@ -72,6 +72,12 @@ fn spans(batch: usize) -> Vec<u8> {
                     any_value::Value::IntValue(300),
                 ),
                 s("team", &format!("team{}", n % 8)),
+                // The provider's response id, as instrumentations report it; the 16 zeros are
+                // replaced per round (see `otlp`).
+                s(
+                    "gen_ai.response.id",
+                    &format!("chatcmpl-0000000000000000-{n:06}"),
+                ),
             ],
             status: Some(Status {
                 code: 1,
@@ -156,11 +162,20 @@ fn otlp(c: &mut Criterion) {
     g.bench_function("decode_and_ingest_1000_genai_spans", |b| {
         b.iter(|| {
             round += 1;
+            let hex = format!("{round:016x}");
             let req = ExportTraceServiceRequest::decode(black_box(&body[..])).map(|mut r| {
                 for span in r.resource_spans.iter_mut().flat_map(|r| &mut r.scope_spans) {
                     for s in &mut span.spans {
                         if let Some(head) = s.trace_id.get_mut(..8) {
                             head.copy_from_slice(&round.to_be_bytes());
+                        }
+                        if let Some(any_value::Value::StringValue(id)) = s
+                            .attributes
+                            .last_mut()
+                            .and_then(|kv| kv.value.as_mut())
+                            .and_then(|v| v.value.as_mut())
+                        {
+                            id.replace_range(9..25, &hex);
                         }
                     }
                 }

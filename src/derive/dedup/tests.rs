@@ -302,3 +302,29 @@ fn memory_per_key_stays_small() {
     );
     assert!(per_key <= 200, "{per_key} bytes per key");
 }
+
+#[test]
+fn config_defaults_and_bad_values_are_reported_with_their_place() {
+    use crate::config::load::load_str;
+    use crate::config::Config;
+    let ok = load_str::<Config>(
+        "otlp:\n  dedup: {window: 5m, max_entries: 10}\n",
+        "t.yaml",
+        &|_| None,
+    )
+    .expect("valid");
+    assert_eq!(ok.otlp.dedup, cfg(300, 10));
+    assert_eq!(ok.otlp.usage_scopes, config::default_usage_scopes());
+    let yaml = "otlp:\n  dedup: {window: 0s, max_entries: 0}\n  usage_scopes: ['', 'a*b']\n";
+    let err = load_str::<Config>(yaml, "t.yaml", &|_| None)
+        .expect_err("invalid")
+        .to_string();
+    for want in [
+        "otlp.dedup.window",
+        "otlp.dedup.max_entries",
+        "otlp.usage_scopes[0]",
+        "otlp.usage_scopes[1]",
+    ] {
+        assert!(err.contains(want), "{want} not in {err}");
+    }
+}

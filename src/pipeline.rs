@@ -63,12 +63,14 @@ impl Pipeline {
         durability: Arc<Durability>,
     ) -> Self {
         store.set_limits(runtime.config.limits.store_limits());
-        Pipeline {
+        let pipeline = Pipeline {
             store,
             runtime: ArcSwap::from_pointee(runtime),
             budgets,
             durability,
-        }
+        };
+        pipeline.count_orphans();
+        pipeline
     }
 
     pub fn budgets(&self) -> &Arc<Budgets> {

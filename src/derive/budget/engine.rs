@@ -861,6 +861,9 @@ impl Engine {
             d.orphan_keys.push(k.clone());
             d.puts.push((k, bytes));
         }
+        // A failed batch put back (`restore_dirty`) can leave a key both deleted and dirty; the
+        // put is read from memory now, so it is the newer fact (the file applies deletes last).
+        d.deletes.retain(|k| !d.puts.iter().any(|(p, _)| p == k));
         d
     }
 

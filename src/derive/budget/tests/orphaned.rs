@@ -14,12 +14,13 @@ struct File(BTreeMap<String, Vec<u8>>);
 
 impl File {
     fn flush(&mut self, e: &mut Engine) {
+        // In the order `StateFile::commit` applies them: puts, then deletes.
         let d = e.take_dirty();
-        for k in &d.deletes {
-            self.0.remove(k);
-        }
         for (k, v) in &d.puts {
             self.0.insert(k.clone(), v.clone());
+        }
+        for k in &d.deletes {
+            self.0.remove(k);
         }
     }
 
@@ -222,4 +223,30 @@ fn calls_without_the_group_label_are_their_own_group_outside_the_cap() {
     let unlabelled: [(String, String); 0] = [];
     let st = &e.check(&unlabelled[..], t0)[0];
     assert_eq!((st.spend, st.untracked), (2 * USD, false));
+}
+
+/// A flush that fails while a reload reshapes the budget: the batch put back must not delete the
+/// new shape's record, nor lose the old shape's spend.
+#[test]
+fn a_failed_flush_across_a_reshape_loses_neither_shape() {
+    let t0 = ts("2026-11-10T00:00:00Z");
+    let monthly = budget(|_| {});
+    let daily = budget(|b| b.period = "daily".into());
+    let none = Labels::empty();
+    let mut file = File::default();
+    let mut e = file.start(std::slice::from_ref(&monthly), t0);
+    e.record(&call(&none, "m"), 10 * USD, t0);
+    file.flush(&mut e);
+    e.reconfigure(defs(std::slice::from_ref(&daily)), t0 + 1);
+    // The batch moving the month's record to its orphan key fails...
+    let lost = e.take_dirty();
+    assert_eq!(lost.deletes.len(), 1);
+    // ...while the new shape spends under the usual key.
+    e.record(&call(&none, "m"), 2 * USD, t0 + 2);
+    e.restore_dirty(lost);
+    file.flush(&mut e);
+    let e = file.start(std::slice::from_ref(&daily), t0 + 3);
+    assert_eq!(spend_of(&e, t0 + 3), vec![2 * USD]);
+    let orphaned: Vec<u64> = e.orphans(t0 + 3).into_iter().map(|(_, n)| n).collect();
+    assert_eq!(orphaned, vec![10 * USD]);
 }

@@ -68,13 +68,15 @@ impl Pipeline {
         store.set_limits(runtime.config.limits.store_limits());
         let otlp = &runtime.config.otlp;
         let dedup = Arc::new(Dedup::new(&otlp.dedup, &otlp.usage_scopes));
-        Pipeline {
+        let pipeline = Pipeline {
             store,
             runtime: ArcSwap::from_pointee(runtime),
             budgets,
             dedup,
             durability,
-        }
+        };
+        pipeline.count_orphans();
+        pipeline
     }
 
     /// Uses `dedup` (restored from the state file, flushed with the spend) instead of a new one.
@@ -127,6 +129,20 @@ impl Pipeline {
         for s in &out {
             self.apply("budget", s);
         }
+        self.count_orphans();
+    }
+
+    /// Saved spend kept for budgets the config does not have: an operator sees it here (and in
+    /// `/api/v1/budgets`), and forgets it explicitly or lets its period end.
+    fn count_orphans(&self) {
+        telemetry::gauge(
+            &self.store,
+            "meterd_budget_orphaned_records",
+            "Saved budget spend records kept for budgets not in the config (removed, renamed, or \
+             reshaped), until their period ends, the budget returns, or an admin forgets them.",
+            &[],
+            self.budgets.orphan_count() as f64,
+        );
     }
 
     pub fn store(&self) -> &Arc<Store> {
@@ -150,6 +166,15 @@ impl Pipeline {
         let otlp = &runtime.config.otlp;
         self.dedup.configure(&otlp.dedup, &otlp.usage_scopes);
         self.runtime.store(Arc::new(runtime));
+        self.count_orphans();
+    }
+
+    /// Deletes the orphaned spend records of budget `name` (an admin action); the caller awaits
+    /// [`Pipeline::durable`] to know they are gone from disk.
+    pub fn forget_budget(&self, name: &str) -> Vec<(crate::derive::budget::saved::Saved, u64)> {
+        let gone = self.budgets.forget(name, unix_secs());
+        self.count_orphans();
+        gone
     }
 
     /// Applies one sample from a receiver, after label redaction; a rejection is counted under

@@ -12,10 +12,12 @@
 //! scopes of one service instance).
 
 pub mod config;
+pub mod persist;
 pub mod scopes;
 pub mod shared;
 
 pub use config::DedupConfig;
+pub use persist::{DirtyKeys, Restored};
 pub use shared::Dedup;
 
 use crate::model::Usage;
@@ -36,28 +38,6 @@ pub enum Key {
 
 const TAG_SPAN: u8 = b's';
 const TAG_CALL: u8 = b'c';
-
-impl Key {
-    pub fn encode(&self) -> Vec<u8> {
-        let (tag, bytes): (u8, &[u8]) = match self {
-            Key::Span(k) => (TAG_SPAN, k),
-            Key::Call(k) => (TAG_CALL, k),
-        };
-        let mut out = Vec::with_capacity(1 + bytes.len());
-        out.push(tag);
-        out.extend_from_slice(bytes);
-        out
-    }
-
-    pub fn decode(bytes: &[u8]) -> Option<Key> {
-        let (tag, rest) = bytes.split_first()?;
-        match *tag {
-            TAG_SPAN => rest.try_into().ok().map(Key::Span),
-            TAG_CALL => rest.try_into().ok().map(Key::Call),
-            _ => None,
-        }
-    }
-}
 
 /// The span key of a span, or `None` for ids that are missing, malformed or all zero (invalid
 /// per the OTLP spec: such spans cannot be told apart, so they are never treated as retries).
@@ -173,25 +153,6 @@ struct CallEntry {
     priced: Parts,
 }
 
-/// Persisted changes since the last [`Window::take_dirty`]: encoded keys and values.
-#[derive(Debug, Default)]
-pub struct DirtyKeys {
-    /// The window's write sequence number covered by this batch.
-    pub seq: u64,
-    /// Drop every stored key first (the journal overflowed: `puts` then holds every live key).
-    pub clear: bool,
-    pub puts: Vec<(Vec<u8>, Vec<u8>)>,
-    pub deletes: Vec<Vec<u8>>,
-    keys: Vec<Key>,
-    deleted: Vec<Key>,
-}
-
-impl DirtyKeys {
-    pub fn is_empty(&self) -> bool {
-        !self.clear && self.puts.is_empty() && self.deletes.is_empty()
-    }
-}
-
 pub struct Window {
     window_secs: u64,
     max_entries: usize,
@@ -200,13 +161,15 @@ pub struct Window {
     /// Every live key once, oldest first (`now` never goes backwards, see [`Window::clock`]).
     order: VecDeque<(u64, Key)>,
     now: u64,
-    /// Keys whose stored value changed, and keys gone, since the last take; bounded by
-    /// `max_entries` together, beyond which `rewrite_all` replaces them.
+    /// Keys whose stored value changed since the last take; beyond `max_entries` of them (the
+    /// state file has been failing for long), `rewrite_all` replaces them.
     journal: Vec<Key>,
-    gone: Vec<Key>,
     rewrite_all: bool,
-    /// Stored keys that are no key at all (found at start-up): deleted by the next write.
-    undecodable: Vec<Vec<u8>>,
+    /// The stored batch records (see [`persist`]), oldest first.
+    batches: VecDeque<persist::Batch>,
+    /// Records to delete on the next write (stale or unreadable ones found at start-up).
+    doomed: Vec<Vec<u8>>,
+    next_batch: u64,
     seq: u64,
     /// Keys dropped before their window ended because `max_entries` was reached.
     evicted: u64,
@@ -222,9 +185,10 @@ impl Window {
             order: VecDeque::new(),
             now: 0,
             journal: Vec::new(),
-            gone: Vec::new(),
             rewrite_all: false,
-            undecodable: Vec::new(),
+            batches: VecDeque::new(),
+            doomed: Vec::new(),
+            next_batch: 0,
             seq: 0,
             evicted: 0,
         }
@@ -272,21 +236,13 @@ impl Window {
         }
     }
 
+    // Stored copies of expired or evicted keys go with their batch record (see [`persist`]).
     fn pop_oldest(&mut self) {
         if let Some((_, key)) = self.order.pop_front() {
             match key {
                 Key::Span(k) => self.spans.remove(&k).map(|_| ()),
                 Key::Call(k) => self.calls.remove(&k).map(|_| ()),
             };
-            self.forget(key);
-        }
-    }
-
-    fn forget(&mut self, key: Key) {
-        self.seq += 1;
-        if !self.rewrite_all {
-            self.gone.push(key);
-            self.check_journal();
         }
     }
 
@@ -294,15 +250,10 @@ impl Window {
         self.seq += 1;
         if !self.rewrite_all {
             self.journal.push(key);
-            self.check_journal();
-        }
-    }
-
-    fn check_journal(&mut self) {
-        if self.journal.len() + self.gone.len() > self.max_entries {
-            self.rewrite_all = true;
-            self.journal = Vec::new();
-            self.gone = Vec::new();
+            if self.journal.len() > self.max_entries {
+                self.rewrite_all = true;
+                self.journal = Vec::new();
+            }
         }
     }
 
@@ -364,152 +315,6 @@ impl Window {
         self.order.push_back((self.now, Key::Call(k)));
         self.changed(Key::Call(k));
         Verdict::New
-    }
-
-    fn value(&self, key: &Key) -> Option<Vec<u8>> {
-        match key {
-            Key::Span(k) => self.spans.get(k).map(|seen| seen.to_le_bytes().to_vec()),
-            Key::Call(k) => self.calls.get(k).map(|e| {
-                let mut v = Vec::with_capacity(8 * (1 + PARTS));
-                v.extend_from_slice(&e.seen.to_le_bytes());
-                for p in e.priced.0 {
-                    v.extend_from_slice(&p.to_le_bytes());
-                }
-                v
-            }),
-        }
-    }
-
-    /// Takes the changes not yet persisted; put them back with [`Window::restore_dirty`] if the
-    /// write fails.
-    pub fn take_dirty(&mut self) -> DirtyKeys {
-        let mut d = DirtyKeys {
-            seq: self.seq,
-            ..Default::default()
-        };
-        if std::mem::take(&mut self.rewrite_all) {
-            d.clear = true;
-            d.keys = self.order.iter().map(|(_, k)| *k).collect();
-        } else {
-            d.keys = std::mem::take(&mut self.journal);
-            d.deleted = std::mem::take(&mut self.gone);
-        }
-        d.keys.sort_unstable();
-        d.keys.dedup();
-        d.deleted.sort_unstable();
-        d.deleted.dedup();
-        for k in &d.keys {
-            // A key evicted since it changed has its delete in `deleted` instead.
-            if let Some(v) = self.value(k) {
-                d.puts.push((k.encode(), v));
-            }
-        }
-        d.deletes = d.deleted.iter().map(Key::encode).collect();
-        d.deletes.append(&mut self.undecodable);
-        d
-    }
-
-    /// Rewrites every key next time (after a batch was lost without a result).
-    pub fn mark_all_dirty(&mut self) {
-        self.seq += 1;
-        self.rewrite_all = true;
-        self.journal = Vec::new();
-        self.gone = Vec::new();
-    }
-
-    /// Puts back a batch whose commit failed: its keys are written (or deleted) next time.
-    pub fn restore_dirty(&mut self, d: DirtyKeys) {
-        self.seq += 1;
-        if d.clear {
-            self.rewrite_all = true;
-        }
-        if self.rewrite_all {
-            self.journal = Vec::new();
-            self.gone = Vec::new();
-            return;
-        }
-        self.journal.extend(d.keys);
-        self.gone.extend(d.deleted);
-        self.undecodable
-            .extend(d.deletes.into_iter().filter(|k| Key::decode(k).is_none()));
-        self.check_journal();
-    }
-
-    /// Rebuilds the window from stored records at start-up. Records past the window are deleted
-    /// on the next write; records that do not decode are skipped and counted in the result.
-    pub fn restore(&mut self, records: &[(Vec<u8>, Vec<u8>)], now: u64) -> Restored {
-        self.now = self.now.max(now);
-        let limit = self.now.saturating_sub(self.window_secs);
-        let mut live: Vec<(u64, Key, Option<Parts>)> = Vec::with_capacity(records.len());
-        let mut out = Restored::default();
-        for (k, v) in records {
-            let Some(key) = Key::decode(k) else {
-                out.malformed += 1;
-                self.seq += 1;
-                self.undecodable.push(k.clone());
-                continue;
-            };
-            let decoded = decode_value(&key, v);
-            match decoded {
-                Some((seen, parts)) if seen > limit => live.push((seen.min(self.now), key, parts)),
-                Some(_) => {
-                    out.expired += 1;
-                    self.forget(key);
-                }
-                None => {
-                    out.malformed += 1;
-                    self.forget(key);
-                }
-            }
-        }
-        live.sort_unstable_by_key(|(seen, key, _)| (*seen, *key));
-        // The newest `max_entries` stay; older ones go as if evicted.
-        let skip = live.len().saturating_sub(self.max_entries);
-        for (i, (seen, key, parts)) in live.into_iter().enumerate() {
-            if i < skip {
-                out.expired += 1;
-                self.forget(key);
-                continue;
-            }
-            match (key, parts) {
-                (Key::Span(k), _) => {
-                    self.spans.insert(k, seen);
-                }
-                (Key::Call(k), Some(priced)) => {
-                    self.calls.insert(k, CallEntry { seen, priced });
-                }
-                (Key::Call(_), None) => continue,
-            }
-            self.order.push_back((seen, key));
-            out.loaded += 1;
-        }
-        out
-    }
-}
-
-/// What [`Window::restore`] found.
-#[derive(Debug, Default, PartialEq)]
-pub struct Restored {
-    pub loaded: usize,
-    pub expired: usize,
-    pub malformed: usize,
-}
-
-fn decode_value(key: &Key, v: &[u8]) -> Option<(u64, Option<Parts>)> {
-    let word = |i: usize| -> Option<u64> {
-        let b: [u8; 8] = v.get(i * 8..i * 8 + 8)?.try_into().ok()?;
-        Some(u64::from_le_bytes(b))
-    };
-    match key {
-        Key::Span(_) if v.len() == 8 => Some((word(0)?, None)),
-        Key::Call(_) if v.len() == 8 * (1 + PARTS) => {
-            let mut p = [0u64; PARTS];
-            for (i, slot) in p.iter_mut().enumerate() {
-                *slot = word(i + 1)?;
-            }
-            Some((word(0)?, Some(Parts(p))))
-        }
-        _ => None,
     }
 }
 

@@ -114,52 +114,73 @@ fn two_spans_of_one_response_price_the_call_once_with_the_most_complete_usage() 
     assert_eq!(w.observe(sk(3), call, &usage(1, 1, 1), 14), Verdict::Retry);
 }
 
+/// The entries held by stored batch records, as a restarted window sees them.
+fn reloaded(records: &[(Vec<u8>, Vec<u8>)], now: u64) -> (Window, Restored) {
+    let mut w = Window::new(&cfg(60, 100));
+    let r = w.restore(records, now);
+    (w, r)
+}
+
 #[test]
-fn changes_are_journaled_for_the_state_file_and_survive_a_failed_commit() {
+fn each_commit_writes_one_batch_record_and_drops_records_past_the_window() {
     let mut w = Window::new(&cfg(60, 100));
     let call = Some(call_key("openai", "chatcmpl-1"));
     let seq0 = w.seq();
     w.observe(sk(1), call, &usage(10, 5, 0), 1000);
     assert!(w.seq() > seq0, "new keys must wake durability waiters");
     let d = w.take_dirty();
-    assert_eq!(d.puts.len(), 2);
+    assert_eq!(d.puts.len(), 1, "one record per commit");
     assert!(d.deletes.is_empty() && !d.clear);
-    // The commit failed: the same keys are written next time.
-    w.restore_dirty(d);
-    let d = w.take_dirty();
-    assert_eq!(d.puts.len(), 2);
+    assert_eq!(reloaded(&d.puts, 1000).1.loaded, 2);
     assert!(w.take_dirty().is_empty());
-    // Expiry deletes them.
-    w.observe(sk(2), None, &usage(1, 1, 0), 1100);
-    let d = w.take_dirty();
-    assert_eq!(d.deletes.len(), 2);
-    assert_eq!(d.puts.len(), 1);
+    // A merged call is written again; the later record wins on reload.
+    w.observe(sk(2), call, &usage(10, 5, 7), 1010);
+    let d2 = w.take_dirty();
+    let all = [d.puts.clone(), d2.puts.clone()].concat();
+    let (mut again, r) = reloaded(&all, 1020);
+    assert_eq!(r.loaded, 3);
+    assert_eq!(
+        again.observe(sk(9), call, &usage(10, 5, 7), 1020),
+        Verdict::SameResponse { extra: None }
+    );
+    // Once every entry of a record is past the window, the record is deleted.
+    w.observe(sk(3), None, &usage(1, 1, 0), 1060);
+    let d3 = w.take_dirty();
+    assert_eq!(d3.deletes, vec![d.puts[0].0.clone()]);
+    w.observe(sk(4), None, &usage(1, 1, 0), 1070);
+    assert_eq!(w.take_dirty().deletes, vec![d2.puts[0].0.clone()]);
 }
 
 #[test]
-fn a_long_outage_of_the_state_file_keeps_the_journal_bounded() {
+fn a_failed_commit_and_a_long_outage_turn_into_one_rewrite_of_the_live_keys() {
     let mut w = Window::new(&cfg(600, 10));
+    w.observe(sk(1), None, &usage(1, 1, 0), 1000);
+    let failed = w.take_dirty();
+    w.restore_dirty(failed);
+    let d = w.take_dirty();
+    assert!(d.clear);
+    assert_eq!(reloaded(&d.puts, 1000).1.loaded, 1);
+    // The state file fails for long: the journal stays bounded by max_entries.
     for n in 0..100u8 {
-        w.observe(sk(n + 1), None, &usage(1, 1, 0), 1000);
+        w.observe(sk(n + 2), None, &usage(1, 1, 0), 1000);
     }
     let d = w.take_dirty();
     assert!(d.clear, "an overflowing journal turns into one rewrite");
-    assert_eq!(d.puts.len(), 10);
-    assert!(d.deletes.is_empty());
+    assert_eq!(d.puts.len(), 1);
+    assert_eq!(reloaded(&d.puts, 1000).1.loaded, 10);
 }
 
 #[test]
-fn stored_keys_come_back_after_a_restart_and_stale_or_bad_ones_are_deleted() {
+fn stored_keys_come_back_after_a_restart_and_stale_or_bad_records_are_deleted() {
     let mut w = Window::new(&cfg(60, 100));
     let call = Some(call_key("openai", "chatcmpl-1"));
     w.observe(sk(1), call, &usage(10, 5, 3), 1000);
     w.observe(sk(2), None, &usage(10, 5, 0), 1030);
     let mut records = w.take_dirty().puts;
     records.push((b"junk".to_vec(), vec![1, 2]));
-    records.push((Key::Span([9; 24]).encode(), vec![1]));
+    records.push((vec![9; 16], vec![b's', 1]));
 
-    let mut after = Window::new(&cfg(60, 100));
-    let r = after.restore(&records, 1050);
+    let (mut after, r) = reloaded(&records, 1050);
     assert_eq!((r.loaded, r.expired, r.malformed), (3, 0, 2));
     assert_eq!(
         after.observe(sk(1), None, &usage(1, 1, 0), 1050),
@@ -178,10 +199,9 @@ fn stored_keys_come_back_after_a_restart_and_stale_or_bad_ones_are_deleted() {
     );
 
     // Restarted later than the window: everything is stale and deleted.
-    let mut late = Window::new(&cfg(60, 100));
-    let r = late.restore(&records, 2000);
+    let (mut late, r) = reloaded(&records, 2000);
     assert_eq!((r.loaded, r.expired, r.malformed), (0, 3, 2));
-    assert_eq!(late.take_dirty().deletes.len(), 5);
+    assert_eq!(late.take_dirty().deletes.len(), 3);
     assert_eq!(
         late.observe(sk(1), None, &usage(1, 1, 0), 2000),
         Verdict::New

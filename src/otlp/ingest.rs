@@ -362,9 +362,13 @@ impl Ingest {
     /// Decides a chunk of GenAI spans against the dedup window and prices what is left. The
     /// gate is held until their spend is recorded, so a state commit holds both or neither.
     fn price_chunk(&self, chunk: &mut SpanChunk<'_>) {
+        if chunk.spans.is_empty() {
+            return;
+        }
         let dedup = self.pipeline.dedup();
         let _admitted = dedup.admit();
         let mut evicted = 0;
+        let keys;
         {
             let mut d = dedup.lock();
             for p in chunk.spans.drain(..) {
@@ -413,6 +417,7 @@ impl Ingest {
                 }
                 chunk.events.push(ev);
             }
+            keys = d.window.len();
             let e = d.window.evicted();
             if e > d.evictions_reported {
                 evicted = e - d.evictions_reported;
@@ -422,6 +427,14 @@ impl Ingest {
         self.pipeline.usage_events(PROTOCOL, &chunk.events);
         chunk.events.clear();
         drop(_admitted);
+        telemetry::gauge(
+            self.pipeline.store(),
+            "meterd_otlp_dedup_keys",
+            "Span and response keys remembered so a call is priced once (bounded by \
+             otlp.dedup.max_entries).",
+            &[],
+            keys as f64,
+        );
         if evicted > 0 {
             telemetry::count(
                 self.pipeline.store(),

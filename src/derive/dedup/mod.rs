@@ -59,8 +59,19 @@ pub fn span_key(trace_id: &[u8], span_id: &[u8]) -> Option<SpanKey> {
 pub fn call_key(provider: &str, response_id: &str) -> CallKey {
     let mut h = blake3::Hasher::new();
     h.update(b"meterd call v1\0");
-    for b in provider.bytes() {
-        h.update(&[b.to_ascii_lowercase()]);
+    let mut lower = [0u8; 64];
+    match lower.get_mut(..provider.len()) {
+        Some(buf) if provider.bytes().any(|b| b.is_ascii_uppercase()) => {
+            buf.copy_from_slice(provider.as_bytes());
+            buf.make_ascii_lowercase();
+            h.update(buf);
+        }
+        Some(_) => {
+            h.update(provider.as_bytes());
+        }
+        None => {
+            h.update(provider.to_ascii_lowercase().as_bytes());
+        }
     }
     h.update(&[0]);
     h.update(response_id.as_bytes());
@@ -151,6 +162,9 @@ pub enum Verdict {
 struct CallEntry {
     seen: u64,
     priced: Parts,
+    /// The span that priced it first: the same span again is a retry. Spans with a response id
+    /// keep no span key of their own (one table access per span, not two).
+    first: Option<SpanKey>,
 }
 
 pub struct Window {
@@ -275,6 +289,9 @@ impl Window {
         now: u64,
     ) -> Verdict {
         self.clock(now);
+        if let Some(k) = call {
+            return self.observe_call(k, span, usage);
+        }
         if let Some(k) = span {
             if self.spans.contains_key(&k) {
                 // What this repeats may not be on disk yet (its request was refused as not
@@ -287,11 +304,16 @@ impl Window {
             self.order.push_back((self.now, Key::Span(k)));
             self.changed(Key::Span(k));
         }
-        let Some(k) = call else {
-            return Verdict::New;
-        };
+        Verdict::New
+    }
+
+    fn observe_call(&mut self, k: CallKey, span: Option<SpanKey>, usage: &Usage) -> Verdict {
         let parts = Parts::of(usage);
         if let Some(entry) = self.calls.get_mut(&k) {
+            if span.is_some() && entry.first == span {
+                self.seq += 1;
+                return Verdict::Retry;
+            }
             let merged = entry.priced.merged(&parts);
             let extra = merged.beyond(&entry.priced);
             if extra.is_zero() {
@@ -310,6 +332,7 @@ impl Window {
             CallEntry {
                 seen: self.now,
                 priced: parts,
+                first: span,
             },
         );
         self.order.push_back((self.now, Key::Call(k)));

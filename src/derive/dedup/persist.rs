@@ -9,7 +9,7 @@
 //! on disk until then; when the records hold more than twice `max_entries` entries, or after a
 //! failed commit, the next commit rewrites the table as one batch of the live keys.
 
-use super::{CallEntry, Key, Parts, Window, PARTS, TAG_CALL, TAG_SPAN};
+use super::{CallEntry, Key, Parts, SpanKey, Window, PARTS, TAG_CALL, TAG_SPAN};
 
 /// A stored batch record.
 #[derive(Clone, Copy, Debug)]
@@ -47,7 +47,7 @@ pub struct Restored {
 }
 
 const SPAN_ENTRY: usize = 1 + 24 + 8;
-const CALL_ENTRY: usize = 1 + 16 + 8 + 8 * PARTS;
+const CALL_ENTRY: usize = 1 + 16 + 8 + 24 + 8 * PARTS;
 
 impl Window {
     fn encode_entry(&self, key: &Key, out: &mut Vec<u8>) -> Option<u64> {
@@ -64,6 +64,7 @@ impl Window {
                 out.push(TAG_CALL);
                 out.extend_from_slice(k);
                 out.extend_from_slice(&e.seen.to_le_bytes());
+                out.extend_from_slice(&e.first.unwrap_or([0; 24]));
                 for p in e.priced.0 {
                     out.extend_from_slice(&p.to_le_bytes());
                 }
@@ -152,7 +153,7 @@ impl Window {
         let mut sorted: Vec<&(Vec<u8>, Vec<u8>)> = records.iter().collect();
         sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         // Latest record wins per key.
-        let mut latest: std::collections::HashMap<Key, (u64, Option<Parts>), super::Hasher> =
+        let mut latest: std::collections::HashMap<Key, (u64, Priced), super::Hasher> =
             Default::default();
         for (id, blob) in sorted {
             let (Ok(id16), Some(entries)) = (<[u8; 16]>::try_from(id.as_slice()), decode(blob))
@@ -179,7 +180,7 @@ impl Window {
                 latest.insert(key, (seen, parts));
             }
         }
-        let mut live: Vec<(u64, Key, Option<Parts>)> = latest
+        let mut live: Vec<(u64, Key, Priced)> = latest
             .into_iter()
             .filter_map(|(k, (seen, parts))| {
                 (seen > limit).then_some((seen.min(self.now), k, parts))
@@ -194,8 +195,15 @@ impl Window {
                 (Key::Span(k), _) => {
                     self.spans.insert(k, seen);
                 }
-                (Key::Call(k), Some(priced)) => {
-                    self.calls.insert(k, CallEntry { seen, priced });
+                (Key::Call(k), Some((priced, first))) => {
+                    self.calls.insert(
+                        k,
+                        CallEntry {
+                            seen,
+                            priced,
+                            first,
+                        },
+                    );
                 }
                 (Key::Call(_), None) => continue,
             }
@@ -209,7 +217,10 @@ impl Window {
     }
 }
 
-type Entry = (Key, u64, Option<Parts>);
+/// For a call: what was priced, and by which span.
+type Priced = Option<(Parts, Option<SpanKey>)>;
+/// Key, first seen, [`Priced`].
+type Entry = (Key, u64, Priced);
 
 /// The entries of one batch record, or `None` if any is malformed.
 fn decode(blob: &[u8]) -> Option<Vec<Entry>> {
@@ -229,11 +240,13 @@ fn decode(blob: &[u8]) -> Option<Vec<Entry>> {
             TAG_CALL => {
                 let e = rest.get(..CALL_ENTRY)?;
                 let key = Key::Call(e.get(1..17)?.try_into().ok()?);
+                let first: [u8; 24] = e.get(25..49)?.try_into().ok()?;
+                let first = (first != [0; 24]).then_some(first);
                 let mut p = [0u64; PARTS];
                 for (i, slot) in p.iter_mut().enumerate() {
-                    *slot = word(e, 25 + 8 * i)?;
+                    *slot = word(e, 49 + 8 * i)?;
                 }
-                out.push((key, word(e, 17)?, Some(Parts(p))));
+                out.push((key, word(e, 17)?, Some((Parts(p), first))));
                 rest = &rest[CALL_ENTRY..];
             }
             _ => return None,

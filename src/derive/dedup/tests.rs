@@ -110,8 +110,21 @@ fn two_spans_of_one_response_price_the_call_once_with_the_most_complete_usage() 
         w.observe(sk(4), call, &usage(1000, 500, 200), 13),
         Verdict::SameResponse { extra: None }
     );
-    // Retries of the merged spans are still retries.
-    assert_eq!(w.observe(sk(3), call, &usage(1, 1, 1), 14), Verdict::Retry);
+    // A retry of the span that priced the call is a retry; of a later span, the same response
+    // again (spans with a response id keep no key of their own). Neither is priced.
+    assert_eq!(
+        w.observe(sk(1), call, &usage(1000, 500, 0), 14),
+        Verdict::Retry
+    );
+    assert_eq!(
+        w.observe(sk(3), call, &usage(1000, 400, 200), 14),
+        Verdict::SameResponse { extra: None }
+    );
+    assert_eq!(
+        w.len(),
+        1,
+        "one key for the call, none per span with a response id"
+    );
 }
 
 /// The entries held by stored batch records, as a restarted window sees them.
@@ -131,24 +144,29 @@ fn each_commit_writes_one_batch_record_and_drops_records_past_the_window() {
     let d = w.take_dirty();
     assert_eq!(d.puts.len(), 1, "one record per commit");
     assert!(d.deletes.is_empty() && !d.clear);
-    assert_eq!(reloaded(&d.puts, 1000).1.loaded, 2);
+    assert_eq!(reloaded(&d.puts, 1000).1.loaded, 1);
     assert!(w.take_dirty().is_empty());
     // A merged call is written again; the later record wins on reload.
     w.observe(sk(2), call, &usage(10, 5, 7), 1010);
     let d2 = w.take_dirty();
     let all = [d.puts.clone(), d2.puts.clone()].concat();
     let (mut again, r) = reloaded(&all, 1020);
-    assert_eq!(r.loaded, 3);
+    assert_eq!(r.loaded, 1);
     assert_eq!(
         again.observe(sk(9), call, &usage(10, 5, 7), 1020),
         Verdict::SameResponse { extra: None }
     );
-    // Once every entry of a record is past the window, the record is deleted.
-    w.observe(sk(3), None, &usage(1, 1, 0), 1060);
-    let d3 = w.take_dirty();
-    assert_eq!(d3.deletes, vec![d.puts[0].0.clone()]);
-    w.observe(sk(4), None, &usage(1, 1, 0), 1070);
-    assert_eq!(w.take_dirty().deletes, vec![d2.puts[0].0.clone()]);
+    assert_eq!(
+        again.observe(sk(1), call, &usage(1, 1, 1), 1020),
+        Verdict::Retry
+    );
+    // Once every entry of a record is past the window (a call's from its first sight), the
+    // record is deleted.
+    w.observe(sk(3), None, &usage(1, 1, 0), 1059);
+    assert!(w.take_dirty().deletes.is_empty());
+    w.observe(sk(4), None, &usage(1, 1, 0), 1060);
+    let d4 = w.take_dirty();
+    assert_eq!(d4.deletes, vec![d.puts[0].0.clone(), d2.puts[0].0.clone()]);
 }
 
 #[test]
@@ -181,9 +199,13 @@ fn stored_keys_come_back_after_a_restart_and_stale_or_bad_records_are_deleted() 
     records.push((vec![9; 16], vec![b's', 1]));
 
     let (mut after, r) = reloaded(&records, 1050);
-    assert_eq!((r.loaded, r.expired, r.malformed), (3, 0, 2));
+    assert_eq!((r.loaded, r.expired, r.malformed), (2, 0, 2));
     assert_eq!(
-        after.observe(sk(1), None, &usage(1, 1, 0), 1050),
+        after.observe(sk(1), call, &usage(1, 1, 0), 1050),
+        Verdict::Retry
+    );
+    assert_eq!(
+        after.observe(sk(2), None, &usage(1, 1, 0), 1050),
         Verdict::Retry
     );
     assert_eq!(
@@ -200,7 +222,7 @@ fn stored_keys_come_back_after_a_restart_and_stale_or_bad_records_are_deleted() 
 
     // Restarted later than the window: everything is stale and deleted.
     let (mut late, r) = reloaded(&records, 2000);
-    assert_eq!((r.loaded, r.expired, r.malformed), (0, 3, 2));
+    assert_eq!((r.loaded, r.expired, r.malformed), (0, 2, 2));
     assert_eq!(late.take_dirty().deletes.len(), 3);
     assert_eq!(
         late.observe(sk(1), None, &usage(1, 1, 0), 2000),
@@ -307,11 +329,11 @@ fn memory_per_key_stays_small() {
     let n = 100_000usize;
     let mut w = Window::new(&cfg(900, n));
     let u = usage(1, 1, 0);
-    for i in 0..(n / 2) as u64 {
+    for i in 0..n as u64 {
         let mut t = [0u8; 16];
         t[..8].copy_from_slice(&(i + 1).to_be_bytes());
-        let call = call_key("openai", &i.to_string());
-        w.observe(span_key(&t, &(i + 1).to_be_bytes()), Some(call), &u, 1000);
+        let call = (i % 2 == 0).then(|| call_key("openai", &i.to_string()));
+        w.observe(span_key(&t, &(i + 1).to_be_bytes()), call, &u, 1000);
     }
     assert_eq!(w.len(), n);
     let per_key = w.heap_bytes() / n;

@@ -371,6 +371,9 @@ impl Ingest {
         let keys;
         {
             let mut d = dedup.lock();
+            // Spans of one scope come together: within a request (one clock second) the same
+            // group, scope and kind of span get the same answer, so ask once per run of them.
+            let mut last: Option<(u64, &str, bool, bool)> = None;
             for p in chunk.spans.drain(..) {
                 let mut ev = p.ev;
                 match d.window.observe(p.span, p.call, &ev.usage, chunk.now) {
@@ -391,10 +394,28 @@ impl Ingest {
                     }
                     Verdict::New => {}
                 }
-                match d
-                    .scopes
-                    .observe(p.group, p.scope, p.call.is_some(), chunk.now)
-                {
+                let has_id = p.call.is_some();
+                let verdict = match last {
+                    Some((g, scope, id, price))
+                        if g == p.group && std::ptr::eq(scope, p.scope) && id == has_id =>
+                    {
+                        if price {
+                            ScopeVerdict::Price
+                        } else {
+                            ScopeVerdict::Drop { first: None }
+                        }
+                    }
+                    _ => {
+                        let v = d.scopes.observe(p.group, p.scope, has_id, chunk.now);
+                        last = match v {
+                            ScopeVerdict::Price => Some((p.group, p.scope, has_id, true)),
+                            ScopeVerdict::Drop { .. } => Some((p.group, p.scope, has_id, false)),
+                            ScopeVerdict::Untracked => None,
+                        };
+                        v
+                    }
+                };
+                match verdict {
                     ScopeVerdict::Price => {}
                     ScopeVerdict::Untracked => chunk.untracked += 1,
                     ScopeVerdict::Drop { first } => {

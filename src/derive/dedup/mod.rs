@@ -171,7 +171,11 @@ pub struct Window {
     window_secs: u64,
     max_entries: usize,
     spans: HashMap<SpanKey, u64, Hasher>,
-    calls: HashMap<CallKey, CallEntry, Hasher>,
+    /// Call key -> slot in `slots`: the table holds 20-byte buckets, so a lookup that misses (the
+    /// common case) touches little memory; entries are read only on a hit.
+    calls: HashMap<CallKey, u32, Hasher>,
+    slots: Vec<CallEntry>,
+    free: Vec<u32>,
     /// Every live key once, oldest first (`now` never goes backwards, see [`Window::clock`]).
     order: VecDeque<(u64, Key)>,
     now: u64,
@@ -196,6 +200,8 @@ impl Window {
             max_entries: cfg.max_entries.max(1),
             spans: HashMap::default(),
             calls: HashMap::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
             order: VecDeque::new(),
             now: 0,
             journal: Vec::new(),
@@ -231,7 +237,9 @@ impl Window {
         use std::mem::size_of;
         // hashbrown: one control byte per bucket beside the entry.
         self.spans.capacity() * (size_of::<(SpanKey, u64)>() + 1)
-            + self.calls.capacity() * (size_of::<(CallKey, CallEntry)>() + 1)
+            + self.calls.capacity() * (size_of::<(CallKey, u32)>() + 1)
+            + self.slots.capacity() * size_of::<CallEntry>()
+            + self.free.capacity() * size_of::<u32>()
             + self.order.capacity() * size_of::<(u64, Key)>()
     }
 
@@ -255,7 +263,7 @@ impl Window {
         if let Some((_, key)) = self.order.pop_front() {
             match key {
                 Key::Span(k) => self.spans.remove(&k).map(|_| ()),
-                Key::Call(k) => self.calls.remove(&k).map(|_| ()),
+                Key::Call(k) => self.calls.remove(&k).map(|slot| self.free.push(slot)),
             };
         }
     }
@@ -307,9 +315,35 @@ impl Window {
         Verdict::New
     }
 
+    fn insert_call(&mut self, k: CallKey, entry: CallEntry) {
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                if let Some(s) = self.slots.get_mut(slot as usize) {
+                    *s = entry;
+                }
+                slot
+            }
+            None => {
+                self.slots.push(entry);
+                u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        self.calls.insert(k, slot);
+    }
+
+    fn call(&self, k: &CallKey) -> Option<&CallEntry> {
+        self.calls
+            .get(k)
+            .and_then(|slot| self.slots.get(*slot as usize))
+    }
+
     fn observe_call(&mut self, k: CallKey, span: Option<SpanKey>, usage: &Usage) -> Verdict {
         let parts = Parts::of(usage);
-        if let Some(entry) = self.calls.get_mut(&k) {
+        if let Some(entry) = self
+            .calls
+            .get(&k)
+            .and_then(|slot| self.slots.get_mut(*slot as usize))
+        {
             if span.is_some() && entry.first == span {
                 self.seq += 1;
                 return Verdict::Retry;
@@ -327,7 +361,7 @@ impl Window {
             };
         }
         self.room();
-        self.calls.insert(
+        self.insert_call(
             k,
             CallEntry {
                 seen: self.now,

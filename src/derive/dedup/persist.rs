@@ -60,7 +60,7 @@ impl Window {
                 Some(seen)
             }
             Key::Call(k) => {
-                let e = self.calls.get(k)?;
+                let e = self.call(k)?;
                 out.push(TAG_CALL);
                 out.extend_from_slice(k);
                 out.extend_from_slice(&e.seen.to_le_bytes());
@@ -196,7 +196,7 @@ impl Window {
                     self.spans.insert(k, seen);
                 }
                 (Key::Call(k), Some((priced, first))) => {
-                    self.calls.insert(
+                    self.insert_call(
                         k,
                         CallEntry {
                             seen,

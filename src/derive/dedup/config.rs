@@ -12,7 +12,7 @@ pub struct DedupConfig {
     /// again. OTLP exporters give up retrying after minutes; 15 m covers them with room to spare.
     pub window: HumanDuration,
     /// Keys held at most (a priced span holds one, two with a response id); the oldest go first,
-    /// counted in `meterd_otlp_dedup_evicted_total`. About 140 bytes each (BENCHMARKS.md).
+    /// counted in `meterd_otlp_dedup_evicted_total`. About 170 bytes each (BENCHMARKS.md).
     pub max_entries: usize,
 }
 

@@ -343,6 +343,16 @@ fn memory_per_key_stays_small() {
         w.heap_bytes()
     );
     assert!(per_key <= 200, "{per_key} bytes per key");
+    for (what, with_call) in [("span keys only", false), ("response keys only", true)] {
+        let mut w = Window::new(&cfg(900, n));
+        for i in 0..n as u64 {
+            let mut t = [0u8; 16];
+            t[..8].copy_from_slice(&(i + 1).to_be_bytes());
+            let call = with_call.then(|| call_key("openai", &i.to_string()));
+            w.observe(span_key(&t, &(i + 1).to_be_bytes()), call, &u, 1000);
+        }
+        println!("{n} {what}: {} bytes per key", w.heap_bytes() / n);
+    }
 }
 
 #[test]

@@ -74,7 +74,8 @@ fn call_identity<'a>(
     Option<Cow<'a, str>>,
     Option<Cow<'a, str>>,
 ) {
-    let vercel = f.has(Field::VercelOperation) || f.source(Field::Provider) == Some("ai.model.provider");
+    let vercel =
+        f.has(Field::VercelOperation) || f.source(Field::Provider) == Some("ai.model.provider");
     let provider = f.text(Field::Provider).map(|p| {
         if vercel {
             match p {
@@ -218,7 +219,10 @@ pub fn span_usage(resource: &[KeyValue], span: &Span, configured: &[String]) -> 
     ev.usage.cache_write_1h_tokens = write_1h;
     ev.usage.cache_write_5m_tokens = f
         .count(Field::CacheWrite5m)
-        .or_else(|| f.count(Field::CacheWrite).map(|w| w.saturating_sub(write_1h)))
+        .or_else(|| {
+            f.count(Field::CacheWrite)
+                .map(|w| w.saturating_sub(write_1h))
+        })
         .unwrap_or(0);
     ev.usage.reasoning_tokens = f.count(Field::Reasoning).unwrap_or(0);
     ev.usage.audio_input_tokens = f.count(Field::AudioInput).unwrap_or(0);

@@ -1,6 +1,7 @@
 use super::*;
 
-const BEGIN: &str = "<!-- genai-attributes:begin (rendered from src/otlp/convert/genai/conventions.rs) -->\n";
+const BEGIN: &str =
+    "<!-- genai-attributes:begin (rendered from src/otlp/convert/genai/conventions.rs) -->\n";
 const END: &str = "<!-- genai-attributes:end -->";
 
 #[test]
@@ -30,7 +31,10 @@ fn every_field_has_one_row_and_every_name_one_field() {
         assert!(!row.names.is_empty(), "{:?}", row.field);
         for (name, _) in row.names {
             assert!(seen.insert(*name), "{name} appears twice");
-            assert!(may_be_named(name), "{name} is outside the pre-filtered namespaces");
+            assert!(
+                may_be_named(name),
+                "{name} is outside the pre-filtered namespaces"
+            );
         }
     }
     assert_eq!(INDEX.len(), seen.len());
@@ -46,7 +50,10 @@ fn counts_and_text_read_in_one_pass() {
     let attrs = [
         kv("gen_ai.usage.output_tokens", Value::DoubleValue(5.0)),
         kv("gen_ai.usage.input_tokens", Value::IntValue(-3)),
-        kv("gen_ai.usage.prompt_tokens", Value::StringValue(" 8 ".into())),
+        kv(
+            "gen_ai.usage.prompt_tokens",
+            Value::StringValue(" 8 ".into()),
+        ),
         kv("gen_ai.request.model", Value::IntValue(4)),
     ];
     let f = Found::read(&attrs);

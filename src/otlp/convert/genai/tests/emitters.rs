@@ -31,7 +31,10 @@ fn openinference_openai_llm_span() {
         ("openai", "o4-mini-2025-04-16", "chat")
     );
     let u = &ev.usage;
-    assert_eq!((u.requests, u.input_tokens, u.output_tokens), (1, 1200, 500));
+    assert_eq!(
+        (u.requests, u.input_tokens, u.output_tokens),
+        (1, 1200, 500)
+    );
     assert_eq!((u.cached_input_tokens, u.reasoning_tokens), (200, 300));
     assert_eq!((u.audio_input_tokens, u.audio_output_tokens), (7, 9));
     assert_eq!(ev.status, Some(CallStatus::Ok));
@@ -67,7 +70,14 @@ fn openinference_anthropic_llm_span_prefers_provider_and_response_model() {
 
 #[test]
 fn openinference_wrapper_spans_are_not_model_calls() {
-    for kind in ["CHAIN", "AGENT", "TOOL", "RETRIEVER", "RERANKER", "GUARDRAIL"] {
+    for kind in [
+        "CHAIN",
+        "AGENT",
+        "TOOL",
+        "RETRIEVER",
+        "RERANKER",
+        "GUARDRAIL",
+    ] {
         assert!(
             skipped(vec![
                 kv("openinference.span.kind", s(kind)),
@@ -134,7 +144,10 @@ fn anthropic_sdk_span_splits_one_hour_cache_writes() {
     let ev = usage(attrs.clone());
     let u = &ev.usage;
     assert_eq!((u.input_tokens, u.cached_input_tokens), (45000, 40000));
-    assert_eq!((u.cache_write_5m_tokens, u.cache_write_1h_tokens), (1000, 2000));
+    assert_eq!(
+        (u.cache_write_5m_tokens, u.cache_write_1h_tokens),
+        (1000, 2000)
+    );
     assert_eq!((u.output_tokens, u.reasoning_tokens), (700, 300));
     assert_eq!(ev.service_tier.as_deref(), Some("priority"));
     // Without the 5-minute figure, the writes not made for an hour are the 5-minute ones.
@@ -143,7 +156,10 @@ fn anthropic_sdk_span_splits_one_hour_cache_writes() {
         .filter(|kv| !kv.key.contains("ephemeral_5m"))
         .collect();
     let u = usage(no_5m).usage;
-    assert_eq!((u.cache_write_5m_tokens, u.cache_write_1h_tokens), (1000, 2000));
+    assert_eq!(
+        (u.cache_write_5m_tokens, u.cache_write_1h_tokens),
+        (1000, 2000)
+    );
 }
 
 #[test]
@@ -168,10 +184,16 @@ fn openllmetry_legacy_names() {
         kv("gen_ai.usage.cache_creation_input_tokens", i(200)),
         kv("llm.usage.total_tokens", i(1580)),
     ]);
-    assert_eq!((&*ev.provider, &*ev.operation), ("Anthropic", "text_completion"));
+    assert_eq!(
+        (&*ev.provider, &*ev.operation),
+        ("Anthropic", "text_completion")
+    );
     let u = &ev.usage;
     assert_eq!((u.input_tokens, u.output_tokens), (1500, 80));
-    assert_eq!((u.cached_input_tokens, u.cache_write_5m_tokens), (1000, 200));
+    assert_eq!(
+        (u.cached_input_tokens, u.cache_write_5m_tokens),
+        (1000, 200)
+    );
     // Only a total and the output: the input is the rest.
     let u = usage(vec![
         kv("llm.request.type", s("chat")),
@@ -316,5 +338,8 @@ fn only_usage_namespaces_make_a_span_genai() {
     assert!(is_genai(&[kv("ai.operationId", s("ai.generateText"))]));
     assert!(is_genai(&[kv("llm.token_count.prompt", i(1))]));
     // Provider SDK attributes alone are not a call.
-    assert!(skipped(vec![kv("anthropic.response.service_tier", s("batch"))]));
+    assert!(skipped(vec![kv(
+        "anthropic.response.service_tier",
+        s("batch")
+    )]));
 }

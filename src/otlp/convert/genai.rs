@@ -66,14 +66,15 @@ pub fn identity(attrs: &[KeyValue]) -> (Box<str>, Box<str>, Box<str>) {
     )
 }
 
+/// Provider, model and operation, each when present.
+type Identity<'a> = (
+    Option<Cow<'a, str>>,
+    Option<Cow<'a, str>>,
+    Option<Cow<'a, str>>,
+);
+
 /// Provider, model and operation as the table gives them, with each convention's value rules.
-fn call_identity<'a>(
-    f: &Found<'a>,
-) -> (
-    Option<Cow<'a, str>>,
-    Option<Cow<'a, str>>,
-    Option<Cow<'a, str>>,
-) {
+fn call_identity<'a>(f: &Found<'a>) -> Identity<'a> {
     let vercel =
         f.has(Field::VercelOperation) || f.source(Field::Provider) == Some("ai.model.provider");
     let provider = f.text(Field::Provider).map(|p| {

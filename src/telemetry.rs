@@ -22,9 +22,16 @@ fn options(help: &str) -> Arc<FamilyOptions> {
     })
 }
 
-fn apply(store: &Store, name: &str, help: &str, labels: &[(&str, &str)], value: SampleValue) {
+/// A sample of an internal family, for pure code that hands samples back instead of holding the
+/// store (derive).
+pub fn sample(name: &str, help: &str, labels: &[(&str, &str)], value: SampleValue) -> Sample {
     let mut sample = Sample::new(name, Labels::shared(labels.iter().copied()), value);
     sample.options = options(help);
+    sample
+}
+
+fn apply(store: &Store, name: &str, help: &str, labels: &[(&str, &str)], value: SampleValue) {
+    let sample = sample(name, help, labels, value);
     // Internal families overflow instead of rejecting; the only failure left is a type clash with
     // a user metric that took a `meterd_` name, which is not worth more than ignoring.
     let _ = store.apply(&sample);

@@ -6,10 +6,11 @@ mod call_labels;
 pub mod pricing;
 pub mod quality;
 pub mod redact;
+pub mod semantics;
 pub mod usage;
 
 use crate::config::Config;
-use crate::model::{Labels, QualityEvent, Sample, UsageEvent};
+use crate::model::{Labels, QualityEvent, Sample, SampleValue, UsageEvent};
 
 /// Everything derivation needs, compiled from one config snapshot. Rebuilt on reload.
 pub struct Deriver {
@@ -72,8 +73,25 @@ impl Deriver {
     }
 
     /// Derives usage and cost samples for one event. Returns the event's total priced cost in
-    /// nano-USD (0 when unpriced), for budgets.
+    /// nano-USD (0 when unpriced), for budgets. The event's usage is made inclusive first
+    /// ([`semantics`]): tokens are counted and priced, and tiers chosen, on the inclusive figures.
     pub fn usage(&self, ev: &UsageEvent, out: &mut Vec<Sample>) -> u64 {
+        let normalized = semantics::normalize(&ev.usage, ev.semantics, ev.usage.requests > 0);
+        for why in normalized.inconsistent.into_iter().flatten() {
+            out.push(inconsistent_sample(ev, why));
+        }
+        let inclusive;
+        let ev = match normalized.usage {
+            None => ev,
+            Some(usage) => {
+                inclusive = UsageEvent {
+                    usage,
+                    semantics: crate::model::UsageSemantics::Inclusive,
+                    ..ev.clone()
+                };
+                &inclusive
+            }
+        };
         if self.redactor.is_empty()
             && ev
                 .scope
@@ -91,6 +109,31 @@ impl Deriver {
                 .derive(self.pricing.as_deref(), &scoped, out)
         }
     }
+}
+
+static INCONSISTENT_LOG: crate::telemetry::RateLimit = crate::telemetry::RateLimit::new();
+
+/// `meterd_usage_inconsistent_total{provider,reason}` += 1, and a (rate-limited) line saying how
+/// to declare the source raw.
+fn inconsistent_sample(ev: &UsageEvent, why: semantics::Inconsistency) -> Sample {
+    crate::telemetry::rate_limited_warn(
+        &INCONSISTENT_LOG,
+        format_args!(
+            "usage of {:?} model {:?} is inconsistent ({}): its parts exceed its whole, so it \
+             is priced as raw usage (parts outside the whole); if this source always sends raw \
+             usage, declare it (statsd.raw_usage_providers, otlp.raw_usage_scopes)",
+            &*ev.provider,
+            &*ev.model,
+            why.reason()
+        ),
+    );
+    crate::telemetry::sample(
+        "meterd_usage_inconsistent",
+        "Usage events whose parts (cache, reasoning, audio tokens) exceed their whole (input, \
+         output): priced as raw usage, by provider and reason. Declare such a source raw in config.",
+        &[("provider", &ev.provider), ("reason", why.reason())],
+        SampleValue::CounterAdd(1.0),
+    )
 }
 
 impl Deriver {

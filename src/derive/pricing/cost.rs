@@ -34,7 +34,8 @@
 use super::compile::{Compiled, Rates, Resolution};
 use super::decimal::{mul_div_round, FEMTO_PER_USD};
 use super::Dim;
-use crate::model::UsageEvent;
+use crate::derive::semantics;
+use crate::model::{Usage, UsageEvent};
 
 /// One billed dimension.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,12 +71,12 @@ pub enum Breakdown<'a> {
     Priced(Priced<'a>),
 }
 
-/// The input size that selects a tier (see the module docs).
-pub fn request_input(ev: &UsageEvent) -> Option<u64> {
+/// The input size that selects a tier (see the module docs), of an event's *inclusive* usage.
+pub fn request_input(ev: &UsageEvent, usage: &Usage) -> Option<u64> {
     // Only an event standing for a whole call (a span: requests > 0) knows its input size; a
     // StatsD token line's status tag does not make its count the call's whole input.
     ev.request_input_tokens
-        .or_else(|| (ev.usage.requests > 0).then_some(ev.usage.input_tokens))
+        .or_else(|| (usage.requests > 0).then_some(usage.input_tokens))
 }
 
 pub fn price<'a>(table: &'a Compiled, ev: &UsageEvent) -> Breakdown<'a> {
@@ -83,8 +84,11 @@ pub fn price<'a>(table: &'a Compiled, ev: &UsageEvent) -> Breakdown<'a> {
     let Some(resolution) = table.resolve(&ev.provider, &ev.model, at) else {
         return Breakdown::UnknownModel;
     };
+    // The deriver hands over inclusive usage already; `meterd price` and other callers may not.
+    let normalized = semantics::normalize(&ev.usage, ev.semantics, ev.usage.requests > 0);
+    let usage = normalized.usage.as_ref().unwrap_or(&ev.usage);
     let entry = resolution.entry;
-    let req_input = request_input(ev);
+    let req_input = request_input(ev, usage);
     let rates = entry.rates_for(req_input);
     let tier = req_input.and_then(|n| {
         entry
@@ -95,7 +99,7 @@ pub fn price<'a>(table: &'a Compiled, ev: &UsageEvent) -> Breakdown<'a> {
             .map(|(a, _)| *a)
     });
     let multiplier = table.service_multiplier(entry, ev.service_tier.as_deref());
-    let (lines, unpriced) = bill(rates, multiplier, ev);
+    let (lines, unpriced) = bill(rates, multiplier, usage);
     let total = lines
         .iter()
         .map(|l| l.femto)
@@ -110,8 +114,7 @@ pub fn price<'a>(table: &'a Compiled, ev: &UsageEvent) -> Breakdown<'a> {
     })
 }
 
-fn bill(rates: &Rates, multiplier: u128, ev: &UsageEvent) -> (Vec<Line>, Vec<Dim>) {
-    let u = &ev.usage;
+fn bill(rates: &Rates, multiplier: u128, u: &Usage) -> (Vec<Line>, Vec<Dim>) {
     let mut lines = Vec::new();
     let mut unpriced = Vec::new();
     let input_parts = u

@@ -26,6 +26,10 @@
 //! becomes the event weight (usage) or a repeat count (quality). Every other tag is scope; the
 //! deriver keeps only the configured `scope_labels`.
 
+mod merge;
+
+pub use merge::merge_lines;
+
 use super::parse::{MetricType, Sample, Tags, Value};
 use crate::model::{CallStatus, Labels, QualityEvent, QualitySignal, UsageEvent};
 use crate::names::sanitize_label_name;

@@ -142,6 +142,9 @@ impl Worker {
         }
         let counts = &mut self.counts[transport as usize];
         counts.packets += packets as u64;
+        // Usage lines are priced at the end of the batch, a call's lines together (see
+        // `convention::merge_lines`).
+        let mut usage = Vec::new();
         for line in parse::lines(data) {
             counts.lines += 1;
             let result = ingest_line(
@@ -152,6 +155,7 @@ impl Worker {
                     mapping_drops: &mut counts.mapping_drops,
                     pipeline,
                     rt: &rt,
+                    usage: &mut usage,
                 },
                 line,
                 now_unix_nanos,
@@ -167,6 +171,9 @@ impl Worker {
                     ),
                 );
             }
+        }
+        if !usage.is_empty() {
+            pipeline.usage_events("statsd", &convention::merge_lines(usage));
         }
     }
 
@@ -243,6 +250,7 @@ struct Scope<'w> {
     mapping_drops: &'w mut u64,
     pipeline: &'w Pipeline,
     rt: &'w Runtime,
+    usage: &'w mut Vec<crate::model::UsageEvent>,
 }
 
 fn ingest_line(w: &mut Scope<'_>, line: &[u8], now_unix_nanos: u64) -> Result<(), LineError> {
@@ -275,7 +283,10 @@ fn ingest_line(w: &mut Scope<'_>, line: &[u8], now_unix_nanos: u64) -> Result<()
             Some(Verdict::Convention(kind)) => Some(
                 convention::convert(*kind, &parsed.tags, sample, now_unix_nanos)
                     .map(|event| match event {
-                        Event::Usage(ev) => w.pipeline.usage("statsd", &ev),
+                        Event::Usage(mut ev) => {
+                            ev.semantics = rt.config.statsd.usage_semantics(&ev.provider);
+                            w.usage.push(ev);
+                        }
                         Event::Quality { event, repeat } => {
                             for _ in 0..repeat {
                                 w.pipeline.quality("statsd", &event);

@@ -3,8 +3,9 @@
 //! - **Inclusion rule** (GenAI conventions): `cached_input`, `cache_write_5m`, `cache_write_1h`
 //!   and `audio_input` tokens are part of `input`; `reasoning` and `audio_output` are part of
 //!   `output`. Each part is billed at its own rate and only the remainder at the base rate, so no
-//!   token is billed twice. When the parts exceed the whole (a sender reporting them separately),
-//!   the remainder is zero.
+//!   token is billed twice. Usage is made inclusive first ([`crate::derive::semantics`]): a raw
+//!   event (declared by its source, or detected because its parts exceed its whole) has its parts
+//!   added to its whole, so the remainder is the fresh input and the tier sees the whole prompt.
 //! - **Parts sent alone** (a StatsD line or an OTLP metric point carries one token type, so the
 //!   cached part arrives in one event and the whole `input` in another): an event with parts but
 //!   a zero whole bills each part only at its *premium* over the whole's rate, `max(0, part rate -
@@ -13,14 +14,17 @@
 //!   and never bills a token twice; a cache-read *discount* cannot be applied to a total already
 //!   counted (counters do not go down), so single-dimension senders are billed conservatively (at
 //!   most the discount too much). Send the whole request in one event (an OTLP span) to get
-//!   discounts exactly.
+//!   discounts exactly, or send raw lines from a source declared raw: a raw part is not inside
+//!   any whole already billed, so it bills at its full rate (discounts exact, one dimension per
+//!   line).
 //! - **Fallbacks**: a model without a `cached_input`, `cache_write_*` or `reasoning` price bills those
 //!   tokens at its `input` (or `output`) rate, as providers that do not discount them do. Audio
 //!   tokens, audio time, characters and images have no fallback: without their price they are
 //!   *unpriced* (counted in `llm_unpriced_requests_total{reason="unknown_usage_type"}`), never $0.
 //!   A model without a `request` price simply has no per-request fee.
 //! - **Tiers** are chosen by the request's input size: `UsageEvent.request_input_tokens` when the
-//!   sender gives it (StatsD: a `request_input_tokens` tag), else `input_tokens` of an event that
+//!   sender gives it (StatsD: a `request_input_tokens` tag, the whole prompt whatever the source's
+//!   semantics), else the inclusive `input_tokens` of an event that
 //!   stands for a whole request (a span, `requests > 0`); a StatsD line without the tag prices at the base tier.
 //!   A tier applies when the input *exceeds* its `above_input_tokens`.
 //! - **Effective dates**: the entry in force at the event's time (`unix_nanos`; 0 = the current,

@@ -5,7 +5,7 @@ use super::compile::{parse_date, strip_version};
 use super::cost::{self, Breakdown, Priced};
 use super::*;
 use crate::config::load::load_str;
-use crate::model::{Usage, UsageEvent};
+use crate::model::{Usage, UsageEvent, UsageSemantics};
 use proptest::prelude::*;
 
 const TABLE: &str = r#"
@@ -230,12 +230,73 @@ fn cache_writes_and_reads_are_part_of_input() {
     assert_eq!(line(&p, Dim::CacheWrite5m), 1000 * 3_750_000_000);
     assert_eq!(line(&p, Dim::CacheWrite1h), 500 * 6_000_000_000);
     assert_eq!(p.total, 26_850_000_000_000);
-    // Parts larger than the whole never bill a negative remainder.
+    // Parts larger than the whole are raw usage: the whole is fresh input, billed besides them.
     let e = ev("anthropic", "claude-sonnet-4", NOW, |u| {
         u.input_tokens = 50;
         u.cached_input_tokens = 100;
     });
-    assert_eq!(total(&t, &e), 100 * 300_000_000);
+    assert_eq!(total(&t, &e), 50 * 3_000_000_000 + 100 * 300_000_000);
+}
+
+/// The reference call of issue #27: Claude Sonnet 4.5, 2k fresh input, 250k cache reads, 1k
+/// output. The prompt is 252k, so the long-context tier applies: 2000 x $6 + 250000 x $0.60 +
+/// 1000 x $22.50 per 1M = $0.1845, however the usage counts its parts.
+#[test]
+fn reference_call_prices_alike_inclusive_raw_declared_and_raw_detected() {
+    let t = table(TABLE);
+    let call = |input: u64, semantics: UsageSemantics| {
+        let mut e = ev("anthropic", "claude-sonnet-4", NOW, |u| {
+            u.input_tokens = input;
+            u.cached_input_tokens = 250_000;
+            u.output_tokens = 1000;
+            u.requests = 1;
+        });
+        e.semantics = semantics;
+        e
+    };
+    let want = 184_500_000_000_000;
+    for (what, e) in [
+        ("inclusive", call(252_000, UsageSemantics::Inclusive)),
+        ("declared raw", call(2000, UsageSemantics::RawInput)),
+        ("detected raw", call(2000, UsageSemantics::Inclusive)),
+    ] {
+        let p = priced(&t, &e);
+        assert_eq!(p.tier, Some(200_000), "{what}");
+        assert_eq!(line(&p, Dim::Input), 2000 * 6_000_000_000, "{what}");
+        assert_eq!(line(&p, Dim::CachedInput), 250_000 * 600_000_000, "{what}");
+        assert_eq!(p.total, want, "{what}: {}", decimal::format_usd(p.total));
+    }
+    // Raw StatsD lines (one dimension each, the tier from the request_input_tokens tag) add up
+    // to the same figure: a raw cache line is not a part of an input already billed.
+    let line_of = |f: fn(&mut Usage)| {
+        let mut e = ev("anthropic", "claude-sonnet-4", NOW, f);
+        e.semantics = UsageSemantics::RawInput;
+        e.request_input_tokens = Some(252_000);
+        e
+    };
+    let lines = [
+        line_of(|u| u.input_tokens = 2000),
+        line_of(|u| u.cached_input_tokens = 250_000),
+        line_of(|u| u.output_tokens = 1000),
+    ];
+    assert_eq!(lines.iter().map(|e| total(&t, e)).sum::<u128>(), want);
+}
+
+#[test]
+fn raw_gemini_thinking_bills_thoughts_besides_candidates() {
+    let t = table(TABLE);
+    // candidates_token_count 300 excludes 700 thinking tokens: 1000 output tokens at $2.50.
+    let mut e = ev("google", "gemini-2.5-flash", NOW, |u| {
+        u.input_tokens = 100;
+        u.output_tokens = 300;
+        u.reasoning_tokens = 700;
+        u.requests = 1;
+    });
+    e.semantics = UsageSemantics::RawOutput;
+    assert_eq!(total(&t, &e), 100 * 300_000_000 + 1000 * 2_500_000_000);
+    // Read as inclusive, 700 of the 300 would be thinking: detected raw, the same figure.
+    e.semantics = UsageSemantics::Inclusive;
+    assert_eq!(total(&t, &e), 100 * 300_000_000 + 1000 * 2_500_000_000);
 }
 
 #[test]

@@ -35,4 +35,5 @@ mod e2e {
     pub mod statsd_metrics;
     pub mod statsd_tcp;
     pub mod tls;
+    pub mod usage_semantics;
 }

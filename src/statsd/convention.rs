@@ -20,8 +20,11 @@
 //! `token_type` is one of input, output, cached_input, cache_write (or cache_write_5m,
 //! cache_write_1h), reasoning, audio_input, audio_output. As in the GenAI conventions, cached and
 //! cache-write tokens are *part of* input and reasoning tokens part of output: send the totals as
-//! input/output and the parts separately. Only `llm.requests` counts requests, so token lines of a
-//! call do not inflate `llm_requests_total`. A `request_input_tokens` tag (the call's whole input)
+//! input/output and the parts separately; a provider declared raw (`statsd.raw_usage_providers`)
+//! sends its fresh input as `input` instead, and derive adds the parts to it. Lines of one call
+//! identity in one batch are priced together ([`merge_lines`]). Only `llm.requests` counts
+//! requests, so token lines of a call do not inflate `llm_requests_total`. A
+//! `request_input_tokens` tag (the call's whole prompt, cache included, raw source or not)
 //! selects long-context price tiers; `service_tier` selects batch/priority prices. The sample rate
 //! becomes the event weight (usage) or a repeat count (quality). Every other tag is scope; the
 //! deriver keeps only the configured `scope_labels`.

@@ -113,3 +113,43 @@ fn commit_timeout_defaults_to_10s_and_is_bounded() {
         );
     }
 }
+
+#[test]
+fn raw_usage_declarations_are_checked_with_their_path() {
+    let c = load(
+        "statsd:\n  raw_usage_providers: {anthropic: raw_input, gcp.gemini: raw_output}\notlp:\n  raw_usage_scopes: {acme: raw}\n",
+    )
+    .expect("valid");
+    use crate::model::UsageSemantics;
+    assert_eq!(
+        c.statsd.usage_semantics("Anthropic"),
+        UsageSemantics::RawInput
+    );
+    assert_eq!(
+        c.statsd.usage_semantics("openai"),
+        UsageSemantics::Inclusive
+    );
+    assert_eq!(
+        c.otlp.raw_usage_scopes.get("acme"),
+        Some(&UsageSemantics::Raw)
+    );
+    let text = load(
+        "statsd:\n  raw_usage_providers: {anthropic: exclusive, \"\": raw}\notlp:\n  raw_usage_scopes: {\" \": raw}\n",
+    )
+    .expect_err("invalid")
+    .to_string();
+    for needle in ["test.yaml:2:", "statsd.raw_usage_providers", "exclusive"] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+    let text = load(
+        "statsd:\n  raw_usage_providers: {\"\": raw}\notlp:\n  raw_usage_scopes: {\" \": raw}\n",
+    )
+    .expect_err("invalid")
+    .to_string();
+    for needle in [
+        "statsd.raw_usage_providers: a provider name must not be empty",
+        "otlp.raw_usage_scopes: a scope name must not be empty",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+}

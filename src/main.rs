@@ -127,6 +127,11 @@ struct PriceArgs {
     /// Service tier (batch, flex, priority, ...), applying the table's multiplier.
     #[arg(long)]
     service_tier: Option<String>,
+    /// How the token counts are meant: inclusive (GenAI conventions: --input holds the cache
+    /// reads and writes), raw_input (Anthropic's and Bedrock's raw usage), raw_output (Gemini's),
+    /// raw. Counts whose parts exceed their whole are read as raw anyway.
+    #[arg(long, value_name = "SEMANTICS", value_parser = parse_semantics, default_value = "inclusive")]
+    usage: meterd::model::UsageSemantics,
     /// When the call happened (YYYY-MM-DD or RFC 3339): prices in force then apply. Default: now.
     #[arg(long, value_name = "DATE")]
     at: Option<String>,
@@ -196,6 +201,11 @@ fn check_config(file: &Path) -> ExitCode {
     }
 }
 
+fn parse_semantics(s: &str) -> Result<meterd::model::UsageSemantics, String> {
+    meterd::model::UsageSemantics::from_name(s)
+        .ok_or_else(|| format!("{s:?}: expected inclusive, raw_input, raw_output or raw"))
+}
+
 fn price(a: &PriceArgs) -> ExitCode {
     use meterd::derive::pricing::{compile, explain, Compiled};
     let loaded = match &a.pricing {
@@ -239,6 +249,7 @@ fn price(a: &PriceArgs) -> ExitCode {
     };
     ev.request_input_tokens = a.request_input_tokens;
     ev.service_tier = a.service_tier.as_deref().map(Box::from);
+    ev.semantics = a.usage;
     match explain::explain(&Compiled::new(&table), &ev) {
         Ok(text) => {
             print!("{text}");

@@ -217,6 +217,16 @@ pub enum UsageSemantics {
 }
 
 impl UsageSemantics {
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "inclusive" => UsageSemantics::Inclusive,
+            "raw_input" => UsageSemantics::RawInput,
+            "raw_output" => UsageSemantics::RawOutput,
+            "raw" => UsageSemantics::Raw,
+            _ => return None,
+        })
+    }
+
     pub fn raw_input(self) -> bool {
         matches!(self, UsageSemantics::RawInput | UsageSemantics::Raw)
     }

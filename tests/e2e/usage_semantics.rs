@@ -199,7 +199,31 @@ fn reference_call_prices_alike_by_cli() {
     let mut raw = inclusive;
     raw[5] = "2000";
     assert_eq!(cli_total(&raw), "0.1845");
-    assert!(price_cli(&raw).contains("tier: request input above 200000 tokens"));
+    let text = price_cli(&raw);
+    assert!(
+        text.contains("tier: request input above 200000 tokens"),
+        "{text}"
+    );
+    assert!(
+        text.contains("usage read as raw (inconsistent: cache_exceeds_input): parts added to their whole, 252000 input"),
+        "{text}"
+    );
+    // Declared raw, as Anthropic's own usage object reads, even when parts are smaller.
+    let declared = [
+        "--provider",
+        "anthropic",
+        "--model",
+        SONNET,
+        "--input",
+        "5000",
+        "--cached-input",
+        "1000",
+        "--usage",
+        "raw_input",
+    ];
+    // 5000 x $3 + 1000 x $0.30 per 1M (6000 input tokens: base tier).
+    assert_eq!(cli_total(&declared), "0.0153");
+    assert!(price_cli(&declared).contains("usage read as raw (declared)"));
     // Gemini 2.5 Flash: 10000 prompt tokens (4000 cached), 1500 candidates + 500 thoughts:
     // 6000 x $0.30 + 4000 x $0.03 + 2000 x $2.50 per 1M.
     let gemini = [

@@ -50,6 +50,27 @@ pub fn explain(table: &Compiled, ev: &UsageEvent) -> Result<String, String> {
     if let Some(t) = p.tier {
         let _ = writeln!(out, "tier: request input above {t} tokens");
     }
+    let normalized =
+        crate::derive::semantics::normalize(&ev.usage, ev.semantics, ev.usage.requests > 0);
+    if let Some(u) = &normalized.usage {
+        let why: Vec<&str> = normalized
+            .inconsistent
+            .iter()
+            .flatten()
+            .map(|i| i.reason())
+            .collect();
+        let _ = writeln!(
+            out,
+            "usage read as raw ({}): parts added to their whole, {} input and {} output tokens",
+            if why.is_empty() {
+                "declared".to_owned()
+            } else {
+                format!("inconsistent: {}", why.join(", "))
+            },
+            u.input_tokens,
+            u.output_tokens
+        );
+    }
     if p.multiplier != FEMTO_PER_USD {
         let _ = writeln!(
             out,

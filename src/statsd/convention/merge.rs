@@ -62,19 +62,28 @@ pub fn merge_lines(events: Vec<UsageEvent>) -> Vec<UsageEvent> {
     if events.len() < 2 {
         return events;
     }
-    // (sum, how many lines it holds); `slot[i]`: the group line i joined, if any.
-    let mut groups: Vec<(UsageEvent, usize)> = Vec::new();
+    struct Group {
+        first: usize,
+        sum: Usage,
+        lines: usize,
+    }
+    // Events are not cloned: a group points at its first line and sums the usage.
+    let mut groups: Vec<Group> = Vec::new();
     let mut slot: Vec<Option<usize>> = Vec::with_capacity(events.len());
-    for ev in &events {
+    for (i, ev) in events.iter().enumerate() {
         let joined = if mergeable(ev) {
-            match groups.iter().position(|(g, _)| same_call(g, ev)) {
-                Some(i) => {
-                    add(&mut groups[i].0.usage, &ev.usage);
-                    groups[i].1 += 1;
-                    Some(i)
+            match groups.iter().position(|g| same_call(&events[g.first], ev)) {
+                Some(g) => {
+                    add(&mut groups[g].sum, &ev.usage);
+                    groups[g].lines += 1;
+                    Some(g)
                 }
                 None if groups.len() < MAX_GROUPS => {
-                    groups.push((ev.clone(), 1));
+                    groups.push(Group {
+                        first: i,
+                        sum: ev.usage.clone(),
+                        lines: 1,
+                    });
                     Some(groups.len() - 1)
                 }
                 None => None,
@@ -84,24 +93,29 @@ pub fn merge_lines(events: Vec<UsageEvent>) -> Vec<UsageEvent> {
         };
         slot.push(joined);
     }
-    let merged: Vec<bool> = groups
-        .iter()
-        .map(|(g, n)| {
-            *n > 1
-                && semantics::normalize(&g.usage, g.semantics, false)
-                    .inconsistent
-                    .iter()
-                    .all(Option::is_none)
+    // `Some(sum)` for the groups that merge; taken by their first line.
+    let mut sums: Vec<Option<Usage>> = groups
+        .into_iter()
+        .map(|g| {
+            let consistent = semantics::normalize(&g.sum, events[g.first].semantics, false)
+                .inconsistent
+                .iter()
+                .all(Option::is_none);
+            (g.lines > 1 && consistent).then_some(g.sum)
         })
         .collect();
+    if sums.iter().all(Option::is_none) {
+        return events;
+    }
+    let merged: Vec<bool> = sums.iter().map(Option::is_some).collect();
     let mut out = Vec::with_capacity(events.len());
-    let mut sums: Vec<Option<UsageEvent>> = groups.into_iter().map(|(g, _)| Some(g)).collect();
-    for (ev, joined) in events.into_iter().zip(slot) {
+    for (mut ev, joined) in events.into_iter().zip(slot) {
         match joined {
-            // The first line of a merged group stands for all of them.
-            Some(i) if merged.get(i) == Some(&true) => {
-                if let Some(sum) = sums.get_mut(i).and_then(Option::take) {
-                    out.push(sum);
+            // A merged group's first line carries the sum; its other lines are dropped.
+            Some(g) if merged.get(g) == Some(&true) => {
+                if let Some(u) = sums.get_mut(g).and_then(Option::take) {
+                    ev.usage = u;
+                    out.push(ev);
                 }
             }
             _ => out.push(ev),

@@ -16,6 +16,10 @@
 //!   line or a metric point carrying one part alone is the "parts sent alone" case of
 //!   [`crate::derive::pricing::cost`], not raw usage.
 
+mod merge;
+
+pub use merge::merge_lines;
+
 use crate::model::{Usage, UsageSemantics};
 
 /// Why usage was found inconsistent: the `reason` label of `meterd_usage_inconsistent_total`.

@@ -254,6 +254,8 @@ impl Ingest {
         if full > 0 {
             self.rejected(Signal::Metrics, "usage_stream_limit", full);
         }
+        // One export's token points of a call identity are priced together, as StatsD lines are.
+        let events = crate::derive::semantics::merge_lines(events);
         self.pipeline.usage_events(PROTOCOL, &events);
         for (p, h) in histograms {
             self.pipeline.ttft_histogram(PROTOCOL, &p.template, h);

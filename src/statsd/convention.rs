@@ -22,16 +22,12 @@
 //! cache-write tokens are *part of* input and reasoning tokens part of output: send the totals as
 //! input/output and the parts separately; a provider declared raw (`statsd.raw_usage_providers`)
 //! sends its fresh input as `input` instead, and derive adds the parts to it. Lines of one call
-//! identity in one batch are priced together ([`merge_lines`]). Only `llm.requests` counts
+//! identity in one batch are priced together ([`crate::derive::semantics::merge_lines`]). Only `llm.requests` counts
 //! requests, so token lines of a call do not inflate `llm_requests_total`. A
 //! `request_input_tokens` tag (the call's whole prompt, cache included, raw source or not)
 //! selects long-context price tiers; `service_tier` selects batch/priority prices. The sample rate
 //! becomes the event weight (usage) or a repeat count (quality). Every other tag is scope; the
 //! deriver keeps only the configured `scope_labels`.
-
-mod merge;
-
-pub use merge::merge_lines;
 
 use super::parse::{MetricType, Sample, Tags, Value};
 use crate::model::{CallStatus, Labels, QualityEvent, QualitySignal, UsageEvent};

@@ -143,7 +143,7 @@ impl Worker {
         let counts = &mut self.counts[transport as usize];
         counts.packets += packets as u64;
         // Usage lines are priced at the end of the batch, a call's lines together (see
-        // `convention::merge_lines`).
+        // `derive::semantics::merge_lines`).
         let mut usage = Vec::new();
         for line in parse::lines(data) {
             counts.lines += 1;
@@ -173,7 +173,7 @@ impl Worker {
             }
         }
         if !usage.is_empty() {
-            pipeline.usage_events("statsd", &convention::merge_lines(usage));
+            pipeline.usage_events("statsd", &crate::derive::semantics::merge_lines(usage));
         }
     }
 

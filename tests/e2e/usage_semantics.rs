@@ -406,3 +406,55 @@ fn reference_call_prices_alike_by_spans_and_statsd() {
     );
     assert_reference(&body, "f");
 }
+
+/// OTLP metrics carry one token type per point, like StatsD lines: the points of one export are
+/// priced together, so GPT-5's cache-read discount and reasoning split are exact. (Priced point
+/// by point, the input point bills all 10000 tokens at $1.25 and the cache-read point nothing.)
+#[test]
+fn token_metric_points_of_one_export_price_as_one_call() {
+    use crate::support::otel::{resource, Client, Transport};
+    use opentelemetry::metrics::MeterProvider as _;
+    use opentelemetry::KeyValue;
+    use opentelemetry_sdk::metrics::Temporality;
+
+    let agent = Agent::start(&format!("{}  usage_source: metrics\n", config(false)));
+    let client = Client::default();
+    let mp = client.meter_provider(
+        &agent,
+        Transport::HttpProto,
+        resource("chatbot", &[]),
+        Temporality::Cumulative,
+    );
+    let meter = mp.meter("opentelemetry-instrumentation-openai");
+    let attrs = [
+        KeyValue::new("gen_ai.operation.name", "chat"),
+        KeyValue::new("gen_ai.provider.name", "openai"),
+        KeyValue::new("gen_ai.response.model", "gpt-5"),
+        KeyValue::new("team", "m"),
+    ];
+    for (name, n) in [
+        ("gen_ai.client.inference.usage.input_tokens", 10_000),
+        (
+            "gen_ai.client.inference.usage.cache_read.input_tokens",
+            8000,
+        ),
+        ("gen_ai.client.inference.usage.output_tokens", 500),
+        ("gen_ai.client.inference.usage.reasoning.output_tokens", 300),
+    ] {
+        meter.u64_counter(name).build().add(n, &attrs);
+    }
+    mp.force_flush().expect("flush metrics");
+    mp.shutdown().expect("shutdown");
+    let body = agent.scrape(None);
+    let c = |ct| cost(&body, "m", "openai", "gpt-5", ct);
+    assert_eq!(
+        (c("input"), c("cached_input"), c("output"), c("reasoning")),
+        (Some(0.0025), Some(0.001), Some(0.002), Some(0.003)),
+        "{body}"
+    );
+    let t = |tt| tokens(&body, "m", "openai", "gpt-5", tt);
+    assert_eq!(
+        (t("input"), t("cached_input"), t("output"), t("reasoning")),
+        (Some(10_000.0), Some(8000.0), Some(500.0), Some(300.0))
+    );
+}

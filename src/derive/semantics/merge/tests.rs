@@ -50,9 +50,25 @@ fn different_identities_stay_apart() {
     sampled.weight = 10.0;
     let mut raw = line(|u| u.cached_input_tokens = 13);
     raw.semantics = UsageSemantics::RawInput;
-    lines.extend([other_team, batch, untiered, sampled, raw]);
+    let mut next_second = line(|u| u.output_tokens = 15);
+    next_second.unix_nanos += 1_000_000_000;
+    let mut same_second = line(|u| u.output_tokens = 17);
+    same_second.unix_nanos += 999_999_999;
+    lines.extend([
+        other_team,
+        batch,
+        untiered,
+        sampled,
+        raw,
+        next_second,
+        same_second,
+    ]);
     let out = merge_lines(lines);
-    assert_eq!(out.len(), 6, "{out:?}");
+    assert_eq!(out.len(), 7, "{out:?}");
+    assert_eq!(
+        out[0].usage.output_tokens, 1017,
+        "the same second is one identity"
+    );
     assert_eq!(out[0].usage.input_tokens, 252_000);
     assert_eq!(out[1].usage.output_tokens, 5);
 }
@@ -107,13 +123,13 @@ fn groups_are_bounded_and_sums_saturate() {
     let mut lines: Vec<UsageEvent> = (0..(MAX_GROUPS as u64 + 10))
         .map(|i| {
             let mut e = line(|u| u.output_tokens = 1);
-            e.unix_nanos = i;
+            e.unix_nanos = i * 1_000_000_000;
             e
         })
         .collect();
     for _ in 0..2 {
         let mut e = line(|u| u.output_tokens = u64::MAX);
-        e.unix_nanos = 0;
+        e.unix_nanos = 999_999_999;
         lines.push(e);
     }
     let out = merge_lines(lines);

@@ -1,16 +1,17 @@
-//! Usage lines of one batch (a datagram, or the datagrams and TCP lines read together) that
-//! describe the same call identity are summed into one event before pricing. Pure.
+//! Usage events of one batch that carry single dimensions of the same call identity (StatsD lines
+//! of a datagram or of one TCP read; GenAI metric points of one OTLP export) are summed into one
+//! event before pricing. Pure.
 //!
 //! Why: a StatsD line carries one dimension, so an inclusive sender's `cached_input` line arrives
 //! apart from the `input` line that contains it; priced apart, the input bills every token at the
 //! base rate and the cache read cannot take its discount back (counters do not go down). Priced
 //! together, each part bills once at its own rate. Pricing is linear in the quantities (integer
 //! rates), so summing lines of one identity (same provider, model, tags, tier tag, service tier,
-//! timestamp, sample rate and semantics) costs exactly what the lines would if each call's lines
+//! second, sample rate and semantics) costs exactly what the lines would if each call's lines
 //! were priced together. A sum whose parts exceed its whole (a part whose whole came in another
 //! batch) is not merged: its lines are priced one by one, conservatively, as before.
 
-use crate::derive::semantics;
+use super::normalize;
 use crate::model::{Usage, UsageEvent};
 
 /// Distinct identities remembered per batch; lines past it are priced on their own (bounded work
@@ -25,7 +26,8 @@ fn same_call(a: &UsageEvent, b: &UsageEvent) -> bool {
         && a.status == b.status
         && a.service_tier == b.service_tier
         && a.request_input_tokens == b.request_input_tokens
-        && a.unix_nanos == b.unix_nanos
+        // The same second: an SDK stamps each instrument of one collection a little apart.
+        && a.unix_nanos / 1_000_000_000 == b.unix_nanos / 1_000_000_000
         && a.weight.to_bits() == b.weight.to_bits()
         && a.semantics == b.semantics
         && a.trace_id == b.trace_id
@@ -97,7 +99,7 @@ pub fn merge_lines(events: Vec<UsageEvent>) -> Vec<UsageEvent> {
     let mut sums: Vec<Option<Usage>> = groups
         .into_iter()
         .map(|g| {
-            let consistent = semantics::normalize(&g.sum, events[g.first].semantics, false)
+            let consistent = normalize(&g.sum, events[g.first].semantics, false)
                 .inconsistent
                 .iter()
                 .all(Option::is_none);

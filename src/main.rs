@@ -93,7 +93,7 @@ struct PriceArgs {
     provider: String,
     #[arg(long)]
     model: String,
-    /// Input tokens (including cached, cache-write and audio input tokens).
+    /// Input tokens (including cached, cache-write and audio input tokens; see --usage).
     #[arg(long, default_value_t = 0)]
     input: u64,
     /// Output tokens (including reasoning and audio output tokens).

@@ -188,6 +188,45 @@ mod tests {
     use super::*;
 
     #[test]
+    fn raw_usage_is_counted_inclusive_and_inconsistency_is_reported() {
+        let d = Deriver::new(&Config::default());
+        let tokens = |out: &[Sample], tt: &str| {
+            out.iter()
+                .find(|s| &*s.name == "llm_tokens" && s.labels.get("token_type") == Some(tt))
+                .map(|s| s.value.clone())
+        };
+        let mut ev = UsageEvent::new("anthropic", "claude-sonnet-4-5");
+        ev.usage.requests = 1;
+        ev.usage.input_tokens = 2000;
+        ev.usage.cached_input_tokens = 250_000;
+        let mut out = Vec::new();
+        d.usage(&ev, &mut out);
+        assert_eq!(
+            tokens(&out, "input"),
+            Some(SampleValue::CounterAdd(252_000.0))
+        );
+        let inconsistent: Vec<_> = out
+            .iter()
+            .filter(|s| &*s.name == "meterd_usage_inconsistent")
+            .collect();
+        assert_eq!(inconsistent.len(), 1, "{out:?}");
+        assert_eq!(
+            inconsistent[0].labels.get("reason"),
+            Some("cache_exceeds_input")
+        );
+        assert!(inconsistent[0].options.internal);
+        // Declared raw: the same counts, nothing inconsistent.
+        ev.semantics = crate::model::UsageSemantics::RawInput;
+        out.clear();
+        d.usage(&ev, &mut out);
+        assert_eq!(
+            tokens(&out, "input"),
+            Some(SampleValue::CounterAdd(252_000.0))
+        );
+        assert!(!out.iter().any(|s| &*s.name == "meterd_usage_inconsistent"));
+    }
+
+    #[test]
     fn scope_keeps_only_allow_listed_labels() {
         let d = Deriver::new(&Config::default());
         let l = Labels::new([("team", "a"), ("user_id", "u1"), ("env", "prod")]);

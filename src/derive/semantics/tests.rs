@@ -244,3 +244,107 @@ fn reasons_are_label_values() {
         );
     }
 }
+
+mod pricing {
+    //! The same call priced whichever way its usage arrives, for any token counts.
+    use super::super::merge_lines;
+    use crate::config::load::load_str;
+    use crate::derive::pricing::{cost, Breakdown, Compiled, PricingTable};
+    use crate::model::{Usage, UsageEvent, UsageSemantics};
+    use proptest::prelude::*;
+
+    const TABLE: &str = r#"
+models:
+  - provider: anthropic
+    model: sonnet
+    prices: {input: 3, cache_write_5m: 3.75, cache_write_1h: 6, cached_input: 0.3, output: 15, reasoning: 16}
+    tiers:
+      - above_input_tokens: 200000
+        prices: {input: 6, cache_write_5m: 7.5, cache_write_1h: 12, cached_input: 0.6, output: 22.5}
+"#;
+
+    fn total(t: &Compiled, e: &UsageEvent) -> u128 {
+        match cost::price(t, e) {
+            Breakdown::Priced(p) => p.total,
+            Breakdown::UnknownModel => panic!("unknown model"),
+        }
+    }
+
+    /// A call's raw figures: fresh input, cache reads, 5m and 1h writes, visible output, reasoning.
+    fn arb_call() -> impl Strategy<Value = [u64; 6]> {
+        [
+            0u64..300_000,
+            0u64..300_000,
+            0u64..50_000,
+            0u64..50_000,
+            0u64..20_000,
+            0u64..20_000,
+        ]
+    }
+
+    fn event(u: Usage, semantics: UsageSemantics, prompt: u64) -> UsageEvent {
+        let mut e = UsageEvent::new("anthropic", "sonnet");
+        e.usage = u;
+        e.semantics = semantics;
+        // StatsD lines carry the prompt in a tag; a span's inclusive input is the same number.
+        e.request_input_tokens = Some(prompt);
+        e
+    }
+
+    proptest! {
+        #[test]
+        fn raw_declared_raw_lines_and_inclusive_lines_all_price_the_inclusive_call(
+            c in arb_call(),
+        ) {
+            let t: PricingTable = load_str(TABLE, "t.yaml", &|_| None).expect("table");
+            let t = Compiled::new(&t);
+            let [fresh, read, w5, w1, visible, thinking] = c;
+            let prompt = fresh + read + w5 + w1;
+            let parts = Usage {
+                cached_input_tokens: read,
+                cache_write_5m_tokens: w5,
+                cache_write_1h_tokens: w1,
+                reasoning_tokens: thinking,
+                ..Usage::default()
+            };
+            let inclusive = event(
+                Usage { input_tokens: prompt, output_tokens: visible + thinking, ..parts.clone() },
+                UsageSemantics::Inclusive,
+                prompt,
+            );
+            let want = total(&t, &inclusive);
+            let raw = event(
+                Usage { input_tokens: fresh, output_tokens: visible, ..parts },
+                UsageSemantics::Raw,
+                prompt,
+            );
+            prop_assert_eq!(total(&t, &raw), want);
+            // One dimension per event (StatsD lines), each on its own: raw lines add up exactly.
+            let split = |e: &UsageEvent| -> Vec<UsageEvent> {
+                let u = &e.usage;
+                [
+                    Usage { input_tokens: u.input_tokens, ..Usage::default() },
+                    Usage { output_tokens: u.output_tokens, ..Usage::default() },
+                    Usage { cached_input_tokens: u.cached_input_tokens, ..Usage::default() },
+                    Usage { cache_write_5m_tokens: u.cache_write_5m_tokens, ..Usage::default() },
+                    Usage { cache_write_1h_tokens: u.cache_write_1h_tokens, ..Usage::default() },
+                    Usage { reasoning_tokens: u.reasoning_tokens, ..Usage::default() },
+                ]
+                .into_iter()
+                .filter(|u| !u.is_empty())
+                .map(|u| event(u, e.semantics, prompt))
+                .collect()
+            };
+            let raw_lines: u128 = split(&raw).iter().map(|e| total(&t, e)).sum();
+            prop_assert_eq!(raw_lines, want);
+            // Inclusive lines of one datagram, summed before pricing: exact too.
+            let merged = merge_lines(split(&inclusive));
+            prop_assert!(merged.len() <= 1);
+            let inclusive_lines: u128 = merged.iter().map(|e| total(&t, e)).sum();
+            prop_assert_eq!(inclusive_lines, want);
+            // Priced one by one they are never billed less than the call.
+            let apart: u128 = split(&inclusive).iter().map(|e| total(&t, e)).sum();
+            prop_assert!(apart >= want);
+        }
+    }
+}

@@ -9,6 +9,7 @@ mod e2e {
     pub mod cli;
     pub mod corrupt_state;
     pub mod disk_full;
+    pub mod hostile_values;
     pub mod http_auth;
     pub mod kill9_durability;
     pub mod memory_guard;

@@ -304,6 +304,24 @@ fn money_and_float_increments_do_not_mix_in_one_series() {
     assert_eq!(st.money_femto("f", &Labels::empty()), None);
 }
 
+/// Issue 17 item 2: an increment that would overflow the money total is refused and reported;
+/// the total is kept exactly, never saturated.
+#[test]
+fn money_overflow_is_refused_not_saturated() {
+    let st = Store::default();
+    st.apply(&s("c", &[], SampleValue::CounterAddFemtoUsd(u128::MAX - 1)))
+        .unwrap();
+    assert_eq!(
+        st.apply(&s("c", &[], SampleValue::CounterAddFemtoUsd(2))),
+        Err(Reject::MoneyOverflow)
+    );
+    assert_eq!(Reject::MoneyOverflow.reason(), "money_overflow");
+    assert_eq!(st.money_femto("c", &Labels::empty()), Some(u128::MAX - 1));
+    st.apply(&s("c", &[], SampleValue::CounterAddFemtoUsd(1)))
+        .unwrap();
+    assert_eq!(st.money_femto("c", &Labels::empty()), Some(u128::MAX));
+}
+
 #[test]
 fn money_counter_renders_in_usd() {
     let st = Store::default();

@@ -307,9 +307,9 @@ fn check_quantity(
         return Err(ConventionError::UsageValueInvalid);
     }
     let scaled = value / rate;
-    // `!(<=)` so that a NaN or infinite product (a rate of 0 never parses, but the parser is not
-    // this function's guarantee) is too large rather than accepted.
-    if !(scaled <= max_usage as f64) {
+    // A NaN or infinite quotient (a rate of 0 never parses, but the parser is not this
+    // function's guarantee) is too large rather than accepted.
+    if !scaled.is_finite() || scaled > max_usage as f64 {
         return Err(ConventionError::UsageValueTooLarge);
     }
     Ok(())

@@ -128,13 +128,13 @@ fn hostile_statsd_and_otlp_values_never_reach_money() {
     assert_eq!(check["allowed"], true, "{check}");
 
     // Honest usage afterwards is priced to the nano-dollar: 1000 x $2.50/1M (and the largest
-    // line allowed, 1e9 tokens, is still accepted).
+    // line allowed, 1e9 tokens, is still accepted: $2,500).
     m.send_udp(&format!("llm.tokens:1000|c|{MODEL}\n"));
     wait_until("honest line priced", Duration::from_secs(20), || {
         (m.spend_nanos("everything") == 2_500_000).then_some(())
     });
     m.send_udp(&format!("llm.tokens:1000000000|c|{MODEL}\n"));
     wait_until("largest line priced", Duration::from_secs(20), || {
-        (m.spend_nanos("everything") == 2_502_500_000).then_some(())
+        (m.spend_nanos("everything") == 2_500_002_500_000).then_some(())
     });
 }

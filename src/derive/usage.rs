@@ -5,6 +5,7 @@ use super::call_labels::{self, Set};
 use crate::model::{Exemplar, FamilyOptions, HistogramData, LabelPolicy, Labels, Sample};
 use crate::model::{SampleValue, UsageEvent, TTFT_BUCKETS};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Why a usage event was refused before anything was derived from it; `reason()` labels
 /// `meterd_usage_rejected_total`.
@@ -59,12 +60,20 @@ pub fn check_ceiling(ev: &UsageEvent, max: u64) -> Result<(), UsageRejected> {
     Ok(())
 }
 
+/// Idle expiry of every derived `llm_*` family: never. A counter that expired and came back
+/// would restart at its new value, which Prometheus reads as a reset: `increase()` over two
+/// calls 30 minutes apart would be 0, and a burst on a series that just reappeared invisible.
+/// They stay bounded by the per-metric series cap, whose refusals are counted
+/// (`meterd_series_dropped_total{metric,reason}`); nothing evicts a derived series.
+pub(crate) const DERIVED_TTL: Option<Duration> = Some(Duration::ZERO);
+
 /// Family options for every derived `llm_*` family: scope labels are optional per event, so label
-/// sets legitimately vary within a family.
+/// sets legitimately vary within a family; see [`DERIVED_TTL`].
 pub(crate) fn family(help: &'static str) -> Arc<FamilyOptions> {
     Arc::new(FamilyOptions {
         help: Some(Arc::from(help)),
         label_policy: LabelPolicy::Any,
+        ttl: DERIVED_TTL,
         ..Default::default()
     })
 }
@@ -135,6 +144,7 @@ impl Default for UsageFamilies {
                     )),
                     buckets: Some(Arc::from(TTFT_BUCKETS.as_slice())),
                     label_policy: LabelPolicy::Any,
+                    ttl: DERIVED_TTL,
                     ..Default::default()
                 }),
             ),

@@ -32,6 +32,7 @@ mod e2e {
     pub mod quality_statsd;
     pub mod reload;
     pub mod secrets;
+    pub mod sparse_series;
     pub mod statsd_mapping;
     pub mod statsd_metrics;
     pub mod statsd_tcp;

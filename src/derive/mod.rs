@@ -73,9 +73,15 @@ impl Deriver {
     }
 
     /// Derives usage and cost samples for one event. Returns the event's total priced cost in
-    /// nano-USD (0 when unpriced), for budgets. The event's usage is made inclusive first
-    /// ([`semantics`]): tokens are counted and priced, and tiers chosen, on the inclusive figures.
-    pub fn usage(&self, ev: &UsageEvent, out: &mut Vec<Sample>) -> u64 {
+    /// nano-USD (0 when unpriced), for budgets; `MoneyOverflow` when the cost does not fit the
+    /// money counters (its usage samples are still appended, no cost sample is). The event's usage
+    /// is made inclusive first ([`semantics`]): tokens are counted and priced, and tiers chosen, on
+    /// the inclusive figures.
+    pub fn usage(
+        &self,
+        ev: &UsageEvent,
+        out: &mut Vec<Sample>,
+    ) -> Result<u64, pricing::cost::MoneyOverflow> {
         let normalized = semantics::normalize(&ev.usage, ev.semantics, ev.usage.requests > 0);
         for why in normalized.inconsistent.into_iter().flatten() {
             out.push(inconsistent_sample(ev, why));
@@ -200,7 +206,7 @@ mod tests {
         ev.usage.input_tokens = 2000;
         ev.usage.cached_input_tokens = 250_000;
         let mut out = Vec::new();
-        d.usage(&ev, &mut out);
+        assert!(d.usage(&ev, &mut out).is_ok());
         assert_eq!(
             tokens(&out, "input"),
             Some(SampleValue::CounterAdd(252_000.0))
@@ -218,7 +224,7 @@ mod tests {
         // Declared raw: the same counts, nothing inconsistent.
         ev.semantics = crate::model::UsageSemantics::RawInput;
         out.clear();
-        d.usage(&ev, &mut out);
+        assert!(d.usage(&ev, &mut out).is_ok());
         assert_eq!(
             tokens(&out, "input"),
             Some(SampleValue::CounterAdd(252_000.0))

@@ -98,6 +98,9 @@ pub struct Entry {
     /// Sorted by threshold, ascending.
     pub tiers: Vec<(u64, Rates)>,
     pub service_tiers: HashMap<String, u128>,
+    /// Explicit prices by lower-cased service tier: `[0]` for the base, `[i + 1]` for `tiers[i]`.
+    /// Only the dimensions given are `Some`.
+    pub service_prices: Vec<HashMap<String, Rates>>,
     pub layer: u32,
     pub source: Option<Box<str>>,
     pub checked: Option<Box<str>>,
@@ -121,6 +124,59 @@ impl Entry {
                 .map_or(&self.base, |(_, r)| r),
             None => &self.base,
         }
+    }
+
+    /// The position (0 = base, i + 1 = `tiers[i]`) of the rates [`Entry::rates_for`] picks.
+    pub fn tier_position(&self, request_input: Option<u64>) -> usize {
+        match request_input {
+            Some(n) => self
+                .tiers
+                .iter()
+                .rposition(|(above, _)| n > *above)
+                .map_or(0, |i| i + 1),
+            None => 0,
+        }
+    }
+
+    /// The rates a call pays: its long-context tier's rates, each replaced by the explicit price
+    /// of its service tier where the table gives one, else multiplied by `multiplier` (parts per
+    /// 1e15, rounded half up to whole femto-USD per unit).
+    pub fn effective_rates(
+        &self,
+        request_input: Option<u64>,
+        service_tier: Option<&str>,
+        multiplier: u128,
+    ) -> Rates {
+        let pos = self.tier_position(request_input);
+        let base = self.rates_for(request_input);
+        let explicit = service_tier.and_then(|t| {
+            self.service_prices
+                .get(pos)
+                .and_then(|m| m.get(&*lowercase(t)))
+        });
+        let mut out = Rates::default();
+        for d in Dim::ALL {
+            out.0[d as usize] = explicit.and_then(|e| e.get(d)).or_else(|| {
+                base.get(d).map(|r| {
+                    if multiplier == FEMTO_PER_USD {
+                        r
+                    } else {
+                        mul_div_round(r, multiplier, FEMTO_PER_USD)
+                    }
+                })
+            });
+        }
+        out
+    }
+
+    /// The dimensions priced explicitly for this service tier at this input size.
+    pub fn explicit_dims(&self, request_input: Option<u64>, service_tier: Option<&str>) -> Vec<Dim> {
+        let pos = self.tier_position(request_input);
+        service_tier
+            .and_then(|t| self.service_prices.get(pos)?.get(&*lowercase(t)))
+            .map_or_else(Vec::new, |r| {
+                Dim::ALL.into_iter().filter(|d| r.get(*d).is_some()).collect()
+            })
     }
 
     /// The best rank with which this entry matches `name` (lower-cased) or its unversioned forms.
@@ -375,12 +431,29 @@ fn compile_entry(index: usize, m: &ModelEntry) -> Entry {
             .collect()
     };
     let (base, _) = rates_of(&m.prices, &Rates::default());
-    let mut tiers: Vec<(u64, Rates)> = m
+    let explicit = |p: &BTreeMap<String, BTreeMap<String, Amount>>| -> HashMap<String, Rates> {
+        p.iter()
+            .map(|(k, v)| (k.to_lowercase(), rates_of(v, &Rates::default()).0))
+            .collect()
+    };
+    let mut sorted: Vec<(u64, Rates, HashMap<String, Rates>)> = m
         .tiers
         .iter()
-        .map(|t| (t.above_input_tokens, rates_of(&t.prices, &base).0))
+        .map(|t| {
+            (
+                t.above_input_tokens,
+                rates_of(&t.prices, &base).0,
+                explicit(&t.service_tier_prices),
+            )
+        })
         .collect();
-    tiers.sort_by_key(|(n, _)| *n);
+    sorted.sort_by_key(|(n, _, _)| *n);
+    let mut service_prices = vec![explicit(&m.service_tier_prices)];
+    let mut tiers = Vec::with_capacity(sorted.len());
+    for (n, r, s) in sorted {
+        tiers.push((n, r));
+        service_prices.push(s);
+    }
     let date = |d: &Option<String>| d.as_deref().and_then(|s| parse_date(s).ok());
     Entry {
         index,
@@ -392,6 +465,7 @@ fn compile_entry(index: usize, m: &ModelEntry) -> Entry {
         base,
         tiers,
         service_tiers: multipliers(&m.service_tiers),
+        service_prices,
         layer: m.origin.layer,
         source: m.source.as_deref().map(Box::from),
         checked: m.checked.as_deref().map(Box::from),

@@ -50,11 +50,21 @@ pub fn explain(table: &Compiled, ev: &UsageEvent) -> Result<String, String> {
     if let Some(t) = p.tier {
         let _ = writeln!(out, "tier: request input above {t} tokens");
     }
+    let explicit = e.explicit_dims(cost::request_input(ev), ev.service_tier.as_deref());
+    if !explicit.is_empty() {
+        let _ = writeln!(
+            out,
+            "service tier {:?}: the table's own prices for {}",
+            ev.service_tier.as_deref().unwrap_or(""),
+            explicit.iter().map(|d| d.name()).collect::<Vec<_>>().join(", ")
+        );
+    }
     if p.multiplier != FEMTO_PER_USD {
         let _ = writeln!(
             out,
-            "service tier {:?}: prices x{}",
+            "service tier {:?}: {}prices x{}",
             ev.service_tier.as_deref().unwrap_or(""),
+            if explicit.is_empty() { "" } else { "other " },
             format_usd(p.multiplier)
         );
     }

@@ -251,6 +251,9 @@ pub struct Compiled {
     /// provider -> lower-cased exact pattern -> entries: the common case needs no scan. Nested so
     /// a lookup borrows the event's names instead of building a key.
     exact: HashMap<String, HashMap<String, Vec<usize>>>,
+    /// provider -> family name -> the newest version date (`YYYYMMDD`) the table lists for it
+    /// as an exact name (`gpt-4o-2024-08-06` makes gpt-4o known through 20240806).
+    known_through: HashMap<String, HashMap<String, u32>>,
     /// `meterd_pricing_info` labels.
     pub hash: String,
     pub source: String,
@@ -283,6 +286,13 @@ impl Compiled {
             let e = compile_entry(index, m);
             for p in &e.patterns {
                 if let Pattern::Exact(name) = p {
+                    let known = c.known_through.entry(e.provider.to_string()).or_default();
+                    for (f, date) in super::matching::family(name) {
+                        if let Some(d) = date {
+                            let k = known.entry(f.to_string()).or_default();
+                            *k = (*k).max(d);
+                        }
+                    }
                     c.exact
                         .entry(e.provider.to_string())
                         .or_default()
@@ -354,17 +364,21 @@ impl Compiled {
                 return found;
             }
         }
-        let mut family: Vec<&str> = Vec::new();
-        let mut cur = &*name;
-        while family.len() < 3 {
-            match strip_version(cur) {
-                Some(f) => {
-                    family.push(f);
-                    cur = f;
-                }
-                None => break,
-            }
-        }
+        // A dated version newer than every version the table lists for its family is a model
+        // the table does not know yet (mistral-large-2512 is not mistral-large-2411's price):
+        // unpriced and counted beats priced wrong.
+        let known = self.known_through.get(&*provider);
+        let family: Vec<&str> = super::matching::family(&name)
+            .into_iter()
+            .filter(|(f, date)| {
+                date.is_none_or(|d| {
+                    known
+                        .and_then(|k| k.get(*f))
+                        .is_none_or(|newest| d <= *newest)
+                })
+            })
+            .map(|(f, _)| f)
+            .collect();
         let mut found: Vec<(usize, Rank, MatchKind)> = ids
             .iter()
             .filter_map(|&i| self.entries.get(i))

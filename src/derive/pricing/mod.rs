@@ -309,6 +309,8 @@ impl crate::config::Validate for PricingTable {
 #[cfg(test)]
 mod layering_tests;
 #[cfg(test)]
+mod matching_tests;
+#[cfg(test)]
 mod service_tier_tests;
 #[cfg(test)]
 mod tests;

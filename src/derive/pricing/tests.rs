@@ -170,7 +170,7 @@ fn version_suffixes_strip_to_the_family() {
         ),
         ("gemini-1.5-pro-002", Some("gemini-1.5-pro")),
         ("mistral-large-2411", Some("mistral-large")),
-        ("mistral-large-latest", Some("mistral-large")),
+        ("mistral-large-latest", None),
         ("gpt-4o", None),
         ("claude-sonnet-4-5", None),
     ] {

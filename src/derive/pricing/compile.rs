@@ -170,12 +170,19 @@ impl Entry {
     }
 
     /// The dimensions priced explicitly for this service tier at this input size.
-    pub fn explicit_dims(&self, request_input: Option<u64>, service_tier: Option<&str>) -> Vec<Dim> {
+    pub fn explicit_dims(
+        &self,
+        request_input: Option<u64>,
+        service_tier: Option<&str>,
+    ) -> Vec<Dim> {
         let pos = self.tier_position(request_input);
         service_tier
             .and_then(|t| self.service_prices.get(pos)?.get(&*lowercase(t)))
             .map_or_else(Vec::new, |r| {
-                Dim::ALL.into_iter().filter(|d| r.get(*d).is_some()).collect()
+                Dim::ALL
+                    .into_iter()
+                    .filter(|d| r.get(*d).is_some())
+                    .collect()
             })
     }
 

@@ -56,7 +56,11 @@ pub fn explain(table: &Compiled, ev: &UsageEvent) -> Result<String, String> {
             out,
             "service tier {:?}: the table's own prices for {}",
             ev.service_tier.as_deref().unwrap_or(""),
-            explicit.iter().map(|d| d.name()).collect::<Vec<_>>().join(", ")
+            explicit
+                .iter()
+                .map(|d| d.name())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     if p.multiplier != FEMTO_PER_USD {

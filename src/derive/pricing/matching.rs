@@ -75,8 +75,7 @@ fn glob_match_units<T: PartialEq + Copy>(p: &[T], n: &[T], any: T, one: T) -> bo
 // `-latest` is deliberately not a version suffix: an alias moves to new models (chatgpt-4o-latest
 // is not gpt-4o's price), so it needs its own entry.
 static VERSION_SUFFIX: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(r"(?:-\d{4}-\d{2}-\d{2}|-\d{8}|@\d{8}|-v\d+(?::\d+)?|-\d{2}-\d{2}|-\d{3,4})$")
-        .ok()
+    Regex::new(r"(?:-\d{4}-\d{2}-\d{2}|-\d{8}|@\d{8}|-v\d+(?::\d+)?|-\d{2}-\d{2}|-\d{3,4})$").ok()
 });
 
 /// `name` without one version suffix (`gpt-4o-2024-08-06` -> `gpt-4o`), if it has one.

@@ -87,12 +87,22 @@ fn claude_on_vertex_and_bedrock_prices_as_itself() {
         Some("claude-sonnet-4-5")
     );
     assert_eq!(
-        resolves(&t, "aws.bedrock", "anthropic.claude-sonnet-4-5-20250929-v1:0").as_deref(),
+        resolves(
+            &t,
+            "aws.bedrock",
+            "anthropic.claude-sonnet-4-5-20250929-v1:0"
+        )
+        .as_deref(),
         Some("anthropic.claude-sonnet-4-5-20250929-v1:0")
     );
     // A regional profile the reference prices keeps its premium.
     assert_eq!(
-        resolves(&t, "aws.bedrock", "us.anthropic.claude-sonnet-4-5-20250929-v1:0").as_deref(),
+        resolves(
+            &t,
+            "aws.bedrock",
+            "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+        )
+        .as_deref(),
         Some("us.anthropic.claude-sonnet-4-5-20250929-v1:0")
     );
     // A profile the table does not list prices as the model it routes to.
@@ -108,7 +118,12 @@ fn claude_on_vertex_and_bedrock_prices_as_itself() {
         );
     }
     assert_eq!(
-        resolves(&t, "aws.bedrock", "us.anthropic.claude-haiku-4-5-20251001-v1:0").as_deref(),
+        resolves(
+            &t,
+            "aws.bedrock",
+            "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+        )
+        .as_deref(),
         Some("anthropic.claude-haiku-4-5")
     );
 }

@@ -44,7 +44,11 @@ pub mod compile;
 pub mod cost;
 pub mod decimal;
 pub mod derive;
+pub mod diff;
 pub mod explain;
+pub mod import;
+mod import_genai;
+mod import_litellm;
 mod matching;
 mod validate;
 
@@ -306,6 +310,8 @@ impl crate::config::Validate for PricingTable {
     }
 }
 
+#[cfg(test)]
+mod import_tests;
 #[cfg(test)]
 mod layering_tests;
 #[cfg(test)]

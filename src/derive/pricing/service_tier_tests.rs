@@ -64,9 +64,15 @@ fn explicit_tier_prices_replace_base_rates_without_the_multiplier() {
     assert_eq!(priced(&t, &call(None)).total, 18_000_000_000_000);
     // priority, explicit (not 3x): 6000 x 2.50 + 4000 x 0.25 + 1000 x 20 = 15000 + 1000 + 20000
     // = 36000 per 1M -> $0.036.
-    assert_eq!(priced(&t, &call(Some("priority"))).total, 36_000_000_000_000);
+    assert_eq!(
+        priced(&t, &call(Some("priority"))).total,
+        36_000_000_000_000
+    );
     // Tier names are case-insensitive.
-    assert_eq!(priced(&t, &call(Some("PRIORITY"))).total, 36_000_000_000_000);
+    assert_eq!(
+        priced(&t, &call(Some("PRIORITY"))).total,
+        36_000_000_000_000
+    );
     // flex: input explicit 0.625; cached_input and output at base x 0.5:
     // 6000 x 0.625 + 4000 x 0.0625 + 1000 x 5 = 3750 + 250 + 5000 = 9000 -> $0.009.
     assert_eq!(priced(&t, &call(Some("flex"))).total, 9_000_000_000_000);

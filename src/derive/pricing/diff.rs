@@ -41,7 +41,7 @@ fn norm(a: &Amount) -> String {
 }
 
 /// An entry's priced facts, flattened to `field -> (comparable, shown)`.
-fn facts(m: &ModelEntry) -> BTreeMap<String, (String, String)> {
+pub fn facts(m: &ModelEntry) -> BTreeMap<String, (String, String)> {
     let mut out = BTreeMap::new();
     let mut put = |k: String, a: &Amount| {
         out.insert(k, (norm(a), a.0.to_string()));

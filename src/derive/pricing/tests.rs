@@ -523,7 +523,11 @@ fn shipped_table_loads_unambiguous_and_prices_its_models() {
         ("openai", "gpt-4o-mini-2024-07-18", "gpt-4o-mini-2024-07-18"),
         ("openai", "gpt-5-2025-08-07", "gpt-5-2025-08-07"),
         ("openai", "chatgpt-4o-latest", "chatgpt-4o-latest"),
-        ("anthropic", "claude-sonnet-4-5-20250929", "claude-sonnet-4-5"),
+        (
+            "anthropic",
+            "claude-sonnet-4-5-20250929",
+            "claude-sonnet-4-5",
+        ),
         ("anthropic", "claude-sonnet-4-20250514", "claude-sonnet-4"),
         ("anthropic", "claude-3-7-sonnet-latest", "claude-3-5-sonnet"),
         ("anthropic", "claude-opus-4-1-20250805", "claude-opus-4"),

@@ -65,6 +65,8 @@ const CALLS: &[Call] = &[
     call("openai", "gpt-4o-transcribe", &["--input", "1000", "--audio-input", "1000", "--output", "200"], "0.008"),
     // genai-prices, audio tokens 3, output 5: 2000 x 3 + 400 x 5 = 6000 + 2000
     call("openai", "gpt-4o-mini-transcribe", &["--input", "2000", "--audio-input", "2000", "--output", "400"], "0.008"),
+    // image tokens out at 40, text in at 5: 100 x 5 + 4160 x 40 = 500 + 166400
+    call("openai", "gpt-image-1", &["--input", "100", "--output", "4160"], "0.1669"),
     // 0.02: 1000000 x 0.02
     call("openai", "text-embedding-3-small", &["--input", "1000000"], "0.02"),
     // 15 per 1M characters: 1000 x 15

@@ -135,6 +135,18 @@ pub(super) fn convert(v: &Value, checked: &str) -> Result<Imported, String> {
             };
             put(target, dim, &text, &what, &mut out.skipped);
         }
+        // Image models (gpt-image-1) bill their output tokens as image tokens: with no text
+        // output price, that is the output price.
+        if !prices.contains_key("output") {
+            if let Some(text) = spec
+                .get("output_cost_per_image_token")
+                .and_then(decimal_text)
+                .and_then(|t| shift(&t, 6))
+            {
+                let what = format!("litellm {key}.output_cost_per_image_token");
+                put(&mut prices, Dim::Output, &text, &what, &mut out.skipped);
+            }
+        }
         for (n, t) in &mut tiers {
             t.above_input_tokens = *n;
         }

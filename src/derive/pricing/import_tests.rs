@@ -58,6 +58,7 @@ const LITELLM: &str = r#"{
   "deepseek-chat": {"litellm_provider": "deepseek", "input_cost_per_token": 2.8e-07, "output_cost_per_token": 4.2e-07},
   "deepseek/deepseek-chat": {"litellm_provider": "deepseek", "input_cost_per_token": 2.8e-07,
     "output_cost_per_token": 4.2e-07, "cache_read_input_token_cost": 2.8e-08, "cache_creation_input_token_cost": 0.0},
+  "gpt-image-1": {"litellm_provider": "openai", "input_cost_per_token": 5e-06, "output_cost_per_image_token": 4e-05},
   "whisper-1": {"litellm_provider": "openai", "mode": "audio_transcription", "input_cost_per_second": 0.0001},
   "groq/whisper-odd": {"litellm_provider": "groq", "mode": "audio_transcription", "input_cost_per_second": 0.0001111111111111},
   "bedrock/us-east-1/anthropic.claude-x": {"litellm_provider": "bedrock", "input_cost_per_token": 1e-06},

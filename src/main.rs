@@ -89,7 +89,7 @@ enum Command {
 enum PricingCommand {
     /// Convert a public price list to a pricing layer (YAML usable with `extends:`), exactly.
     #[command(
-        after_help = "Example: meterd pricing import --from litellm model_prices_and_context_window.json -o config/pricing/base.yaml"
+        after_help = "Example: meterd pricing import --from litellm model_prices_and_context_window.json -o config/pricing/litellm.yaml"
     )]
     Import {
         /// The list's format: litellm (model_prices_and_context_window.json) or genai-prices

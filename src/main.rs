@@ -397,6 +397,17 @@ fn run(args: RunArgs) -> ExitCode {
                 tracing::error!(config = %args.config.display(), "invalid config; not starting");
                 return ExitCode::from(EXIT_CONFIG);
             }
+            // A damaged state file is a data error the operator must act on (as sysexits'
+            // EX_CONFIG covers): a supervisor can tell it from a crash worth retrying.
+            Err(
+                e @ meterd::app::StartError::State(
+                    meterd::state::StateError::Corrupt { .. }
+                    | meterd::state::StateError::CorruptNoCopy { .. },
+                ),
+            ) => {
+                tracing::error!("{e}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
             Err(e) => {
                 tracing::error!("{e}");
                 return ExitCode::FAILURE;

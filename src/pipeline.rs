@@ -63,12 +63,14 @@ impl Pipeline {
         durability: Arc<Durability>,
     ) -> Self {
         store.set_limits(runtime.config.limits.store_limits());
-        Pipeline {
+        let pipeline = Pipeline {
             store,
             runtime: ArcSwap::from_pointee(runtime),
             budgets,
             durability,
-        }
+        };
+        pipeline.count_orphans();
+        pipeline
     }
 
     pub fn budgets(&self) -> &Arc<Budgets> {
@@ -110,6 +112,20 @@ impl Pipeline {
         for s in &out {
             self.apply("budget", s);
         }
+        self.count_orphans();
+    }
+
+    /// Saved spend kept for budgets the config does not have: an operator sees it here (and in
+    /// `/api/v1/budgets`), and forgets it explicitly or lets its period end.
+    fn count_orphans(&self) {
+        telemetry::gauge(
+            &self.store,
+            "meterd_budget_orphaned_records",
+            "Saved budget spend records kept for budgets not in the config (removed, renamed, or \
+             reshaped), until their period ends, the budget returns, or an admin forgets them.",
+            &[],
+            self.budgets.orphan_count() as f64,
+        );
     }
 
     pub fn store(&self) -> &Arc<Store> {
@@ -131,6 +147,15 @@ impl Pipeline {
             .reconfigure(&runtime.config.budgets, unix_secs());
         runtime.deriver.carry_over(&self.runtime.load().deriver);
         self.runtime.store(Arc::new(runtime));
+        self.count_orphans();
+    }
+
+    /// Deletes the orphaned spend records of budget `name` (an admin action); the caller awaits
+    /// [`Pipeline::durable`] to know they are gone from disk.
+    pub fn forget_budget(&self, name: &str) -> Vec<(crate::derive::budget::saved::Saved, u64)> {
+        let gone = self.budgets.forget(name, unix_secs());
+        self.count_orphans();
+        gone
     }
 
     /// Applies one sample from a receiver, after label redaction; a rejection is counted under

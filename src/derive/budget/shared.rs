@@ -139,7 +139,8 @@ impl Budgets {
     /// Rolls periods forward and appends every instance's gauges (run on a timer, so a new period
     /// or a draining rolling window shows without new spend).
     pub fn refresh(&self, now: i64, out: &mut Vec<Sample>) {
-        if self.is_empty() {
+        // Orphaned spend expires with its period even when no budget is configured.
+        if self.is_empty() && self.orphan_count() == 0 {
             return;
         }
         let all = {
@@ -167,6 +168,24 @@ impl Budgets {
             self.gauges(st, out);
         }
         Ok(reset)
+    }
+
+    /// Saved spend of budgets not in the config (see [`super::orphans`]).
+    pub fn orphans(&self, now: i64) -> Vec<(super::saved::Saved, u64)> {
+        self.read().orphans(now)
+    }
+
+    pub fn orphan_count(&self) -> usize {
+        self.read().orphan_count()
+    }
+
+    /// Deletes the orphaned records of budget `name` (see [`Engine::forget`]).
+    pub fn forget(&self, name: &str, now: i64) -> Vec<(super::saved::Saved, u64)> {
+        self.write().forget(name, now)
+    }
+
+    pub fn is_configured(&self, name: &str) -> bool {
+        self.read().is_configured(name)
     }
 
     pub fn statuses(&self, now: i64) -> Vec<(Arc<BudgetDef>, Vec<Status>)> {

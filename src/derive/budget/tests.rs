@@ -331,10 +331,14 @@ fn group_by_makes_instances_up_to_a_cap_then_overflows() {
         got,
         vec![("_overflow".into(), 24), ("a".into(), 5), ("b".into(), 2)]
     );
-    // A check for a new group past the cap sees the overflow instance.
+    // A check for a new group past the cap answers for that group: zero, allowed, untracked
+    // (it used to read `_overflow`'s 24, spend that is not the caller's).
     let q = [("team".to_string(), "zzz".to_string())];
-    assert_eq!(e.check(&q[..], now)[0].spend, 24);
-    assert_eq!(&*e.check(&q[..], now)[0].group[0].1, "zzz");
+    let st = &e.check(&q[..], now)[0];
+    assert_eq!((st.spend, st.untracked, st.denies()), (0, true, false));
+    assert_eq!(&*st.group[0].1, "zzz");
+    let known = [("team".to_string(), "a".to_string())];
+    assert!(!e.check(&known[..], now)[0].untracked);
     let _ = OVERFLOW;
 }
 
@@ -361,10 +365,25 @@ fn reload_keeps_spend_of_budgets_that_stay() {
     e.reconfigure(defs, now);
     assert_eq!(spend_of(&e, now), vec![10, 0, 0]);
     let d = e.take_dirty();
-    // b (period changed) and c (removed) are deleted from the state file.
+    // b (period changed) and c (removed) leave their usual keys for orphan keys: their spend is
+    // kept, never deleted by a config edit.
     let mut deleted = d.deletes.clone();
     deleted.sort();
     assert_eq!(deleted, vec![saved::key("b", &[]), saved::key("c", &[])]);
+    let orphaned: Vec<(String, u64)> = e
+        .orphans(now)
+        .into_iter()
+        .map(|(s, n)| (format!("{} {}", s.budget, s.period), n))
+        .collect();
+    assert_eq!(
+        orphaned,
+        vec![("b monthly".to_string(), 10), ("c monthly".to_string(), 10)]
+    );
+    assert_eq!(
+        d.puts.len(),
+        2,
+        "both orphans are written under their orphan keys"
+    );
 }
 
 #[test]
@@ -549,3 +568,5 @@ fn reset_zeroes_the_current_period_and_is_persisted() {
         Err(ResetError::BadGroup(_))
     ));
 }
+
+mod orphaned;

@@ -524,6 +524,12 @@ fn shipped_table_loads_unambiguous_and_prices_its_models() {
         ("openai", "gpt-5-2025-08-07", "gpt-5-2025-08-07"),
         ("openai", "chatgpt-4o-latest", "chatgpt-4o-latest"),
         (
+            "openai",
+            "gpt-4o-realtime-preview-2024-12-17",
+            "gpt-4o-realtime-preview",
+        ),
+        ("openai", "gpt-4o-audio-preview", "gpt-4o-audio-preview"),
+        (
             "anthropic",
             "claude-sonnet-4-5-20250929",
             "claude-sonnet-4-5",

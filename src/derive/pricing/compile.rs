@@ -400,6 +400,20 @@ impl Compiled {
         found
     }
 
+    /// When `model` is unpriced because its version is newer than every version the table lists
+    /// for its family: that family and the newest listed date (`YYYYMMDD`), for the message.
+    pub fn newer_than_known(&self, provider: &str, model: &str) -> Option<(String, u32)> {
+        let provider = self.provider(provider);
+        let known = self.known_through.get(&*provider)?;
+        let name = lowercase(model);
+        super::matching::family(&name)
+            .into_iter()
+            .find_map(|(f, date)| {
+                let newest = *known.get(f)?;
+                (date? > newest).then(|| (f.to_string(), newest))
+            })
+    }
+
     /// The entry pricing `model` of `provider` at `at` (Unix nanoseconds; `None` = the prices in
     /// force now and onward, i.e. open-ended entries). Ties go to the later layer, then the first
     /// entry in the file (validation rejects ties within one layer).

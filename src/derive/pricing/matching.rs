@@ -84,8 +84,8 @@ pub fn strip_version(name: &str) -> Option<&str> {
 }
 
 /// `name` without one version suffix, and the date that suffix names as `YYYYMMDD` when it is
-/// one: `-2024-08-06`, `-20240806`, `@20240806`, and Mistral's `-YYMM` (`-2411`, read as the
-/// month's last day; four digits whose first two are not 23..=39 or whose month is not 1..=12,
+/// one: `-2024-08-06`, `-20240806`, `@20240806`, and Mistral's `-YYMM` (`-2411`, day 99: after
+/// every day of its month; four digits whose first two are not 23..=39 or whose month is not 1..=12,
 /// like Gemini's `-0514`, are not dates).
 pub fn strip_version_dated(name: &str) -> Option<(&str, Option<u32>)> {
     let re = VERSION_SUFFIX.as_ref()?;
@@ -98,7 +98,7 @@ pub fn strip_version_dated(name: &str) -> Option<(&str, Option<u32>)> {
     let date = match (m.as_str().starts_with("-v"), digits.len()) {
         (false, 8) => Some(n),
         (false, 4) if (23..=39).contains(&(n / 100)) && (1..=12).contains(&(n % 100)) => {
-            Some(20_000_000 + n * 100 + 31)
+            Some(20_000_000 + n * 100 + 99)
         }
         _ => None,
     };

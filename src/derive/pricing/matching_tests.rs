@@ -66,6 +66,14 @@ fn a_dated_version_newer_than_any_the_table_knows_is_unpriced_not_the_old_price(
         Some("gpt-4o")
     );
     assert_eq!(resolves(&t, "openai", "gpt-4o-2024-11-20"), None);
+    // `meterd price` says why.
+    let mut e = UsageEvent::new("mistral", "mistral-large-2512");
+    e.usage.input_tokens = 1;
+    let err = super::explain::explain(&t, &e).expect_err("unpriced");
+    assert!(
+        err.contains("newer than every mistral-large version the table lists (through 2024-11)"),
+        "{err}"
+    );
 }
 
 #[test]

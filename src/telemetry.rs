@@ -46,8 +46,32 @@ pub fn rejected(store: &Store, protocol: &str, metric: &str, reject: Reject) {
     rejected_n(store, protocol, metric, reject, 1);
 }
 
+static MONEY_OVERFLOW_LOG: RateLimit = RateLimit::new();
+
+/// Counts a money amount refused because it would overflow its counter (`place`: cost, pricing
+/// one event; budget, a budget's spend; store, a cost series' total), with `what` (a model, a
+/// budget, a metric) in the log line. Never saturated instead: a saturated total reads as real
+/// spend and denies every budget check.
+pub fn money_overflow(store: &Store, place: &str, what: &str) {
+    count(
+        store,
+        "meterd_money_overflow",
+        "Money amounts refused (not applied) because they would overflow their counter, by \
+         where: cost (pricing one event), budget (a budget's spend), store (a cost series).",
+        &[("where", place)],
+        1.0,
+    );
+    rate_limited_warn(
+        &MONEY_OVERFLOW_LOG,
+        format_args!("money overflow in {place} ({what:?}): the amount was refused"),
+    );
+}
+
 /// [`rejected`] for `n` samples at once (a pre-aggregated series refused as a whole).
 pub fn rejected_n(store: &Store, protocol: &str, metric: &str, reject: Reject, n: u64) {
+    if reject == Reject::MoneyOverflow {
+        money_overflow(store, "store", metric);
+    }
     let n = n as f64;
     match reject {
         Reject::SeriesLimit | Reject::TotalSeriesLimit => count(

@@ -10,6 +10,7 @@ mod e2e {
     pub mod cli;
     pub mod corrupt_state;
     pub mod disk_full;
+    pub mod hostile_values;
     pub mod http_auth;
     pub mod kill9_durability;
     pub mod memory_guard;
@@ -34,6 +35,7 @@ mod e2e {
     pub mod quality_statsd;
     pub mod reload;
     pub mod secrets;
+    pub mod sparse_series;
     pub mod statsd_mapping;
     pub mod statsd_metrics;
     pub mod statsd_tcp;

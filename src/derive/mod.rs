@@ -72,8 +72,13 @@ impl Deriver {
     }
 
     /// Derives usage and cost samples for one event. Returns the event's total priced cost in
-    /// nano-USD (0 when unpriced), for budgets.
-    pub fn usage(&self, ev: &UsageEvent, out: &mut Vec<Sample>) -> u64 {
+    /// nano-USD (0 when unpriced), for budgets; `MoneyOverflow` when the cost does not fit the
+    /// money counters (its usage samples are still appended, no cost sample is).
+    pub fn usage(
+        &self,
+        ev: &UsageEvent,
+        out: &mut Vec<Sample>,
+    ) -> Result<u64, pricing::cost::MoneyOverflow> {
         if self.redactor.is_empty()
             && ev
                 .scope

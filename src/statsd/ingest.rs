@@ -52,6 +52,8 @@ pub enum LineError {
     ReservedLabel,
     #[error("names starting with meterd_ are reserved for meterd's own metrics")]
     ReservedName,
+    #[error("sample rate below limits.min_sample_rate")]
+    SampleRateTooLow,
 }
 
 impl LineError {
@@ -63,6 +65,7 @@ impl LineError {
             LineError::LabelValueTooLong => "label_value_too_long",
             LineError::ReservedLabel => "reserved_label",
             LineError::ReservedName => "reserved_name",
+            LineError::SampleRateTooLow => "sample_rate_too_low",
         }
     }
 }
@@ -253,6 +256,11 @@ fn ingest_line(w: &mut Scope<'_>, line: &[u8], now_unix_nanos: u64) -> Result<()
     }
     // Tags are checked once per distinct tag text, when `verdict` settles a new series key.
     let parsed = parse::parse_line_unchecked_tags(line)?;
+    // Before anything is applied: a rate of 1e-300 turns any value, generic or usage, into an
+    // absurd one, and one sample of a line is as suspect as the others.
+    if parsed.samples().any(|s| s.rate < limits.min_sample_rate) {
+        return Err(LineError::SampleRateTooLow);
+    }
     let mut first_error = None;
     for sample in parsed.samples() {
         let cache = &mut *w.cache;
@@ -273,16 +281,22 @@ fn ingest_line(w: &mut Scope<'_>, line: &[u8], now_unix_nanos: u64) -> Result<()
             }
             Some(Verdict::Reject(e)) => Some(Err(*e)),
             Some(Verdict::Convention(kind)) => Some(
-                convention::convert(*kind, &parsed.tags, sample, now_unix_nanos)
-                    .map(|event| match event {
-                        Event::Usage(ev) => w.pipeline.usage("statsd", &ev),
-                        Event::Quality { event, repeat } => {
-                            for _ in 0..repeat {
-                                w.pipeline.quality("statsd", &event);
-                            }
+                convention::convert(
+                    *kind,
+                    &parsed.tags,
+                    sample,
+                    now_unix_nanos,
+                    limits.max_usage_per_line,
+                )
+                .map(|event| match event {
+                    Event::Usage(ev) => w.pipeline.usage("statsd", &ev),
+                    Event::Quality { event, repeat } => {
+                        for _ in 0..repeat {
+                            w.pipeline.quality("statsd", &event);
                         }
-                    })
-                    .map_err(LineError::from),
+                    }
+                })
+                .map_err(LineError::from),
             ),
         };
         let result = match settled {

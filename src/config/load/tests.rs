@@ -113,3 +113,22 @@ fn commit_timeout_defaults_to_10s_and_is_bounded() {
         );
     }
 }
+
+#[test]
+fn hostile_value_limits_default_and_are_validated_with_their_position() {
+    let c = load("").expect("valid");
+    assert_eq!(c.limits.min_sample_rate, 1e-6);
+    assert_eq!(c.limits.max_usage_per_line, 1_000_000_000);
+    let err = load("limits:\n  min_sample_rate: 0\n  max_usage_per_line: 0\n").expect_err("bad");
+    let text = err.to_string();
+    assert!(
+        text.contains("test.yaml:2:3: limits.min_sample_rate: must be in (0, 1], got 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("test.yaml:3:3: limits.max_usage_per_line: must be between 1 and"),
+        "{text}"
+    );
+    assert!(load("limits:\n  min_sample_rate: 1.5\n").is_err());
+    assert!(load("limits:\n  max_usage_per_line: 10000000000000000\n").is_err());
+}

@@ -65,7 +65,16 @@ pub struct Priced<'a> {
     /// Dimensions with a quantity but no price.
     pub unpriced: Vec<Dim>,
     pub total: u128,
+    /// A line or the total did not fit in u128 femto-USD: the event's cost is unknown, and none
+    /// of it may be applied (the caller refuses it and counts a money overflow).
+    pub overflow: bool,
 }
+
+/// An amount of money too large for its counter: refused and counted, never saturated (a
+/// saturated total reads as a plausible, and budget-denying, spend).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("money amount overflows its counter")]
+pub struct MoneyOverflow;
 
 #[derive(Debug)]
 pub enum Breakdown<'a> {
@@ -99,25 +108,28 @@ pub fn price<'a>(table: &'a Compiled, ev: &UsageEvent) -> Breakdown<'a> {
     let multiplier = table.service_multiplier(entry, ev.service_tier.as_deref());
     // Service-tier prices (explicit or multiplied) are applied here, so `bill` sees 1x.
     let rates = entry.effective_rates(req_input, ev.service_tier.as_deref(), multiplier);
-    let (lines, unpriced) = bill(&rates, FEMTO_PER_USD, ev);
+    let (lines, unpriced, line_overflow) = bill(&rates, FEMTO_PER_USD, ev);
     let total = lines
         .iter()
-        .map(|l| l.femto)
-        .fold(0u128, u128::saturating_add);
+        .try_fold(0u128, |sum, l| sum.checked_add(l.femto));
     Breakdown::Priced(Priced {
         resolution,
         tier,
         multiplier,
         lines,
         unpriced,
-        total,
+        total: total.unwrap_or(0),
+        overflow: line_overflow || total.is_none(),
     })
 }
 
-fn bill(rates: &Rates, multiplier: u128, ev: &UsageEvent) -> (Vec<Line>, Vec<Dim>) {
+/// The billed lines, the unpriced dimensions, and whether a line's amount overflowed (that line is
+/// left out).
+fn bill(rates: &Rates, multiplier: u128, ev: &UsageEvent) -> (Vec<Line>, Vec<Dim>, bool) {
     let u = &ev.usage;
     let mut lines = Vec::new();
     let mut unpriced = Vec::new();
+    let mut overflow = false;
     let input_parts = u
         .cached_input_tokens
         .saturating_add(u.cache_write_5m_tokens)
@@ -195,12 +207,16 @@ fn bill(rates: &Rates, multiplier: u128, ev: &UsageEvent) -> (Vec<Line>, Vec<Dim
                     Some((_, b)) => scale(r).saturating_sub(b),
                     None => scale(r),
                 };
+                let Some(femto) = rate.checked_mul(u128::from(quantity)) else {
+                    overflow = true;
+                    continue;
+                };
                 lines.push(Line {
                     dim,
                     billed_as,
                     quantity,
                     rate,
-                    femto: rate.saturating_mul(u128::from(quantity)),
+                    femto,
                     premium_over: base.map(|(w, _)| w),
                 });
             }
@@ -208,26 +224,27 @@ fn bill(rates: &Rates, multiplier: u128, ev: &UsageEvent) -> (Vec<Line>, Vec<Dim
             None => unpriced.push(dim),
         }
     }
-    (lines, unpriced)
+    (lines, unpriced, overflow)
 }
 
 /// Scales an amount by an event's weight (head-sampled spans stand for 1/p calls). Integral weights
 /// are exact; fractional ones round to the nearest femto-USD. Non-finite or negative weights count
-/// as 1 and 0.
-pub fn weighted(femto: u128, weight: f64) -> u128 {
+/// as 1 and 0. A product past u128 is an overflow, not a saturated amount.
+pub fn weighted(femto: u128, weight: f64) -> Result<u128, MoneyOverflow> {
     if weight == 1.0 || !weight.is_finite() {
-        return femto;
+        return Ok(femto);
     }
     if weight <= 0.0 {
-        return 0;
+        return Ok(0);
     }
     if weight.fract() == 0.0 && weight < 9.007_199_254_740_992e15 {
-        return femto.saturating_mul(weight as u128);
+        return femto.checked_mul(weight as u128).ok_or(MoneyOverflow);
     }
     let v = (femto as f64 * weight).round();
-    if v >= u128::MAX as f64 {
-        u128::MAX
+    // u128::MAX as f64 rounds up to 2^128, itself out of range: `<` keeps the cast exact.
+    if v < u128::MAX as f64 {
+        Ok(v as u128)
     } else {
-        v as u128
+        Err(MoneyOverflow)
     }
 }

@@ -32,6 +32,13 @@ pub fn explain(table: &Compiled, ev: &UsageEvent) -> Result<String, String> {
                 table.provider(&ev.provider)
             ));
         }
+        Breakdown::Priced(p) if p.overflow => {
+            return Err(format!(
+                "the cost of this usage of {:?} / {:?} does not fit meterd's money counters: it \
+                 would be refused and counted in meterd_money_overflow_total",
+                &*ev.provider, &*ev.model
+            ))
+        }
         Breakdown::Priced(p) => p,
     };
     let e = p.resolution.entry;

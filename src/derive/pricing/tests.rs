@@ -376,11 +376,14 @@ fn service_tier_multiplies_rates() {
 
 #[test]
 fn weights_scale_exactly_when_integral() {
-    assert_eq!(cost::weighted(7, 1.0), 7);
-    assert_eq!(cost::weighted(7, 4.0), 28);
-    assert_eq!(cost::weighted(10, 2.5), 25);
-    assert_eq!(cost::weighted(10, -1.0), 0);
-    assert_eq!(cost::weighted(10, f64::NAN), 10);
+    assert_eq!(cost::weighted(7, 1.0), Ok(7));
+    assert_eq!(cost::weighted(7, 4.0), Ok(28));
+    assert_eq!(cost::weighted(10, 2.5), Ok(25));
+    assert_eq!(cost::weighted(10, -1.0), Ok(0));
+    assert_eq!(cost::weighted(10, f64::NAN), Ok(10));
+    // Issue 17 item 2: past u128 the amount is refused, not saturated.
+    assert_eq!(cost::weighted(u128::MAX / 2, 4.0), Err(cost::MoneyOverflow));
+    assert_eq!(cost::weighted(u128::MAX / 2, 2.5), Err(cost::MoneyOverflow));
 }
 
 #[test]

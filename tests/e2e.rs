@@ -24,7 +24,9 @@ mod e2e {
     pub mod otlp_ttft_stage;
     pub mod pricing_cli;
     pub mod pricing_cost;
+    pub mod pricing_import;
     pub mod pricing_otlp;
+    pub mod pricing_reference;
     pub mod pricing_statsd;
     pub mod prometheus_scrape;
     pub mod quality_otlp;

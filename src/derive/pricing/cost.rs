@@ -29,8 +29,11 @@
 //!   A tier applies when the input *exceeds* its `above_input_tokens`.
 //! - **Effective dates**: the entry in force at the event's time (`unix_nanos`; 0 = the current,
 //!   open-ended prices).
-//! - **Service tiers** multiply each rate (rounded half up to whole femto-USD per unit) before
-//!   it is applied.
+//! - **Service tiers** (`UsageEvent.service_tier`, case-insensitive): an explicit price for the
+//!   tier (`service_tier_prices`, per long-context tier) replaces the rate; other rates are
+//!   multiplied by the tier's multiplier (the entry's, else the table's, else 1x: `default`,
+//!   `auto` and `standard` are 1x unless a table says otherwise), rounded half up to whole
+//!   femto-USD per unit, before they are applied.
 //! - **Money** is integer femto-USD (1e-15 USD): quantity x integer rate, exact. Since every rate is
 //!   an integer, pricing is exactly additive: an event split in parts (each obeying the inclusion
 //!   rule) costs exactly what the whole costs.
@@ -102,7 +105,6 @@ pub fn price<'a>(table: &'a Compiled, ev: &UsageEvent) -> Breakdown<'a> {
     let usage = normalized.usage.as_ref().unwrap_or(&ev.usage);
     let entry = resolution.entry;
     let req_input = request_input(ev, usage);
-    let rates = entry.rates_for(req_input);
     let tier = req_input.and_then(|n| {
         entry
             .tiers
@@ -112,7 +114,9 @@ pub fn price<'a>(table: &'a Compiled, ev: &UsageEvent) -> Breakdown<'a> {
             .map(|(a, _)| *a)
     });
     let multiplier = table.service_multiplier(entry, ev.service_tier.as_deref());
-    let (lines, unpriced, line_overflow) = bill(rates, multiplier, usage);
+    // Service-tier prices (explicit or multiplied) are applied here, so `bill` sees 1x.
+    let rates = entry.effective_rates(req_input, ev.service_tier.as_deref(), multiplier);
+    let (lines, unpriced, line_overflow) = bill(&rates, FEMTO_PER_USD, usage);
     let total = lines
         .iter()
         .try_fold(0u128, |sum, l| sum.checked_add(l.femto));

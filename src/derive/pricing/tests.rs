@@ -170,7 +170,7 @@ fn version_suffixes_strip_to_the_family() {
         ),
         ("gemini-1.5-pro-002", Some("gemini-1.5-pro")),
         ("mistral-large-2411", Some("mistral-large")),
-        ("mistral-large-latest", Some("mistral-large")),
+        ("mistral-large-latest", None),
         ("gpt-4o", None),
         ("claude-sonnet-4-5", None),
     ] {
@@ -546,7 +546,9 @@ fn shipped_table_loads_unambiguous_and_prices_its_models() {
         );
         let checked = m.checked.as_deref().unwrap_or("");
         assert!(
-            checked.starts_with("as published 20") || checked == "2026-11-23",
+            checked.starts_with("as published 20")
+                || checked.starts_with("2026-")
+                || checked.starts_with("litellm 1."),
             "{}: checked {checked:?}",
             m.model
         );
@@ -560,34 +562,58 @@ fn shipped_table_loads_unambiguous_and_prices_its_models() {
         let e = ev(&m.provider, &name, at, |u| {
             u.input_tokens = u64::from(m.prices.contains_key("input")) * 1000;
             u.output_tokens = u64::from(m.prices.contains_key("output")) * 1000;
-            u.audio_millis = u64::from(m.prices.contains_key("audio_minute")) * 60_000;
+            u.audio_millis = u64::from(
+                m.prices.contains_key("audio_minute") || m.prices.contains_key("audio_second"),
+            ) * 60_000;
+            u.audio_input_tokens = u64::from(m.prices.contains_key("audio_input")) * 100;
+            u.input_tokens += u.audio_input_tokens;
             u.characters = u64::from(m.prices.contains_key("character")) * 1000;
             u.images = u64::from(m.prices.contains_key("image"));
         });
         let p = priced(&t, &e);
-        assert_eq!(
-            p.resolution.entry.model.as_ref(),
-            m.model,
-            "{name} resolved elsewhere"
+        // A hand-kept entry of the top layer may take a generated entry's name on purpose.
+        assert!(
+            p.resolution.entry.model.as_ref() == m.model
+                || p.resolution.entry.layer > m.origin.layer,
+            "{name} resolved to {}",
+            p.resolution.entry.model
         );
         assert!(p.unpriced.is_empty() && p.total > 0, "{name}: {p:?}");
     }
     // Names apps really send resolve to their family.
     for (provider, model, want) in [
-        ("openai", "gpt-4o-2024-08-06", "gpt-4o"),
+        ("openai", "gpt-4o-2024-08-06", "gpt-4o-2024-08-06"),
         ("openai", "gpt-4o-2024-05-13", "gpt-4o-2024-05-13"),
-        ("openai", "gpt-4o-mini-2024-07-18", "gpt-4o-mini"),
-        ("openai", "gpt-5-2025-08-07", "gpt-5"),
-        ("anthropic", "claude-sonnet-4-5-20250929", "claude-sonnet-4"),
+        ("openai", "gpt-4o-mini-2024-07-18", "gpt-4o-mini-2024-07-18"),
+        ("openai", "gpt-5-2025-08-07", "gpt-5-2025-08-07"),
+        ("openai", "chatgpt-4o-latest", "chatgpt-4o-latest"),
+        (
+            "openai",
+            "gpt-4o-realtime-preview-2024-12-17",
+            "gpt-4o-realtime-preview",
+        ),
+        ("openai", "gpt-4o-audio-preview", "gpt-4o-audio-preview"),
+        (
+            "anthropic",
+            "claude-sonnet-4-5-20250929",
+            "claude-sonnet-4-5",
+        ),
+        ("anthropic", "claude-sonnet-4-20250514", "claude-sonnet-4"),
         ("anthropic", "claude-3-7-sonnet-latest", "claude-3-5-sonnet"),
         ("anthropic", "claude-opus-4-1-20250805", "claude-opus-4"),
         ("gcp.gemini", "gemini-2.5-pro", "gemini-2.5-pro"),
         ("gcp.vertex_ai", "gemini-2.0-flash-001", "gemini-2.0-flash"),
         ("mistral_ai", "mistral-large-2411", "mistral-large"),
+        ("mistral_ai", "mistral-large-2512", "mistral-large-2512"),
         (
             "aws.bedrock",
             "us.anthropic.claude-3-5-sonnet-20241022-v2:0",
-            "anthropic.claude-3-5-sonnet",
+            "us.anthropic.claude-3-5-sonnet-20241022-v2:0",
+        ),
+        (
+            "aws.bedrock",
+            "apac.anthropic.claude-3-7-sonnet-20250219-v1:0",
+            "anthropic.claude-3-7-sonnet-20250219-v1:0",
         ),
         ("azure.ai.openai", "gpt-4o", "gpt-4o"),
     ] {

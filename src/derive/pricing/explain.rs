@@ -92,7 +92,10 @@ pub fn explain(table: &Compiled, ev: &UsageEvent) -> Result<String, String> {
             u.output_tokens
         );
     }
-    let explicit = e.explicit_dims(cost::request_input(ev, normalized.usage.as_ref().unwrap_or(&ev.usage)), ev.service_tier.as_deref());
+    let explicit = e.explicit_dims(
+        cost::request_input(ev, normalized.usage.as_ref().unwrap_or(&ev.usage)),
+        ev.service_tier.as_deref(),
+    );
     if !explicit.is_empty() {
         let _ = writeln!(
             out,

@@ -6,6 +6,7 @@
 //! from [`Running`].
 
 mod reload;
+mod settle;
 
 pub use reload::Reloader;
 
@@ -441,6 +442,24 @@ impl Running {
     fn loaded_hash(&self) -> Option<u64> {
         self.reloader.loaded_hash()
     }
+
+    /// Whether the config file, as it is now, looks completely written (see [`settle`]).
+    fn settled(&self, settle: &mut settle::Settle) -> bool {
+        let Ok(content) = std::fs::read(self.config_path()) else {
+            // Unreadable: the reload reports why.
+            return true;
+        };
+        let hash = content_hash_of(&content);
+        match settle.verdict(&content, hash) {
+            settle::Verdict::Apply => true,
+            settle::Verdict::Wait(why) => {
+                if settle.first_wait(hash) {
+                    tracing::warn!(config = %self.config_path().display(), "{why}");
+                }
+                false
+            }
+        }
+    }
 }
 
 /// The config file's hash combined with the pricing and TLS files that config loaded: editing
@@ -495,11 +514,14 @@ fn check_memory(pipeline: &Pipeline, guard: &mut crate::memory::MemoryGuard) {
 /// ConfigMap symlink swap is noticed, and a mere touch is not a reload. Config files are small
 /// (the loader caps them), so reading one every few seconds costs nothing.
 pub fn content_hash(path: &Path) -> Option<u64> {
+    Some(content_hash_of(&std::fs::read(path).ok()?))
+}
+
+fn content_hash_of(content: &[u8]) -> u64 {
     use std::hash::{BuildHasher, Hasher};
-    let content = std::fs::read(path).ok()?;
     let mut h = foldhash::fast::FixedState::with_seed(0).build_hasher();
-    h.write(&content);
-    Some(h.finish())
+    h.write(content);
+    h.finish()
 }
 
 /// The handled signals. Install them *before* [`start`]: once meterd logs that it is listening a
@@ -539,6 +561,7 @@ pub async fn run_until_signalled(
     let period = watch_interval.unwrap_or(Duration::from_secs(365 * 24 * 3600));
     let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut settle = settle::Settle::default();
     loop {
         tokio::select! {
             _ = hup.recv() => {
@@ -547,7 +570,7 @@ pub async fn run_until_signalled(
             }
             _ = poll.tick() => {
                 let now = running.watched_hash();
-                if now.is_some() && now != running.loaded_hash() {
+                if now.is_some() && now != running.loaded_hash() && running.settled(&mut settle) {
                     tracing::info!("config or pricing file changed: reloading");
                     let _ = running.reload();
                 }

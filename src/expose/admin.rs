@@ -3,7 +3,9 @@
 //!   with every config error (the running config stays);
 //! - `POST /api/v1/admin/budgets/{name}/reset`: zeroes this agent's spend of a budget in its
 //!   current period, for every group or, with a JSON body `{"group": {"team": "search"}}`, one;
-//!   answered once the reset is on disk, so a restart does not bring the spend back.
+//!   answered once the reset is on disk, so a restart does not bring the spend back;
+//! - `POST /api/v1/admin/budgets/{name}/forget`: deletes the orphaned spend records of a budget
+//!   no longer in the config ([`forget`]); 409 for a configured budget without orphans.
 //!
 //! Each action needs `Authorization: Bearer <admin token>`: tokens are named, distinct from every
 //! scrape and ingest credential (validated), compared in constant time, and every action is
@@ -24,6 +26,8 @@ use std::fmt;
 
 /// Every admin route starts with this (the scrape auth middleware leaves them to this module).
 pub const PREFIX: &str = "/api/v1/admin/";
+
+mod forget;
 
 #[derive(Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
@@ -119,6 +123,7 @@ pub fn routes() -> Router<HttpState> {
     Router::new()
         .route("/api/v1/admin/reload", post(reload))
         .route("/api/v1/admin/budgets/{name}/reset", post(reset))
+        .route("/api/v1/admin/budgets/{name}/forget", post(forget::forget))
 }
 
 /// The caller's token name, or the response to send instead: 404 while admin is off (the
@@ -150,7 +155,7 @@ fn count(st: &HttpState, action: &'static str, result: &'static str) {
     crate::telemetry::count(
         st.pipeline.store(),
         "meterd_admin_actions",
-        "Admin actions performed, by action (reload, budget_reset) and result.",
+        "Admin actions performed, by action (reload, budget_reset, budget_forget) and result.",
         &[("action", action), ("result", result)],
         1.0,
     );

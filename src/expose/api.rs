@@ -5,6 +5,13 @@
 //!   API, used when larger);
 //! - `GET /api/v1/budgets/check?team=search&model=gpt-4o`: the budgets a call with these labels
 //!   would count toward, and `allowed: false` (with reasons) once any is at or over its limit.
+//!   Only scope labels, `provider` and `model` are accepted: any other parameter (a typo such as
+//!   `tem=search`) is a 400 listing the accepted names, never a silent `allowed: true`. A group
+//!   past a budget's `max_groups` is answered for itself at zero spend (`untracked: true`);
+//!   `_overflow`'s spend never refuses a caller.
+//!
+//! `GET /api/v1/budgets` also lists `orphaned` spend: saved records of budgets the config does not
+//! have (any more), kept until their period ends, the budget returns, or an admin forgets them.
 //!
 //! The check reads the in-memory engine under a read lock: no I/O, no await, a handful of small
 //! allocations; apps can afford to ask before every model call.
@@ -13,6 +20,8 @@ use super::server::HttpState;
 use crate::derive::budget::engine::Status;
 use crate::derive::budget::BudgetDef;
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
@@ -53,6 +62,12 @@ pub struct BudgetJson {
     pub fleet_spend_usd: Option<f64>,
     /// Why there is no fresh fleet figure (query API down, bad query), when one is configured.
     pub fleet_error: Option<String>,
+    /// Checks only: a group past `max_groups`, whose own spend is not tracked (see module docs).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub untracked: bool,
+    /// `group_by` labels the call (or the spend) did not carry: such calls share one group.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing_group_labels: Vec<String>,
 }
 
 fn rfc3339(secs: i64) -> String {
@@ -92,6 +107,13 @@ fn to_json(st: &Status) -> BudgetJson {
         local_spend_usd: st.local_spend as f64 / NANOS,
         fleet_spend_usd: st.fleet_spend.map(|f| f as f64 / NANOS),
         fleet_error: st.fleet_error.as_deref().map(str::to_string),
+        untracked: st.untracked,
+        missing_group_labels: st
+            .group
+            .iter()
+            .filter(|(_, v)| v.is_empty())
+            .map(|(k, _)| k.to_string())
+            .collect(),
     }
 }
 
@@ -109,6 +131,20 @@ fn now() -> i64 {
 #[derive(Serialize)]
 pub struct ListJson {
     pub budgets: Vec<BudgetJson>,
+    pub orphaned: Vec<OrphanJson>,
+}
+
+/// Saved spend of a budget not in the config (see `derive::budget::orphans`).
+#[derive(Serialize)]
+pub struct OrphanJson {
+    pub name: String,
+    pub group: Vec<String>,
+    pub period: String,
+    pub timezone: String,
+    pub spend_usd: f64,
+    pub spend_nanos: u64,
+    /// Start of the period the spend belongs to (calendar periods).
+    pub period_start: Option<String>,
 }
 
 async fn list(State(st): State<HttpState>) -> Json<ListJson> {
@@ -120,7 +156,22 @@ async fn list(State(st): State<HttpState>) -> Json<ListJson> {
         }
         budgets.extend(instances.iter().map(to_json));
     }
-    Json(ListJson { budgets })
+    let orphaned = st
+        .pipeline
+        .budgets()
+        .orphans(now)
+        .into_iter()
+        .map(|(s, spend)| OrphanJson {
+            period_start: (s.buckets.is_empty() && s.period != "total").then(|| rfc3339(s.start)),
+            name: s.budget,
+            group: s.group,
+            period: s.period,
+            timezone: s.timezone,
+            spend_usd: spend as f64 / NANOS,
+            spend_nanos: spend,
+        })
+        .collect();
+    Json(ListJson { budgets, orphaned })
 }
 
 /// A grouped budget before any group spent: shown so the API lists every configured budget.
@@ -137,10 +188,60 @@ pub struct CheckJson {
     pub reasons: Vec<String>,
 }
 
+#[derive(Serialize)]
+pub struct BadCheckJson {
+    pub error: String,
+    pub unknown: Vec<String>,
+    pub accepted: Vec<String>,
+}
+
+/// The parameters a check understands: what budget matchers and `group_by` may name.
+fn unknown_params(labels: &[(String, String)], scope_labels: &[String]) -> Vec<String> {
+    let known = |k: &str| k == "provider" || k == "model" || scope_labels.iter().any(|s| s == k);
+    let mut unknown: Vec<String> = labels
+        .iter()
+        .filter(|(k, _)| !known(k))
+        .map(|(k, _)| k.clone())
+        .collect();
+    unknown.sort();
+    unknown.dedup();
+    unknown
+}
+
 async fn check(
     State(st): State<HttpState>,
     Query(labels): Query<Vec<(String, String)>>,
-) -> Json<CheckJson> {
+) -> Response {
+    let config = st.pipeline.runtime().config.clone();
+    let unknown = unknown_params(&labels, &config.scope_labels);
+    let mut repeated: Vec<&str> = labels
+        .iter()
+        .enumerate()
+        .filter(|(i, (k, _))| labels[..*i].iter().any(|(o, _)| o == k))
+        .map(|(_, (k, _))| k.as_str())
+        .collect();
+    repeated.sort_unstable();
+    repeated.dedup();
+    if !unknown.is_empty() || !repeated.is_empty() {
+        let mut accepted: Vec<String> = config.scope_labels.clone();
+        accepted.extend(["provider".to_string(), "model".to_string()]);
+        accepted.sort();
+        accepted.dedup();
+        let error = if unknown.is_empty() {
+            format!("parameters given more than once: {repeated:?} (a call has one value each)")
+        } else {
+            format!(
+                "unknown parameters {unknown:?}: a check accepts the scope labels, provider and \
+                 model ({accepted:?}); an unknown name would match no budget and allow the call"
+            )
+        };
+        let body = BadCheckJson {
+            error,
+            unknown,
+            accepted,
+        };
+        return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+    }
     let statuses = st.pipeline.budgets().check(&labels[..], now());
     let reasons: Vec<String> = statuses
         .iter()
@@ -167,4 +268,35 @@ async fn check(
         budgets: statuses.iter().map(to_json).collect(),
         reasons,
     })
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unknown_params;
+
+    fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// Regression: `?tem=walk` (a typo of `team`) answered `allowed: true`.
+    #[test]
+    fn a_typo_is_unknown_and_scope_labels_provider_model_are_not() {
+        let scope = vec!["team".to_string(), "env".to_string()];
+        assert_eq!(unknown_params(&q(&[("tem", "walk")]), &scope), vec!["tem"]);
+        let ok = q(&[
+            ("team", "a"),
+            ("env", "p"),
+            ("provider", "x"),
+            ("model", "m"),
+        ]);
+        assert!(unknown_params(&ok, &scope).is_empty());
+        assert_eq!(
+            unknown_params(&q(&[("zz", "1"), ("aa", "2"), ("zz", "3")]), &scope),
+            vec!["aa", "zz"]
+        );
+    }
 }

@@ -254,6 +254,8 @@ impl Ingest {
         if full > 0 {
             self.rejected(Signal::Metrics, "usage_stream_limit", full);
         }
+        // One export's token points of a call identity are priced together, as StatsD lines are.
+        let events = crate::derive::semantics::merge_lines(events);
         self.pipeline.usage_events(PROTOCOL, &events);
         for (p, h) in histograms {
             self.pipeline.ttft_histogram(PROTOCOL, &p.template, h);
@@ -297,6 +299,8 @@ impl Ingest {
         for rs in &req.resource_spans {
             let resource = rs.resource.as_ref().map_or(&[][..], |r| &r.attributes);
             for ss in &rs.scope_spans {
+                let scope_name = ss.scope.as_ref().map_or("", |s| s.name.as_str());
+                let semantics = cfg.otlp.raw_usage_scopes.get(scope_name).copied();
                 for span in &ss.spans {
                     if let Some(attr) = stage_attribute {
                         if let Some(ev) = stage::span_stage(resource, span, attr, &cfg.scope_labels)
@@ -310,6 +314,7 @@ impl Ingest {
                     let Some(mut ev) = genai::span_usage(resource, span, &cfg.scope_labels) else {
                         continue;
                     };
+                    ev.semantics = semantics.unwrap_or_default();
                     match ttft::span_ttft(span) {
                         Some(Ok(d)) => ev.time_to_first_token = Some(d),
                         Some(Err(d)) => match dropped.iter_mut().find(|(k, _)| *k == d) {

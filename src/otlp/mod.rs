@@ -14,7 +14,9 @@ pub mod http;
 pub mod ingest;
 
 use crate::config::{child, index, Issues, Validate};
+use crate::model::UsageSemantics;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 /// Which OTLP signal prices GenAI usage. The other one still passes through as ordinary metrics
 /// (or is ignored, for spans) but is never counted as usage, so a call reported both ways is
@@ -58,6 +60,11 @@ pub struct OtlpConfig {
     /// Credentials required of senders on both transports (off when empty). Separate from
     /// `http_auth`, so a scrape credential never allows ingest.
     pub auth: crate::expose::auth::AuthConfig,
+    /// Instrumentation scope names (the tracer's name, exactly) whose GenAI spans carry a
+    /// provider's raw usage: `raw_input` (input excludes cache reads/writes: Anthropic, Bedrock
+    /// Converse), `raw_output` (output excludes reasoning: Gemini), `raw` (both). Other scopes
+    /// are inclusive, as the GenAI conventions count (see README).
+    pub raw_usage_scopes: BTreeMap<String, UsageSemantics>,
 }
 
 impl Default for OtlpConfig {
@@ -70,6 +77,7 @@ impl Default for OtlpConfig {
             max_usage_streams: 10_000,
             stage_attribute: Some("stage".to_owned()),
             auth: Default::default(),
+            raw_usage_scopes: BTreeMap::new(),
         }
     }
 }
@@ -96,6 +104,12 @@ impl Validate for OtlpConfig {
             );
         }
         self.auth.validate(&child(path, "auth"), issues);
+        if self.raw_usage_scopes.keys().any(|k| k.trim().is_empty()) {
+            issues.error(
+                child(path, "raw_usage_scopes"),
+                "a scope name must not be empty",
+            );
+        }
         for (i, a) in self.resource_attributes_as_labels.iter().enumerate() {
             if a.is_empty() {
                 issues.error(

@@ -6,8 +6,9 @@
 //! change since the last, which is how many OTLP requests share one fsync ([`durable`]).
 //!
 //! A file that cannot be read as a redb database (or holds records meterd cannot decode) is never
-//! silently replaced: start fails with an error naming the file and a preserved copy
-//! (`budgets.redb.corrupt-<unix seconds>`), so the operator decides whether to restore a backup or
+//! silently replaced: start fails (exit 78, a data error like a bad config) with an error naming
+//! the file and a preserved copy (`budgets.redb.corrupt-<content hash>`, one per distinct
+//! content however often start is retried), so the operator decides whether to restore a backup or
 //! start from zero by moving the file away.
 
 pub mod durable;
@@ -98,13 +99,6 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, redb::Error>) -> Result<T, (String, 
     }
 }
 
-fn unix_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// Copies a bad state file aside and builds the error that stops start-up.
 pub fn corrupt(file: &Path, reason: String) -> StateError {
     corrupt_as_found(file, reason, None)
@@ -124,16 +118,30 @@ fn read_as_found(file: &Path) -> Option<Vec<u8>> {
 
 /// As [`corrupt`], but with the file's bytes from before it was opened (when remembered): the
 /// kept copy gets them, and they are put back in place, so both are exactly what was found.
+///
+/// The copy is named by a hash of its content (`.corrupt-<16 hex>`), not by the time: a service
+/// manager restarting meterd in a loop on a damaged file keeps one copy of it, not one per
+/// restart, while a file damaged again differently gets a copy of its own.
 fn corrupt_as_found(file: &Path, reason: String, found: Option<&[u8]>) -> StateError {
-    let mut name = file.as_os_str().to_owned();
-    name.push(format!(".corrupt-{}", unix_secs()));
-    let copy = PathBuf::from(name);
-    let kept = match found {
-        Some(bytes) => std::fs::write(&copy, bytes).and_then(|()| std::fs::write(file, bytes)),
-        None => std::fs::copy(file, &copy).map(|_| ()),
+    let bytes = match found {
+        Some(b) => Ok(std::borrow::Cow::Borrowed(b)),
+        None => std::fs::read(file).map(std::borrow::Cow::Owned),
     };
+    let kept = bytes.and_then(|bytes| {
+        let mut name = file.as_os_str().to_owned();
+        name.push(format!(".corrupt-{}", content_tag(&bytes)));
+        let copy = PathBuf::from(name);
+        let same_copy_exists = std::fs::read(&copy).is_ok_and(|b| b == *bytes);
+        if !same_copy_exists {
+            std::fs::write(&copy, &*bytes)?;
+        }
+        if found.is_some() {
+            std::fs::write(file, &*bytes)?;
+        }
+        Ok(copy)
+    });
     match kept {
-        Ok(_) => StateError::Corrupt {
+        Ok(copy) => StateError::Corrupt {
             file: file.to_path_buf(),
             reason,
             copy,
@@ -141,9 +149,17 @@ fn corrupt_as_found(file: &Path, reason: String, found: Option<&[u8]>) -> StateE
         Err(e) => StateError::CorruptNoCopy {
             file: file.to_path_buf(),
             reason,
-            copy_error: format!("{}: {e}", copy.display()),
+            copy_error: format!("{}.corrupt-*: {e}", file.display()),
         },
     }
+}
+
+/// A short, stable name for a file's content (the first 8 bytes of its BLAKE3 hash, in hex).
+fn content_tag(bytes: &[u8]) -> String {
+    blake3::hash(bytes).as_bytes()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl StateFile {

@@ -54,6 +54,29 @@ fn corrupt_file_fails_with_its_name_and_a_preserved_copy() {
     assert!(StateFile::open(dir.path()).is_err());
 }
 
+/// Regression: the copy was named by the time, so a supervisor restarting meterd on a damaged
+/// file kept one more copy per second. One copy per distinct content now.
+#[test]
+fn repeated_starts_on_one_damaged_file_keep_one_copy_per_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(FILE_NAME);
+    let copies = || {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains(".corrupt-"))
+            .count()
+    };
+    std::fs::write(&file, b"damaged one way").unwrap();
+    for _ in 0..3 {
+        assert!(StateFile::open(dir.path()).is_err());
+    }
+    assert_eq!(copies(), 1);
+    std::fs::write(&file, b"damaged another way").unwrap();
+    assert!(StateFile::open(dir.path()).is_err());
+    assert_eq!(copies(), 2, "a different content gets its own copy");
+}
+
 #[test]
 fn garbage_and_truncated_files_are_errors_not_panics() {
     for content in [&b"not a database at all"[..], &[0u8; 4096][..], &[][..]] {

@@ -85,7 +85,14 @@ fn truncated_or_overwritten_state_stops_start_and_is_kept() {
         }
         std::fs::write(&state, &bytes).expect("write damaged file");
         let (status, stderr) = refused_start(&config);
-        assert!(!status.success(), "{what}: meterd started: {stderr}");
+        assert_eq!(
+            status.code(),
+            Some(78),
+            "{what}: a damaged state file is a data error (exit 78): {stderr}"
+        );
+        // A supervisor restarting meterd in a loop must not fill the disk with copies.
+        let (again, _) = refused_start(&config);
+        assert_eq!(again.code(), Some(78), "{what}: second start");
         assert!(
             stderr.contains(&state.display().to_string()) && stderr.contains("corrupt"),
             "{what}: the error must name the file and say it is corrupt:\n{stderr}"
@@ -99,7 +106,11 @@ fn truncated_or_overwritten_state_stops_start_and_is_kept() {
             .flatten()
             .filter(|e| e.file_name().to_string_lossy().contains(".corrupt-"))
             .collect();
-        assert_eq!(copies.len(), 1, "{what}: one kept copy:\n{stderr}");
+        assert_eq!(
+            copies.len(),
+            1,
+            "{what}: one kept copy however often start is retried:\n{stderr}"
+        );
         assert!(
             stderr.contains(&copies[0].path().display().to_string()),
             "{what}: the error must name the copy:\n{stderr}"

@@ -13,6 +13,7 @@
 //! level).
 
 use super::matcher::Lookup;
+use super::orphans::{self, Orphans};
 use super::period::{calendar_bounds, Period};
 use super::saved::{self, Saved};
 use super::{BudgetDef, PPM};
@@ -103,6 +104,10 @@ pub struct Status {
     pub fleet_spend: Option<u64>,
     /// Why the fleet figure is missing or old, when the budget has a `fleet_query`.
     pub fleet_error: Option<Arc<str>>,
+    /// A group this budget does not track because `max_groups` was reached: its own spend is not
+    /// known (it is counted under `_overflow`), so a check answers for it at zero rather than
+    /// with other groups' spend.
+    pub untracked: bool,
 }
 
 impl Status {
@@ -139,6 +144,7 @@ impl Status {
             local_spend: spend,
             fleet_spend: None,
             fleet_error: None,
+            untracked: false,
         }
     }
 
@@ -231,6 +237,7 @@ pub struct Dirty {
     pub puts: Vec<(String, Vec<u8>)>,
     pub deletes: Vec<String>,
     keys: Vec<(Arc<str>, GroupKey)>,
+    orphan_keys: Vec<String>,
 }
 
 impl Dirty {
@@ -245,6 +252,8 @@ pub struct Recorded {
     pub touched: Vec<Status>,
     /// Budgets whose group cap sent this spend to `_overflow`.
     pub overflowed: Vec<Arc<str>>,
+    /// Budgets that refused this spend because their total would overflow u64 nano-USD.
+    pub money_overflow: Vec<Arc<str>>,
 }
 
 #[derive(Default)]
@@ -253,6 +262,7 @@ pub struct Engine {
     seq: u64,
     dirty: HashSet<(Arc<str>, GroupKey)>,
     deleted: HashSet<String>,
+    orphans: Orphans,
 }
 
 fn group_key(def: &BudgetDef, labels: &(impl Lookup + ?Sized)) -> GroupKey {
@@ -264,6 +274,30 @@ fn group_key(def: &BudgetDef, labels: &(impl Lookup + ?Sized)) -> GroupKey {
 
 fn overflow_key(def: &BudgetDef) -> GroupKey {
     def.group_by.iter().map(|_| Box::from(OVERFLOW)).collect()
+}
+
+/// The group of calls that carry none of the `group_by` labels: always tracked, outside the
+/// `max_groups` cap, so such calls are reported as themselves and never lumped with overflow.
+fn unlabelled_key(def: &BudgetDef) -> GroupKey {
+    def.group_by.iter().map(|_| Box::from("")).collect()
+}
+
+fn boxed(group: &[String]) -> GroupKey {
+    group.iter().map(|g| Box::from(g.as_str())).collect()
+}
+
+/// The persisted form of one instance.
+fn saved_of(def: &BudgetDef, key: &[Box<str>], inst: &Instance) -> Saved {
+    Saved {
+        v: saved::VERSION,
+        budget: def.name.to_string(),
+        group: key.iter().map(|g| g.to_string()).collect(),
+        period: def.period.as_str().into(),
+        timezone: def.timezone_name.to_string(),
+        start: inst.start,
+        spend_nanos: inst.spend,
+        buckets: inst.buckets.iter().copied().collect(),
+    }
 }
 
 impl Slot {
@@ -299,7 +333,17 @@ impl Slot {
             return 0;
         }
         let of = overflow_key(&self.def);
-        self.instances.len() - usize::from(self.instances.contains_key(&of))
+        let unlabelled = unlabelled_key(&self.def);
+        self.instances.len()
+            - usize::from(self.instances.contains_key(&of))
+            - usize::from(self.instances.contains_key(&unlabelled))
+    }
+
+    /// Whether a call in group `key` would be counted under `_overflow`.
+    fn overflows(&self, key: &[Box<str>]) -> bool {
+        !self.instances.contains_key(key)
+            && *key != *unlabelled_key(&self.def)
+            && self.real_groups() >= self.def.max_groups
     }
 
     /// Bounds as seen at `now` without mutating (the read path of the API and checks).
@@ -386,8 +430,9 @@ impl Slot {
 
 impl Engine {
     /// Builds the engine from compiled budgets and the records read from the state file. Records
-    /// of budgets no longer configured, or whose period, zone or grouping changed, are dropped
-    /// (and deleted from the file on the next flush); the notes say which, for the log.
+    /// of budgets not configured (or not in that period, zone or grouping) are kept as orphans
+    /// (see [`orphans`]); only records without spend, or whose period has ended, are deleted. The
+    /// notes say which, for the log.
     pub fn new(
         defs: Vec<Arc<BudgetDef>>,
         saved: &[(String, Vec<u8>)],
@@ -398,32 +443,61 @@ impl Engine {
             ..Default::default()
         };
         let mut notes = Vec::new();
-        for (key, bytes) in saved {
-            let s = saved::decode(bytes).map_err(|err| format!("record {key}: {err}"))?;
+        for (stored_as, bytes) in saved {
+            let s = saved::decode(bytes).map_err(|err| format!("record {stored_as}: {err}"))?;
             match e.restore(&s, now) {
-                Ok(()) => {}
-                Err(why) => {
-                    notes.push(format!(
-                        "dropping saved spend of budget {:?} {:?}: {why}",
-                        s.budget, s.group
-                    ));
-                    e.deleted.insert(key.clone());
+                Ok(()) => {
+                    let key = boxed(&s.group);
+                    if *stored_as != saved::key(&s.budget, &key) {
+                        // An orphan restored at start: it moves back under its usual key.
+                        e.deleted.insert(stored_as.clone());
+                        e.dirty.insert((Arc::from(s.budget.as_str()), key));
+                        e.seq += 1;
+                    }
                 }
+                Err(why) => notes.extend(e.orphan(s, Some(stored_as), now, &why)),
             }
         }
         Ok((e, notes))
     }
 
+    /// Keeps a record that no configured budget takes as an orphan, or deletes it when it holds
+    /// nothing to keep (no spend, or a period that has ended). Returns a note for the log.
+    fn orphan(&mut self, s: Saved, stored_as: Option<&str>, now: i64, why: &str) -> Option<String> {
+        let what = format!("saved spend of budget {:?} {:?}", s.budget, s.group);
+        if !orphans::holds_spend(&s) || orphans::ended(&s, now) {
+            let k = stored_as?;
+            self.deleted.insert(k.to_string());
+            return Some(format!(
+                "dropping {what} ({why}): it holds no spend in a current period"
+            ));
+        }
+        let spend = orphans::spend_at(&s, now);
+        let k = self.orphans.adopt(s, stored_as);
+        self.deleted.remove(&k);
+        if let Some(old) = stored_as.filter(|old| *old != k) {
+            self.deleted.insert(old.to_string());
+        }
+        self.seq += 1;
+        Some(format!(
+            "keeping {what} as orphaned ({why}): {spend} nano-USD, kept until its period ends, \
+             the budget returns with the same period, timezone and group_by, or an admin forgets it"
+        ))
+    }
+
+    /// Restores one saved record into its configured budget. Refused (the caller keeps it as an
+    /// orphan) when no budget of that name and shape is configured, or when the group already
+    /// holds spend in memory (restoring would overwrite it).
     fn restore(&mut self, s: &Saved, now: i64) -> Result<(), String> {
         let slot = self
             .slots
             .iter_mut()
             .find(|sl| *sl.def.name == s.budget)
-            .ok_or("budget no longer configured")?;
+            .ok_or("budget not in config")?;
         let def = slot.def.clone();
         if def.period.as_str() != s.period || *def.timezone_name != *s.timezone {
             return Err(format!(
-                "period changed from {} ({}) to {} ({})",
+                "its period is {} ({}), the config's {} ({})",
                 s.period,
                 s.timezone,
                 def.period.as_str(),
@@ -433,9 +507,15 @@ impl Engine {
         if s.group.len() != def.group_by.len() {
             return Err("group_by changed".into());
         }
-        let key: GroupKey = s.group.iter().map(|g| Box::from(g.as_str())).collect();
-        let is_new = !slot.instances.contains_key(&key);
-        if is_new && slot.real_groups() >= def.max_groups && *key != *overflow_key(&def) {
+        let key = boxed(&s.group);
+        if slot
+            .instances
+            .get(&key)
+            .is_some_and(|i| i.spend > 0 || !i.buckets.is_empty())
+        {
+            return Err("the group already holds spend in memory".into());
+        }
+        if slot.overflows(&key) && *key != *overflow_key(&def) {
             return Err("over max_groups".into());
         }
         let mut inst = Instance {
@@ -457,14 +537,16 @@ impl Engine {
     }
 
     /// Applies a new config. Budgets that keep their name, period, zone and grouping keep their
-    /// spend (limits, thresholds and matchers may change freely); the rest start afresh and their
-    /// old records are deleted on the next flush.
+    /// spend (limits, thresholds and matchers may change freely). The spend of a budget that
+    /// left the config, or changed shape, is kept as orphaned; a budget that (re)appears takes
+    /// back its orphaned spend of the same shape.
     pub fn reconfigure(&mut self, defs: Vec<Arc<BudgetDef>>, now: i64) {
         let mut old: HashMap<Arc<str>, Slot> = self
             .slots
             .drain(..)
             .map(|s| (s.def.name.clone(), s))
             .collect();
+        let mut leaving = Vec::new();
         for def in defs {
             let mut slot = Slot::new(def.clone(), now);
             if let Some(prev) = old.remove(&def.name) {
@@ -479,22 +561,71 @@ impl Engine {
                     slot.instances = prev.instances;
                     slot.roll(now);
                 } else {
-                    self.forget(&prev);
+                    leaving.push(prev);
                 }
             }
             self.slots.push(slot);
         }
-        for prev in old.into_values() {
-            self.forget(&prev);
+        leaving.extend(old.into_values());
+        for prev in leaving {
+            self.orphan_slot(prev, now);
+        }
+        let names: Vec<Arc<str>> = self.slots.iter().map(|s| s.def.name.clone()).collect();
+        for name in names {
+            for (k, s, was_dirty) in self.orphans.take_budget(&name) {
+                match self.restore(&s, now) {
+                    Ok(()) => {
+                        self.deleted.insert(k);
+                        let key = boxed(&s.group);
+                        self.deleted.remove(&saved::key(&name, &key));
+                        self.dirty.insert((name.clone(), key));
+                    }
+                    Err(_) => self.orphans.put_back(k, s, was_dirty),
+                }
+            }
         }
         self.seq += 1;
     }
 
-    fn forget(&mut self, slot: &Slot) {
-        for key in slot.instances.keys() {
+    /// Moves every instance of a budget leaving the config (or its shape) to the orphans: its
+    /// record moves from its usual key (free for the new shape) to its orphan key.
+    fn orphan_slot(&mut self, slot: Slot, now: i64) {
+        for (key, inst) in &slot.instances {
             self.dirty.remove(&(slot.def.name.clone(), key.clone()));
             self.deleted.insert(saved::key(&slot.def.name, key));
+            let _ = self.orphan(saved_of(&slot.def, key, inst), None, now, "left the config");
         }
+    }
+
+    /// Saved spend of budgets not in the config, with the spend each holds as of `now`.
+    pub fn orphans(&self, now: i64) -> Vec<(Saved, u64)> {
+        self.orphans
+            .iter()
+            .map(|s| (s.clone(), orphans::spend_at(s, now)))
+            .collect()
+    }
+
+    pub fn orphan_count(&self) -> usize {
+        self.orphans.len()
+    }
+
+    /// Deletes every orphaned record of budget `name` (an admin's explicit decision). Returns
+    /// what was forgotten; it leaves the state file on the next flush.
+    pub fn forget(&mut self, name: &str, now: i64) -> Vec<(Saved, u64)> {
+        let gone = self.orphans.take_budget(name);
+        let out = gone
+            .iter()
+            .map(|(_, s, _)| (s.clone(), orphans::spend_at(s, now)))
+            .collect();
+        for (k, _, _) in gone {
+            self.deleted.insert(k);
+        }
+        self.seq += 1;
+        out
+    }
+
+    pub fn is_configured(&self, name: &str) -> bool {
+        self.slots.iter().any(|s| &*s.def.name == name)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -519,7 +650,7 @@ impl Engine {
             slot.roll(now);
             let def = slot.def.clone();
             let mut key = group_key(&def, labels);
-            if !slot.instances.contains_key(&key) && slot.real_groups() >= def.max_groups {
+            if slot.overflows(&key) {
                 key = overflow_key(&def);
                 out.overflowed.push(def.name.clone());
             }
@@ -529,19 +660,34 @@ impl Engine {
                 .entry(key.clone())
                 .or_insert_with(|| new_instance(&def, &key, bounds.0));
             Slot::settle(&def, bounds, inst, now);
+            // A spend that would overflow is refused, not saturated: a saturated total reads as
+            // 18.4 billion USD of real spend and denies every check until the period ends.
+            let fits = match def.period {
+                Period::Rolling(_) => inst
+                    .buckets
+                    .iter()
+                    .try_fold(cost, |sum, (_, n)| sum.checked_add(*n))
+                    .is_some(),
+                _ => inst.spend.checked_add(cost).is_some(),
+            };
+            if !fits {
+                out.money_overflow.push(def.name.clone());
+                continue;
+            }
             match def.period {
                 Period::Rolling(r) => {
                     let b = r.bucket(now);
                     match inst.buckets.back_mut() {
                         // A clock stepping back adds to the newest bucket rather than reordering.
-                        Some((last, n)) if *last >= b => *n = n.saturating_add(cost),
+                        // Cannot overflow: the window's sum plus cost fits.
+                        Some((last, n)) if *last >= b => *n += cost,
                         _ => inst.buckets.push_back((b, cost)),
                     }
                     while inst.buckets.len() as i64 > r.buckets {
                         inst.buckets.pop_front();
                     }
                 }
-                _ => inst.spend = inst.spend.saturating_add(cost),
+                _ => inst.spend += cost,
             }
             let inst = slot.instances.get(&key);
             out.touched.push(slot.status(&key, inst, now));
@@ -665,6 +811,10 @@ impl Engine {
                 }
             }
         }
+        for k in self.orphans.expire(now) {
+            self.deleted.insert(k);
+            changed = true;
+        }
         if changed {
             self.seq += 1;
         }
@@ -696,14 +846,11 @@ impl Engine {
                 continue;
             }
             let key = group_key(&slot.def, labels);
-            let inst = match slot.instances.get(&key) {
-                Some(i) => Some(i),
-                None if slot.real_groups() >= slot.def.max_groups => {
-                    slot.instances.get(&overflow_key(&slot.def))
-                }
-                None => None,
-            };
-            out.push(slot.status(&key, inst, now));
+            // A group past the cap is answered for itself, at zero: `_overflow` sums other
+            // callers' spend, which must never refuse this one.
+            let mut st = slot.status(&key, slot.instances.get(&key), now);
+            st.untracked = slot.overflows(&key);
+            out.push(st);
         }
         out
     }
@@ -723,19 +870,17 @@ impl Engine {
             let Some(inst) = slot.instances.get(&key) else {
                 continue;
             };
-            let s = Saved {
-                v: saved::VERSION,
-                budget: name.to_string(),
-                group: key.iter().map(|g| g.to_string()).collect(),
-                period: slot.def.period.as_str().into(),
-                timezone: slot.def.timezone_name.to_string(),
-                start: inst.start,
-                spend_nanos: inst.spend,
-                buckets: inst.buckets.iter().copied().collect(),
-            };
+            let s = saved_of(&slot.def, &key, inst);
             d.puts.push((saved::key(&name, &key), saved::encode(&s)));
             d.keys.push((name, key));
         }
+        for (k, bytes) in self.orphans.take_dirty() {
+            d.orphan_keys.push(k.clone());
+            d.puts.push((k, bytes));
+        }
+        // A failed batch put back (`restore_dirty`) can leave a key both deleted and dirty; the
+        // put is read from memory now, so it is the newer fact (the file applies deletes last).
+        d.deletes.retain(|k| !d.puts.iter().any(|(p, _)| p == k));
         d
     }
 
@@ -746,10 +891,12 @@ impl Engine {
                 self.dirty.insert((slot.def.name.clone(), key.clone()));
             }
         }
+        self.orphans.mark_all_dirty();
     }
 
     pub fn restore_dirty(&mut self, d: Dirty) {
         self.dirty.extend(d.keys);
+        self.orphans.mark_dirty(d.orphan_keys);
         for k in d.deletes {
             if !d.puts.iter().any(|(p, _)| *p == k) {
                 self.deleted.insert(k);

@@ -6,13 +6,16 @@
 //!   status, check, snapshot for persistence;
 //! - [`shared`]: [`Budgets`], the engine behind a lock, shared by the pipeline, the API and the
 //!   state flusher, and kept across config reloads (spend of budgets that stay is never lost);
-//! - [`saved`]: the persisted record format (the `state` module stores the bytes).
+//! - [`saved`]: the persisted record format (the `state` module stores the bytes);
+//! - [`orphans`]: saved spend of budgets the config does not have (any more): kept, never erased
+//!   by a config edit, until its period ends or an admin forgets it.
 //!
 //! Money is integer nano-USD throughout; USD floats appear only in gauges and JSON.
 
 pub mod engine;
 pub mod fleet;
 pub mod matcher;
+pub mod orphans;
 pub mod period;
 pub mod saved;
 pub mod shared;

@@ -5,7 +5,7 @@
 //! The write lock is held only for the arithmetic of one event (no I/O, no parsing); checks take
 //! the read lock, so many apps can ask concurrently.
 
-use super::engine::{Dirty, Engine, Status};
+use super::engine::{Dirty, Engine, Recorded, Status};
 use super::matcher::{CallLabels, Lookup};
 use super::{BudgetConfig, BudgetDef};
 use crate::model::{FamilyOptions, Labels, Sample, SampleValue};
@@ -118,28 +118,30 @@ impl Budgets {
     }
 
     /// Counts `cost` nano-USD toward every matching budget and appends the refreshed gauges of
-    /// the instances touched. Returns the budgets whose group cap overflowed.
+    /// the instances touched. Returns what the caller counts: budgets whose group cap overflowed
+    /// and budgets that refused the spend as a money overflow (`touched` is left empty).
     pub fn record(
         &self,
         call: &CallLabels<'_>,
         cost: u64,
         now: i64,
         out: &mut Vec<Sample>,
-    ) -> Vec<Arc<str>> {
+    ) -> Recorded {
         if cost == 0 || self.is_empty() {
-            return Vec::new();
+            return Recorded::default();
         }
-        let rec = self.write().record(call, cost, now);
-        for st in &rec.touched {
-            self.gauges(st, out);
+        let mut rec = self.write().record(call, cost, now);
+        for st in rec.touched.drain(..) {
+            self.gauges(&st, out);
         }
-        rec.overflowed
+        rec
     }
 
     /// Rolls periods forward and appends every instance's gauges (run on a timer, so a new period
     /// or a draining rolling window shows without new spend).
     pub fn refresh(&self, now: i64, out: &mut Vec<Sample>) {
-        if self.is_empty() {
+        // Orphaned spend expires with its period even when no budget is configured.
+        if self.is_empty() && self.orphan_count() == 0 {
             return;
         }
         let all = {
@@ -167,6 +169,24 @@ impl Budgets {
             self.gauges(st, out);
         }
         Ok(reset)
+    }
+
+    /// Saved spend of budgets not in the config (see [`super::orphans`]).
+    pub fn orphans(&self, now: i64) -> Vec<(super::saved::Saved, u64)> {
+        self.read().orphans(now)
+    }
+
+    pub fn orphan_count(&self) -> usize {
+        self.read().orphan_count()
+    }
+
+    /// Deletes the orphaned records of budget `name` (see [`Engine::forget`]).
+    pub fn forget(&self, name: &str, now: i64) -> Vec<(super::saved::Saved, u64)> {
+        self.write().forget(name, now)
+    }
+
+    pub fn is_configured(&self, name: &str) -> bool {
+        self.read().is_configured(name)
     }
 
     pub fn statuses(&self, now: i64) -> Vec<(Arc<BudgetDef>, Vec<Status>)> {

@@ -302,6 +302,34 @@ fn rolling_window_drops_old_buckets() {
     assert_eq!(spend_of(&e, t0 + 9999 * 60), vec![60]);
 }
 
+/// Issue 17 item 2: spend that would overflow u64 nano-USD is refused and reported, never
+/// saturated (a saturated total is 18.4 billion USD that denies every check), for calendar and
+/// rolling budgets alike; what was spent before stays exact.
+#[test]
+fn spend_that_would_overflow_is_refused_not_saturated() {
+    let t0: i64 = 1_800_000_000;
+    let none = Labels::empty();
+    for period in ["total", "rolling_1h"] {
+        let mut e = engine(&[budget(|b| b.period = period.into())], t0);
+        let r = e.record(&call(&none, "m"), u64::MAX - 10, t0);
+        assert!(r.money_overflow.is_empty(), "{period}");
+        let seq = e.seq();
+        let r = e.record(&call(&none, "m"), 11, t0 + 60);
+        assert_eq!(r.money_overflow.len(), 1, "{period}");
+        assert!(r.touched.is_empty(), "{period}");
+        assert_eq!(
+            e.seq(),
+            seq,
+            "{period}: nothing changed, nothing to persist"
+        );
+        assert_eq!(spend_of(&e, t0 + 60), vec![u64::MAX - 10], "{period}");
+        // What still fits is applied.
+        let r = e.record(&call(&none, "m"), 10, t0 + 120);
+        assert!(r.money_overflow.is_empty(), "{period}");
+        assert_eq!(spend_of(&e, t0 + 120), vec![u64::MAX], "{period}");
+    }
+}
+
 #[test]
 fn group_by_makes_instances_up_to_a_cap_then_overflows() {
     let now = ts("2026-11-10T00:00:00Z");
@@ -331,10 +359,14 @@ fn group_by_makes_instances_up_to_a_cap_then_overflows() {
         got,
         vec![("_overflow".into(), 24), ("a".into(), 5), ("b".into(), 2)]
     );
-    // A check for a new group past the cap sees the overflow instance.
+    // A check for a new group past the cap answers for that group: zero, allowed, untracked
+    // (it used to read `_overflow`'s 24, spend that is not the caller's).
     let q = [("team".to_string(), "zzz".to_string())];
-    assert_eq!(e.check(&q[..], now)[0].spend, 24);
-    assert_eq!(&*e.check(&q[..], now)[0].group[0].1, "zzz");
+    let st = &e.check(&q[..], now)[0];
+    assert_eq!((st.spend, st.untracked, st.denies()), (0, true, false));
+    assert_eq!(&*st.group[0].1, "zzz");
+    let known = [("team".to_string(), "a".to_string())];
+    assert!(!e.check(&known[..], now)[0].untracked);
     let _ = OVERFLOW;
 }
 
@@ -361,10 +393,25 @@ fn reload_keeps_spend_of_budgets_that_stay() {
     e.reconfigure(defs, now);
     assert_eq!(spend_of(&e, now), vec![10, 0, 0]);
     let d = e.take_dirty();
-    // b (period changed) and c (removed) are deleted from the state file.
+    // b (period changed) and c (removed) leave their usual keys for orphan keys: their spend is
+    // kept, never deleted by a config edit.
     let mut deleted = d.deletes.clone();
     deleted.sort();
     assert_eq!(deleted, vec![saved::key("b", &[]), saved::key("c", &[])]);
+    let orphaned: Vec<(String, u64)> = e
+        .orphans(now)
+        .into_iter()
+        .map(|(s, n)| (format!("{} {}", s.budget, s.period), n))
+        .collect();
+    assert_eq!(
+        orphaned,
+        vec![("b monthly".to_string(), 10), ("c monthly".to_string(), 10)]
+    );
+    assert_eq!(
+        d.puts.len(),
+        2,
+        "both orphans are written under their orphan keys"
+    );
 }
 
 #[test]
@@ -549,3 +596,5 @@ fn reset_zeroes_the_current_period_and_is_persisted() {
         Err(ResetError::BadGroup(_))
     ));
 }
+
+mod orphaned;

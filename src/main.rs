@@ -80,6 +80,33 @@ enum Command {
     /// Price one model call by hand from the pricing table, through the agent's own code path,
     /// and print the breakdown per dimension (to check a bill).
     Price(Box<PriceArgs>),
+    /// Keep the price table from maintained public lists: import one as a layer, diff two tables.
+    #[command(subcommand)]
+    Pricing(PricingCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum PricingCommand {
+    /// Convert a public price list to a pricing layer (YAML usable with `extends:`), exactly.
+    #[command(
+        after_help = "Example: meterd pricing import --from litellm model_prices_and_context_window.json -o config/pricing/litellm.yaml"
+    )]
+    Import {
+        /// The list's format: litellm (model_prices_and_context_window.json) or genai-prices
+        /// (data.json).
+        #[arg(long, value_name = "SOURCE")]
+        from: String,
+        file: PathBuf,
+        /// Output file (default: standard output).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// The `checked:` text of every entry (default: today's date, UTC).
+        #[arg(long)]
+        checked: Option<String>,
+    },
+    /// Show what differs between two pricing files (and the files they extend): entries added,
+    /// removed, and each changed price. Exit 1 when they differ, 0 when they price alike.
+    Diff { a: PathBuf, b: PathBuf },
 }
 
 #[derive(clap::Args, Debug)]
@@ -93,7 +120,7 @@ struct PriceArgs {
     provider: String,
     #[arg(long)]
     model: String,
-    /// Input tokens (including cached, cache-write and audio input tokens).
+    /// Input tokens (including cached, cache-write and audio input tokens; see --usage).
     #[arg(long, default_value_t = 0)]
     input: u64,
     /// Output tokens (including reasoning and audio output tokens).
@@ -127,6 +154,11 @@ struct PriceArgs {
     /// Service tier (batch, flex, priority, ...), applying the table's multiplier.
     #[arg(long)]
     service_tier: Option<String>,
+    /// How the token counts are meant: inclusive (GenAI conventions: --input holds the cache
+    /// reads and writes), raw_input (Anthropic's and Bedrock's raw usage), raw_output (Gemini's),
+    /// raw. Counts whose parts exceed their whole are read as raw anyway.
+    #[arg(long, value_name = "SEMANTICS", value_parser = parse_semantics, default_value = "inclusive")]
+    usage: meterd::model::UsageSemantics,
     /// When the call happened (YYYY-MM-DD or RFC 3339): prices in force then apply. Default: now.
     #[arg(long, value_name = "DATE")]
     at: Option<String>,
@@ -178,6 +210,7 @@ fn main() -> ExitCode {
         Some(Command::CheckConfig { file }) => check_config(&file),
         Some(Command::Run(args)) => run(args),
         Some(Command::Price(args)) => price(&args),
+        Some(Command::Pricing(cmd)) => pricing(cmd),
         None => run(cli.run),
     }
 }
@@ -194,6 +227,11 @@ fn check_config(file: &Path) -> ExitCode {
             ExitCode::from(EXIT_CONFIG)
         }
     }
+}
+
+fn parse_semantics(s: &str) -> Result<meterd::model::UsageSemantics, String> {
+    meterd::model::UsageSemantics::from_name(s)
+        .ok_or_else(|| format!("{s:?}: expected inclusive, raw_input, raw_output or raw"))
 }
 
 fn price(a: &PriceArgs) -> ExitCode {
@@ -239,6 +277,7 @@ fn price(a: &PriceArgs) -> ExitCode {
     };
     ev.request_input_tokens = a.request_input_tokens;
     ev.service_tier = a.service_tier.as_deref().map(Box::from);
+    ev.semantics = a.usage;
     match explain::explain(&Compiled::new(&table), &ev) {
         Ok(text) => {
             print!("{text}");
@@ -247,6 +286,94 @@ fn price(a: &PriceArgs) -> ExitCode {
         Err(e) => {
             eprintln!("{e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn pricing(cmd: PricingCommand) -> ExitCode {
+    use meterd::derive::pricing::{diff, import};
+    match cmd {
+        PricingCommand::Import {
+            from,
+            file,
+            output,
+            checked,
+        } => {
+            let source = match import::Source::parse(&from) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("--from: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let text = match std::fs::read_to_string(&file) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("{}: {e}", file.display());
+                    return ExitCode::FAILURE;
+                }
+            };
+            let checked =
+                checked.unwrap_or_else(|| jiff::Zoned::now().strftime("%Y-%m-%d").to_string());
+            let out = match import::import(source, &text, &checked) {
+                Ok(o) => o,
+                Err(e) => {
+                    eprintln!("{}: {e}", file.display());
+                    return ExitCode::FAILURE;
+                }
+            };
+            let name = file
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            let header = format!(
+                "Generated by `meterd pricing import --from {from} {name}`: do not edit; regenerate.\n\
+                 {} entries; prices per 1M tokens (see config/pricing.yaml for units).",
+                out.table.models.len()
+            );
+            let yaml = import::to_yaml(&out.table, &header);
+            for s in &out.skipped {
+                eprintln!("skipped: {s}");
+            }
+            eprintln!(
+                "{} entries, {} skipped",
+                out.table.models.len(),
+                out.skipped.len()
+            );
+            match output {
+                Some(path) => match std::fs::write(&path, yaml) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("{}: {e}", path.display());
+                        ExitCode::FAILURE
+                    }
+                },
+                None => {
+                    print!("{yaml}");
+                    ExitCode::SUCCESS
+                }
+            }
+        }
+        PricingCommand::Diff { a, b } => {
+            let load = meterd::config::load::load_pricing;
+            let (ta, tb) = match (load(&a), load(&b)) {
+                (Ok(ta), Ok(tb)) => (ta, tb),
+                (ra, rb) => {
+                    for e in [ra.err(), rb.err()].into_iter().flatten() {
+                        eprint!("{e}");
+                    }
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            let changes = diff::diff(&ta, &tb);
+            for c in &changes {
+                println!("{c}");
+            }
+            if changes.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("{} difference(s)", changes.len());
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -199,6 +199,43 @@ impl Usage {
     }
 }
 
+/// How an event's usage counts its parts; set at the edges (config per source), read by derive,
+/// which converts everything to inclusive before pricing or counting (`derive::semantics`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UsageSemantics {
+    /// The GenAI conventions: cache reads/writes and audio input inside `input_tokens`, reasoning
+    /// and audio output inside `output_tokens` (what current emitters send for every provider).
+    #[default]
+    Inclusive,
+    /// `input_tokens` excludes its parts: Anthropic's and Bedrock Converse's raw usage.
+    RawInput,
+    /// `output_tokens` excludes its parts: Gemini's raw `candidates_token_count` (no thinking).
+    RawOutput,
+    /// Both wholes exclude their parts.
+    Raw,
+}
+
+impl UsageSemantics {
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "inclusive" => UsageSemantics::Inclusive,
+            "raw_input" => UsageSemantics::RawInput,
+            "raw_output" => UsageSemantics::RawOutput,
+            "raw" => UsageSemantics::Raw,
+            _ => return None,
+        })
+    }
+
+    pub fn raw_input(self) -> bool {
+        matches!(self, UsageSemantics::RawInput | UsageSemantics::Raw)
+    }
+
+    pub fn raw_output(self) -> bool {
+        matches!(self, UsageSemantics::RawOutput | UsageSemantics::Raw)
+    }
+}
+
 /// Outcome of a call when the event describes a whole request (spans, `llm.requests`).
 #[derive(Clone, Debug, PartialEq, Eq, Copy)]
 pub enum CallStatus {
@@ -228,6 +265,8 @@ pub struct UsageEvent {
     /// Scope labels (the configured allow-list: service, env, team, project, stage, ...).
     pub scope: Labels,
     pub usage: Usage,
+    /// Whether `usage` is inclusive (the default) or a provider's raw figures.
+    pub semantics: UsageSemantics,
     /// Set when this event stands for a whole request: status and latency are known.
     pub status: Option<CallStatus>,
     pub duration: Option<Duration>,
@@ -251,6 +290,7 @@ impl UsageEvent {
             operation: "".into(),
             scope: Labels::empty(),
             usage: Usage::default(),
+            semantics: UsageSemantics::Inclusive,
             status: None,
             duration: None,
             time_to_first_token: None,

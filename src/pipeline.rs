@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::derive::budget::matcher::CallLabels;
 use crate::derive::budget::Budgets;
 use crate::derive::dedup::Dedup;
+use crate::derive::usage::UsageRejected;
 use crate::derive::Deriver;
 use crate::model::{
     Exemplar, HistogramData, Labels, QualityEvent, Sample, SampleValue, UsageEvent,
@@ -15,6 +16,8 @@ use crate::store::{FamilyCache, PairsTarget, Store};
 use crate::telemetry;
 use arc_swap::ArcSwap;
 use std::sync::Arc;
+
+static USAGE_REJECTED_LOG: telemetry::RateLimit = telemetry::RateLimit::new();
 
 /// Everything compiled from one config snapshot.
 pub struct Runtime {
@@ -253,9 +256,20 @@ impl Pipeline {
     pub fn usage_events(&self, protocol: &str, events: &[UsageEvent]) {
         let mut out = Vec::with_capacity(16);
         let rt = self.runtime.load();
+        let max_usage = rt.config.limits.max_usage_per_line;
+        let mut derived = 0u64;
         for event in events {
-            let cost = rt.deriver.usage(event, &mut out);
-            self.budget_spend(&rt.deriver, event, cost, &mut out);
+            // The one ceiling every protocol passes: a rejected event reaches neither tokens, cost
+            // nor budgets.
+            if let Err(r) = crate::derive::usage::check_ceiling(event, max_usage) {
+                self.usage_rejected(protocol, event, r);
+                continue;
+            }
+            derived += 1;
+            match rt.deriver.usage(event, &mut out) {
+                Ok(cost) => self.budget_spend(&rt.deriver, event, cost, &mut out),
+                Err(_) => telemetry::money_overflow(&self.store, "cost", &event.model),
+            }
             for s in out.drain(..) {
                 self.apply(protocol, &s);
             }
@@ -265,7 +279,29 @@ impl Pipeline {
             "meterd_usage_events",
             "Usage events (model calls or parts of one) derived, by protocol.",
             &[("protocol", protocol)],
-            events.len() as f64,
+            derived as f64,
+        );
+    }
+
+    fn usage_rejected(&self, protocol: &str, event: &UsageEvent, r: UsageRejected) {
+        telemetry::count(
+            &self.store,
+            "meterd_usage_rejected",
+            "Usage events refused before pricing (a quantity past limits.max_usage_per_line, \
+             a weight that is not a positive number), by protocol and reason.",
+            &[("protocol", protocol), ("reason", r.reason())],
+            1.0,
+        );
+        telemetry::rate_limited_warn(
+            &USAGE_REJECTED_LOG,
+            format_args!(
+                "usage of {:?} / {:?} from {protocol} refused ({}: {r}): {:?} x weight {}",
+                &*event.provider,
+                &*event.model,
+                r.reason(),
+                event.usage,
+                event.weight
+            ),
         );
     }
 
@@ -329,7 +365,8 @@ impl Pipeline {
             provider: &event.provider,
             model: &event.model,
         };
-        for budget in self.budgets.record(&call, cost, unix_secs(), out) {
+        let recorded = self.budgets.record(&call, cost, unix_secs(), out);
+        for budget in recorded.overflowed {
             telemetry::count(
                 &self.store,
                 "meterd_budget_groups_overflowed",
@@ -337,6 +374,9 @@ impl Pipeline {
                 &[("budget", &budget)],
                 1.0,
             );
+        }
+        for budget in recorded.money_overflow {
+            telemetry::money_overflow(&self.store, "budget", &budget);
         }
     }
 
@@ -382,6 +422,46 @@ impl Pipeline {
 mod tests {
     use super::*;
     use crate::derive::redact::{RedactAction, RedactRule};
+
+    /// Issue 17 item 2: an event past the usage ceiling reaches neither tokens, cost nor budgets;
+    /// one within a raised ceiling whose cost overflows u64 nano-USD is refused and counted, not
+    /// saturated at 18.4 billion USD.
+    #[test]
+    fn absurd_usage_and_money_overflow_are_refused_and_counted() {
+        let yaml = "pricing:\n  models:\n    - {provider: openai, model: o1-pro, prices: {input: 150, output: 600}}\n\
+                    budgets:\n  - {name: all, period: total, limit_usd: 1000}\n\
+                    limits: {max_usage_per_line: 1000000000000000}\n";
+        let config: Config =
+            crate::config::load::load_str(yaml, "test.yaml", &|_| None).expect("config");
+        let pipeline = Pipeline::new(Arc::new(Store::default()), Runtime::new(Arc::new(config)));
+        let value = |name: &str, labels: &[(&str, &str)]| {
+            pipeline
+                .store()
+                .value(name, &Labels::new(labels.iter().copied()))
+        };
+        let mut ev = UsageEvent::new("openai", "o1-pro");
+        ev.usage.output_tokens = 2_000_000_000_000_000;
+        pipeline.usage("otlp", &ev);
+        assert_eq!(
+            value(
+                "meterd_usage_rejected",
+                &[("protocol", "otlp"), ("reason", "usage_value_too_large")]
+            ),
+            Some(1.0)
+        );
+        // 1e15 output tokens at $600/1M: $6e11, past u64 nano-USD.
+        ev.usage.output_tokens = 1_000_000_000_000_000;
+        pipeline.usage("otlp", &ev);
+        assert_eq!(
+            value("meterd_money_overflow", &[("where", "cost")]),
+            Some(1.0)
+        );
+        let snapshot = pipeline.store().snapshot();
+        assert!(!snapshot.iter().any(|f| &*f.name == "llm_cost_usd"));
+        let statuses = pipeline.budgets().statuses(super::unix_secs());
+        assert_eq!(statuses.len(), 1);
+        assert!(statuses.iter().all(|(_, s)| s.iter().all(|s| s.spend == 0)));
+    }
 
     #[test]
     fn receiver_samples_are_redacted_before_storing() {

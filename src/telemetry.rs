@@ -22,9 +22,16 @@ fn options(help: &str) -> Arc<FamilyOptions> {
     })
 }
 
-fn apply(store: &Store, name: &str, help: &str, labels: &[(&str, &str)], value: SampleValue) {
+/// A sample of an internal family, for pure code that hands samples back instead of holding the
+/// store (derive).
+pub fn sample(name: &str, help: &str, labels: &[(&str, &str)], value: SampleValue) -> Sample {
     let mut sample = Sample::new(name, Labels::shared(labels.iter().copied()), value);
     sample.options = options(help);
+    sample
+}
+
+fn apply(store: &Store, name: &str, help: &str, labels: &[(&str, &str)], value: SampleValue) {
+    let sample = sample(name, help, labels, value);
     // Internal families overflow instead of rejecting; the only failure left is a type clash with
     // a user metric that took a `meterd_` name, which is not worth more than ignoring.
     let _ = store.apply(&sample);
@@ -46,8 +53,32 @@ pub fn rejected(store: &Store, protocol: &str, metric: &str, reject: Reject) {
     rejected_n(store, protocol, metric, reject, 1);
 }
 
+static MONEY_OVERFLOW_LOG: RateLimit = RateLimit::new();
+
+/// Counts a money amount refused because it would overflow its counter (`place`: cost, pricing
+/// one event; budget, a budget's spend; store, a cost series' total), with `what` (a model, a
+/// budget, a metric) in the log line. Never saturated instead: a saturated total reads as real
+/// spend and denies every budget check.
+pub fn money_overflow(store: &Store, place: &str, what: &str) {
+    count(
+        store,
+        "meterd_money_overflow",
+        "Money amounts refused (not applied) because they would overflow their counter, by \
+         where: cost (pricing one event), budget (a budget's spend), store (a cost series).",
+        &[("where", place)],
+        1.0,
+    );
+    rate_limited_warn(
+        &MONEY_OVERFLOW_LOG,
+        format_args!("money overflow in {place} ({what:?}): the amount was refused"),
+    );
+}
+
 /// [`rejected`] for `n` samples at once (a pre-aggregated series refused as a whole).
 pub fn rejected_n(store: &Store, protocol: &str, metric: &str, reject: Reject, n: u64) {
+    if reject == Reject::MoneyOverflow {
+        money_overflow(store, "store", metric);
+    }
     let n = n as f64;
     match reject {
         Reject::SeriesLimit | Reject::TotalSeriesLimit => count(

@@ -10,6 +10,8 @@ mod e2e {
     pub mod cli;
     pub mod corrupt_state;
     pub mod disk_full;
+    pub mod emitters_python;
+    pub mod hostile_values;
     pub mod http_auth;
     pub mod kill9_durability;
     pub mod memory_guard;
@@ -24,7 +26,9 @@ mod e2e {
     pub mod otlp_ttft_stage;
     pub mod pricing_cli;
     pub mod pricing_cost;
+    pub mod pricing_import;
     pub mod pricing_otlp;
+    pub mod pricing_reference;
     pub mod pricing_statsd;
     pub mod prometheus_scrape;
     pub mod quality_otlp;
@@ -33,8 +37,10 @@ mod e2e {
     pub mod quality_statsd;
     pub mod reload;
     pub mod secrets;
+    pub mod sparse_series;
     pub mod statsd_mapping;
     pub mod statsd_metrics;
     pub mod statsd_tcp;
     pub mod tls;
+    pub mod usage_semantics;
 }

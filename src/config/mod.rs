@@ -118,6 +118,14 @@ pub struct Limits {
     /// Resident memory above which new series are shed and OTLP answers "retry later"; unset
     /// means no guard (set it below the container's memory limit).
     pub max_memory: Option<ByteSize>,
+    /// Smallest StatsD sample rate (`@rate`) accepted: a line claiming to stand for more than
+    /// 1/rate occurrences is rejected (`sample_rate_too_low`), so `@1e-300` cannot scale a value
+    /// into an absurd one.
+    pub min_sample_rate: f64,
+    /// Largest quantity (tokens, requests, seconds, characters, images), after sampling weight,
+    /// one StatsD line or one usage event may carry; larger ones are rejected and counted, never
+    /// priced.
+    pub max_usage_per_line: u64,
 }
 
 impl Default for Limits {
@@ -136,6 +144,8 @@ impl Default for Limits {
             max_request_bytes: ByteSize(8 * 1024 * 1024),
             max_decompressed_bytes: ByteSize(64 * 1024 * 1024),
             max_memory: None,
+            min_sample_rate: 1e-6,
+            max_usage_per_line: 1_000_000_000,
         }
     }
 }
@@ -279,6 +289,9 @@ impl Validate for StateConfig {
     }
 }
 
+/// Highest `limits.max_usage_per_line` accepted.
+const MAX_USAGE_CEILING: u64 = 1_000_000_000_000_000;
+
 impl Validate for Limits {
     fn validate(&self, path: &str, issues: &mut Issues) {
         let positive = [
@@ -309,6 +322,23 @@ impl Validate for Limits {
                     "must be at least 16MiB (meterd itself needs a few MiB)",
                 );
             }
+        }
+        if !(self.min_sample_rate > 0.0 && self.min_sample_rate <= 1.0) {
+            issues.error(
+                child(path, "min_sample_rate"),
+                format!("must be in (0, 1], got {}", self.min_sample_rate),
+            );
+        }
+        // Above 1e15 a quantity is no longer exact in the f64 the weighting uses, and no real
+        // call comes near it.
+        if self.max_usage_per_line == 0 || self.max_usage_per_line > MAX_USAGE_CEILING {
+            issues.error(
+                child(path, "max_usage_per_line"),
+                format!(
+                    "must be between 1 and {MAX_USAGE_CEILING}, got {}",
+                    self.max_usage_per_line
+                ),
+            );
         }
         if self.max_decompressed_bytes.0 < self.max_request_bytes.0 {
             issues.error(

@@ -7,10 +7,11 @@ pub mod dedup;
 pub mod pricing;
 pub mod quality;
 pub mod redact;
+pub mod semantics;
 pub mod usage;
 
 use crate::config::Config;
-use crate::model::{Labels, QualityEvent, Sample, UsageEvent};
+use crate::model::{Labels, QualityEvent, Sample, SampleValue, UsageEvent};
 
 /// Everything derivation needs, compiled from one config snapshot. Rebuilt on reload.
 pub struct Deriver {
@@ -73,8 +74,31 @@ impl Deriver {
     }
 
     /// Derives usage and cost samples for one event. Returns the event's total priced cost in
-    /// nano-USD (0 when unpriced), for budgets.
-    pub fn usage(&self, ev: &UsageEvent, out: &mut Vec<Sample>) -> u64 {
+    /// nano-USD (0 when unpriced), for budgets; `MoneyOverflow` when the cost does not fit the
+    /// money counters (its usage samples are still appended, no cost sample is). The event's usage
+    /// is made inclusive first ([`semantics`]): tokens are counted and priced, and tiers chosen, on
+    /// the inclusive figures.
+    pub fn usage(
+        &self,
+        ev: &UsageEvent,
+        out: &mut Vec<Sample>,
+    ) -> Result<u64, pricing::cost::MoneyOverflow> {
+        let normalized = semantics::normalize(&ev.usage, ev.semantics, ev.usage.requests > 0);
+        for why in normalized.inconsistent.into_iter().flatten() {
+            out.push(inconsistent_sample(ev, why));
+        }
+        let inclusive;
+        let ev = match normalized.usage {
+            None => ev,
+            Some(usage) => {
+                inclusive = UsageEvent {
+                    usage,
+                    semantics: crate::model::UsageSemantics::Inclusive,
+                    ..ev.clone()
+                };
+                &inclusive
+            }
+        };
         if self.redactor.is_empty()
             && ev
                 .scope
@@ -92,6 +116,31 @@ impl Deriver {
                 .derive(self.pricing.as_deref(), &scoped, out)
         }
     }
+}
+
+static INCONSISTENT_LOG: crate::telemetry::RateLimit = crate::telemetry::RateLimit::new();
+
+/// `meterd_usage_inconsistent_total{provider,reason}` += 1, and a (rate-limited) line saying how
+/// to declare the source raw.
+fn inconsistent_sample(ev: &UsageEvent, why: semantics::Inconsistency) -> Sample {
+    crate::telemetry::rate_limited_warn(
+        &INCONSISTENT_LOG,
+        format_args!(
+            "usage of {:?} model {:?} is inconsistent ({}): its parts exceed its whole, so it \
+             is priced as raw usage (parts outside the whole); if this source always sends raw \
+             usage, declare it (statsd.raw_usage_providers, otlp.raw_usage_scopes)",
+            &*ev.provider,
+            &*ev.model,
+            why.reason()
+        ),
+    );
+    crate::telemetry::sample(
+        "meterd_usage_inconsistent",
+        "Usage events whose parts (cache, reasoning, audio tokens) exceed their whole (input, \
+         output): priced as raw usage, by provider and reason. Declare such a source raw in config.",
+        &[("provider", &ev.provider), ("reason", why.reason())],
+        SampleValue::CounterAdd(1.0),
+    )
 }
 
 impl Deriver {
@@ -144,6 +193,45 @@ impl Deriver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_usage_is_counted_inclusive_and_inconsistency_is_reported() {
+        let d = Deriver::new(&Config::default());
+        let tokens = |out: &[Sample], tt: &str| {
+            out.iter()
+                .find(|s| &*s.name == "llm_tokens" && s.labels.get("token_type") == Some(tt))
+                .map(|s| s.value.clone())
+        };
+        let mut ev = UsageEvent::new("anthropic", "claude-sonnet-4-5");
+        ev.usage.requests = 1;
+        ev.usage.input_tokens = 2000;
+        ev.usage.cached_input_tokens = 250_000;
+        let mut out = Vec::new();
+        assert!(d.usage(&ev, &mut out).is_ok());
+        assert_eq!(
+            tokens(&out, "input"),
+            Some(SampleValue::CounterAdd(252_000.0))
+        );
+        let inconsistent: Vec<_> = out
+            .iter()
+            .filter(|s| &*s.name == "meterd_usage_inconsistent")
+            .collect();
+        assert_eq!(inconsistent.len(), 1, "{out:?}");
+        assert_eq!(
+            inconsistent[0].labels.get("reason"),
+            Some("cache_exceeds_input")
+        );
+        assert!(inconsistent[0].options.internal);
+        // Declared raw: the same counts, nothing inconsistent.
+        ev.semantics = crate::model::UsageSemantics::RawInput;
+        out.clear();
+        assert!(d.usage(&ev, &mut out).is_ok());
+        assert_eq!(
+            tokens(&out, "input"),
+            Some(SampleValue::CounterAdd(252_000.0))
+        );
+        assert!(!out.iter().any(|s| &*s.name == "meterd_usage_inconsistent"));
+    }
 
     #[test]
     fn scope_keeps_only_allow_listed_labels() {

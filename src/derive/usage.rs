@@ -5,13 +5,75 @@ use super::call_labels::{self, Set};
 use crate::model::{Exemplar, FamilyOptions, HistogramData, LabelPolicy, Labels, Sample};
 use crate::model::{SampleValue, UsageEvent, TTFT_BUCKETS};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a usage event was refused before anything was derived from it; `reason()` labels
+/// `meterd_usage_rejected_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum UsageRejected {
+    #[error("the event's weight is not a positive finite number")]
+    Invalid,
+    #[error("a quantity, times the event's weight, exceeds limits.max_usage_per_line")]
+    TooLarge,
+}
+
+impl UsageRejected {
+    pub fn reason(self) -> &'static str {
+        match self {
+            UsageRejected::Invalid => "usage_value_invalid",
+            UsageRejected::TooLarge => "usage_value_too_large",
+        }
+    }
+}
+
+/// The per-event ceiling every protocol goes through (StatsD lines are also checked when parsed,
+/// with the same bound): a span claiming 1e18 input tokens, or a token metric point weighted by
+/// an absurd sampling threshold, would price at amounts no budget can survive. Each quantity
+/// (tokens by type, requests, audio seconds, characters, images), times the weight, must be at
+/// most `max`.
+pub fn check_ceiling(ev: &UsageEvent, max: u64) -> Result<(), UsageRejected> {
+    let w = ev.weight;
+    if !(w.is_finite() && w > 0.0) {
+        return Err(UsageRejected::Invalid);
+    }
+    let u = &ev.usage;
+    let largest = [
+        u.input_tokens,
+        u.output_tokens,
+        u.cached_input_tokens,
+        u.cache_write_5m_tokens,
+        u.cache_write_1h_tokens,
+        u.reasoning_tokens,
+        u.audio_input_tokens,
+        u.audio_output_tokens,
+        u.audio_millis / 1000,
+        u.characters,
+        u.images,
+        u.requests,
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or(0);
+    if largest as f64 * w > max as f64 {
+        return Err(UsageRejected::TooLarge);
+    }
+    Ok(())
+}
+
+/// Idle expiry of every derived `llm_*` family: never. A counter that expired and came back
+/// would restart at its new value, which Prometheus reads as a reset: `increase()` over two
+/// calls 30 minutes apart would be 0, and a burst on a series that just reappeared invisible.
+/// They stay bounded by the per-metric series cap, whose refusals are counted
+/// (`meterd_series_dropped_total{metric,reason}`); nothing evicts a derived series.
+pub(crate) const DERIVED_TTL: Option<Duration> = Some(Duration::ZERO);
 
 /// Family options for every derived `llm_*` family: scope labels are optional per event, so label
-/// sets legitimately vary within a family.
+/// sets legitimately vary within a family; see [`DERIVED_TTL`].
 pub(crate) fn family(help: &'static str) -> Arc<FamilyOptions> {
     Arc::new(FamilyOptions {
         help: Some(Arc::from(help)),
         label_policy: LabelPolicy::Any,
+        ttl: DERIVED_TTL,
         ..Default::default()
     })
 }
@@ -82,6 +144,7 @@ impl Default for UsageFamilies {
                     )),
                     buckets: Some(Arc::from(TTFT_BUCKETS.as_slice())),
                     label_policy: LabelPolicy::Any,
+                    ttl: DERIVED_TTL,
                     ..Default::default()
                 }),
             ),
@@ -290,6 +353,35 @@ mod tests {
         assert!(!out
             .iter()
             .any(|s| s.labels.get("token_type") == Some("reasoning")));
+    }
+
+    /// Issue 17 item 2: the per-event ceiling every protocol passes (OTLP spans and metric
+    /// points included), on the quantity times the event's weight.
+    #[test]
+    fn usage_ceiling_applies_to_weighted_quantities() {
+        let max = 1_000_000_000;
+        let mut ev = UsageEvent::new("openai", "gpt-4o");
+        ev.usage.input_tokens = 1_000_000_000_000_000_000;
+        assert_eq!(check_ceiling(&ev, max), Err(UsageRejected::TooLarge));
+        ev.usage.input_tokens = max;
+        assert_eq!(check_ceiling(&ev, max), Ok(()));
+        // Within the ceiling alone, past it once weighted (a sampling threshold of 2^-56).
+        ev.usage.input_tokens = 1000;
+        ev.weight = 7.2e16;
+        assert_eq!(check_ceiling(&ev, max), Err(UsageRejected::TooLarge));
+        ev.weight = 1e6;
+        assert_eq!(check_ceiling(&ev, max), Ok(()));
+        for w in [f64::NAN, f64::INFINITY, 0.0, -1.0] {
+            ev.weight = w;
+            assert_eq!(check_ceiling(&ev, max), Err(UsageRejected::Invalid), "{w}");
+        }
+        let mut media = UsageEvent::new("openai", "whisper-1");
+        media.usage.audio_millis = 2_000_000_000_000;
+        assert_eq!(check_ceiling(&media, max), Err(UsageRejected::TooLarge));
+        media.usage.audio_millis = 1_000_000_000_000;
+        assert_eq!(check_ceiling(&media, max), Ok(()));
+        assert_eq!(UsageRejected::TooLarge.reason(), "usage_value_too_large");
+        assert_eq!(UsageRejected::Invalid.reason(), "usage_value_invalid");
     }
 
     #[test]

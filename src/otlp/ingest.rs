@@ -7,7 +7,8 @@ use super::convert::{genai, logs, metrics, stage, ttft};
 use super::UsageSource;
 use crate::derive::dedup::scopes::{group as scope_group, ScopeVerdict};
 use crate::derive::dedup::{call_key, span_key, CallKey, SpanKey, Verdict};
-use crate::model::UsageEvent;
+use crate::derive::semantics::normalize;
+use crate::model::{UsageEvent, UsageSemantics};
 use crate::pipeline::{Pipeline, Runtime};
 use crate::store::{FamilyCache, PairsTarget};
 use crate::telemetry;
@@ -259,6 +260,8 @@ impl Ingest {
         if full > 0 {
             self.rejected(Signal::Metrics, "usage_stream_limit", full);
         }
+        // One export's token points of a call identity are priced together, as StatsD lines are.
+        let events = crate::derive::semantics::merge_lines(events);
         self.pipeline.usage_events(PROTOCOL, &events);
         for (p, h) in histograms {
             self.pipeline.ttft_histogram(PROTOCOL, &p.template, h);
@@ -305,7 +308,8 @@ impl Ingest {
             let service = get_str(resource, "service.name");
             let instance = get_str(resource, "service.instance.id");
             for ss in &rs.scope_spans {
-                let scope = ss.scope.as_ref().map_or("", |s| s.name.as_str());
+                let scope_name = ss.scope.as_ref().map_or("", |s| s.name.as_str());
+                let semantics = cfg.otlp.raw_usage_scopes.get(scope_name).copied();
                 for span in &ss.spans {
                     if let Some(attr) = stage_attribute {
                         if let Some(ev) = stage::span_stage(resource, span, attr, &cfg.scope_labels)
@@ -319,6 +323,7 @@ impl Ingest {
                     let Some(mut ev) = genai::span_usage(resource, span, &cfg.scope_labels) else {
                         continue;
                     };
+                    ev.semantics = semantics.unwrap_or_default();
                     match ttft::span_ttft(span) {
                         Some(Ok(d)) => ev.time_to_first_token = Some(d),
                         Some(Err(d)) => match dropped.iter_mut().find(|(k, _)| *k == d) {
@@ -338,7 +343,7 @@ impl Ingest {
                         call,
                         group,
                         resource,
-                        scope,
+                        scope: scope_name,
                         ev,
                     });
                     if chunk.spans.len() == USAGE_CHUNK {
@@ -376,7 +381,11 @@ impl Ingest {
             let mut last: Option<(u64, &str, bool, bool)> = None;
             for p in chunk.spans.drain(..) {
                 let mut ev = p.ev;
-                match d.window.observe(p.span, p.call, &ev.usage, chunk.now) {
+                // Two emitters may report one call with different semantics (an SDK's raw usage,
+                // an instrumentation's inclusive one): compared and merged in the inclusive form.
+                let normalized = normalize(&ev.usage, ev.semantics, true);
+                let usage = normalized.usage.as_ref().unwrap_or(&ev.usage);
+                match d.window.observe(p.span, p.call, usage, chunk.now) {
                     Verdict::Retry => {
                         chunk.duplicates[0].1 += 1;
                         continue;
@@ -386,6 +395,7 @@ impl Ingest {
                         let Some(extra) = extra else { continue };
                         // The call and its latency were counted with the first span.
                         ev.usage = extra;
+                        ev.semantics = UsageSemantics::Inclusive;
                         ev.status = None;
                         ev.duration = None;
                         ev.time_to_first_token = None;

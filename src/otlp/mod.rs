@@ -14,7 +14,9 @@ pub mod http;
 pub mod ingest;
 
 use crate::config::{child, index, Issues, Validate};
+use crate::model::UsageSemantics;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 /// Which OTLP signal prices GenAI usage. The other one still passes through as ordinary metrics
 /// (or is ignored, for spans) but is never counted as usage, so a call reported both ways is
@@ -63,6 +65,11 @@ pub struct OtlpConfig {
     /// Precedence between instrumentation scopes reporting one service instance's calls to one
     /// provider without a response id (first wins; `prefix*` patterns; unlisted scopes last).
     pub usage_scopes: Vec<String>,
+    /// Instrumentation scope names (the tracer's name, exactly) whose GenAI spans carry a
+    /// provider's raw usage: `raw_input` (input excludes cache reads/writes: Anthropic, Bedrock
+    /// Converse), `raw_output` (output excludes reasoning: Gemini), `raw` (both). Other scopes
+    /// are inclusive, as the GenAI conventions count (see README).
+    pub raw_usage_scopes: BTreeMap<String, UsageSemantics>,
 }
 
 impl Default for OtlpConfig {
@@ -77,6 +84,7 @@ impl Default for OtlpConfig {
             auth: Default::default(),
             dedup: Default::default(),
             usage_scopes: crate::derive::dedup::config::default_usage_scopes(),
+            raw_usage_scopes: BTreeMap::new(),
         }
     }
 }
@@ -109,6 +117,12 @@ impl Validate for OtlpConfig {
             &child(path, "usage_scopes"),
             issues,
         );
+        if self.raw_usage_scopes.keys().any(|k| k.trim().is_empty()) {
+            issues.error(
+                child(path, "raw_usage_scopes"),
+                "a scope name must not be empty",
+            );
+        }
         for (i, a) in self.resource_attributes_as_labels.iter().enumerate() {
             if a.is_empty() {
                 issues.error(

@@ -20,8 +20,11 @@
 //! `token_type` is one of input, output, cached_input, cache_write (or cache_write_5m,
 //! cache_write_1h), reasoning, audio_input, audio_output. As in the GenAI conventions, cached and
 //! cache-write tokens are *part of* input and reasoning tokens part of output: send the totals as
-//! input/output and the parts separately. Only `llm.requests` counts requests, so token lines of a
-//! call do not inflate `llm_requests_total`. A `request_input_tokens` tag (the call's whole input)
+//! input/output and the parts separately; a provider declared raw (`statsd.raw_usage_providers`)
+//! sends its fresh input as `input` instead, and derive adds the parts to it. Lines of one call
+//! identity in one batch are priced together ([`crate::derive::semantics::merge_lines`]). Only `llm.requests` counts
+//! requests, so token lines of a call do not inflate `llm_requests_total`. A
+//! `request_input_tokens` tag (the call's whole prompt, cache included, raw source or not)
 //! selects long-context price tiers; `service_tier` selects batch/priority prices. The sample rate
 //! becomes the event weight (usage) or a repeat count (quality). Every other tag is scope; the
 //! deriver keeps only the configured `scope_labels`.
@@ -155,6 +158,10 @@ pub enum ConventionError {
     WrongType,
     #[error("a duration is negative")]
     NegativeDuration,
+    #[error("a usage quantity is negative or not a number")]
+    UsageValueInvalid,
+    #[error("a usage quantity, scaled by the sample rate, exceeds limits.max_usage_per_line")]
+    UsageValueTooLarge,
 }
 
 impl ConventionError {
@@ -164,6 +171,8 @@ impl ConventionError {
             ConventionError::BadTagValue(_) => "bad_tag_value",
             ConventionError::WrongType => "convention_type",
             ConventionError::NegativeDuration => "negative_duration",
+            ConventionError::UsageValueInvalid => "usage_value_invalid",
+            ConventionError::UsageValueTooLarge => "usage_value_too_large",
         }
     }
 }
@@ -195,12 +204,15 @@ fn millis(ms: f64) -> Duration {
     Duration::try_from_secs_f64(ms / 1000.0).unwrap_or_default()
 }
 
-/// Converts one sample of a convention line. `now_unix_nanos` stamps lines without `|T`.
+/// Converts one sample of a convention line. `now_unix_nanos` stamps lines without `|T`;
+/// `max_usage` is `limits.max_usage_per_line`, the most a usage line may count once scaled by its
+/// sample rate.
 pub fn convert(
     kind: Kind,
     tags: &Tags<'_>,
     sample: &Sample<'_>,
     now_unix_nanos: u64,
+    max_usage: u64,
 ) -> Result<Event, ConventionError> {
     let value = match sample.value {
         Value::Number(v) if kind.accepts(sample.kind) => v,
@@ -221,6 +233,7 @@ pub fn convert(
         .map_or(now_unix_nanos, |t| t.saturating_mul(1_000_000_000));
     let scope = scope(tags, kind.consumed());
     if kind.is_usage() {
+        check_quantity(kind, value, sample.rate, max_usage)?;
         return usage(kind, tags, sample, value, unix_nanos, scope).map(Event::Usage);
     }
     let signal = match kind {
@@ -275,6 +288,34 @@ pub fn convert(
         },
         repeat: occurrences.round().clamp(0.0, MAX_REPEAT) as u32,
     })
+}
+
+/// Rejects a usage quantity that cannot be real before anything is derived from it: one line
+/// claiming 1e300 tokens (or 1 token at `@1e-300`) would otherwise price at the largest amount
+/// the money counters hold and deny every budget check. Durations are not quantities: they never
+/// reach money, and their own checks apply.
+fn check_quantity(
+    kind: Kind,
+    value: f64,
+    rate: f64,
+    max_usage: u64,
+) -> Result<(), ConventionError> {
+    if !matches!(
+        kind,
+        Kind::Tokens | Kind::Requests | Kind::AudioSeconds | Kind::Characters | Kind::Images
+    ) {
+        return Ok(());
+    }
+    if !value.is_finite() || value < 0.0 {
+        return Err(ConventionError::UsageValueInvalid);
+    }
+    let scaled = value / rate;
+    // A NaN or infinite quotient (a rate of 0 never parses, but the parser is not this
+    // function's guarantee) is too large rather than accepted.
+    if !scaled.is_finite() || scaled > max_usage as f64 {
+        return Err(ConventionError::UsageValueTooLarge);
+    }
+    Ok(())
 }
 
 fn usage(

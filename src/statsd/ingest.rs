@@ -52,6 +52,8 @@ pub enum LineError {
     ReservedLabel,
     #[error("names starting with meterd_ are reserved for meterd's own metrics")]
     ReservedName,
+    #[error("sample rate below limits.min_sample_rate")]
+    SampleRateTooLow,
 }
 
 impl LineError {
@@ -63,6 +65,7 @@ impl LineError {
             LineError::LabelValueTooLong => "label_value_too_long",
             LineError::ReservedLabel => "reserved_label",
             LineError::ReservedName => "reserved_name",
+            LineError::SampleRateTooLow => "sample_rate_too_low",
         }
     }
 }
@@ -142,6 +145,9 @@ impl Worker {
         }
         let counts = &mut self.counts[transport as usize];
         counts.packets += packets as u64;
+        // Usage lines are priced at the end of the batch, a call's lines together (see
+        // `derive::semantics::merge_lines`).
+        let mut usage = Vec::new();
         for line in parse::lines(data) {
             counts.lines += 1;
             let result = ingest_line(
@@ -152,6 +158,7 @@ impl Worker {
                     mapping_drops: &mut counts.mapping_drops,
                     pipeline,
                     rt: &rt,
+                    usage: &mut usage,
                 },
                 line,
                 now_unix_nanos,
@@ -167,6 +174,9 @@ impl Worker {
                     ),
                 );
             }
+        }
+        if !usage.is_empty() {
+            pipeline.usage_events("statsd", &crate::derive::semantics::merge_lines(usage));
         }
     }
 
@@ -243,6 +253,7 @@ struct Scope<'w> {
     mapping_drops: &'w mut u64,
     pipeline: &'w Pipeline,
     rt: &'w Runtime,
+    usage: &'w mut Vec<crate::model::UsageEvent>,
 }
 
 fn ingest_line(w: &mut Scope<'_>, line: &[u8], now_unix_nanos: u64) -> Result<(), LineError> {
@@ -253,6 +264,11 @@ fn ingest_line(w: &mut Scope<'_>, line: &[u8], now_unix_nanos: u64) -> Result<()
     }
     // Tags are checked once per distinct tag text, when `verdict` settles a new series key.
     let parsed = parse::parse_line_unchecked_tags(line)?;
+    // Before anything is applied: a rate of 1e-300 turns any value, generic or usage, into an
+    // absurd one, and one sample of a line is as suspect as the others.
+    if parsed.samples().any(|s| s.rate < limits.min_sample_rate) {
+        return Err(LineError::SampleRateTooLow);
+    }
     let mut first_error = None;
     for sample in parsed.samples() {
         let cache = &mut *w.cache;
@@ -273,16 +289,25 @@ fn ingest_line(w: &mut Scope<'_>, line: &[u8], now_unix_nanos: u64) -> Result<()
             }
             Some(Verdict::Reject(e)) => Some(Err(*e)),
             Some(Verdict::Convention(kind)) => Some(
-                convention::convert(*kind, &parsed.tags, sample, now_unix_nanos)
-                    .map(|event| match event {
-                        Event::Usage(ev) => w.pipeline.usage("statsd", &ev),
-                        Event::Quality { event, repeat } => {
-                            for _ in 0..repeat {
-                                w.pipeline.quality("statsd", &event);
-                            }
+                convention::convert(
+                    *kind,
+                    &parsed.tags,
+                    sample,
+                    now_unix_nanos,
+                    limits.max_usage_per_line,
+                )
+                .map(|event| match event {
+                    Event::Usage(mut ev) => {
+                        ev.semantics = rt.config.statsd.usage_semantics(&ev.provider);
+                        w.usage.push(ev);
+                    }
+                    Event::Quality { event, repeat } => {
+                        for _ in 0..repeat {
+                            w.pipeline.quality("statsd", &event);
                         }
-                    })
-                    .map_err(LineError::from),
+                    }
+                })
+                .map_err(LineError::from),
             ),
         };
         let result = match settled {

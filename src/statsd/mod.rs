@@ -22,7 +22,9 @@ pub use listener::spawn;
 pub use mapping::{Mapper, MappingConfig};
 
 use crate::config::{child, index, ByteSize, Issues, Validate};
+use crate::model::UsageSemantics;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default)]
@@ -43,6 +45,10 @@ pub struct StatsdConfig {
     /// Distinct series (type, name and tags as sent) each worker pre-aggregates between store
     /// updates, with their labels built once; past it the worker flushes and starts over.
     pub series_cache_size: usize,
+    /// Providers (the `provider` tag, case-insensitive) whose usage lines are raw figures:
+    /// `raw_input` (input excludes cache reads/writes: Anthropic, Bedrock Converse), `raw_output`
+    /// (output excludes reasoning: Gemini), `raw` (both). Others are inclusive (see README).
+    pub raw_usage_providers: BTreeMap<String, UsageSemantics>,
 }
 
 impl Default for StatsdConfig {
@@ -54,6 +60,7 @@ impl Default for StatsdConfig {
             workers: 0,
             mapping_cache_size: 10_000,
             series_cache_size: 100_000,
+            raw_usage_providers: BTreeMap::new(),
         }
     }
 }
@@ -72,5 +79,23 @@ impl Validate for StatsdConfig {
         if self.workers > 64 {
             issues.error(child(path, "workers"), "must be at most 64");
         }
+        for key in self.raw_usage_providers.keys() {
+            if key.trim().is_empty() {
+                issues.error(
+                    child(path, "raw_usage_providers"),
+                    "a provider name must not be empty",
+                );
+            }
+        }
+    }
+}
+
+impl StatsdConfig {
+    /// How usage lines of `provider` count their parts (inclusive unless declared raw).
+    pub fn usage_semantics(&self, provider: &str) -> UsageSemantics {
+        self.raw_usage_providers
+            .iter()
+            .find(|(p, _)| p.eq_ignore_ascii_case(provider))
+            .map_or(UsageSemantics::Inclusive, |(_, s)| *s)
     }
 }

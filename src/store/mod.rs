@@ -66,6 +66,8 @@ pub enum Reject {
     SetLimit,
     #[error("memory limit reached: new series are shed until usage falls")]
     MemoryLimit,
+    #[error("money counter would overflow: the amount is refused, the total kept")]
+    MoneyOverflow,
 }
 
 impl Reject {
@@ -79,6 +81,7 @@ impl Reject {
             Reject::BucketMismatch => "bucket_mismatch",
             Reject::SetLimit => "set_limit",
             Reject::MemoryLimit => "memory_limit",
+            Reject::MoneyOverflow => "money_overflow",
         }
     }
 }

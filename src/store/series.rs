@@ -137,7 +137,9 @@ impl Series {
                 *current = *value;
                 *start_unix_nanos = *start;
             }
-            (State::Money(m), SampleValue::CounterAddFemtoUsd(v)) => *m = m.saturating_add(*v),
+            (State::Money(m), SampleValue::CounterAddFemtoUsd(v)) => {
+                *m = m.checked_add(*v).ok_or(Reject::MoneyOverflow)?;
+            }
             (
                 State::Counter {
                     base,

@@ -246,6 +246,82 @@ fn zero_ttl_family_never_expires() {
     assert_eq!(st.family_len("k"), 1);
 }
 
+/// Issue 17 item 4: derived `llm_*` counters stay monotonic for the life of the process. Two calls
+/// of one model 30 minutes apart, past a 10-minute TTL, must read 2 (not restart at 1, which
+/// `increase()` sees as no increase at all); generic pass-through series still expire.
+#[test]
+fn derived_llm_series_outlive_the_ttl_and_pass_through_series_do_not() {
+    use crate::config::Config;
+    use crate::derive::Deriver;
+    use crate::model::{QualityEvent, QualitySignal, UsageEvent};
+    let st = Store::new(StoreLimits {
+        series_ttl: Duration::from_secs(600),
+        ..Default::default()
+    });
+    let config = Config {
+        pricing: Some(
+            crate::config::load::load_str(
+                "models:\n  - {provider: openai, model: gpt-4o, prices: {input: 2.5, output: 10}}\n",
+                "p.yaml",
+                &|_| None,
+            )
+            .unwrap(),
+        ),
+        ..Config::default()
+    };
+    let d = Deriver::new(&config);
+    let mut ev = UsageEvent::new("openai", "gpt-4o");
+    ev.usage.requests = 1;
+    ev.usage.input_tokens = 4000;
+    ev.duration = Some(Duration::from_millis(500));
+    let quality = QualityEvent {
+        unix_nanos: 0,
+        evaluation: "".into(),
+        provider: "openai".into(),
+        model: "gpt-4o".into(),
+        scope: Labels::empty(),
+        signal: QualitySignal::Outcome("accepted".into()),
+        trace_id: None,
+    };
+    let call = |now_ms: u64| {
+        st.set_now_ms(now_ms);
+        let mut out = Vec::new();
+        d.usage(&ev, &mut out).unwrap();
+        d.quality(&quality, &mut out);
+        for s in &out {
+            st.apply(s).unwrap();
+        }
+        st.apply(&s("app_hits", &[], SampleValue::CounterAdd(1.0)))
+            .unwrap();
+    };
+    call(0);
+    let derived = st.snapshot().len() - 1;
+    assert!(derived >= 5, "requests, tokens, cost, duration, outcomes");
+    st.set_now_ms(30 * 60 * 1000);
+    assert_eq!(st.sweep(), 1, "only the pass-through series expires");
+    assert_eq!(st.snapshot().len(), derived);
+    call(30 * 60 * 1000);
+    let call_labels = labels(&[
+        ("model", "gpt-4o"),
+        ("operation", ""),
+        ("provider", "openai"),
+        ("status", "ok"),
+    ]);
+    assert_eq!(st.value("llm_requests", &call_labels), Some(2.0));
+    assert_eq!(
+        st.money_femto(
+            "llm_cost_usd",
+            &labels(&[
+                ("cost_type", "input"),
+                ("model", "gpt-4o"),
+                ("provider", "openai")
+            ])
+        ),
+        Some(2 * 4000 * 2_500_000_000)
+    );
+    assert_eq!(st.value("app_hits", &Labels::empty()), Some(1.0));
+}
+
 #[test]
 fn shedding_rejects_new_series_but_existing_ones_keep_updating() {
     let store = Store::default();
@@ -302,6 +378,24 @@ fn money_and_float_increments_do_not_mix_in_one_series() {
     );
     assert_eq!(st.money_femto("c", &Labels::empty()), Some(5));
     assert_eq!(st.money_femto("f", &Labels::empty()), None);
+}
+
+/// Issue 17 item 2: an increment that would overflow the money total is refused and reported;
+/// the total is kept exactly, never saturated.
+#[test]
+fn money_overflow_is_refused_not_saturated() {
+    let st = Store::default();
+    st.apply(&s("c", &[], SampleValue::CounterAddFemtoUsd(u128::MAX - 1)))
+        .unwrap();
+    assert_eq!(
+        st.apply(&s("c", &[], SampleValue::CounterAddFemtoUsd(2))),
+        Err(Reject::MoneyOverflow)
+    );
+    assert_eq!(Reject::MoneyOverflow.reason(), "money_overflow");
+    assert_eq!(st.money_femto("c", &Labels::empty()), Some(u128::MAX - 1));
+    st.apply(&s("c", &[], SampleValue::CounterAddFemtoUsd(1)))
+        .unwrap();
+    assert_eq!(st.money_femto("c", &Labels::empty()), Some(u128::MAX));
 }
 
 #[test]

@@ -47,11 +47,13 @@ fn statsd_usage_lines_become_cost() {
     // 1200 x $2.50/1M + 100 batch tokens x $1.25/1M; 300 x $10/1M.
     assert_eq!(v("input", "openai", "gpt-4o"), Some(0.003125), "{body}");
     assert_eq!(v("output", "openai", "gpt-4o"), Some(0.003));
-    // The input line bills all 1000 at $3; the cache-write line only its premium, 400 x $0.75/1M.
-    assert_eq!(v("input", "anthropic", "claude-sonnet-4-5"), Some(0.003));
+    // The input and cache-write lines of one call, in one datagram, are priced together: 600
+    // fresh tokens x $3 and 400 cache writes x $3.75 per 1M. (Apart, the input line would bill
+    // all 1000 at $3 and the cache-write line its premium, 400 x $0.75: the same total.)
+    assert_eq!(v("input", "anthropic", "claude-sonnet-4-5"), Some(0.0018));
     assert_eq!(
         v("cache_write", "anthropic", "claude-sonnet-4-5"),
-        Some(0.0003)
+        Some(0.0015)
     );
     // request_input_tokens above 200k: the long-context tier, 250000 x $2.50/1M.
     assert_eq!(v("input", "gcp.gemini", "gemini-2.5-pro"), Some(0.625));

@@ -113,3 +113,62 @@ fn commit_timeout_defaults_to_10s_and_is_bounded() {
         );
     }
 }
+
+#[test]
+fn hostile_value_limits_default_and_are_validated_with_their_position() {
+    let c = load("").expect("valid");
+    assert_eq!(c.limits.min_sample_rate, 1e-6);
+    assert_eq!(c.limits.max_usage_per_line, 1_000_000_000);
+    let err = load("limits:\n  min_sample_rate: 0\n  max_usage_per_line: 0\n").expect_err("bad");
+    let text = err.to_string();
+    assert!(
+        text.contains("test.yaml:2:3: limits.min_sample_rate: must be in (0, 1], got 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("test.yaml:3:3: limits.max_usage_per_line: must be between 1 and"),
+        "{text}"
+    );
+    assert!(load("limits:\n  min_sample_rate: 1.5\n").is_err());
+    assert!(load("limits:\n  max_usage_per_line: 10000000000000000\n").is_err());
+}
+
+#[test]
+fn raw_usage_declarations_are_checked_with_their_path() {
+    let c = load(
+        "statsd:\n  raw_usage_providers: {anthropic: raw_input, gcp.gemini: raw_output}\notlp:\n  raw_usage_scopes: {acme: raw}\n",
+    )
+    .expect("valid");
+    use crate::model::UsageSemantics;
+    assert_eq!(
+        c.statsd.usage_semantics("Anthropic"),
+        UsageSemantics::RawInput
+    );
+    assert_eq!(
+        c.statsd.usage_semantics("openai"),
+        UsageSemantics::Inclusive
+    );
+    assert_eq!(
+        c.otlp.raw_usage_scopes.get("acme"),
+        Some(&UsageSemantics::Raw)
+    );
+    let text = load(
+        "statsd:\n  raw_usage_providers: {anthropic: exclusive, \"\": raw}\notlp:\n  raw_usage_scopes: {\" \": raw}\n",
+    )
+    .expect_err("invalid")
+    .to_string();
+    for needle in ["test.yaml:2:", "statsd.raw_usage_providers", "exclusive"] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+    let text = load(
+        "statsd:\n  raw_usage_providers: {\"\": raw}\notlp:\n  raw_usage_scopes: {\" \": raw}\n",
+    )
+    .expect_err("invalid")
+    .to_string();
+    for needle in [
+        "statsd.raw_usage_providers: a provider name must not be empty",
+        "otlp.raw_usage_scopes: a scope name must not be empty",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+}

@@ -252,6 +252,8 @@ pub struct Recorded {
     pub touched: Vec<Status>,
     /// Budgets whose group cap sent this spend to `_overflow`.
     pub overflowed: Vec<Arc<str>>,
+    /// Budgets that refused this spend because their total would overflow u64 nano-USD.
+    pub money_overflow: Vec<Arc<str>>,
 }
 
 #[derive(Default)]
@@ -658,19 +660,34 @@ impl Engine {
                 .entry(key.clone())
                 .or_insert_with(|| new_instance(&def, &key, bounds.0));
             Slot::settle(&def, bounds, inst, now);
+            // A spend that would overflow is refused, not saturated: a saturated total reads as
+            // 18.4 billion USD of real spend and denies every check until the period ends.
+            let fits = match def.period {
+                Period::Rolling(_) => inst
+                    .buckets
+                    .iter()
+                    .try_fold(cost, |sum, (_, n)| sum.checked_add(*n))
+                    .is_some(),
+                _ => inst.spend.checked_add(cost).is_some(),
+            };
+            if !fits {
+                out.money_overflow.push(def.name.clone());
+                continue;
+            }
             match def.period {
                 Period::Rolling(r) => {
                     let b = r.bucket(now);
                     match inst.buckets.back_mut() {
                         // A clock stepping back adds to the newest bucket rather than reordering.
-                        Some((last, n)) if *last >= b => *n = n.saturating_add(cost),
+                        // Cannot overflow: the window's sum plus cost fits.
+                        Some((last, n)) if *last >= b => *n += cost,
                         _ => inst.buckets.push_back((b, cost)),
                     }
                     while inst.buckets.len() as i64 > r.buckets {
                         inst.buckets.pop_front();
                     }
                 }
-                _ => inst.spend = inst.spend.saturating_add(cost),
+                _ => inst.spend += cost,
             }
             let inst = slot.instances.get(&key);
             out.touched.push(slot.status(&key, inst, now));

@@ -5,7 +5,7 @@
 //! The write lock is held only for the arithmetic of one event (no I/O, no parsing); checks take
 //! the read lock, so many apps can ask concurrently.
 
-use super::engine::{Dirty, Engine, Status};
+use super::engine::{Dirty, Engine, Recorded, Status};
 use super::matcher::{CallLabels, Lookup};
 use super::{BudgetConfig, BudgetDef};
 use crate::model::{FamilyOptions, Labels, Sample, SampleValue};
@@ -118,22 +118,23 @@ impl Budgets {
     }
 
     /// Counts `cost` nano-USD toward every matching budget and appends the refreshed gauges of
-    /// the instances touched. Returns the budgets whose group cap overflowed.
+    /// the instances touched. Returns what the caller counts: budgets whose group cap overflowed
+    /// and budgets that refused the spend as a money overflow (`touched` is left empty).
     pub fn record(
         &self,
         call: &CallLabels<'_>,
         cost: u64,
         now: i64,
         out: &mut Vec<Sample>,
-    ) -> Vec<Arc<str>> {
+    ) -> Recorded {
         if cost == 0 || self.is_empty() {
-            return Vec::new();
+            return Recorded::default();
         }
-        let rec = self.write().record(call, cost, now);
-        for st in &rec.touched {
-            self.gauges(st, out);
+        let mut rec = self.write().record(call, cost, now);
+        for st in rec.touched.drain(..) {
+            self.gauges(&st, out);
         }
-        rec.overflowed
+        rec
     }
 
     /// Rolls periods forward and appends every instance's gauges (run on a timer, so a new period

@@ -302,6 +302,34 @@ fn rolling_window_drops_old_buckets() {
     assert_eq!(spend_of(&e, t0 + 9999 * 60), vec![60]);
 }
 
+/// Issue 17 item 2: spend that would overflow u64 nano-USD is refused and reported, never
+/// saturated (a saturated total is 18.4 billion USD that denies every check), for calendar and
+/// rolling budgets alike; what was spent before stays exact.
+#[test]
+fn spend_that_would_overflow_is_refused_not_saturated() {
+    let t0: i64 = 1_800_000_000;
+    let none = Labels::empty();
+    for period in ["total", "rolling_1h"] {
+        let mut e = engine(&[budget(|b| b.period = period.into())], t0);
+        let r = e.record(&call(&none, "m"), u64::MAX - 10, t0);
+        assert!(r.money_overflow.is_empty(), "{period}");
+        let seq = e.seq();
+        let r = e.record(&call(&none, "m"), 11, t0 + 60);
+        assert_eq!(r.money_overflow.len(), 1, "{period}");
+        assert!(r.touched.is_empty(), "{period}");
+        assert_eq!(
+            e.seq(),
+            seq,
+            "{period}: nothing changed, nothing to persist"
+        );
+        assert_eq!(spend_of(&e, t0 + 60), vec![u64::MAX - 10], "{period}");
+        // What still fits is applied.
+        let r = e.record(&call(&none, "m"), 10, t0 + 120);
+        assert!(r.money_overflow.is_empty(), "{period}");
+        assert_eq!(spend_of(&e, t0 + 120), vec![u64::MAX], "{period}");
+    }
+}
+
 #[test]
 fn group_by_makes_instances_up_to_a_cap_then_overflows() {
     let now = ts("2026-11-10T00:00:00Z");

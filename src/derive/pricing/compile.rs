@@ -98,6 +98,9 @@ pub struct Entry {
     /// Sorted by threshold, ascending.
     pub tiers: Vec<(u64, Rates)>,
     pub service_tiers: HashMap<String, u128>,
+    /// Explicit prices by lower-cased service tier: `[0]` for the base, `[i + 1]` for `tiers[i]`.
+    /// Only the dimensions given are `Some`.
+    pub service_prices: Vec<HashMap<String, Rates>>,
     pub layer: u32,
     pub source: Option<Box<str>>,
     pub checked: Option<Box<str>>,
@@ -121,6 +124,66 @@ impl Entry {
                 .map_or(&self.base, |(_, r)| r),
             None => &self.base,
         }
+    }
+
+    /// The position (0 = base, i + 1 = `tiers[i]`) of the rates [`Entry::rates_for`] picks.
+    pub fn tier_position(&self, request_input: Option<u64>) -> usize {
+        match request_input {
+            Some(n) => self
+                .tiers
+                .iter()
+                .rposition(|(above, _)| n > *above)
+                .map_or(0, |i| i + 1),
+            None => 0,
+        }
+    }
+
+    /// The rates a call pays: its long-context tier's rates, each replaced by the explicit price
+    /// of its service tier where the table gives one, else multiplied by `multiplier` (parts per
+    /// 1e15, rounded half up to whole femto-USD per unit).
+    pub fn effective_rates(
+        &self,
+        request_input: Option<u64>,
+        service_tier: Option<&str>,
+        multiplier: u128,
+    ) -> Rates {
+        let pos = self.tier_position(request_input);
+        let base = self.rates_for(request_input);
+        let explicit = service_tier.and_then(|t| {
+            self.service_prices
+                .get(pos)
+                .and_then(|m| m.get(&*lowercase(t)))
+        });
+        let mut out = Rates::default();
+        for d in Dim::ALL {
+            out.0[d as usize] = explicit.and_then(|e| e.get(d)).or_else(|| {
+                base.get(d).map(|r| {
+                    if multiplier == FEMTO_PER_USD {
+                        r
+                    } else {
+                        mul_div_round(r, multiplier, FEMTO_PER_USD)
+                    }
+                })
+            });
+        }
+        out
+    }
+
+    /// The dimensions priced explicitly for this service tier at this input size.
+    pub fn explicit_dims(
+        &self,
+        request_input: Option<u64>,
+        service_tier: Option<&str>,
+    ) -> Vec<Dim> {
+        let pos = self.tier_position(request_input);
+        service_tier
+            .and_then(|t| self.service_prices.get(pos)?.get(&*lowercase(t)))
+            .map_or_else(Vec::new, |r| {
+                Dim::ALL
+                    .into_iter()
+                    .filter(|d| r.get(*d).is_some())
+                    .collect()
+            })
     }
 
     /// The best rank with which this entry matches `name` (lower-cased) or its unversioned forms.
@@ -195,6 +258,9 @@ pub struct Compiled {
     /// provider -> lower-cased exact pattern -> entries: the common case needs no scan. Nested so
     /// a lookup borrows the event's names instead of building a key.
     exact: HashMap<String, HashMap<String, Vec<usize>>>,
+    /// provider -> family name -> the newest version date (`YYYYMMDD`) the table lists for it
+    /// as an exact name (`gpt-4o-2024-08-06` makes gpt-4o known through 20240806).
+    known_through: HashMap<String, HashMap<String, u32>>,
     /// `meterd_pricing_info` labels.
     pub hash: String,
     pub source: String,
@@ -227,6 +293,13 @@ impl Compiled {
             let e = compile_entry(index, m);
             for p in &e.patterns {
                 if let Pattern::Exact(name) = p {
+                    let known = c.known_through.entry(e.provider.to_string()).or_default();
+                    for (f, date) in super::matching::family(name) {
+                        if let Some(d) = date {
+                            let k = known.entry(f.to_string()).or_default();
+                            *k = (*k).max(d);
+                        }
+                    }
                     c.exact
                         .entry(e.provider.to_string())
                         .or_default()
@@ -298,17 +371,21 @@ impl Compiled {
                 return found;
             }
         }
-        let mut family: Vec<&str> = Vec::new();
-        let mut cur = &*name;
-        while family.len() < 3 {
-            match strip_version(cur) {
-                Some(f) => {
-                    family.push(f);
-                    cur = f;
-                }
-                None => break,
-            }
-        }
+        // A dated version newer than every version the table lists for its family is a model
+        // the table does not know yet (mistral-large-2512 is not mistral-large-2411's price):
+        // unpriced and counted beats priced wrong.
+        let known = self.known_through.get(&*provider);
+        let family: Vec<&str> = super::matching::family(&name)
+            .into_iter()
+            .filter(|(f, date)| {
+                date.is_none_or(|d| {
+                    known
+                        .and_then(|k| k.get(*f))
+                        .is_none_or(|newest| d <= *newest)
+                })
+            })
+            .map(|(f, _)| f)
+            .collect();
         let mut found: Vec<(usize, Rank, MatchKind)> = ids
             .iter()
             .filter_map(|&i| self.entries.get(i))
@@ -321,6 +398,20 @@ impl Compiled {
         found.retain(|(_, r, _)| *r == best);
         found.sort_by_key(|(i, _, _)| (std::cmp::Reverse(self.entries[*i].layer), *i));
         found
+    }
+
+    /// When `model` is unpriced because its version is newer than every version the table lists
+    /// for its family: that family and the newest listed date (`YYYYMMDD`), for the message.
+    pub fn newer_than_known(&self, provider: &str, model: &str) -> Option<(String, u32)> {
+        let provider = self.provider(provider);
+        let known = self.known_through.get(&*provider)?;
+        let name = lowercase(model);
+        super::matching::family(&name)
+            .into_iter()
+            .find_map(|(f, date)| {
+                let newest = *known.get(f)?;
+                (date? > newest).then(|| (f.to_string(), newest))
+            })
     }
 
     /// The entry pricing `model` of `provider` at `at` (Unix nanoseconds; `None` = the prices in
@@ -375,12 +466,29 @@ fn compile_entry(index: usize, m: &ModelEntry) -> Entry {
             .collect()
     };
     let (base, _) = rates_of(&m.prices, &Rates::default());
-    let mut tiers: Vec<(u64, Rates)> = m
+    let explicit = |p: &BTreeMap<String, BTreeMap<String, Amount>>| -> HashMap<String, Rates> {
+        p.iter()
+            .map(|(k, v)| (k.to_lowercase(), rates_of(v, &Rates::default()).0))
+            .collect()
+    };
+    let mut sorted: Vec<(u64, Rates, HashMap<String, Rates>)> = m
         .tiers
         .iter()
-        .map(|t| (t.above_input_tokens, rates_of(&t.prices, &base).0))
+        .map(|t| {
+            (
+                t.above_input_tokens,
+                rates_of(&t.prices, &base).0,
+                explicit(&t.service_tier_prices),
+            )
+        })
         .collect();
-    tiers.sort_by_key(|(n, _)| *n);
+    sorted.sort_by_key(|(n, _, _)| *n);
+    let mut service_prices = vec![explicit(&m.service_tier_prices)];
+    let mut tiers = Vec::with_capacity(sorted.len());
+    for (n, r, s) in sorted {
+        tiers.push((n, r));
+        service_prices.push(s);
+    }
     let date = |d: &Option<String>| d.as_deref().and_then(|s| parse_date(s).ok());
     Entry {
         index,
@@ -392,6 +500,7 @@ fn compile_entry(index: usize, m: &ModelEntry) -> Entry {
         base,
         tiers,
         service_tiers: multipliers(&m.service_tiers),
+        service_prices,
         layer: m.origin.layer,
         source: m.source.as_deref().map(Box::from),
         checked: m.checked.as_deref().map(Box::from),

@@ -3,8 +3,9 @@
 //! - **Inclusion rule** (GenAI conventions): `cached_input`, `cache_write_5m`, `cache_write_1h`
 //!   and `audio_input` tokens are part of `input`; `reasoning` and `audio_output` are part of
 //!   `output`. Each part is billed at its own rate and only the remainder at the base rate, so no
-//!   token is billed twice. When the parts exceed the whole (a sender reporting them separately),
-//!   the remainder is zero.
+//!   token is billed twice. Usage is made inclusive first ([`crate::derive::semantics`]): a raw
+//!   event (declared by its source, or detected because its parts exceed its whole) has its parts
+//!   added to its whole, so the remainder is the fresh input and the tier sees the whole prompt.
 //! - **Parts sent alone** (a StatsD line or an OTLP metric point carries one token type, so the
 //!   cached part arrives in one event and the whole `input` in another): an event with parts but
 //!   a zero whole bills each part only at its *premium* over the whole's rate, `max(0, part rate -
@@ -13,20 +14,26 @@
 //!   and never bills a token twice; a cache-read *discount* cannot be applied to a total already
 //!   counted (counters do not go down), so single-dimension senders are billed conservatively (at
 //!   most the discount too much). Send the whole request in one event (an OTLP span) to get
-//!   discounts exactly.
+//!   discounts exactly, or send raw lines from a source declared raw: a raw part is not inside
+//!   any whole already billed, so it bills at its full rate (discounts exact, one dimension per
+//!   line).
 //! - **Fallbacks**: a model without a `cached_input`, `cache_write_*` or `reasoning` price bills those
 //!   tokens at its `input` (or `output`) rate, as providers that do not discount them do. Audio
 //!   tokens, audio time, characters and images have no fallback: without their price they are
 //!   *unpriced* (counted in `llm_unpriced_requests_total{reason="unknown_usage_type"}`), never $0.
 //!   A model without a `request` price simply has no per-request fee.
 //! - **Tiers** are chosen by the request's input size: `UsageEvent.request_input_tokens` when the
-//!   sender gives it (StatsD: a `request_input_tokens` tag), else `input_tokens` of an event that
+//!   sender gives it (StatsD: a `request_input_tokens` tag, the whole prompt whatever the source's
+//!   semantics), else the inclusive `input_tokens` of an event that
 //!   stands for a whole request (a span, `requests > 0`); a StatsD line without the tag prices at the base tier.
 //!   A tier applies when the input *exceeds* its `above_input_tokens`.
 //! - **Effective dates**: the entry in force at the event's time (`unix_nanos`; 0 = the current,
 //!   open-ended prices).
-//! - **Service tiers** multiply each rate (rounded half up to whole femto-USD per unit) before
-//!   it is applied.
+//! - **Service tiers** (`UsageEvent.service_tier`, case-insensitive): an explicit price for the
+//!   tier (`service_tier_prices`, per long-context tier) replaces the rate; other rates are
+//!   multiplied by the tier's multiplier (the entry's, else the table's, else 1x: `default`,
+//!   `auto` and `standard` are 1x unless a table says otherwise), rounded half up to whole
+//!   femto-USD per unit, before they are applied.
 //! - **Money** is integer femto-USD (1e-15 USD): quantity x integer rate, exact. Since every rate is
 //!   an integer, pricing is exactly additive: an event split in parts (each obeying the inclusion
 //!   rule) costs exactly what the whole costs.
@@ -34,7 +41,8 @@
 use super::compile::{Compiled, Rates, Resolution};
 use super::decimal::{mul_div_round, FEMTO_PER_USD};
 use super::Dim;
-use crate::model::UsageEvent;
+use crate::derive::semantics;
+use crate::model::{Usage, UsageEvent};
 
 /// One billed dimension.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,7 +70,16 @@ pub struct Priced<'a> {
     /// Dimensions with a quantity but no price.
     pub unpriced: Vec<Dim>,
     pub total: u128,
+    /// A line or the total did not fit in u128 femto-USD: the event's cost is unknown, and none
+    /// of it may be applied (the caller refuses it and counts a money overflow).
+    pub overflow: bool,
 }
+
+/// An amount of money too large for its counter: refused and counted, never saturated (a
+/// saturated total reads as a plausible, and budget-denying, spend).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("money amount overflows its counter")]
+pub struct MoneyOverflow;
 
 #[derive(Debug)]
 pub enum Breakdown<'a> {
@@ -70,12 +87,12 @@ pub enum Breakdown<'a> {
     Priced(Priced<'a>),
 }
 
-/// The input size that selects a tier (see the module docs).
-pub fn request_input(ev: &UsageEvent) -> Option<u64> {
+/// The input size that selects a tier (see the module docs), of an event's *inclusive* usage.
+pub fn request_input(ev: &UsageEvent, usage: &Usage) -> Option<u64> {
     // Only an event standing for a whole call (a span: requests > 0) knows its input size; a
     // StatsD token line's status tag does not make its count the call's whole input.
     ev.request_input_tokens
-        .or_else(|| (ev.usage.requests > 0).then_some(ev.usage.input_tokens))
+        .or_else(|| (usage.requests > 0).then_some(usage.input_tokens))
 }
 
 pub fn price<'a>(table: &'a Compiled, ev: &UsageEvent) -> Breakdown<'a> {
@@ -83,9 +100,11 @@ pub fn price<'a>(table: &'a Compiled, ev: &UsageEvent) -> Breakdown<'a> {
     let Some(resolution) = table.resolve(&ev.provider, &ev.model, at) else {
         return Breakdown::UnknownModel;
     };
+    // The deriver hands over inclusive usage already; `meterd price` and other callers may not.
+    let normalized = semantics::normalize(&ev.usage, ev.semantics, ev.usage.requests > 0);
+    let usage = normalized.usage.as_ref().unwrap_or(&ev.usage);
     let entry = resolution.entry;
-    let req_input = request_input(ev);
-    let rates = entry.rates_for(req_input);
+    let req_input = request_input(ev, usage);
     let tier = req_input.and_then(|n| {
         entry
             .tiers
@@ -95,25 +114,29 @@ pub fn price<'a>(table: &'a Compiled, ev: &UsageEvent) -> Breakdown<'a> {
             .map(|(a, _)| *a)
     });
     let multiplier = table.service_multiplier(entry, ev.service_tier.as_deref());
-    let (lines, unpriced) = bill(rates, multiplier, ev);
+    // Service-tier prices (explicit or multiplied) are applied here, so `bill` sees 1x.
+    let rates = entry.effective_rates(req_input, ev.service_tier.as_deref(), multiplier);
+    let (lines, unpriced, line_overflow) = bill(&rates, FEMTO_PER_USD, usage);
     let total = lines
         .iter()
-        .map(|l| l.femto)
-        .fold(0u128, u128::saturating_add);
+        .try_fold(0u128, |sum, l| sum.checked_add(l.femto));
     Breakdown::Priced(Priced {
         resolution,
         tier,
         multiplier,
         lines,
         unpriced,
-        total,
+        total: total.unwrap_or(0),
+        overflow: line_overflow || total.is_none(),
     })
 }
 
-fn bill(rates: &Rates, multiplier: u128, ev: &UsageEvent) -> (Vec<Line>, Vec<Dim>) {
-    let u = &ev.usage;
+/// The billed lines, the unpriced dimensions, and whether a line's amount overflowed (that line is
+/// left out).
+fn bill(rates: &Rates, multiplier: u128, u: &Usage) -> (Vec<Line>, Vec<Dim>, bool) {
     let mut lines = Vec::new();
     let mut unpriced = Vec::new();
+    let mut overflow = false;
     let input_parts = u
         .cached_input_tokens
         .saturating_add(u.cache_write_5m_tokens)
@@ -191,12 +214,16 @@ fn bill(rates: &Rates, multiplier: u128, ev: &UsageEvent) -> (Vec<Line>, Vec<Dim
                     Some((_, b)) => scale(r).saturating_sub(b),
                     None => scale(r),
                 };
+                let Some(femto) = rate.checked_mul(u128::from(quantity)) else {
+                    overflow = true;
+                    continue;
+                };
                 lines.push(Line {
                     dim,
                     billed_as,
                     quantity,
                     rate,
-                    femto: rate.saturating_mul(u128::from(quantity)),
+                    femto,
                     premium_over: base.map(|(w, _)| w),
                 });
             }
@@ -204,26 +231,27 @@ fn bill(rates: &Rates, multiplier: u128, ev: &UsageEvent) -> (Vec<Line>, Vec<Dim
             None => unpriced.push(dim),
         }
     }
-    (lines, unpriced)
+    (lines, unpriced, overflow)
 }
 
 /// Scales an amount by an event's weight (head-sampled spans stand for 1/p calls). Integral weights
 /// are exact; fractional ones round to the nearest femto-USD. Non-finite or negative weights count
-/// as 1 and 0.
-pub fn weighted(femto: u128, weight: f64) -> u128 {
+/// as 1 and 0. A product past u128 is an overflow, not a saturated amount.
+pub fn weighted(femto: u128, weight: f64) -> Result<u128, MoneyOverflow> {
     if weight == 1.0 || !weight.is_finite() {
-        return femto;
+        return Ok(femto);
     }
     if weight <= 0.0 {
-        return 0;
+        return Ok(0);
     }
     if weight.fract() == 0.0 && weight < 9.007_199_254_740_992e15 {
-        return femto.saturating_mul(weight as u128);
+        return femto.checked_mul(weight as u128).ok_or(MoneyOverflow);
     }
     let v = (femto as f64 * weight).round();
-    if v >= u128::MAX as f64 {
-        u128::MAX
+    // u128::MAX as f64 rounds up to 2^128, itself out of range: `<` keeps the cast exact.
+    if v < u128::MAX as f64 {
+        Ok(v as u128)
     } else {
-        v as u128
+        Err(MoneyOverflow)
     }
 }

@@ -2,7 +2,7 @@
 //! the `meterd_pricing_*` table metrics.
 
 use super::compile::Compiled;
-use super::cost::{self, Breakdown};
+use super::cost::{self, Breakdown, MoneyOverflow};
 use super::decimal::{femto_to_usd_f64, FEMTO_PER_USD};
 use crate::derive::call_labels::{self, Set};
 use crate::derive::usage::{family, BaseLabels, Exemplars, Family};
@@ -54,15 +54,16 @@ pub(crate) const COST_TYPES: [&str; 9] = [
 
 impl PricingFamilies {
     /// Prices one event and appends its samples. Returns the event's total cost in nano-USD
-    /// (weighted, rounded half up from femto-USD; 0 when unpriced).
+    /// (weighted, rounded half up from femto-USD; 0 when unpriced), or `MoneyOverflow` when an
+    /// amount does not fit its counter: then no cost sample is appended and nothing is spent.
     pub(crate) fn derive(
         &self,
         table: Option<&Compiled>,
         ev: &UsageEvent,
         out: &mut Vec<Sample>,
-    ) -> u64 {
+    ) -> Result<u64, MoneyOverflow> {
         if ev.usage.is_empty() {
-            return 0;
+            return Ok(0);
         }
         let breakdown = match table {
             Some(t) => cost::price(t, ev),
@@ -80,8 +81,9 @@ impl PricingFamilies {
                         &*ev.model, &*ev.provider
                     ),
                 );
-                return 0;
+                return Ok(0);
             }
+            Breakdown::Priced(p) if p.overflow => return Err(MoneyOverflow),
             Breakdown::Priced(p) => p,
         };
         if !p.unpriced.is_empty() {
@@ -99,20 +101,29 @@ impl PricingFamilies {
                 ),
             );
         }
-        // One sample per cost_type (audio tokens and audio time share `audio`).
+        // One sample per cost_type (audio tokens and audio time share `audio`). Every amount is
+        // computed before any sample is appended, so an overflow refuses the whole event.
         let mut by_type: [Option<u128>; COST_TYPES.len()] = [None; COST_TYPES.len()];
         for l in &p.lines {
             if let Some(i) = COST_TYPES.iter().position(|c| *c == l.dim.cost_type()) {
-                by_type[i] = Some(by_type[i].unwrap_or(0).saturating_add(l.femto));
+                let sum = by_type[i].unwrap_or(0).checked_add(l.femto);
+                by_type[i] = Some(sum.ok_or(MoneyOverflow)?);
             }
         }
+        let mut total: u128 = 0;
+        let mut weighted = [None; COST_TYPES.len()];
+        for (w, sum) in weighted.iter_mut().zip(by_type) {
+            if let Some(sum) = sum {
+                let femto = cost::weighted(sum, ev.weight)?;
+                total = total.checked_add(femto).ok_or(MoneyOverflow)?;
+                *w = Some(femto);
+            }
+        }
+        let nanos = nano(total).ok_or(MoneyOverflow)?;
         let sets = call_labels::of(ev);
         let exemplars = Exemplars::new(ev);
-        let mut total: u128 = 0;
-        for (i, (ct, sum)) in COST_TYPES.iter().zip(by_type).enumerate() {
-            let Some(sum) = sum else { continue };
-            let femto = cost::weighted(sum, ev.weight);
-            total = total.saturating_add(femto);
+        for (i, (ct, femto)) in COST_TYPES.iter().zip(weighted).enumerate() {
+            let Some(femto) = femto else { continue };
             out.push(self.cost.sample(
                 sets.get(Set::Cost(i), || {
                     BaseLabels::new(ev).with(&[("cost_type", ct)])
@@ -121,7 +132,7 @@ impl PricingFamilies {
                 exemplars.at(femto_to_usd_f64(femto)),
             ));
         }
-        nano(total)
+        Ok(nanos)
     }
 
     /// `which`: 0 for unknown_model, 1 for unknown_usage_type (the call's label set to reuse).
@@ -141,10 +152,11 @@ impl PricingFamilies {
     }
 }
 
-/// Femto-USD to nano-USD, rounded half up, saturating.
-pub fn nano(femto: u128) -> u64 {
+/// Femto-USD to nano-USD, rounded half up; `None` past u64 (about 18.4 billion USD), which the
+/// caller counts as an overflow rather than saturating.
+pub fn nano(femto: u128) -> Option<u64> {
     let per = FEMTO_PER_USD / 1_000_000_000;
-    u64::try_from(femto / per + u128::from(femto % per >= per / 2)).unwrap_or(u64::MAX)
+    u64::try_from(femto / per + u128::from(femto % per >= per / 2)).ok()
 }
 
 /// Records which table is in force: `meterd_pricing_info{hash,source}` = 1 for the current table

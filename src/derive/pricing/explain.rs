@@ -10,13 +10,34 @@ use std::fmt::Write;
 pub fn explain(table: &Compiled, ev: &UsageEvent) -> Result<String, String> {
     let p = match cost::price(table, ev) {
         Breakdown::UnknownModel => {
+            let why = table.newer_than_known(&ev.provider, &ev.model).map_or_else(
+                String::new,
+                |(family, d)| {
+                    let through = match d % 100 {
+                        99 => format!("{}-{:02}", d / 10_000, d / 100 % 100),
+                        day => format!("{}-{:02}-{day:02}", d / 10_000, d / 100 % 100),
+                    };
+                    format!(
+                        "; it is newer than every {family} version the table lists (through \
+                         {through}), so it is not given an older version's price: add an entry \
+                         for it"
+                    )
+                },
+            );
             return Err(format!(
-            "no price for model {:?} of provider {:?} (provider in the table: {:?}); it would be \
-                 counted in llm_unpriced_requests_total{{reason=\"unknown_model\"}}",
-            &*ev.model,
-            &*ev.provider,
-            table.provider(&ev.provider)
-        ))
+                "no price for model {:?} of provider {:?} (provider in the table: {:?}); it would \
+                 be counted in llm_unpriced_requests_total{{reason=\"unknown_model\"}}{why}",
+                &*ev.model,
+                &*ev.provider,
+                table.provider(&ev.provider)
+            ));
+        }
+        Breakdown::Priced(p) if p.overflow => {
+            return Err(format!(
+                "the cost of this usage of {:?} / {:?} does not fit meterd's money counters: it \
+                 would be refused and counted in meterd_money_overflow_total",
+                &*ev.provider, &*ev.model
+            ))
         }
         Breakdown::Priced(p) => p,
     };
@@ -50,11 +71,49 @@ pub fn explain(table: &Compiled, ev: &UsageEvent) -> Result<String, String> {
     if let Some(t) = p.tier {
         let _ = writeln!(out, "tier: request input above {t} tokens");
     }
+    let normalized =
+        crate::derive::semantics::normalize(&ev.usage, ev.semantics, ev.usage.requests > 0);
+    if let Some(u) = &normalized.usage {
+        let why: Vec<&str> = normalized
+            .inconsistent
+            .iter()
+            .flatten()
+            .map(|i| i.reason())
+            .collect();
+        let _ = writeln!(
+            out,
+            "usage read as raw ({}): parts added to their whole, {} input and {} output tokens",
+            if why.is_empty() {
+                "declared".to_owned()
+            } else {
+                format!("inconsistent: {}", why.join(", "))
+            },
+            u.input_tokens,
+            u.output_tokens
+        );
+    }
+    let explicit = e.explicit_dims(
+        cost::request_input(ev, normalized.usage.as_ref().unwrap_or(&ev.usage)),
+        ev.service_tier.as_deref(),
+    );
+    if !explicit.is_empty() {
+        let _ = writeln!(
+            out,
+            "service tier {:?}: the table's own prices for {}",
+            ev.service_tier.as_deref().unwrap_or(""),
+            explicit
+                .iter()
+                .map(|d| d.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     if p.multiplier != FEMTO_PER_USD {
         let _ = writeln!(
             out,
-            "service tier {:?}: prices x{}",
+            "service tier {:?}: {}prices x{}",
             ev.service_tier.as_deref().unwrap_or(""),
+            if explicit.is_empty() { "" } else { "other " },
             format_usd(p.multiplier)
         );
     }

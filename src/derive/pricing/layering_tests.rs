@@ -112,7 +112,7 @@ fn deriver_emits_exact_cost_per_type_and_returns_nano_usd() {
     e.trace_id = Some("0af7651916cd43dd8448eb211c80319c".into());
     let mut out = Vec::new();
     // 1200 x $2.50/1M + 300 x $10/1M = $0.006 = 6,000,000 nano-USD.
-    assert_eq!(d.usage(&e, &mut out), 6_000_000);
+    assert_eq!(d.usage(&e, &mut out), Ok(6_000_000));
     let cost: Vec<_> = out.iter().filter(|s| &*s.name == "llm_cost_usd").collect();
     assert_eq!(cost.len(), 2);
     let input = cost
@@ -130,7 +130,7 @@ fn deriver_emits_exact_cost_per_type_and_returns_nano_usd() {
     let mut unknown = UsageEvent::new("openai", "gpt-9");
     unknown.usage.input_tokens = 5;
     out.clear();
-    assert_eq!(d.usage(&unknown, &mut out), 0);
+    assert_eq!(d.usage(&unknown, &mut out), Ok(0));
     let u = out
         .iter()
         .find(|s| &*s.name == "llm_unpriced_requests")

@@ -11,6 +11,8 @@
 //!     prices: {input: 2.50, cached_input: 1.25, output: 10.00}
 //!     tiers: [{above_input_tokens: 200000, prices: {input: 5.00}}]
 //!     service_tiers: {priority: 2}             # overrides the table-wide multiplier
+//!     service_tier_prices:                     # explicit prices replace base x multiplier
+//!       priority: {input: 4.25, cached_input: 2.125, output: 17.00}
 //!     effective_from: 2024-10-01               # inclusive, UTC; effective_to is exclusive
 //!     source: https://openai.com/api/pricing
 //!     checked: 2026-11-23
@@ -42,7 +44,11 @@ pub mod compile;
 pub mod cost;
 pub mod decimal;
 pub mod derive;
+pub mod diff;
 pub mod explain;
+pub mod import;
+mod import_genai;
+mod import_litellm;
 mod matching;
 mod validate;
 
@@ -85,6 +91,10 @@ pub struct ModelEntry {
     pub prices: BTreeMap<String, Amount>,
     pub tiers: Vec<TierEntry>,
     pub service_tiers: BTreeMap<String, Amount>,
+    /// Explicit prices per service tier (`priority: {input: 2.50, output: 20.00}`): they replace
+    /// the base prices for that tier, without a multiplier; dimensions not listed keep base x
+    /// multiplier. Long-context `tiers` carry their own.
+    pub service_tier_prices: BTreeMap<String, BTreeMap<String, Amount>>,
     /// `YYYY-MM-DD` (midnight UTC) or an RFC 3339 timestamp. Inclusive.
     pub effective_from: Option<String>,
     /// Exclusive: the next price's `effective_from`.
@@ -114,6 +124,8 @@ pub struct Origin {
 pub struct TierEntry {
     pub above_input_tokens: u64,
     pub prices: BTreeMap<String, Amount>,
+    /// Explicit service-tier prices above this threshold (as the entry's `service_tier_prices`).
+    pub service_tier_prices: BTreeMap<String, BTreeMap<String, Amount>>,
 }
 
 /// A priced dimension.
@@ -277,6 +289,7 @@ impl PricingTable {
                         &m.prices,
                         &m.tiers,
                         &m.service_tiers,
+                        &m.service_tier_prices,
                         &m.effective_from,
                         &m.effective_to,
                     )
@@ -298,6 +311,14 @@ impl crate::config::Validate for PricingTable {
 }
 
 #[cfg(test)]
+mod import_tests;
+#[cfg(test)]
 mod layering_tests;
+#[cfg(test)]
+mod matching_tests;
+#[cfg(test)]
+mod reference_tests;
+#[cfg(test)]
+mod service_tier_tests;
 #[cfg(test)]
 mod tests;

@@ -55,6 +55,7 @@ pub(super) fn check(t: &PricingTable, path: &str, issues: &mut Issues) {
             }
             last = tier.above_input_tokens;
             check_prices(&tier.prices, &child(&tp, "prices"), issues);
+            check_service_prices(&tier.service_tier_prices, &m.prices, &tp, issues);
             for k in tier.prices.keys() {
                 if !m.prices.contains_key(k) && Dim::from_name(k).is_some() {
                     issues.error(
@@ -69,6 +70,7 @@ pub(super) fn check(t: &PricingTable, path: &str, issues: &mut Issues) {
                 issues.error(child(&child(&p, "service_tiers"), k), e);
             }
         }
+        check_service_prices(&m.service_tier_prices, &m.prices, &p, issues);
         let from = date(&m.effective_from, &child(&p, "effective_from"), issues);
         let to = date(&m.effective_to, &child(&p, "effective_to"), issues);
         if let (Some(f), Some(t)) = (from, to) {
@@ -96,6 +98,31 @@ fn check_prices(
             child(path, "audio_second"),
             "set either audio_minute or audio_second, not both",
         );
+    }
+}
+
+/// `service_tier_prices` under `path`: tier names, prices, and a base price for each dimension.
+fn check_service_prices(
+    tiers: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, super::Amount>>,
+    base: &std::collections::BTreeMap<String, super::Amount>,
+    path: &str,
+    issues: &mut Issues,
+) {
+    let sp = child(path, "service_tier_prices");
+    for (tier, prices) in tiers {
+        let tp = child(&sp, tier);
+        if tier.trim().is_empty() {
+            issues.error(&tp, "empty service tier name");
+        }
+        check_prices(prices, &tp, issues);
+        for k in prices.keys() {
+            if !base.contains_key(k) && Dim::from_name(k).is_some() {
+                issues.error(
+                    child(&tp, k),
+                    format!("`{k}` has a service-tier price but no base price"),
+                );
+            }
+        }
     }
 }
 

@@ -42,12 +42,14 @@ pub struct QualityFamilies {
     events: Arc<FamilyOptions>,
 }
 
-/// Derived families take scope labels that vary per event, hence `LabelPolicy::Any`.
+/// Derived families take scope labels that vary per event, hence `LabelPolicy::Any`, and never
+/// expire (see `usage::DERIVED_TTL`).
 fn family(help: String, buckets: Option<&[f64]>) -> Arc<FamilyOptions> {
     Arc::new(FamilyOptions {
         help: Some(Arc::from(help)),
         buckets: buckets.map(Arc::from),
         label_policy: LabelPolicy::Any,
+        ttl: crate::derive::usage::DERIVED_TTL,
         ..Default::default()
     })
 }

@@ -1,59 +1,36 @@
 //! GenAI spans -> usage events. Pure.
 //!
-//! Attribute names follow the GenAI semantic conventions, new names first and the older ones as
-//! fallback (`gen_ai.provider.name`/`gen_ai.system`, `gen_ai.usage.input_tokens`/`prompt_tokens`,
-//! ...). The response model is preferred to the requested one: it is the model that was billed.
-//! Agent, workflow and tool spans are skipped: their tokens, when present, aggregate the model
-//! calls beneath them, which are counted from their own spans.
+//! Every convention that carries model-call usage on spans is read through one table
+//! ([`conventions::TABLE`]): the GenAI semantic conventions (new names first, older ones as
+//! fallback), OpenLLMetry's legacy names, OpenInference and the Vercel AI SDK, plus the provider
+//! SDKs' own attributes. The response model is preferred to the requested one: it is the model
+//! that was billed. Spans that wrap model calls are skipped: GenAI agent, workflow and tool
+//! operations, OpenInference CHAIN/AGENT/TOOL/RETRIEVER/... spans, OpenLLMetry workflow/task
+//! spans and the Vercel AI SDK's `ai.generateText`-style wrappers. Their tokens, when present,
+//! aggregate the model calls beneath them, which are counted from their own spans.
+
+pub mod conventions;
 
 pub use super::usage_metrics::{
     histogram_usage_value, usage_metric, StreamsFull, UsageMetric, UsagePoint, UsageStreams,
 };
+pub use conventions::is_genai;
 
-use super::attrs::{first_str, first_u64, get, get_str, hex_id};
+use super::attrs::{first_str, get_str, hex_id};
 use crate::model::{CallStatus, Labels, UsageEvent};
+use conventions::{vercel_provider, Field, Found};
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::{status::StatusCode, Span};
 use std::borrow::Cow;
 use std::time::Duration;
 
-const PROVIDER: &[&str] = &["gen_ai.provider.name", "gen_ai.system"];
-const INPUT: &[&str] = &["gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"];
-const OUTPUT: &[&str] = &[
-    "gen_ai.usage.output_tokens",
-    "gen_ai.usage.completion_tokens",
-];
-const CACHE_READ: &[&str] = &[
-    "gen_ai.usage.cache_read.input_tokens",
-    "gen_ai.usage.cache_read_input_tokens",
-];
-const CACHE_WRITE: &[&str] = &[
-    "gen_ai.usage.cache_creation.input_tokens",
-    "gen_ai.usage.cache_creation_input_tokens",
-];
-const REASONING: &[&str] = &[
-    "gen_ai.usage.reasoning.output_tokens",
-    "gen_ai.usage.reasoning_tokens",
-];
-const SERVICE_TIER: &[&str] = &[
-    "openai.response.service_tier",
-    "gen_ai.openai.response.service_tier",
-    "openai.request.service_tier",
-    "gen_ai.openai.request.service_tier",
-];
-/// Operations that wrap model calls rather than being one.
+/// GenAI operations that wrap model calls rather than being one.
 const NOT_MODEL_CALLS: &[&str] = &[
     "invoke_agent",
     "create_agent",
     "execute_tool",
     "invoke_workflow",
 ];
-
-/// Cheap pre-check: does any attribute use the GenAI namespace? No allocation, so the common
-/// non-GenAI span costs one pass over its attribute keys.
-pub fn is_genai(attrs: &[KeyValue]) -> bool {
-    attrs.iter().any(|kv| kv.key.starts_with("gen_ai."))
-}
 
 /// Scope labels for a GenAI signal: `service` from `service.name`, `env` from
 /// `deployment.environment[.name]`, and any configured scope label found under its own name on the
@@ -80,11 +57,97 @@ pub fn scope_labels(resource: &[KeyValue], attrs: &[KeyValue], configured: &[Str
 
 /// Provider, model and operation of a GenAI item.
 pub fn identity(attrs: &[KeyValue]) -> (Box<str>, Box<str>, Box<str>) {
-    let provider = first_str(attrs, PROVIDER).map_or(Box::from("unknown"), |s| s.into());
-    let model = first_str(attrs, &["gen_ai.response.model", "gen_ai.request.model"])
-        .map_or(Box::from("unknown"), |s| s.into());
-    let op = get_str(attrs, "gen_ai.operation.name").map_or(Box::from(""), |s| s.into());
-    (provider, model, op)
+    let found = Found::read(attrs);
+    let (provider, model, op) = call_identity(&found);
+    (
+        provider.map_or(Box::from("unknown"), |s| s.into()),
+        model.map_or(Box::from("unknown"), |s| s.into()),
+        op.map_or(Box::from(""), |s| s.into()),
+    )
+}
+
+/// Provider, model and operation, each when present.
+type Identity<'a> = (
+    Option<Cow<'a, str>>,
+    Option<Cow<'a, str>>,
+    Option<Cow<'a, str>>,
+);
+
+/// Provider, model and operation as the table gives them, with each convention's value rules.
+fn call_identity<'a>(f: &Found<'a>) -> Identity<'a> {
+    let vercel =
+        f.has(Field::VercelOperation) || f.source(Field::Provider) == Some("ai.model.provider");
+    let provider = f.text(Field::Provider).map(|p| {
+        if vercel {
+            match p {
+                Cow::Borrowed(b) => Cow::Borrowed(vercel_provider(b)),
+                Cow::Owned(o) => Cow::Owned(vercel_provider(&o).to_owned()),
+            }
+        } else {
+            p
+        }
+    });
+    let op = match (f.text(Field::Operation), f.source(Field::Operation)) {
+        (Some(o), Some("llm.request.type")) => Some(Cow::Borrowed(match &*o {
+            "completion" => "text_completion",
+            "embedding" => "embeddings",
+            "chat" => "chat",
+            "rerank" => "rerank",
+            _ => "",
+        }))
+        .filter(|o| !o.is_empty())
+        .or(Some(o)),
+        (Some(o), _) => Some(o),
+        (None, _) => implied_operation(f).map(Cow::Borrowed),
+    };
+    (provider, f.text(Field::Model), op)
+}
+
+/// The operation a span kind implies when no operation attribute names it.
+fn implied_operation(f: &Found<'_>) -> Option<&'static str> {
+    if let Some(kind) = f.text(Field::OpenInferenceKind) {
+        return match &*kind {
+            "LLM" => Some("chat"),
+            "EMBEDDING" => Some("embeddings"),
+            _ => None,
+        };
+    }
+    let op = f.text(Field::VercelOperation)?;
+    if op.ends_with(".doEmbed") {
+        Some("embeddings")
+    } else if op.ends_with(".doGenerate") || op.ends_with(".doStream") {
+        Some("chat")
+    } else {
+        None
+    }
+}
+
+/// Whether the span's kind, in any convention that marks it, says it wraps model calls.
+fn wraps_model_calls(f: &Found<'_>) -> bool {
+    if f.has(Field::TraceloopKind) {
+        return true;
+    }
+    if let Some(kind) = f.text(Field::OpenInferenceKind) {
+        if !matches!(&*kind, "LLM" | "EMBEDDING") {
+            return true;
+        }
+    }
+    if let Some(op) = f.text(Field::VercelOperation) {
+        if ![".doGenerate", ".doStream", ".doEmbed"]
+            .iter()
+            .any(|s| op.ends_with(s))
+        {
+            return true;
+        }
+    }
+    f.text(Field::Operation)
+        .is_some_and(|o| NOT_MODEL_CALLS.contains(&&*o))
+}
+
+/// The provider's id of the call (`gen_ai.response.id`, Vercel's `ai.response.id`), which names
+/// one call across emitters.
+pub fn response_id(attrs: &[KeyValue]) -> Option<Cow<'_, str>> {
+    Found::read(attrs).text(Field::ResponseId)
 }
 
 /// The adjusted count of a span sampled with the OTel probability-sampling threshold
@@ -118,38 +181,53 @@ pub fn sampling_weight(trace_state: &str) -> f64 {
     }
 }
 
-/// A usage event from one span, or `None` when the span is not a model call.
+/// A usage event from one span, or `None` when the span is not a model call: it wraps model calls
+/// (see [`wraps_model_calls`]), or it names neither usage nor an operation on a model (the
+/// Anthropic SDK's `count_tokens` span has a model and no usage: it is free).
 pub fn span_usage(resource: &[KeyValue], span: &Span, configured: &[String]) -> Option<UsageEvent> {
     let a = &span.attributes;
     if !is_genai(a) {
         return None;
     }
-    let op = get_str(a, "gen_ai.operation.name");
-    if op.as_deref().is_some_and(|o| NOT_MODEL_CALLS.contains(&o)) {
+    let f = Found::read(a);
+    if wraps_model_calls(&f) {
         return None;
     }
-    let has_model =
-        get(a, "gen_ai.request.model").is_some() || get(a, "gen_ai.response.model").is_some();
-    let input = first_u64(a, INPUT);
-    let output = first_u64(a, OUTPUT);
-    if !has_model && input.is_none() && output.is_none() {
+    let input = f.count(Field::Input);
+    let output = f.count(Field::Output);
+    let total = f.count(Field::Total);
+    let (provider, model, operation) = call_identity(&f);
+    let has_usage = input.is_some() || output.is_some() || total.is_some();
+    if !has_usage && (model.is_none() || operation.is_none()) {
         return None;
     }
-    let (provider, model, operation) = identity(a);
     let mut ev = UsageEvent {
-        provider,
-        model,
-        operation,
+        provider: provider.map_or(Box::from("unknown"), |s| s.into()),
+        model: model.map_or(Box::from("unknown"), |s| s.into()),
+        operation: operation.map_or(Box::from(""), |s| s.into()),
         ..UsageEvent::new("", "")
     };
     ev.unix_nanos = span.end_time_unix_nano;
     ev.scope = scope_labels(resource, a, configured);
     ev.usage.requests = 1;
-    ev.usage.input_tokens = input.unwrap_or(0);
-    ev.usage.output_tokens = output.unwrap_or(0);
-    ev.usage.cached_input_tokens = first_u64(a, CACHE_READ).unwrap_or(0);
-    ev.usage.cache_write_5m_tokens = first_u64(a, CACHE_WRITE).unwrap_or(0);
-    ev.usage.reasoning_tokens = first_u64(a, REASONING).unwrap_or(0);
+    let output = output.unwrap_or(0);
+    ev.usage.output_tokens = output;
+    ev.usage.input_tokens = input
+        .or_else(|| total.map(|t| t.saturating_sub(output)))
+        .unwrap_or(0);
+    ev.usage.cached_input_tokens = f.count(Field::CacheRead).unwrap_or(0);
+    let write_1h = f.count(Field::CacheWrite1h).unwrap_or(0);
+    ev.usage.cache_write_1h_tokens = write_1h;
+    ev.usage.cache_write_5m_tokens = f
+        .count(Field::CacheWrite5m)
+        .or_else(|| {
+            f.count(Field::CacheWrite)
+                .map(|w| w.saturating_sub(write_1h))
+        })
+        .unwrap_or(0);
+    ev.usage.reasoning_tokens = f.count(Field::Reasoning).unwrap_or(0);
+    ev.usage.audio_input_tokens = f.count(Field::AudioInput).unwrap_or(0);
+    ev.usage.audio_output_tokens = f.count(Field::AudioOutput).unwrap_or(0);
     let failed = span
         .status
         .as_ref()
@@ -165,7 +243,7 @@ pub fn span_usage(resource: &[KeyValue], span: &Span, configured: &[String]) -> 
             span.end_time_unix_nano - span.start_time_unix_nano,
         ));
     }
-    ev.service_tier = first_str(a, SERVICE_TIER).map(|s| s.into());
+    ev.service_tier = f.text(Field::ServiceTier).map(|s| s.into());
     ev.weight = sampling_weight(&span.trace_state);
     ev.trace_id = hex_id(&span.trace_id);
     Some(ev)

@@ -161,7 +161,8 @@ mod tests {
         let parsed = parse_line(line.as_bytes()).expect("parses");
         let kind = Kind::from_name(&parsed.name).expect("convention name");
         let sample = parsed.samples().next().expect("one sample");
-        let Ok(Event::Quality { event: statsd, .. }) = convert(kind, &parsed.tags, sample, 1)
+        let Ok(Event::Quality { event: statsd, .. }) =
+            convert(kind, &parsed.tags, sample, 1, u64::MAX)
         else {
             panic!("a quality event");
         };

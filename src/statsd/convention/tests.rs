@@ -2,6 +2,8 @@ use super::*;
 use crate::statsd::parse::parse_line;
 
 const NOW: u64 = 1_700_000_000_000_000_000;
+/// `limits.max_usage_per_line`'s default.
+const MAX_USAGE: u64 = 1_000_000_000;
 
 /// Converts every sample of one line (its name must be a convention name).
 fn convert_line(line: &str) -> Vec<Result<Event, ConventionError>> {
@@ -9,7 +11,7 @@ fn convert_line(line: &str) -> Vec<Result<Event, ConventionError>> {
     let kind = Kind::from_name(&parsed.name).unwrap_or_else(|| panic!("{line}: not llm.*"));
     parsed
         .samples()
-        .map(|s| convert(kind, &parsed.tags, s, NOW))
+        .map(|s| convert(kind, &parsed.tags, s, NOW, MAX_USAGE))
         .collect()
 }
 
@@ -270,4 +272,63 @@ fn missing_or_bad_tags_and_wrong_types_are_errors() {
         assert_eq!(error(line), *want, "{line}");
         assert!(!want.reason().is_empty());
     }
+}
+
+/// Issue 17 item 2: a line whose quantity, scaled by its sample rate, cannot be a real call is
+/// refused before it becomes usage (it used to price at ~18.4 billion USD and deny budgets).
+#[test]
+fn absurd_usage_quantities_are_rejected_by_reason() {
+    let too_large = [
+        "llm.tokens:1e300|c|#provider:p,model:m,token_type:input",
+        "llm.tokens:1000000001|c|#provider:p,model:m,token_type:input",
+        // 1000 tokens standing for 1e7 calls: 1e10 tokens.
+        "llm.tokens:1000|c|@0.0000001|#provider:p,model:m,token_type:input",
+        "llm.tokens:1|c|@1e-300|#provider:p,model:m,token_type:input",
+        "llm.requests:2e9|c|#provider:p,model:m",
+        "llm.audio.seconds:1e12|c|#provider:p,model:whisper-1",
+        "llm.characters:1e10|c|#provider:p,model:tts",
+        "llm.images:5e9|c|#provider:p,model:img",
+    ];
+    for line in too_large {
+        assert_eq!(error(line), ConventionError::UsageValueTooLarge, "{line}");
+        assert_eq!(error(line).reason(), "usage_value_too_large");
+    }
+    // Exactly the ceiling, directly or through the rate, is a real (if huge) usage.
+    assert_eq!(
+        usage("llm.tokens:1000000000|c|#provider:p,model:m,token_type:input")
+            .usage
+            .input_tokens,
+        1_000_000_000
+    );
+    let ev = usage("llm.tokens:1000|c|@0.000001|#provider:p,model:m,token_type:input");
+    assert_eq!((ev.usage.input_tokens, ev.weight), (1000, 1e6));
+    // Durations are not quantities: a long one is still a duration.
+    assert!(convert_line("llm.request.duration:1e12|ms|#provider:p,model:m")[0].is_ok());
+}
+
+#[test]
+fn non_finite_or_negative_usage_is_invalid_whatever_the_parser_let_through() {
+    let parsed = parse_line(b"llm.tokens:1|c|#provider:p,model:m,token_type:input")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let base = *parsed
+        .samples()
+        .next()
+        .unwrap_or_else(|| panic!("a sample"));
+    for v in [f64::NAN, f64::INFINITY, -1.0] {
+        let sample = Sample {
+            value: Value::Number(v),
+            ..base
+        };
+        assert_eq!(
+            convert(Kind::Tokens, &parsed.tags, &sample, NOW, MAX_USAGE),
+            Err(ConventionError::UsageValueInvalid),
+            "{v}"
+        );
+    }
+    // A rate the parser would never produce still cannot scale a value past the ceiling.
+    let sample = Sample { rate: 0.0, ..base };
+    assert_eq!(
+        convert(Kind::Tokens, &parsed.tags, &sample, NOW, MAX_USAGE),
+        Err(ConventionError::UsageValueTooLarge)
+    );
 }

@@ -284,6 +284,33 @@ fn convention_lines_derive_llm_families() {
     assert_eq!(p.store().family_len("llm_tokens"), 1);
 }
 
+/// Issue 17 item 2: a sample rate below `limits.min_sample_rate` rejects the whole line, generic
+/// or convention, before any of its samples applies; at the floor it is accepted.
+#[test]
+fn sample_rates_below_the_floor_reject_the_line() {
+    let mut config = Config::default();
+    config.limits.min_sample_rate = 0.01;
+    let p = pipeline(config);
+    run(
+        &p,
+        "hits:1|c|@0.001
+hits:1|c|@0.01
+multi:1|c|@0.5:2|c|@0.001
+lat:5|ms|@1e-300
+         llm.tokens:1|c|@1e-300|#provider:p,model:m,token_type:input
+",
+    );
+    assert_eq!(errors(&p, "sample_rate_too_low"), 4.0);
+    assert_eq!(value(&p, "hits", &[]), Some(100.0));
+    assert_eq!(
+        value(&p, "multi", &[]),
+        None,
+        "no sample of the line applies"
+    );
+    assert_eq!(p.store().family_len("lat"), 0);
+    assert_eq!(p.store().family_len("llm_tokens"), 0);
+}
+
 // Pre-aggregation: repeat series merge between flushes with the results of line-by-line updates.
 
 fn rejected(p: &Pipeline, reason: &str) -> f64 {

@@ -3,7 +3,10 @@ use crate::model::CallStatus;
 use opentelemetry_proto::tonic::common::v1::{any_value::Value, AnyValue};
 use opentelemetry_proto::tonic::trace::v1::Status;
 
-fn kv(k: &str, v: Value) -> KeyValue {
+/// Spans as the real emitters send them (surveyed with tests/python/emitters.py).
+mod emitters;
+
+pub(super) fn kv(k: &str, v: Value) -> KeyValue {
     KeyValue {
         key: k.into(),
         value: Some(AnyValue { value: Some(v) }),
@@ -11,15 +14,15 @@ fn kv(k: &str, v: Value) -> KeyValue {
     }
 }
 
-fn s(v: &str) -> Value {
+pub(super) fn s(v: &str) -> Value {
     Value::StringValue(v.into())
 }
 
-fn i(v: i64) -> Value {
+pub(super) fn i(v: i64) -> Value {
     Value::IntValue(v)
 }
 
-fn span(attrs: Vec<KeyValue>) -> Span {
+pub(super) fn span(attrs: Vec<KeyValue>) -> Span {
     Span {
         trace_id: vec![0x11; 16],
         span_id: vec![0x22; 8],
@@ -106,7 +109,9 @@ fn old_convention_span_with_error_and_request_model_fallback() {
     assert_eq!(ev.status, Some(CallStatus::Error));
     assert_eq!(ev.scope.get("env"), Some("dev"));
 
+    // A failed call has no usage; its operation and model make it a call.
     let sp = span(vec![
+        kv("gen_ai.operation.name", s("chat")),
         kv("gen_ai.request.model", s("m")),
         kv("error.type", s("timeout")),
     ]);
@@ -138,7 +143,10 @@ fn sampling_threshold_gives_adjusted_count() {
     assert_eq!(sampling_weight(""), 1.0);
     assert_eq!(sampling_weight("ot=th:zz"), 1.0);
     assert_eq!(sampling_weight("ot=th:123456789abcdef0"), 1.0);
-    let mut sp = span(vec![kv("gen_ai.request.model", s("m"))]);
+    let mut sp = span(vec![
+        kv("gen_ai.operation.name", s("chat")),
+        kv("gen_ai.request.model", s("m")),
+    ]);
     sp.trace_state = "ot=th:c".into();
     assert_eq!(span_usage(&[], &sp, &[]).expect("usage").weight, 4.0);
 }

@@ -287,7 +287,7 @@ fn cumulative_points_merge_as_increments() {
 /// The usage event of a span with its TTFT, derived: what ingest does per span.
 fn derived_ttft(ev: &UsageEvent, config: &Config) -> Sample {
     let mut out = Vec::new();
-    Deriver::new(config).usage(ev, &mut out);
+    let _cost = Deriver::new(config).usage(ev, &mut out);
     out.into_iter()
         .find(|s| &*s.name == "llm_time_to_first_token_seconds")
         .unwrap_or_else(|| panic!("no TTFT from {ev:?}"))
@@ -304,7 +304,7 @@ fn labels_match_the_statsd_path() {
     let parsed = parse_line(line.as_bytes()).expect("parses");
     let kind = Kind::from_name(&parsed.name).expect("convention name");
     let sample = parsed.samples().next().expect("one sample");
-    let Ok(Event::Usage(statsd)) = convert(kind, &parsed.tags, sample, 1) else {
+    let Ok(Event::Usage(statsd)) = convert(kind, &parsed.tags, sample, 1, u64::MAX) else {
         panic!("a usage event");
     };
     let from_statsd = derived_ttft(&statsd, &config);

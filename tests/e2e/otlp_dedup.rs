@@ -221,3 +221,41 @@ fn overlapping_scopes_without_response_ids_price_the_preferred_one() {
         "logged once per pair:\n{log}"
     );
 }
+
+/// One call reported raw by one emitter (input without its cache reads) and inclusive by the
+/// other: compared in the inclusive form, so the second adds nothing.
+#[test]
+fn one_call_reported_raw_and_inclusive_is_priced_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = config(dir.path());
+    let yaml = std::fs::read_to_string(&path).expect("config");
+    std::fs::write(
+        &path,
+        format!("{yaml}otlp:\n  raw_usage_scopes: {{openai: raw_input}}\n"),
+    )
+    .expect("write config");
+    let m = start(&path);
+    let raw = [
+        ("gen_ai.usage.input_tokens", 800),
+        ("gen_ai.usage.output_tokens", 500),
+        ("gen_ai.usage.cache_read.input_tokens", 200),
+    ];
+    let inclusive = [
+        ("gen_ai.usage.input_tokens", 1000),
+        ("gen_ai.usage.output_tokens", 500),
+        ("gen_ai.usage.cache_read.input_tokens", 200),
+    ];
+    let instr = "opentelemetry.instrumentation.openai_v2";
+    post(
+        &m,
+        spans::chat_span(1, 1, "openai", Some("chatcmpl-R"), &raw).encode_to_vec(),
+    );
+    post(
+        &m,
+        spans::chat_span(2, 2, instr, Some("chatcmpl-R"), &inclusive).encode_to_vec(),
+    );
+    // 800 uncached x $2.50 + 200 cached x $1.25 + 500 x $10 per 1M.
+    assert_eq!(m.spend_nanos("everything"), 7_250_000, "{}", m.log());
+    assert_eq!(total(&m, "llm_requests_total"), 1.0);
+    assert_eq!(duplicates(&m, "same_response"), 1.0);
+}

@@ -5,6 +5,7 @@
 use super::convert::attrs::get_str;
 use super::convert::{genai, logs, metrics, stage, ttft};
 use super::UsageSource;
+use crate::derive::dedup::complete::most_complete;
 use crate::derive::dedup::scopes::{group as scope_group, ScopeVerdict};
 use crate::derive::dedup::{call_key, span_key, CallKey, SpanKey, Verdict};
 use crate::derive::semantics::normalize;
@@ -370,12 +371,16 @@ impl Ingest {
         if chunk.spans.is_empty() {
             return;
         }
+        one_report_per_call(&mut chunk.spans);
         let dedup = self.pipeline.dedup();
         let _admitted = dedup.admit();
         let mut evicted = 0;
         let keys;
         {
             let mut d = dedup.lock();
+            for p in &chunk.spans {
+                d.scopes.note(p.group, p.scope, p.call.is_some(), chunk.now);
+            }
             // Spans of one scope come together: within a request (one clock second) the same
             // group, scope and kind of span get the same answer, so ask once per run of them.
             let mut last: Option<(u64, &str, bool, bool)> = None;
@@ -586,6 +591,39 @@ impl metrics::PointSink for StoreSink<'_> {
 }
 
 /// A GenAI span waiting for its dedup decision.
+/// Spans of one response in one request (an SDK's own span and an instrumentation's, exported
+/// together) all carry the most complete report of the call, whole, so the window prices it once
+/// from that report (see `derive::dedup::complete`).
+fn one_report_per_call(spans: &mut [Pending<'_>]) {
+    if spans.iter().filter(|p| p.call.is_some()).take(2).count() < 2 {
+        return;
+    }
+    let mut by_call: std::collections::HashMap<CallKey, Vec<usize>> =
+        std::collections::HashMap::new();
+    for (i, p) in spans.iter().enumerate() {
+        if let Some(k) = p.call {
+            by_call.entry(k).or_default().push(i);
+        }
+    }
+    for group in by_call.values().filter(|g| g.len() > 1) {
+        let inclusive: Vec<_> = group
+            .iter()
+            .map(|&i| {
+                let ev = &spans[i].ev;
+                let n = normalize(&ev.usage, ev.semantics, true);
+                n.usage.unwrap_or_else(|| ev.usage.clone())
+            })
+            .collect();
+        let Some(best) = most_complete(&inclusive) else {
+            continue;
+        };
+        for &i in group {
+            spans[i].ev.usage = inclusive[best].clone();
+            spans[i].ev.semantics = UsageSemantics::Inclusive;
+        }
+    }
+}
+
 struct Pending<'a> {
     span: Option<SpanKey>,
     call: Option<CallKey>,

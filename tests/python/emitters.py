@@ -13,6 +13,7 @@ when the call or an export fails.
 """
 
 import json
+import uuid
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,7 +22,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import (
-    SimpleSpanProcessor,
+    BatchSpanProcessor,
     SpanExporter,
     SpanExportResult,
 )
@@ -109,12 +110,14 @@ class FakeProvider(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 (the stdlib's name)
         length = int(self.headers.get("content-length") or 0)
         self.rfile.read(length)
+        # A real provider gives every call its own id, and meterd prices one call per id: two
+        # runs against one meterd (HTTP, then gRPC) are two calls.
         if self.path.startswith("/v1/messages"):
-            body = ANTHROPIC_BODY
+            body = dict(ANTHROPIC_BODY, id=f"msg_{uuid.uuid4().hex}")
         elif self.path.startswith("/v1/chat/completions"):
-            body = OPENAI_BODY
+            body = dict(OPENAI_BODY, id=f"chatcmpl-{uuid.uuid4().hex}")
         elif ":generateContent" in self.path:
-            body = GEMINI_BODY
+            body = dict(GEMINI_BODY, responseId=f"fake-gemini-{uuid.uuid4().hex}")
         else:
             self.send_error(404, f"no fake for {self.path}")
             return
@@ -150,16 +153,23 @@ class Console(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
-class Checking(SimpleSpanProcessor):
-    """Exports each span as it ends and remembers every result, so a refused export fails the run."""
+class Checking(SpanExporter):
+    """Remembers every export's result, so a refused export fails the run. Used behind a
+    BatchSpanProcessor, as apps export in production: the SDK's span and an instrumentation's span
+    of one call end together and leave in one request (meterd then prices the most complete of the
+    two; spans of one call split across requests are merged as README's OTLP section says)."""
 
     def __init__(self, exporter):
-        super().__init__(exporter)
         self.exporter = exporter
         self.results = []
 
-    def on_end(self, span):
-        self.results.append(self.exporter.export([span]))
+    def export(self, spans):
+        result = self.exporter.export(spans)
+        self.results.append(result)
+        return result
+
+    def shutdown(self):
+        self.exporter.shutdown()
 
 
 def exporter(transport, addr):
@@ -263,7 +273,7 @@ def main() -> int:
     resource = Resource.create({"service.name": service, "service.instance.id": service})
     tp = TracerProvider(resource=resource)
     processor = Checking(exporter(transport, addr))
-    tp.add_span_processor(processor)
+    tp.add_span_processor(BatchSpanProcessor(processor))
     trace.set_tracer_provider(tp)
     for instrument in instrumentors:
         instrument(tp)

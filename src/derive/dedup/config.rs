@@ -48,10 +48,15 @@ impl DedupConfig {
 /// instrumentations (contrib and OpenLLMetry), then OpenInference.
 pub fn default_usage_scopes() -> Vec<String> {
     [
+        // The Python Anthropic SDK's own tracer is `com.anthropic.sdk.python`.
+        "com.anthropic*",
         "anthropic*",
         "openai*",
         "google.genai*",
         "opentelemetry.instrumentation.*",
+        // The GenAI util handler that opentelemetry-instrumentation-openai-v2 and -google-genai
+        // report through.
+        "opentelemetry.util.genai*",
         "openinference.instrumentation.*",
     ]
     .into_iter()

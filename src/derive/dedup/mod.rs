@@ -11,6 +11,7 @@
 //! [`scopes`] covers emitters that send no response id (precedence between instrumentation
 //! scopes of one service instance).
 
+pub mod complete;
 pub mod config;
 pub mod persist;
 pub mod scopes;

@@ -75,41 +75,23 @@ impl Scopes {
         self.window_secs = window_secs.max(1);
     }
 
+    /// Records that `scope` reports calls in `group`, without deciding anything: a request's
+    /// spans are all noted before any is decided, so the preferred scope wins even when its spans
+    /// come after the other's in the same request.
+    pub fn note(&mut self, group: u64, scope: &str, has_id: bool, now: u64) {
+        let _ = self.register(group, scope, has_id, now);
+    }
+
     /// Decides a span of `scope` in `group`; `has_id`: it carries a response id.
     pub fn observe(&mut self, group: u64, scope: &str, has_id: bool, now: u64) -> ScopeVerdict {
-        self.now = self.now.max(now);
+        let Some(me) = self.register(group, scope, has_id, now) else {
+            return ScopeVerdict::Untracked;
+        };
         let now = self.now;
         let window = self.window_secs;
-        if !self.groups.contains_key(&group) && self.groups.len() >= MAX_GROUPS {
-            self.groups
-                .retain(|_, v| v.iter().any(|s| s.last.saturating_add(window) > now));
-            let groups = &self.groups;
-            self.logged.retain(|(g, _, _), _| groups.contains_key(g));
-            if self.groups.len() >= MAX_GROUPS {
-                return ScopeVerdict::Untracked;
-            }
-        }
-        let seen = self.groups.entry(group).or_default();
-        seen.retain(|s| s.last.saturating_add(window) > now);
-        let me = match seen.iter().position(|s| &*s.name == scope) {
-            Some(i) => i,
-            None => {
-                if seen.len() >= MAX_SCOPES {
-                    return ScopeVerdict::Untracked;
-                }
-                seen.push(Seen {
-                    name: scope.into(),
-                    rank: rank(&self.precedence, scope),
-                    last: now,
-                    last_id: None,
-                });
-                seen.len() - 1
-            }
+        let Some(seen) = self.groups.get(&group) else {
+            return ScopeVerdict::Untracked;
         };
-        seen[me].last = now;
-        if has_id {
-            seen[me].last_id = Some(now);
-        }
         let Some(best) = seen
             .iter()
             .enumerate()
@@ -133,6 +115,45 @@ impl Scopes {
             Some(names)
         };
         ScopeVerdict::Drop { first }
+    }
+
+    /// Marks `scope` present in `group` at `now`; its index there, or `None` when the tables are
+    /// full (the span is then priced without arbitration).
+    fn register(&mut self, group: u64, scope: &str, has_id: bool, now: u64) -> Option<usize> {
+        self.now = self.now.max(now);
+        let now = self.now;
+        let window = self.window_secs;
+        if !self.groups.contains_key(&group) && self.groups.len() >= MAX_GROUPS {
+            self.groups
+                .retain(|_, v| v.iter().any(|s| s.last.saturating_add(window) > now));
+            let groups = &self.groups;
+            self.logged.retain(|(g, _, _), _| groups.contains_key(g));
+            if self.groups.len() >= MAX_GROUPS {
+                return None;
+            }
+        }
+        let seen = self.groups.entry(group).or_default();
+        seen.retain(|s| s.last.saturating_add(window) > now);
+        let me = match seen.iter().position(|s| &*s.name == scope) {
+            Some(i) => i,
+            None => {
+                if seen.len() >= MAX_SCOPES {
+                    return None;
+                }
+                seen.push(Seen {
+                    name: scope.into(),
+                    rank: rank(&self.precedence, scope),
+                    last: now,
+                    last_id: None,
+                });
+                seen.len() - 1
+            }
+        };
+        seen[me].last = now;
+        if has_id {
+            seen[me].last_id = Some(now);
+        }
+        Some(me)
     }
 }
 

@@ -197,6 +197,26 @@ impl Usage {
     pub fn is_empty(&self) -> bool {
         *self == Usage::default()
     }
+
+    /// Every quantity but requests, tokens first, in a fixed order (see [`Usage::TOKEN_PARTS`]).
+    pub fn quantities(&self) -> [u64; 11] {
+        [
+            self.input_tokens,
+            self.output_tokens,
+            self.cached_input_tokens,
+            self.cache_write_5m_tokens,
+            self.cache_write_1h_tokens,
+            self.reasoning_tokens,
+            self.audio_input_tokens,
+            self.audio_output_tokens,
+            self.audio_millis,
+            self.characters,
+            self.images,
+        ]
+    }
+
+    /// How many leading entries of [`Usage::quantities`] are token counts.
+    pub const TOKEN_PARTS: usize = 8;
 }
 
 /// How an event's usage counts its parts; set at the edges (config per source), read by derive,

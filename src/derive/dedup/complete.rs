@@ -7,16 +7,7 @@ use crate::model::Usage;
 
 /// How complete a report is: how many token parts it names, then how many tokens it counts.
 pub fn completeness(u: &Usage) -> (u32, u64) {
-    let parts = [
-        u.input_tokens,
-        u.output_tokens,
-        u.cached_input_tokens,
-        u.cache_write_5m_tokens,
-        u.cache_write_1h_tokens,
-        u.reasoning_tokens,
-        u.audio_input_tokens,
-        u.audio_output_tokens,
-    ];
+    let parts = &u.quantities()[..Usage::TOKEN_PARTS];
     let named = parts.iter().filter(|n| **n > 0).count() as u32;
     (named, u.input_tokens.saturating_add(u.output_tokens))
 }

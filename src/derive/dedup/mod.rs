@@ -89,19 +89,7 @@ pub struct Parts([u64; PARTS]);
 
 impl Parts {
     pub fn of(u: &Usage) -> Parts {
-        Parts([
-            u.input_tokens,
-            u.output_tokens,
-            u.cached_input_tokens,
-            u.cache_write_5m_tokens,
-            u.cache_write_1h_tokens,
-            u.reasoning_tokens,
-            u.audio_input_tokens,
-            u.audio_output_tokens,
-            u.audio_millis,
-            u.characters,
-            u.images,
-        ])
+        Parts(u.quantities())
     }
 
     /// Usage with these parts and no request.

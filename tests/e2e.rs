@@ -29,6 +29,7 @@ mod e2e {
     pub mod pricing_import;
     pub mod pricing_otlp;
     pub mod pricing_reference;
+    pub mod pricing_reference_paths;
     pub mod pricing_statsd;
     pub mod prometheus_scrape;
     pub mod quality_otlp;

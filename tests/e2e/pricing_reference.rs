@@ -7,11 +7,11 @@
 
 use std::process::Command;
 
-struct Call {
-    provider: &'static str,
-    model: &'static str,
-    args: &'static [&'static str],
-    usd: &'static str,
+pub struct Call {
+    pub provider: &'static str,
+    pub model: &'static str,
+    pub args: &'static [&'static str],
+    pub usd: &'static str,
 }
 
 const fn call(
@@ -29,7 +29,7 @@ const fn call(
 }
 
 #[rustfmt::skip]
-const CALLS: &[Call] = &[
+pub const CALLS: &[Call] = &[
     // ---------------------------------------------------------------- OpenAI
     // 1000 x 2.50 + 200 x 1.25 + 300 x 10 = 2500 + 250 + 3000 = 5750
     call("openai", "gpt-4o", &["--input", "1200", "--cached-input", "200", "--output", "300"], "0.00575"),

@@ -595,20 +595,21 @@ impl metrics::PointSink for StoreSink<'_> {
 /// together) all carry the most complete report of the call, whole, so the window prices it once
 /// from that report (see `derive::dedup::complete`).
 fn one_report_per_call(spans: &mut [Pending<'_>]) {
-    if spans.iter().filter(|p| p.call.is_some()).take(2).count() < 2 {
+    // Sorted keys find the responses reported more than once without a table per request: most
+    // requests have none, and then this is one small sort.
+    let mut keyed: Vec<(CallKey, usize)> = spans
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.call.map(|k| (k, i)))
+        .collect();
+    if keyed.len() < 2 {
         return;
     }
-    let mut by_call: std::collections::HashMap<CallKey, Vec<usize>> =
-        std::collections::HashMap::new();
-    for (i, p) in spans.iter().enumerate() {
-        if let Some(k) = p.call {
-            by_call.entry(k).or_default().push(i);
-        }
-    }
-    for group in by_call.values().filter(|g| g.len() > 1) {
+    keyed.sort_unstable();
+    for group in keyed.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1) {
         let inclusive: Vec<_> = group
             .iter()
-            .map(|&i| {
+            .map(|&(_, i)| {
                 let ev = &spans[i].ev;
                 let n = normalize(&ev.usage, ev.semantics, true);
                 n.usage.unwrap_or_else(|| ev.usage.clone())
@@ -617,7 +618,7 @@ fn one_report_per_call(spans: &mut [Pending<'_>]) {
         let Some(best) = most_complete(&inclusive) else {
             continue;
         };
-        for &i in group {
+        for &(_, i) in group {
             spans[i].ev.usage = inclusive[best].clone();
             spans[i].ev.semantics = UsageSemantics::Inclusive;
         }

@@ -1,6 +1,7 @@
-//! Overlapping emitters without a response id: when two instrumentation scopes report calls to
-//! one provider for one service instance (the SDK's own spans and an OpenInference
-//! instrumentation, say), only the scope first in `otlp.usage_scopes` is priced. Pure.
+//! Overlapping emitters without a response id: when two instrumentation scopes listed in
+//! `otlp.usage_scopes` report calls to one provider for one service instance (the SDK's own
+//! spans and an OpenInference instrumentation, say), only the one listed first is priced.
+//! Scopes not listed are always priced. Pure.
 //!
 //! A scope counts as present for `window` after its last span, so one that stops sending (the
 //! instrumentation was removed) hands over to the next after the window. Spans that carry a
@@ -92,9 +93,17 @@ impl Scopes {
         let Some(seen) = self.groups.get(&group) else {
             return ScopeVerdict::Untracked;
         };
+        // Only the emitters listed in `otlp.usage_scopes` are known to report the same calls as
+        // each other. An unlisted scope (an app's own tracer, hand-made spans) is always priced:
+        // dropping real spend on a guess is worse than the double count listing it would avoid.
+        let listed = self.precedence.len();
+        if seen[me].rank >= listed {
+            return ScopeVerdict::Price;
+        }
         let Some(best) = seen
             .iter()
             .enumerate()
+            .filter(|(_, s)| s.rank < listed)
             .min_by(|(_, a), (_, b)| (a.rank, &a.name).cmp(&(b.rank, &b.name)))
             .map(|(i, _)| i)
         else {

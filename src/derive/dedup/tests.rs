@@ -290,24 +290,29 @@ fn spans_with_a_response_id_are_left_to_the_window_unless_the_preferred_scope_se
     ));
 }
 
+/// An app's own tracers (scopes not in `otlp.usage_scopes`) report calls of their own: two of
+/// them in one service instance used to drop one's spans. Only listed emitters are arbitrated.
 #[test]
-fn unlisted_scopes_rank_last_and_ties_are_broken_by_name() {
+fn unlisted_scopes_are_always_priced_and_never_outrank_a_listed_one() {
     let mut s = scopes();
     let g = scopes::group("svc", "", "openai");
     assert_eq!(s.observe(g, "my.app", false, 1), ScopeVerdict::Price);
     assert_eq!(s.observe(g, "b.custom", false, 2), ScopeVerdict::Price);
-    assert!(matches!(
-        s.observe(g, "my.app", false, 3),
-        ScopeVerdict::Drop { .. }
-    ));
+    assert_eq!(s.observe(g, "my.app", false, 3), ScopeVerdict::Price);
     assert_eq!(
-        s.observe(g, "opentelemetry.instrumentation.openai", false, 4),
+        s.observe(g, "openinference.instrumentation.openai", false, 4),
         ScopeVerdict::Price
     );
+    assert_eq!(
+        s.observe(g, "opentelemetry.instrumentation.openai", false, 5),
+        ScopeVerdict::Price
+    );
+    // Between listed scopes the first listed wins; unlisted ones go on being priced.
     assert!(matches!(
-        s.observe(g, "b.custom", false, 5),
+        s.observe(g, "openinference.instrumentation.openai", false, 6),
         ScopeVerdict::Drop { .. }
     ));
+    assert_eq!(s.observe(g, "b.custom", false, 7), ScopeVerdict::Price);
 }
 
 #[test]

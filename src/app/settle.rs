@@ -37,6 +37,8 @@ impl Settle {
                  it once it is unchanged at the next check",
             );
         }
+        // A later wait on the same content (emptied again) is news again.
+        self.last_logged = None;
         Verdict::Apply
     }
 
@@ -74,10 +76,15 @@ mod tests {
     }
 
     #[test]
-    fn waits_are_logged_once_per_content() {
+    fn waits_are_logged_once_per_content_until_a_file_applies() {
         let mut s = Settle::default();
         assert!(s.first_wait(1));
         assert!(!s.first_wait(1));
         assert!(s.first_wait(2));
+        assert_eq!(s.verdict(b"a: 1\n", 3), Verdict::Apply);
+        assert!(
+            s.first_wait(2),
+            "emptied again after a good file: logged again"
+        );
     }
 }

@@ -7,12 +7,9 @@
 
 use super::pricing_reference::{Call, CALLS};
 use crate::support::agent::Agent;
+use crate::support::spans::{int_kv, span_now, str_kv};
 use crate::support::wait_until;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{any_value::Value, AnyValue, KeyValue};
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use prost::Message;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// The value of `flag` in a row's CLI arguments.
 fn arg(c: &Call, flag: &str) -> Option<i64> {
@@ -39,17 +36,11 @@ fn carried(c: &Call) -> bool {
 }
 
 fn span(c: &Call, team: &str, id: u64) -> Vec<u8> {
-    let kv = |k: &str, v: Value| KeyValue {
-        key: k.into(),
-        value: Some(AnyValue { value: Some(v) }),
-        ..Default::default()
-    };
-    let s = |v: &str| Value::StringValue(v.into());
     let mut attributes = vec![
-        kv("gen_ai.operation.name", s("chat")),
-        kv("gen_ai.provider.name", s(c.provider)),
-        kv("gen_ai.request.model", s(c.model)),
-        kv("team", s(team)),
+        str_kv("gen_ai.operation.name", "chat"),
+        str_kv("gen_ai.provider.name", c.provider),
+        str_kv("gen_ai.request.model", c.model),
+        str_kv("team", team),
     ];
     let (w5, w1) = (
         arg(c, "--cache-write-5m").unwrap_or(0),
@@ -62,47 +53,23 @@ fn span(c: &Call, team: &str, id: u64) -> Vec<u8> {
         ("--reasoning", "gen_ai.usage.reasoning.output_tokens"),
     ] {
         if let Some(n) = arg(c, flag) {
-            attributes.push(kv(name, Value::IntValue(n)));
+            attributes.push(int_kv(name, n));
         }
     }
     // The conventions report all cache writes together; Anthropic's SDK names the 1-hour share.
     if w5 + w1 > 0 {
-        attributes.push(kv(
-            "gen_ai.usage.cache_creation.input_tokens",
-            Value::IntValue(w5 + w1),
-        ));
+        attributes.push(int_kv("gen_ai.usage.cache_creation.input_tokens", w5 + w1));
     }
     if w1 > 0 {
-        attributes.push(kv(
+        attributes.push(int_kv(
             "anthropic.usage.cache_creation.ephemeral_1h_input_tokens",
-            Value::IntValue(w1),
+            w1,
         ));
     }
     if let Some(t) = tier(c) {
-        attributes.push(kv("gen_ai.request.service_tier", s(t)));
+        attributes.push(str_kv("gen_ai.request.service_tier", t));
     }
-    let end = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans: vec![Span {
-                    trace_id: (u128::from(id) + 1).to_be_bytes().to_vec(),
-                    span_id: (id + 1).to_be_bytes().to_vec(),
-                    name: "chat".into(),
-                    start_time_unix_nano: end - 1_000_000_000,
-                    end_time_unix_nano: end,
-                    attributes,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-    .encode_to_vec()
+    span_now(id, "", attributes)
 }
 
 /// One call's `llm.tokens` lines, in one datagram so they are priced together.

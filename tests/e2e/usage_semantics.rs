@@ -7,16 +7,11 @@
 //! 250000 x $0.60 + 1000 x $22.50 per 1M = $0.012 + $0.15 + $0.0225 = $0.1845.
 
 use crate::support::agent::{find_value, Agent};
+use crate::support::spans::{int_kv, span_now, str_kv};
 use crate::support::wait_until;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{
-    any_value::Value, AnyValue, InstrumentationScope, KeyValue,
-};
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use prost::Message;
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 const SONNET: &str = "claude-sonnet-4-5";
 /// A scope declared raw (`raw_input`) in the config below; the other scopes are inclusive.
@@ -75,46 +70,16 @@ fn post_span(
     team: &str,
     usage: &[(&str, i64)],
 ) {
-    let attr = |k: &str, v: Value| KeyValue {
-        key: k.into(),
-        value: Some(AnyValue { value: Some(v) }),
-        ..Default::default()
-    };
-    let s = |v: &str| Value::StringValue(v.into());
     let mut attributes = vec![
-        attr("gen_ai.operation.name", s("chat")),
-        attr("gen_ai.provider.name", s(provider)),
-        attr("gen_ai.response.model", s(model)),
-        attr("team", s(team)),
+        str_kv("gen_ai.operation.name", "chat"),
+        str_kv("gen_ai.provider.name", provider),
+        str_kv("gen_ai.response.model", model),
+        str_kv("team", team),
     ];
-    attributes.extend(usage.iter().map(|(k, v)| attr(k, Value::IntValue(*v))));
-    let id = SPAN_ID.fetch_add(1, Ordering::Relaxed);
-    let end = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .expect("clock")
-        .as_nanos() as u64;
-    let body = ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                scope: Some(InstrumentationScope {
-                    name: scope.into(),
-                    ..Default::default()
-                }),
-                spans: vec![Span {
-                    trace_id: (u128::from(id) + 7).to_be_bytes().to_vec(),
-                    span_id: (id + 7).to_be_bytes().to_vec(),
-                    name: "chat".into(),
-                    start_time_unix_nano: end - 1_000_000_000,
-                    end_time_unix_nano: end,
-                    attributes,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-    .encode_to_vec();
+    attributes.extend(usage.iter().map(|(k, v)| int_kv(k, *v)));
+    // Ids apart from every other test's: a repeated span would be a retry, priced once.
+    let id = SPAN_ID.fetch_add(1, Ordering::Relaxed) + 6;
+    let body = span_now(id, scope, attributes);
     let resp = reqwest::blocking::Client::new()
         .post(format!(
             "http://{}/v1/traces",

@@ -87,3 +87,43 @@ pub fn chat_span(
         }],
     }
 }
+
+pub fn str_kv(key: &str, value: &str) -> KeyValue {
+    attr(key, Value::StringValue(value.into()))
+}
+
+pub fn int_kv(key: &str, value: i64) -> KeyValue {
+    attr(key, Value::IntValue(value))
+}
+
+/// One span with `attributes` that ended now (after a second), trace and span ids derived from
+/// `id`, from instrumentation scope `scope` ("" for none), as an encoded export request.
+pub fn span_now(id: u64, scope: &str, attributes: Vec<KeyValue>) -> Vec<u8> {
+    use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
+    let end = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos() as u64;
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                scope: (!scope.is_empty()).then(|| InstrumentationScope {
+                    name: scope.into(),
+                    ..Default::default()
+                }),
+                spans: vec![Span {
+                    trace_id: (u128::from(id) + 1).to_be_bytes().to_vec(),
+                    span_id: (id + 1).to_be_bytes().to_vec(),
+                    name: "chat".into(),
+                    start_time_unix_nano: end - 1_000_000_000,
+                    end_time_unix_nano: end,
+                    attributes,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec()
+}

@@ -143,6 +143,10 @@ pub struct FamilyOptions {
     /// meterd's own families: exempt from the total series cap, so a flood that fills the store
     /// can still be seen in the counters that report it.
     pub internal: bool,
+    /// Derived `llm_*` families: a counter or histogram past a series cap (or memory limit) adds
+    /// to an `_overflow` series instead of being refused, so `sum(llm_cost_usd_total)` stays the
+    /// whole spend however many label combinations arrive.
+    pub fold_overflow: bool,
 }
 
 /// One update to one series. `name` is the Prometheus family name; counters are named without the

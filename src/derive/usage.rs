@@ -74,6 +74,7 @@ pub(crate) fn family(help: &'static str) -> Arc<FamilyOptions> {
         help: Some(Arc::from(help)),
         label_policy: LabelPolicy::Any,
         ttl: DERIVED_TTL,
+        fold_overflow: true,
         ..Default::default()
     })
 }
@@ -145,6 +146,7 @@ impl Default for UsageFamilies {
                     buckets: Some(Arc::from(TTFT_BUCKETS.as_slice())),
                     label_policy: LabelPolicy::Any,
                     ttl: DERIVED_TTL,
+                    fold_overflow: true,
                     ..Default::default()
                 }),
             ),

@@ -327,12 +327,25 @@ impl Store {
             apply_all(s);
             return Ok(());
         }
-        if map.len() >= family.options.max_series.unwrap_or(per_metric) {
-            if !family.options.internal {
-                return Err(Reject::SeriesLimit);
+        let opts = &family.options;
+        let refused = if map.len() >= opts.max_series.unwrap_or(per_metric) {
+            Some(Reject::SeriesLimit)
+        } else if !opts.internal && self.shedding() {
+            Some(Reject::MemoryLimit)
+        } else if !opts.internal && self.total_series.load(Ordering::Relaxed) >= total_cap {
+            Some(Reject::TotalSeriesLimit)
+        } else {
+            None
+        };
+        if let Some(reject) = refused {
+            // meterd's own counters, and derived `llm_*` counters and histograms (money among
+            // them), must keep their totals: past a cap, values collapse into one `_overflow`
+            // series per label-name set instead of being lost. Gauges cannot be summed: refused.
+            let additive = matches!(kind, MetricKind::Counter | MetricKind::Histogram);
+            let folds = opts.internal || (opts.fold_overflow && additive);
+            if !folds {
+                return Err(reject);
             }
-            // meterd's own counters must keep counting: past the cap, values collapse into one
-            // `_overflow` series per label-name set instead of being lost.
             let overflow = Labels::new(target.labels.names().map(|n| (n, "_overflow")));
             let s = map.get_or_insert_with(overflow, || {
                 self.total_series.fetch_add(1, Ordering::Relaxed);
@@ -340,12 +353,6 @@ impl Store {
             });
             apply_all(s);
             return Ok(());
-        }
-        if !family.options.internal && self.shedding() {
-            return Err(Reject::MemoryLimit);
-        }
-        if !family.options.internal && self.total_series.load(Ordering::Relaxed) >= total_cap {
-            return Err(Reject::TotalSeriesLimit);
         }
         let mut s = series::Series::new(kind, &family.buckets, now);
         // A series none of whose values were valid is not created.

@@ -500,3 +500,55 @@ fn a_cached_family_still_refuses_another_type() {
     assert_eq!(gauge, Err(Reject::TypeConflict));
     assert_eq!(st.value("c", &l), Some(1.0));
 }
+
+/// Regression (H1's note on #17.4): derived series never expire, so a family at its cap refused
+/// new ones and their cost vanished from `llm_cost_usd_total` (budgets still counted it). Past a
+/// cap, or under the memory guard, derived counters fold into `_overflow`; gauges are refused.
+#[test]
+fn derived_money_past_a_cap_folds_into_overflow_and_the_total_stays_whole() {
+    let st = Store::new(StoreLimits {
+        max_series_per_metric: 2,
+        ..Default::default()
+    });
+    let derived = Arc::new(FamilyOptions {
+        label_policy: LabelPolicy::Any,
+        fold_overflow: true,
+        ..Default::default()
+    });
+    let cost = |user: &str, femto: u128| {
+        let mut x = s(
+            "llm_cost_usd",
+            &[("model", "m"), ("user", user)],
+            SampleValue::CounterAddFemtoUsd(femto),
+        );
+        x.options = derived.clone();
+        x
+    };
+    for (user, femto) in [("a", 1), ("b", 10), ("c", 100), ("d", 1000), ("a", 10_000)] {
+        st.apply(&cost(user, femto * 1_000_000)).unwrap();
+    }
+    let overflow = labels(&[("model", "_overflow"), ("user", "_overflow")]);
+    assert_eq!(st.family_len("llm_cost_usd"), 3);
+    assert_eq!(st.value("llm_cost_usd", &overflow), Some(1.1e-6));
+    assert_eq!(
+        st.value("llm_cost_usd", &labels(&[("model", "m"), ("user", "a")])),
+        Some(1.0001e-5)
+    );
+    // Under the memory guard a new derived series folds too, rather than losing its money.
+    st.set_shedding(true);
+    st.apply(&cost("e", 1_000_000)).unwrap();
+    assert_eq!(st.value("llm_cost_usd", &overflow), Some(1.101e-6));
+    st.set_shedding(false);
+    // A gauge cannot be summed: past the cap it is refused, as before.
+    let mut gauge = s(
+        "llm_budget_spend_usd",
+        &[("budget", "x")],
+        SampleValue::GaugeSet(1.0),
+    );
+    gauge.options = derived.clone();
+    st.apply(&gauge).unwrap();
+    gauge.labels = labels(&[("budget", "y")]);
+    st.apply(&gauge).unwrap();
+    gauge.labels = labels(&[("budget", "z")]);
+    assert_eq!(st.apply(&gauge), Err(Reject::SeriesLimit));
+}

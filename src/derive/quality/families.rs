@@ -50,6 +50,7 @@ fn family(help: String, buckets: Option<&[f64]>) -> Arc<FamilyOptions> {
         buckets: buckets.map(Arc::from),
         label_policy: LabelPolicy::Any,
         ttl: crate::derive::usage::DERIVED_TTL,
+        fold_overflow: true,
         ..Default::default()
     })
 }

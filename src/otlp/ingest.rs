@@ -378,8 +378,17 @@ impl Ingest {
         let keys;
         {
             let mut d = dedup.lock();
+            // Once per run of spans of one group and scope, as the decisions below are asked.
+            let mut noted: Option<(u64, &str, bool)> = None;
             for p in &chunk.spans {
-                d.scopes.note(p.group, p.scope, p.call.is_some(), chunk.now);
+                let run = (p.group, p.scope, p.call.is_some());
+                if noted
+                    .is_some_and(|(g, sc, id)| g == run.0 && std::ptr::eq(sc, run.1) && id == run.2)
+                {
+                    continue;
+                }
+                d.scopes.note(run.0, run.1, run.2, chunk.now);
+                noted = Some(run);
             }
             // Spans of one scope come together: within a request (one clock second) the same
             // group, scope and kind of span get the same answer, so ask once per run of them.

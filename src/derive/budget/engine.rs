@@ -605,6 +605,10 @@ impl Engine {
             .collect()
     }
 
+    pub fn has_orphans(&self, name: &str) -> bool {
+        self.orphans.iter().any(|s| s.budget == name)
+    }
+
     pub fn orphan_count(&self) -> usize {
         self.orphans.len()
     }

@@ -176,6 +176,10 @@ impl Budgets {
         self.read().orphans(now)
     }
 
+    pub fn has_orphans(&self, name: &str) -> bool {
+        self.read().has_orphans(name)
+    }
+
     pub fn orphan_count(&self) -> usize {
         self.read().orphan_count()
     }

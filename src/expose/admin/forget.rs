@@ -37,8 +37,7 @@ pub(super) async fn forget(
         Err(r) => return *r,
     };
     let budgets = st.pipeline.budgets();
-    let orphaned = budgets.orphans(0).iter().any(|(s, _)| s.budget == name);
-    if !orphaned {
+    if !budgets.has_orphans(&name) {
         let (status, msg) = if budgets.is_configured(&name) {
             (
                 StatusCode::CONFLICT,

@@ -293,7 +293,7 @@ fn app_traffic(agent: &Agent, round: u32) {
                  llm.tokens:{}|c|#{t},token_type:output\n\
                  llm.tokens:200|c|#{t},token_type:cached_input\n\
                  llm.requests:3|c|#{t},status:ok,operation:chat\n\
-                 llm.requests:1|c|#{t},status:error,operation:chat\n\
+                 llm.requests:1|c|#{t},status:error,operation:chat,error_type:rate_limit\n\
                  llm.request.duration:{}|ms|#{t},status:ok,operation:chat\n\
                  llm.request.duration:{}|ms|#{t},status:ok,operation:chat\n\
                  llm.time_to_first_token:{}|ms|#{t},operation:chat\n",
@@ -368,6 +368,10 @@ const MAY_BE_ABSENT: &[(&str, &str)] = &[
     (
         "meterd_quality_values_capped_total",
         "needs more values than a cap",
+    ),
+    (
+        "meterd_usage_values_capped_total",
+        "needs more error types than the cap",
     ),
     (
         "meterd_statsd_samples_dropped_total",

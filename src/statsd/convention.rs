@@ -4,8 +4,8 @@
 //! | name | type | tags (required in bold) | becomes |
 //! |---|---|---|---|
 //! | `llm.tokens` | c | **provider**, **model**, **token_type** | tokens of that type |
-//! | `llm.requests` | c | **provider**, **model**, status (ok, error), operation | requests |
-//! | `llm.request.duration` | ms | **provider**, **model**, status, operation | latency |
+//! | `llm.requests` | c | **provider**, **model**, status (ok, error), error_type, operation | requests |
+//! | `llm.request.duration` | ms | **provider**, **model**, status, error_type, operation | latency |
 //! | `llm.time_to_first_token` | ms | **provider**, **model**, operation | TTFT |
 //! | `llm.audio.seconds`, `llm.characters`, `llm.images` | c | **provider**, **model** | media usage |
 //! | `llm.quality.score` | g/h/d/ms | **evaluation**, label | evaluation score |
@@ -121,6 +121,7 @@ impl Kind {
             "model",
             "operation",
             "status",
+            "error_type",
             "token_type",
             "request_input_tokens",
             "service_tier",
@@ -346,6 +347,12 @@ fn usage(
         Some("error") => Some(CallStatus::Error),
         Some(_) => return Err(ConventionError::BadTagValue("status")),
     };
+    if ev.status == Some(CallStatus::Error) {
+        ev.error_type = tags
+            .get("error_type")
+            .filter(|t| !t.is_empty())
+            .map(Box::from);
+    }
     // Token and media counts are integral; a fractional value is rounded, not truncated.
     let n = value.round() as u64;
     let u = &mut ev.usage;

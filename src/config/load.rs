@@ -4,6 +4,7 @@
 //! Positions come from a key-path index built from the YAML event stream (see [`positions`]), so a
 //! problem found after deserialization (by [`Validate`]) still points at the line a user must edit.
 
+mod data_dir;
 mod env;
 mod positions;
 #[cfg(test)]
@@ -80,6 +81,8 @@ impl ConfigErrors {
 /// file), then the merged table (ambiguities across layers, reported where the entry is defined).
 pub fn load_config(path: &Path) -> Result<Config, ConfigErrors> {
     let mut config: Config = load_file(path)?;
+    config.state.data_dir =
+        data_dir::resolve(path, &config.state.data_dir).map_err(|e| ConfigErrors(vec![e]))?;
     let label = path.display().to_string();
     let mut layers: Vec<Layer> = Vec::new();
     if let Some(pricing_file) = config.pricing_file.clone() {

@@ -5,7 +5,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use meterd::otlp::ingest::Ingest;
-use meterd::pipeline::{Pipeline, Runtime};
+use meterd::pipeline::{Pipeline, Snapshot};
 use meterd::store::{Store, StoreLimits};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -148,7 +148,7 @@ fn ingest() -> Arc<Ingest> {
         max_series_total: 1_000_000,
         ..StoreLimits::default()
     }));
-    let pipeline = Arc::new(Pipeline::new(store, Runtime::new(Arc::new(config))));
+    let pipeline = Arc::new(Pipeline::new(store, Snapshot::try_new(Arc::new(config)).expect("valid config")));
     Ingest::new(pipeline, START - 1)
 }
 

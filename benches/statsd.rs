@@ -8,7 +8,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use meterd::config::Config;
-use meterd::pipeline::{Pipeline, Runtime};
+use meterd::pipeline::{Pipeline, Snapshot};
 use meterd::statsd::ingest::{Transport, Worker};
 use meterd::statsd::parse::{lines, parse_line};
 use meterd::store::Store;
@@ -80,7 +80,7 @@ fn bench_worker(
 ) {
     let pipeline = Pipeline::new(
         Arc::new(Store::default()),
-        Runtime::new(Arc::new(Config::default())),
+        Snapshot::try_new(Arc::new(Config::default())).expect("valid config"),
     );
     let mut worker = Worker::default();
     for p in packets {

@@ -5,15 +5,16 @@
 //! Tests start an in-process agent with listeners on `127.0.0.1:0` and read the bound addresses
 //! from [`Running`].
 
+mod fleet;
 mod reload;
 mod settle;
 
 pub use reload::Reloader;
 
-use crate::config::load::{load_config, ConfigErrors};
+use crate::config::load::ConfigErrors;
 use crate::config::Config;
 use crate::expose::server::{self, Health, HttpState};
-use crate::pipeline::{Pipeline, Runtime};
+use crate::pipeline::{Pipeline, Snapshot};
 use crate::store::Store;
 use crate::telemetry;
 use crate::tls::serve::Peer;
@@ -143,21 +144,25 @@ async fn bind_udp(
 pub async fn start(config_path: &Path) -> Result<Running, StartError> {
     // Hashed before loading: an edit racing the load is then seen as a change, never missed.
     let file_hash = content_hash(config_path);
-    let config = load_config(config_path)?;
-    start_inner(config, config_path.to_path_buf(), file_hash).await
+    let snapshot = crate::pipeline::load(config_path)?;
+    start_inner(snapshot, config_path.to_path_buf(), file_hash).await
 }
 
 /// Starts the agent from an already-loaded config (`config_path` is watched for reloads).
 pub async fn start_with(config: Config, config_path: PathBuf) -> Result<Running, StartError> {
     let file_hash = content_hash(&config_path);
-    start_inner(config, config_path, file_hash).await
+    let label = config_path.display().to_string();
+    let snapshot = Snapshot::try_new(Arc::new(config))
+        .map_err(|issues| ConfigErrors::unlocated(&label, issues))?;
+    start_inner(snapshot, config_path, file_hash).await
 }
 
 async fn start_inner(
-    config: Config,
+    snapshot: Snapshot,
     config_path: PathBuf,
     file_hash: Option<u64>,
 ) -> Result<Running, StartError> {
+    let config = snapshot.config.clone();
     let loaded_hash = watched_hash(file_hash, &config);
     // `load_config` already read these files; a failure here means they changed since.
     let tls = crate::tls::Live::new(
@@ -183,14 +188,14 @@ async fn start_inner(
 
     let store = Arc::new(Store::new(config.limits.store_limits()));
     let started = Instant::now();
-    let (state_file, budgets) = open_state(&config)?;
+    let (state_file, budgets) = open_state(&snapshot)?;
     let flush_interval = config.state.flush_interval.0;
     let dedup = open_dedup(&config, &state_file)?;
     let durability = Arc::new(crate::state::durable::Durability::persistent());
     let pipeline = Arc::new(
         Pipeline::with_budgets(
             store.clone(),
-            Runtime::new(Arc::new(config)),
+            snapshot,
             budgets.clone(),
             durability.clone(),
         )
@@ -205,7 +210,7 @@ async fn start_inner(
     crate::derive::pricing::derive::record_info(
         &store,
         None,
-        pipeline.runtime().deriver.pricing().map(|p| &**p),
+        pipeline.snapshot().deriver.pricing().map(|p| &**p),
     );
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -291,7 +296,7 @@ async fn start_inner(
             }
         });
     }
-    tasks.spawn(crate::state::fleet::run(
+    tasks.spawn(fleet::run(
         pipeline.clone(),
         shutdown_rx.clone(),
     ));
@@ -342,7 +347,7 @@ const BUDGET_GAUGE_REFRESH: Duration = Duration::from_secs(5);
 /// Opens the state file and restores budget spend. A file (or record) that cannot be read stops
 /// start-up with an error naming it and a preserved copy: never a silent reset to zero.
 fn open_state(
-    config: &Config,
+    snapshot: &Snapshot,
 ) -> Result<
     (
         Arc<crate::state::StateFile>,
@@ -350,9 +355,9 @@ fn open_state(
     ),
     StartError,
 > {
-    let (file, saved) = crate::state::StateFile::open(&config.state.data_dir)?;
+    let (file, saved) = crate::state::StateFile::open(&snapshot.config.state.data_dir)?;
     let now = i64::try_from(unix_now() as u64).unwrap_or(0);
-    match crate::derive::budget::Budgets::new(&config.budgets, &saved, now) {
+    match crate::derive::budget::Budgets::new(&snapshot.budgets, &saved, now) {
         Ok((budgets, notes)) => {
             for note in notes {
                 tracing::warn!(file = %file.path().display(), "{note}");
@@ -472,7 +477,7 @@ impl Running {
     pub fn watched_hash(&self) -> Option<u64> {
         watched_hash(
             content_hash(self.config_path()),
-            &self.pipeline.runtime().config,
+            &self.pipeline.snapshot().config,
         )
     }
 
@@ -513,7 +518,7 @@ fn watched_hash(config_file_hash: Option<u64>, config: &Config) -> Option<u64> {
 /// One memory guard step: reads RSS, applies the configured limit (reloadable), flips shedding.
 fn check_memory(pipeline: &Pipeline, guard: &mut crate::memory::MemoryGuard) {
     let limit = pipeline
-        .runtime()
+        .snapshot()
         .config
         .limits
         .max_memory

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod direct_mapped;
+pub mod money;
 mod labels;
 mod shared;
 

@@ -1,9 +1,9 @@
 //! Config reload, shared by every trigger (SIGHUP, the file watcher, `POST /api/v1/admin/reload`):
 //! a bad file is rejected with every error and the running config stays.
 
-use crate::config::load::{load_config, ConfigErrors};
+use crate::config::load::ConfigErrors;
 use crate::config::Config;
-use crate::pipeline::{Pipeline, Runtime};
+use crate::pipeline::Pipeline;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -41,16 +41,17 @@ impl Reloader {
         let _one_at_a_time = self.serial.lock().unwrap_or_else(|p| p.into_inner());
         let store = self.pipeline.store();
         let file_hash = super::content_hash(&self.config_path);
-        let loaded = load_config(&self.config_path).and_then(|config| {
+        let loaded = crate::pipeline::load(&self.config_path).and_then(|new| {
             // Certificates are read here, before anything is swapped, so a bad key file rejects
             // the whole reload like any other config error.
-            let tls = self.tls.prepare(&config.tls, &self.config_path)?;
-            Ok((config, tls))
+            let tls = self.tls.prepare(&new.config.tls, &self.config_path)?;
+            Ok((new, tls))
         });
         match loaded {
-            Ok((config, tls)) => {
-                self.remember_loaded_hash(super::watched_hash(file_hash, &config));
-                let old = self.pipeline.runtime();
+            Ok((new, tls)) => {
+                let config = &new.config;
+                self.remember_loaded_hash(super::watched_hash(file_hash, config));
+                let old = self.pipeline.snapshot();
                 if old.config.listeners != config.listeners {
                     tracing::warn!("listener addresses changed in config; they apply on restart");
                 }
@@ -61,13 +62,12 @@ impl Reloader {
                     tracing::warn!("state settings changed in config; they apply on restart");
                 }
                 self.tls.apply(tls);
-                let new = Runtime::new(Arc::new(config));
                 crate::derive::pricing::derive::record_info(
                     store,
                     old.deriver.pricing().map(|p| &**p),
                     new.deriver.pricing().map(|p| &**p),
                 );
-                self.pipeline.swap_runtime(new);
+                self.pipeline.swap_snapshot(new);
                 super::record_reload(store, true);
                 tracing::info!(config = %self.config_path.display(), "config reloaded");
                 Ok(())
@@ -76,7 +76,7 @@ impl Reloader {
                 // Remembered too, so the watcher does not retry the same bad content every poll.
                 self.remember_loaded_hash(super::watched_hash(
                     file_hash,
-                    &self.pipeline.runtime().config,
+                    &self.pipeline.snapshot().config,
                 ));
                 super::record_reload(store, false);
                 tracing::error!(
@@ -94,7 +94,7 @@ impl Reloader {
     }
 
     pub fn config(&self) -> Arc<Config> {
-        self.pipeline.runtime().config.clone()
+        self.pipeline.snapshot().config.clone()
     }
 
     pub(super) fn remember_loaded_hash(&self, hash: Option<u64>) {

@@ -2,104 +2,15 @@
 //! constant time. `/healthz` and `/readyz` stay open (kubelet probes carry no credentials).
 //! Read from the live config on every request, so a reload rotates credentials.
 
-use crate::config::{child, index, Issues, Validate};
+pub use crate::config::auth::{AuthConfig, BasicCredential, MIN_SECRET_LEN, REDACTED};
 use crate::pipeline::Pipeline;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use std::fmt;
 use std::sync::Arc;
 
-#[derive(Clone, Default, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct AuthConfig {
-    /// Any of these tokens is accepted as `Authorization: Bearer <token>`.
-    pub bearer_tokens: Vec<String>,
-    /// Any of these is accepted as `Authorization: Basic base64(user:password)`.
-    pub basic: Vec<BasicCredential>,
-}
-
-#[derive(Clone, Default, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct BasicCredential {
-    pub username: String,
-    pub password: String,
-}
-
-/// Stands in for a secret wherever a config is printed: configs are logged and shown in panics
-/// and test failures, and none of those may carry a credential.
-pub const REDACTED: &str = "<redacted>";
-
-impl fmt::Debug for AuthConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthConfig")
-            .field("bearer_tokens", &vec![REDACTED; self.bearer_tokens.len()])
-            .field("basic", &self.basic)
-            .finish()
-    }
-}
-
-impl fmt::Debug for BasicCredential {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BasicCredential")
-            .field("username", &self.username)
-            .field("password", &REDACTED)
-            .finish()
-    }
-}
-
-/// Shorter secrets are guessable online; refuse them rather than give false comfort.
-pub const MIN_SECRET_LEN: usize = 16;
-
-impl Validate for AuthConfig {
-    fn validate(&self, path: &str, issues: &mut Issues) {
-        for (i, t) in self.bearer_tokens.iter().enumerate() {
-            if t.len() < MIN_SECRET_LEN {
-                issues.error(
-                    index(&child(path, "bearer_tokens"), i),
-                    format!("a token must be at least {MIN_SECRET_LEN} characters"),
-                );
-            }
-        }
-        for (i, b) in self.basic.iter().enumerate() {
-            let p = index(&child(path, "basic"), i);
-            if b.username.is_empty() || b.username.contains(':') {
-                issues.error(
-                    child(&p, "username"),
-                    "must be non-empty and contain no ':'",
-                );
-            }
-            if b.password.len() < MIN_SECRET_LEN {
-                issues.error(
-                    child(&p, "password"),
-                    format!("must be at least {MIN_SECRET_LEN} characters"),
-                );
-            }
-        }
-    }
-}
-
 impl AuthConfig {
-    /// Every secret with its key path (bearer tokens, basic passwords), for overlap checks.
-    pub fn secrets<'a>(&'a self, path: &str) -> Vec<(String, &'a str)> {
-        let tokens = self
-            .bearer_tokens
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (index(&child(path, "bearer_tokens"), i), t.as_str()));
-        let passwords = self.basic.iter().enumerate().map(|(i, b)| {
-            let at = index(&child(path, "basic"), i);
-            (child(&at, "password"), b.password.as_str())
-        });
-        tokens.chain(passwords).collect()
-    }
-
-    pub fn enabled(&self) -> bool {
-        !self.bearer_tokens.is_empty() || !self.basic.is_empty()
-    }
-
     /// Whether an `Authorization` header value is accepted. Pure, for tests and every transport.
     pub fn allows(&self, authorization: Option<&str>) -> bool {
         if !self.enabled() {
@@ -189,7 +100,7 @@ pub async fn require(State(pipeline): State<Arc<Pipeline>>, req: Request, next: 
     if path == "/healthz" || path == "/readyz" || path.starts_with(super::admin::PREFIX) {
         return next.run(req).await;
     }
-    let runtime = pipeline.runtime();
+    let runtime = pipeline.snapshot();
     let auth = &runtime.config.http_auth;
     if auth.allows(header_value(req.headers())) {
         return next.run(req).await;
@@ -207,6 +118,7 @@ pub async fn require(State(pipeline): State<Arc<Pipeline>>, req: Request, next: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{Issues, Validate};
 
     fn config() -> AuthConfig {
         AuthConfig {

@@ -10,7 +10,7 @@ use crate::derive::dedup::scopes::{group as scope_group, ScopeVerdict};
 use crate::derive::dedup::{call_key, span_key, CallKey, SpanKey, Verdict};
 use crate::derive::semantics::normalize;
 use crate::model::{UsageEvent, UsageSemantics};
-use crate::pipeline::{Pipeline, Runtime};
+use crate::pipeline::{Pipeline, Snapshot};
 use crate::store::{FamilyCache, PairsTarget};
 use crate::telemetry;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -73,7 +73,7 @@ pub struct Ingest {
 impl Ingest {
     /// `started_unix_nanos`: when meterd started listening (see [`genai::UsageStreams`]).
     pub fn new(pipeline: Arc<Pipeline>, started_unix_nanos: u64) -> Arc<Self> {
-        let cfg = pipeline.runtime().config.otlp.clone();
+        let cfg = pipeline.snapshot().config.otlp.clone();
         Arc::new(Ingest {
             pipeline,
             permits: Arc::new(Semaphore::new(cfg.max_concurrent_requests)),
@@ -103,7 +103,7 @@ impl Ingest {
     pub async fn durable(&self, mark: u64) -> Result<(), crate::state::durable::NotDurable> {
         // A hung disk must not hold requests (and their concurrency permits) forever: past
         // `state.commit_timeout` the client is told to retry, which OTLP clients do with backoff.
-        let timeout = self.pipeline.runtime().config.state.commit_timeout.0;
+        let timeout = self.pipeline.snapshot().config.state.commit_timeout.0;
         self.pipeline.durable_since(mark, timeout).await
     }
 
@@ -111,7 +111,7 @@ impl Ingest {
     /// rotates ingest credentials without a restart).
     pub fn allows(&self, authorization: Option<&str>) -> bool {
         self.pipeline
-            .runtime()
+            .snapshot()
             .config
             .otlp
             .auth
@@ -119,16 +119,16 @@ impl Ingest {
     }
 
     pub fn max_concurrent_requests(&self) -> usize {
-        self.pipeline.runtime().config.otlp.max_concurrent_requests
+        self.pipeline.snapshot().config.otlp.max_concurrent_requests
     }
 
     pub fn max_request_bytes(&self) -> usize {
-        let l = &self.pipeline.runtime().config.limits;
+        let l = &self.pipeline.snapshot().config.limits;
         usize::try_from(l.max_request_bytes.0).unwrap_or(usize::MAX)
     }
 
     pub fn max_decompressed_bytes(&self) -> usize {
-        let l = &self.pipeline.runtime().config.limits;
+        let l = &self.pipeline.snapshot().config.limits;
         usize::try_from(l.max_decompressed_bytes.0).unwrap_or(usize::MAX)
     }
 
@@ -172,7 +172,7 @@ impl Ingest {
     /// `Some(outcome)` rejecting everything when a request carries more items than allowed.
     fn over_cap(&self, signal: Signal, n: u64) -> Option<Outcome> {
         self.received(signal, n);
-        let max = self.pipeline.runtime().config.otlp.max_items_per_request as u64;
+        let max = self.pipeline.snapshot().config.otlp.max_items_per_request as u64;
         if n <= max {
             return None;
         }
@@ -191,7 +191,7 @@ impl Ingest {
         if let Some(o) = self.over_cap(signal, metrics::count_points(req)) {
             return o;
         }
-        let runtime = self.pipeline.runtime();
+        let runtime = self.pipeline.snapshot();
         let cfg = &runtime.config;
         let t = metrics::Translation {
             promote: &cfg.otlp.resource_attributes_as_labels,
@@ -293,7 +293,7 @@ impl Ingest {
         if let Some(o) = self.over_cap(signal, n as u64) {
             return o;
         }
-        let runtime = self.pipeline.runtime();
+        let runtime = self.pipeline.snapshot();
         let cfg = &runtime.config;
         let usage = cfg.otlp.usage_source == UsageSource::Spans;
         let stage_attribute = cfg.otlp.stage_attribute.as_deref();
@@ -527,7 +527,7 @@ impl Ingest {
         if let Some(o) = self.over_cap(signal, n as u64) {
             return o;
         }
-        let runtime = self.pipeline.runtime();
+        let runtime = self.pipeline.snapshot();
         let cfg = &runtime.config;
         let mut bad = 0u64;
         for rl in &req.resource_logs {
@@ -570,7 +570,7 @@ impl Ingest {
 /// Stores data points as they are translated, by their borrowed labels.
 struct StoreSink<'a> {
     pipeline: &'a Pipeline,
-    runtime: &'a Runtime,
+    runtime: &'a Snapshot,
     /// The family of `cached`: a request's points come metric by metric, so most skip the family
     /// lookup.
     cache: FamilyCache,

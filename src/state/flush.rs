@@ -146,7 +146,7 @@ impl Flusher {
 mod tests {
     use super::*;
     use crate::derive::budget::matcher::CallLabels;
-    use crate::derive::budget::{saved, BudgetConfig};
+    use crate::derive::budget::{saved, BudgetConfig, BudgetDef};
     use crate::model::Labels;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,7 +159,7 @@ mod tests {
             limit_usd: 1.0,
             ..Default::default()
         };
-        let budgets = Arc::new(Budgets::in_memory(std::slice::from_ref(&config), 1_000));
+        let budgets = Arc::new(Budgets::in_memory(&[Arc::new(BudgetDef::compile(&config).expect("valid"))], 1_000));
         let store = Arc::new(Store::default());
         let f = Flusher {
             budgets: budgets.clone(),
@@ -215,7 +215,7 @@ mod tests {
             limit_usd: 1.0,
             ..Default::default()
         };
-        let budgets = Arc::new(Budgets::in_memory(std::slice::from_ref(&config), 1_000));
+        let budgets = Arc::new(Budgets::in_memory(&[Arc::new(BudgetDef::compile(&config).expect("valid"))], 1_000));
         let cfg = DedupConfig {
             window: HumanDuration(std::time::Duration::from_secs(600)),
             max_entries: 3,

@@ -12,7 +12,7 @@ use super::mapping::Resolved;
 use super::parse::{self, MetricType, ParseError, Value};
 use crate::model::Labels;
 use crate::names::sanitize_label_name;
-use crate::pipeline::{Pipeline, Runtime};
+use crate::pipeline::{Pipeline, Snapshot};
 use crate::telemetry::{self, RateLimit};
 use aggregate::{Aggregator, Pending, Verdict};
 use std::collections::HashMap;
@@ -92,7 +92,7 @@ static INVALID_LINE_LOG: RateLimit = RateLimit::new();
 
 /// Per-worker state: the mapping cache of the current config snapshot, and pending counts.
 pub struct Worker {
-    runtime: Option<Arc<Runtime>>,
+    runtime: Option<Arc<Snapshot>>,
     /// One map per StatsD type (a rule may filter on type), keyed by the StatsD name.
     cache: [FastMap<Box<str>, Resolved>; 6],
     series: Aggregator,
@@ -135,7 +135,7 @@ impl Worker {
     ) {
         // Read per batch, so a reload applies from the next packet on; rules compiled per
         // snapshot, results cached until the snapshot changes.
-        let rt = pipeline.runtime();
+        let rt = pipeline.snapshot();
         if !self.runtime.as_ref().is_some_and(|r| Arc::ptr_eq(r, &rt)) {
             // What is pending was resolved under the old snapshot, as it would have been applied.
             self.series.flush(pipeline);
@@ -227,7 +227,7 @@ pub(crate) fn count_samples_dropped(pipeline: &Pipeline, reason: &str, n: u64) {
 
 fn resolve<'c>(
     cache: &'c mut [FastMap<Box<str>, Resolved>; 6],
-    rt: &Runtime,
+    rt: &Snapshot,
     name: &str,
     kind: MetricType,
 ) -> &'c Resolved {
@@ -252,7 +252,7 @@ struct Scope<'w> {
     set_hasher: &'w foldhash::fast::FixedState,
     mapping_drops: &'w mut u64,
     pipeline: &'w Pipeline,
-    rt: &'w Runtime,
+    rt: &'w Snapshot,
     usage: &'w mut Vec<crate::model::UsageEvent>,
 }
 
@@ -326,7 +326,7 @@ fn ingest_line(w: &mut Scope<'_>, line: &[u8], now_unix_nanos: u64) -> Result<()
 /// series key, in the order the checks always ran (tag limits, then the mapping, then labels).
 fn verdict(
     cache: &mut [FastMap<Box<str>, Resolved>; 6],
-    rt: &Runtime,
+    rt: &Snapshot,
     name: &str,
     tags: &parse::Tags<'_>,
     kind: MetricType,

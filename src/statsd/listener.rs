@@ -94,7 +94,7 @@ pub fn spawn(
     if udp.is_none() && tcp.is_none() {
         return;
     }
-    let config = pipeline.runtime().config.clone();
+    let config = pipeline.snapshot().config.clone();
     let workers = worker_count(config.statsd.workers);
     let per_worker = config.limits.statsd_queue_packets.div_ceil(workers).max(1);
     let mut senders = Vec::with_capacity(workers);
@@ -262,7 +262,7 @@ async fn run_tcp(
             Some(_) = conns.join_next(), if !conns.is_empty() => continue,
             _ = stopped(&mut shutdown) => break,
         };
-        let cap = pipeline.runtime().config.limits.statsd_tcp_max_connections;
+        let cap = pipeline.snapshot().config.limits.statsd_tcp_max_connections;
         if open.load(Ordering::Relaxed) >= cap {
             drop(stream);
             count_closed(&pipeline, "connection_limit");
@@ -302,7 +302,7 @@ async fn connection(
     // Inside an over-long line: discard bytes up to its newline.
     let mut skipping = false;
     loop {
-        let limits = pipeline.runtime().config.limits.clone();
+        let limits = pipeline.snapshot().config.limits.clone();
         // Zero disables the idle timeout.
         let idle = match limits.statsd_tcp_idle_timeout.0 {
             d if d.is_zero() => Duration::from_secs(365 * 86_400),

@@ -3,7 +3,7 @@
 
 use super::compile::Compiled;
 use super::cost::{self, Breakdown, MoneyOverflow};
-use super::decimal::{femto_to_usd_f64, FEMTO_PER_USD};
+use crate::model::money::{femto_to_usd_f64, FEMTO_PER_USD};
 use crate::derive::call_labels::{self, Set};
 use crate::derive::usage::{family, BaseLabels, Exemplars, Family};
 use crate::model::{Labels, Sample, SampleValue, UsageEvent};

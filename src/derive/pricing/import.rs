@@ -8,7 +8,7 @@
 //! exactly (more decimals than the unit allows) is skipped and reported, never rounded.
 
 use super::compile::rate;
-use super::decimal::Amount;
+use crate::model::money::Amount;
 use super::{Dim, ModelEntry, PricingTable, TierEntry};
 use serde_json::Value;
 use std::collections::BTreeMap;

@@ -1,6 +1,7 @@
 //! Service tiers: explicit per-tier prices, multipliers, and their interplay with long-context
 //! tiers. Money is femto-USD: a price of $P per 1M tokens is P * 1e9 femto-USD per token.
 
+use std::sync::Arc;
 use super::compile::parse_date;
 use super::cost::{self, Breakdown, Priced};
 use super::*;

@@ -1,4 +1,5 @@
 use super::*;
+use crate::config::HumanDuration;
 use crate::statsd::StatsdConfig;
 
 fn rule(pattern: &str, name: &str, labels: &[(&str, &str)]) -> MappingConfig {
@@ -21,10 +22,11 @@ fn regex(pattern: &str, name: &str, labels: &[(&str, &str)]) -> MappingConfig {
 }
 
 fn mapper(rules: Vec<MappingConfig>) -> Mapper {
-    Mapper::new(&StatsdConfig {
+    Mapper::try_new(&StatsdConfig {
         mappings: rules,
         ..Default::default()
-    })
+    }, "statsd")
+    .expect("valid rules")
 }
 
 /// (name, labels) of a resolved metric, or a marker for drop/convention.
@@ -127,10 +129,11 @@ fn a_mapping_overrides_the_llm_convention_and_the_convention_can_be_disabled() {
         resolved(&m, "llm.tokens", MetricType::Counter).0,
         "my_tokens"
     );
-    let off = Mapper::new(&StatsdConfig {
+    let off = Mapper::try_new(&StatsdConfig {
         llm_convention: false,
         ..Default::default()
-    });
+    }, "statsd")
+    .expect("valid rules");
     assert_eq!(
         resolved(&off, "llm.requests", MetricType::Counter).0,
         "llm_requests"
@@ -191,8 +194,7 @@ fn validation_reports_every_problem_with_its_key_path() {
         ],
         ..Default::default()
     };
-    let mut issues = Issues::default();
-    config.validate("statsd", &mut issues);
+    let issues = Mapper::try_new(&config, "statsd").err().unwrap_or_default();
     let paths: Vec<&str> = issues.0.iter().map(|i| i.path.as_str()).collect();
     assert_eq!(
         paths,
@@ -224,8 +226,7 @@ fn valid_rules_pass_validation() {
         ],
         ..Default::default()
     };
-    let mut issues = Issues::default();
-    config.validate("statsd", &mut issues);
+    let issues = Mapper::try_new(&config, "statsd").err().unwrap_or_default();
     assert!(issues.is_empty(), "{issues}");
 }
 

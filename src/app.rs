@@ -17,12 +17,13 @@ use crate::expose::server::{self, Health, HttpState};
 use crate::pipeline::{Pipeline, Snapshot};
 use crate::store::Store;
 use crate::telemetry;
-use crate::tls::serve::Peer;
+use crate::net::{bind, spawn_http};
 use crate::tls::Which;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -30,56 +31,10 @@ use tokio::task::JoinSet;
 pub enum StartError {
     #[error("{0}")]
     Config(#[from] ConfigErrors),
-    #[error("cannot bind {listener} on {addr}: {source}")]
-    Bind {
-        listener: &'static str,
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    #[error("{0}")]
+    Bind(#[from] crate::net::BindError),
     #[error("{0}")]
     State(#[from] crate::state::StateError),
-}
-
-/// Serves an axum app until `shutdown`, with the client address available to handlers (the admin
-/// audit log records it).
-async fn serve_http<L>(
-    listener: L,
-    app: axum::Router,
-    mut shutdown: watch::Receiver<bool>,
-    what: &'static str,
-) where
-    L: axum::serve::Listener<Addr = SocketAddr>,
-    Peer: for<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
-{
-    let app = app.into_make_service_with_connect_info::<Peer>();
-    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-        let _ = shutdown.wait_for(|s| *s).await;
-    });
-    if let Err(e) = serve.await {
-        tracing::error!(error = %e, "{what} server failed");
-    }
-}
-
-/// Serves `app` on `listener`, over TLS when `tls` is set.
-pub fn spawn_http(
-    tasks: &mut JoinSet<()>,
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-    tls: Option<Arc<arc_swap::ArcSwap<rustls::ServerConfig>>>,
-    (name, store): (&'static str, Arc<Store>),
-    shutdown: &watch::Receiver<bool>,
-) {
-    let shutdown = shutdown.clone();
-    match (tls, listener.local_addr()) {
-        (Some(config), Ok(local)) => {
-            let rx = crate::tls::serve::accept(listener, config, name, store, shutdown.clone());
-            let listener = crate::tls::serve::Listener::new(rx, local);
-            tasks.spawn(serve_http(listener, app, shutdown, name));
-        }
-        _ => {
-            tasks.spawn(serve_http(listener, app, shutdown, name));
-        }
-    }
 }
 
 /// Addresses actually bound (the config may say port 0).
@@ -108,36 +63,6 @@ fn unix_now() -> f64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
-}
-
-async fn bind_tcp(
-    listener: &'static str,
-    addr: Option<SocketAddr>,
-) -> Result<Option<tokio::net::TcpListener>, StartError> {
-    let Some(addr) = addr else { return Ok(None) };
-    tokio::net::TcpListener::bind(addr)
-        .await
-        .map(Some)
-        .map_err(|source| StartError::Bind {
-            listener,
-            addr,
-            source,
-        })
-}
-
-async fn bind_udp(
-    listener: &'static str,
-    addr: Option<SocketAddr>,
-) -> Result<Option<tokio::net::UdpSocket>, StartError> {
-    let Some(addr) = addr else { return Ok(None) };
-    tokio::net::UdpSocket::bind(addr)
-        .await
-        .map(Some)
-        .map_err(|source| StartError::Bind {
-            listener,
-            addr,
-            source,
-        })
 }
 
 /// Starts the agent from a config file.
@@ -172,11 +97,12 @@ async fn start_inner(
     );
     let l = config.listeners.clone();
     // Bind everything first: nothing serves until every address is ours.
-    let http = bind_tcp("http", l.http).await?;
-    let statsd_udp = bind_udp("statsd_udp", l.statsd_udp).await?;
-    let statsd_tcp = bind_tcp("statsd_tcp", l.statsd_tcp).await?;
-    let otlp_grpc = bind_tcp("otlp_grpc", l.otlp_grpc).await?;
-    let otlp_http = bind_tcp("otlp_http", l.otlp_http).await?;
+    let tcp = TcpListener::bind::<SocketAddr>;
+    let http = bind("http", l.http, tcp).await?;
+    let statsd_udp = bind("statsd_udp", l.statsd_udp, UdpSocket::bind::<SocketAddr>).await?;
+    let statsd_tcp = bind("statsd_tcp", l.statsd_tcp, tcp).await?;
+    let otlp_grpc = bind("otlp_grpc", l.otlp_grpc, tcp).await?;
+    let otlp_http = bind("otlp_http", l.otlp_http, tcp).await?;
     let local = |r: Option<std::io::Result<SocketAddr>>| r.and_then(Result::ok);
     let addrs = BoundAddrs {
         http: local(http.as_ref().map(|s| s.local_addr())),

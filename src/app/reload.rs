@@ -107,3 +107,9 @@ impl Reloader {
         self.loaded_hash.lock().ok().and_then(|h| *h)
     }
 }
+
+impl crate::expose::server::Reload for Reloader {
+    fn reload(&self) -> Result<(), ConfigErrors> {
+        Reloader::reload(self)
+    }
+}

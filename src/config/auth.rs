@@ -1,5 +1,5 @@
 //! Credentials: `http_auth` (scrape and API), `otlp.auth` (ingest) and `admin` (admin actions),
-//! as written. Checking a request against them is `expose::auth` / `expose::admin`.
+//! as written. Checking a request against them is `net::auth` / `expose::admin`.
 
 use super::{child, index, Issues, Validate};
 use serde::Deserialize;

@@ -11,7 +11,7 @@
 //! scrape and ingest credential (validated), compared in constant time, and every action is
 //! logged (target `meterd::audit`) with the token's name and the client address, never the token.
 
-use super::auth::{constant_time_eq, unauthorized};
+use crate::net::auth::{constant_time_eq, header_value, unauthorized};
 pub use crate::config::auth::{AdminConfig, AdminToken};
 use super::server::HttpState;
 use crate::derive::budget::engine::ResetError;
@@ -65,7 +65,7 @@ fn authorize(st: &HttpState, headers: &HeaderMap) -> Result<String, Box<Response
             (StatusCode::NOT_FOUND, "not found\n").into_response(),
         ));
     }
-    match config.admin.who(super::auth::header_value(headers)) {
+    match config.admin.who(header_value(headers)) {
         Some(name) => Ok(name.to_string()),
         None => {
             crate::telemetry::count(
@@ -257,7 +257,7 @@ async fn reset(
 mod tests {
     use super::*;
     use crate::config::Issues;
-    use crate::expose::auth::AuthConfig;
+    use crate::config::auth::AuthConfig;
 
     fn token(name: &str, token: &str) -> AdminToken {
         AdminToken {
@@ -280,7 +280,7 @@ mod tests {
             ..Default::default()
         };
         let ingest = AuthConfig {
-            basic: vec![crate::expose::auth::BasicCredential {
+            basic: vec![crate::config::auth::BasicCredential {
                 username: "app".into(),
                 password: "ingest-secret-0123456789".into(),
             }],

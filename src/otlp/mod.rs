@@ -53,7 +53,7 @@ pub fn spawn(
         }
     }
     if let Some(listener) = http {
-        crate::app::spawn_http(
+        crate::net::spawn_http(
             tasks,
             listener,
             http::router(ingest),

@@ -10,7 +10,7 @@ use super::durable::Durability;
 use super::{KeyChanges, StateFile};
 use crate::derive::budget::Budgets;
 use crate::derive::dedup::Dedup;
-use crate::expose::server::Health;
+use crate::health::Health;
 use crate::store::Store;
 use crate::telemetry;
 use std::sync::Arc;

@@ -1,14 +1,10 @@
-//! Optional authentication for the HTTP endpoint: bearer tokens and/or basic credentials, checked in
-//! constant time. `/healthz` and `/readyz` stay open (kubelet probes carry no credentials).
-//! Read from the live config on every request, so a reload rotates credentials.
+//! Request authentication: bearer tokens and/or basic credentials, checked in constant time, for
+//! the scrape endpoint and API (`http_auth`, gated in `expose::server`) and OTLP/HTTP
+//! (`otlp.auth`). Callers read the live config on every request, so a reload rotates credentials.
 
 pub use crate::config::auth::{AuthConfig, BasicCredential, MIN_SECRET_LEN, REDACTED};
-use crate::pipeline::Pipeline;
-use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::sync::Arc;
 
 impl AuthConfig {
     /// Whether an `Authorization` header value is accepted. Pure, for tests and every transport.
@@ -90,29 +86,6 @@ pub fn unauthorized() -> Response {
         HeaderValue::from_static("Bearer realm=\"meterd\", Basic realm=\"meterd\""),
     );
     resp
-}
-
-/// Axum middleware: 401 with a `WWW-Authenticate` challenge unless the request is allowed.
-/// Admin routes check their own, separate tokens (see `admin`), so they are not gated here: a
-/// scrape credential must not be needed, nor be enough, to act.
-pub async fn require(State(pipeline): State<Arc<Pipeline>>, req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    if path == "/healthz" || path == "/readyz" || path.starts_with(super::admin::PREFIX) {
-        return next.run(req).await;
-    }
-    let runtime = pipeline.snapshot();
-    let auth = &runtime.config.http_auth;
-    if auth.allows(header_value(req.headers())) {
-        return next.run(req).await;
-    }
-    crate::telemetry::count(
-        pipeline.store(),
-        "meterd_http_unauthorized",
-        "HTTP requests refused for missing or wrong credentials.",
-        &[],
-        1.0,
-    );
-    unauthorized()
 }
 
 #[cfg(test)]

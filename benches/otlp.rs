@@ -4,7 +4,7 @@
 //! `cargo bench --bench otlp`
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use meterd::otlp::ingest::Ingest;
+use meterd::receivers::otlp::ingest::Ingest;
 use meterd::pipeline::Pipeline;
 use meterd::store::{Store, StoreLimits};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;

@@ -9,7 +9,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use meterd::config::Config;
 use meterd::pipeline::{Pipeline, Snapshot};
-use meterd::statsd::ingest::{Transport, Worker};
+use meterd::receivers::statsd::ingest::{Transport, Worker};
 use meterd::statsd::parse::{lines, parse_line};
 use meterd::store::Store;
 use std::hint::black_box;

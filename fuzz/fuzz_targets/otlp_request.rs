@@ -5,8 +5,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use meterd::config::Config;
-use meterd::otlp::http::{decode, Encoding};
-use meterd::otlp::ingest::Ingest;
+use meterd::receivers::otlp::http::{decode, Encoding};
+use meterd::receivers::otlp::ingest::Ingest;
 use meterd::pipeline::{Pipeline, Snapshot};
 use meterd::store::Store;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;

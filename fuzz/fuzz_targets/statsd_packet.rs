@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 use meterd::config::Config;
 use meterd::pipeline::{Pipeline, Snapshot};
-use meterd::statsd::ingest::{Transport, Worker};
+use meterd::receivers::statsd::ingest::{Transport, Worker};
 use meterd::store::Store;
 use std::sync::{Arc, OnceLock};
 

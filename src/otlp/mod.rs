@@ -1,68 +1,11 @@
-//! OTLP receiver: metrics, traces and logs over gRPC (`:4317`) and HTTP (`:4318`).
-//!
-//! - [`convert`]: pure translation of export requests into samples (per the OTel "Prometheus and
-//!   OpenMetrics compatibility" spec), usage events (GenAI spans or token metrics) and quality
-//!   events (`gen_ai.evaluation.result` log events);
-//! - [`ingest`]: the shared core both transports call: bounded concurrency, item caps, stream state,
-//!   hand-off to the pipeline, and the `meterd_otlp_*` counters;
-//! - [`grpc`]: tonic `MetricsService`, `TraceService`, `LogsService` (gzip accepted);
-//! - [`http`]: `POST /v1/metrics`, `/v1/traces`, `/v1/logs` with protobuf or OTLP/JSON bodies.
+//! OTLP, the pure part: [`convert`] translates export requests into samples (per the OTel
+//! "Prometheus and OpenMetrics compatibility" spec), usage events (GenAI spans or token metrics)
+//! and quality events (`gen_ai.evaluation.result` log events). The servers that receive them are
+//! `receivers::otlp`.
 
 pub mod convert;
-pub mod grpc;
-pub mod http;
-pub mod ingest;
 
 pub use crate::config::otlp::{OtlpConfig, UsageSource};
-
-/// Starts the OTLP servers on already-bound listeners; both share one [`ingest::Ingest`] (so one
-/// concurrency bound and one usage-stream table).
-pub fn spawn(
-    tasks: &mut tokio::task::JoinSet<()>,
-    pipeline: &std::sync::Arc<crate::pipeline::Pipeline>,
-    shutdown: &tokio::sync::watch::Receiver<bool>,
-    grpc: Option<tokio::net::TcpListener>,
-    http: Option<tokio::net::TcpListener>,
-    tls: &crate::tls::Live,
-) {
-    if grpc.is_none() && http.is_none() {
-        return;
-    }
-    let started = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        .unwrap_or(0);
-    let ingest = ingest::Ingest::new(pipeline.clone(), started);
-    if let Some(listener) = grpc {
-        match tls.get(crate::tls::Which::OtlpGrpc) {
-            Some(config) => {
-                let rx = crate::tls::serve::accept(
-                    listener,
-                    config,
-                    "otlp_grpc",
-                    pipeline.store().clone(),
-                    shutdown.clone(),
-                );
-                let incoming = crate::tls::serve::grpc_incoming(rx);
-                tasks.spawn(grpc::serve(incoming, ingest.clone(), shutdown.clone()));
-            }
-            None => {
-                let incoming = tonic::transport::server::TcpIncoming::from(listener);
-                tasks.spawn(grpc::serve(incoming, ingest.clone(), shutdown.clone()));
-            }
-        }
-    }
-    if let Some(listener) = http {
-        crate::net::spawn_http(
-            tasks,
-            listener,
-            http::router(ingest),
-            tls.get(crate::tls::Which::OtlpHttp),
-            ("otlp_http", pipeline.store().clone()),
-            shutdown,
-        );
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -7,9 +7,9 @@
 
 mod aggregate;
 
-use super::convention::{self, Event};
-use super::mapping::Resolved;
-use super::parse::{self, MetricType, ParseError, Value};
+use crate::statsd::convention::{self, Event};
+use crate::statsd::mapping::Resolved;
+use crate::statsd::parse::{self, MetricType, ParseError, Value};
 use crate::model::Labels;
 use crate::names::sanitize_label_name;
 use crate::pipeline::{Pipeline, Snapshot};

@@ -2,9 +2,9 @@
 //! the `meterd_otlp_*` counters. Decoding is the transports' job; everything after it is here, so
 //! gRPC and HTTP behave identically.
 
-use super::convert::attrs::get_str;
-use super::convert::{genai, logs, metrics, stage, ttft};
-use super::UsageSource;
+use crate::otlp::convert::attrs::get_str;
+use crate::otlp::convert::{genai, logs, metrics, stage, ttft};
+use crate::otlp::UsageSource;
 use crate::derive::dedup::complete::most_complete;
 use crate::derive::dedup::scopes::{group as scope_group, ScopeVerdict};
 use crate::derive::dedup::{call_key, span_key, CallKey, SpanKey, Verdict};

@@ -32,7 +32,10 @@ fn budgets() -> Budgets {
     }
     let defs: Vec<_> = configs
         .iter()
-        .map(|c| std::sync::Arc::new(BudgetDef::compile(c).expect("valid budget")))
+        .map(|c| match BudgetDef::compile(c) {
+            Ok(def) => std::sync::Arc::new(def),
+            Err(e) => panic!("budget {}: {e:?}", c.name),
+        })
         .collect();
     Budgets::in_memory(&defs, 1_800_000_000)
 }

@@ -4,8 +4,8 @@
 //! `cargo bench --bench otlp`
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use meterd::receivers::otlp::ingest::Ingest;
 use meterd::pipeline::Pipeline;
+use meterd::receivers::otlp::ingest::Ingest;
 use meterd::store::{Store, StoreLimits};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;

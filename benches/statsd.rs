@@ -78,10 +78,11 @@ fn bench_worker(
     name: &str,
     packets: &[Vec<u8>],
 ) {
-    let pipeline = Pipeline::new(
-        Arc::new(Store::default()),
-        Snapshot::try_new(Arc::new(Config::default())).expect("valid config"),
-    );
+    let snapshot = match Snapshot::try_new(Arc::new(Config::default())) {
+        Ok(s) => s,
+        Err(issues) => panic!("the default config is invalid: {issues}"),
+    };
+    let pipeline = Pipeline::new(Arc::new(Store::default()), snapshot);
     let mut worker = Worker::default();
     for p in packets {
         worker.batch(&pipeline, Transport::Udp, p, 0);

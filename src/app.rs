@@ -14,10 +14,11 @@ pub use reload::Reloader;
 use crate::config::load::ConfigErrors;
 use crate::config::Config;
 use crate::expose::server::{self, Health, HttpState};
+use crate::net::{bind, spawn_http};
 use crate::pipeline::{Pipeline, Snapshot};
 use crate::store::Store;
 use crate::telemetry;
-use crate::net::{bind, spawn_http};
+use crate::telemetry::catalogue;
 use crate::tls::Which;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -119,13 +120,8 @@ async fn start_inner(
     let dedup = open_dedup(&config, &state_file)?;
     let durability = Arc::new(crate::state::durable::Durability::persistent());
     let pipeline = Arc::new(
-        Pipeline::with_budgets(
-            store.clone(),
-            snapshot,
-            budgets.clone(),
-            durability.clone(),
-        )
-        .with_dedup(dedup.clone()),
+        Pipeline::with_budgets(store.clone(), snapshot, budgets.clone(), durability.clone())
+            .with_dedup(dedup.clone()),
     );
     let health = Arc::new(Health::default());
     health.set("state", Ok(()));
@@ -195,13 +191,7 @@ async fn start_inner(
                 if last_sweep.elapsed() >= Duration::from_secs(5) {
                     last_sweep = Instant::now();
                     let expired = store.sweep();
-                    telemetry::count(
-                        &store,
-                        "meterd_series_expired",
-                        "Series removed after being idle longer than their TTL.",
-                        &[],
-                        expired as f64,
-                    );
+                    telemetry::count(&store, &catalogue::SERIES_EXPIRED, &[], expired as f64);
                 }
             }
         });
@@ -222,10 +212,7 @@ async fn start_inner(
             }
         });
     }
-    tasks.spawn(fleet::run(
-        pipeline.clone(),
-        shutdown_rx.clone(),
-    ));
+    tasks.spawn(fleet::run(pipeline.clone(), shutdown_rx.clone()));
     let state_flusher = {
         let (tx, rx) = watch::channel(false);
         let flusher = crate::state::flush::Flusher {
@@ -334,8 +321,7 @@ fn open_dedup(
 fn record_build_info(store: &Store) {
     telemetry::gauge(
         store,
-        "meterd_build_info",
-        "meterd build: version and rustc target, value 1.",
+        &catalogue::BUILD_INFO,
         &[("version", env!("CARGO_PKG_VERSION"))],
         1.0,
     );
@@ -344,23 +330,20 @@ fn record_build_info(store: &Store) {
 fn record_reload(store: &Store, ok: bool) {
     telemetry::count(
         store,
-        "meterd_config_reloads",
-        "Config loads, by result (success, failure). A failed reload keeps the previous config.",
+        &catalogue::CONFIG_RELOADS,
         &[("result", if ok { "success" } else { "failure" })],
         1.0,
     );
     telemetry::gauge(
         store,
-        "meterd_config_last_reload_successful",
-        "1 if the last config (re)load succeeded, 0 if it failed and an older config is running.",
+        &catalogue::CONFIG_LAST_RELOAD_SUCCESSFUL,
         &[],
         if ok { 1.0 } else { 0.0 },
     );
     if ok {
         telemetry::gauge(
             store,
-            "meterd_config_last_reload_success_timestamp_seconds",
-            "Unix time of the last successful config load.",
+            &catalogue::CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS,
             &[],
             unix_now(),
         );
@@ -470,8 +453,7 @@ fn check_memory(pipeline: &Pipeline, guard: &mut crate::memory::MemoryGuard) {
         }
         telemetry::gauge(
             store,
-            "meterd_memory_shedding",
-            "1 while resident memory is above limits.max_memory and new series are shed.",
+            &catalogue::MEMORY_SHEDDING,
             &[],
             if shedding { 1.0 } else { 0.0 },
         );

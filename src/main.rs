@@ -238,8 +238,9 @@ fn price(a: &PriceArgs) -> ExitCode {
     use meterd::derive::pricing::{compile, explain, Compiled};
     let loaded = match &a.pricing {
         Some(file) => meterd::config::load::load_pricing(file),
-        None => meterd::pipeline::load(&a.config)
-            .map(|s| s.config.pricing.clone().unwrap_or_default()),
+        None => {
+            meterd::pipeline::load(&a.config).map(|s| s.config.pricing.clone().unwrap_or_default())
+        }
     };
     let table = match loaded {
         Ok(t) => t,

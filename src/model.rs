@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod direct_mapped;
-pub mod money;
 mod labels;
+pub mod money;
 mod shared;
 
 pub(crate) use direct_mapped::DirectMapped;

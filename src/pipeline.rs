@@ -18,6 +18,7 @@ use crate::model::{
 use crate::state::durable::{Durability, NotDurable};
 use crate::store::{FamilyCache, PairsTarget, Store};
 use crate::telemetry;
+use crate::telemetry::catalogue;
 use arc_swap::ArcSwap;
 use std::sync::Arc;
 
@@ -127,9 +128,7 @@ impl Pipeline {
     fn count_orphans(&self) {
         telemetry::gauge(
             &self.store,
-            "meterd_budget_orphaned_records",
-            "Saved budget spend records kept for budgets not in the config (removed, renamed, or \
-             reshaped), until their period ends, the budget returns, or an admin forgets them.",
+            &catalogue::BUDGET_ORPHANED_RECORDS,
             &[],
             self.budgets.orphan_count() as f64,
         );
@@ -150,8 +149,7 @@ impl Pipeline {
 
     pub fn swap_snapshot(&self, snapshot: Snapshot) {
         self.store.set_limits(snapshot.config.limits.store_limits());
-        self.budgets
-            .reconfigure(&snapshot.budgets, unix_secs());
+        self.budgets.reconfigure(&snapshot.budgets, unix_secs());
         snapshot.deriver.carry_over(&self.snapshot.load().deriver);
         let otlp = &snapshot.config.otlp;
         self.dedup.configure(&otlp.dedup, &otlp.usage_scopes);
@@ -263,8 +261,7 @@ impl Pipeline {
         }
         telemetry::count(
             &self.store,
-            "meterd_usage_events",
-            "Usage events (model calls or parts of one) derived, by protocol.",
+            &catalogue::USAGE_EVENTS,
             &[("protocol", protocol)],
             derived as f64,
         );
@@ -273,9 +270,7 @@ impl Pipeline {
     fn usage_rejected(&self, protocol: &str, event: &UsageEvent, r: UsageRejected) {
         telemetry::count(
             &self.store,
-            "meterd_usage_rejected",
-            "Usage events refused before pricing (a quantity past limits.max_usage_per_line, \
-             a weight that is not a positive number), by protocol and reason.",
+            &catalogue::USAGE_REJECTED,
             &[("protocol", protocol), ("reason", r.reason())],
             1.0,
         );
@@ -356,8 +351,7 @@ impl Pipeline {
         for budget in recorded.overflowed {
             telemetry::count(
                 &self.store,
-                "meterd_budget_groups_overflowed",
-                "Spend counted under a budget's _overflow group because max_groups was reached.",
+                &catalogue::BUDGET_GROUPS_OVERFLOWED,
                 &[("budget", &budget)],
                 1.0,
             );
@@ -377,17 +371,14 @@ impl Pipeline {
         }
         telemetry::count(
             &self.store,
-            "meterd_quality_events",
-            "Quality events (evaluations, outcomes) received, by protocol.",
+            &catalogue::QUALITY_EVENTS,
             &[("protocol", protocol)],
             1.0,
         );
         if let Some(r) = report.rejected {
             telemetry::count(
                 &self.store,
-                "meterd_quality_rejected",
-                "Quality events dropped as invalid (missing name, score outside its scale, ...), \
-                 by protocol and reason.",
+                &catalogue::QUALITY_REJECTED,
                 &[("protocol", protocol), ("reason", r.reason())],
                 1.0,
             );
@@ -395,9 +386,7 @@ impl Pipeline {
         for dimension in report.overflowed {
             telemetry::count(
                 &self.store,
-                "meterd_quality_values_capped",
-                "Quality signal values recorded as `other` because the quality.max_* cap on \
-                 distinct values was reached, by dimension.",
+                &catalogue::QUALITY_VALUES_CAPPED,
                 &[("dimension", dimension)],
                 1.0,
             );
@@ -421,7 +410,10 @@ mod tests {
                     limits: {max_usage_per_line: 1000000000000000}\n";
         let config: Config =
             crate::config::load::load_str(yaml, "test.yaml", &|_| None).expect("config");
-        let pipeline = Pipeline::new(Arc::new(Store::default()), Snapshot::try_new(Arc::new(config)).expect("valid config"));
+        let pipeline = Pipeline::new(
+            Arc::new(Store::default()),
+            Snapshot::try_new(Arc::new(config)).expect("valid config"),
+        );
         let value = |name: &str, labels: &[(&str, &str)]| {
             pipeline
                 .store()
@@ -469,7 +461,10 @@ mod tests {
             ],
             ..Config::default()
         };
-        let pipeline = Pipeline::new(Arc::new(Store::default()), Snapshot::try_new(Arc::new(config)).expect("valid config"));
+        let pipeline = Pipeline::new(
+            Arc::new(Store::default()),
+            Snapshot::try_new(Arc::new(config)).expect("valid config"),
+        );
         let labels = Labels::new([("email", "a@b.c"), ("user", "alice"), ("route", "/x")]);
         assert!(pipeline.sample(
             "test",

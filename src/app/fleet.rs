@@ -10,9 +10,10 @@
 use crate::config::fleet::Target;
 use crate::derive::budget::fleet::parse_response;
 use crate::model::Labels;
-use std::collections::BTreeMap;
 use crate::pipeline::{Pipeline, Snapshot};
+use crate::telemetry::catalogue;
 use crate::telemetry::{self, RateLimit};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -64,8 +65,7 @@ async fn refresh(pipeline: &Pipeline, snapshot: &Snapshot) {
         }
         telemetry::count(
             pipeline.store(),
-            "meterd_fleet_queries",
-            "Fleet budget queries to the query API, by result (success, failure).",
+            &catalogue::FLEET_QUERIES,
             &[("result", if ok { "success" } else { "failure" })],
             1.0,
         );
@@ -160,7 +160,6 @@ pub async fn query(
         .await
         .map_err(|_| format!("no answer within {timeout:?}"))?
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -9,8 +9,8 @@ mod positions;
 #[cfg(test)]
 mod tests;
 
-use super::{Config, Issues, Validate};
 use super::pricing::PricingTable;
+use super::{Config, Issues, Validate};
 use positions::PathIndex;
 use serde::de::DeserializeOwned;
 use std::fmt;

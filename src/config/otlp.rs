@@ -103,11 +103,7 @@ impl Validate for OtlpConfig {
         }
         self.auth.validate(&child(path, "auth"), issues);
         self.dedup.validate(&child(path, "dedup"), issues);
-        validate_usage_scopes(
-            &self.usage_scopes,
-            &child(path, "usage_scopes"),
-            issues,
-        );
+        validate_usage_scopes(&self.usage_scopes, &child(path, "usage_scopes"), issues);
         if self.raw_usage_scopes.keys().any(|k| k.trim().is_empty()) {
             issues.error(
                 child(path, "raw_usage_scopes"),
@@ -124,7 +120,6 @@ impl Validate for OtlpConfig {
         }
     }
 }
-
 
 /// How long, and how many, span and response keys are remembered.
 #[derive(Clone, Debug, Deserialize, PartialEq)]

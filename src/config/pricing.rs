@@ -143,4 +143,3 @@ impl PricingTable {
         format!("{h:016x}")
     }
 }
-

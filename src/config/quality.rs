@@ -6,7 +6,6 @@ use super::{child, Issues, Validate};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct QualityConfig {

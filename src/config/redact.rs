@@ -30,10 +30,7 @@ impl std::fmt::Debug for RedactRule {
             .field("label", &self.label)
             .field("action", &self.action)
             .field("replacement", &self.replacement)
-            .field(
-                "key",
-                &self.key.as_ref().map(|_| super::auth::REDACTED),
-            )
+            .field("key", &self.key.as_ref().map(|_| super::auth::REDACTED))
             .finish()
     }
 }
@@ -65,4 +62,3 @@ impl Validate for Vec<RedactRule> {
         }
     }
 }
-

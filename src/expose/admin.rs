@@ -11,10 +11,11 @@
 //! scrape and ingest credential (validated), compared in constant time, and every action is
 //! logged (target `meterd::audit`) with the token's name and the client address, never the token.
 
-use crate::net::auth::{constant_time_eq, header_value, unauthorized};
-pub use crate::config::auth::{AdminConfig, AdminToken};
 use super::server::HttpState;
+pub use crate::config::auth::{AdminConfig, AdminToken};
 use crate::derive::budget::engine::ResetError;
+use crate::net::auth::{constant_time_eq, header_value, unauthorized};
+use crate::telemetry::catalogue;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -70,8 +71,7 @@ fn authorize(st: &HttpState, headers: &HeaderMap) -> Result<String, Box<Response
         None => {
             crate::telemetry::count(
                 st.pipeline.store(),
-                "meterd_admin_unauthorized",
-                "Admin requests refused for a missing or wrong admin token.",
+                &catalogue::ADMIN_UNAUTHORIZED,
                 &[],
                 1.0,
             );
@@ -84,8 +84,7 @@ fn authorize(st: &HttpState, headers: &HeaderMap) -> Result<String, Box<Response
 fn count(st: &HttpState, action: &'static str, result: &'static str) {
     crate::telemetry::count(
         st.pipeline.store(),
-        "meterd_admin_actions",
-        "Admin actions performed, by action (reload, budget_reset, budget_forget) and result.",
+        &catalogue::ADMIN_ACTIONS,
         &[("action", action), ("result", result)],
         1.0,
     );
@@ -256,8 +255,8 @@ async fn reset(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Issues;
     use crate::config::auth::AuthConfig;
+    use crate::config::Issues;
 
     fn token(name: &str, token: &str) -> AdminToken {
         AdminToken {

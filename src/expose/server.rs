@@ -13,9 +13,10 @@ use super::text::{render, Format};
 pub use crate::health::Health;
 use crate::pipeline::Pipeline;
 use crate::telemetry;
+use crate::telemetry::catalogue;
 use axum::extract::{Request, State};
-use axum::middleware::Next;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -68,13 +69,7 @@ async fn require_auth(State(pipeline): State<Arc<Pipeline>>, req: Request, next:
     if auth.allows(crate::net::auth::header_value(req.headers())) {
         return next.run(req).await;
     }
-    telemetry::count(
-        pipeline.store(),
-        "meterd_http_unauthorized",
-        "HTTP requests refused for missing or wrong credentials.",
-        &[],
-        1.0,
-    );
+    telemetry::count(pipeline.store(), &catalogue::HTTP_UNAUTHORIZED, &[], 1.0);
     crate::net::auth::unauthorized()
 }
 
@@ -120,17 +115,10 @@ fn scrape(st: &HttpState, format: Format, gzip: bool) -> std::io::Result<(Vec<u8
     let started = Instant::now();
     let store = st.pipeline.store();
     super::process::record(store, st.start_time_unix);
+    telemetry::gauge(store, &catalogue::SERIES, &[], store.series_count() as f64);
     telemetry::gauge(
         store,
-        "meterd_series",
-        "Series currently held in the store (all families).",
-        &[],
-        store.series_count() as f64,
-    );
-    telemetry::gauge(
-        store,
-        "meterd_series_limit",
-        "Configured cap on series in the store.",
+        &catalogue::SERIES_LIMIT,
         &[],
         store.limits().max_series_total as f64,
     );
@@ -145,15 +133,13 @@ fn scrape(st: &HttpState, format: Format, gzip: bool) -> std::io::Result<(Vec<u8
     // Reported on the next scrape: a render cannot include its own duration.
     telemetry::gauge(
         store,
-        "meterd_scrape_duration_seconds",
-        "Time the previous /metrics render took.",
+        &catalogue::SCRAPE_DURATION_SECONDS,
         &[],
         started.elapsed().as_secs_f64(),
     );
     telemetry::count(
         store,
-        "meterd_scrapes",
-        "Scrapes of /metrics served.",
+        &catalogue::SCRAPES,
         &[(
             "format",
             if format == Format::Text {

@@ -80,4 +80,3 @@ pub fn spawn_http(
         }
     }
 }
-

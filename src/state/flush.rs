@@ -13,6 +13,7 @@ use crate::derive::dedup::Dedup;
 use crate::health::Health;
 use crate::store::Store;
 use crate::telemetry;
+use crate::telemetry::catalogue;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -54,9 +55,7 @@ impl Flusher {
             .unwrap_or(0.0);
         telemetry::gauge(
             &self.store,
-            "meterd_state_last_flush_success_timestamp_seconds",
-            "Unix time at which the state file last held all budget spend (a flush succeeded or \
-             found nothing to write).",
+            &catalogue::STATE_LAST_FLUSH_SUCCESS_TIMESTAMP_SECONDS,
             &[],
             now,
         );
@@ -105,16 +104,14 @@ impl Flusher {
         };
         telemetry::gauge(
             &self.store,
-            "meterd_state_flush_duration_seconds",
-            "Time the last budget state commit (write and fsync) took.",
+            &catalogue::STATE_FLUSH_DURATION_SECONDS,
             &[],
             started.elapsed().as_secs_f64(),
         );
         let ok = result.is_ok();
         telemetry::count(
             &self.store,
-            "meterd_state_flushes",
-            "Budget state commits to the state file, by result (success, failure).",
+            &catalogue::STATE_FLUSHES,
             &[("result", if ok { "success" } else { "failure" })],
             1.0,
         );
@@ -122,8 +119,7 @@ impl Flusher {
             Ok(()) => {
                 telemetry::count(
                     &self.store,
-                    "meterd_state_records_written",
-                    "Budget spend records written or deleted in the state file.",
+                    &catalogue::STATE_RECORDS_WRITTEN,
                     &[],
                     records as f64,
                 );
@@ -159,7 +155,10 @@ mod tests {
             limit_usd: 1.0,
             ..Default::default()
         };
-        let budgets = Arc::new(Budgets::in_memory(&[Arc::new(BudgetDef::compile(&config).expect("valid"))], 1_000));
+        let budgets = Arc::new(Budgets::in_memory(
+            &[Arc::new(BudgetDef::compile(&config).expect("valid"))],
+            1_000,
+        ));
         let store = Arc::new(Store::default());
         let f = Flusher {
             budgets: budgets.clone(),
@@ -215,7 +214,10 @@ mod tests {
             limit_usd: 1.0,
             ..Default::default()
         };
-        let budgets = Arc::new(Budgets::in_memory(&[Arc::new(BudgetDef::compile(&config).expect("valid"))], 1_000));
+        let budgets = Arc::new(Budgets::in_memory(
+            &[Arc::new(BudgetDef::compile(&config).expect("valid"))],
+            1_000,
+        ));
         let cfg = DedupConfig {
             window: HumanDuration(std::time::Duration::from_secs(600)),
             max_entries: 3,

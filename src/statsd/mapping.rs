@@ -27,7 +27,6 @@ use crate::model::{FamilyOptions, LabelPolicy};
 use crate::names;
 use std::sync::Arc;
 
-
 impl TypeFilter {
     fn accepts(self, t: MetricType) -> bool {
         match self {
@@ -41,7 +40,6 @@ impl TypeFilter {
         }
     }
 }
-
 
 /// How many captures a pattern yields, or why it is invalid.
 fn capture_count(m: &MappingConfig) -> Result<usize, String> {
@@ -139,9 +137,8 @@ fn check(rule: &MappingConfig, path: &str, issues: &mut Issues) {
         }
     }
     if let Some(b) = &rule.buckets {
-        let ok = !b.is_empty()
-            && b.iter().all(|x| x.is_finite())
-            && b.windows(2).all(|w| w[0] < w[1]);
+        let ok =
+            !b.is_empty() && b.iter().all(|x| x.is_finite()) && b.windows(2).all(|w| w[0] < w[1]);
         if !ok {
             issues.error(
                 child(path, "buckets"),

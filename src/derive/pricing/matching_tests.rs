@@ -1,12 +1,12 @@
 //! Name matching rules that decide which price a call gets: dated versions, `-latest` aliases,
 //! cloud model ids (Bedrock inference profiles, Vertex `@` versions).
 
-use std::sync::Arc;
 use super::compile::{parse_date, strip_version};
 use super::cost::{self, Breakdown};
 use super::*;
 use crate::config::load::load_str;
 use crate::model::UsageEvent;
+use std::sync::Arc;
 
 const TABLE: &str = r#"
 models:

@@ -52,13 +52,12 @@ mod import_litellm;
 mod matching;
 mod validate;
 
-pub use compile::{Compiled, Resolution};
-pub use cost::{Breakdown, Line, Priced};
 pub use crate::config::pricing::{ModelEntry, Origin, PricingTable, TierEntry};
-pub use crate::model::money::Amount;
 /// Exact money lives in [`crate::model::money`]; this name stays for the price-table code.
 pub use crate::model::money as decimal;
-
+pub use crate::model::money::Amount;
+pub use compile::{Compiled, Resolution};
+pub use cost::{Breakdown, Line, Priced};
 
 /// A priced dimension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,12 +1,12 @@
 //! Service tiers: explicit per-tier prices, multipliers, and their interplay with long-context
 //! tiers. Money is femto-USD: a price of $P per 1M tokens is P * 1e9 femto-USD per token.
 
-use std::sync::Arc;
 use super::compile::parse_date;
 use super::cost::{self, Breakdown, Priced};
 use super::*;
 use crate::config::load::load_str;
 use crate::model::{Usage, UsageEvent};
+use std::sync::Arc;
 
 const TABLE: &str = r#"
 service_tiers: {batch: 0.5, flex: 0.5, priority: 3}

@@ -1,13 +1,13 @@
 //! Hand-computed expectations. Money is femto-USD: $1 = 1e15, and a price of $P per 1M tokens is
 //! P * 1e9 femto-USD per token.
 
-use std::sync::Arc;
 use super::compile::{parse_date, strip_version};
 use super::cost::{self, Breakdown, Priced};
 use super::*;
 use crate::config::load::load_str;
 use crate::model::{Usage, UsageEvent, UsageSemantics};
 use proptest::prelude::*;
+use std::sync::Arc;
 
 const TABLE: &str = r#"
 service_tiers: {batch: 0.5}

@@ -7,8 +7,8 @@ mod cap;
 mod families;
 mod grade;
 
-pub use cap::OTHER;
 pub use crate::config::quality::{EvaluationConfig, Grades, QualityConfig, Scale};
+pub use cap::OTHER;
 pub use families::QualityFamilies;
 pub use grade::{normalize, Grade, ScoreError};
 

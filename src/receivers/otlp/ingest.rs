@@ -2,17 +2,18 @@
 //! the `meterd_otlp_*` counters. Decoding is the transports' job; everything after it is here, so
 //! gRPC and HTTP behave identically.
 
-use crate::otlp::convert::attrs::get_str;
-use crate::otlp::convert::{genai, logs, metrics, stage, ttft};
-use crate::otlp::UsageSource;
 use crate::derive::dedup::complete::most_complete;
 use crate::derive::dedup::scopes::{group as scope_group, ScopeVerdict};
 use crate::derive::dedup::{call_key, span_key, CallKey, SpanKey, Verdict};
 use crate::derive::semantics::normalize;
 use crate::model::{UsageEvent, UsageSemantics};
+use crate::otlp::convert::attrs::get_str;
+use crate::otlp::convert::{genai, logs, metrics, stage, ttft};
+use crate::otlp::UsageSource;
 use crate::pipeline::{Pipeline, Snapshot};
 use crate::store::{FamilyCache, PairsTarget};
 use crate::telemetry;
+use crate::telemetry::catalogue;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -137,8 +138,7 @@ impl Ingest {
     pub fn request(&self, transport: Transport, signal: Signal, result: &str) {
         telemetry::count(
             self.pipeline.store(),
-            "meterd_otlp_requests",
-            "OTLP export requests, by transport, signal and result.",
+            &catalogue::OTLP_REQUESTS,
             &[
                 ("transport", transport.as_str()),
                 ("signal", signal.as_str()),
@@ -151,8 +151,7 @@ impl Ingest {
     fn received(&self, signal: Signal, n: u64) {
         telemetry::count(
             self.pipeline.store(),
-            "meterd_otlp_items_received",
-            "OTLP data points, spans and log records received, by signal.",
+            &catalogue::OTLP_ITEMS_RECEIVED,
             &[("signal", signal.as_str())],
             n as f64,
         );
@@ -161,9 +160,7 @@ impl Ingest {
     fn rejected(&self, signal: Signal, reason: &str, n: u64) {
         telemetry::count(
             self.pipeline.store(),
-            "meterd_otlp_items_rejected",
-            "OTLP items not accepted, by signal and reason (store rejections are detailed in \
-             meterd_samples_rejected).",
+            &catalogue::OTLP_ITEMS_REJECTED,
             &[("signal", signal.as_str()), ("reason", reason)],
             n as f64,
         );
@@ -273,10 +270,7 @@ impl Ingest {
     fn ttft_dropped(&self, d: ttft::TtftDrop, n: u64) {
         telemetry::count(
             self.pipeline.store(),
-            "meterd_otlp_ttft_dropped",
-            "Times to first token from accepted OTLP spans or metrics left out of \
-             llm_time_to_first_token_seconds as implausible (negative, after the span ended, over \
-             an hour) or unusable (unknown unit, no buckets), by reason.",
+            &catalogue::OTLP_TTFT_DROPPED,
             &[("reason", d.reason())],
             n as f64,
         );
@@ -474,18 +468,14 @@ impl Ingest {
         drop(_admitted);
         telemetry::gauge(
             self.pipeline.store(),
-            "meterd_otlp_dedup_keys",
-            "Span and response keys remembered so a call is priced once (bounded by \
-             otlp.dedup.max_entries).",
+            &catalogue::OTLP_DEDUP_KEYS,
             &[],
             keys as f64,
         );
         if evicted > 0 {
             telemetry::count(
                 self.pipeline.store(),
-                "meterd_otlp_dedup_evicted",
-                "Span and response keys dropped before their otlp.dedup.window ended because \
-                 otlp.dedup.max_entries was reached (a retry of those spans would be priced again).",
+                &catalogue::OTLP_DEDUP_EVICTED,
                 &[],
                 evicted as f64,
             );
@@ -493,9 +483,7 @@ impl Ingest {
         if chunk.untracked > 0 {
             telemetry::count(
                 self.pipeline.store(),
-                "meterd_otlp_dedup_scopes_untracked",
-                "GenAI spans priced without checking for an overlapping instrumentation scope \
-                 because the table of service instances was full.",
+                &catalogue::OTLP_DEDUP_SCOPES_UNTRACKED,
                 &[],
                 std::mem::take(&mut chunk.untracked) as f64,
             );
@@ -506,11 +494,7 @@ impl Ingest {
     fn duplicates(&self, reason: &str, n: u64) {
         telemetry::count(
             self.pipeline.store(),
-            "meterd_otlp_duplicate_spans",
-            "GenAI spans not priced again, by reason: retry (same trace and span id), \
-             same_response (same provider and gen_ai.response.id as a span already priced; only \
-             usage it adds is priced), overlapping_scope (another instrumentation scope of the \
-             same service instance is preferred by otlp.usage_scopes).",
+            &catalogue::OTLP_DUPLICATE_SPANS,
             &[("reason", reason)],
             n as f64,
         );

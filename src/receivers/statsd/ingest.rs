@@ -7,12 +7,13 @@
 
 mod aggregate;
 
-use crate::statsd::convention::{self, Event};
-use crate::statsd::mapping::Resolved;
-use crate::statsd::parse::{self, MetricType, ParseError, Value};
 use crate::model::Labels;
 use crate::names::sanitize_label_name;
 use crate::pipeline::{Pipeline, Snapshot};
+use crate::statsd::convention::{self, Event};
+use crate::statsd::mapping::Resolved;
+use crate::statsd::parse::{self, MetricType, ParseError, Value};
+use crate::telemetry::catalogue;
 use crate::telemetry::{self, RateLimit};
 use aggregate::{Aggregator, Pending, Verdict};
 use std::collections::HashMap;
@@ -189,23 +190,15 @@ impl Worker {
             let t = [("transport", transport.as_str())];
             telemetry::count(
                 store,
-                "meterd_statsd_packets_received",
-                "StatsD UDP packets (or TCP line batches, one per read) received.",
+                &catalogue::STATSD_PACKETS_RECEIVED,
                 &t,
                 c.packets as f64,
             );
-            telemetry::count(
-                store,
-                "meterd_statsd_lines_received",
-                "StatsD lines received (blank lines not counted), valid or not.",
-                &t,
-                c.lines as f64,
-            );
+            telemetry::count(store, &catalogue::STATSD_LINES_RECEIVED, &t, c.lines as f64);
             for (reason, n) in c.errors {
                 telemetry::count(
                     store,
-                    "meterd_statsd_errors",
-                    "StatsD lines (or samples of a line) rejected, by reason.",
+                    &catalogue::STATSD_ERRORS,
                     &[("reason", reason)],
                     n as f64,
                 );
@@ -218,8 +211,7 @@ impl Worker {
 pub(crate) fn count_samples_dropped(pipeline: &Pipeline, reason: &str, n: u64) {
     telemetry::count(
         pipeline.store(),
-        "meterd_statsd_samples_dropped",
-        "StatsD samples deliberately not stored, by reason (mapping_drop: an action: drop rule).",
+        &catalogue::STATSD_SAMPLES_DROPPED,
         &[("reason", reason)],
         n as f64,
     );

@@ -16,6 +16,7 @@ use super::ingest::{Transport, Worker};
 use super::udp;
 use crate::pipeline::Pipeline;
 use crate::telemetry;
+use crate::telemetry::catalogue;
 use std::hash::{BuildHasher, Hash};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -211,8 +212,7 @@ fn run_worker(mut rx: mpsc::Receiver<Batch>, pipeline: &Pipeline, pool: &udp::Po
 pub(super) fn count_dropped(pipeline: &Pipeline, reason: &str, n: u64) {
     telemetry::count(
         pipeline.store(),
-        "meterd_statsd_packets_dropped",
-        "StatsD packets dropped before parsing, by reason (queue_full: parsers behind).",
+        &catalogue::STATSD_PACKETS_DROPPED,
         &[("reason", reason)],
         n as f64,
     );
@@ -221,8 +221,7 @@ pub(super) fn count_dropped(pipeline: &Pipeline, reason: &str, n: u64) {
 fn count_closed(pipeline: &Pipeline, reason: &str) {
     telemetry::count(
         pipeline.store(),
-        "meterd_statsd_tcp_connections_closed",
-        "StatsD TCP connections closed by meterd or the peer, by reason.",
+        &catalogue::STATSD_TCP_CONNECTIONS_CLOSED,
         &[("reason", reason)],
         1.0,
     );
@@ -231,8 +230,7 @@ fn count_closed(pipeline: &Pipeline, reason: &str) {
 fn set_open(pipeline: &Pipeline, open: usize) {
     telemetry::gauge(
         pipeline.store(),
-        "meterd_statsd_tcp_connections_open",
-        "StatsD TCP connections currently open.",
+        &catalogue::STATSD_TCP_CONNECTIONS_OPEN,
         &[],
         open as f64,
     );
@@ -344,8 +342,7 @@ async fn connection(
             skipping = true;
             telemetry::count(
                 pipeline.store(),
-                "meterd_statsd_errors",
-                "StatsD lines (or samples of a line) rejected, by reason.",
+                &catalogue::STATSD_ERRORS,
                 &[("reason", "line_too_long")],
                 1.0,
             );

@@ -22,10 +22,13 @@ fn regex(pattern: &str, name: &str, labels: &[(&str, &str)]) -> MappingConfig {
 }
 
 fn mapper(rules: Vec<MappingConfig>) -> Mapper {
-    Mapper::try_new(&StatsdConfig {
-        mappings: rules,
-        ..Default::default()
-    }, "statsd")
+    Mapper::try_new(
+        &StatsdConfig {
+            mappings: rules,
+            ..Default::default()
+        },
+        "statsd",
+    )
     .expect("valid rules")
 }
 
@@ -129,10 +132,13 @@ fn a_mapping_overrides_the_llm_convention_and_the_convention_can_be_disabled() {
         resolved(&m, "llm.tokens", MetricType::Counter).0,
         "my_tokens"
     );
-    let off = Mapper::try_new(&StatsdConfig {
-        llm_convention: false,
-        ..Default::default()
-    }, "statsd")
+    let off = Mapper::try_new(
+        &StatsdConfig {
+            llm_convention: false,
+            ..Default::default()
+        },
+        "statsd",
+    )
     .expect("valid rules");
     assert_eq!(
         resolved(&off, "llm.requests", MetricType::Counter).0,

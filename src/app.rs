@@ -8,8 +8,12 @@
 mod fleet;
 mod reload;
 mod settle;
+mod state;
+mod timers;
+mod watcher;
 
 pub use reload::Reloader;
+pub use watcher::{content_hash, run_until_signalled, Signals};
 
 use crate::config::load::ConfigErrors;
 use crate::config::Config;
@@ -23,7 +27,7 @@ use crate::tls::Which;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -59,13 +63,6 @@ pub struct Running {
     state_flusher: Option<(watch::Sender<bool>, tokio::task::JoinHandle<()>)>,
 }
 
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
 /// Starts the agent from a config file.
 pub async fn start(config_path: &Path) -> Result<Running, StartError> {
     // Hashed before loading: an edit racing the load is then seen as a change, never missed.
@@ -89,7 +86,7 @@ async fn start_inner(
     file_hash: Option<u64>,
 ) -> Result<Running, StartError> {
     let config = snapshot.config.clone();
-    let loaded_hash = watched_hash(file_hash, &config);
+    let loaded_hash = watcher::watched_hash(file_hash, &config);
     // `load_config` already read these files; a failure here means they changed since.
     let tls = crate::tls::Live::new(
         config
@@ -115,9 +112,9 @@ async fn start_inner(
 
     let store = Arc::new(Store::new(config.limits.store_limits()));
     let started = Instant::now();
-    let (state_file, budgets) = open_state(&snapshot)?;
+    let (state_file, budgets) = state::open_state(&snapshot)?;
     let flush_interval = config.state.flush_interval.0;
-    let dedup = open_dedup(&config, &state_file)?;
+    let dedup = state::open_dedup(&config, &state_file)?;
     let durability = Arc::new(crate::state::durable::Durability::persistent());
     let pipeline = Arc::new(
         Pipeline::with_budgets(store.clone(), snapshot, budgets.clone(), durability.clone())
@@ -128,7 +125,7 @@ async fn start_inner(
     health.set("config", Ok(()));
     health.set("listeners", Ok(()));
     record_build_info(&store);
-    record_reload(&store, true);
+    reload::record_reload(&store, true);
     crate::derive::pricing::derive::record_info(
         &store,
         None,
@@ -143,7 +140,7 @@ async fn start_inner(
         let state = HttpState {
             pipeline: pipeline.clone(),
             health: health.clone(),
-            start_time_unix: unix_now(),
+            start_time_unix: crate::clock::unix_secs_f64(),
             reloader: Some(reloader.clone()),
         };
         spawn_http(
@@ -168,50 +165,12 @@ async fn start_inner(
         &tls,
     );
 
-    // Coarse clock for the store: TTLs are minutes, so a 250 ms tick is plenty precise.
-    {
-        let store = store.clone();
-        let pipeline = pipeline.clone();
-        let mut rx = shutdown_rx.clone();
-        tasks.spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(250));
-            let mut last_sweep = Instant::now();
-            let mut guard = crate::memory::MemoryGuard::new(u64::MAX);
-            let mut last_memory_check = Instant::now();
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    _ = rx.wait_for(|s| *s) => break,
-                }
-                store.set_now_ms(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
-                if last_memory_check.elapsed() >= Duration::from_secs(1) {
-                    last_memory_check = Instant::now();
-                    check_memory(&pipeline, &mut guard);
-                }
-                if last_sweep.elapsed() >= Duration::from_secs(5) {
-                    last_sweep = Instant::now();
-                    let expired = store.sweep();
-                    telemetry::count(&store, &catalogue::SERIES_EXPIRED, &[], expired as f64);
-                }
-            }
-        });
-    }
-
-    // Budget gauges: refreshed on every spend, and here so new periods and draining rolling
-    // windows show without traffic.
-    {
-        let pipeline = pipeline.clone();
-        let mut rx = shutdown_rx.clone();
-        tasks.spawn(async move {
-            let mut tick = tokio::time::interval(BUDGET_GAUGE_REFRESH);
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => pipeline.refresh_budgets(),
-                    _ = rx.wait_for(|s| *s) => break,
-                }
-            }
-        });
-    }
+    tasks.spawn(timers::store_clock(
+        pipeline.clone(),
+        started,
+        shutdown_rx.clone(),
+    ));
+    tasks.spawn(timers::budget_gauges(pipeline.clone(), shutdown_rx.clone()));
     tasks.spawn(fleet::run(pipeline.clone(), shutdown_rx.clone()));
     let state_flusher = {
         let (tx, rx) = watch::channel(false);
@@ -255,69 +214,6 @@ async fn start_inner(
     })
 }
 
-const BUDGET_GAUGE_REFRESH: Duration = Duration::from_secs(5);
-
-/// Opens the state file and restores budget spend. A file (or record) that cannot be read stops
-/// start-up with an error naming it and a preserved copy: never a silent reset to zero.
-fn open_state(
-    snapshot: &Snapshot,
-) -> Result<
-    (
-        Arc<crate::state::StateFile>,
-        Arc<crate::derive::budget::Budgets>,
-    ),
-    StartError,
-> {
-    let (file, saved) = crate::state::StateFile::open(&snapshot.config.state.data_dir)?;
-    let now = i64::try_from(unix_now() as u64).unwrap_or(0);
-    match crate::derive::budget::Budgets::new(&snapshot.budgets, &saved, now) {
-        Ok((budgets, notes)) => {
-            for note in notes {
-                tracing::warn!(file = %file.path().display(), "{note}");
-            }
-            tracing::info!(
-                file = %file.path().display(),
-                records = saved.len(),
-                "budget state loaded"
-            );
-            Ok((Arc::new(file), Arc::new(budgets)))
-        }
-        Err(reason) => Err(file.into_corrupt(reason).into()),
-    }
-}
-
-/// Restores the span and response keys of the last run, so a retry after a restart (kill -9
-/// included) is still recognised. Keys that cannot be read are dropped (they only stop a double
-/// count); a table that cannot be read at all stops start-up like bad spend records.
-fn open_dedup(
-    config: &Config,
-    file: &crate::state::StateFile,
-) -> Result<Arc<crate::derive::dedup::Dedup>, StartError> {
-    let otlp = &config.otlp;
-    let dedup = crate::derive::dedup::Dedup::new(&otlp.dedup, &otlp.usage_scopes);
-    let records = file
-        .dedup_records()
-        .map_err(|reason| crate::state::StateError::Io {
-            file: file.path().to_path_buf(),
-            reason,
-        })?;
-    let r = dedup.restore(&records, unix_now() as u64);
-    if r.malformed > 0 {
-        tracing::warn!(
-            file = %file.path().display(),
-            malformed = r.malformed,
-            "unreadable dedup keys dropped from the state file"
-        );
-    }
-    tracing::info!(
-        file = %file.path().display(),
-        loaded = r.loaded,
-        expired = r.expired,
-        "dedup keys loaded"
-    );
-    Ok(Arc::new(dedup))
-}
-
 fn record_build_info(store: &Store) {
     telemetry::gauge(
         store,
@@ -325,29 +221,6 @@ fn record_build_info(store: &Store) {
         &[("version", env!("CARGO_PKG_VERSION"))],
         1.0,
     );
-}
-
-fn record_reload(store: &Store, ok: bool) {
-    telemetry::count(
-        store,
-        &catalogue::CONFIG_RELOADS,
-        &[("result", if ok { "success" } else { "failure" })],
-        1.0,
-    );
-    telemetry::gauge(
-        store,
-        &catalogue::CONFIG_LAST_RELOAD_SUCCESSFUL,
-        &[],
-        if ok { 1.0 } else { 0.0 },
-    );
-    if ok {
-        telemetry::gauge(
-            store,
-            &catalogue::CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS,
-            &[],
-            unix_now(),
-        );
-    }
 }
 
 impl Running {
@@ -381,155 +254,4 @@ impl Running {
     pub fn config_path(&self) -> &Path {
         self.reloader.config_path()
     }
-
-    /// Content hash of the config file and the pricing and TLS files it loaded, as they are now.
-    pub fn watched_hash(&self) -> Option<u64> {
-        watched_hash(
-            content_hash(self.config_path()),
-            &self.pipeline.snapshot().config,
-        )
-    }
-
-    fn loaded_hash(&self) -> Option<u64> {
-        self.reloader.loaded_hash()
-    }
-
-    /// Whether the config file, as it is now, looks completely written (see [`settle`]).
-    fn settled(&self, settle: &mut settle::Settle) -> bool {
-        let Ok(content) = std::fs::read(self.config_path()) else {
-            // Unreadable: the reload reports why.
-            return true;
-        };
-        let hash = content_hash_of(&content);
-        match settle.verdict(&content, hash) {
-            settle::Verdict::Apply => true,
-            settle::Verdict::Wait(why) => {
-                if settle.first_wait(hash) {
-                    tracing::warn!(config = %self.config_path().display(), "{why}");
-                }
-                false
-            }
-        }
-    }
-}
-
-/// The config file's hash combined with the pricing and TLS files that config loaded: editing
-/// any reloads (a certificate renewed on disk is picked up without a signal).
-fn watched_hash(config_file_hash: Option<u64>, config: &Config) -> Option<u64> {
-    let mut h = config_file_hash?;
-    let pricing = config.pricing.iter().flat_map(|p| p.sources.iter());
-    for f in pricing.map(PathBuf::as_path).chain(config.tls.files()) {
-        h = h.rotate_left(7) ^ content_hash(f).unwrap_or(0);
-    }
-    Some(h)
-}
-
-/// One memory guard step: reads RSS, applies the configured limit (reloadable), flips shedding.
-fn check_memory(pipeline: &Pipeline, guard: &mut crate::memory::MemoryGuard) {
-    let limit = pipeline
-        .snapshot()
-        .config
-        .limits
-        .max_memory
-        .map_or(u64::MAX, |b| b.0);
-    guard.set_limit(limit);
-    let Some(rss) = crate::expose::process::read().resident_bytes else {
-        return;
-    };
-    if let Some(shedding) = guard.update(rss as u64) {
-        let store = pipeline.store();
-        store.set_shedding(shedding);
-        if shedding {
-            tracing::warn!(
-                rss_bytes = rss,
-                limit_bytes = limit,
-                "memory limit reached: shedding new series, OTLP answers retry-later"
-            );
-        } else {
-            tracing::info!(
-                rss_bytes = rss,
-                "memory back under the limit: accepting new series"
-            );
-        }
-        telemetry::gauge(
-            store,
-            &catalogue::MEMORY_SHEDDING,
-            &[],
-            if shedding { 1.0 } else { 0.0 },
-        );
-    }
-}
-
-/// Hash of a watched file's content. Content, not mtime: an editor's rename-over or a Kubernetes
-/// ConfigMap symlink swap is noticed, and a mere touch is not a reload. Config files are small
-/// (the loader caps them), so reading one every few seconds costs nothing.
-pub fn content_hash(path: &Path) -> Option<u64> {
-    Some(content_hash_of(&std::fs::read(path).ok()?))
-}
-
-fn content_hash_of(content: &[u8]) -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = foldhash::fast::FixedState::with_seed(0).build_hasher();
-    h.write(content);
-    h.finish()
-}
-
-/// The handled signals. Install them *before* [`start`]: once meterd logs that it is listening a
-/// supervisor may send SIGHUP at any moment, and the default action of an unhandled SIGHUP is to
-/// terminate the process.
-pub struct Signals {
-    hup: tokio::signal::unix::Signal,
-    term: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    pub fn install() -> std::io::Result<Signals> {
-        use tokio::signal::unix::{signal, SignalKind};
-        Ok(Signals {
-            hup: signal(SignalKind::hangup())?,
-            term: signal(SignalKind::terminate())?,
-            int: signal(SignalKind::interrupt())?,
-        })
-    }
-}
-
-/// Runs until SIGTERM/SIGINT: reloads on SIGHUP and when the config file's content changes.
-/// `watch_interval: None` disables watching (SIGHUP still reloads).
-pub async fn run_until_signalled(
-    running: Running,
-    signals: Signals,
-    watch_interval: Option<Duration>,
-) -> std::io::Result<()> {
-    let Signals {
-        mut hup,
-        mut term,
-        mut int,
-    } = signals;
-    // A disabled watch still needs a timer in the select; a year-long one never fires in practice
-    // and its first tick is skipped, so it cannot race with a write right after start.
-    let period = watch_interval.unwrap_or(Duration::from_secs(365 * 24 * 3600));
-    let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut settle = settle::Settle::default();
-    loop {
-        tokio::select! {
-            _ = hup.recv() => {
-                tracing::info!("SIGHUP: reloading config");
-                let _ = running.reload();
-            }
-            _ = poll.tick() => {
-                let now = running.watched_hash();
-                if now.is_some() && now != running.loaded_hash() && running.settled(&mut settle) {
-                    tracing::info!("config or pricing file changed: reloading");
-                    let _ = running.reload();
-                }
-            }
-            _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
-            _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break; }
-        }
-    }
-    running.shutdown().await;
-    tracing::info!("meterd stopped");
-    Ok(())
 }

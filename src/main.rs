@@ -257,9 +257,7 @@ fn price(a: &PriceArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         },
-        None => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+        None => meterd::clock::unix_nanos(),
     };
     let mut ev = meterd::model::UsageEvent::new(&a.provider, &a.model);
     ev.unix_nanos = at;

@@ -34,12 +34,9 @@ pub struct Pipeline {
     durability: Arc<Durability>,
 }
 
-/// Unix seconds: the budget clock (periods are calendar time, not process uptime).
+/// The budget clock: periods are calendar time, not process uptime.
 fn unix_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    crate::clock::unix_secs_i64()
 }
 
 impl Pipeline {

@@ -185,10 +185,7 @@ impl RateLimit {
     }
 
     pub fn allow(&self, interval_secs: u64) -> bool {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let now = crate::clock::unix_secs();
         let last = self.last_secs.load(Ordering::Relaxed);
         now >= last.saturating_add(interval_secs)
             && self

@@ -72,7 +72,7 @@ async fn refresh(pipeline: &Pipeline, snapshot: &Snapshot) {
         let max_age = i64::try_from(fleet.max_age.0.as_secs()).unwrap_or(i64::MAX);
         pipeline
             .budgets()
-            .set_fleet(&b.name, result, jiff::Timestamp::now().as_second(), max_age);
+            .set_fleet(&b.name, result, crate::clock::unix_secs_i64(), max_age);
     }
     pipeline.refresh_budgets();
 }

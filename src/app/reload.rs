@@ -4,6 +4,8 @@
 use crate::config::load::ConfigErrors;
 use crate::config::Config;
 use crate::pipeline::Pipeline;
+use crate::store::Store;
+use crate::telemetry::{self, catalogue};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -40,7 +42,7 @@ impl Reloader {
     pub fn reload(&self) -> Result<(), ConfigErrors> {
         let _one_at_a_time = self.serial.lock().unwrap_or_else(|p| p.into_inner());
         let store = self.pipeline.store();
-        let file_hash = super::content_hash(&self.config_path);
+        let file_hash = super::watcher::content_hash(&self.config_path);
         let loaded = crate::pipeline::load(&self.config_path).and_then(|new| {
             // Certificates are read here, before anything is swapped, so a bad key file rejects
             // the whole reload like any other config error.
@@ -50,7 +52,7 @@ impl Reloader {
         match loaded {
             Ok((new, tls)) => {
                 let config = &new.config;
-                self.remember_loaded_hash(super::watched_hash(file_hash, config));
+                self.remember_loaded_hash(super::watcher::watched_hash(file_hash, config));
                 let old = self.pipeline.snapshot();
                 if old.config.listeners != config.listeners {
                     tracing::warn!("listener addresses changed in config; they apply on restart");
@@ -68,17 +70,17 @@ impl Reloader {
                     new.deriver.pricing().map(|p| &**p),
                 );
                 self.pipeline.swap_snapshot(new);
-                super::record_reload(store, true);
+                record_reload(store, true);
                 tracing::info!(config = %self.config_path.display(), "config reloaded");
                 Ok(())
             }
             Err(e) => {
                 // Remembered too, so the watcher does not retry the same bad content every poll.
-                self.remember_loaded_hash(super::watched_hash(
+                self.remember_loaded_hash(super::watcher::watched_hash(
                     file_hash,
                     &self.pipeline.snapshot().config,
                 ));
-                super::record_reload(store, false);
+                record_reload(store, false);
                 tracing::error!(
                     config = %self.config_path.display(),
                     errors = %e,
@@ -111,5 +113,29 @@ impl Reloader {
 impl crate::expose::server::Reload for Reloader {
     fn reload(&self) -> Result<(), ConfigErrors> {
         Reloader::reload(self)
+    }
+}
+
+/// Counts a config load and records its outcome in the reload gauges.
+pub(super) fn record_reload(store: &Store, ok: bool) {
+    telemetry::count(
+        store,
+        &catalogue::CONFIG_RELOADS,
+        &[("result", if ok { "success" } else { "failure" })],
+        1.0,
+    );
+    telemetry::gauge(
+        store,
+        &catalogue::CONFIG_LAST_RELOAD_SUCCESSFUL,
+        &[],
+        if ok { 1.0 } else { 0.0 },
+    );
+    if ok {
+        telemetry::gauge(
+            store,
+            &catalogue::CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS,
+            &[],
+            crate::clock::unix_secs_f64(),
+        );
     }
 }

@@ -125,7 +125,7 @@ fn thresholds(def: &BudgetDef) -> Vec<f64> {
 }
 
 fn now() -> i64 {
-    jiff::Timestamp::now().as_second()
+    crate::clock::unix_secs_i64()
 }
 
 #[derive(Serialize)]

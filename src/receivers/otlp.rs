@@ -23,10 +23,7 @@ pub fn spawn(
     if grpc.is_none() && http.is_none() {
         return;
     }
-    let started = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        .unwrap_or(0);
+    let started = crate::clock::unix_nanos();
     let ingest = ingest::Ingest::new(pipeline.clone(), started);
     if let Some(listener) = grpc {
         match tls.get(crate::tls::Which::OtlpGrpc) {

@@ -49,10 +49,7 @@ impl Flusher {
 
     /// The state file held all spend as of this instant: alert when this stops moving.
     fn mark_current(&self) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
+        let now = crate::clock::unix_secs_f64();
         telemetry::gauge(
             &self.store,
             &catalogue::STATE_LAST_FLUSH_SUCCESS_TIMESTAMP_SECONDS,

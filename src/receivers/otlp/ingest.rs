@@ -297,7 +297,7 @@ impl Ingest {
         let mut dropped: Vec<(ttft::TtftDrop, u64)> = Vec::new();
         // Decided and handed over in chunks: a bounded buffer, one lock and one usage count per
         // chunk, not per span.
-        let mut chunk = SpanChunk::new(n.min(USAGE_CHUNK), unix_secs());
+        let mut chunk = SpanChunk::new(n.min(USAGE_CHUNK), crate::clock::unix_secs());
         for rs in &req.resource_spans {
             let resource = rs.resource.as_ref().map_or(&[][..], |r| &r.attributes);
             let service = get_str(resource, "service.name");
@@ -650,14 +650,6 @@ impl SpanChunk<'_> {
 /// The provider's id of the response a span describes (`gen_ai.response.id`).
 fn response_id(attrs: &[KeyValue]) -> Option<std::borrow::Cow<'_, str>> {
     get_str(attrs, "gen_ai.response.id")
-}
-
-/// Unix seconds: the dedup window's clock.
-fn unix_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 fn item_name(signal: Signal) -> &'static str {

@@ -21,7 +21,7 @@ use std::hash::{BuildHasher, Hash};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, watch};
@@ -68,13 +68,6 @@ impl Queue {
 /// Resolves once shutdown is signalled (or the signal's sender is gone).
 async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
-}
-
-fn unix_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 fn worker_count(configured: usize) -> usize {
@@ -189,7 +182,13 @@ fn run_worker(mut rx: mpsc::Receiver<Batch>, pipeline: &Pipeline, pool: &udp::Po
         match next {
             Some(batch) => {
                 let (packets, transport) = (batch.packets, batch.transport);
-                worker.datagrams(pipeline, transport, &batch.data, packets, unix_nanos());
+                worker.datagrams(
+                    pipeline,
+                    transport,
+                    &batch.data,
+                    packets,
+                    crate::clock::unix_nanos(),
+                );
                 if transport == Transport::Udp {
                     pool.give_back(batch.data, packets);
                 }

@@ -245,8 +245,24 @@ fn many_stars_and_a_long_name_do_not_backtrack_forever() {
 
 proptest::proptest! {
     #[test]
-    fn resolve_never_panics(pattern in "[a-z.*]{0,12}", name in "\\PC{0,40}") {
-        let m = mapper(vec![rule(&pattern, "n_$1_$2", &[("l", "$3")])]);
-        let _ = m.resolve(&name, MetricType::Counter);
+    fn compiling_and_resolving_never_panic(pattern in "[a-z.*]{0,12}", name in "\\PC{0,40}") {
+        // Templates use every capture the glob has, so most generated rules compile and resolve;
+        // the rest (an empty pattern) must be refused with a reason, never half-compiled.
+        let stars = pattern.matches('*').count();
+        let (template, label) = match stars {
+            0 => ("n", "x"),
+            1 => ("n_$1", "$1"),
+            _ => ("n_$1_$2", "$2"),
+        };
+        let config = StatsdConfig {
+            mappings: vec![rule(&pattern, template, &[("l", label)])],
+            ..Default::default()
+        };
+        match Mapper::try_new(&config, "statsd") {
+            Ok(m) => {
+                let _ = m.resolve(&name, MetricType::Counter);
+            }
+            Err(issues) => proptest::prop_assert!(!issues.is_empty()),
+        }
     }
 }

@@ -6,7 +6,7 @@
 //! 2. [`config`]: the config file as plain data, loaded and checked (no behaviour);
 //! 3. [`store`]: the bounded, concurrent series registry;
 //! 4. [`telemetry`] (meterd's own `meterd_*` families, one catalogue), [`health`], [`memory`];
-//! 5. pure cores, each built *from* its config section: [`derive`] (usage, pricing, budgets,
+//! 5. pure cores, each built *from* its config section: [`derive`](mod@derive) (usage, pricing, budgets,
 //!    quality, dedup, redaction), [`statsd`] and [`otlp`] (decoders: lines and export requests in,
 //!    samples and events out); and [`tls`] (certificates to rustls, the TLS accept loop);
 //! 6. [`state`]: the durable state file (budget spend, dedup keys);

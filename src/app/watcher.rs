@@ -63,7 +63,7 @@ pub(super) fn content_hash_of(content: &[u8]) -> u64 {
     h.finish()
 }
 
-/// The handled signals. Install them *before* [`start`]: once meterd logs that it is listening a
+/// The handled signals. Install them *before* [`super::start`]: once meterd logs that it is listening a
 /// supervisor may send SIGHUP at any moment, and the default action of an unhandled SIGHUP is to
 /// terminate the process.
 pub struct Signals {

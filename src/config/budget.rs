@@ -12,7 +12,7 @@ pub const MAX_LIMIT_USD: f64 = 1e9;
 pub struct BudgetConfig {
     /// Identity of the budget: spend is kept under this name across reloads and restarts.
     pub name: String,
-    /// Label matchers on scope labels, `provider` and `model` (see [`matcher`]); empty: all spend.
+    /// Label matchers on scope labels, `provider` and `model` (see `derive::budget::matcher`); empty: all spend.
     #[serde(rename = "match")]
     pub matchers: BTreeMap<String, String>,
     pub period: String,

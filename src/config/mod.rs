@@ -4,9 +4,11 @@
 //!
 //! Nothing here knows how a section is used. Each subsystem builds its behaviour *from* its
 //! section (`statsd::Mapper`, `derive::pricing::Compiled`, `derive::budget::BudgetDef`, ...), and
-//! the checks that need that compiling are asked of the layer that compiles, through
-//! [`load::Compile`] (`pipeline::Snapshot` answers them). Problems are reported by key path
-//! (`budgets[2].limit_usd`); the loader turns paths into line and column of the source file.
+//! the checks that need that compiling are made by the layer that compiles
+//! (`pipeline::Snapshot::try_new`), whose problems [`load::load_config_with`] reports with the
+//! rest. (A price table is checked by compiling it too: `derive::pricing` implements
+//! [`Validate`] for it.) Problems are reported by key path (`budgets[2].limit_usd`); the loader
+//! turns paths into line and column of the source file.
 
 pub mod auth;
 pub mod budget;
@@ -243,7 +245,7 @@ pub fn index(path: &str, i: usize) -> String {
 
 impl Validate for Config {
     /// Plain values only: `pricing`, `budgets` and `statsd.mappings` are checked by compiling them
-    /// (see [`load::Compile`]).
+    /// (see [`load::load_config_with`]).
     fn validate(&self, path: &str, issues: &mut Issues) {
         self.limits.validate(&child(path, "limits"), issues);
         self.state.validate(&child(path, "state"), issues);

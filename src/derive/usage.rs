@@ -307,9 +307,7 @@ impl UsageFamilies {
 /// `meterd_usage_values_capped_total{dimension="error_type"}` += 1.
 fn error_type_capped() -> Sample {
     crate::telemetry::sample(
-        "meterd_usage_values_capped",
-        "Usage label values recorded as `other` because the dimension's cap on distinct values \
-         was reached, by dimension (error_type).",
+        &crate::telemetry::catalogue::USAGE_VALUES_CAPPED,
         &[("dimension", "error_type")],
         SampleValue::CounterAdd(1.0),
     )

@@ -153,7 +153,7 @@ pub enum Event {
 pub enum ConventionError {
     #[error("required tag {0:?} is missing")]
     MissingTag(&'static str),
-    #[error("tag {0:?} has a value this convention does not know")]
+    #[error("tag {0:?} has a value this convention does not know (accepted: {ok})", ok = accepted(.0))]
     BadTagValue(&'static str),
     #[error("wrong StatsD type for this llm.* name")]
     WrongType,
@@ -175,6 +175,20 @@ impl ConventionError {
             ConventionError::UsageValueInvalid => "usage_value_invalid",
             ConventionError::UsageValueTooLarge => "usage_value_too_large",
         }
+    }
+}
+
+/// What a tag checked by the convention may say, for the message that rejects another value.
+fn accepted(tag: &str) -> &'static str {
+    match tag {
+        "status" => "ok, error (say what failed in an error_type tag)",
+        "result" => "hit, miss",
+        "token_type" => {
+            "input, output, cached_input, cache_write, cache_write_5m, cache_write_1h, \
+             reasoning, audio_input, audio_output"
+        }
+        "request_input_tokens" => "a whole number of tokens",
+        _ => "see README.md, StatsD",
     }
 }
 

@@ -129,3 +129,28 @@ fn data_dir_is_relative_to_the_config_file_not_the_working_directory() {
         "{log}"
     );
 }
+
+/// An exporter configured with a wrong path is told the three that exist.
+#[test]
+fn unknown_otlp_paths_get_a_404_listing_the_valid_ones() {
+    let agent = crate::support::agent::Agent::start("");
+    let base = format!("http://{}", agent.addrs().otlp_http.expect("otlp http"));
+    for path in ["/v1/trace", "/", "/otlp/v1/metrics"] {
+        let resp = reqwest::blocking::Client::new()
+            .post(format!("{base}{path}"))
+            .header("content-type", "application/x-protobuf")
+            .body(Vec::new())
+            .timeout(Duration::from_secs(10))
+            .send()
+            .expect("post");
+        assert_eq!(resp.status().as_u16(), 404, "{path}");
+        let body = resp.text().expect("body");
+        assert_eq!(
+            body,
+            format!(
+                "no OTLP endpoint at {path}: POST to /v1/traces, /v1/metrics or /v1/logs (an \
+                 OTEL_EXPORTER_OTLP_ENDPOINT without a path gets them appended)\n"
+            )
+        );
+    }
+}

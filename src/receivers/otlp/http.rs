@@ -310,11 +310,26 @@ async fn require_auth(
     crate::net::auth::unauthorized()
 }
 
+/// An exporter pointed at a wrong path (a missing `/v1/...`, a typo) learns which ones exist.
+async fn unknown_path(uri: axum::http::Uri) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"))],
+        format!(
+            "no OTLP endpoint at {}: POST to /v1/traces, /v1/metrics or /v1/logs \
+             (an OTEL_EXPORTER_OTLP_ENDPOINT without a path gets them appended)\n",
+            uri.path()
+        ),
+    )
+        .into_response()
+}
+
 pub fn router(ingest: Arc<Ingest>) -> Router {
     Router::new()
         .route("/v1/metrics", post(metrics))
         .route("/v1/traces", post(traces))
         .route("/v1/logs", post(logs))
+        .fallback(unknown_path)
         .layer(axum::middleware::from_fn_with_state(
             ingest.clone(),
             require_auth,

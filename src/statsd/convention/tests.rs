@@ -345,3 +345,17 @@ fn non_finite_or_negative_usage_is_invalid_whatever_the_parser_let_through() {
         Err(ConventionError::UsageValueTooLarge)
     );
 }
+
+/// Issue 23: a rejected tag value says which values are accepted.
+#[test]
+fn bad_tag_values_list_the_accepted_ones() {
+    assert_eq!(
+        error("llm.requests:1|c|#provider:p,model:m,status:failed").to_string(),
+        "tag \"status\" has a value this convention does not know (accepted: ok, error (say \
+         what failed in an error_type tag))"
+    );
+    assert_eq!(
+        error("llm.cache:1|c|#cache:c,result:maybe").to_string(),
+        "tag \"result\" has a value this convention does not know (accepted: hit, miss)"
+    );
+}

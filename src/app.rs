@@ -16,7 +16,6 @@ use crate::expose::server::{self, Health, HttpState};
 use crate::pipeline::{Pipeline, Runtime};
 use crate::store::Store;
 use crate::telemetry;
-use crate::tls::serve::Peer;
 use crate::tls::Which;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -39,44 +38,26 @@ pub enum StartError {
     State(#[from] crate::state::StateError),
 }
 
-/// Serves an axum app until `shutdown`, with the client address available to handlers (the admin
-/// audit log records it).
-async fn serve_http<L>(
-    listener: L,
-    app: axum::Router,
-    mut shutdown: watch::Receiver<bool>,
-    what: &'static str,
-) where
-    L: axum::serve::Listener<Addr = SocketAddr>,
-    Peer: for<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
-{
-    let app = app.into_make_service_with_connect_info::<Peer>();
-    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-        let _ = shutdown.wait_for(|s| *s).await;
-    });
-    if let Err(e) = serve.await {
-        tracing::error!(error = %e, "{what} server failed");
-    }
-}
-
-/// Serves `app` on `listener`, over TLS when `tls` is set.
+/// Serves `app` on `listener`, over TLS when `tls` is set, admitting connections through `gate`
+/// (its cap, header and idle deadlines).
 pub fn spawn_http(
     tasks: &mut JoinSet<()>,
     listener: tokio::net::TcpListener,
     app: axum::Router,
     tls: Option<Arc<arc_swap::ArcSwap<rustls::ServerConfig>>>,
-    (name, store): (&'static str, Arc<Store>),
+    gate: Arc<crate::net_limits::Gate>,
     shutdown: &watch::Receiver<bool>,
 ) {
+    use crate::net_limits::http;
     let shutdown = shutdown.clone();
-    match (tls, listener.local_addr()) {
-        (Some(config), Ok(local)) => {
-            let rx = crate::tls::serve::accept(listener, config, name, store, shutdown.clone());
-            let listener = crate::tls::serve::Listener::new(rx, local);
-            tasks.spawn(serve_http(listener, app, shutdown, name));
+    match tls {
+        Some(config) => {
+            let rx = crate::tls::serve::accept(listener, config, gate.clone(), shutdown.clone());
+            tasks.spawn(http::serve(rx, app, gate, shutdown));
         }
-        _ => {
-            tasks.spawn(serve_http(listener, app, shutdown, name));
+        None => {
+            let rx = http::accept_plain(listener, gate.clone(), shutdown.clone());
+            tasks.spawn(http::serve(rx, app, gate, shutdown));
         }
     }
 }
@@ -159,6 +140,7 @@ async fn start_inner(
     file_hash: Option<u64>,
 ) -> Result<Running, StartError> {
     let loaded_hash = watched_hash(file_hash, &config);
+    crate::net_limits::raise_fd_limit(&config.limits);
     // `load_config` already read these files; a failure here means they changed since.
     let tls = crate::tls::Live::new(
         config
@@ -224,7 +206,7 @@ async fn start_inner(
             listener,
             server::router(state),
             tls.get(Which::Http),
-            ("http", store.clone()),
+            crate::net_limits::Gate::for_pipeline(crate::net_limits::Which::Http, &pipeline),
             &shutdown_rx,
         );
     }

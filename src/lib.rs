@@ -8,6 +8,7 @@
 //! - [`store`]: the bounded, concurrent series registry;
 //! - [`expose`]: `/metrics` (Prometheus text and OpenMetrics), health and the JSON API;
 //! - [`config`]: schema, loading, validation; [`telemetry`]: meterd's own `meterd_*` metrics;
+//! - [`net_limits`]: connection caps, header and idle deadlines on every TCP listener;
 //! - [`tls`]: optional TLS and mTLS on the TCP listeners, with certificates reloaded in place.
 
 pub mod app;
@@ -17,6 +18,7 @@ pub mod expose;
 pub mod memory;
 pub mod model;
 pub mod names;
+pub mod net_limits;
 pub mod otlp;
 pub mod pipeline;
 pub mod receivers;

@@ -227,6 +227,17 @@ impl tonic::service::Interceptor for AuthCheck {
     }
 }
 
+/// Admitted plain-TCP connections as a tonic incoming stream.
+pub fn plain_incoming(
+    rx: tokio::sync::mpsc::Receiver<
+        crate::net_limits::http::Conn<crate::net_limits::Guarded<tokio::net::TcpStream>>,
+    >,
+) -> impl tokio_stream::Stream<Item = Result<crate::net_limits::Guarded<tokio::net::TcpStream>, std::io::Error>>
+{
+    use tokio_stream::StreamExt;
+    tokio_stream::wrappers::ReceiverStream::new(rx).map(|(io, _, _)| Ok(io))
+}
+
 /// Serves until `shutdown` turns true, then drains in-flight requests.
 pub async fn serve<I, IO, IE>(incoming: I, ingest: Arc<Ingest>, mut shutdown: watch::Receiver<bool>)
 where

@@ -153,20 +153,17 @@ pub fn spawn(
         .unwrap_or(0);
     let ingest = ingest::Ingest::new(pipeline.clone(), started);
     if let Some(listener) = grpc {
+        use crate::net_limits::{Gate, Which};
+        let gate = Gate::for_pipeline(Which::OtlpGrpc, pipeline);
         match tls.get(crate::tls::Which::OtlpGrpc) {
             Some(config) => {
-                let rx = crate::tls::serve::accept(
-                    listener,
-                    config,
-                    "otlp_grpc",
-                    pipeline.store().clone(),
-                    shutdown.clone(),
-                );
+                let rx = crate::tls::serve::accept(listener, config, gate, shutdown.clone());
                 let incoming = crate::tls::serve::grpc_incoming(rx);
                 tasks.spawn(grpc::serve(incoming, ingest.clone(), shutdown.clone()));
             }
             None => {
-                let incoming = tonic::transport::server::TcpIncoming::from(listener);
+                let rx = crate::net_limits::http::accept_plain(listener, gate, shutdown.clone());
+                let incoming = grpc::plain_incoming(rx);
                 tasks.spawn(grpc::serve(incoming, ingest.clone(), shutdown.clone()));
             }
         }
@@ -177,7 +174,7 @@ pub fn spawn(
             listener,
             http::router(ingest),
             tls.get(crate::tls::Which::OtlpHttp),
-            ("otlp_http", pipeline.store().clone()),
+            crate::net_limits::Gate::for_pipeline(crate::net_limits::Which::OtlpHttp, pipeline),
             shutdown,
         );
     }

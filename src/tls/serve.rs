@@ -1,7 +1,8 @@
 //! Serving over TLS: one task accepts TCP connections and hands each to its own handshake task (a
 //! slow or silent client must not stall the accept loop); finished handshakes reach the server
-//! through a channel, as an axum [`Listener`](axum::serve::Listener) or a tonic incoming stream.
+//! through a channel, to the HTTP server (`net_limits::http`) or as a tonic incoming stream.
 
+use crate::net_limits::{Gate, Guarded};
 use crate::store::Store;
 use crate::telemetry;
 use arc_swap::ArcSwap;
@@ -22,34 +23,27 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Handshakes in progress at once per listener; connections beyond are closed at once.
 const MAX_HANDSHAKES: usize = 256;
 
-pub type Conn = (TlsStream<TcpStream>, SocketAddr);
+pub type Conn = crate::net_limits::http::Conn<TlsStream<Guarded<TcpStream>>>;
 
 /// Starts the accept loop on `listener`; handshaken connections come out of the returned channel
 /// until `shutdown` turns true.
 pub fn accept(
     listener: TcpListener,
     config: Arc<ArcSwap<ServerConfig>>,
-    name: &'static str,
-    store: Arc<Store>,
+    gate: Arc<Gate>,
     mut shutdown: watch::Receiver<bool>,
 ) -> mpsc::Receiver<Conn> {
     let (tx, rx) = mpsc::channel(64);
     let permits = Arc::new(Semaphore::new(MAX_HANDSHAKES));
+    let (name, store) = (gate.name(), gate.store().clone());
     tokio::spawn(async move {
         loop {
-            let accepted = tokio::select! {
-                r = listener.accept() => r,
+            // The connection cap and its deadlines apply from the first byte of the handshake.
+            let (tcp, peer) = tokio::select! {
+                c = gate.accept(&listener) => c,
                 _ = shutdown.wait_for(|s| *s) => break,
             };
-            let (tcp, peer) = match accepted {
-                Ok(c) => c,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(listener = name, error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
+            let state = tcp.handle();
             let Ok(permit) = permits.clone().try_acquire_owned() else {
                 failed(&store, name, "too_many_handshakes");
                 continue;
@@ -61,7 +55,7 @@ pub fn accept(
                 let _permit = permit;
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                     Ok(Ok(tls)) => {
-                        let _ = tx.send((tls, peer)).await;
+                        let _ = tx.send((tls, state, peer)).await;
                     }
                     Ok(Err(e)) => {
                         tracing::debug!(listener = name, %peer, error = %e, "TLS handshake failed");
@@ -90,56 +84,15 @@ fn failed(store: &Store, listener: &'static str, reason: &'static str) {
 #[derive(Clone, Copy, Debug)]
 pub struct Peer(pub SocketAddr);
 
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TcpListener>> for Peer {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, TcpListener>) -> Peer {
-        Peer(*stream.remote_addr())
-    }
-}
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, Listener>> for Peer {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, Listener>) -> Peer {
-        Peer(*stream.remote_addr())
-    }
-}
-
 impl std::fmt::Display for Peer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)
     }
 }
 
-/// Handshaken connections as an axum listener.
-pub struct Listener {
-    rx: mpsc::Receiver<Conn>,
-    local: SocketAddr,
-}
-
-impl Listener {
-    pub fn new(rx: mpsc::Receiver<Conn>, local: SocketAddr) -> Listener {
-        Listener { rx, local }
-    }
-}
-
-impl axum::serve::Listener for Listener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.rx.recv().await {
-            Some(c) => c,
-            // The accept loop stopped (shutdown): the server's graceful shutdown ends it.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(self.local)
-    }
-}
-
 /// A handshaken connection as tonic wants it (tonic's own impl needs its TLS feature, which would
 /// tie meterd to tonic's rustls setup and pin it to static certificates).
-pub struct GrpcIo(pub TlsStream<TcpStream>);
+pub struct GrpcIo(pub TlsStream<Guarded<TcpStream>>);
 
 impl tonic::transport::server::Connected for GrpcIo {
     type ConnectInfo = ();
@@ -191,5 +144,5 @@ pub fn grpc_incoming(
     rx: mpsc::Receiver<Conn>,
 ) -> impl tokio_stream::Stream<Item = Result<GrpcIo, io::Error>> {
     use tokio_stream::StreamExt;
-    tokio_stream::wrappers::ReceiverStream::new(rx).map(|(tls, _)| Ok(GrpcIo(tls)))
+    tokio_stream::wrappers::ReceiverStream::new(rx).map(|(tls, _, _)| Ok(GrpcIo(tls)))
 }

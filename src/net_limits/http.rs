@@ -84,16 +84,17 @@ async fn connection<IO>(
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-        let busy = state.begin_request();
-        req.extensions_mut().insert(ConnectInfo(Peer(peer)));
-        let app = app.clone();
-        async move {
-            let resp = app.oneshot(req).await;
-            drop(busy);
-            resp
-        }
-    });
+    let service =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            let busy = state.begin_request();
+            req.extensions_mut().insert(ConnectInfo(Peer(peer)));
+            let app = app.clone();
+            async move {
+                let resp = app.oneshot(req).await;
+                drop(busy);
+                resp
+            }
+        });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())

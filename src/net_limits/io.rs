@@ -23,7 +23,8 @@ pub struct Guarded<IO> {
     limits: ConnLimits,
     bytes_read: usize,
     evicted: Pin<Box<OwnedNotified>>,
-    timer: Pin<Box<Sleep>>,
+    /// Made on the first wait (admission may happen outside a runtime).
+    timer: Option<Pin<Box<Sleep>>>,
     /// Why meterd closed it, once it did.
     closed: Option<&'static str>,
 }
@@ -31,7 +32,6 @@ pub struct Guarded<IO> {
 impl<IO> Guarded<IO> {
     pub(super) fn new(io: IO, gate: Arc<Gate>, state: Arc<ConnState>, limits: ConnLimits) -> Self {
         let evicted = Box::pin(state.evict.clone().notified_owned());
-        let timer = Box::pin(tokio::time::sleep_until(state.opened + NEVER));
         Guarded {
             io,
             gate,
@@ -39,7 +39,7 @@ impl<IO> Guarded<IO> {
             limits,
             bytes_read: 0,
             evicted,
-            timer,
+            timer: None,
             closed: None,
         }
     }
@@ -99,10 +99,13 @@ impl<IO> Guarded<IO> {
             if Instant::now() >= due {
                 return Some(self.close(reason));
             }
-            if self.timer.deadline() != due {
-                self.timer.as_mut().reset(due);
+            let timer = self
+                .timer
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
+            if timer.deadline() != due {
+                timer.as_mut().reset(due);
             }
-            if self.timer.as_mut().poll(cx).is_pending() {
+            if timer.as_mut().poll(cx).is_pending() {
                 return None;
             }
         }

@@ -209,7 +209,10 @@ impl Gate {
 
     /// The next admitted connection. Accept errors (out of file descriptors, ...) are logged,
     /// counted and retried with backoff instead of spinning.
-    pub async fn accept(self: &Arc<Self>, listener: &TcpListener) -> (Guarded<TcpStream>, SocketAddr) {
+    pub async fn accept(
+        self: &Arc<Self>,
+        listener: &TcpListener,
+    ) -> (Guarded<TcpStream>, SocketAddr) {
         let mut backoff = Duration::from_millis(5);
         loop {
             match listener.accept().await {
@@ -239,11 +242,8 @@ impl Gate {
         let (state, open) = {
             let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
             if open.len() >= limits.max_connections {
-                let victim = choose_victim(
-                    open.values().map(|c| c.candidate()),
-                    now,
-                    MIN_IDLE_TO_EVICT,
-                );
+                let victim =
+                    choose_victim(open.values().map(|c| c.candidate()), now, MIN_IDLE_TO_EVICT);
                 let Some(victim) = victim.and_then(|id| open.remove(&id)) else {
                     drop(open);
                     self.rejected("connection_limit");

@@ -48,10 +48,17 @@ fn busy_and_recently_active_connections_are_never_evicted() {
     ];
     // Connection 3 was active 100 ms before `now`: within MIN_IDLE_TO_EVICT.
     assert_eq!(
-        choose_victim(conns.into_iter(), at(9_900) + Duration::from_millis(100), MIN_IDLE_TO_EVICT),
+        choose_victim(
+            conns.into_iter(),
+            at(9_900) + Duration::from_millis(100),
+            MIN_IDLE_TO_EVICT
+        ),
         None
     );
-    assert_eq!(choose_victim(std::iter::empty(), at(0), MIN_IDLE_TO_EVICT), None);
+    assert_eq!(
+        choose_victim(std::iter::empty(), at(0), MIN_IDLE_TO_EVICT),
+        None
+    );
 }
 
 fn gate(max: usize) -> Arc<Gate> {
@@ -82,7 +89,10 @@ fn at_the_cap_with_every_connection_busy_the_new_one_is_refused_and_counted() {
         ),
         "{text}"
     );
-    assert!(text.contains("meterd_connections_open{listener=\"http\"} 2"), "{text}");
+    assert!(
+        text.contains("meterd_connections_open{listener=\"http\"} 2"),
+        "{text}"
+    );
     drop(a);
     assert!(g.admit(()).is_some(), "a closed connection frees its slot");
 }

@@ -232,8 +232,9 @@ pub fn plain_incoming(
     rx: tokio::sync::mpsc::Receiver<
         crate::net_limits::http::Conn<crate::net_limits::Guarded<tokio::net::TcpStream>>,
     >,
-) -> impl tokio_stream::Stream<Item = Result<crate::net_limits::Guarded<tokio::net::TcpStream>, std::io::Error>>
-{
+) -> impl tokio_stream::Stream<
+    Item = Result<crate::net_limits::Guarded<tokio::net::TcpStream>, std::io::Error>,
+> {
     use tokio_stream::StreamExt;
     tokio_stream::wrappers::ReceiverStream::new(rx).map(|(io, _, _)| Ok(io))
 }

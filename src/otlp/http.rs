@@ -18,10 +18,10 @@ pub use decode::{decode, decode_metrics, gunzip, media_type, Encoding, Refusal};
 use super::ingest::{Ingest, Outcome, Signal, Transport};
 use axum::body::Body;
 use axum::extract::State;
-use axum::Extension;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use axum::Extension;
 use axum::Router;
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
@@ -102,7 +102,11 @@ where
     };
     // The body first, without a slot (see `body`): a stalled sender must not hold one.
     let limit = ingest.body_timeout();
-    let read = tokio::time::timeout(limit, body::receive(&budget, ingest.max_request_bytes(), &headers, body)).await;
+    let read = tokio::time::timeout(
+        limit,
+        body::receive(&budget, ingest.max_request_bytes(), &headers, body),
+    )
+    .await;
     let read = read.unwrap_or_else(|_| {
         Err(Refusal::new(
             StatusCode::REQUEST_TIMEOUT,
@@ -282,10 +286,7 @@ async fn require_auth(
 }
 
 pub fn router(ingest: Arc<Ingest>) -> Router {
-    let budget = Budget::new(
-        ingest.max_buffered_body_bytes(),
-        ingest.max_request_bytes(),
-    );
+    let budget = Budget::new(ingest.max_buffered_body_bytes(), ingest.max_request_bytes());
     Router::new()
         .route("/v1/metrics", post(metrics))
         .route("/v1/traces", post(traces))

@@ -133,7 +133,12 @@ impl Ingest {
 
     /// Fixed when the listeners start, like the concurrency bound.
     pub fn max_buffered_body_bytes(&self) -> u64 {
-        self.pipeline.runtime().config.limits.max_buffered_body_bytes.0
+        self.pipeline
+            .runtime()
+            .config
+            .limits
+            .max_buffered_body_bytes
+            .0
     }
 
     pub fn max_decompressed_bytes(&self) -> usize {

@@ -248,7 +248,8 @@ async fn run_tcp(
     // The cap (`limits.statsd_tcp_max_connections`, reloadable) is the gate's: at it, the
     // connection idle longest is closed to make room, and only when none is idle is the new one
     // refused. A new client is never accepted only to lose its lines.
-    let gate = crate::net_limits::Gate::for_pipeline(crate::net_limits::Which::StatsdTcp, &pipeline);
+    let gate =
+        crate::net_limits::Gate::for_pipeline(crate::net_limits::Which::StatsdTcp, &pipeline);
     let open = Arc::new(AtomicUsize::new(0));
     let mut conns = JoinSet::new();
     let mut backoff = Duration::from_millis(5);

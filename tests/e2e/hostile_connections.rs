@@ -106,7 +106,10 @@ fn stalled_otlp_http_bodies_do_not_refuse_grpc_or_http_ingest() {
     for round in 0..5 {
         let name = format!("while_stalled_http_{round}");
         let (status, body) = http_export(&m, &name);
-        assert_eq!(status, 200, "OTLP/HTTP round {round} with 24 stalled bodies: {body}");
+        assert_eq!(
+            status, 200,
+            "OTLP/HTTP round {round} with 24 stalled bodies: {body}"
+        );
         let name = format!("while_stalled_grpc_{round}");
         grpc_export(m.otlp_grpc, &name)
             .unwrap_or_else(|s| panic!("OTLP/gRPC round {round} with 24 stalled bodies: {s:?}"));
@@ -114,7 +117,9 @@ fn stalled_otlp_http_bodies_do_not_refuse_grpc_or_http_ingest() {
     assert_eq!(m.metric("while_stalled_http_4"), Some(1.0));
     assert_eq!(m.metric("while_stalled_grpc_4"), Some(1.0));
     assert_eq!(
-        m.metric(r#"meterd_otlp_requests_total{result="overloaded",signal="metrics",transport="grpc"}"#),
+        m.metric(
+            r#"meterd_otlp_requests_total{result="overloaded",signal="metrics",transport="grpc"}"#
+        ),
         None
     );
     drop(stalled);
@@ -133,7 +138,9 @@ fn a_body_past_its_deadline_is_answered_408_and_counted() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("otlp_body_timeout"), "{answer}");
     assert_eq!(
-        m.metric(r#"meterd_otlp_requests_total{result="timeout",signal="metrics",transport="http"}"#),
+        m.metric(
+            r#"meterd_otlp_requests_total{result="timeout",signal="metrics",transport="http"}"#
+        ),
         Some(1.0)
     );
 }
@@ -166,7 +173,9 @@ fn header_flood(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
         let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) else {
             continue;
         };
-        if s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ").is_ok() {
+        if s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            .is_ok()
+        {
             held.push(s);
         }
     }
@@ -197,9 +206,14 @@ fn a_header_flood_leaves_healthz_and_otlp_answering_within_1024_files() {
     let made_room = m
         .metric(r#"meterd_connections_closed_total{listener="http",reason="evicted"}"#)
         .unwrap_or(0.0)
-        + m.metric(r#"meterd_connections_rejected_total{listener="http",reason="connection_limit"}"#)
-            .unwrap_or(0.0);
-    assert!(made_room >= 2000.0, "{made_room} connections evicted or refused");
+        + m.metric(
+            r#"meterd_connections_rejected_total{listener="http",reason="connection_limit"}"#,
+        )
+        .unwrap_or(0.0);
+    assert!(
+        made_room >= 2000.0,
+        "{made_room} connections evicted or refused"
+    );
     assert!(!m.log().contains("Too many open files"), "{}", m.log());
     drop((flood, ingest_flood));
 }

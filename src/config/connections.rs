@@ -67,6 +67,13 @@ mod tests {
     }
 
     #[test]
+    fn shipped_config_documents_the_defaults() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/meterd.yaml");
+        let config = crate::config::load::load_config(&path).expect("config/meterd.yaml loads");
+        assert_eq!(config.limits, crate::config::Limits::default());
+    }
+
+    #[test]
     fn idle_timeout_zero_turns_it_off() {
         let ok = load_str::<Config>("limits:\n  idle_timeout: 0s\n", "t.yaml", &|_| None)
             .expect("valid");

@@ -160,9 +160,12 @@ fn raise_own_fd_limit(want: u64) {
     );
 }
 
-/// Opens `n` connections to `addr` that each send half a request header and then nothing. Ones
+const HALF_HEADER: &[u8] = b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+
+/// Opens `n` connections to `addr` that each send half a request header (for gRPC, part of the
+/// HTTP/2 preface) and then nothing. Ones
 /// meterd refuses or evicts are simply closed; the rest are held by the returned vector.
-fn header_flood(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+fn header_flood(addr: SocketAddr, n: usize, half: &[u8]) -> Vec<TcpStream> {
     let mut held = Vec::with_capacity(n);
     // A server that stopped accepting leaves connects hanging in a full backlog: give up early.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -173,9 +176,7 @@ fn header_flood(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
         let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) else {
             continue;
         };
-        if s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-            .is_ok()
-        {
+        if s.write_all(half).is_ok() {
             held.push(s);
         }
     }
@@ -186,10 +187,12 @@ fn header_flood(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
 fn a_header_flood_leaves_healthz_and_otlp_answering_within_1024_files() {
     raise_own_fd_limit(8192);
     let dir = tempfile::tempdir().expect("tempdir");
-    // The issue's measurement: 1,024 file descriptors, 3,000 half-sent headers.
+    // The issue's measurement: 1,024 file descriptors, 3,000 half-sent headers; then the ingest
+    // ports too.
     let m = start(&dir, "", 1024);
-    let flood = header_flood(m.http, 3000);
-    let ingest_flood = header_flood(m.otlp_http, 1000);
+    let flood = header_flood(m.http, 3000, HALF_HEADER);
+    let ingest_flood = header_flood(m.otlp_http, 1000, HALF_HEADER);
+    let grpc_flood = header_flood(m.otlp_grpc, 1000, b"PRI * HTTP/2.0\r\n");
     assert!(!flood.is_empty());
 
     let (status, body) = m.get("/healthz");
@@ -215,14 +218,17 @@ fn a_header_flood_leaves_healthz_and_otlp_answering_within_1024_files() {
         "{made_room} connections evicted or refused"
     );
     assert!(!m.log().contains("Too many open files"), "{}", m.log());
-    drop((flood, ingest_flood));
+    assert!(m
+        .metric(r#"meterd_connections_open{listener="otlp_grpc"}"#)
+        .is_some_and(|n| n <= 128.0));
+    drop((flood, ingest_flood, grpc_flood));
 }
 
 #[test]
 fn half_sent_headers_are_closed_at_the_header_deadline_and_counted() {
     let dir = tempfile::tempdir().expect("tempdir");
     let m = start(&dir, "limits:\n  header_read_timeout: 1s\n", 4096);
-    let mut held = header_flood(m.http, 3);
+    let mut held = header_flood(m.http, 3, HALF_HEADER);
     assert_eq!(held.len(), 3);
     for s in &mut held {
         s.set_read_timeout(Some(Duration::from_secs(10)))

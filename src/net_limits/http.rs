@@ -5,9 +5,13 @@
 use super::{ConnState, Gate};
 use crate::tls::serve::Peer;
 use axum::extract::ConnectInfo;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, watch};
@@ -84,17 +88,17 @@ async fn connection<IO>(
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service =
-        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-            let busy = state.begin_request();
-            req.extensions_mut().insert(ConnectInfo(Peer(peer)));
-            let app = app.clone();
-            async move {
-                let resp = app.oneshot(req).await;
-                drop(busy);
-                resp
-            }
-        });
+    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+        let busy = state.begin_request();
+        let mut req = req.map(|b| WatchedBody::new(b, &state));
+        req.extensions_mut().insert(ConnectInfo(Peer(peer)));
+        let app = app.clone();
+        async move {
+            let resp = app.oneshot(req).await;
+            drop(busy);
+            resp
+        }
+    });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -111,5 +115,59 @@ async fn connection<IO>(
     if let Err(e) = result {
         // Clients hanging up, timeouts and evictions (already counted) are routine.
         tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
+    }
+}
+
+/// A request body that tells the gate while it is still arriving (see `ConnState::awaiting_body`).
+struct WatchedBody {
+    inner: Incoming,
+    state: Option<Arc<ConnState>>,
+}
+
+impl WatchedBody {
+    fn new(inner: Incoming, state: &Arc<ConnState>) -> WatchedBody {
+        let state = (!inner.is_end_stream()).then(|| {
+            state.awaiting_body.fetch_add(1, Ordering::Relaxed);
+            state.clone()
+        });
+        WatchedBody { inner, state }
+    }
+
+    fn done(&mut self) {
+        if let Some(s) = self.state.take() {
+            s.awaiting_body.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for WatchedBody {
+    fn drop(&mut self) {
+        self.done();
+    }
+}
+
+impl Body for WatchedBody {
+    type Data = bytes::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.inner).poll_frame(cx);
+        if matches!(r, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) || this.inner.is_end_stream()
+        {
+            this.done();
+        }
+        r
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }

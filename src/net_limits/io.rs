@@ -217,7 +217,10 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Guarded<IO> {
     }
 }
 
+/// tonic puts this in every request's extensions, so the gRPC service can mark its requests busy.
 impl tonic::transport::server::Connected for Guarded<tokio::net::TcpStream> {
-    type ConnectInfo = ();
-    fn connect_info(&self) -> Self::ConnectInfo {}
+    type ConnectInfo = Arc<ConnState>;
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.handle()
+    }
 }

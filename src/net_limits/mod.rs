@@ -3,9 +3,10 @@
 //! idle timeout, each counted when it closes something.
 //!
 //! At the cap a new connection is not simply refused: a half-open flood would then lock out the
-//! liveness probe and every honest client. Instead the connection that has been idle longest makes
-//! room, preferring one that never completed a request (what a slowloris client holds). Only when
-//! every connection is busy or active within [`MIN_IDLE_TO_EVICT`] is the newcomer closed.
+//! liveness probe and every honest client. Instead an existing connection makes room: the oldest
+//! that never completed a request (what a slowloris client holds), else the one idle longest.
+//! Only when every connection is busy or served and active within [`MIN_IDLE_TO_EVICT`] is the
+//! newcomer closed.
 //!
 //! - [`Gate`]: one per listener; admits or evicts, keeps `meterd_connections_open{listener}`.
 //! - [`Guarded`]: the admitted socket; enforces the deadlines and eviction from inside its reads
@@ -101,6 +102,9 @@ pub struct ConnState {
     last_active_ms: AtomicU64,
     served: AtomicBool,
     busy: AtomicUsize,
+    /// Requests among `busy` still waiting for their body from the client: meterd is not
+    /// working on those, so a stalled body does not protect its connection from eviction.
+    awaiting_body: AtomicUsize,
     evict: Arc<Notify>,
 }
 
@@ -128,7 +132,7 @@ impl ConnState {
             opened: self.opened,
             last_active: self.last_active(),
             served: self.served.load(Ordering::Relaxed),
-            busy: self.busy.load(Ordering::Relaxed) > 0,
+            busy: self.busy.load(Ordering::Relaxed) > self.awaiting_body.load(Ordering::Relaxed),
         }
     }
 }
@@ -154,14 +158,20 @@ pub struct Candidate {
 }
 
 /// Which connection makes room for a new one at the cap: the oldest that never completed a
-/// request, else the one idle longest; never one busy or active within `min_idle` of `now`.
+/// request, else the one idle longest; never one busy, nor a served one active within `min_idle`
+/// of `now`. A connection still in its headers is fair game however fresh: in a burst of
+/// half-open connections refusing the newcomer instead would lock out the honest client that
+/// arrives behind it, while an honest client's headers take far less time than a flood needs to
+/// push it to the front.
 pub fn choose_victim(
     conns: impl Iterator<Item = Candidate>,
     now: Instant,
     min_idle: Duration,
 ) -> Option<u64> {
     conns
-        .filter(|c| !c.busy && now.saturating_duration_since(c.last_active) >= min_idle)
+        .filter(|c| {
+            !c.busy && (!c.served || now.saturating_duration_since(c.last_active) >= min_idle)
+        })
         .min_by_key(|c| (c.served, if c.served { c.last_active } else { c.opened }))
         .map(|c| c.id)
 }
@@ -260,6 +270,7 @@ impl Gate {
                 last_active_ms: AtomicU64::new(0),
                 served: AtomicBool::new(false),
                 busy: AtomicUsize::new(0),
+                awaiting_body: AtomicUsize::new(0),
                 evict: Arc::new(Notify::new()),
             });
             open.insert(id, state.clone());

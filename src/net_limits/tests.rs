@@ -40,24 +40,34 @@ fn otherwise_the_one_idle_longest() {
 }
 
 #[test]
-fn busy_and_recently_active_connections_are_never_evicted() {
+fn busy_and_recently_active_served_connections_are_never_evicted() {
     let conns = [
         conn(1, 0, 0, true, true),
         conn(2, 0, 0, false, true),
-        conn(3, 9_900, 9_900, false, false),
+        conn(3, 9_000, 9_900, true, false),
     ];
     // Connection 3 was active 100 ms before `now`: within MIN_IDLE_TO_EVICT.
+    let now = at(9_900) + Duration::from_millis(100);
     assert_eq!(
-        choose_victim(
-            conns.into_iter(),
-            at(9_900) + Duration::from_millis(100),
-            MIN_IDLE_TO_EVICT
-        ),
+        choose_victim(conns.into_iter(), now, MIN_IDLE_TO_EVICT),
         None
     );
     assert_eq!(
         choose_victim(std::iter::empty(), at(0), MIN_IDLE_TO_EVICT),
         None
+    );
+}
+
+#[test]
+fn a_fresh_connection_still_in_its_headers_can_make_room() {
+    let conns = [
+        conn(1, 0, 9_950, true, false),
+        conn(2, 9_990, 9_990, false, false),
+    ];
+    let now = at(10_000);
+    assert_eq!(
+        choose_victim(conns.into_iter(), now, MIN_IDLE_TO_EVICT),
+        Some(2)
     );
 }
 
@@ -95,4 +105,18 @@ fn at_the_cap_with_every_connection_busy_the_new_one_is_refused_and_counted() {
     );
     drop(a);
     assert!(g.admit(()).is_some(), "a closed connection frees its slot");
+}
+
+#[test]
+fn a_request_still_waiting_for_its_body_does_not_make_its_connection_busy() {
+    let g = gate(1);
+    let a = g.admit(()).expect("first");
+    let state = a.handle();
+    let _busy = state.begin_request();
+    assert!(state.candidate().busy);
+    state.awaiting_body.fetch_add(1, Ordering::Relaxed);
+    assert!(
+        !state.candidate().busy,
+        "a stalled body is the client's wait, not meterd's"
+    );
 }

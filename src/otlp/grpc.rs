@@ -167,9 +167,16 @@ where
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let signal = signal_of(req.uri().path());
         let ingest = self.ingest.clone();
+        // A connection with a request in progress is never evicted to make room for another.
+        let busy = req
+            .extensions()
+            .get::<Arc<crate::net_limits::ConnState>>()
+            .map(|s| s.begin_request());
         let fut = self.inner.call(req);
         Box::pin(async move {
-            let mut resp = fut.await?;
+            let resp = fut.await;
+            drop(busy);
+            let mut resp = resp?;
             let code = resp
                 .headers()
                 .get("grpc-status")

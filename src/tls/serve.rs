@@ -95,8 +95,10 @@ impl std::fmt::Display for Peer {
 pub struct GrpcIo(pub TlsStream<Guarded<TcpStream>>);
 
 impl tonic::transport::server::Connected for GrpcIo {
-    type ConnectInfo = ();
-    fn connect_info(&self) -> Self::ConnectInfo {}
+    type ConnectInfo = Arc<crate::net_limits::ConnState>;
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.0.get_ref().0.handle()
+    }
 }
 
 impl AsyncRead for GrpcIo {

@@ -126,6 +126,28 @@ fn stalled_otlp_http_bodies_do_not_refuse_grpc_or_http_ingest() {
 }
 
 #[test]
+fn stalled_bodies_filling_the_connection_cap_make_room_for_new_senders() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let m = start(&dir, "limits:\n  otlp_http_max_connections: 8\n", 4096);
+    let stalled: Vec<TcpStream> = (0..24).map(|_| stalled_body(m.otlp_http)).collect();
+    // Longer than the eviction floor: a body that stopped arriving is the client's wait, so its
+    // connection is idle and can make room.
+    std::thread::sleep(Duration::from_millis(800));
+    for round in 0..3 {
+        let name = format!("past_the_cap_{round}");
+        let (status, body) = http_export(&m, &name);
+        assert_eq!(
+            status, 200,
+            "round {round} with the cap full of stalled bodies: {body}"
+        );
+    }
+    assert!(m
+        .metric(r#"meterd_connections_closed_total{listener="otlp_http",reason="evicted"}"#)
+        .is_some_and(|n| n >= 1.0));
+    drop(stalled);
+}
+
+#[test]
 fn a_body_past_its_deadline_is_answered_408_and_counted() {
     let dir = tempfile::tempdir().expect("tempdir");
     let m = start(&dir, "limits:\n  otlp_body_timeout: 1s\n", 4096);
@@ -199,7 +221,14 @@ fn a_header_flood_leaves_healthz_and_otlp_answering_within_1024_files() {
     assert_eq!(status, 200, "/healthz during the flood: {body}");
     let (status, body) = http_export(&m, "during_flood_http");
     assert_eq!(status, 200, "OTLP/HTTP during the flood: {body}");
-    grpc_export(m.otlp_grpc, "during_flood_grpc").expect("OTLP/gRPC during the flood");
+    if let Err(s) = grpc_export(m.otlp_grpc, "during_flood_grpc") {
+        let (_, metrics) = m.get("/metrics");
+        let conns: Vec<&str> = metrics
+            .lines()
+            .filter(|l| l.starts_with("meterd_connections"))
+            .collect();
+        panic!("OTLP/gRPC during the flood: {s:?}\n{}", conns.join("\n"));
+    }
     assert_eq!(m.metric("during_flood_http"), Some(1.0));
 
     let open = m

@@ -1,10 +1,12 @@
-//! Serving over TLS: one task accepts TCP connections and hands each to its own handshake task (a
-//! slow or silent client must not stall the accept loop); finished handshakes reach the server
-//! through a channel, to the HTTP server (`net_limits::http`) or as a tonic incoming stream.
+//! Serving over TLS: connections accepted (and admitted under the listener's connection limits) by
+//! the network edge arrive through a channel; each gets its own handshake task (a slow or silent
+//! client must not stall the others), and finished handshakes leave through another channel, to
+//! the HTTP server or as a tonic incoming stream. `T` is whatever the edge attaches to a
+//! connection (its state under the limits); it travels along untouched.
 
-use crate::net_limits::{Gate, Guarded};
 use crate::store::Store;
 use crate::telemetry;
+use crate::telemetry::catalogue;
 use arc_swap::ArcSwap;
 use rustls::ServerConfig;
 use std::io;
@@ -14,7 +16,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio_rustls::server::TlsStream;
 
@@ -23,27 +24,29 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Handshakes in progress at once per listener; connections beyond are closed at once.
 const MAX_HANDSHAKES: usize = 256;
 
-pub type Conn = crate::net_limits::http::Conn<TlsStream<Guarded<TcpStream>>>;
+/// A connection, whatever the edge attached to it, and the client address.
+pub type Conn<IO, T> = (IO, T, SocketAddr);
 
-/// Starts the accept loop on `listener`; handshaken connections come out of the returned channel
-/// until `shutdown` turns true.
-pub fn accept(
-    listener: TcpListener,
+/// Handshakes every connection from `incoming` until `shutdown` turns true; handshaken ones come
+/// out of the returned channel.
+pub fn accept<IO, T>(
+    mut incoming: mpsc::Receiver<Conn<IO, T>>,
     config: Arc<ArcSwap<ServerConfig>>,
-    gate: Arc<Gate>,
+    (name, store): (&'static str, Arc<Store>),
     mut shutdown: watch::Receiver<bool>,
-) -> mpsc::Receiver<Conn> {
+) -> mpsc::Receiver<Conn<TlsStream<IO>, T>>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: Send + 'static,
+{
     let (tx, rx) = mpsc::channel(64);
     let permits = Arc::new(Semaphore::new(MAX_HANDSHAKES));
-    let (name, store) = (gate.name(), gate.store().clone());
     tokio::spawn(async move {
         loop {
-            // The connection cap and its deadlines apply from the first byte of the handshake.
-            let (tcp, peer) = tokio::select! {
-                c = gate.accept(&listener) => c,
+            let (tcp, extra, peer) = tokio::select! {
+                c = incoming.recv() => match c { Some(c) => c, None => break },
                 _ = shutdown.wait_for(|s| *s) => break,
             };
-            let state = tcp.handle();
             let Ok(permit) = permits.clone().try_acquire_owned() else {
                 failed(&store, name, "too_many_handshakes");
                 continue;
@@ -55,7 +58,7 @@ pub fn accept(
                 let _permit = permit;
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                     Ok(Ok(tls)) => {
-                        let _ = tx.send((tls, state, peer)).await;
+                        let _ = tx.send((tls, extra, peer)).await;
                     }
                     Ok(Err(e)) => {
                         tracing::debug!(listener = name, %peer, error = %e, "TLS handshake failed");
@@ -72,9 +75,7 @@ pub fn accept(
 fn failed(store: &Store, listener: &'static str, reason: &'static str) {
     telemetry::count(
         store,
-        "meterd_tls_handshake_failures",
-        "TLS connections dropped before the handshake completed (plain-text or untrusted \
-         clients, timeouts, too many handshakes at once), by listener and reason.",
+        &catalogue::TLS_HANDSHAKE_FAILURES,
         &[("listener", listener), ("reason", reason)],
         1.0,
     );
@@ -91,17 +92,21 @@ impl std::fmt::Display for Peer {
 }
 
 /// A handshaken connection as tonic wants it (tonic's own impl needs its TLS feature, which would
-/// tie meterd to tonic's rustls setup and pin it to static certificates).
-pub struct GrpcIo(pub TlsStream<Guarded<TcpStream>>);
+/// tie meterd to tonic's rustls setup and pin it to static certificates). Its connect info is what the edge attached to the connection (tonic puts it in every request's
+/// extensions).
+pub struct GrpcIo<IO, T>(pub TlsStream<IO>, pub T);
 
-impl tonic::transport::server::Connected for GrpcIo {
-    type ConnectInfo = Arc<crate::net_limits::ConnState>;
+impl<IO, T> tonic::transport::server::Connected for GrpcIo<IO, T>
+where
+    T: Clone + Send + Sync + 'static,
+{
+    type ConnectInfo = T;
     fn connect_info(&self) -> Self::ConnectInfo {
-        self.0.get_ref().0.handle()
+        self.1.clone()
     }
 }
 
-impl AsyncRead for GrpcIo {
+impl<IO: AsyncRead + AsyncWrite + Unpin, T: Unpin> AsyncRead for GrpcIo<IO, T> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -111,7 +116,7 @@ impl AsyncRead for GrpcIo {
     }
 }
 
-impl AsyncWrite for GrpcIo {
+impl<IO: AsyncRead + AsyncWrite + Unpin, T: Unpin> AsyncWrite for GrpcIo<IO, T> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -142,9 +147,13 @@ impl AsyncWrite for GrpcIo {
 }
 
 /// Handshaken connections as a tonic incoming stream.
-pub fn grpc_incoming(
-    rx: mpsc::Receiver<Conn>,
-) -> impl tokio_stream::Stream<Item = Result<GrpcIo, io::Error>> {
+pub fn grpc_incoming<IO, T>(
+    rx: mpsc::Receiver<Conn<TlsStream<IO>, T>>,
+) -> impl tokio_stream::Stream<Item = Result<GrpcIo<IO, T>, io::Error>>
+where
+    IO: Send + 'static,
+    T: Send + 'static,
+{
     use tokio_stream::StreamExt;
-    tokio_stream::wrappers::ReceiverStream::new(rx).map(|(tls, _, _)| Ok(GrpcIo(tls)))
+    tokio_stream::wrappers::ReceiverStream::new(rx).map(|(tls, extra, _)| Ok(GrpcIo(tls, extra)))
 }

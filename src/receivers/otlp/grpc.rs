@@ -170,7 +170,7 @@ where
         // A connection with a request in progress is never evicted to make room for another.
         let busy = req
             .extensions()
-            .get::<Arc<crate::net_limits::ConnState>>()
+            .get::<Arc<crate::net::limits::ConnState>>()
             .map(|s| s.begin_request());
         let fut = self.inner.call(req);
         Box::pin(async move {
@@ -237,10 +237,10 @@ impl tonic::service::Interceptor for AuthCheck {
 /// Admitted plain-TCP connections as a tonic incoming stream.
 pub fn plain_incoming(
     rx: tokio::sync::mpsc::Receiver<
-        crate::net_limits::http::Conn<crate::net_limits::Guarded<tokio::net::TcpStream>>,
+        crate::net::limits::http::Conn<crate::net::limits::Guarded<tokio::net::TcpStream>>,
     >,
 ) -> impl tokio_stream::Stream<
-    Item = Result<crate::net_limits::Guarded<tokio::net::TcpStream>, std::io::Error>,
+    Item = Result<crate::net::limits::Guarded<tokio::net::TcpStream>, std::io::Error>,
 > {
     use tokio_stream::StreamExt;
     tokio_stream::wrappers::ReceiverStream::new(rx).map(|(io, _, _)| Ok(io))

@@ -20,6 +20,7 @@ pub use io::Guarded;
 
 use crate::store::Store;
 use crate::telemetry;
+use crate::telemetry::catalogue;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -205,7 +206,7 @@ impl Gate {
     pub fn for_pipeline(which: Which, pipeline: &Arc<crate::pipeline::Pipeline>) -> Arc<Gate> {
         let p = pipeline.clone();
         Gate::new(which, pipeline.store().clone(), move || {
-            which.limits(&p.runtime().config.limits)
+            which.limits(&p.snapshot().config.limits)
         })
     }
 
@@ -292,8 +293,7 @@ impl Gate {
     fn set_open(&self, n: usize) {
         telemetry::gauge(
             &self.store,
-            "meterd_connections_open",
-            "TCP connections currently open, by listener.",
+            &catalogue::CONNECTIONS_OPEN,
             &[("listener", self.name())],
             n as f64,
         );
@@ -302,10 +302,7 @@ impl Gate {
     fn rejected(&self, reason: &'static str) {
         telemetry::count(
             &self.store,
-            "meterd_connections_rejected",
-            "TCP connections closed as soon as accepted, by listener and reason (connection_limit: \
-             at the cap with no idle connection to make room; accept_error: the accept call \
-             failed, e.g. out of file descriptors).",
+            &catalogue::CONNECTIONS_REJECTED,
             &[("listener", self.name()), ("reason", reason)],
             1.0,
         );
@@ -314,9 +311,7 @@ impl Gate {
     pub(crate) fn closed(&self, reason: &'static str) {
         telemetry::count(
             &self.store,
-            "meterd_connections_closed",
-            "TCP connections closed by meterd's limits, by listener and reason (evicted: idle \
-             longest when a new one came at the cap; header_timeout; idle_timeout).",
+            &catalogue::CONNECTIONS_CLOSED,
             &[("listener", self.name()), ("reason", reason)],
             1.0,
         );

@@ -17,11 +17,12 @@ use super::ingest::{Transport, Worker};
 use super::udp;
 use crate::pipeline::Pipeline;
 use crate::telemetry;
+use crate::telemetry::catalogue;
 use std::hash::{BuildHasher, Hash};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, watch};
@@ -70,13 +71,6 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }
 
-fn unix_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
 fn worker_count(configured: usize) -> usize {
     if configured > 0 {
         return configured;
@@ -95,7 +89,7 @@ pub fn spawn(
     if udp.is_none() && tcp.is_none() {
         return;
     }
-    let config = pipeline.runtime().config.clone();
+    let config = pipeline.snapshot().config.clone();
     let workers = worker_count(config.statsd.workers);
     let per_worker = config.limits.statsd_queue_packets.div_ceil(workers).max(1);
     let mut senders = Vec::with_capacity(workers);
@@ -189,7 +183,13 @@ fn run_worker(mut rx: mpsc::Receiver<Batch>, pipeline: &Pipeline, pool: &udp::Po
         match next {
             Some(batch) => {
                 let (packets, transport) = (batch.packets, batch.transport);
-                worker.datagrams(pipeline, transport, &batch.data, packets, unix_nanos());
+                worker.datagrams(
+                    pipeline,
+                    transport,
+                    &batch.data,
+                    packets,
+                    crate::clock::unix_nanos(),
+                );
                 if transport == Transport::Udp {
                     pool.give_back(batch.data, packets);
                 }
@@ -212,8 +212,7 @@ fn run_worker(mut rx: mpsc::Receiver<Batch>, pipeline: &Pipeline, pool: &udp::Po
 pub(super) fn count_dropped(pipeline: &Pipeline, reason: &str, n: u64) {
     telemetry::count(
         pipeline.store(),
-        "meterd_statsd_packets_dropped",
-        "StatsD packets dropped before parsing, by reason (queue_full: parsers behind).",
+        &catalogue::STATSD_PACKETS_DROPPED,
         &[("reason", reason)],
         n as f64,
     );
@@ -222,8 +221,7 @@ pub(super) fn count_dropped(pipeline: &Pipeline, reason: &str, n: u64) {
 fn count_closed(pipeline: &Pipeline, reason: &str) {
     telemetry::count(
         pipeline.store(),
-        "meterd_statsd_tcp_connections_closed",
-        "StatsD TCP connections closed by meterd or the peer, by reason.",
+        &catalogue::STATSD_TCP_CONNECTIONS_CLOSED,
         &[("reason", reason)],
         1.0,
     );
@@ -232,8 +230,7 @@ fn count_closed(pipeline: &Pipeline, reason: &str) {
 fn set_open(pipeline: &Pipeline, open: usize) {
     telemetry::gauge(
         pipeline.store(),
-        "meterd_statsd_tcp_connections_open",
-        "StatsD TCP connections currently open.",
+        &catalogue::STATSD_TCP_CONNECTIONS_OPEN,
         &[],
         open as f64,
     );
@@ -249,7 +246,7 @@ async fn run_tcp(
     // connection idle longest is closed to make room, and only when none is idle is the new one
     // refused. A new client is never accepted only to lose its lines.
     let gate =
-        crate::net_limits::Gate::for_pipeline(crate::net_limits::Which::StatsdTcp, &pipeline);
+        crate::net::limits::Gate::for_pipeline(crate::net::limits::Which::StatsdTcp, &pipeline);
     let open = Arc::new(AtomicUsize::new(0));
     let mut conns = JoinSet::new();
     let mut backoff = Duration::from_millis(5);
@@ -294,7 +291,7 @@ async fn run_tcp(
 
 /// Reads one connection until EOF, error, idle timeout or shutdown; returns why it closed.
 async fn connection(
-    mut stream: crate::net_limits::Guarded<TcpStream>,
+    mut stream: crate::net::limits::Guarded<TcpStream>,
     peer: SocketAddr,
     queue: &Queue,
     pipeline: &Pipeline,
@@ -306,7 +303,7 @@ async fn connection(
     // Inside an over-long line: discard bytes up to its newline.
     let mut skipping = false;
     loop {
-        let limits = pipeline.runtime().config.limits.clone();
+        let limits = pipeline.snapshot().config.limits.clone();
         // Zero disables the idle timeout.
         let idle = match limits.statsd_tcp_idle_timeout.0 {
             d if d.is_zero() => Duration::from_secs(365 * 86_400),
@@ -348,8 +345,7 @@ async fn connection(
             skipping = true;
             telemetry::count(
                 pipeline.store(),
-                "meterd_statsd_errors",
-                "StatsD lines (or samples of a line) rejected, by reason.",
+                &catalogue::STATSD_ERRORS,
                 &[("reason", "line_too_long")],
                 1.0,
             );

@@ -317,3 +317,24 @@ fn statsd_tcp_at_its_cap_closes_the_idle_connection_to_take_a_new_client() {
     );
     wait_metric(&agent, "meterd_statsd_tcp_connections_open", 1.0);
 }
+
+#[test]
+fn a_kept_alive_connection_idle_past_idle_timeout_is_closed_and_counted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let m = start(&dir, "limits:\n  idle_timeout: 1s\n", 4096);
+    let mut s = TcpStream::connect(m.http).expect("connect");
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    // The answer, then (keep-alive) nothing until meterd closes the idle connection.
+    let mut all = Vec::new();
+    let _ = s.read_to_end(&mut all);
+    let all = String::from_utf8_lossy(&all);
+    assert!(all.starts_with("HTTP/1.1 200"), "{all}");
+    wait_until("the idle close counted", Duration::from_secs(10), || {
+        (m.metric(r#"meterd_connections_closed_total{listener="http",reason="idle_timeout"}"#)
+            == Some(1.0))
+        .then_some(())
+    });
+}

@@ -34,6 +34,12 @@ use tokio::time::Instant;
 /// request within milliseconds of connecting, a stalled one sits.
 pub const MIN_IDLE_TO_EVICT: Duration = Duration::from_millis(500);
 
+/// A request in progress protects its connection only while bytes still move: one silent this
+/// long (a gRPC message that stopped arriving) no longer pins a slot. An honest request is silent
+/// only while meterd works on it or waits for its commit (`state.commit_timeout`, 10 s by
+/// default), and losing its connection then at the cap only means the retry it would get anyway.
+pub const BUSY_SILENT_FOR: Duration = Duration::from_secs(60);
+
 /// The limits of one listener, read from the live config at each accept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnLimits {
@@ -159,8 +165,8 @@ pub struct Candidate {
 }
 
 /// Which connection makes room for a new one at the cap: the oldest that never completed a
-/// request, else the one idle longest; never one busy, nor a served one active within `min_idle`
-/// of `now`. A connection still in its headers is fair game however fresh: in a burst of
+/// request, else the one idle longest; never one busy (unless silent for [`BUSY_SILENT_FOR`]),
+/// nor a served one active within `min_idle` of `now`. A connection still in its headers is fair game however fresh: in a burst of
 /// half-open connections refusing the newcomer instead would lock out the honest client that
 /// arrives behind it, while an honest client's headers take far less time than a flood needs to
 /// push it to the front.
@@ -171,7 +177,8 @@ pub fn choose_victim(
 ) -> Option<u64> {
     conns
         .filter(|c| {
-            !c.busy && (!c.served || now.saturating_duration_since(c.last_active) >= min_idle)
+            let idle = now.saturating_duration_since(c.last_active);
+            (!c.busy || idle >= BUSY_SILENT_FOR) && (!c.served || idle >= min_idle)
         })
         .min_by_key(|c| (c.served, if c.served { c.last_active } else { c.opened }))
         .map(|c| c.id)

@@ -59,6 +59,16 @@ fn busy_and_recently_active_served_connections_are_never_evicted() {
 }
 
 #[test]
+fn a_busy_connection_silent_for_a_minute_no_longer_pins_its_slot() {
+    let conns = [conn(1, 0, 0, true, true), conn(2, 0, 100_000, true, true)];
+    let now = at(100_000);
+    assert_eq!(
+        choose_victim(conns.into_iter(), now, MIN_IDLE_TO_EVICT),
+        Some(1)
+    );
+}
+
+#[test]
 fn a_fresh_connection_still_in_its_headers_can_make_room() {
     let conns = [
         conn(1, 0, 9_950, true, false),

@@ -370,6 +370,14 @@ const MAY_BE_ABSENT: &[(&str, &str)] = &[
         "needs more values than a cap",
     ),
     (
+        "meterd_connections_closed_total",
+        "needs a connection evicted or timed out",
+    ),
+    (
+        "meterd_connections_rejected_total",
+        "needs a listener at its connection cap",
+    ),
+    (
         "meterd_usage_values_capped_total",
         "needs more error types than the cap",
     ),

@@ -186,6 +186,7 @@ async fn start_inner(
     let (state_file, budgets) = open_state(&config)?;
     let flush_interval = config.state.flush_interval.0;
     let dedup = open_dedup(&config, &state_file)?;
+    let ledger = open_ledger(&config, &state_file)?;
     let durability = Arc::new(crate::state::durable::Durability::persistent());
     let pipeline = Arc::new(
         Pipeline::with_budgets(
@@ -194,7 +195,8 @@ async fn start_inner(
             budgets.clone(),
             durability.clone(),
         )
-        .with_dedup(dedup.clone()),
+        .with_dedup(dedup.clone())
+        .with_ledger(ledger.clone()),
     );
     let health = Arc::new(Health::default());
     health.set("state", Ok(()));
@@ -218,6 +220,7 @@ async fn start_inner(
             health: health.clone(),
             start_time_unix: unix_now(),
             reloader: Some(reloader.clone()),
+            state: Some(state_file.clone()),
         };
         spawn_http(
             &mut tasks,
@@ -300,6 +303,7 @@ async fn start_inner(
         let flusher = crate::state::flush::Flusher {
             budgets,
             dedup,
+            ledger,
             durability,
             file: state_file,
             store: store.clone(),
@@ -398,6 +402,32 @@ fn open_dedup(
         "dedup keys loaded"
     );
     Ok(Arc::new(dedup))
+}
+
+/// Restores the usage ledger's live buckets (this hour, today), so counting continues where the
+/// last run stopped. Unreadable rows are left on disk as found and counting starts beside them.
+fn open_ledger(
+    config: &Config,
+    file: &crate::state::StateFile,
+) -> Result<Arc<crate::derive::ledger::SharedLedger>, StartError> {
+    let now = unix_now() as i64;
+    let ledger = crate::derive::ledger::SharedLedger::new(&config.usage, now);
+    let mut records = Vec::new();
+    let ranges = ledger.lock().live_ranges(now);
+    for (from, to) in ranges {
+        let rows = file
+            .usage_range(&from, &to, crate::state::usage::MAX_READ_ROWS)
+            .map_err(|reason| crate::state::StateError::Io {
+                file: file.path().to_path_buf(),
+                reason,
+            })?;
+        records.extend(rows);
+    }
+    let bad = ledger.lock().restore(&records, now);
+    if bad > 0 {
+        tracing::warn!(file = %file.path().display(), bad, "unreadable usage rows skipped");
+    }
+    Ok(Arc::new(ledger))
 }
 
 fn record_build_info(store: &Store) {

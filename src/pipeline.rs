@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::derive::budget::matcher::CallLabels;
 use crate::derive::budget::Budgets;
 use crate::derive::dedup::Dedup;
+use crate::derive::ledger::{self, SharedLedger};
 use crate::derive::usage::UsageRejected;
 use crate::derive::Deriver;
 use crate::model::{
@@ -43,6 +44,8 @@ pub struct Pipeline {
     budgets: Arc<Budgets>,
     /// Span and response keys of priced calls: persisted with the spend (see [`Self::spend_mark`]).
     dedup: Arc<Dedup>,
+    /// Usage rollups: flushed with the spend, like the dedup keys.
+    ledger: Arc<SharedLedger>,
     durability: Arc<Durability>,
 }
 
@@ -71,11 +74,13 @@ impl Pipeline {
         store.set_limits(runtime.config.limits.store_limits());
         let otlp = &runtime.config.otlp;
         let dedup = Arc::new(Dedup::new(&otlp.dedup, &otlp.usage_scopes));
+        let ledger = Arc::new(SharedLedger::new(&runtime.config.usage, unix_secs()));
         let pipeline = Pipeline {
             store,
             runtime: ArcSwap::from_pointee(runtime),
             budgets,
             dedup,
+            ledger,
             durability,
         };
         pipeline.count_orphans();
@@ -86,6 +91,16 @@ impl Pipeline {
     pub fn with_dedup(mut self, dedup: Arc<Dedup>) -> Self {
         self.dedup = dedup;
         self
+    }
+
+    /// Uses `ledger` (restored from the state file, flushed with the spend).
+    pub fn with_ledger(mut self, ledger: Arc<SharedLedger>) -> Self {
+        self.ledger = ledger;
+        self
+    }
+
+    pub fn ledger(&self) -> &Arc<SharedLedger> {
+        &self.ledger
     }
 
     pub fn budgets(&self) -> &Arc<Budgets> {
@@ -103,10 +118,14 @@ impl Pipeline {
     }
 
     /// The write sequence number now: pass it to [`Self::durable_since`] after handing in a
-    /// request's usage. The sum of the budgets' and the dedup window's: both only grow, and the
-    /// flusher takes both at one instant, so a commit covering a later sum covers both parts.
+    /// request's usage. The sum of the budgets', the dedup window's and the ledger's: each only
+    /// grows, and the flusher takes all at one instant, so a commit covering a later sum covers
+    /// every part.
     pub fn spend_mark(&self) -> u64 {
-        self.budgets.seq().wrapping_add(self.dedup.seq())
+        self.budgets
+            .seq()
+            .wrapping_add(self.dedup.seq())
+            .wrapping_add(self.ledger.seq())
     }
 
     /// Like [`Self::durable`] for a request that started at `mark`, with an error once `timeout`
@@ -168,6 +187,7 @@ impl Pipeline {
         runtime.deriver.carry_over(&self.runtime.load().deriver);
         let otlp = &runtime.config.otlp;
         self.dedup.configure(&otlp.dedup, &otlp.usage_scopes);
+        self.ledger.configure(&runtime.config.usage);
         self.runtime.store(Arc::new(runtime));
         self.count_orphans();
     }
@@ -266,8 +286,13 @@ impl Pipeline {
                 continue;
             }
             derived += 1;
-            match rt.deriver.usage(event, &mut out) {
-                Ok(cost) => self.budget_spend(&rt.deriver, event, cost, &mut out),
+            match rt.deriver.usage_priced(event, &mut out) {
+                Ok(priced) => {
+                    // Fits: `usage_priced` refuses totals past u64 nano-USD.
+                    let nanos = crate::derive::pricing::derive::nano(priced.femto).unwrap_or(0);
+                    self.budget_spend(&rt.deriver, event, nanos, &mut out);
+                    self.ledger_record(&rt.deriver, event, &priced);
+                }
                 Err(_) => telemetry::money_overflow(&self.store, "cost", &event.model),
             }
             for s in out.drain(..) {
@@ -281,6 +306,33 @@ impl Pipeline {
             &[("protocol", protocol)],
             derived as f64,
         );
+    }
+
+    /// Counts the event into the usage ledger's hour and day rows (scope labels as budgets see
+    /// them: allow-listed and redacted).
+    fn ledger_record(&self, deriver: &Deriver, event: &UsageEvent, priced: &crate::derive::Priced) {
+        let scope = deriver.scope(&event.scope);
+        let rec = self.ledger.record(
+            &ledger::Entry {
+                provider: &event.provider,
+                model: &event.model,
+                scope: &scope,
+                usage: &priced.usage,
+                weight: event.weight,
+                error: event.status == Some(crate::model::CallStatus::Error),
+                cost_femto: priced.femto,
+            },
+            unix_secs(),
+        );
+        if rec.folded > 0 {
+            telemetry::count(
+                &self.store,
+                "meterd_usage_rows_folded",
+                "Usage counted under the ledger's _other row because a bucket reached                  usage.max_rows_per_bucket (one per bucket: hour and day).",
+                &[],
+                f64::from(rec.folded),
+            );
+        }
     }
 
     fn usage_rejected(&self, protocol: &str, event: &UsageEvent, r: UsageRejected) {

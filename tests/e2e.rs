@@ -43,5 +43,6 @@ mod e2e {
     pub mod statsd_metrics;
     pub mod statsd_tcp;
     pub mod tls;
+    pub mod usage_ledger;
     pub mod usage_semantics;
 }

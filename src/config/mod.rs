@@ -7,6 +7,7 @@
 
 pub mod load;
 pub mod units;
+pub mod usage;
 
 pub use units::{ByteSize, HumanDuration};
 
@@ -44,6 +45,8 @@ pub struct Config {
     /// TLS per TCP listener (`http`, `otlp_grpc`, `otlp_http`); plain TCP where absent.
     pub tls: crate::tls::TlsListeners,
     pub state: StateConfig,
+    /// The usage ledger: durable hour/day rollups behind `/api/v1/usage` and `meterd report`.
+    pub usage: usage::UsageConfig,
 }
 
 impl Default for Config {
@@ -67,6 +70,7 @@ impl Default for Config {
             admin: Default::default(),
             tls: Default::default(),
             state: StateConfig::default(),
+            usage: Default::default(),
         }
     }
 }
@@ -240,6 +244,7 @@ impl Validate for Config {
     fn validate(&self, path: &str, issues: &mut Issues) {
         self.limits.validate(&child(path, "limits"), issues);
         self.state.validate(&child(path, "state"), issues);
+        self.usage.validate(&child(path, "usage"), issues);
         self.statsd.validate(&child(path, "statsd"), issues);
         self.otlp.validate(&child(path, "otlp"), issues);
         if let Some(p) = &self.pricing {

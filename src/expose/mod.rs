@@ -7,3 +7,4 @@ pub mod auth;
 pub mod process;
 pub mod server;
 pub mod text;
+pub mod usage;

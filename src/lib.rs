@@ -8,6 +8,7 @@
 //! - [`store`]: the bounded, concurrent series registry;
 //! - [`expose`]: `/metrics` (Prometheus text and OpenMetrics), health and the JSON API;
 //! - [`config`]: schema, loading, validation; [`telemetry`]: meterd's own `meterd_*` metrics;
+//! - [`report`]: `meterd report` (spend, forecast, what-if repricing) over the usage ledger;
 //! - [`tls`]: optional TLS and mTLS on the TCP listeners, with certificates reloaded in place.
 
 pub mod app;
@@ -20,6 +21,7 @@ pub mod names;
 pub mod otlp;
 pub mod pipeline;
 pub mod receivers;
+pub mod report;
 pub mod state;
 pub mod statsd;
 pub mod store;

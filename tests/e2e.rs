@@ -44,5 +44,6 @@ mod e2e {
     pub mod statsd_tcp;
     pub mod tls;
     pub mod usage_ledger;
+    pub mod usage_report;
     pub mod usage_semantics;
 }

@@ -142,7 +142,7 @@ pub fn parse_usage(body: &[u8], scope_labels: &[String]) -> Result<Rows, String>
 }
 
 /// The label pairs and value of one exposition line (`name{a="b",...} value`), if it is `name`.
-fn series<'a>(line: &'a str, name: &str) -> Option<(BTreeMap<String, String>, f64)> {
+fn series(line: &str, name: &str) -> Option<(BTreeMap<String, String>, f64)> {
     let rest = line.strip_prefix(name)?;
     let (labels, value) = match rest.strip_prefix('{') {
         Some(r) => {

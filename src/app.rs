@@ -298,6 +298,25 @@ async fn start_inner(
         pipeline.clone(),
         shutdown_rx.clone(),
     ));
+    let marks = {
+        let (marks, bad) =
+            crate::derive::notify::Marks::restore(&state_file.notified_marks().map_err(
+                |reason| crate::state::StateError::Io {
+                    file: state_file.path().to_path_buf(),
+                    reason,
+                },
+            )?);
+        if bad > 0 {
+            tracing::warn!(bad, "unreadable budget notification marks dropped");
+        }
+        marks
+    };
+    tasks.spawn(crate::notify::run(
+        pipeline.clone(),
+        state_file.clone(),
+        marks,
+        shutdown_rx.clone(),
+    ));
     let state_flusher = {
         let (tx, rx) = watch::channel(false);
         let flusher = crate::state::flush::Flusher {

@@ -18,6 +18,7 @@ pub mod expose;
 pub mod memory;
 pub mod model;
 pub mod names;
+pub mod notify;
 pub mod otlp;
 pub mod pipeline;
 pub mod receivers;

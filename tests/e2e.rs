@@ -7,6 +7,7 @@ mod support;
 mod e2e {
     pub mod admin;
     pub mod budget_integrity;
+    pub mod budget_notifications;
     pub mod cli;
     pub mod corrupt_state;
     pub mod disk_full;

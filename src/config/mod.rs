@@ -6,6 +6,7 @@
 //! line and column of the source file.
 
 pub mod load;
+pub mod notifications;
 pub mod units;
 pub mod usage;
 
@@ -47,6 +48,8 @@ pub struct Config {
     pub state: StateConfig,
     /// The usage ledger: durable hour/day rollups behind `/api/v1/usage` and `meterd report`.
     pub usage: usage::UsageConfig,
+    /// Budget threshold notifications (log line always; optional webhook).
+    pub notifications: notifications::NotificationsConfig,
 }
 
 impl Default for Config {
@@ -71,6 +74,7 @@ impl Default for Config {
             tls: Default::default(),
             state: StateConfig::default(),
             usage: Default::default(),
+            notifications: Default::default(),
         }
     }
 }
@@ -245,6 +249,8 @@ impl Validate for Config {
         self.limits.validate(&child(path, "limits"), issues);
         self.state.validate(&child(path, "state"), issues);
         self.usage.validate(&child(path, "usage"), issues);
+        self.notifications
+            .validate(&child(path, "notifications"), issues);
         self.statsd.validate(&child(path, "statsd"), issues);
         self.otlp.validate(&child(path, "otlp"), issues);
         if let Some(p) = &self.pricing {

@@ -5,6 +5,7 @@ pub mod budget;
 mod call_labels;
 pub mod dedup;
 pub mod ledger;
+pub mod notify;
 pub mod pricing;
 pub mod quality;
 pub mod redact;

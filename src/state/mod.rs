@@ -14,6 +14,7 @@
 pub mod durable;
 pub mod fleet;
 pub mod flush;
+pub mod notify;
 pub mod usage;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -255,6 +256,17 @@ impl StateFile {
         keys: KeyChanges<'_>,
         rows: usage::UsageChanges<'_>,
     ) -> Result<(), String> {
+        self.commit_with(puts, deletes, keys, |tx| usage::apply(tx, rows))
+    }
+
+    /// One write transaction with `extra` changes to other tables (see [`Self::commit`]).
+    fn commit_with(
+        &self,
+        puts: &[(String, Vec<u8>)],
+        deletes: &[String],
+        keys: KeyChanges<'_>,
+        extra: impl FnOnce(&redb::WriteTransaction) -> Result<(), redb::Error>,
+    ) -> Result<(), String> {
         let mut slot = self.db.lock().unwrap_or_else(PoisonError::into_inner);
         let db = match slot.take() {
             Some(db) => db,
@@ -292,7 +304,7 @@ impl StateFile {
                     t.insert(k.as_slice(), v.as_slice())?;
                 }
             }
-            usage::apply(&tx, rows)?;
+            extra(&tx)?;
             tx.commit()?;
             Ok(())
         });

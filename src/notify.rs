@@ -9,13 +9,13 @@
 //! notification, counted in `meterd_notifications_total{result="dropped"}`; delivery is retried
 //! with doubling backoff, then counted as `failure`.
 
+use crate::config::fleet::Target;
 use crate::config::notifications::WebhookConfig;
-use crate::derive::budget::fleet::Target;
 use crate::derive::notify::{webhook_body, Kind, Marks, Notice};
 use crate::pipeline::Pipeline;
 use crate::state::StateFile;
 use crate::store::Store;
-use crate::telemetry;
+use crate::telemetry::{self, catalogue};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -23,14 +23,7 @@ use tokio::sync::{mpsc, watch};
 const TICK: Duration = Duration::from_secs(1);
 
 fn count(store: &Store, result: &str) {
-    telemetry::count(
-        store,
-        "meterd_notifications",
-        "Budget notification webhook deliveries, by result (success; failure after every retry; \
-         dropped because notifications.webhook.queue_size was reached).",
-        &[("result", result)],
-        1.0,
-    );
+    telemetry::count(store, &catalogue::NOTIFICATIONS, &[("result", result)], 1.0);
 }
 
 struct Delivery {
@@ -46,7 +39,7 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let queue_size = pipeline
-        .runtime()
+        .snapshot()
         .config
         .notifications
         .webhook
@@ -80,7 +73,7 @@ pub async fn run(
                 continue;
             }
         }
-        let webhook = pipeline.runtime().config.notifications.webhook.clone();
+        let webhook = pipeline.snapshot().config.notifications.webhook.clone();
         for n in &changes.notices {
             log(n);
             let Some(webhook) = webhook.clone() else {

@@ -261,7 +261,7 @@ mod tests {
             thresholds: vec![0.5, 0.8],
             ..Default::default()
         };
-        Budgets::in_memory(&[c], NOW)
+        Budgets::in_memory(&[Arc::new(BudgetDef::compile(&c).unwrap())], NOW)
     }
 
     fn spend(b: &Budgets, nanos: u64, now: i64) {

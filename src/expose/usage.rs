@@ -68,7 +68,7 @@ async fn usage(
     State(st): State<HttpState>,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
-    let config = st.pipeline.runtime().config.clone();
+    let config = st.pipeline.snapshot().config.clone();
     let Settings {
         timezone,
         timezone_name,

@@ -3,7 +3,7 @@
 //! regroups them exactly as the agent would) and `/metrics` (quality and outcome counters).
 
 use super::Quality;
-use crate::derive::budget::fleet::{percent_encode, Target};
+use crate::config::fleet::Target;
 use crate::derive::ledger::row::{self, Gran, Key, Totals, QUANTITY_NAMES};
 use crate::derive::ledger::{clock, decode_rows};
 use crate::derive::pricing::Amount;
@@ -219,7 +219,7 @@ pub fn from_api(
     group_by.extend(scope_labels.iter().cloned());
     let path = format!(
         "/api/v1/usage?from={from}&to={to}&group_by={}",
-        percent_encode(&group_by.join(","))
+        group_by.join(",")
     );
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -19,7 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["pipeline"],
     &["net"],
     &["receivers", "expose", "notify", "report"],
-    &["app"],
+    &["app", "report_cli"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -122,6 +122,8 @@ pub struct Ledger {
     dirty: HashSet<Box<[u8]>>,
     /// The live buckets: those the last event (or tick) fell in.
     live: [(Gran, i64); 2],
+    /// Where the live hour and day end: until then an event needs no time zone arithmetic.
+    live_until: (i64, i64),
     seq: u64,
     pruned_to: Option<i64>,
 }
@@ -142,9 +144,35 @@ impl Ledger {
             per_bucket: HashMap::new(),
             dirty: HashSet::new(),
             live,
+            live_until: (i64::MIN, i64::MIN),
             seq: 0,
             pruned_to: None,
         }
+    }
+
+    /// Moves the live buckets to those holding `now`.
+    fn roll(&mut self, now: i64) {
+        let [(_, hour), (_, day)] = self.live;
+        if now >= hour && now < self.live_until.0 && now >= day && now < self.live_until.1 {
+            return;
+        }
+        let tz = &self.settings.timezone;
+        self.live = Ledger::buckets(tz, now);
+        let [(_, hour), (_, day)] = self.live;
+        let next_hour = clock::hour_start(tz, hour + 3600);
+        let next_day = clock::day_start(tz, day + 30 * 3600);
+        self.live_until = (
+            if next_hour > hour {
+                next_hour
+            } else {
+                hour + 3600
+            },
+            if next_day > day {
+                next_day
+            } else {
+                day + 86_400
+            },
+        );
     }
 
     fn buckets(tz: &TimeZone, now: i64) -> [(Gran, i64); 2] {
@@ -162,6 +190,7 @@ impl Ledger {
     /// buckets from the next event on.
     pub fn configure(&mut self, settings: Settings) {
         self.settings = settings;
+        self.live_until = (i64::MIN, i64::MIN);
     }
 
     pub fn seq(&self) -> u64 {
@@ -180,7 +209,7 @@ impl Ledger {
     /// Loads saved rows of the live buckets. Returns how many records could not be decoded
     /// (they are left as found on disk and not counted into).
     pub fn restore(&mut self, records: &[(Vec<u8>, Vec<u8>)], now: i64) -> usize {
-        self.live = Ledger::buckets(&self.settings.timezone, now);
+        self.roll(now);
         let mut bad = 0;
         for (k, v) in records {
             let (Some(bucket), Ok(totals)) = (row::bucket_of(k), Totals::decode(v)) else {
@@ -208,7 +237,7 @@ impl Ledger {
         if totals == Totals::default() {
             return rec;
         }
-        self.live = Ledger::buckets(&self.settings.timezone, now);
+        self.roll(now);
         for (gran, start) in self.live {
             let key = row::encode_key(gran, start, e.provider, e.model, e.scope.iter());
             let key = match key {

@@ -304,3 +304,40 @@ fn aggregate_groups_filters_and_renders_csv() {
     assert_eq!(json["rows"][0]["cost_usd_exact"], "0.000000000005");
     assert_eq!(json["total"]["input_tokens"], 150);
 }
+
+#[test]
+fn a_new_zone_takes_effect_at_once_and_hours_roll_at_their_end() {
+    let mut l = ledger(100);
+    let u = usage(1, 1);
+    record(&mut l, "m", "a", &u, 1, NOW);
+    let kolkata = UsageConfig {
+        timezone: "Asia/Kolkata".into(),
+        ..Default::default()
+    };
+    l.configure(Settings::new(&kolkata));
+    record(&mut l, "m", "a", &u, 1, NOW + 1);
+    // The last second of the local hour, then the first of the next.
+    let hour_end = clock::hour_start(&l.settings().timezone, NOW) + 3600;
+    record(&mut l, "m", "a", &u, 1, hour_end - 1);
+    record(&mut l, "m", "a", &u, 1, hour_end);
+    let rows = decoded(&l.take_dirty(hour_end));
+    let starts = |g: Gran| -> Vec<i64> {
+        let mut v: Vec<i64> = rows
+            .iter()
+            .filter(|(k, _)| k.gran == g)
+            .map(|(k, _)| k.start)
+            .collect();
+        v.sort();
+        v
+    };
+    // UTC day; Kolkata day (18:30Z the day before).
+    assert_eq!(
+        starts(Gran::Day),
+        [NOW - NOW % 86_400 - 19_800, NOW - NOW % 86_400]
+    );
+    // UTC 10:00Z; Kolkata 15:00 (09:30Z), the hour ending at 10:30Z, and 10:30Z.
+    assert_eq!(
+        starts(Gran::Hour),
+        [hour_end - 3600, NOW - NOW % 3600, hour_end]
+    );
+}

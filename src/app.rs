@@ -116,10 +116,12 @@ async fn start_inner(
     let (state_file, budgets) = state::open_state(&snapshot)?;
     let flush_interval = config.state.flush_interval.0;
     let dedup = state::open_dedup(&config, &state_file)?;
+    let ledger = state::open_ledger(&config, &state_file)?;
     let durability = Arc::new(crate::state::durable::Durability::persistent());
     let pipeline = Arc::new(
         Pipeline::with_budgets(store.clone(), snapshot, budgets.clone(), durability.clone())
-            .with_dedup(dedup.clone()),
+            .with_dedup(dedup.clone())
+            .with_ledger(ledger.clone()),
     );
     let health = Arc::new(Health::default());
     health.set("state", Ok(()));
@@ -143,6 +145,7 @@ async fn start_inner(
             health: health.clone(),
             start_time_unix: crate::clock::unix_secs_f64(),
             reloader: Some(reloader.clone()),
+            state: Some(state_file.clone()),
         };
         spawn_http(
             &mut tasks,
@@ -173,11 +176,31 @@ async fn start_inner(
     ));
     tasks.spawn(timers::budget_gauges(pipeline.clone(), shutdown_rx.clone()));
     tasks.spawn(fleet::run(pipeline.clone(), shutdown_rx.clone()));
+    let marks = {
+        let (marks, bad) =
+            crate::derive::notify::Marks::restore(&state_file.notified_marks().map_err(
+                |reason| crate::state::StateError::Io {
+                    file: state_file.path().to_path_buf(),
+                    reason,
+                },
+            )?);
+        if bad > 0 {
+            tracing::warn!(bad, "unreadable budget notification marks dropped");
+        }
+        marks
+    };
+    tasks.spawn(crate::notify::run(
+        pipeline.clone(),
+        state_file.clone(),
+        marks,
+        shutdown_rx.clone(),
+    ));
     let state_flusher = {
         let (tx, rx) = watch::channel(false);
         let flusher = crate::state::flush::Flusher {
             budgets,
             dedup,
+            ledger,
             durability,
             file: state_file,
             store: store.clone(),

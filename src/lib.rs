@@ -14,7 +14,8 @@
 //!    start, reload and `check-config` share) and applies derived samples;
 //! 8. [`net`]: binding, connection limits on every TCP listener, HTTP serving, request auth;
 //! 9. edges: [`receivers`] (StatsD and OTLP sockets), [`expose`] (`/metrics`, health, the JSON
-//!    API, admin actions);
+//!    API (budgets, usage), admin actions), [`notify`] (budget notifications: log, webhook),
+//!    [`report`] (`meterd report` over the usage ledger: spend, forecast, what-if);
 //! 10. [`app`]: wiring, timers, the fleet query, reload and signals.
 
 pub mod app;
@@ -27,9 +28,11 @@ pub mod memory;
 pub mod model;
 pub mod names;
 pub mod net;
+pub mod notify;
 pub mod otlp;
 pub mod pipeline;
 pub mod receivers;
+pub mod report;
 pub mod state;
 pub mod statsd;
 pub mod store;

@@ -1,5 +1,7 @@
 //! The `meterd` command line: run the agent, validate a config, price a call by hand.
 
+mod report_cli;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -83,6 +85,9 @@ enum Command {
     /// Keep the price table from maintained public lists: import one as a layer, diff two tables.
     #[command(subcommand)]
     Pricing(PricingCommand),
+    /// Spend for a range by day, model and scope labels, this month's forecast against each
+    /// budget, and what the same token mix would have cost at the table's other models.
+    Report(Box<report_cli::ReportArgs>),
 }
 
 #[derive(Subcommand, Debug)]
@@ -211,6 +216,7 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => run(args),
         Some(Command::Price(args)) => price(&args),
         Some(Command::Pricing(cmd)) => pricing(cmd),
+        Some(Command::Report(args)) => report_cli::run(&args),
         None => run(cli.run),
     }
 }

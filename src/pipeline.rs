@@ -10,6 +10,7 @@ pub use snapshot::{load, Snapshot};
 use crate::derive::budget::matcher::CallLabels;
 use crate::derive::budget::Budgets;
 use crate::derive::dedup::Dedup;
+use crate::derive::ledger::{self, SharedLedger};
 use crate::derive::usage::UsageRejected;
 use crate::derive::Deriver;
 use crate::model::{
@@ -31,6 +32,8 @@ pub struct Pipeline {
     budgets: Arc<Budgets>,
     /// Span and response keys of priced calls: persisted with the spend (see [`Self::spend_mark`]).
     dedup: Arc<Dedup>,
+    /// Usage rollups: flushed with the spend, like the dedup keys.
+    ledger: Arc<SharedLedger>,
     durability: Arc<Durability>,
 }
 
@@ -56,11 +59,13 @@ impl Pipeline {
         store.set_limits(snapshot.config.limits.store_limits());
         let otlp = &snapshot.config.otlp;
         let dedup = Arc::new(Dedup::new(&otlp.dedup, &otlp.usage_scopes));
+        let ledger = Arc::new(SharedLedger::new(&snapshot.config.usage, unix_secs()));
         let pipeline = Pipeline {
             store,
             snapshot: ArcSwap::from_pointee(snapshot),
             budgets,
             dedup,
+            ledger,
             durability,
         };
         pipeline.count_orphans();
@@ -71,6 +76,16 @@ impl Pipeline {
     pub fn with_dedup(mut self, dedup: Arc<Dedup>) -> Self {
         self.dedup = dedup;
         self
+    }
+
+    /// Uses `ledger` (restored from the state file, flushed with the spend).
+    pub fn with_ledger(mut self, ledger: Arc<SharedLedger>) -> Self {
+        self.ledger = ledger;
+        self
+    }
+
+    pub fn ledger(&self) -> &Arc<SharedLedger> {
+        &self.ledger
     }
 
     pub fn budgets(&self) -> &Arc<Budgets> {
@@ -88,10 +103,14 @@ impl Pipeline {
     }
 
     /// The write sequence number now: pass it to [`Self::durable_since`] after handing in a
-    /// request's usage. The sum of the budgets' and the dedup window's: both only grow, and the
-    /// flusher takes both at one instant, so a commit covering a later sum covers both parts.
+    /// request's usage. The sum of the budgets', the dedup window's and the ledger's: each only
+    /// grows, and the flusher takes all at one instant, so a commit covering a later sum covers
+    /// every part.
     pub fn spend_mark(&self) -> u64 {
-        self.budgets.seq().wrapping_add(self.dedup.seq())
+        self.budgets
+            .seq()
+            .wrapping_add(self.dedup.seq())
+            .wrapping_add(self.ledger.seq())
     }
 
     /// Like [`Self::durable`] for a request that started at `mark`, with an error once `timeout`
@@ -150,6 +169,7 @@ impl Pipeline {
         snapshot.deriver.carry_over(&self.snapshot.load().deriver);
         let otlp = &snapshot.config.otlp;
         self.dedup.configure(&otlp.dedup, &otlp.usage_scopes);
+        self.ledger.configure(&snapshot.config.usage);
         self.snapshot.store(Arc::new(snapshot));
         self.count_orphans();
     }
@@ -248,8 +268,13 @@ impl Pipeline {
                 continue;
             }
             derived += 1;
-            match rt.deriver.usage(event, &mut out) {
-                Ok(cost) => self.budget_spend(&rt.deriver, event, cost, &mut out),
+            match rt.deriver.usage_priced(event, &mut out) {
+                Ok(priced) => {
+                    // Fits: `usage_priced` refuses totals past u64 nano-USD.
+                    let nanos = crate::derive::pricing::derive::nano(priced.femto).unwrap_or(0);
+                    self.budget_spend(&rt.deriver, event, nanos, &mut out);
+                    self.ledger_record(&rt.deriver, event, &priced);
+                }
                 Err(_) => telemetry::money_overflow(&self.store, "cost", &event.model),
             }
             for s in out.drain(..) {
@@ -262,6 +287,32 @@ impl Pipeline {
             &[("protocol", protocol)],
             derived as f64,
         );
+    }
+
+    /// Counts the event into the usage ledger's hour and day rows (scope labels as budgets see
+    /// them: allow-listed and redacted).
+    fn ledger_record(&self, deriver: &Deriver, event: &UsageEvent, priced: &crate::derive::Priced) {
+        let scope = deriver.scope(&event.scope);
+        let rec = self.ledger.record(
+            &ledger::Entry {
+                provider: &event.provider,
+                model: &event.model,
+                scope: &scope,
+                usage: &priced.usage,
+                weight: event.weight,
+                error: event.status == Some(crate::model::CallStatus::Error),
+                cost_femto: priced.femto,
+            },
+            unix_secs(),
+        );
+        if rec.folded > 0 {
+            telemetry::count(
+                &self.store,
+                &catalogue::USAGE_ROWS_FOLDED,
+                &[],
+                f64::from(rec.folded),
+            );
+        }
     }
 
     fn usage_rejected(&self, protocol: &str, event: &UsageEvent, r: UsageRejected) {

@@ -7,6 +7,7 @@ mod support;
 mod e2e {
     pub mod admin;
     pub mod budget_integrity;
+    pub mod budget_notifications;
     pub mod cli;
     pub mod corrupt_state;
     pub mod disk_full;
@@ -46,5 +47,7 @@ mod e2e {
     pub mod statsd_metrics;
     pub mod statsd_tcp;
     pub mod tls;
+    pub mod usage_ledger;
+    pub mod usage_report;
     pub mod usage_semantics;
 }

@@ -18,8 +18,8 @@ const LAYERS: &[&[&str]] = &[
     &["state"],
     &["pipeline"],
     &["net"],
-    &["receivers", "expose"],
-    &["app"],
+    &["receivers", "expose", "notify", "report"],
+    &["app", "report_cli"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -80,16 +80,6 @@ async fn refresh(pipeline: &Pipeline, snapshot: &Snapshot) {
 /// Largest query response accepted; a budget query returns a handful of series.
 const MAX_BODY: usize = 4 * 1024 * 1024;
 
-impl Target {
-    fn authority(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
-    }
-}
-
 fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len() * 3);
     for b in s.bytes() {

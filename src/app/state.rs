@@ -66,3 +66,29 @@ pub(super) fn open_dedup(
     );
     Ok(Arc::new(dedup))
 }
+
+/// Restores the usage ledger's live buckets (this hour, today), so counting continues where the
+/// last run stopped. Unreadable rows are left on disk as found and counting starts beside them.
+pub(super) fn open_ledger(
+    config: &Config,
+    file: &crate::state::StateFile,
+) -> Result<Arc<crate::derive::ledger::SharedLedger>, StartError> {
+    let now = crate::clock::unix_secs_i64();
+    let ledger = crate::derive::ledger::SharedLedger::new(&config.usage, now);
+    let mut records = Vec::new();
+    let ranges = ledger.lock().live_ranges(now);
+    for (from, to) in ranges {
+        let rows = file
+            .usage_range(&from, &to, crate::state::usage::MAX_READ_ROWS)
+            .map_err(|reason| crate::state::StateError::Io {
+                file: file.path().to_path_buf(),
+                reason,
+            })?;
+        records.extend(rows);
+    }
+    let bad = ledger.lock().restore(&records, now);
+    if bad > 0 {
+        tracing::warn!(file = %file.path().display(), bad, "unreadable usage rows skipped");
+    }
+    Ok(Arc::new(ledger))
+}

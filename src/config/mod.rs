@@ -15,6 +15,7 @@ pub mod budget;
 pub mod connections;
 pub mod fleet;
 pub mod load;
+pub mod notifications;
 pub mod otlp;
 pub mod pricing;
 pub mod quality;
@@ -22,6 +23,7 @@ pub mod redact;
 pub mod statsd;
 pub mod tls;
 pub mod units;
+pub mod usage;
 
 pub use units::{ByteSize, HumanDuration};
 
@@ -59,6 +61,10 @@ pub struct Config {
     /// TLS per TCP listener (`http`, `otlp_grpc`, `otlp_http`); plain TCP where absent.
     pub tls: tls::TlsListeners,
     pub state: StateConfig,
+    /// The usage ledger: durable hour/day rollups behind `/api/v1/usage` and `meterd report`.
+    pub usage: usage::UsageConfig,
+    /// Budget threshold notifications (log line always; optional webhook).
+    pub notifications: notifications::NotificationsConfig,
 }
 
 impl Default for Config {
@@ -82,6 +88,8 @@ impl Default for Config {
             admin: Default::default(),
             tls: Default::default(),
             state: StateConfig::default(),
+            usage: Default::default(),
+            notifications: Default::default(),
         }
     }
 }
@@ -273,6 +281,9 @@ impl Validate for Config {
     fn validate(&self, path: &str, issues: &mut Issues) {
         self.limits.validate(&child(path, "limits"), issues);
         self.state.validate(&child(path, "state"), issues);
+        self.usage.validate(&child(path, "usage"), issues);
+        self.notifications
+            .validate(&child(path, "notifications"), issues);
         self.statsd.validate(&child(path, "statsd"), issues);
         self.otlp.validate(&child(path, "otlp"), issues);
         self.fleet.validate(&child(path, "fleet"), issues);

@@ -5,6 +5,8 @@ pub mod budget;
 mod call_labels;
 pub mod dedup;
 pub mod error_type;
+pub mod ledger;
+pub mod notify;
 pub mod pricing;
 pub mod quality;
 pub mod redact;
@@ -85,6 +87,17 @@ impl Deriver {
         ev: &UsageEvent,
         out: &mut Vec<Sample>,
     ) -> Result<u64, pricing::cost::MoneyOverflow> {
+        let femto = self.usage_priced(ev, out)?.femto;
+        pricing::derive::nano(femto).ok_or(pricing::cost::MoneyOverflow)
+    }
+
+    /// [`Deriver::usage`], returning the exact cost in femto-USD and the inclusive usage it was
+    /// priced on (what the usage ledger counts).
+    pub fn usage_priced(
+        &self,
+        ev: &UsageEvent,
+        out: &mut Vec<Sample>,
+    ) -> Result<Priced, pricing::cost::MoneyOverflow> {
         let normalized = semantics::normalize(&ev.usage, ev.semantics, ev.usage.requests > 0);
         for why in normalized.inconsistent.into_iter().flatten() {
             out.push(inconsistent_sample(ev, why));
@@ -101,7 +114,7 @@ impl Deriver {
                 &inclusive
             }
         };
-        if self.redactor.is_empty()
+        let femto = if self.redactor.is_empty()
             && ev
                 .scope
                 .names()
@@ -109,15 +122,26 @@ impl Deriver {
         {
             self.usage.derive(ev, out);
             self.pricing_families
-                .derive(self.pricing.as_deref(), ev, out)
+                .derive(self.pricing.as_deref(), ev, out)?
         } else {
             let mut scoped = ev.clone();
             scoped.scope = self.scope(&ev.scope);
             self.usage.derive(&scoped, out);
             self.pricing_families
-                .derive(self.pricing.as_deref(), &scoped, out)
-        }
+                .derive(self.pricing.as_deref(), &scoped, out)?
+        };
+        Ok(Priced {
+            femto,
+            usage: ev.usage.clone(),
+        })
     }
+}
+
+/// What [`Deriver::usage_priced`] priced: exact cost and the inclusive usage.
+#[derive(Clone, Debug)]
+pub struct Priced {
+    pub femto: u128,
+    pub usage: crate::model::Usage,
 }
 
 static INCONSISTENT_LOG: crate::telemetry::RateLimit = crate::telemetry::RateLimit::new();

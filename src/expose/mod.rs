@@ -6,3 +6,4 @@ pub mod api;
 pub mod process;
 pub mod server;
 pub mod text;
+pub mod usage;

@@ -38,6 +38,8 @@ pub struct HttpState {
     pub start_time_unix: f64,
     /// The reload path shared with SIGHUP, for the admin reload action.
     pub reloader: Option<Arc<dyn Reload>>,
+    /// The state file, for the usage API's past buckets (`None`: live buckets only).
+    pub state: Option<Arc<crate::state::StateFile>>,
 }
 
 pub fn router(state: HttpState) -> Router {
@@ -47,6 +49,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/readyz", get(readyz))
         .route("/", get(index))
         .merge(super::api::routes())
+        .merge(super::usage::routes())
         .merge(super::admin::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.pipeline.clone(),

@@ -4,6 +4,7 @@
 //! and OTLP/HTTP alike.
 
 pub mod auth;
+pub mod client;
 pub mod limits;
 
 use std::future::Future;

@@ -10,6 +10,7 @@ use super::durable::Durability;
 use super::{KeyChanges, StateFile};
 use crate::derive::budget::Budgets;
 use crate::derive::dedup::Dedup;
+use crate::derive::ledger::SharedLedger;
 use crate::health::Health;
 use crate::store::Store;
 use crate::telemetry;
@@ -22,6 +23,8 @@ pub struct Flusher {
     pub budgets: Arc<Budgets>,
     /// Span and response keys, committed with the spend they caused.
     pub dedup: Arc<Dedup>,
+    /// Usage ledger rows, committed with the spend of the same events.
+    pub ledger: Arc<SharedLedger>,
     pub durability: Arc<Durability>,
     pub file: Arc<StateFile>,
     pub store: Arc<Store>,
@@ -58,16 +61,25 @@ impl Flusher {
         );
     }
 
+    fn count_rows(&self, n: usize) {
+        telemetry::count(&self.store, &catalogue::USAGE_ROWS_WRITTEN, &[], n as f64);
+    }
+
     /// Commits everything dirty now. Returns whether the state file is up to date.
     pub async fn flush_once(&self) -> bool {
         // One instant for both: no span is between "key decided" and "spend recorded" now (see
         // `Dedup`), so this commit holds a span's key and spend together or neither.
-        let (dirty, keys) = {
+        let now = jiff::Timestamp::now().as_second();
+        let (dirty, keys, rows) = {
             let _paused = self.dedup.pause();
-            (self.budgets.take_dirty(), self.dedup.take_dirty())
+            (
+                self.budgets.take_dirty(),
+                self.dedup.take_dirty(),
+                self.ledger.take_dirty(now),
+            )
         };
-        let seq = dirty.seq.wrapping_add(keys.seq);
-        if dirty.is_empty() && keys.is_empty() {
+        let seq = dirty.seq.wrapping_add(keys.seq).wrapping_add(rows.seq);
+        if dirty.is_empty() && keys.is_empty() && rows.is_empty() {
             self.durability.committed(seq);
             self.mark_current();
             return true;
@@ -81,21 +93,30 @@ impl Flusher {
                 puts: &keys.puts,
                 deletes: &keys.deletes,
             };
-            let r = file.commit_with_keys(&dirty.puts, &dirty.deletes, changes);
-            (dirty, keys, r)
+            let usage = crate::state::usage::UsageChanges {
+                puts: &rows.puts,
+                prune: &rows.prune,
+            };
+            let r = file.commit_all(&dirty.puts, &dirty.deletes, changes, usage);
+            (dirty, keys, rows, r)
         })
         .await;
         let result = match joined {
-            Ok((_, _, Ok(()))) => Ok(()),
-            Ok((dirty, keys, Err(e))) => {
+            Ok((_, _, rows, Ok(()))) => {
+                self.count_rows(rows.puts.len());
+                Ok(())
+            }
+            Ok((dirty, keys, rows, Err(e))) => {
                 self.budgets.restore_dirty(dirty);
                 self.dedup.restore_dirty(keys);
+                self.ledger.restore_dirty(rows);
                 Err(e)
             }
             Err(e) => {
                 // The batch went down with the task: rewrite everything next time.
                 self.budgets.mark_all_dirty();
                 self.dedup.lock().window.mark_all_dirty();
+                self.ledger.mark_all_dirty();
                 Err(format!("state commit task failed: {e}"))
             }
         };
@@ -160,6 +181,7 @@ mod tests {
         let f = Flusher {
             budgets: budgets.clone(),
             dedup: Arc::new(Dedup::new(&Default::default(), &[])),
+            ledger: Arc::new(SharedLedger::new(&Default::default(), 0)),
             durability: Arc::new(Durability::persistent()),
             file: Arc::new(file),
             store: store.clone(),
@@ -223,6 +245,7 @@ mod tests {
         let f = Flusher {
             budgets: budgets.clone(),
             dedup: dedup.clone(),
+            ledger: Arc::new(SharedLedger::new(&Default::default(), 0)),
             durability: Arc::new(Durability::persistent()),
             file: Arc::new(file),
             store: Arc::new(Store::default()),

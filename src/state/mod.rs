@@ -13,6 +13,8 @@
 
 pub mod durable;
 pub mod flush;
+pub mod notify;
+pub mod usage;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -202,6 +204,7 @@ impl StateFile {
             let tx = db.begin_write()?;
             tx.open_table(SPEND)?;
             tx.open_table(DEDUP)?;
+            tx.open_table(usage::USAGE)?;
             tx.commit()?;
             let rtx = db.begin_read()?;
             let table = rtx.open_table(SPEND)?;
@@ -240,6 +243,29 @@ impl StateFile {
         deletes: &[String],
         keys: KeyChanges<'_>,
     ) -> Result<(), String> {
+        self.commit_all(puts, deletes, keys, usage::UsageChanges::default())
+    }
+
+    /// [`Self::commit_with_keys`] with usage ledger rows, in the same transaction: what an OTLP
+    /// acknowledgement waits for covers spend, dedup keys and the ledger at once.
+    pub fn commit_all(
+        &self,
+        puts: &[(String, Vec<u8>)],
+        deletes: &[String],
+        keys: KeyChanges<'_>,
+        rows: usage::UsageChanges<'_>,
+    ) -> Result<(), String> {
+        self.commit_with(puts, deletes, keys, |tx| usage::apply(tx, rows))
+    }
+
+    /// One write transaction with `extra` changes to other tables (see [`Self::commit`]).
+    fn commit_with(
+        &self,
+        puts: &[(String, Vec<u8>)],
+        deletes: &[String],
+        keys: KeyChanges<'_>,
+        extra: impl FnOnce(&redb::WriteTransaction) -> Result<(), redb::Error>,
+    ) -> Result<(), String> {
         let mut slot = self.db.lock().unwrap_or_else(PoisonError::into_inner);
         let db = match slot.take() {
             Some(db) => db,
@@ -277,6 +303,7 @@ impl StateFile {
                     t.insert(k.as_slice(), v.as_slice())?;
                 }
             }
+            extra(&tx)?;
             tx.commit()?;
             Ok(())
         });

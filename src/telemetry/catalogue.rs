@@ -199,6 +199,23 @@ catalogue! {
         "Budget spend records written or deleted in the state file.",
         []
     );
+    USAGE_ROWS_WRITTEN = counter(
+        "meterd_usage_rows_written",
+        "Usage ledger rows (hour and day buckets) written to the state file.",
+        []
+    );
+    USAGE_ROWS_FOLDED = counter(
+        "meterd_usage_rows_folded",
+        "Usage counted under the ledger's _other row because a bucket reached \
+         usage.max_rows_per_bucket (one per bucket: hour and day).",
+        []
+    );
+    NOTIFICATIONS = counter(
+        "meterd_notifications",
+        "Budget notification webhook deliveries, by result (success; failure after every retry; \
+         dropped because notifications.webhook.queue_size was reached).",
+        ["result"]
+    );
     // Store and scrapes
     SERIES_EXPIRED = counter(
         "meterd_series_expired",

@@ -54,15 +54,15 @@ pub(crate) const COST_TYPES: [&str; 9] = [
 ];
 
 impl PricingFamilies {
-    /// Prices one event and appends its samples. Returns the event's total cost in nano-USD
-    /// (weighted, rounded half up from femto-USD; 0 when unpriced), or `MoneyOverflow` when an
+    /// Prices one event and appends its samples. Returns the event's total cost in femto-USD
+    /// (weighted; 0 when unpriced; it fits u64 nano-USD), or `MoneyOverflow` when an
     /// amount does not fit its counter: then no cost sample is appended and nothing is spent.
     pub(crate) fn derive(
         &self,
         table: Option<&Compiled>,
         ev: &UsageEvent,
         out: &mut Vec<Sample>,
-    ) -> Result<u64, MoneyOverflow> {
+    ) -> Result<u128, MoneyOverflow> {
         if ev.usage.is_empty() {
             return Ok(0);
         }
@@ -117,7 +117,8 @@ impl PricingFamilies {
                 *w = Some(femto);
             }
         }
-        let nanos = nano(total).ok_or(MoneyOverflow)?;
+        // Budgets count nano-USD: a total past their u64 is refused here, before any sample.
+        nano(total).ok_or(MoneyOverflow)?;
         let sets = call_labels::of(ev);
         let exemplars = Exemplars::new(ev);
         for (i, (ct, femto)) in COST_TYPES.iter().zip(weighted).enumerate() {
@@ -130,7 +131,7 @@ impl PricingFamilies {
                 exemplars.at(femto_to_usd_f64(femto)),
             ));
         }
-        Ok(nanos)
+        Ok(total)
     }
 
     /// `which`: 0 for unknown_model, 1 for unknown_usage_type (the call's label set to reuse).

@@ -1,0 +1,53 @@
+//! [`SharedLedger`]: the ledger behind a mutex, shared by the pipeline (records), the state
+//! flusher (takes dirty rows) and the API (reads live rows). Like budgets, it outlives config
+//! snapshots: a reload reconfigures it in place. The lock covers a few hash lookups per event.
+
+use super::{Entry, Ledger, LedgerDirty, Recorded, Settings};
+use crate::config::usage::UsageConfig;
+use std::sync::{Mutex, MutexGuard};
+
+pub struct SharedLedger {
+    inner: Mutex<Ledger>,
+}
+
+impl SharedLedger {
+    pub fn new(config: &UsageConfig, now: i64) -> SharedLedger {
+        SharedLedger {
+            inner: Mutex::new(Ledger::new(Settings::new(config), now)),
+        }
+    }
+
+    /// The engine's state is consistent between statements: a panic elsewhere while holding the
+    /// lock leaves it usable, so recover rather than stop counting.
+    pub fn lock(&self) -> MutexGuard<'_, Ledger> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn configure(&self, config: &UsageConfig) {
+        self.lock().configure(Settings::new(config));
+    }
+
+    pub fn record(&self, e: &Entry<'_>, now: i64) -> Recorded {
+        self.lock().record(e, now)
+    }
+
+    pub fn seq(&self) -> u64 {
+        self.lock().seq()
+    }
+
+    pub fn take_dirty(&self, now: i64) -> LedgerDirty {
+        self.lock().take_dirty(now)
+    }
+
+    pub fn restore_dirty(&self, d: LedgerDirty) {
+        self.lock().restore_dirty(d);
+    }
+
+    pub fn mark_all_dirty(&self) {
+        self.lock().mark_all_dirty();
+    }
+
+    pub fn settings(&self) -> Settings {
+        self.lock().settings().clone()
+    }
+}

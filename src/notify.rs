@@ -1,0 +1,214 @@
+//! Budget notifications from the agent itself (for users without Alertmanager): every second the
+//! budgets' statuses are compared with the stored marks ([`crate::derive::notify`]); a crossing
+//! or a reset is stored first, then logged (a structured line, always) and, with
+//! `notifications.webhook`, queued for a POST with an Alertmanager-compatible body.
+//!
+//! Storing the mark before notifying makes each threshold of each period announced at most once,
+//! restarts included; a notification still queued or being retried when the process dies is
+//! lost (the log line was written). The queue is bounded (`queue_size`): a full queue drops the
+//! notification, counted in `meterd_notifications_total{result="dropped"}`; delivery is retried
+//! with doubling backoff, then counted as `failure`.
+
+use crate::config::fleet::Target;
+use crate::config::notifications::WebhookConfig;
+use crate::derive::notify::{webhook_body, Kind, Marks, Notice};
+use crate::pipeline::Pipeline;
+use crate::state::StateFile;
+use crate::store::Store;
+use crate::telemetry::{self, catalogue};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+const TICK: Duration = Duration::from_secs(1);
+
+fn count(store: &Store, result: &str) {
+    telemetry::count(store, &catalogue::NOTIFICATIONS, &[("result", result)], 1.0);
+}
+
+struct Delivery {
+    body: serde_json::Value,
+    webhook: WebhookConfig,
+}
+
+/// Runs the notifier until `shutdown`. `marks` were read from `file` at start.
+pub async fn run(
+    pipeline: Arc<Pipeline>,
+    file: Arc<StateFile>,
+    mut marks: Marks,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let queue_size = pipeline
+        .snapshot()
+        .config
+        .notifications
+        .webhook
+        .as_ref()
+        .map_or(1, |w| w.queue_size);
+    let (tx, rx) = mpsc::channel::<Delivery>(queue_size.max(1));
+    let sender = tokio::spawn(deliver(rx, pipeline.store().clone(), shutdown.clone()));
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.wait_for(|s| *s) => break,
+        }
+        let now = jiff::Timestamp::now().as_second();
+        let changes = marks.observe(&pipeline.budgets().statuses(now));
+        if changes.puts.is_empty() && changes.deletes.is_empty() {
+            continue;
+        }
+        let (f, puts, deletes) = (file.clone(), changes.puts.clone(), changes.deletes.clone());
+        let stored = tokio::task::spawn_blocking(move || f.commit_marks(&puts, &deletes)).await;
+        match stored {
+            Ok(Ok(())) => marks.apply(&changes),
+            Ok(Err(e)) => {
+                // Not stored: not announced either; the next tick tries again.
+                tracing::error!(error = %e, "budget notification marks not stored; will retry");
+                continue;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "budget notification task failed; will retry");
+                continue;
+            }
+        }
+        let webhook = pipeline.snapshot().config.notifications.webhook.clone();
+        for n in &changes.notices {
+            log(n);
+            let Some(webhook) = webhook.clone() else {
+                continue;
+            };
+            let d = Delivery {
+                body: webhook_body(n, now),
+                webhook,
+            };
+            if tx.try_send(d).is_err() {
+                count(pipeline.store(), "dropped");
+                tracing::warn!(budget = %n.mark.budget, "notification queue full: webhook dropped");
+            }
+        }
+    }
+    drop(tx);
+    let _ = sender.await;
+}
+
+fn log(n: &Notice) {
+    let group: Vec<String> = n
+        .mark
+        .group
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let (spend, limit) = (n.spend_nanos as f64 / 1e9, n.limit_nanos as f64 / 1e9);
+    match n.kind {
+        Kind::Crossed => tracing::warn!(
+            event = "budget_threshold_crossed",
+            budget = %n.mark.budget,
+            group = %group.join(","),
+            period = n.period,
+            threshold = n.threshold(),
+            spend_usd = spend,
+            limit_usd = limit,
+            "budget {} crossed {}% of its limit",
+            n.mark.budget,
+            n.threshold() * 100.0
+        ),
+        Kind::Reset => tracing::info!(
+            event = "budget_threshold_reset",
+            budget = %n.mark.budget,
+            group = %group.join(","),
+            period = n.period,
+            threshold = n.threshold(),
+            spend_usd = spend,
+            limit_usd = limit,
+            "budget {} is back under {}% (period or spend reset)",
+            n.mark.budget,
+            n.threshold() * 100.0
+        ),
+    }
+}
+
+async fn deliver(
+    mut rx: mpsc::Receiver<Delivery>,
+    store: Arc<Store>,
+    shutdown: watch::Receiver<bool>,
+) {
+    while let Some(d) = rx.recv().await {
+        let mut backoff = Duration::from_secs(1);
+        let mut attempt = 0;
+        loop {
+            match post(&d.webhook, &d.body).await {
+                Ok(()) => {
+                    count(&store, "success");
+                    break;
+                }
+                Err(e) if attempt >= d.webhook.max_retries || *shutdown.borrow() => {
+                    count(&store, "failure");
+                    tracing::error!(error = %e, url = %d.webhook.url, "budget notification not delivered");
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, attempt, "budget notification delivery failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    attempt += 1;
+                }
+            }
+        }
+    }
+}
+
+async fn post(w: &WebhookConfig, body: &serde_json::Value) -> Result<(), String> {
+    use http_body_util::{BodyExt, Full};
+    let (target, path) = split(&w.url)?;
+    let send = async {
+        let stream = tokio::net::TcpStream::connect((target.host.as_str(), target.port))
+            .await
+            .map_err(|e| format!("connect {}:{}: {e}", target.host, target.port))?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .map_err(|e| format!("http handshake: {e}"))?;
+        let conn = tokio::spawn(conn);
+        let mut req = http::Request::post(path.as_str())
+            .header(http::header::HOST, target.authority())
+            .header(http::header::CONTENT_TYPE, "application/json");
+        if let Some(t) = &w.bearer_token {
+            req = req.header(http::header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let req = req
+            .body(Full::new(bytes::Bytes::from(body.to_string())))
+            .map_err(|e| format!("request: {e}"))?;
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| format!("POST: {e}"))?;
+        let status = resp.status();
+        let _ = resp.into_body().collect().await;
+        conn.abort();
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(format!("HTTP {status}"))
+        }
+    };
+    tokio::time::timeout(w.timeout.0, send)
+        .await
+        .map_err(|_| format!("no answer within {:?}", w.timeout.0))?
+}
+
+/// `http://host:port/path?q` -> the connection target and the request path.
+fn split(url: &str) -> Result<(Target, String), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("{url:?}: only http:// is supported"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    Ok((
+        Target::parse(&format!("http://{authority}"))?,
+        path.to_string(),
+    ))
+}

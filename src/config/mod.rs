@@ -6,6 +6,7 @@
 //! line and column of the source file.
 
 pub mod load;
+pub mod summary;
 pub mod units;
 
 pub use units::{ByteSize, HumanDuration};

@@ -20,6 +20,7 @@
 
 use super::convention;
 use super::parse::MetricType;
+use crate::config::summary::{ObserverType, SummaryOptionsConfig};
 use crate::config::{child, HumanDuration, Issues, Validate};
 use crate::model::{FamilyOptions, LabelPolicy};
 use crate::names;
@@ -87,6 +88,10 @@ pub struct MappingConfig {
     #[serde(rename = "type")]
     pub metric_type: Option<TypeFilter>,
     pub help: Option<String>,
+    /// Timers, histograms and distributions as a histogram (`buckets`) or a summary
+    /// (`summary_options`), as statsd_exporter's key of the same name.
+    pub observer_type: ObserverType,
+    pub summary_options: Option<SummaryOptionsConfig>,
 }
 
 /// How many captures a pattern yields, or why it is invalid.
@@ -184,6 +189,24 @@ impl Validate for MappingConfig {
                 }
             }
         }
+        match (self.observer_type, &self.summary_options) {
+            (ObserverType::Summary, options) => {
+                if self.buckets.is_some() {
+                    issues.error(
+                        child(path, "buckets"),
+                        "applies to histograms; this rule's observer_type is summary",
+                    );
+                }
+                if let Some(o) = options {
+                    o.validate(&child(path, "summary_options"), issues);
+                }
+            }
+            (ObserverType::Histogram, Some(_)) => issues.error(
+                child(path, "summary_options"),
+                "applies to summaries: set observer_type: summary",
+            ),
+            (ObserverType::Histogram, None) => {}
+        }
         if let Some(b) = &self.buckets {
             let ok = !b.is_empty()
                 && b.iter().all(|x| x.is_finite())
@@ -272,6 +295,9 @@ impl Mapper {
                         buckets: m.buckets.as_deref().map(Arc::from),
                         ttl: m.ttl.map(|t| t.0),
                         label_policy: LabelPolicy::Consistent,
+                        summary: (m.observer_type == ObserverType::Summary).then(|| {
+                            Arc::new(m.summary_options.clone().unwrap_or_default().build())
+                        }),
                         ..Default::default()
                     }),
                 })

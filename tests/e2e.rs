@@ -41,6 +41,7 @@ mod e2e {
     pub mod sparse_series;
     pub mod statsd_mapping;
     pub mod statsd_metrics;
+    pub mod statsd_parity;
     pub mod statsd_tcp;
     pub mod tls;
     pub mod usage_semantics;

@@ -434,12 +434,13 @@ impl<'a> Body<'a> {
                         self.warnings.add(Warning::BadTimestamp);
                     }
                 }
-                Some(b'c') => {
-                    // `c` alone, or `c:` with nothing after it: DogStatsD 1.2 says a container id
-                    // follows, and statsd_exporter refuses the sample without one.
-                    if self.s.as_bytes().get(self.pos + 1) != Some(&b':') {
-                        return Err(ParseError::BadContainerId);
-                    }
+                // `c` alone, or `c:` with nothing after it: DogStatsD 1.2 says a container id
+                // follows, and statsd_exporter refuses the sample without one. Other fields
+                // starting with `c` (`card:low`, DogStatsD 1.4 cardinality) are not container ids.
+                Some(b'c') if matches!(self.s.as_bytes().get(self.pos + 1), None | Some(b'|')) => {
+                    return Err(ParseError::BadContainerId);
+                }
+                Some(b'c') if self.s.as_bytes().get(self.pos + 1) == Some(&b':') => {
                     self.pos += 2;
                     let id = self.until(b'|');
                     if id.is_empty() {

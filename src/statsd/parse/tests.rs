@@ -96,6 +96,12 @@ fn types_values_and_rates() {
             &[("c", s("1"), 1.0)],
         ),
         ("rate of one", "a:1|c|@1", "a", &[("c", s("1"), 1.0)]),
+        (
+            "dogstatsd 1.4 cardinality and external data",
+            "a:1|c|#k:v|c:abc|e:it-false|card:low",
+            "a",
+            &[("c", s("1"), 1.0)],
+        ),
     ];
     for (name, input, want_name, want) in cases {
         let line = ok(input);

@@ -112,7 +112,7 @@ impl Validate for SummaryOptionsConfig {
         }
         if self
             .relative_error
-            .is_some_and(|e| !(e >= 0.0001 && e <= 0.5))
+            .is_some_and(|e| !(0.0001..=0.5).contains(&e))
         {
             issues.error(
                 child(path, "relative_error"),

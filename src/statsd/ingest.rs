@@ -14,7 +14,7 @@ use crate::model::Labels;
 use crate::names::sanitize_label_name;
 use crate::pipeline::{Pipeline, Runtime};
 use crate::telemetry::{self, RateLimit};
-use aggregate::{Aggregator, Pending, Verdict};
+use aggregate::{Aggregator, Pending, SeriesKey, Verdict};
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -298,10 +298,12 @@ fn ingest_line(w: &mut Scope<'_>, line: &[u8], now_unix_nanos: u64) -> Result<()
         let i = w.series.entry(
             w.pipeline,
             rt.config.statsd.series_cache_size,
-            sample.kind,
-            &parsed.name,
-            &parsed.tags,
-            container,
+            SeriesKey {
+                kind: sample.kind,
+                name: &parsed.name,
+                tags: &parsed.tags,
+                container,
+            },
             || {
                 verdict(
                     cache,

@@ -545,8 +545,13 @@ fn parse_value(kind: MetricType, text: &str) -> Result<Value<'_>, ParseError> {
 fn parse_rate(text: &str) -> Result<Option<f64>, ParseError> {
     match text.parse::<f64>() {
         Ok(r) if r > 0.0 && r <= 1.0 => Ok(Some(r)),
-        Ok(r) if r == 0.0 => Ok(None),
-        Ok(_) => Err(ParseError::BadRate),
+        Ok(r) => {
+            if r == 0.0 {
+                Ok(None)
+            } else {
+                Err(ParseError::BadRate)
+            }
+        }
         Err(_) => Ok(None),
     }
 }

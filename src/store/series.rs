@@ -259,7 +259,7 @@ impl Series {
             }
             (State::Summary(s), SampleValue::SummarySet(data)) => **s = data.clone(),
             (State::Window(w), SampleValue::SummaryObserve { value, weight }) => {
-                if !value.is_finite() || !(weight.is_finite() && *weight > 0.0) {
+                if !(value.is_finite() && weight.is_finite() && *weight > 0.0) {
                     return Err(Reject::InvalidValue);
                 }
                 w.observe(*value, *weight, now_ms);

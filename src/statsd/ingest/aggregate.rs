@@ -118,16 +118,25 @@ impl Default for Aggregator {
     }
 }
 
+/// What identifies one sample's series as sent.
+pub(super) struct SeriesKey<'a> {
+    pub kind: MetricType,
+    pub name: &'a str,
+    pub tags: &'a Tags<'a>,
+    /// Only when the container id is a label (`statsd.container_id_label`).
+    pub container: Option<&'a str>,
+}
+
 /// A series as sent, `[type, style, name length (4 bytes LE), name, tags]`, then `[0xFF,
 /// container id]` when the container id is a label, written into `buf`: length-prefixed, and
 /// 0xFF never occurs in UTF-8, so name, tag and container bytes cannot run into each other.
-fn write_key<'b>(
-    buf: &'b mut Vec<u8>,
-    kind: MetricType,
-    name: &str,
-    tags: &Tags<'_>,
-    container: Option<&str>,
-) -> &'b [u8] {
+fn write_key<'b>(buf: &'b mut Vec<u8>, key: &SeriesKey<'_>) -> &'b [u8] {
+    let SeriesKey {
+        kind,
+        name,
+        tags,
+        container,
+    } = *key;
     buf.clear();
     buf.push(kind.index() as u8);
     buf.push(tags.style as u8);
@@ -149,13 +158,10 @@ impl Aggregator {
         &mut self,
         pipeline: &Pipeline,
         bound: usize,
-        kind: MetricType,
-        name: &str,
-        tags: &Tags<'_>,
-        container: Option<&str>,
+        key: SeriesKey<'_>,
         verdict: impl FnOnce() -> Verdict,
     ) -> usize {
-        let key = write_key(&mut self.key, kind, name, tags, container);
+        let key = write_key(&mut self.key, &key);
         let hash = self.hasher.hash_one(key);
         let (hot, keys) = (&self.hot, &self.keys);
         let found = self.index.find(hash, |&(h, i)| {

@@ -8,6 +8,7 @@
 //!
 //! Self-metrics: `meterd_statsd_packets_received_total{transport}`,
 //! `meterd_statsd_lines_received_total{transport}`, `meterd_statsd_errors_total{reason}`,
+//! `meterd_statsd_warnings_total{reason}` (lines kept despite a malformed part),
 //! `meterd_statsd_packets_dropped_total{reason}`, `meterd_statsd_samples_dropped_total{reason}`,
 //! `meterd_statsd_tcp_connections_closed_total{reason}`, `meterd_statsd_tcp_connections_open`.
 

@@ -287,4 +287,21 @@ fn a_summary_mapping_exposes_quantiles() {
     assert!((p99 - 0.099).abs() <= 0.099 * 0.011, "p99 {p99}");
     let sum = find_value(&body, "api_latency_seconds_sum{service=\"search\"}").expect("sum");
     assert!((sum - 5.05).abs() < 1e-9, "{sum}");
+    let (ok, report) = crate::e2e::statsd_metrics::promtool_check(&body);
+    assert!(ok && report.trim().is_empty(), "promtool: {report}\n{body}");
+    let (status, om) = {
+        let resp = reqwest::blocking::Client::new()
+            .get(format!("http://{}/metrics", m.http))
+            .header("Accept", "application/openmetrics-text; version=1.0.0")
+            .timeout(Duration::from_secs(10))
+            .send()
+            .expect("scrape");
+        (resp.status().as_u16(), resp.text().expect("body"))
+    };
+    assert_eq!(status, 200);
+    assert!(om.contains("# TYPE api_latency_seconds summary"), "{om}");
+    assert!(
+        om.contains("api_latency_seconds{service=\"search\",quantile=\"0.99\"} "),
+        "{om}"
+    );
 }

@@ -112,8 +112,6 @@ fn container_id_becomes_a_label_only_when_switched_on() {
     let mut config = Config::default();
     config.statsd.container_id_label = true;
     let p = pipeline(config);
-    // A label set without container_id is a different label-name set: another family keeps the
-    // rule that every series of a family carries the same names.
     run(
         &p,
         "req:1|c|#env:prod|c:abc\nreq:2|c|#env:prod|c:def\nreq:3|c|#env:prod|c:abc\n",
@@ -125,6 +123,17 @@ fn container_id_becomes_a_label_only_when_switched_on() {
     assert_eq!(
         value(&p, "req", &[("env", "prod"), ("container_id", "def")]),
         Some(2.0)
+    );
+    // A StatsD family's series share their label names: a line of it without a container id is
+    // refused by the store, visibly, rather than mixing label sets in one family.
+    run(&p, "req:4|c|#env:prod\n");
+    assert_eq!(
+        value(
+            &p,
+            "meterd_samples_rejected",
+            &[("protocol", "statsd"), ("reason", "label_conflict")]
+        ),
+        Some(1.0)
     );
 }
 

@@ -10,7 +10,7 @@ use crate::store::{SeriesValue, Store};
 fn pipeline(config: Config) -> Pipeline {
     Pipeline::new(
         Arc::new(Store::new(config.limits.store_limits())),
-        Runtime::new(Arc::new(config)),
+        Snapshot::try_new(Arc::new(config)).expect("valid config"),
     )
 }
 

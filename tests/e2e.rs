@@ -11,6 +11,7 @@ mod e2e {
     pub mod corrupt_state;
     pub mod disk_full;
     pub mod emitters_python;
+    pub mod hostile_connections;
     pub mod hostile_values;
     pub mod http_auth;
     pub mod kill9_durability;

@@ -263,6 +263,25 @@ catalogue! {
          clients, timeouts, too many handshakes at once), by listener and reason.",
         ["listener", "reason"]
     );
+    // Connections, every TCP listener (net::limits)
+    CONNECTIONS_OPEN = gauge(
+        "meterd_connections_open",
+        "TCP connections currently open, by listener.",
+        ["listener"]
+    );
+    CONNECTIONS_CLOSED = counter(
+        "meterd_connections_closed",
+        "TCP connections closed by meterd's limits, by listener and reason (evicted: made room \
+         for a new one at the cap; header_timeout; idle_timeout).",
+        ["listener", "reason"]
+    );
+    CONNECTIONS_REJECTED = counter(
+        "meterd_connections_rejected",
+        "TCP connections closed as soon as accepted, by listener and reason (connection_limit: \
+         at the cap with no connection that could make room; accept_error: the accept call \
+         failed, e.g. out of file descriptors).",
+        ["listener", "reason"]
+    );
     // Config and process
     BUILD_INFO = gauge(
         "meterd_build_info",

@@ -12,10 +12,12 @@ mod direct_mapped;
 mod labels;
 pub mod money;
 mod shared;
+mod summary;
 
 pub(crate) use direct_mapped::DirectMapped;
 
 pub use labels::Labels;
+pub use summary::SummaryOptions;
 
 /// An OpenMetrics exemplar: the trace that contributed a value, so a spike links to its cause.
 #[derive(Clone, Debug, PartialEq)]
@@ -81,6 +83,12 @@ pub enum SampleValue {
         start_unix_nanos: u64,
     },
     SummarySet(SummaryData),
+    /// One observation into a summary whose quantiles meterd computes (a StatsD mapping with
+    /// `observer_type: summary`), weighted as [`SampleValue::Observe`].
+    SummaryObserve {
+        value: f64,
+        weight: f64,
+    },
     /// A StatsD set member, already hashed: the series exposes the count of distinct members.
     SetInsert(u64),
 }
@@ -97,7 +105,7 @@ impl SampleValue {
             SampleValue::Observe { .. }
             | SampleValue::HistogramAdd(_)
             | SampleValue::HistogramSet { .. } => MetricKind::Histogram,
-            SampleValue::SummarySet(_) => MetricKind::Summary,
+            SampleValue::SummarySet(_) | SampleValue::SummaryObserve { .. } => MetricKind::Summary,
         }
     }
 }
@@ -148,6 +156,8 @@ pub struct FamilyOptions {
     /// to an `_overflow` series instead of being refused, so `sum(llm_cost_usd_total)` stays the
     /// whole spend however many label combinations arrive.
     pub fold_overflow: bool,
+    /// Summaries fed by [`SampleValue::SummaryObserve`]: their quantiles and window.
+    pub summary: Option<Arc<SummaryOptions>>,
 }
 
 /// One update to one series. `name` is the Prometheus family name; counters are named without the

@@ -43,8 +43,10 @@ mod e2e {
     pub mod reload;
     pub mod secrets;
     pub mod sparse_series;
+    pub mod statsd_clients;
     pub mod statsd_mapping;
     pub mod statsd_metrics;
+    pub mod statsd_parity;
     pub mod statsd_tcp;
     pub mod tls;
     pub mod usage_ledger;

@@ -11,7 +11,12 @@ use std::sync::{Arc, OnceLock};
 
 const CONFIG: &str = r#"
 statsd:
+  container_id_label: true
   mappings:
+    - match: "sum.*"
+      name: "sum_$1"
+      observer_type: summary
+      summary_options: {buf_cap: 4, age_buckets: 2}
     - match: "app.*.requests"
       name: "app_requests"
       labels: {service: "$1"}

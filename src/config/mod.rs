@@ -21,6 +21,7 @@ pub mod pricing;
 pub mod quality;
 pub mod redact;
 pub mod statsd;
+pub mod summary;
 pub mod tls;
 pub mod units;
 pub mod usage;

@@ -29,6 +29,10 @@ pub struct StatsdConfig {
     /// `raw_input` (input excludes cache reads/writes: Anthropic, Bedrock Converse), `raw_output`
     /// (output excludes reasoning: Gemini), `raw` (both). Others are inclusive (see README).
     pub raw_usage_providers: BTreeMap<String, UsageSemantics>,
+    /// Turn DogStatsD's `|c:<container id>` into a `container_id` label (as statsd_exporter does).
+    /// Off by default: every container restart mints a new id, so each series multiplies by the
+    /// number of containers ever seen until their series expire.
+    pub container_id_label: bool,
 }
 
 impl Default for StatsdConfig {
@@ -41,6 +45,7 @@ impl Default for StatsdConfig {
             mapping_cache_size: 10_000,
             series_cache_size: 100_000,
             raw_usage_providers: BTreeMap::new(),
+            container_id_label: false,
         }
     }
 }
@@ -124,4 +129,8 @@ pub struct MappingConfig {
     #[serde(rename = "type")]
     pub metric_type: Option<TypeFilter>,
     pub help: Option<String>,
+    /// Timers, histograms and distributions as a histogram (`buckets`) or a summary
+    /// (`summary_options`), as statsd_exporter's key of the same name.
+    pub observer_type: super::summary::ObserverType,
+    pub summary_options: Option<super::summary::SummaryOptionsConfig>,
 }

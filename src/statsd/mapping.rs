@@ -22,7 +22,8 @@ use super::convention;
 use super::parse::MetricType;
 pub use crate::config::statsd::{Action, MatchType, TypeFilter};
 use crate::config::statsd::{MappingConfig, StatsdConfig};
-use crate::config::{child, index, Issues};
+use crate::config::summary::ObserverType;
+use crate::config::{child, index, Issues, Validate};
 use crate::model::{FamilyOptions, LabelPolicy};
 use crate::names;
 use std::sync::Arc;
@@ -136,6 +137,24 @@ fn check(rule: &MappingConfig, path: &str, issues: &mut Issues) {
             }
         }
     }
+    match (rule.observer_type, &rule.summary_options) {
+        (ObserverType::Summary, options) => {
+            if rule.buckets.is_some() {
+                issues.error(
+                    child(path, "buckets"),
+                    "applies to histograms; this rule's observer_type is summary",
+                );
+            }
+            if let Some(o) = options {
+                o.validate(&child(path, "summary_options"), issues);
+            }
+        }
+        (ObserverType::Histogram, Some(_)) => issues.error(
+            child(path, "summary_options"),
+            "applies to summaries: set observer_type: summary",
+        ),
+        (ObserverType::Histogram, None) => {}
+    }
     if let Some(b) = &rule.buckets {
         let ok =
             !b.is_empty() && b.iter().all(|x| x.is_finite()) && b.windows(2).all(|w| w[0] < w[1]);
@@ -178,6 +197,8 @@ impl Rule {
                 buckets: m.buckets.as_deref().map(Arc::from),
                 ttl: m.ttl.map(|t| t.0),
                 label_policy: LabelPolicy::Consistent,
+                summary: (m.observer_type == ObserverType::Summary)
+                    .then(|| Arc::new(m.summary_options.clone().unwrap_or_default().build())),
                 ..Default::default()
             }),
         }

@@ -10,15 +10,24 @@
 //! - Tags: DogStatsD `|#k:v,k2:v2`, InfluxDB `name,k=v`, Librato `name#k=v`, SignalFx `name[k=v]`.
 //!   One style per line. A bare DogStatsD tag (`#urgent`) has an empty value, which Prometheus
 //!   treats as no label, so it is dropped.
-//! - DogStatsD `|c:<container id>` and `|T<unix seconds>` are accepted and not used: Prometheus pulls,
-//!   so a sample cannot be backdated; unknown `|x:` fields from newer protocol versions are skipped.
+//! - DogStatsD `|c:<container id>` is kept on the sample (a label only when configured: see
+//!   `statsd.container_id_label`); `|c` or `|c:` without an id is malformed. `|T<unix seconds>` is
+//!   accepted and not used: Prometheus pulls, so a sample cannot be backdated. Unknown `|x:`
+//!   fields from newer protocol versions are skipped; an empty field (`a:1|c|`) is malformed.
+//! - Several values in one sample (`a:1:2|ms`) are for timers, histograms and distributions only.
+//! - Where statsd_exporter keeps a line despite a malformed part, so does meterd, and says so in
+//!   [`Line::warnings`]: an unparseable or zero rate counts as 1, an unparseable `|T` is dropped,
+//!   SignalFx tags without `=` are dropped, and an unpaired `[` or `]` leaves the name as sent.
+//!   Callers that must not guess (the `llm.*` usage convention) refuse such lines.
 //!
 //! The tag fields of a line end at the next `|`, so a sample cannot follow DogStatsD tags; the
 //! tags apply to every sample of the line.
 
 mod tags;
+mod warnings;
 
 pub use tags::{TagStyle, Tags};
+pub use warnings::{Warning, Warnings};
 
 use std::borrow::Cow;
 use tags::{name_end, split_name};
@@ -106,6 +115,8 @@ pub struct Line<'a> {
     /// Borrowed unless SignalFx tags sat in the middle of the name (`a.[k=v]b` -> `a.b`).
     pub name: Cow<'a, str>,
     pub tags: Tags<'a>,
+    /// What was tolerated to keep the line (empty for a well-formed one).
+    pub warnings: Warnings,
     first: Sample<'a>,
     rest: Vec<Sample<'a>>,
 }
@@ -147,6 +158,12 @@ pub enum ParseError {
     InvalidUtf8,
     #[error("DogStatsD events and service checks are not supported")]
     Unsupported,
+    #[error("several values in one sample are only for timers, histograms and distributions")]
+    MultiValueType,
+    #[error("`|c` field without a container id")]
+    BadContainerId,
+    #[error("empty `|` field")]
+    EmptyField,
 }
 
 impl ParseError {
@@ -166,6 +183,9 @@ impl ParseError {
             ParseError::LineTooLong => "line_too_long",
             ParseError::InvalidUtf8 => "invalid_utf8",
             ParseError::Unsupported => "unsupported",
+            ParseError::MultiValueType => "multi_value_type",
+            ParseError::BadContainerId => "bad_container_id",
+            ParseError::EmptyField => "empty_field",
         }
     }
 }
@@ -208,10 +228,11 @@ pub fn parse_line_unchecked_tags(line: &[u8]) -> Result<Line<'_>, ParseError> {
         return Err(ParseError::Unsupported);
     }
     let split = name_end(line).ok_or(ParseError::MissingValue)?;
+    let mut warnings = Warnings::NONE;
     let (name, name_tags) = if split.plain {
         (Cow::Borrowed(&line[..split.at]), None)
     } else {
-        split_name(&line[..split.at])?
+        split_name(&line[..split.at], &mut warnings)?
     };
     let split = split.at;
     if name.is_empty() {
@@ -225,6 +246,7 @@ pub fn parse_line_unchecked_tags(line: &[u8]) -> Result<Line<'_>, ParseError> {
         s: body,
         pos: 0,
         tags: None,
+        warnings,
     };
     let mut first = None;
     let mut rest = Vec::new();
@@ -252,6 +274,7 @@ pub fn parse_line_unchecked_tags(line: &[u8]) -> Result<Line<'_>, ParseError> {
     Ok(Line {
         name,
         tags,
+        warnings: parser.warnings,
         first,
         rest,
     })
@@ -261,6 +284,7 @@ struct Body<'a> {
     s: &'a str,
     pos: usize,
     tags: Option<&'a str>,
+    warnings: Warnings,
 }
 
 impl<'a> Body<'a> {
@@ -318,9 +342,17 @@ impl<'a> Body<'a> {
         while self.peek() == Some(b'|') {
             self.pos += 1;
             match self.peek() {
+                // statsd_exporter refuses a sample with an empty field (`a:1|c|`, `a:1|c||@0.5`).
+                None | Some(b'|') => return Err(ParseError::EmptyField),
                 Some(b'@') => {
                     self.pos += 1;
-                    rate = parse_rate(self.until_either(b'|', b':'))?;
+                    rate = match parse_rate(self.until_either(b'|', b':'))? {
+                        Some(r) => r,
+                        None => {
+                            self.warnings.add(Warning::BadRate);
+                            1.0
+                        }
+                    };
                 }
                 Some(b'#') => {
                     self.pos += 1;
@@ -332,11 +364,24 @@ impl<'a> Body<'a> {
                 Some(b'T') => {
                     self.pos += 1;
                     let t = self.until_either(b'|', b':');
-                    timestamp = Some(t.parse::<u64>().map_err(|_| ParseError::BadTimestamp)?);
+                    timestamp = t.parse::<u64>().ok();
+                    if timestamp.is_none() {
+                        self.warnings.add(Warning::BadTimestamp);
+                    }
+                }
+                // `c` alone, or `c:` with nothing after it: DogStatsD 1.2 says a container id
+                // follows, and statsd_exporter refuses the sample without one. Other fields
+                // starting with `c` (`card:low`, DogStatsD 1.4 cardinality) are not container ids.
+                Some(b'c') if matches!(self.s.as_bytes().get(self.pos + 1), None | Some(b'|')) => {
+                    return Err(ParseError::BadContainerId);
                 }
                 Some(b'c') if self.s.as_bytes().get(self.pos + 1) == Some(&b':') => {
                     self.pos += 2;
-                    container = Some(self.until(b'|'));
+                    let id = self.until(b'|');
+                    if id.is_empty() {
+                        return Err(ParseError::BadContainerId);
+                    }
+                    container = Some(id);
                 }
                 _ => {
                     self.until(b'|');
@@ -362,6 +407,9 @@ impl<'a> Body<'a> {
         if !values.as_bytes().contains(&b':') {
             sample(parse_value(kind, values)?);
             return Ok(());
+        }
+        if !kind.is_observation() {
+            return Err(ParseError::MultiValueType);
         }
         // Validate every packed value before emitting any, so a bad one rejects the whole group.
         for v in values.split(':') {
@@ -427,10 +475,19 @@ fn parse_value(kind: MetricType, text: &str) -> Result<Value<'_>, ParseError> {
     }
 }
 
-fn parse_rate(text: &str) -> Result<f64, ParseError> {
+/// `Ok(None)`: a rate statsd_exporter reads as 1 (unparseable, or zero). A rate that parses but
+/// is out of range (negative, above 1, NaN) is refused: it is a sender's bug, not noise.
+fn parse_rate(text: &str) -> Result<Option<f64>, ParseError> {
     match text.parse::<f64>() {
-        Ok(r) if r > 0.0 && r <= 1.0 => Ok(r),
-        _ => Err(ParseError::BadRate),
+        Ok(r) if r > 0.0 && r <= 1.0 => Ok(Some(r)),
+        Ok(r) => {
+            if r == 0.0 {
+                Ok(None)
+            } else {
+                Err(ParseError::BadRate)
+            }
+        }
+        Err(_) => Ok(None),
     }
 }
 

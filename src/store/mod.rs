@@ -9,6 +9,7 @@
 mod ordered;
 mod pairs;
 mod series;
+mod window;
 
 pub use pairs::PairsTarget;
 pub use series::{SeriesSnapshot, SeriesValue};
@@ -361,12 +362,12 @@ impl Store {
             let overflow = Labels::new(target.labels.names().map(|n| (n, "_overflow")));
             let s = map.get_or_insert_with(overflow, || {
                 self.total_series.fetch_add(1, Ordering::Relaxed);
-                series::Series::new(kind, &family.buckets, now)
+                series::Series::new(kind, &family.buckets, opts.summary.as_ref(), now)
             });
             apply_all(s);
             return Ok(());
         }
-        let mut s = series::Series::new(kind, &family.buckets, now);
+        let mut s = series::Series::new(kind, &family.buckets, opts.summary.as_ref(), now);
         // A series none of whose values were valid is not created.
         if apply_all(&mut s) {
             map.insert(target.labels.clone(), s);
@@ -453,6 +454,7 @@ impl Store {
 
     /// Every family, sorted by name, each with its series sorted by labels.
     pub fn snapshot(&self) -> Vec<FamilySnapshot> {
+        let now = self.now_ms();
         let families: Vec<(Box<str>, Arc<Family>)> = match self.families.read() {
             Ok(f) => f.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             Err(_) => return Vec::new(),
@@ -463,7 +465,7 @@ impl Store {
                 let series: Vec<(Labels, SeriesSnapshot)> = {
                     let mut map = fam.series.lock().ok()?;
                     map.in_order()
-                        .map(|(l, s)| (l.clone(), s.snapshot()))
+                        .map(|(l, s)| (l.clone(), s.snapshot(now)))
                         .collect()
                 };
                 if series.is_empty() {
@@ -495,7 +497,7 @@ impl Store {
     pub fn value(&self, name: &str, labels: &Labels) -> Option<f64> {
         let fam = self.families.read().ok()?.get(name).cloned()?;
         let map = fam.series.lock().ok()?;
-        match map.get(labels)?.snapshot().value {
+        match map.get(labels)?.snapshot(self.now_ms()).value {
             SeriesValue::Counter(v) | SeriesValue::Gauge(v) => Some(v),
             _ => None,
         }

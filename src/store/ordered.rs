@@ -172,7 +172,7 @@ mod tests {
     }
 
     fn series() -> Series {
-        Series::new(MetricKind::Gauge, &empty_bounds(), 0)
+        Series::new(MetricKind::Gauge, &empty_bounds(), None, 0)
     }
 
     fn order(m: &mut SeriesMap) -> Vec<String> {

@@ -1,7 +1,8 @@
 //! One series' state and how each kind of sample updates it.
 
+use super::window::Window;
 use super::Reject;
-use crate::model::{Exemplar, HistogramData, MetricKind, SampleValue, SummaryData};
+use crate::model::{Exemplar, HistogramData, MetricKind, SampleValue, SummaryData, SummaryOptions};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -27,6 +28,8 @@ enum State {
     // (issue 9 budgets 300 bytes per counter or gauge series beyond its label text).
     Histogram(Box<Histogram>),
     Summary(Box<SummaryData>),
+    /// A summary meterd computes from observations (`SampleValue::SummaryObserve`).
+    Window(Box<Window>),
     // Boxed on purpose despite the extra allocation: an inline set (table plus hasher) would double
     // the size of every counter and gauge series.
     #[allow(clippy::box_collection)]
@@ -72,7 +75,13 @@ pub enum SeriesValue {
 }
 
 impl Series {
-    pub(super) fn new(kind: MetricKind, buckets: &Arc<[f64]>, now_ms: u64) -> Self {
+    /// `summary`: the family's window options, for summaries computed from observations.
+    pub(super) fn new(
+        kind: MetricKind,
+        buckets: &Arc<[f64]>,
+        summary: Option<&Arc<SummaryOptions>>,
+        now_ms: u64,
+    ) -> Self {
         let state = match kind {
             MetricKind::Counter => State::Counter {
                 base: 0.0,
@@ -88,11 +97,14 @@ impl Series {
                 base: None,
                 start_unix_nanos: 0,
             })),
-            MetricKind::Summary => State::Summary(Box::new(SummaryData {
-                quantiles: Vec::new(),
-                sum: 0.0,
-                count: 0,
-            })),
+            MetricKind::Summary => match summary {
+                Some(opts) => State::Window(Box::new(Window::new(opts.clone()))),
+                None => State::Summary(Box::new(SummaryData {
+                    quantiles: Vec::new(),
+                    sum: 0.0,
+                    count: 0,
+                })),
+            },
         };
         Series {
             state,
@@ -246,6 +258,12 @@ impl Series {
                 *start_unix_nanos = *start;
             }
             (State::Summary(s), SampleValue::SummarySet(data)) => **s = data.clone(),
+            (State::Window(w), SampleValue::SummaryObserve { value, weight }) => {
+                if !(value.is_finite() && weight.is_finite() && *weight > 0.0) {
+                    return Err(Reject::InvalidValue);
+                }
+                w.observe(*value, *weight, now_ms);
+            }
             _ => return Err(Reject::TypeConflict),
         }
         self.last_update_ms = now_ms;
@@ -266,7 +284,8 @@ impl Series {
         }
     }
 
-    pub(super) fn snapshot(&self) -> SeriesSnapshot {
+    /// `now_ms` places a computed summary's window.
+    pub(super) fn snapshot(&self, now_ms: u64) -> SeriesSnapshot {
         let value = match &self.state {
             State::Counter { base, current, .. } => SeriesValue::Counter(base + current),
             State::Money(m) => SeriesValue::Counter(crate::model::money::femto_to_usd_f64(*m)),
@@ -296,6 +315,13 @@ impl Series {
                 }
             }
             State::Summary(s) => SeriesValue::Summary((**s).clone()),
+            // Weights are 1 / sample rate: the count is rounded to the whole observations the
+            // exposition format expects.
+            State::Window(w) => SeriesValue::Summary(SummaryData {
+                quantiles: w.quantiles(now_ms),
+                sum: w.sum(),
+                count: w.count().round() as u64,
+            }),
         };
         SeriesSnapshot {
             value,

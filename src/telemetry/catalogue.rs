@@ -37,6 +37,13 @@ catalogue! {
         "StatsD lines (or samples of a line) rejected, by reason.",
         ["reason"]
     );
+    STATSD_WARNINGS = counter(
+        "meterd_statsd_warnings",
+        "StatsD lines kept despite a malformed part (as statsd_exporter keeps them), by reason: \
+         bad_rate (counted at rate 1), bad_timestamp (dropped), bad_tag (dropped), \
+         unpaired_bracket (name kept as sent).",
+        ["reason"]
+    );
     STATSD_SAMPLES_DROPPED = counter(
         "meterd_statsd_samples_dropped",
         "StatsD samples deliberately not stored, by reason (mapping_drop: an action: drop \

@@ -56,7 +56,7 @@ fn every_statsd_type_over_udp_and_tcp() {
     assert_eq!(errors, 1.0, "{body}");
 }
 
-fn promtool_check(body: &str) -> (bool, String) {
+pub(crate) fn promtool_check(body: &str) -> (bool, String) {
     let mut child = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())

@@ -14,6 +14,8 @@ pub struct Meterd {
     pub otlp_http: SocketAddr,
     pub otlp_grpc: SocketAddr,
     pub statsd_udp: SocketAddr,
+    /// `None` when the config turns the TCP listener off.
+    pub statsd_tcp: Option<SocketAddr>,
     log: Arc<Mutex<Vec<String>>>,
 }
 
@@ -80,6 +82,7 @@ impl Meterd {
             otlp_http: addr("otlp_http"),
             otlp_grpc: addr("otlp_grpc"),
             statsd_udp: addr("statsd_udp"),
+            statsd_tcp: v["statsd_tcp"].as_str().and_then(|s| s.parse().ok()),
             child,
             log,
         }
@@ -123,6 +126,16 @@ impl Meterd {
         let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp bind");
         sock.send_to(payload.as_bytes(), self.statsd_udp)
             .expect("udp send");
+    }
+}
+
+impl Meterd {
+    /// Writes `payload` on one TCP connection and closes it.
+    pub fn send_tcp(&self, payload: &str) {
+        use std::io::Write;
+        let addr = self.statsd_tcp.expect("statsd tcp listener");
+        let mut s = std::net::TcpStream::connect(addr).expect("tcp connect");
+        s.write_all(payload.as_bytes()).expect("tcp write");
     }
 }
 

@@ -15,7 +15,7 @@ use crate::statsd::mapping::Resolved;
 use crate::statsd::parse::{self, MetricType, ParseError, Value};
 use crate::telemetry::catalogue;
 use crate::telemetry::{self, RateLimit};
-use aggregate::{Aggregator, Pending, Verdict};
+use aggregate::{Aggregator, Pending, SeriesKey, Verdict};
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -78,14 +78,20 @@ struct Counts {
     mapping_drops: u64,
     /// Few distinct reasons ever occur together: a short list beats a map.
     errors: Vec<(&'static str, u64)>,
+    /// Lines kept despite a malformed part, by [`parse::Warning`] reason.
+    warnings: Vec<(&'static str, u64)>,
+}
+
+fn bump(list: &mut Vec<(&'static str, u64)>, reason: &'static str) {
+    match list.iter_mut().find(|(r, _)| *r == reason) {
+        Some((_, n)) => *n += 1,
+        None => list.push((reason, 1)),
+    }
 }
 
 impl Counts {
     fn error(&mut self, reason: &'static str) {
-        match self.errors.iter_mut().find(|(r, _)| *r == reason) {
-            Some((_, n)) => *n += 1,
-            None => self.errors.push((reason, 1)),
-        }
+        bump(&mut self.errors, reason);
     }
 }
 
@@ -157,6 +163,7 @@ impl Worker {
                     series: &mut self.series,
                     set_hasher: &self.set_hasher,
                     mapping_drops: &mut counts.mapping_drops,
+                    warnings: &mut counts.warnings,
                     pipeline,
                     rt: &rt,
                     usage: &mut usage,
@@ -203,6 +210,14 @@ impl Worker {
                     n as f64,
                 );
             }
+            for (reason, n) in c.warnings {
+                telemetry::count(
+                    store,
+                    &catalogue::STATSD_WARNINGS,
+                    &[("reason", reason)],
+                    n as f64,
+                );
+            }
             count_samples_dropped(pipeline, "mapping_drop", c.mapping_drops);
         }
     }
@@ -243,6 +258,7 @@ struct Scope<'w> {
     series: &'w mut Aggregator,
     set_hasher: &'w foldhash::fast::FixedState,
     mapping_drops: &'w mut u64,
+    warnings: &'w mut Vec<(&'static str, u64)>,
     pipeline: &'w Pipeline,
     rt: &'w Snapshot,
     usage: &'w mut Vec<crate::model::UsageEvent>,
@@ -262,15 +278,31 @@ fn ingest_line(w: &mut Scope<'_>, line: &[u8], now_unix_nanos: u64) -> Result<()
         return Err(LineError::SampleRateTooLow);
     }
     let mut first_error = None;
+    let mut warned = false;
     for sample in parsed.samples() {
         let cache = &mut *w.cache;
+        let container = sample
+            .container
+            .filter(|_| rt.config.statsd.container_id_label);
         let i = w.series.entry(
             w.pipeline,
             rt.config.statsd.series_cache_size,
-            sample.kind,
-            &parsed.name,
-            &parsed.tags,
-            || verdict(cache, rt, &parsed.name, &parsed.tags, sample.kind),
+            SeriesKey {
+                kind: sample.kind,
+                name: &parsed.name,
+                tags: &parsed.tags,
+                container,
+            },
+            || {
+                verdict(
+                    cache,
+                    rt,
+                    &parsed.name,
+                    &parsed.tags,
+                    container,
+                    sample.kind,
+                )
+            },
         );
         let settled = match w.series.non_metric(i) {
             None => None,
@@ -280,6 +312,13 @@ fn ingest_line(w: &mut Scope<'_>, line: &[u8], now_unix_nanos: u64) -> Result<()
                 Some(Ok(()))
             }
             Some(Verdict::Reject(e)) => Some(Err(*e)),
+            // What statsd_exporter tolerates (a rate read as 1, a dropped tag) must not reach
+            // money or quality figures: the convention takes only well-formed lines.
+            Some(Verdict::Convention(_)) if !parsed.warnings.is_empty() => Some(Err(parsed
+                .warnings
+                .strict_error()
+                .unwrap_or(ParseError::BadTags)
+                .into())),
             Some(Verdict::Convention(kind)) => Some(
                 convention::convert(
                     *kind,
@@ -304,11 +343,19 @@ fn ingest_line(w: &mut Scope<'_>, line: &[u8], now_unix_nanos: u64) -> Result<()
         };
         let result = match settled {
             Some(r) => r,
-            None => to_value(w.set_hasher, sample).map(|v| w.series.merge(i, v)),
+            None => to_value(w.set_hasher, sample).map(|v| {
+                warned = true;
+                w.series.merge(i, v)
+            }),
         };
         // One bad sample does not stop the others of a multi-value line; the line counts once.
         if let Err(e) = result {
             first_error.get_or_insert(e);
+        }
+    }
+    if warned {
+        for warning in parsed.warnings.iter() {
+            bump(w.warnings, warning.reason());
         }
     }
     first_error.map_or(Ok(()), Err)
@@ -321,6 +368,7 @@ fn verdict(
     rt: &Snapshot,
     name: &str,
     tags: &parse::Tags<'_>,
+    container: Option<&str>,
     kind: MetricType,
 ) -> Verdict {
     let limits = &rt.config.limits;
@@ -345,7 +393,7 @@ fn verdict(
             name,
             labels,
             options,
-        } => match to_labels(limits, tags, kind, labels) {
+        } => match to_labels(limits, tags, container, kind, labels) {
             Ok(labels) => Verdict::Metric {
                 name: name.clone(),
                 labels: rt.deriver.redact(&labels).unwrap_or(labels),
@@ -359,16 +407,17 @@ fn verdict(
 fn to_labels(
     limits: &crate::config::Limits,
     tags: &parse::Tags<'_>,
+    container: Option<&str>,
     kind: MetricType,
     mapped: &[(Box<str>, Box<str>)],
 ) -> Result<Labels, LineError> {
-    // Mapping labels come last, so they win over a tag of the same name.
+    use std::borrow::Cow;
+    // The container id wins over a tag of its name, mapping labels over both (they come last).
     let labels = Labels::new(
-        tags.iter().map(|(k, v)| (sanitize_label_name(k), v)).chain(
-            mapped
-                .iter()
-                .map(|(k, v)| (std::borrow::Cow::Borrowed(&**k), &**v)),
-        ),
+        tags.iter()
+            .map(|(k, v)| (sanitize_label_name(k), v))
+            .chain(container.map(|c| (Cow::Borrowed(CONTAINER_LABEL), c)))
+            .chain(mapped.iter().map(|(k, v)| (Cow::Borrowed(&**k), &**v))),
     );
     if labels.len() > limits.max_labels_per_series {
         return Err(LineError::TooManyLabels);
@@ -384,6 +433,10 @@ fn to_labels(
     }
     Ok(labels)
 }
+
+/// The label of DogStatsD's `|c:<id>` field when `statsd.container_id_label` is on (the name
+/// statsd_exporter gives it).
+const CONTAINER_LABEL: &str = "container_id";
 
 fn to_value(
     set_hasher: &foldhash::fast::FixedState,
@@ -406,5 +459,7 @@ fn to_value(
     })
 }
 
+#[cfg(test)]
+mod parity_tests;
 #[cfg(test)]
 mod tests;

@@ -266,3 +266,54 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn observer_type_summary_carries_its_options_and_excludes_buckets() {
+    use crate::config::summary::{ObserverType, QuantileConfig, SummaryOptionsConfig};
+    let summary = |buckets, options| MappingConfig {
+        observer_type: ObserverType::Summary,
+        buckets,
+        summary_options: options,
+        ..rule("api.latency", "api_latency_seconds", &[])
+    };
+    let options = SummaryOptionsConfig {
+        quantiles: Some(vec![QuantileConfig {
+            quantile: 0.75,
+            error: Some(0.01),
+        }]),
+        ..Default::default()
+    };
+    match mapper(vec![summary(None, Some(options))]).resolve("api.latency", MetricType::Timer) {
+        Resolved::Metric { options, .. } => {
+            let s = options.summary.as_ref().expect("summary options");
+            assert_eq!(&*s.quantiles, &[0.75]);
+            assert_eq!(s.max_age, crate::model::SummaryOptions::defaults().max_age);
+        }
+        other => panic!("{other:?}"),
+    }
+    match mapper(vec![rule("h", "h", &[])]).resolve("h", MetricType::Timer) {
+        Resolved::Metric { options, .. } => assert_eq!(options.summary, None),
+        other => panic!("{other:?}"),
+    }
+    let config = StatsdConfig {
+        mappings: vec![
+            summary(Some(vec![1.0]), None),
+            MappingConfig {
+                summary_options: Some(SummaryOptionsConfig::default()),
+                ..rule("b", "b", &[])
+            },
+            summary(None, Some(SummaryOptionsConfig::default())),
+        ],
+        ..Default::default()
+    };
+    let issues = Mapper::try_new(&config, "statsd").err().unwrap_or_default();
+    let paths: Vec<&str> = issues.0.iter().map(|i| i.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        vec![
+            "statsd.mappings[0].buckets",
+            "statsd.mappings[1].summary_options"
+        ],
+        "{issues}"
+    );
+}

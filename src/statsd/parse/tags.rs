@@ -1,7 +1,7 @@
 //! Tags: the DogStatsD `|#` field, or tags embedded in the name (InfluxDB `name,k=v`, Librato
 //! `name#k=v`, SignalFx `name[k=v]`). Borrowed from the line, validated once, iterated lazily.
 
-use super::ParseError;
+use super::{ParseError, Warning, Warnings};
 use std::borrow::Cow;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,14 +37,29 @@ impl<'a> Tags<'a> {
     /// `(name, value)` pairs in sender order; `None` for a bare tag. Scans bytes: tags are short
     /// and read several times per line, and a byte loop beats the general `str` searchers here.
     /// Separators are ASCII, so every slice lands on a character boundary.
+    ///
+    /// Two leniencies statsd_exporter has too: a DogStatsD key may start with `#` (the Datadog PHP
+    /// client writes `|#k1:v,#k2:v`), which is not part of the name; a SignalFx tag without `=`
+    /// or without a name is skipped (the parser warned about it when it split the name).
     fn pairs(&self) -> impl Iterator<Item = (&'a str, Option<&'a str>)> {
+        let lenient = self.style == TagStyle::SignalFx;
+        self.all_pairs()
+            .filter(move |(k, v)| !lenient || !(k.is_empty() || v.is_none()))
+    }
+
+    fn all_pairs(&self) -> impl Iterator<Item = (&'a str, Option<&'a str>)> {
         let (raw, sep) = (self.raw, self.separator());
+        let hash_prefixed = self.style == TagStyle::DogStatsd;
         let mut start = 0;
         std::iter::from_fn(move || loop {
             let rest = raw.as_bytes().get(start..)?;
             let end = start + rest.iter().position(|b| *b == b',').unwrap_or(rest.len());
             let item = raw.get(start..end)?;
             start = end + 1;
+            let item = match item.strip_prefix('#') {
+                Some(rest) if hash_prefixed => rest,
+                _ => item,
+            };
             if item.is_empty() {
                 continue;
             }
@@ -130,13 +145,19 @@ pub(super) fn name_end(line: &str) -> Option<NameEnd> {
 }
 
 /// Separates tags embedded in the name (InfluxDB, Librato, SignalFx) from the name itself.
-pub(super) fn split_name(part: &str) -> Result<(Cow<'_, str>, Option<Tags<'_>>), ParseError> {
+/// A lone `[` or `]` makes the whole part the name, as statsd_exporter does (with a warning).
+pub(super) fn split_name<'a>(
+    part: &'a str,
+    warnings: &mut Warnings,
+) -> Result<(Cow<'a, str>, Option<Tags<'a>>), ParseError> {
     let other_style = |s: &str| s.contains([',', '#']);
-    if let Some(open) = part.find('[') {
-        let close = part[open..]
-            .find(']')
-            .map(|c| open + c)
-            .ok_or(ParseError::BadTags)?;
+    let open = part.find('[');
+    let close = open.and_then(|o| part[o..].find(']').map(|c| o + c));
+    if close.is_none() && (open.is_some() || part.contains(']')) {
+        warnings.add(Warning::UnpairedBracket);
+        return Ok((Cow::Borrowed(part), None));
+    }
+    if let (Some(open), Some(close)) = (open, close) {
         let (before, after) = (&part[..open], &part[close + 1..]);
         if other_style(before) || other_style(after) {
             return Err(ParseError::MixedTagStyles);
@@ -153,6 +174,9 @@ pub(super) fn split_name(part: &str) -> Result<(Cow<'_, str>, Option<Tags<'_>>),
             style: TagStyle::SignalFx,
             raw: &part[open + 1..close],
         };
+        if tags.all_pairs().any(|(k, v)| k.is_empty() || v.is_none()) {
+            warnings.add(Warning::BadTag);
+        }
         return Ok((name, Some(tags)));
     }
     // Librato and InfluxDB both separate tags with commas; what comes first decides the style.

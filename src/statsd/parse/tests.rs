@@ -89,7 +89,6 @@ fn types_values_and_rates() {
             "a",
             &[("d", s("1"), 0.5), ("d", s("2"), 0.5)],
         ),
-        ("trailing empty field", "a:1|c|", "a", &[("c", s("1"), 1.0)]),
         (
             "unknown extension field",
             "a:1|c|e:abc",
@@ -97,6 +96,12 @@ fn types_values_and_rates() {
             &[("c", s("1"), 1.0)],
         ),
         ("rate of one", "a:1|c|@1", "a", &[("c", s("1"), 1.0)]),
+        (
+            "dogstatsd 1.4 cardinality and external data",
+            "a:1|c|#k:v|c:abc|e:it-false|card:low",
+            "a",
+            &[("c", s("1"), 1.0)],
+        ),
     ];
     for (name, input, want_name, want) in cases {
         let line = ok(input);
@@ -202,6 +207,113 @@ fn dogstatsd_container_and_timestamp_are_accepted() {
     assert_eq!(line.tags.get("k"), Some("v"));
 }
 
+/// Lines statsd_exporter keeps despite a malformed part: kept here too, with the warning that a
+/// strict caller (the llm.* convention) turns into a refusal.
+#[test]
+fn tolerated_lines_are_kept_with_a_warning() {
+    type Case<'a> = (&'a str, &'a str, &'a str, f64, Option<Warning>);
+    let cases: &[Case] = &[
+        ("rate text", "a:1|c|@bar", "a", 1.0, Some(Warning::BadRate)),
+        ("rate zero", "a:2|c|@0", "a", 1.0, Some(Warning::BadRate)),
+        ("rate empty", "a:1|c|@", "a", 1.0, Some(Warning::BadRate)),
+        ("rate good", "a:1|c|@0.5", "a", 0.5, None),
+        (
+            "timestamp text",
+            "a:1|c|Tnot-a-ts",
+            "a",
+            1.0,
+            Some(Warning::BadTimestamp),
+        ),
+        (
+            "timestamp empty",
+            "a:1|c|#k:v|T",
+            "a",
+            1.0,
+            Some(Warning::BadTimestamp),
+        ),
+        ("signalfx no tags", "foo.[]test:1|c", "foo.test", 1.0, None),
+        (
+            "signalfx non-kv tags",
+            "foo.[tag1,tag2]test:1|c",
+            "foo.test",
+            1.0,
+            Some(Warning::BadTag),
+        ),
+        (
+            "signalfx missing ]",
+            "[tag1=bar,tag2=bazfoo.test:1|c",
+            "[tag1=bar,tag2=bazfoo.test",
+            1.0,
+            Some(Warning::UnpairedBracket),
+        ),
+        (
+            "signalfx missing [",
+            "tag1=bar,tag2=baz]foo.test:1|c",
+            "tag1=bar,tag2=baz]foo.test",
+            1.0,
+            Some(Warning::UnpairedBracket),
+        ),
+    ];
+    for (name, input, want_name, want_rate, want_warning) in cases {
+        let line = ok(input);
+        assert_eq!(line.name, *want_name, "{name}");
+        let sample = line.samples().next().expect("a sample");
+        assert_eq!(sample.rate, *want_rate, "{name}");
+        assert_eq!(line.warnings.iter().next(), *want_warning, "{name}");
+        assert_eq!(
+            line.warnings.strict_error(),
+            want_warning.map(Warning::strict),
+            "{name}"
+        );
+        if *want_warning == Some(Warning::BadTag) || *want_warning == Some(Warning::UnpairedBracket)
+        {
+            assert_eq!(tags(&line), Vec::<(String, String)>::new(), "{name}");
+        }
+    }
+}
+
+#[test]
+fn signalfx_keeps_good_tags_beside_dropped_ones() {
+    let line = ok("a.[k=v,bare,=x]b:1|c");
+    assert_eq!(line.name, "a.b");
+    assert_eq!(tags(&line), vec![(s("k"), s("v"))]);
+    assert_eq!(
+        line.warnings.iter().collect::<Vec<_>>(),
+        vec![Warning::BadTag]
+    );
+}
+
+#[test]
+fn dogstatsd_hash_on_every_key_is_not_part_of_the_name() {
+    // As the Datadog PHP client sends them.
+    let line = ok("foo:100|c|#tag1:bar,#tag2:baz");
+    assert_eq!(
+        tags(&line),
+        vec![(s("tag1"), s("bar")), (s("tag2"), s("baz"))]
+    );
+    assert_eq!(line.tags.get("tag2"), Some("baz"));
+    // The field marker and one `#` per key are markers, as statsd_exporter reads them; a second `#`
+    // on a key is the sender's.
+    let line = ok("foo:1|c|##k:v,##j:w");
+    assert_eq!(tags(&line), vec![(s("k"), s("v")), (s("#j"), s("w"))]);
+    // Librato keys keep theirs: only DogStatsD clients prefix keys.
+    assert_eq!(
+        parse_line(b"foo#k=v,#j=w:1|c").map(|l| tags(&l)).ok(),
+        Some(vec![(s("k"), s("v")), (s("#j"), s("w"))])
+    );
+}
+
+#[test]
+fn container_id_is_kept_whole() {
+    let line = ok("foo:100|c|#tag1:value|c:sha256:abcd1234");
+    let sample = line.samples().next().expect("sample");
+    assert_eq!(sample.container, Some("sha256:abcd1234"));
+    let line = ok("requests:100|c|@0.1|#service:web|c:abc123|T1656581400");
+    let sample = line.samples().next().expect("sample");
+    assert_eq!((sample.container, sample.rate), (Some("abc123"), 0.1));
+    assert!(line.warnings.is_empty());
+}
+
 #[test]
 fn malformed_lines_are_rejected_with_a_reason() {
     let cases: &[(&str, &[u8], ParseError)] = &[
@@ -231,13 +343,47 @@ fn malformed_lines_are_rejected_with_a_reason() {
         ("-Infinity", b"a:-Infinity|h", ParseError::NonFinite),
         ("overflow", b"a:1e400|c", ParseError::NonFinite),
         ("negative counter", b"a:-1|c", ParseError::NegativeCounter),
-        ("rate zero", b"a:1|c|@0", ParseError::BadRate),
         ("rate negative", b"a:1|c|@-0.5", ParseError::BadRate),
         ("rate above one", b"a:1|c|@1.5", ParseError::BadRate),
         ("rate NaN", b"a:1|c|@NaN", ParseError::BadRate),
-        ("rate empty", b"a:1|c|@", ParseError::BadRate),
-        ("rate text", b"a:1|c|@half", ParseError::BadRate),
-        ("timestamp text", b"a:1|c|Tnow", ParseError::BadTimestamp),
+        ("rate infinite", b"a:1|c|@inf", ParseError::BadRate),
+        ("trailing empty field", b"a:1|c|", ParseError::EmptyField),
+        (
+            "empty field between",
+            b"a:1|c||@0.5",
+            ParseError::EmptyField,
+        ),
+        (
+            "empty field after tags",
+            b"a:1|c|#k:v|",
+            ParseError::EmptyField,
+        ),
+        (
+            "container without colon",
+            b"a:1|c|c",
+            ParseError::BadContainerId,
+        ),
+        (
+            "container empty",
+            b"a:1|c|#k:v|c:",
+            ParseError::BadContainerId,
+        ),
+        (
+            "container empty then field",
+            b"a:1|c|c:|T1",
+            ParseError::BadContainerId,
+        ),
+        (
+            "packed counter",
+            b"a:0.5:120:3000|c",
+            ParseError::MultiValueType,
+        ),
+        ("packed gauge", b"a:1:2|g|#k:v", ParseError::MultiValueType),
+        (
+            "packed counter with signalfx tags",
+            b"a.[k=v]b:1:2|c",
+            ParseError::MultiValueType,
+        ),
         ("empty set member", b"a:|s", ParseError::MissingValue),
         ("invalid utf-8", b"a\xff:1|c", ParseError::InvalidUtf8),
         (
@@ -257,7 +403,6 @@ fn malformed_lines_are_rejected_with_a_reason() {
         ),
         ("influx tag without =", b"a,k:1|c", ParseError::BadTags),
         ("librato tag without name", b"a#=v:1|c", ParseError::BadTags),
-        ("signalfx unclosed", b"a[k=v:1|c", ParseError::BadTags),
         (
             "influx and dogstatsd",
             b"a,k=v:1|c|#k2:v2",
@@ -309,6 +454,9 @@ fn every_reason_is_distinct_snake_case() {
         ParseError::LineTooLong,
         ParseError::InvalidUtf8,
         ParseError::Unsupported,
+        ParseError::MultiValueType,
+        ParseError::BadContainerId,
+        ParseError::EmptyField,
     ];
     let mut reasons: Vec<&str> = all.iter().map(|e| e.reason()).collect();
     assert!(reasons.iter().all(|r| r

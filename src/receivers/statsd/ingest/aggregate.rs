@@ -47,8 +47,12 @@ pub(super) enum Pending {
 }
 
 impl Pending {
-    fn sample_value(self) -> SampleValue {
+    /// `summary`: the family computes quantiles, so observations go to its window.
+    fn sample_value(self, summary: bool) -> SampleValue {
         match self {
+            Pending::Observe { value, weight } if summary => {
+                SampleValue::SummaryObserve { value, weight }
+            }
             Pending::CounterAdd(v) => SampleValue::CounterAdd(v),
             Pending::GaugeSet(v) => SampleValue::GaugeSet(v),
             Pending::GaugeAdd(v) => SampleValue::GaugeAdd(v),
@@ -114,15 +118,35 @@ impl Default for Aggregator {
     }
 }
 
-/// A series as sent, `[type, style, name length (4 bytes LE), name, tags]`, written into `buf`:
-/// length-prefixed, so name and tag bytes cannot run into each other.
-fn write_key<'b>(buf: &'b mut Vec<u8>, kind: MetricType, name: &str, tags: &Tags<'_>) -> &'b [u8] {
+/// What identifies one sample's series as sent.
+pub(super) struct SeriesKey<'a> {
+    pub kind: MetricType,
+    pub name: &'a str,
+    pub tags: &'a Tags<'a>,
+    /// Only when the container id is a label (`statsd.container_id_label`).
+    pub container: Option<&'a str>,
+}
+
+/// A series as sent, `[type, style, name length (4 bytes LE), name, tags]`, then `[0xFF,
+/// container id]` when the container id is a label, written into `buf`: length-prefixed, and
+/// 0xFF never occurs in UTF-8, so name, tag and container bytes cannot run into each other.
+fn write_key<'b>(buf: &'b mut Vec<u8>, key: &SeriesKey<'_>) -> &'b [u8] {
+    let SeriesKey {
+        kind,
+        name,
+        tags,
+        container,
+    } = *key;
     buf.clear();
     buf.push(kind.index() as u8);
     buf.push(tags.style as u8);
     buf.extend_from_slice(&u32::try_from(name.len()).unwrap_or(u32::MAX).to_le_bytes());
     buf.extend_from_slice(name.as_bytes());
     buf.extend_from_slice(tags.raw().as_bytes());
+    if let Some(c) = container {
+        buf.push(0xFF);
+        buf.extend_from_slice(c.as_bytes());
+    }
     buf
 }
 
@@ -134,12 +158,10 @@ impl Aggregator {
         &mut self,
         pipeline: &Pipeline,
         bound: usize,
-        kind: MetricType,
-        name: &str,
-        tags: &Tags<'_>,
+        key: SeriesKey<'_>,
         verdict: impl FnOnce() -> Verdict,
     ) -> usize {
-        let key = write_key(&mut self.key, kind, name, tags);
+        let key = write_key(&mut self.key, &key);
         let hash = self.hasher.hash_one(key);
         let (hot, keys) = (&self.hot, &self.keys);
         let found = self.index.find(hash, |&(h, i)| {
@@ -245,7 +267,7 @@ impl Aggregator {
                     h.earlier
                         .iter()
                         .chain(h.last.as_ref())
-                        .map(|p| p.sample_value()),
+                        .map(|p| p.sample_value(options.summary.is_some())),
                 );
                 let target = Target {
                     name,

@@ -218,6 +218,7 @@ async fn start_inner(
             health: health.clone(),
             start_time_unix: unix_now(),
             reloader: Some(reloader.clone()),
+            renders: Default::default(),
         };
         spawn_http(
             &mut tasks,
@@ -245,6 +246,7 @@ async fn start_inner(
     {
         let store = store.clone();
         let pipeline = pipeline.clone();
+        let health = health.clone();
         let mut rx = shutdown_rx.clone();
         tasks.spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -259,7 +261,7 @@ async fn start_inner(
                 store.set_now_ms(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
                 if last_memory_check.elapsed() >= Duration::from_secs(1) {
                     last_memory_check = Instant::now();
-                    check_memory(&pipeline, &mut guard);
+                    check_memory(&pipeline, &health, &mut guard);
                 }
                 if last_sweep.elapsed() >= Duration::from_secs(5) {
                     last_sweep = Instant::now();
@@ -510,8 +512,11 @@ fn watched_hash(config_file_hash: Option<u64>, config: &Config) -> Option<u64> {
     Some(h)
 }
 
-/// One memory guard step: reads RSS, applies the configured limit (reloadable), flips shedding.
-fn check_memory(pipeline: &Pipeline, guard: &mut crate::memory::MemoryGuard) {
+/// One memory guard step: reads RSS and the store's size, applies the configured limit
+/// (reloadable), flips shedding, and says so on `/readyz` (still 200: a sidecar that sheds new
+/// series must not take its app's pod out of service).
+fn check_memory(pipeline: &Pipeline, health: &Health, guard: &mut crate::memory::MemoryGuard) {
+    use crate::memory::{Change, Reading};
     let limit = pipeline
         .runtime()
         .config
@@ -522,29 +527,54 @@ fn check_memory(pipeline: &Pipeline, guard: &mut crate::memory::MemoryGuard) {
     let Some(rss) = crate::expose::process::read().resident_bytes else {
         return;
     };
-    if let Some(shedding) = guard.update(rss as u64) {
-        let store = pipeline.store();
-        store.set_shedding(shedding);
-        if shedding {
+    let store = pipeline.store();
+    let series = store.series_count() as u64;
+    let Some(change) = guard.update(Reading {
+        rss_bytes: rss as u64,
+        series,
+    }) else {
+        return;
+    };
+    let shedding = change == Change::Shed;
+    store.set_shedding(shedding);
+    match change {
+        Change::Shed => {
             tracing::warn!(
                 rss_bytes = rss,
                 limit_bytes = limit,
-                "memory limit reached: shedding new series, OTLP answers retry-later"
+                series,
+                "memory limit reached: shedding new series (samples of existing series and spend \
+                 still flow)"
             );
-        } else {
-            tracing::info!(
-                rss_bytes = rss,
-                "memory back under the limit: accepting new series"
+            health.degrade(
+                "memory",
+                Some(format!(
+                    "shedding new series: resident memory {rss} bytes reached limits.max_memory \
+                     ({limit} bytes) holding {series} series"
+                )),
             );
         }
-        telemetry::gauge(
-            store,
-            "meterd_memory_shedding",
-            "1 while resident memory is above limits.max_memory and new series are shed.",
-            &[],
-            if shedding { 1.0 } else { 0.0 },
-        );
+        Change::ReleasedRss | Change::ReleasedHeld => {
+            tracing::info!(
+                rss_bytes = rss,
+                series,
+                released_on = if change == Change::ReleasedRss {
+                    "resident memory"
+                } else {
+                    "series held"
+                },
+                "memory guard released: accepting new series"
+            );
+            health.degrade("memory", None);
+        }
     }
+    telemetry::gauge(
+        store,
+        "meterd_memory_shedding",
+        "1 while resident memory is above limits.max_memory and new series are shed.",
+        &[],
+        if shedding { 1.0 } else { 0.0 },
+    );
 }
 
 /// Hash of a watched file's content. Content, not mtime: an editor's rename-over or a Kubernetes

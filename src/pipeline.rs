@@ -184,15 +184,20 @@ impl Pipeline {
     /// `protocol`, never returned to the sender (one bad series must not fail a whole packet).
     pub fn sample(&self, protocol: &str, sample: &Sample) -> bool {
         let runtime = self.runtime.load();
-        match runtime.deriver.redact(&sample.labels) {
-            Some(labels) => self.apply(
+        let exemplar = sample
+            .exemplar
+            .as_ref()
+            .and_then(|e| runtime.deriver.redact_exemplar(e));
+        match (runtime.deriver.redact(&sample.labels), exemplar) {
+            (None, None) => self.apply(protocol, sample),
+            (labels, exemplar) => self.apply(
                 protocol,
                 &Sample {
-                    labels,
+                    labels: labels.unwrap_or_else(|| sample.labels.clone()),
+                    exemplar: exemplar.or_else(|| sample.exemplar.clone()),
                     ..sample.clone()
                 },
             ),
-            None => self.apply(protocol, sample),
         }
     }
 
@@ -209,6 +214,8 @@ impl Pipeline {
         value: SampleValue,
         exemplar: Option<Exemplar>,
     ) -> bool {
+        // Exemplar attributes leave meterd on /metrics like series labels do.
+        let exemplar = exemplar.map(|e| runtime.deriver.redact_exemplar(&e).unwrap_or(e));
         if runtime
             .deriver
             .redacts(target.pairs.iter().map(|(k, _)| *k))

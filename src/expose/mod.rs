@@ -6,4 +6,5 @@ pub mod api;
 pub mod auth;
 pub mod process;
 pub mod server;
+pub mod shared_render;
 pub mod text;

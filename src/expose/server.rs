@@ -22,10 +22,12 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-/// Readiness checks by name; each either passes or says why not.
+/// Readiness checks by name; each either passes or says why not. Degradations (the memory guard
+/// shedding new series) are reported on `/readyz` without failing it: meterd still serves.
 #[derive(Default)]
 pub struct Health {
     checks: Mutex<BTreeMap<&'static str, Result<(), String>>>,
+    degraded: Mutex<BTreeMap<&'static str, String>>,
 }
 
 impl Health {
@@ -33,6 +35,23 @@ impl Health {
         if let Ok(mut c) = self.checks.lock() {
             c.insert(check, result);
         }
+    }
+
+    /// Sets (`Some`) or clears (`None`) a degradation named `what`.
+    pub fn degrade(&self, what: &'static str, why: Option<String>) {
+        if let Ok(mut d) = self.degraded.lock() {
+            match why {
+                Some(w) => d.insert(what, w),
+                None => d.remove(what),
+            };
+        }
+    }
+
+    pub fn degradations(&self) -> Vec<(String, String)> {
+        self.degraded
+            .lock()
+            .map(|d| d.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+            .unwrap_or_default()
     }
 
     /// Ready when at least one check is registered and none fails.
@@ -55,6 +74,8 @@ pub struct HttpState {
     pub start_time_unix: f64,
     /// The reload path shared with SIGHUP, for the admin reload action.
     pub reloader: Option<Arc<crate::app::Reloader>>,
+    /// Concurrent scrapes share one render (see [`super::shared_render`]).
+    pub renders: Arc<super::shared_render::SharedRender>,
 }
 
 pub fn router(state: HttpState) -> Router {
@@ -78,17 +99,28 @@ async fn metrics(State(st): State<HttpState>, headers: HeaderMap) -> Response {
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(accepts_gzip);
-    // Rendering 100k series is CPU work: keep it off the async workers that serve ingest.
-    let result = tokio::task::spawn_blocking(move || scrape(&st, format, gzip)).await;
+    // Rendering 100k series is CPU work: keep it off the async workers that serve ingest; and
+    // render once for all the scrapes that arrive while it runs, so scrapers do not multiply memory.
+    let slot = usize::from(format == Format::OpenMetrics) * 2 + usize::from(gzip);
+    let renderer = st.clone();
+    let (result, served) = st
+        .renders
+        .get(slot, move || {
+            scrape(&renderer, format, gzip)
+                .map(bytes::Bytes::from)
+                .map_err(|e| format!("gzip failed: {e}"))
+        })
+        .await;
+    count_scrape(&st, format, served);
     match result {
-        Ok(Ok((body, encoded))) => {
+        Ok(body) => {
             let mut resp = (StatusCode::OK, body).into_response();
             let h = resp.headers_mut();
             h.insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(format.content_type()),
             );
-            if encoded {
+            if gzip {
                 h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
             }
             h.insert(
@@ -97,20 +129,39 @@ async fn metrics(State(st): State<HttpState>, headers: HeaderMap) -> Response {
             );
             resp
         }
-        Ok(Err(e)) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("gzip failed: {e}\n"),
-        )
-            .into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("render failed: {e}\n"),
-        )
-            .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
     }
 }
 
-fn scrape(st: &HttpState, format: Format, gzip: bool) -> std::io::Result<(Vec<u8>, bool)> {
+/// Counted per request served, whether it rendered or joined a render in flight.
+fn count_scrape(st: &HttpState, format: Format, served: super::shared_render::Served) {
+    let store = st.pipeline.store();
+    telemetry::count(
+        store,
+        "meterd_scrapes",
+        "Scrapes of /metrics served.",
+        &[(
+            "format",
+            if format == Format::Text {
+                "text"
+            } else {
+                "openmetrics"
+            },
+        )],
+        1.0,
+    );
+    if served == super::shared_render::Served::Shared {
+        telemetry::count(
+            store,
+            "meterd_scrapes_shared",
+            "Scrapes of /metrics served by joining a render already in flight for another scrape.",
+            &[],
+            1.0,
+        );
+    }
+}
+
+fn scrape(st: &HttpState, format: Format, gzip: bool) -> std::io::Result<Vec<u8>> {
     let started = Instant::now();
     let store = st.pipeline.store();
     super::process::record(store, st.start_time_unix);
@@ -144,21 +195,7 @@ fn scrape(st: &HttpState, format: Format, gzip: bool) -> std::io::Result<(Vec<u8
         &[],
         started.elapsed().as_secs_f64(),
     );
-    telemetry::count(
-        store,
-        "meterd_scrapes",
-        "Scrapes of /metrics served.",
-        &[(
-            "format",
-            if format == Format::Text {
-                "text"
-            } else {
-                "openmetrics"
-            },
-        )],
-        1.0,
-    );
-    Ok((body, gzip))
+    Ok(body)
 }
 
 /// `gzip` listed in Accept-Encoding with a non-zero quality.
@@ -182,14 +219,20 @@ async fn healthz() -> &'static str {
 
 async fn readyz(State(st): State<HttpState>) -> Response {
     let failures = st.health.failures();
+    let degraded: String = st
+        .health
+        .degradations()
+        .iter()
+        .map(|(k, v)| format!("degraded: {k}: {v}\n"))
+        .collect();
     if failures.is_empty() {
-        (StatusCode::OK, "ready\n").into_response()
+        (StatusCode::OK, format!("ready\n{degraded}")).into_response()
     } else {
         let body: String = failures
             .iter()
             .map(|(k, v)| format!("{k}: {v}\n"))
             .collect();
-        (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+        (StatusCode::SERVICE_UNAVAILABLE, format!("{body}{degraded}")).into_response()
     }
 }
 
@@ -233,5 +276,19 @@ mod tests {
             h.failures(),
             vec![("state".to_string(), "data_dir not writable".to_string())]
         );
+    }
+
+    #[test]
+    fn degradations_are_listed_until_cleared_and_never_fail_readiness() {
+        let h = Health::default();
+        h.set("config", Ok(()));
+        h.degrade("memory", Some("shedding new series".into()));
+        assert!(h.failures().is_empty());
+        assert_eq!(
+            h.degradations(),
+            vec![("memory".to_string(), "shedding new series".to_string())]
+        );
+        h.degrade("memory", None);
+        assert!(h.degradations().is_empty());
     }
 }

@@ -84,12 +84,11 @@ impl Ingest {
         })
     }
 
-    /// A slot for one request, or `None` when `max_concurrent_requests` are in flight or the memory
-    /// guard is shedding load (the caller answers with its protocol's retryable overload code).
+    /// A slot for one request, or `None` when `max_concurrent_requests` are in flight (the caller
+    /// answers with its protocol's retryable overload code). The memory guard does not refuse
+    /// requests: while it sheds, the store refuses new series only, so points of existing series and
+    /// spend (which folds into the `_overflow` series) keep flowing.
     pub fn try_permit(&self) -> Option<OwnedSemaphorePermit> {
-        if self.pipeline.overloaded() {
-            return None;
-        }
         self.permits.clone().try_acquire_owned().ok()
     }
 

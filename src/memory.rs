@@ -9,7 +9,10 @@
 //! stay above the limit for good while the store is nearly empty, and a guard on RSS alone then
 //! shed forever (the guard "latched"). Released that way, the guard sheds again only once the
 //! store has grown back to where the limit was hit (the freed pages are in use again), or RSS
-//! passes the limit by a tenth (something else is growing).
+//! grows by a tenth of the limit past what it was at the release (something else is growing).
+
+/// Below this many series at the limit, the store is not what fills memory: only RSS releases.
+const MIN_SERIES_TO_JUDGE: u64 = 100;
 
 /// What one guard step looks at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,9 +40,10 @@ pub struct MemoryGuard {
     shedding: bool,
     /// Series held when shedding began.
     series_at_limit: u64,
-    /// Set after a release on held state: below this many series, an RSS above the limit is the
+    /// Set after a release on held state: the series count and RSS at the release. Below that
+    /// many series and that RSS (plus a tenth of the limit), an RSS above the limit is the
     /// allocator's retained pages, not new growth.
-    rearm_at: Option<u64>,
+    rearm_at: Option<(u64, u64)>,
 }
 
 impl MemoryGuard {
@@ -59,7 +63,6 @@ impl MemoryGuard {
     /// Feeds one reading; returns what changed, if anything.
     pub fn update(&mut self, r: Reading) -> Option<Change> {
         let low = self.limit_bytes / 10 * 9;
-        let high = self.limit_bytes.saturating_add(self.limit_bytes / 10);
         if r.rss_bytes < low {
             self.rearm_at = None;
         }
@@ -69,15 +72,17 @@ impl MemoryGuard {
                 self.shedding = false;
                 return Some(Change::ReleasedRss);
             }
-            if mark >= 10 && r.series <= mark - mark / 10 {
+            if mark >= MIN_SERIES_TO_JUDGE && r.series <= mark - mark / 10 {
                 self.shedding = false;
-                self.rearm_at = Some(mark);
+                self.rearm_at = Some((mark, r.rss_bytes));
                 return Some(Change::ReleasedHeld);
             }
             return None;
         }
-        let grown_back = self.rearm_at.is_none_or(|m| r.series >= m);
-        if r.rss_bytes >= self.limit_bytes && (grown_back || r.rss_bytes >= high) {
+        let grown_back = self.rearm_at.is_none_or(|(series, rss)| {
+            r.series >= series || r.rss_bytes >= rss.saturating_add(self.limit_bytes / 10)
+        });
+        if r.rss_bytes >= self.limit_bytes && grown_back {
             self.shedding = true;
             self.series_at_limit = r.series;
             self.rearm_at = None;
@@ -131,16 +136,20 @@ mod tests {
     #[test]
     fn after_a_release_on_held_state_real_growth_still_sheds() {
         let mut g = MemoryGuard::new(1000);
-        g.update(at(1050, 1_000));
-        assert_eq!(g.update(at(1050, 10)), Some(Change::ReleasedHeld));
-        assert_eq!(g.update(at(1099, 10)), None);
+        // A flood overshot the limit far before the guard's next look; RSS stays there.
+        g.update(at(1500, 1_000));
+        assert_eq!(g.update(at(1500, 10)), Some(Change::ReleasedHeld));
+        assert_eq!(g.update(at(1599, 10)), None);
         assert_eq!(
-            g.update(at(1100, 10)),
+            g.update(at(1600, 10)),
             Some(Change::Shed),
-            "RSS a tenth past the limit with few series: something else grows"
+            "RSS a tenth of the limit past the release with few series: something else grows"
         );
         // Back under 90 %: the mark is forgotten and the plain RSS rule applies again.
         assert_eq!(g.update(at(800, 10)), Some(Change::ReleasedRss));
+        assert_eq!(g.update(at(1000, 99)), Some(Change::Shed));
+        assert_eq!(g.update(at(1000, 0)), None, "99 series: too few to judge by");
+        assert_eq!(g.update(at(800, 0)), Some(Change::ReleasedRss));
         assert_eq!(g.update(at(1000, 10)), Some(Change::Shed));
     }
 

@@ -6,13 +6,8 @@
 
 use crate::support::agent::EPHEMERAL_LISTENERS;
 use crate::support::binary::{self, Meterd};
+use crate::support::flood::{self, status_kib};
 use crate::support::wait_until;
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{any_value::Value, AnyValue, KeyValue};
-use opentelemetry_proto::tonic::metrics::v1::{
-    metric, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
-};
-use prost::Message;
 use std::process::Command;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
@@ -38,50 +33,6 @@ fn start() -> (tempfile::TempDir, Meterd) {
     (dir, Meterd::spawn(cmd))
 }
 
-/// Gauge points `from..to` of one metric, each its own series through a long-ish label value.
-fn batch(from: usize, to: usize) -> Vec<u8> {
-    let points = (from..to)
-        .map(|i| NumberDataPoint {
-            attributes: vec![KeyValue {
-                key: "request_path".into(),
-                value: Some(AnyValue {
-                    value: Some(Value::StringValue(format!(
-                        "/api/v1/tenants/{i:08}/conversations/summaries"
-                    ))),
-                }),
-                ..Default::default()
-            }],
-            value: Some(number_data_point::Value::AsDouble(i as f64)),
-            ..Default::default()
-        })
-        .collect();
-    ExportMetricsServiceRequest {
-        resource_metrics: vec![ResourceMetrics {
-            scope_metrics: vec![ScopeMetrics {
-                metrics: vec![Metric {
-                    name: "scrape_load".into(),
-                    data: Some(metric::Data::Gauge(Gauge {
-                        data_points: points,
-                    })),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-    .encode_to_vec()
-}
-
-fn status_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
-}
-
 /// Resets the high-water mark to the current RSS (Linux `clear_refs` value 5) and returns it.
 fn reset_peak(pid: u32) -> u64 {
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5")
@@ -102,16 +53,9 @@ fn scrape(m: &Meterd) -> usize {
 #[test]
 fn parallel_scrapes_share_one_render_instead_of_multiplying_memory() {
     let (_dir, m) = start();
-    let client = reqwest::blocking::Client::new();
     for from in (0..SERIES).step_by(BATCH) {
-        let r = client
-            .post(format!("http://{}/v1/metrics", m.otlp_http))
-            .header("content-type", "application/x-protobuf")
-            .body(batch(from, from + BATCH))
-            .timeout(Duration::from_secs(60))
-            .send()
-            .expect("export");
-        assert_eq!(r.status(), 200);
+        let body = flood::gauge_batch("scrape_load", from, from + BATCH, 0.0);
+        assert_eq!(flood::post(m.otlp_http, "/v1/metrics", body), 200);
     }
     wait_until("every series stored", Duration::from_secs(60), || {
         (m.metric("meterd_series")

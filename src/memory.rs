@@ -148,7 +148,11 @@ mod tests {
         // Back under 90 %: the mark is forgotten and the plain RSS rule applies again.
         assert_eq!(g.update(at(800, 10)), Some(Change::ReleasedRss));
         assert_eq!(g.update(at(1000, 99)), Some(Change::Shed));
-        assert_eq!(g.update(at(1000, 0)), None, "99 series: too few to judge by");
+        assert_eq!(
+            g.update(at(1000, 0)),
+            None,
+            "99 series: too few to judge by"
+        );
         assert_eq!(g.update(at(800, 0)), Some(Change::ReleasedRss));
         assert_eq!(g.update(at(1000, 10)), Some(Change::Shed));
     }

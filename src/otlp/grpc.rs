@@ -45,7 +45,7 @@ impl Svc {
         let Some(permit) = self.ingest.try_permit() else {
             self.ingest.request(Transport::Grpc, signal, "overloaded");
             return Err(Status::unavailable(
-                "meterd is overloaded (otlp.max_concurrent_requests or limits.max_memory); retry with backoff",
+                "meterd is overloaded (otlp.max_concurrent_requests); retry with backoff",
             ));
         };
         let ingest = self.ingest.clone();

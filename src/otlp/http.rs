@@ -160,7 +160,7 @@ where
             StatusCode::SERVICE_UNAVAILABLE,
             tonic::Code::Unavailable,
             "overloaded",
-            "meterd is overloaded (otlp.max_concurrent_requests or limits.max_memory); retry after the Retry-After delay".into(),
+            "meterd is overloaded (otlp.max_concurrent_requests); retry after the Retry-After delay".into(),
         );
         return refusal_response(enc, &r);
     };

@@ -110,7 +110,10 @@ fn the_guard_releases_when_a_flood_expires_and_spend_flows_while_it_sheds() {
     }
     let (status, readyz) = m.get("/readyz");
     assert_eq!(status, 200, "shedding must not take the pod out of service");
-    assert!(readyz.contains("degraded: memory: shedding new series"), "{readyz}");
+    assert!(
+        readyz.contains("degraded: memory: shedding new series"),
+        "{readyz}"
+    );
 
     // While shedding: spend is accepted and priced; an existing series takes a new value; a new
     // series is refused and counted.
@@ -134,8 +137,14 @@ fn the_guard_releases_when_a_flood_expires_and_spend_flows_while_it_sheds() {
         Some(last as f64 + 0.5),
         "an existing series stopped updating"
     );
-    assert!(!body.contains("fresh_during_shedding{"), "a new series was stored");
-    assert!(body.contains(r#"reason="memory_limit""#), "no shed series counted");
+    assert!(
+        !body.contains("fresh_during_shedding{"),
+        "a new series was stored"
+    );
+    assert!(
+        body.contains(r#"reason="memory_limit""#),
+        "no shed series counted"
+    );
 
     // The flood goes idle and expires (TTL 5 s, swept every 5 s): meterd holds little again.
     let rss_at_expiry = wait_until("the flood expired", Duration::from_secs(60), || {

@@ -19,6 +19,7 @@ mod e2e {
     pub mod otlp_dedup;
     pub mod otlp_genai;
     pub mod otlp_grpc_overload;
+    pub mod otlp_invalid_utf8;
     pub mod otlp_prometheus;
     pub mod otlp_protocol;
     pub mod otlp_python;

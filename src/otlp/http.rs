@@ -9,6 +9,7 @@
 //! `otlp.max_concurrent_requests`.
 
 mod decode;
+mod repair;
 
 pub use decode::{decode, decode_metrics, gunzip, media_type, Encoding, Refusal};
 
@@ -188,8 +189,10 @@ where
     let mark = ingest.spend_mark();
     let done = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let req: Req = decoder(enc, &raw)?;
-        Ok::<Outcome, Refusal>(work(&worker, &req))
+        let (req, dropped) = repair::decode(decoder, enc, signal, &raw)?;
+        let mut outcome = work(&worker, &req);
+        worker.dropped_undecodable(signal, &mut outcome, dropped);
+        Ok::<Outcome, Refusal>(outcome)
     })
     .await;
     match done {

@@ -168,6 +168,20 @@ impl Ingest {
         );
     }
 
+    /// Accounts for the items a lenient decode dropped ([`super::lenient`]): counted as received
+    /// and rejected (`invalid_encoding`), and reported in the request's `partial_success`.
+    pub fn dropped_undecodable(&self, signal: Signal, outcome: &mut Outcome, n: i64) {
+        let Ok(count) = u64::try_from(n) else {
+            return;
+        };
+        if count == 0 {
+            return;
+        }
+        self.received(signal, count);
+        self.rejected(signal, "invalid_encoding", count);
+        super::lenient::add_to(outcome, signal, n);
+    }
+
     /// `Some(outcome)` rejecting everything when a request carries more items than allowed.
     fn over_cap(&self, signal: Signal, n: u64) -> Option<Outcome> {
         self.received(signal, n);

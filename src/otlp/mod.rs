@@ -12,6 +12,7 @@ pub mod convert;
 pub mod grpc;
 pub mod http;
 pub mod ingest;
+pub mod lenient;
 
 use crate::config::{child, index, Issues, Validate};
 use crate::model::UsageSemantics;

@@ -9,6 +9,7 @@ mod e2e {
     pub mod budget_integrity;
     pub mod cli;
     pub mod corrupt_state;
+    pub mod default_caps;
     pub mod disk_full;
     pub mod emitters_python;
     pub mod hostile_values;

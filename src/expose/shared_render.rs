@@ -3,8 +3,9 @@
 //! A render of a large store costs a snapshot, the text and (with gzip) its compressed copy, tens
 //! of megabytes at 200k series. Rendering once per concurrent request multiplied that by the number
 //! of scrapers (8 parallel scrapes peaked at 1.45 GB), so a scraper storm could OOM-kill the
-//! sidecar. Here at most one render per variant (format x gzip) runs at a time; a scrape that
-//! arrives while one runs waits for it and is served the same bytes. Nothing is cached past the
+//! sidecar. Here one render runs at a time (a scrape of another variant, format x gzip, waits for
+//! it to finish); a scrape that arrives while a render of its own variant is in flight waits for
+//! that one and is served the same bytes. Nothing is cached past the
 //! flight: once every waiter has its response, the render's memory goes with the last response
 //! body, and the next scrape renders afresh (a scrape never sees data older than the render in
 //! progress when it arrived).
@@ -23,9 +24,19 @@ struct Flight {
 }
 
 /// The four variants: text or OpenMetrics, identity or gzip.
-#[derive(Default)]
 pub struct SharedRender {
     slots: [Mutex<Weak<Flight>>; 4],
+    /// One render at a time across variants: peak memory is one render's, whatever the mix.
+    rendering: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for SharedRender {
+    fn default() -> Self {
+        SharedRender {
+            slots: Default::default(),
+            rendering: Arc::new(tokio::sync::Semaphore::new(1)),
+        }
+    }
 }
 
 /// How a scrape was served: by the render it started, or by joining one in flight.
@@ -65,9 +76,17 @@ impl SharedRender {
             .result
             .get_or_init(|| async move {
                 *ran_here = true;
-                tokio::task::spawn_blocking(render)
-                    .await
-                    .unwrap_or_else(|e| Err(format!("render task failed: {e}")))
+                // Held until the render is done (the permit moves into the blocking task, so a
+                // cancelled scrape does not release it early).
+                let Ok(permit) = self.rendering.clone().acquire_owned().await else {
+                    return Err("render gate closed".to_owned());
+                };
+                tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
+                    render()
+                })
+                .await
+                .unwrap_or_else(|e| Err(format!("render task failed: {e}")))
             })
             .await
             .clone();
@@ -147,6 +166,33 @@ mod tests {
             .await;
         assert_eq!(how, Served::Rendered);
         assert_eq!(renders.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn renders_of_different_variants_never_overlap() {
+        let shared = Arc::new(SharedRender::default());
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for slot in 0..4 {
+            let (shared, running, most) = (shared.clone(), running.clone(), most.clone());
+            tasks.push(tokio::spawn(async move {
+                shared
+                    .get(slot, move || {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        // Long enough for the other variants to try to start meanwhile.
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                        Ok(Bytes::new())
+                    })
+                    .await
+            }));
+        }
+        for t in tasks {
+            assert!(t.await.expect("task").0.is_ok());
+        }
+        assert_eq!(most.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]

@@ -5,7 +5,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use meterd::derive::budget::matcher::CallLabels;
-use meterd::derive::budget::{BudgetConfig, Budgets};
+use meterd::derive::budget::{BudgetConfig, BudgetDef, Budgets};
 use meterd::model::Labels;
 use std::hint::black_box;
 
@@ -30,7 +30,14 @@ fn budgets() -> Budgets {
         }
         configs.push(c);
     }
-    Budgets::in_memory(&configs, 1_800_000_000)
+    let defs: Vec<_> = configs
+        .iter()
+        .map(|c| match BudgetDef::compile(c) {
+            Ok(def) => std::sync::Arc::new(def),
+            Err(e) => panic!("budget {}: {e:?}", c.name),
+        })
+        .collect();
+    Budgets::in_memory(&defs, 1_800_000_000)
 }
 
 fn bench(c: &mut Criterion) {

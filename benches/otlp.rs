@@ -4,8 +4,8 @@
 //! `cargo bench --bench otlp`
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use meterd::otlp::ingest::Ingest;
-use meterd::pipeline::{Pipeline, Runtime};
+use meterd::pipeline::Pipeline;
+use meterd::receivers::otlp::ingest::Ingest;
 use meterd::store::{Store, StoreLimits};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -140,15 +140,15 @@ fn points(batch: usize, offset: usize) -> Vec<u8> {
 
 fn ingest() -> Arc<Ingest> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/meterd.yaml");
-    let config = match meterd::config::load::load_config(&path) {
-        Ok(c) => c,
+    let snapshot = match meterd::pipeline::load(&path) {
+        Ok(s) => s,
         Err(e) => panic!("{}: {e}", path.display()),
     };
     let store = Arc::new(Store::new(StoreLimits {
         max_series_total: 1_000_000,
         ..StoreLimits::default()
     }));
-    let pipeline = Arc::new(Pipeline::new(store, Runtime::new(Arc::new(config))));
+    let pipeline = Arc::new(Pipeline::new(store, snapshot));
     Ingest::new(pipeline, START - 1)
 }
 

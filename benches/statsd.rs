@@ -8,8 +8,8 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use meterd::config::Config;
-use meterd::pipeline::{Pipeline, Runtime};
-use meterd::statsd::ingest::{Transport, Worker};
+use meterd::pipeline::{Pipeline, Snapshot};
+use meterd::receivers::statsd::ingest::{Transport, Worker};
 use meterd::statsd::parse::{lines, parse_line};
 use meterd::store::Store;
 use std::hint::black_box;
@@ -78,10 +78,11 @@ fn bench_worker(
     name: &str,
     packets: &[Vec<u8>],
 ) {
-    let pipeline = Pipeline::new(
-        Arc::new(Store::default()),
-        Runtime::new(Arc::new(Config::default())),
-    );
+    let snapshot = match Snapshot::try_new(Arc::new(Config::default())) {
+        Ok(s) => s,
+        Err(issues) => panic!("the default config is invalid: {issues}"),
+    };
+    let pipeline = Pipeline::new(Arc::new(Store::default()), snapshot);
     let mut worker = Worker::default();
     for p in packets {
         worker.batch(&pipeline, Transport::Udp, p, 0);

@@ -216,7 +216,7 @@ fn main() -> ExitCode {
 }
 
 fn check_config(file: &Path) -> ExitCode {
-    match meterd::config::load::load_config(file) {
+    match meterd::pipeline::load(file) {
         Ok(_) => {
             println!("{}: OK", file.display());
             ExitCode::SUCCESS
@@ -238,7 +238,9 @@ fn price(a: &PriceArgs) -> ExitCode {
     use meterd::derive::pricing::{compile, explain, Compiled};
     let loaded = match &a.pricing {
         Some(file) => meterd::config::load::load_pricing(file),
-        None => meterd::config::load::load_config(&a.config).map(|c| c.pricing.unwrap_or_default()),
+        None => {
+            meterd::pipeline::load(&a.config).map(|s| s.config.pricing.clone().unwrap_or_default())
+        }
     };
     let table = match loaded {
         Ok(t) => t,
@@ -255,9 +257,7 @@ fn price(a: &PriceArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         },
-        None => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+        None => meterd::clock::unix_nanos(),
     };
     let mut ev = meterd::model::UsageEvent::new(&a.provider, &a.model);
     ev.unix_nanos = at;

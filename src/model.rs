@@ -10,6 +10,7 @@ use std::time::Duration;
 
 mod direct_mapped;
 mod labels;
+pub mod money;
 mod shared;
 
 pub(crate) use direct_mapped::DirectMapped;

@@ -1,8 +1,12 @@
 //! The hand-off point between receivers and the store: receivers call [`Pipeline`] with decoded
-//! samples and events; it derives, applies and counts. The current config snapshot ([`Runtime`]) is
-//! swapped atomically on reload, so a receiver always sees one consistent config.
+//! samples and events; it derives, applies and counts. The current config, compiled
+//! ([`Snapshot`], built by [`load`] or [`Snapshot::try_new`]), is swapped atomically on reload, so
+//! a receiver always sees one consistent config.
 
-use crate::config::Config;
+mod snapshot;
+
+pub use snapshot::{load, Snapshot};
+
 use crate::derive::budget::matcher::CallLabels;
 use crate::derive::budget::Budgets;
 use crate::derive::dedup::Dedup;
@@ -14,31 +18,15 @@ use crate::model::{
 use crate::state::durable::{Durability, NotDurable};
 use crate::store::{FamilyCache, PairsTarget, Store};
 use crate::telemetry;
+use crate::telemetry::catalogue;
 use arc_swap::ArcSwap;
 use std::sync::Arc;
 
 static USAGE_REJECTED_LOG: telemetry::RateLimit = telemetry::RateLimit::new();
 
-/// Everything compiled from one config snapshot.
-pub struct Runtime {
-    pub config: Arc<Config>,
-    pub deriver: Deriver,
-    pub statsd: crate::statsd::Mapper,
-}
-
-impl Runtime {
-    pub fn new(config: Arc<Config>) -> Self {
-        Runtime {
-            deriver: Deriver::new(&config),
-            statsd: crate::statsd::Mapper::new(&config.statsd),
-            config,
-        }
-    }
-}
-
 pub struct Pipeline {
     store: Arc<Store>,
-    runtime: ArcSwap<Runtime>,
+    snapshot: ArcSwap<Snapshot>,
     /// Budget spend outlives config snapshots: reloads reconfigure it in place.
     budgets: Arc<Budgets>,
     /// Span and response keys of priced calls: persisted with the spend (see [`Self::spend_mark`]).
@@ -46,34 +34,31 @@ pub struct Pipeline {
     durability: Arc<Durability>,
 }
 
-/// Unix seconds: the budget clock (periods are calendar time, not process uptime).
+/// The budget clock: periods are calendar time, not process uptime.
 fn unix_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    crate::clock::unix_secs_i64()
 }
 
 impl Pipeline {
     /// A pipeline whose budgets live in memory only (no state file).
-    pub fn new(store: Arc<Store>, runtime: Runtime) -> Self {
-        let budgets = Arc::new(Budgets::in_memory(&runtime.config.budgets, unix_secs()));
-        Pipeline::with_budgets(store, runtime, budgets, Arc::new(Durability::volatile()))
+    pub fn new(store: Arc<Store>, snapshot: Snapshot) -> Self {
+        let budgets = Arc::new(Budgets::in_memory(&snapshot.budgets, unix_secs()));
+        Pipeline::with_budgets(store, snapshot, budgets, Arc::new(Durability::volatile()))
     }
 
     /// A pipeline with budgets restored from (and flushed to) a state file.
     pub fn with_budgets(
         store: Arc<Store>,
-        runtime: Runtime,
+        snapshot: Snapshot,
         budgets: Arc<Budgets>,
         durability: Arc<Durability>,
     ) -> Self {
-        store.set_limits(runtime.config.limits.store_limits());
-        let otlp = &runtime.config.otlp;
+        store.set_limits(snapshot.config.limits.store_limits());
+        let otlp = &snapshot.config.otlp;
         let dedup = Arc::new(Dedup::new(&otlp.dedup, &otlp.usage_scopes));
         let pipeline = Pipeline {
             store,
-            runtime: ArcSwap::from_pointee(runtime),
+            snapshot: ArcSwap::from_pointee(snapshot),
             budgets,
             dedup,
             durability,
@@ -140,9 +125,7 @@ impl Pipeline {
     fn count_orphans(&self) {
         telemetry::gauge(
             &self.store,
-            "meterd_budget_orphaned_records",
-            "Saved budget spend records kept for budgets not in the config (removed, renamed, or \
-             reshaped), until their period ends, the budget returns, or an admin forgets them.",
+            &catalogue::BUDGET_ORPHANED_RECORDS,
             &[],
             self.budgets.orphan_count() as f64,
         );
@@ -152,8 +135,8 @@ impl Pipeline {
         &self.store
     }
 
-    pub fn runtime(&self) -> Arc<Runtime> {
-        self.runtime.load_full()
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
     }
 
     /// True while the memory guard sheds load: receivers with a retry signal (OTLP) should use it.
@@ -161,14 +144,13 @@ impl Pipeline {
         self.store.shedding()
     }
 
-    pub fn swap_runtime(&self, runtime: Runtime) {
-        self.store.set_limits(runtime.config.limits.store_limits());
-        self.budgets
-            .reconfigure(&runtime.config.budgets, unix_secs());
-        runtime.deriver.carry_over(&self.runtime.load().deriver);
-        let otlp = &runtime.config.otlp;
+    pub fn swap_snapshot(&self, snapshot: Snapshot) {
+        self.store.set_limits(snapshot.config.limits.store_limits());
+        self.budgets.reconfigure(&snapshot.budgets, unix_secs());
+        snapshot.deriver.carry_over(&self.snapshot.load().deriver);
+        let otlp = &snapshot.config.otlp;
         self.dedup.configure(&otlp.dedup, &otlp.usage_scopes);
-        self.runtime.store(Arc::new(runtime));
+        self.snapshot.store(Arc::new(snapshot));
         self.count_orphans();
     }
 
@@ -183,12 +165,12 @@ impl Pipeline {
     /// Applies one sample from a receiver, after label redaction; a rejection is counted under
     /// `protocol`, never returned to the sender (one bad series must not fail a whole packet).
     pub fn sample(&self, protocol: &str, sample: &Sample) -> bool {
-        let runtime = self.runtime.load();
+        let snapshot = self.snapshot.load();
         let exemplar = sample
             .exemplar
             .as_ref()
-            .and_then(|e| runtime.deriver.redact_exemplar(e));
-        match (runtime.deriver.redact(&sample.labels), exemplar) {
+            .and_then(|e| snapshot.deriver.redact_exemplar(e));
+        match (snapshot.deriver.redact(&sample.labels), exemplar) {
             (None, None) => self.apply(protocol, sample),
             (labels, exemplar) => self.apply(
                 protocol,
@@ -203,25 +185,25 @@ impl Pipeline {
 
     /// [`Pipeline::sample`] for a sample named by borrowed, normalized label pairs (OTLP data
     /// points): a point of an existing series is stored without building its label set. Redacted
-    /// with `runtime`, the snapshot the caller translated the request with; `cache` is the
+    /// with `snapshot`, the snapshot the caller translated the request with; `cache` is the
     /// caller's for this metric name (see [`Store::apply_pairs`]).
     pub fn sample_pairs(
         &self,
         protocol: &str,
-        runtime: &Runtime,
+        snapshot: &Snapshot,
         cache: &mut FamilyCache,
         target: PairsTarget<'_>,
         value: SampleValue,
         exemplar: Option<Exemplar>,
     ) -> bool {
         // Exemplar attributes leave meterd on /metrics like series labels do.
-        let exemplar = exemplar.map(|e| runtime.deriver.redact_exemplar(&e).unwrap_or(e));
-        if runtime
+        let exemplar = exemplar.map(|e| snapshot.deriver.redact_exemplar(&e).unwrap_or(e));
+        if snapshot
             .deriver
             .redacts(target.pairs.iter().map(|(k, _)| *k))
         {
             let labels = Labels::new(target.pairs.iter().copied());
-            let labels = runtime.deriver.redact(&labels).unwrap_or(labels);
+            let labels = snapshot.deriver.redact(&labels).unwrap_or(labels);
             let sample = Sample {
                 name: target.name.into(),
                 labels,
@@ -262,7 +244,7 @@ impl Pipeline {
     /// span: the count cost as much as deriving a span's tokens).
     pub fn usage_events(&self, protocol: &str, events: &[UsageEvent]) {
         let mut out = Vec::with_capacity(16);
-        let rt = self.runtime.load();
+        let rt = self.snapshot.load();
         let max_usage = rt.config.limits.max_usage_per_line;
         let mut derived = 0u64;
         for event in events {
@@ -283,8 +265,7 @@ impl Pipeline {
         }
         telemetry::count(
             &self.store,
-            "meterd_usage_events",
-            "Usage events (model calls or parts of one) derived, by protocol.",
+            &catalogue::USAGE_EVENTS,
             &[("protocol", protocol)],
             derived as f64,
         );
@@ -293,9 +274,7 @@ impl Pipeline {
     fn usage_rejected(&self, protocol: &str, event: &UsageEvent, r: UsageRejected) {
         telemetry::count(
             &self.store,
-            "meterd_usage_rejected",
-            "Usage events refused before pricing (a quantity past limits.max_usage_per_line, \
-             a weight that is not a positive number), by protocol and reason.",
+            &catalogue::USAGE_REJECTED,
             &[("protocol", protocol), ("reason", r.reason())],
             1.0,
         );
@@ -316,7 +295,7 @@ impl Pipeline {
     /// `llm_time_to_first_token_seconds`. Not usage: nothing is priced or counted as a call.
     pub fn ttft_histogram(&self, protocol: &str, template: &UsageEvent, data: HistogramData) {
         let mut out = Vec::with_capacity(1);
-        self.runtime
+        self.snapshot
             .load()
             .deriver
             .ttft_histogram(template, data, &mut out);
@@ -346,7 +325,7 @@ impl Pipeline {
     /// Counts `cost_nanos` toward the budgets `event` matches, without deriving anything else
     /// (for sources that know the cost already, and for driving budgets in tests).
     pub fn record_spend(&self, protocol: &str, event: &UsageEvent, cost_nanos: u64) {
-        let rt = self.runtime.load();
+        let rt = self.snapshot.load();
         let mut out = Vec::new();
         self.budget_spend(&rt.deriver, event, cost_nanos, &mut out);
         for s in &out {
@@ -376,8 +355,7 @@ impl Pipeline {
         for budget in recorded.overflowed {
             telemetry::count(
                 &self.store,
-                "meterd_budget_groups_overflowed",
-                "Spend counted under a budget's _overflow group because max_groups was reached.",
+                &catalogue::BUDGET_GROUPS_OVERFLOWED,
                 &[("budget", &budget)],
                 1.0,
             );
@@ -391,23 +369,20 @@ impl Pipeline {
     /// are counted by reason, never returned to the sender.
     pub fn quality(&self, protocol: &str, event: &QualityEvent) {
         let mut out = Vec::with_capacity(3);
-        let report = self.runtime.load().deriver.quality(event, &mut out);
+        let report = self.snapshot.load().deriver.quality(event, &mut out);
         for s in &out {
             self.apply(protocol, s);
         }
         telemetry::count(
             &self.store,
-            "meterd_quality_events",
-            "Quality events (evaluations, outcomes) received, by protocol.",
+            &catalogue::QUALITY_EVENTS,
             &[("protocol", protocol)],
             1.0,
         );
         if let Some(r) = report.rejected {
             telemetry::count(
                 &self.store,
-                "meterd_quality_rejected",
-                "Quality events dropped as invalid (missing name, score outside its scale, ...), \
-                 by protocol and reason.",
+                &catalogue::QUALITY_REJECTED,
                 &[("protocol", protocol), ("reason", r.reason())],
                 1.0,
             );
@@ -415,9 +390,7 @@ impl Pipeline {
         for dimension in report.overflowed {
             telemetry::count(
                 &self.store,
-                "meterd_quality_values_capped",
-                "Quality signal values recorded as `other` because the quality.max_* cap on \
-                 distinct values was reached, by dimension.",
+                &catalogue::QUALITY_VALUES_CAPPED,
                 &[("dimension", dimension)],
                 1.0,
             );
@@ -428,6 +401,7 @@ impl Pipeline {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
     use crate::derive::redact::{RedactAction, RedactRule};
 
     /// Issue 17 item 2: an event past the usage ceiling reaches neither tokens, cost nor budgets;
@@ -440,7 +414,10 @@ mod tests {
                     limits: {max_usage_per_line: 1000000000000000}\n";
         let config: Config =
             crate::config::load::load_str(yaml, "test.yaml", &|_| None).expect("config");
-        let pipeline = Pipeline::new(Arc::new(Store::default()), Runtime::new(Arc::new(config)));
+        let pipeline = Pipeline::new(
+            Arc::new(Store::default()),
+            Snapshot::try_new(Arc::new(config)).expect("valid config"),
+        );
         let value = |name: &str, labels: &[(&str, &str)]| {
             pipeline
                 .store()
@@ -488,7 +465,10 @@ mod tests {
             ],
             ..Config::default()
         };
-        let pipeline = Pipeline::new(Arc::new(Store::default()), Runtime::new(Arc::new(config)));
+        let pipeline = Pipeline::new(
+            Arc::new(Store::default()),
+            Snapshot::try_new(Arc::new(config)).expect("valid config"),
+        );
         let labels = Labels::new([("email", "a@b.c"), ("user", "alice"), ("route", "/x")]);
         assert!(pipeline.sample(
             "test",

@@ -3,49 +3,122 @@
 //! stay visible in the counters that report it), and each caps its own series: label values past
 //! the cap collapse into `_overflow` rather than growing without bound.
 
+pub mod catalogue;
+
 use crate::model::{FamilyOptions, LabelPolicy, Labels, Sample, SampleValue};
 use crate::store::{Reject, Store};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 const MAX_SERIES_PER_INTERNAL_FAMILY: usize = 1000;
 
-fn options(help: &str) -> Arc<FamilyOptions> {
-    Arc::new(FamilyOptions {
-        help: Some(Arc::from(help)),
-        ttl: Some(Duration::ZERO),
-        label_policy: LabelPolicy::Any,
-        max_series: Some(MAX_SERIES_PER_INTERNAL_FAMILY),
-        internal: true,
-        ..Default::default()
-    })
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+}
+
+/// One `meterd_*` family as [`catalogue`] declares it.
+pub struct Family {
+    /// Without a counter's `_total` (exposition adds it).
+    pub name: &'static str,
+    pub help: &'static str,
+    pub kind: Kind,
+    /// Every label name a call site may use.
+    pub labels: &'static [&'static str],
+    options: OnceLock<Arc<FamilyOptions>>,
+}
+
+impl Family {
+    pub const fn counter(
+        name: &'static str,
+        help: &'static str,
+        labels: &'static [&'static str],
+    ) -> Family {
+        Family::new(name, help, Kind::Counter, labels)
+    }
+
+    pub const fn gauge(
+        name: &'static str,
+        help: &'static str,
+        labels: &'static [&'static str],
+    ) -> Family {
+        Family::new(name, help, Kind::Gauge, labels)
+    }
+
+    const fn new(
+        name: &'static str,
+        help: &'static str,
+        kind: Kind,
+        labels: &'static [&'static str],
+    ) -> Family {
+        Family {
+            name,
+            help,
+            kind,
+            labels,
+            options: OnceLock::new(),
+        }
+    }
+
+    /// The name as exposed (`_total` on counters).
+    pub fn exposed_name(&self) -> String {
+        match self.kind {
+            Kind::Counter => format!("{}_total", self.name),
+            Kind::Gauge => self.name.to_string(),
+        }
+    }
+
+    /// Built once per family, not per sample.
+    fn options(&self) -> Arc<FamilyOptions> {
+        self.options
+            .get_or_init(|| {
+                Arc::new(FamilyOptions {
+                    help: Some(Arc::from(self.help)),
+                    ttl: Some(Duration::ZERO),
+                    label_policy: LabelPolicy::Any,
+                    max_series: Some(MAX_SERIES_PER_INTERNAL_FAMILY),
+                    internal: true,
+                    ..Default::default()
+                })
+            })
+            .clone()
+    }
 }
 
 /// A sample of an internal family, for pure code that hands samples back instead of holding the
 /// store (derive).
-pub fn sample(name: &str, help: &str, labels: &[(&str, &str)], value: SampleValue) -> Sample {
-    let mut sample = Sample::new(name, Labels::shared(labels.iter().copied()), value);
-    sample.options = options(help);
+pub fn sample(family: &Family, labels: &[(&str, &str)], value: SampleValue) -> Sample {
+    debug_assert!(
+        labels.iter().all(|(k, _)| family.labels.contains(k)),
+        "{}: labels {labels:?} not all declared in the catalogue ({:?})",
+        family.name,
+        family.labels
+    );
+    let mut sample = Sample::new(family.name, Labels::shared(labels.iter().copied()), value);
+    sample.options = family.options();
     sample
 }
 
-fn apply(store: &Store, name: &str, help: &str, labels: &[(&str, &str)], value: SampleValue) {
-    let sample = sample(name, help, labels, value);
+fn apply(store: &Store, family: &Family, labels: &[(&str, &str)], value: SampleValue) {
+    let sample = sample(family, labels, value);
     // Internal families overflow instead of rejecting; the only failure left is a type clash with
     // a user metric that took a `meterd_` name, which is not worth more than ignoring.
     let _ = store.apply(&sample);
 }
 
-/// Adds `n` to counter `name` (without `_total`; exposition adds it).
-pub fn count(store: &Store, name: &str, help: &str, labels: &[(&str, &str)], n: f64) {
+/// Adds `n` to a counter.
+pub fn count(store: &Store, family: &Family, labels: &[(&str, &str)], n: f64) {
+    debug_assert_eq!(family.kind, Kind::Counter, "{}", family.name);
     if n > 0.0 {
-        apply(store, name, help, labels, SampleValue::CounterAdd(n));
+        apply(store, family, labels, SampleValue::CounterAdd(n));
     }
 }
 
-pub fn gauge(store: &Store, name: &str, help: &str, labels: &[(&str, &str)], v: f64) {
-    apply(store, name, help, labels, SampleValue::GaugeSet(v));
+pub fn gauge(store: &Store, family: &Family, labels: &[(&str, &str)], v: f64) {
+    debug_assert_eq!(family.kind, Kind::Gauge, "{}", family.name);
+    apply(store, family, labels, SampleValue::GaugeSet(v));
 }
 
 /// Counts a rejected sample by reason and metric: the one place store rejections become visible.
@@ -60,14 +133,7 @@ static MONEY_OVERFLOW_LOG: RateLimit = RateLimit::new();
 /// budget, a metric) in the log line. Never saturated instead: a saturated total reads as real
 /// spend and denies every budget check.
 pub fn money_overflow(store: &Store, place: &str, what: &str) {
-    count(
-        store,
-        "meterd_money_overflow",
-        "Money amounts refused (not applied) because they would overflow their counter, by \
-         where: cost (pricing one event), budget (a budget's spend), store (a cost series).",
-        &[("where", place)],
-        1.0,
-    );
+    count(store, &catalogue::MONEY_OVERFLOW, &[("where", place)], 1.0);
     rate_limited_warn(
         &MONEY_OVERFLOW_LOG,
         format_args!("money overflow in {place} ({what:?}): the amount was refused"),
@@ -83,8 +149,7 @@ pub fn rejected_n(store: &Store, protocol: &str, metric: &str, reject: Reject, n
     match reject {
         Reject::SeriesLimit | Reject::TotalSeriesLimit => count(
             store,
-            "meterd_series_dropped",
-            "Samples dropped because a series cap was reached, by metric.",
+            &catalogue::SERIES_DROPPED,
             &[("metric", metric), ("reason", reject.reason())],
             n,
         ),
@@ -92,8 +157,7 @@ pub fn rejected_n(store: &Store, protocol: &str, metric: &str, reject: Reject, n
     }
     count(
         store,
-        "meterd_samples_rejected",
-        "Samples rejected by the store, by protocol and reason.",
+        &catalogue::SAMPLES_REJECTED,
         &[("protocol", protocol), ("reason", reject.reason())],
         n,
     );
@@ -121,10 +185,7 @@ impl RateLimit {
     }
 
     pub fn allow(&self, interval_secs: u64) -> bool {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let now = crate::clock::unix_secs();
         let last = self.last_secs.load(Ordering::Relaxed);
         now >= last.saturating_add(interval_secs)
             && self
@@ -154,15 +215,10 @@ mod tests {
 
     #[test]
     fn internal_family_overflows_into_one_series() {
+        static X: Family = Family::counter("meterd_x", "x", &["metric"]);
         let store = Store::default();
         for i in 0..(MAX_SERIES_PER_INTERNAL_FAMILY + 50) {
-            count(
-                &store,
-                "meterd_x",
-                "x",
-                &[("metric", &format!("m{i}"))],
-                1.0,
-            );
+            count(&store, &X, &[("metric", &format!("m{i}"))], 1.0);
         }
         assert_eq!(
             store.family_len("meterd_x"),

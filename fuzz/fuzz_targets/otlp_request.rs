@@ -5,9 +5,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use meterd::config::Config;
-use meterd::otlp::http::{decode, Encoding};
-use meterd::otlp::ingest::Ingest;
-use meterd::pipeline::{Pipeline, Runtime};
+use meterd::receivers::otlp::http::{decode, Encoding};
+use meterd::receivers::otlp::ingest::Ingest;
+use meterd::pipeline::{Pipeline, Snapshot};
 use meterd::store::Store;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -17,7 +17,7 @@ use std::sync::{Arc, OnceLock};
 fn ingest() -> &'static Arc<Ingest> {
     static I: OnceLock<Arc<Ingest>> = OnceLock::new();
     I.get_or_init(|| {
-        let pipeline = Pipeline::new(Arc::new(Store::default()), Runtime::new(Arc::new(Config::default())));
+        let pipeline = Pipeline::new(Arc::new(Store::default()), Snapshot::try_new(Arc::new(Config::default())).expect("valid config"));
         Ingest::new(Arc::new(pipeline), 0)
     })
 }

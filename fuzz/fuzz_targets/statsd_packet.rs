@@ -4,8 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use meterd::config::Config;
-use meterd::pipeline::{Pipeline, Runtime};
-use meterd::statsd::ingest::{Transport, Worker};
+use meterd::pipeline::{Pipeline, Snapshot};
+use meterd::receivers::statsd::ingest::{Transport, Worker};
 use meterd::store::Store;
 use std::sync::{Arc, OnceLock};
 
@@ -28,7 +28,7 @@ fn pipeline() -> &'static Pipeline {
     P.get_or_init(|| {
         let config: Config = meterd::config::load::load_str(CONFIG, "fuzz.yaml", &|_| None)
             .unwrap_or_else(|e| panic!("fuzz config: {e}"));
-        Pipeline::new(Arc::new(Store::default()), Runtime::new(Arc::new(config)))
+        Pipeline::new(Arc::new(Store::default()), Snapshot::try_new(Arc::new(config)).expect("valid config"))
     })
 }
 

@@ -1,9 +1,11 @@
 //! Config reload, shared by every trigger (SIGHUP, the file watcher, `POST /api/v1/admin/reload`):
 //! a bad file is rejected with every error and the running config stays.
 
-use crate::config::load::{load_config, ConfigErrors};
+use crate::config::load::ConfigErrors;
 use crate::config::Config;
-use crate::pipeline::{Pipeline, Runtime};
+use crate::pipeline::Pipeline;
+use crate::store::Store;
+use crate::telemetry::{self, catalogue};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -40,17 +42,18 @@ impl Reloader {
     pub fn reload(&self) -> Result<(), ConfigErrors> {
         let _one_at_a_time = self.serial.lock().unwrap_or_else(|p| p.into_inner());
         let store = self.pipeline.store();
-        let file_hash = super::content_hash(&self.config_path);
-        let loaded = load_config(&self.config_path).and_then(|config| {
+        let file_hash = super::watcher::content_hash(&self.config_path);
+        let loaded = crate::pipeline::load(&self.config_path).and_then(|new| {
             // Certificates are read here, before anything is swapped, so a bad key file rejects
             // the whole reload like any other config error.
-            let tls = self.tls.prepare(&config.tls, &self.config_path)?;
-            Ok((config, tls))
+            let tls = self.tls.prepare(&new.config.tls, &self.config_path)?;
+            Ok((new, tls))
         });
         match loaded {
-            Ok((config, tls)) => {
-                self.remember_loaded_hash(super::watched_hash(file_hash, &config));
-                let old = self.pipeline.runtime();
+            Ok((new, tls)) => {
+                let config = &new.config;
+                self.remember_loaded_hash(super::watcher::watched_hash(file_hash, config));
+                let old = self.pipeline.snapshot();
                 if old.config.listeners != config.listeners {
                     tracing::warn!("listener addresses changed in config; they apply on restart");
                 }
@@ -61,24 +64,23 @@ impl Reloader {
                     tracing::warn!("state settings changed in config; they apply on restart");
                 }
                 self.tls.apply(tls);
-                let new = Runtime::new(Arc::new(config));
                 crate::derive::pricing::derive::record_info(
                     store,
                     old.deriver.pricing().map(|p| &**p),
                     new.deriver.pricing().map(|p| &**p),
                 );
-                self.pipeline.swap_runtime(new);
-                super::record_reload(store, true);
+                self.pipeline.swap_snapshot(new);
+                record_reload(store, true);
                 tracing::info!(config = %self.config_path.display(), "config reloaded");
                 Ok(())
             }
             Err(e) => {
                 // Remembered too, so the watcher does not retry the same bad content every poll.
-                self.remember_loaded_hash(super::watched_hash(
+                self.remember_loaded_hash(super::watcher::watched_hash(
                     file_hash,
-                    &self.pipeline.runtime().config,
+                    &self.pipeline.snapshot().config,
                 ));
-                super::record_reload(store, false);
+                record_reload(store, false);
                 tracing::error!(
                     config = %self.config_path.display(),
                     errors = %e,
@@ -94,7 +96,7 @@ impl Reloader {
     }
 
     pub fn config(&self) -> Arc<Config> {
-        self.pipeline.runtime().config.clone()
+        self.pipeline.snapshot().config.clone()
     }
 
     pub(super) fn remember_loaded_hash(&self, hash: Option<u64>) {
@@ -105,5 +107,35 @@ impl Reloader {
 
     pub(super) fn loaded_hash(&self) -> Option<u64> {
         self.loaded_hash.lock().ok().and_then(|h| *h)
+    }
+}
+
+impl crate::expose::server::Reload for Reloader {
+    fn reload(&self) -> Result<(), ConfigErrors> {
+        Reloader::reload(self)
+    }
+}
+
+/// Counts a config load and records its outcome in the reload gauges.
+pub(super) fn record_reload(store: &Store, ok: bool) {
+    telemetry::count(
+        store,
+        &catalogue::CONFIG_RELOADS,
+        &[("result", if ok { "success" } else { "failure" })],
+        1.0,
+    );
+    telemetry::gauge(
+        store,
+        &catalogue::CONFIG_LAST_RELOAD_SUCCESSFUL,
+        &[],
+        if ok { 1.0 } else { 0.0 },
+    );
+    if ok {
+        telemetry::gauge(
+            store,
+            &catalogue::CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS,
+            &[],
+            crate::clock::unix_secs_f64(),
+        );
     }
 }

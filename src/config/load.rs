@@ -9,8 +9,8 @@ mod positions;
 #[cfg(test)]
 mod tests;
 
+use super::pricing::PricingTable;
 use super::{Config, Issues, Validate};
-use crate::derive::pricing::PricingTable;
 use positions::PathIndex;
 use serde::de::DeserializeOwned;
 use std::fmt;
@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 pub const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
 
 /// One problem, located in its file. `line` and `column` are 1-based; 0 means "the whole file".
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ConfigError {
     pub file: String,
     pub line: usize,
@@ -59,6 +59,23 @@ impl fmt::Display for ConfigErrors {
 impl std::error::Error for ConfigErrors {}
 
 impl ConfigErrors {
+    /// Problems of a config that has no file to point into (built in code).
+    pub fn unlocated(file: &str, issues: Issues) -> ConfigErrors {
+        ConfigErrors(
+            issues
+                .0
+                .into_iter()
+                .map(|issue| ConfigError {
+                    file: file.to_string(),
+                    line: 0,
+                    column: 0,
+                    path: issue.path,
+                    message: issue.message,
+                })
+                .collect(),
+        )
+    }
+
     fn whole_file(file: &str, message: impl Into<String>) -> ConfigErrors {
         ConfigErrors(vec![ConfigError {
             file: file.to_string(),
@@ -70,6 +87,12 @@ impl ConfigErrors {
     }
 }
 
+/// Loads the agent config and checks its plain values (see [`load_config_with`] for the checks
+/// that need compiling).
+pub fn load_config(path: &Path) -> Result<Config, ConfigErrors> {
+    load_config_with(path, Ok)
+}
+
 /// Loads the agent config, then its price table, layered bottom to top:
 /// 1. `pricing_file` (relative to the config file's directory, so a config and its pricing file
 ///    move together), preceded by the chain of files it `extends` (each relative to its own file);
@@ -78,9 +101,22 @@ impl ConfigErrors {
 /// An upper layer's entry replaces every lower entry with the same provider and model; other
 /// entries add up (see `PricingTable::layer`). Each layer is validated alone (positions in its own
 /// file), then the merged table (ambiguities across layers, reported where the entry is defined).
-pub fn load_config(path: &Path) -> Result<Config, ConfigErrors> {
-    let mut config: Config = load_file(path)?;
+///
+/// Last, `compile` turns the loaded config into what the caller runs, reporting what only
+/// compiling finds (mappings, budgets) by key path; those problems are located in the config file
+/// and reported together with every other one. Config knows nothing of what it configures: the
+/// layer that compiles supplies `compile` (`pipeline::load` does).
+pub fn load_config_with<T>(
+    path: &Path,
+    compile: impl FnOnce(Config) -> Result<T, Issues>,
+) -> Result<T, ConfigErrors> {
     let label = path.display().to_string();
+    let text = read_capped(path)?;
+    let env = |name: &str| std::env::var(name).ok();
+    let (config, mut errors, index) = parse_str::<Config>(&text, &label, &env);
+    let Some(mut config) = config else {
+        return Err(ConfigErrors(errors));
+    };
     let mut layers: Vec<Layer> = Vec::new();
     if let Some(pricing_file) = config.pricing_file.clone() {
         let full = resolve_relative(path, &pricing_file);
@@ -94,13 +130,20 @@ pub fn load_config(path: &Path) -> Result<Config, ConfigErrors> {
         inline.set_origin(&label, "pricing");
         layers.push(Layer {
             table: inline,
-            file: label,
-            index: PathIndex::build(&read_capped(path)?),
+            file: label.clone(),
+            index: PathIndex::build(&text),
         });
     }
     config.pricing = merge_layers(layers)?;
     check_tls(path, &mut config)?;
-    Ok(config)
+    match compile(config) {
+        Ok(compiled) if errors.is_empty() => Ok(compiled),
+        Ok(_) => Err(ConfigErrors(sorted(errors))),
+        Err(issues) => {
+            errors.extend(locate(&label, &index, issues));
+            Err(ConfigErrors(sorted(errors)))
+        }
+    }
 }
 
 /// Resolves TLS file paths against the config file's directory and reads every certificate and
@@ -274,20 +317,25 @@ fn read_capped(path: &Path) -> Result<String, ConfigErrors> {
     Ok(text)
 }
 
-/// Reads, substitutes the process environment, deserializes and validates one file.
-pub fn load_file<T: DeserializeOwned + Validate>(path: &Path) -> Result<T, ConfigErrors> {
-    let text = read_capped(path)?;
-    load_str(&text, &path.display().to_string(), &|name| {
-        std::env::var(name).ok()
-    })
-}
-
 /// The pure core of loading: `label` names the source in messages, `env` looks variables up.
 pub fn load_str<T: DeserializeOwned + Validate>(
     text: &str,
     label: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<T, ConfigErrors> {
+    match parse_str(text, label, env) {
+        (Some(v), errors, _) if errors.is_empty() => Ok(v),
+        (_, errors, _) => Err(ConfigErrors(errors)),
+    }
+}
+
+/// Substitutes, deserializes and checks `text`: the value (unless it could not be read at all),
+/// every problem found, in file order, and the index that locates key paths in it.
+fn parse_str<T: DeserializeOwned + Validate>(
+    text: &str,
+    label: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> (Option<T>, Vec<ConfigError>, PathIndex) {
     let at = |line: usize, column: usize, path: String, message: String| ConfigError {
         file: label.to_string(),
         line,
@@ -327,19 +375,36 @@ pub fn load_str<T: DeserializeOwned + Validate>(
     if let Some(v) = &value {
         let mut issues = Issues::default();
         v.validate("", &mut issues);
-        for issue in issues.0 {
+        errors.extend(locate(label, &index, issues));
+    }
+    (value, sorted(errors), index)
+}
+
+/// Places problems found by key path at their line and column in the file `index` was built from.
+fn locate(label: &str, index: &PathIndex, issues: Issues) -> Vec<ConfigError> {
+    issues
+        .0
+        .into_iter()
+        .map(|issue| {
             let (line, column) = index.locate(&issue.path);
-            errors.push(at(line, column, issue.path, issue.message));
-        }
-    }
-    match value {
-        Some(v) if errors.is_empty() => Ok(v),
-        _ => {
-            errors.sort_by_key(|e| (e.line, e.column));
-            errors.dedup();
-            Err(ConfigErrors(errors))
-        }
-    }
+            ConfigError {
+                file: label.to_string(),
+                line,
+                column,
+                path: issue.path,
+                message: issue.message,
+            }
+        })
+        .collect()
+}
+
+/// File order, each problem once (a value checked both plainly and by compiling may be reported
+/// twice in the same words).
+fn sorted(mut errors: Vec<ConfigError>) -> Vec<ConfigError> {
+    errors.sort_by_key(|e| (e.line, e.column));
+    let mut seen = std::collections::HashSet::new();
+    errors.retain(|e| seen.insert(e.clone()));
+    errors
 }
 
 /// saphyr messages can carry a trailing location or snippet; the position is printed separately.

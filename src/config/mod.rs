@@ -1,11 +1,25 @@
-//! Configuration: the schema (this file and each subsystem's own section type), loading with
-//! `${VAR}` substitution, and validation that collects *every* problem with its file:line:column.
+//! Configuration as plain data, at the bottom of the tree: the schema (this file and one file per
+//! section), loading with `${VAR}` substitution, and checks of plain values that collect *every*
+//! problem with its file:line:column.
 //!
-//! Each section type lives beside the code it configures (`statsd::StatsdConfig`, ...) and implements
-//! [`Validate`], reporting problems by key path (`budgets[2].limit_usd`); the loader turns paths into
-//! line and column of the source file.
+//! Nothing here knows how a section is used. Each subsystem builds its behaviour *from* its
+//! section (`statsd::Mapper`, `derive::pricing::Compiled`, `derive::budget::BudgetDef`, ...), and
+//! the checks that need that compiling are made by the layer that compiles
+//! (`pipeline::Snapshot::try_new`), whose problems [`load::load_config_with`] reports with the
+//! rest. (A price table is checked by compiling it too: `derive::pricing` implements
+//! [`Validate`] for it.) Problems are reported by key path (`budgets[2].limit_usd`); the loader
+//! turns paths into line and column of the source file.
 
+pub mod auth;
+pub mod budget;
+pub mod fleet;
 pub mod load;
+pub mod otlp;
+pub mod pricing;
+pub mod quality;
+pub mod redact;
+pub mod statsd;
+pub mod tls;
 pub mod units;
 
 pub use units::{ByteSize, HumanDuration};
@@ -25,24 +39,24 @@ pub struct Config {
     /// else a sender attaches is dropped from derived families to bound cardinality.
     pub scope_labels: Vec<String>,
     pub limits: Limits,
-    pub statsd: crate::statsd::StatsdConfig,
-    pub otlp: crate::otlp::OtlpConfig,
+    pub statsd: statsd::StatsdConfig,
+    pub otlp: otlp::OtlpConfig,
     /// Price table file, relative to this config file's directory. Exclusive with `pricing`.
     pub pricing_file: Option<PathBuf>,
     /// Inline price table (or, after loading, the contents of `pricing_file`).
-    pub pricing: Option<crate::derive::pricing::PricingTable>,
-    pub budgets: Vec<crate::derive::budget::BudgetConfig>,
+    pub pricing: Option<pricing::PricingTable>,
+    pub budgets: Vec<budget::BudgetConfig>,
     /// Where fleet-wide budget spend is queried (budgets with a `fleet_query`).
-    pub fleet: crate::derive::budget::fleet::FleetConfig,
-    pub quality: crate::derive::quality::QualityConfig,
+    pub fleet: fleet::FleetConfig,
+    pub quality: quality::QualityConfig,
     /// Label redaction rules, applied before anything is stored.
-    pub redact: Vec<crate::derive::redact::RedactRule>,
+    pub redact: Vec<redact::RedactRule>,
     /// Credentials required on the HTTP endpoint (`/metrics`, `/api/*`); health stays open.
-    pub http_auth: crate::expose::auth::AuthConfig,
+    pub http_auth: auth::AuthConfig,
     /// Tokens for `/api/v1/admin/*` (reload, budget reset); the routes answer 404 without any.
-    pub admin: crate::expose::admin::AdminConfig,
+    pub admin: auth::AdminConfig,
     /// TLS per TCP listener (`http`, `otlp_grpc`, `otlp_http`); plain TCP where absent.
-    pub tls: crate::tls::TlsListeners,
+    pub tls: tls::TlsListeners,
     pub state: StateConfig,
 }
 
@@ -150,17 +164,6 @@ impl Default for Limits {
     }
 }
 
-impl Limits {
-    pub fn store_limits(&self) -> crate::store::StoreLimits {
-        crate::store::StoreLimits {
-            max_series_per_metric: self.max_series_per_metric,
-            max_series_total: self.max_series_total,
-            series_ttl: self.series_ttl.0,
-            max_set_members: self.max_set_members,
-        }
-    }
-}
-
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct StateConfig {
@@ -207,6 +210,10 @@ impl Issues {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    pub fn append(&mut self, other: Issues) {
+        self.0.extend(other.0);
+    }
 }
 
 impl fmt::Display for Issues {
@@ -237,21 +244,14 @@ pub fn index(path: &str, i: usize) -> String {
 }
 
 impl Validate for Config {
+    /// Plain values only: `pricing`, `budgets` and `statsd.mappings` are checked by compiling them
+    /// (see [`load::load_config_with`]).
     fn validate(&self, path: &str, issues: &mut Issues) {
         self.limits.validate(&child(path, "limits"), issues);
         self.state.validate(&child(path, "state"), issues);
         self.statsd.validate(&child(path, "statsd"), issues);
         self.otlp.validate(&child(path, "otlp"), issues);
-        if let Some(p) = &self.pricing {
-            p.validate(&child(path, "pricing"), issues);
-        }
         self.fleet.validate(&child(path, "fleet"), issues);
-        crate::derive::budget::validate_budgets(
-            &self.budgets,
-            &self.scope_labels,
-            &child(path, "budgets"),
-            issues,
-        );
         self.quality.validate(&child(path, "quality"), issues);
         self.redact.validate(&child(path, "redact"), issues);
         self.http_auth.validate(&child(path, "http_auth"), issues);

@@ -12,6 +12,7 @@ pub mod usage;
 
 use crate::config::Config;
 use crate::model::{Labels, QualityEvent, Sample, SampleValue, UsageEvent};
+use crate::telemetry::catalogue;
 
 /// Everything derivation needs, compiled from one config snapshot. Rebuilt on reload.
 pub struct Deriver {
@@ -143,9 +144,7 @@ fn inconsistent_sample(ev: &UsageEvent, why: semantics::Inconsistency) -> Sample
         ),
     );
     crate::telemetry::sample(
-        "meterd_usage_inconsistent",
-        "Usage events whose parts (cache, reasoning, audio tokens) exceed their whole (input, \
-         output): priced as raw usage, by provider and reason. Declare such a source raw in config.",
+        &catalogue::USAGE_INCONSISTENT,
         &[("provider", &ev.provider), ("reason", why.reason())],
         SampleValue::CounterAdd(1.0),
     )

@@ -11,10 +11,11 @@
 //! scrape and ingest credential (validated), compared in constant time, and every action is
 //! logged (target `meterd::audit`) with the token's name and the client address, never the token.
 
-use super::auth::{constant_time_eq, unauthorized, MIN_SECRET_LEN, REDACTED};
 use super::server::HttpState;
-use crate::config::{child, index, Issues};
+pub use crate::config::auth::{AdminConfig, AdminToken};
 use crate::derive::budget::engine::ResetError;
+use crate::net::auth::{constant_time_eq, header_value, unauthorized};
+use crate::telemetry::catalogue;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -22,83 +23,13 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fmt;
 
 /// Every admin route starts with this (the scrape auth middleware leaves them to this module).
 pub const PREFIX: &str = "/api/v1/admin/";
 
 mod forget;
 
-#[derive(Clone, Default, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct AdminConfig {
-    pub tokens: Vec<AdminToken>,
-}
-
-/// A named token: the name is what the audit log records.
-#[derive(Clone, Default, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct AdminToken {
-    pub name: String,
-    pub token: String,
-}
-
-impl fmt::Debug for AdminConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AdminConfig")
-            .field("tokens", &self.tokens)
-            .finish()
-    }
-}
-
-impl fmt::Debug for AdminToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AdminToken")
-            .field("name", &self.name)
-            .field("token", &REDACTED)
-            .finish()
-    }
-}
-
 impl AdminConfig {
-    /// Checks the tokens, and that none is also a credential of `others` (`http_auth`,
-    /// `otlp.auth`): whoever may scrape or send must not thereby be able to act. Messages name
-    /// the keys, never the secret.
-    pub fn validate_against(
-        &self,
-        path: &str,
-        others: &[(String, &super::auth::AuthConfig)],
-        issues: &mut Issues,
-    ) {
-        for (i, t) in self.tokens.iter().enumerate() {
-            let at = index(&child(path, "tokens"), i);
-            if t.name.is_empty() {
-                issues.error(child(&at, "name"), "is required (the audit log records it)");
-            } else if self.tokens[..i].iter().any(|o| o.name == t.name) {
-                issues.error(child(&at, "name"), format!("duplicate name {:?}", t.name));
-            }
-            if t.token.len() < MIN_SECRET_LEN {
-                issues.error(
-                    child(&at, "token"),
-                    format!("must be at least {MIN_SECRET_LEN} characters"),
-                );
-            }
-            if self.tokens[..i].iter().any(|o| o.token == t.token) {
-                issues.error(child(&at, "token"), "the same token is listed twice");
-            }
-            for (other_path, auth) in others {
-                for (key, secret) in auth.secrets(other_path) {
-                    if secret == t.token {
-                        issues.error(
-                            child(&at, "token"),
-                            format!("is also used as {key}; admin tokens must be distinct"),
-                        );
-                    }
-                }
-            }
-        }
-    }
-
     /// The name of the token `authorization` carries, if it is one of ours. Every token is
     /// compared (no early exit), so timing does not tell how close a guess came.
     fn who(&self, authorization: Option<&str>) -> Option<&str> {
@@ -129,19 +60,18 @@ pub fn routes() -> Router<HttpState> {
 /// The caller's token name, or the response to send instead: 404 while admin is off (the
 /// feature does not exist until configured), 401 for a missing or wrong token.
 fn authorize(st: &HttpState, headers: &HeaderMap) -> Result<String, Box<Response>> {
-    let config = st.pipeline.runtime().config.clone();
+    let config = st.pipeline.snapshot().config.clone();
     if config.admin.tokens.is_empty() {
         return Err(Box::new(
             (StatusCode::NOT_FOUND, "not found\n").into_response(),
         ));
     }
-    match config.admin.who(super::auth::header_value(headers)) {
+    match config.admin.who(header_value(headers)) {
         Some(name) => Ok(name.to_string()),
         None => {
             crate::telemetry::count(
                 st.pipeline.store(),
-                "meterd_admin_unauthorized",
-                "Admin requests refused for a missing or wrong admin token.",
+                &catalogue::ADMIN_UNAUTHORIZED,
                 &[],
                 1.0,
             );
@@ -154,8 +84,7 @@ fn authorize(st: &HttpState, headers: &HeaderMap) -> Result<String, Box<Response
 fn count(st: &HttpState, action: &'static str, result: &'static str) {
     crate::telemetry::count(
         st.pipeline.store(),
-        "meterd_admin_actions",
-        "Admin actions performed, by action (reload, budget_reset, budget_forget) and result.",
+        &catalogue::ADMIN_ACTIONS,
         &[("action", action), ("result", result)],
         1.0,
     );
@@ -326,7 +255,8 @@ async fn reset(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::expose::auth::AuthConfig;
+    use crate::config::auth::AuthConfig;
+    use crate::config::Issues;
 
     fn token(name: &str, token: &str) -> AdminToken {
         AdminToken {
@@ -349,7 +279,7 @@ mod tests {
             ..Default::default()
         };
         let ingest = AuthConfig {
-            basic: vec![crate::expose::auth::BasicCredential {
+            basic: vec![crate::config::auth::BasicCredential {
                 username: "app".into(),
                 password: "ingest-secret-0123456789".into(),
             }],

@@ -125,7 +125,7 @@ fn thresholds(def: &BudgetDef) -> Vec<f64> {
 }
 
 fn now() -> i64 {
-    jiff::Timestamp::now().as_second()
+    crate::clock::unix_secs_i64()
 }
 
 #[derive(Serialize)]
@@ -212,7 +212,7 @@ async fn check(
     State(st): State<HttpState>,
     Query(labels): Query<Vec<(String, String)>>,
 ) -> Response {
-    let config = st.pipeline.runtime().config.clone();
+    let config = st.pipeline.snapshot().config.clone();
     let unknown = unknown_params(&labels, &config.scope_labels);
     let mut repeated: Vec<&str> = labels
         .iter()

@@ -3,7 +3,6 @@
 
 pub mod admin;
 pub mod api;
-pub mod auth;
 pub mod process;
 pub mod server;
 pub mod shared_render;

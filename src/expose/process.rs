@@ -4,7 +4,7 @@
 
 use crate::model::SampleValue;
 use crate::store::Store;
-use crate::telemetry;
+use crate::telemetry::{self, catalogue};
 
 /// Linux reports CPU times in USER_HZ ticks, which is 100 on every mainstream architecture; reading
 /// sysconf would need unsafe code for no practical gain.
@@ -82,53 +82,31 @@ pub fn read() -> ProcessStats {
 pub fn record(store: &Store, start_time_unix: f64) {
     let p = read();
     if let Some(cpu) = p.cpu_seconds {
-        let mut s = crate::model::Sample::new(
-            "process_cpu_seconds",
-            crate::model::Labels::empty(),
+        // The process's own running total: set, not added to.
+        let s = telemetry::sample(
+            &catalogue::PROCESS_CPU_SECONDS,
+            &[],
             SampleValue::CounterSet {
                 value: cpu,
                 start_unix_nanos: 0,
             },
         );
-        s.options = std::sync::Arc::new(crate::model::FamilyOptions {
-            help: Some("Total user and system CPU time spent in seconds.".into()),
-            ttl: Some(std::time::Duration::ZERO),
-            internal: true,
-            ..Default::default()
-        });
         let _ = store.apply(&s);
     }
     let gauges = [
+        (&catalogue::PROCESS_RESIDENT_MEMORY_BYTES, p.resident_bytes),
+        (&catalogue::PROCESS_VIRTUAL_MEMORY_BYTES, p.virtual_bytes),
+        (&catalogue::PROCESS_OPEN_FDS, p.open_fds),
+        (&catalogue::PROCESS_MAX_FDS, p.max_fds),
+        (&catalogue::PROCESS_THREADS, p.threads),
         (
-            "process_resident_memory_bytes",
-            "Resident memory size in bytes.",
-            p.resident_bytes,
-        ),
-        (
-            "process_virtual_memory_bytes",
-            "Virtual memory size in bytes.",
-            p.virtual_bytes,
-        ),
-        (
-            "process_open_fds",
-            "Number of open file descriptors.",
-            p.open_fds,
-        ),
-        (
-            "process_max_fds",
-            "Maximum number of open file descriptors.",
-            p.max_fds,
-        ),
-        ("process_threads", "Number of OS threads.", p.threads),
-        (
-            "process_start_time_seconds",
-            "Start time of the process since unix epoch in seconds.",
+            &catalogue::PROCESS_START_TIME_SECONDS,
             Some(start_time_unix),
         ),
     ];
-    for (name, help, v) in gauges {
+    for (family, v) in gauges {
         if let Some(v) = v {
-            telemetry::gauge(store, name, help, &[], v);
+            telemetry::gauge(store, family, &[], v);
         }
     }
 }

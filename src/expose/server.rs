@@ -10,61 +10,25 @@
 //!   unless `admin.tokens` is set (see [`super::admin`]).
 
 use super::text::{render, Format};
+pub use crate::health::Health;
 use crate::pipeline::Pipeline;
 use crate::telemetry;
-use axum::extract::State;
+use crate::telemetry::catalogue;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
-/// Readiness checks by name; each either passes or says why not. Degradations (the memory guard
-/// shedding new series) are reported on `/readyz` without failing it: meterd still serves.
-#[derive(Default)]
-pub struct Health {
-    checks: Mutex<BTreeMap<&'static str, Result<(), String>>>,
-    degraded: Mutex<BTreeMap<&'static str, String>>,
-}
-
-impl Health {
-    pub fn set(&self, check: &'static str, result: Result<(), String>) {
-        if let Ok(mut c) = self.checks.lock() {
-            c.insert(check, result);
-        }
-    }
-
-    /// Sets (`Some`) or clears (`None`) a degradation named `what`.
-    pub fn degrade(&self, what: &'static str, why: Option<String>) {
-        if let Ok(mut d) = self.degraded.lock() {
-            match why {
-                Some(w) => d.insert(what, w),
-                None => d.remove(what),
-            };
-        }
-    }
-
-    pub fn degradations(&self) -> Vec<(String, String)> {
-        self.degraded
-            .lock()
-            .map(|d| d.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
-            .unwrap_or_default()
-    }
-
-    /// Ready when at least one check is registered and none fails.
-    pub fn failures(&self) -> Vec<(String, String)> {
-        match self.checks.lock() {
-            Ok(c) if c.is_empty() => vec![("startup".into(), "not started yet".into())],
-            Ok(c) => c
-                .iter()
-                .filter_map(|(k, v)| v.as_ref().err().map(|e| (k.to_string(), e.clone())))
-                .collect(),
-            Err(_) => vec![("health".into(), "health registry poisoned".into())],
-        }
-    }
+/// A config reload, as the admin action asks for it: the same path SIGHUP takes
+/// (`app::Reloader`), which this module need not know.
+pub trait Reload: Send + Sync {
+    /// Re-reads and applies the config; a bad one is rejected with every error.
+    fn reload(&self) -> Result<(), crate::config::load::ConfigErrors>;
 }
 
 #[derive(Clone)]
@@ -73,7 +37,7 @@ pub struct HttpState {
     pub health: Arc<Health>,
     pub start_time_unix: f64,
     /// The reload path shared with SIGHUP, for the admin reload action.
-    pub reloader: Option<Arc<crate::app::Reloader>>,
+    pub reloader: Option<Arc<dyn Reload>>,
     /// Concurrent scrapes share one render (see [`super::shared_render`]).
     pub renders: Arc<super::shared_render::SharedRender>,
 }
@@ -88,9 +52,27 @@ pub fn router(state: HttpState) -> Router {
         .merge(super::admin::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.pipeline.clone(),
-            super::auth::require,
+            require_auth,
         ))
         .with_state(state)
+}
+
+/// Axum middleware: 401 with a `WWW-Authenticate` challenge unless the request is allowed by
+/// `http_auth`. `/healthz` and `/readyz` stay open (kubelet probes carry no credentials).
+/// Admin routes check their own, separate tokens (see `admin`), so they are not gated here: a
+/// scrape credential must not be needed, nor be enough, to act.
+async fn require_auth(State(pipeline): State<Arc<Pipeline>>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if path == "/healthz" || path == "/readyz" || path.starts_with(super::admin::PREFIX) {
+        return next.run(req).await;
+    }
+    let runtime = pipeline.snapshot();
+    let auth = &runtime.config.http_auth;
+    if auth.allows(crate::net::auth::header_value(req.headers())) {
+        return next.run(req).await;
+    }
+    telemetry::count(pipeline.store(), &catalogue::HTTP_UNAUTHORIZED, &[], 1.0);
+    crate::net::auth::unauthorized()
 }
 
 async fn metrics(State(st): State<HttpState>, headers: HeaderMap) -> Response {
@@ -138,8 +120,7 @@ fn count_scrape(st: &HttpState, format: Format, served: super::shared_render::Se
     let store = st.pipeline.store();
     telemetry::count(
         store,
-        "meterd_scrapes",
-        "Scrapes of /metrics served.",
+        &catalogue::SCRAPES,
         &[(
             "format",
             if format == Format::Text {
@@ -151,13 +132,7 @@ fn count_scrape(st: &HttpState, format: Format, served: super::shared_render::Se
         1.0,
     );
     if served == super::shared_render::Served::Shared {
-        telemetry::count(
-            store,
-            "meterd_scrapes_shared",
-            "Scrapes of /metrics served by joining a render already in flight for another scrape.",
-            &[],
-            1.0,
-        );
+        telemetry::count(store, &catalogue::SCRAPES_SHARED, &[], 1.0);
     }
 }
 
@@ -165,17 +140,10 @@ fn scrape(st: &HttpState, format: Format, gzip: bool) -> std::io::Result<Vec<u8>
     let started = Instant::now();
     let store = st.pipeline.store();
     super::process::record(store, st.start_time_unix);
+    telemetry::gauge(store, &catalogue::SERIES, &[], store.series_count() as f64);
     telemetry::gauge(
         store,
-        "meterd_series",
-        "Series currently held in the store (all families).",
-        &[],
-        store.series_count() as f64,
-    );
-    telemetry::gauge(
-        store,
-        "meterd_series_limit",
-        "Configured cap on series in the store.",
+        &catalogue::SERIES_LIMIT,
         &[],
         store.limits().max_series_total as f64,
     );
@@ -190,8 +158,7 @@ fn scrape(st: &HttpState, format: Format, gzip: bool) -> std::io::Result<Vec<u8>
     // Reported on the next scrape: a render cannot include its own duration.
     telemetry::gauge(
         store,
-        "meterd_scrape_duration_seconds",
-        "Time the previous /metrics render took.",
+        &catalogue::SCRAPE_DURATION_SECONDS,
         &[],
         started.elapsed().as_secs_f64(),
     );
@@ -276,19 +243,5 @@ mod tests {
             h.failures(),
             vec![("state".to_string(), "data_dir not writable".to_string())]
         );
-    }
-
-    #[test]
-    fn degradations_are_listed_until_cleared_and_never_fail_readiness() {
-        let h = Health::default();
-        h.set("config", Ok(()));
-        h.degrade("memory", Some("shedding new series".into()));
-        assert!(h.failures().is_empty());
-        assert_eq!(
-            h.degradations(),
-            vec![("memory".to_string(), "shedding new series".to_string())]
-        );
-        h.degrade("memory", None);
-        assert!(h.degradations().is_empty());
     }
 }

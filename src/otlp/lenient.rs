@@ -8,7 +8,6 @@
 //! every item under that unit is dropped and counted. A request whose wire structure itself is
 //! broken is not repaired: it stays a malformed request. Pure; only on the failure path.
 
-use super::ingest::{Outcome, Signal};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -18,6 +17,14 @@ use opentelemetry_proto::tonic::metrics::v1::{
     Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum, Summary, SummaryDataPoint,
 };
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+/// Which export request a body is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    Metrics,
+    Traces,
+    Logs,
+}
 
 /// A request with its undecodable items removed.
 #[derive(Debug, PartialEq)]
@@ -138,28 +145,6 @@ pub fn repair(signal: Signal, body: &[u8]) -> Option<Repaired> {
         body: out,
         rejected,
     })
-}
-
-/// Adds the items a repair dropped to a request's outcome, for its `partial_success`.
-pub fn add_to(outcome: &mut Outcome, signal: Signal, rejected: i64) {
-    if rejected <= 0 {
-        return;
-    }
-    let what = match signal {
-        Signal::Metrics => "data points",
-        Signal::Traces => "spans",
-        Signal::Logs => "log records",
-    };
-    let note = format!(
-        "{rejected} {what} rejected: not valid protobuf (e.g. a string that is not UTF-8); the \
-         rest of the request was accepted"
-    );
-    outcome.rejected = outcome.rejected.saturating_add(rejected);
-    if outcome.message.is_empty() {
-        outcome.message = note;
-    } else {
-        outcome.message = format!("{}; {note}", outcome.message);
-    }
 }
 
 /// The message rebuilt with its failing children dropped (and counted), or `None` when its own

@@ -10,9 +10,10 @@ use super::durable::Durability;
 use super::{KeyChanges, StateFile};
 use crate::derive::budget::Budgets;
 use crate::derive::dedup::Dedup;
-use crate::expose::server::Health;
+use crate::health::Health;
 use crate::store::Store;
 use crate::telemetry;
+use crate::telemetry::catalogue;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -48,15 +49,10 @@ impl Flusher {
 
     /// The state file held all spend as of this instant: alert when this stops moving.
     fn mark_current(&self) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
+        let now = crate::clock::unix_secs_f64();
         telemetry::gauge(
             &self.store,
-            "meterd_state_last_flush_success_timestamp_seconds",
-            "Unix time at which the state file last held all budget spend (a flush succeeded or \
-             found nothing to write).",
+            &catalogue::STATE_LAST_FLUSH_SUCCESS_TIMESTAMP_SECONDS,
             &[],
             now,
         );
@@ -105,16 +101,14 @@ impl Flusher {
         };
         telemetry::gauge(
             &self.store,
-            "meterd_state_flush_duration_seconds",
-            "Time the last budget state commit (write and fsync) took.",
+            &catalogue::STATE_FLUSH_DURATION_SECONDS,
             &[],
             started.elapsed().as_secs_f64(),
         );
         let ok = result.is_ok();
         telemetry::count(
             &self.store,
-            "meterd_state_flushes",
-            "Budget state commits to the state file, by result (success, failure).",
+            &catalogue::STATE_FLUSHES,
             &[("result", if ok { "success" } else { "failure" })],
             1.0,
         );
@@ -122,8 +116,7 @@ impl Flusher {
             Ok(()) => {
                 telemetry::count(
                     &self.store,
-                    "meterd_state_records_written",
-                    "Budget spend records written or deleted in the state file.",
+                    &catalogue::STATE_RECORDS_WRITTEN,
                     &[],
                     records as f64,
                 );
@@ -146,7 +139,7 @@ impl Flusher {
 mod tests {
     use super::*;
     use crate::derive::budget::matcher::CallLabels;
-    use crate::derive::budget::{saved, BudgetConfig};
+    use crate::derive::budget::{saved, BudgetConfig, BudgetDef};
     use crate::model::Labels;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,7 +152,10 @@ mod tests {
             limit_usd: 1.0,
             ..Default::default()
         };
-        let budgets = Arc::new(Budgets::in_memory(std::slice::from_ref(&config), 1_000));
+        let budgets = Arc::new(Budgets::in_memory(
+            &[Arc::new(BudgetDef::compile(&config).expect("valid"))],
+            1_000,
+        ));
         let store = Arc::new(Store::default());
         let f = Flusher {
             budgets: budgets.clone(),
@@ -215,7 +211,10 @@ mod tests {
             limit_usd: 1.0,
             ..Default::default()
         };
-        let budgets = Arc::new(Budgets::in_memory(std::slice::from_ref(&config), 1_000));
+        let budgets = Arc::new(Budgets::in_memory(
+            &[Arc::new(BudgetDef::compile(&config).expect("valid"))],
+            1_000,
+        ));
         let cfg = DedupConfig {
             window: HumanDuration(std::time::Duration::from_secs(600)),
             max_entries: 3,

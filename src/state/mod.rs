@@ -12,7 +12,6 @@
 //! start from zero by moving the file away.
 
 pub mod durable;
-pub mod fleet;
 pub mod flush;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};

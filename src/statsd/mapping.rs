@@ -20,41 +20,12 @@
 
 use super::convention;
 use super::parse::MetricType;
-use crate::config::{child, HumanDuration, Issues, Validate};
+pub use crate::config::statsd::{Action, MatchType, TypeFilter};
+use crate::config::statsd::{MappingConfig, StatsdConfig};
+use crate::config::{child, index, Issues};
 use crate::model::{FamilyOptions, LabelPolicy};
 use crate::names;
-use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::sync::Arc;
-
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum MatchType {
-    #[default]
-    Glob,
-    Regex,
-}
-
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    #[default]
-    Map,
-    Drop,
-}
-
-/// Restricts a rule to one StatsD type; `observer` means any of ms, h and d.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum TypeFilter {
-    Counter,
-    Gauge,
-    Timer,
-    Histogram,
-    Distribution,
-    Set,
-    Observer,
-}
 
 impl TypeFilter {
     fn accepts(self, t: MetricType) -> bool {
@@ -68,25 +39,6 @@ impl TypeFilter {
             TypeFilter::Observer => t.is_observation(),
         }
     }
-}
-
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct MappingConfig {
-    #[serde(rename = "match")]
-    pub pattern: String,
-    pub match_type: MatchType,
-    /// Prometheus family name (required unless `action: drop`); may use `$1`..`$9`.
-    pub name: String,
-    pub labels: BTreeMap<String, String>,
-    pub action: Action,
-    /// Histogram bucket upper bounds for timers (in seconds), histograms and distributions.
-    pub buckets: Option<Vec<f64>>,
-    /// Idle expiry of this family's series (default `limits.series_ttl`; `0` never expires).
-    pub ttl: Option<HumanDuration>,
-    #[serde(rename = "type")]
-    pub metric_type: Option<TypeFilter>,
-    pub help: Option<String>,
 }
 
 /// How many captures a pattern yields, or why it is invalid.
@@ -142,58 +94,56 @@ fn max_reference(template: &str) -> usize {
         .unwrap_or(0)
 }
 
-impl Validate for MappingConfig {
-    fn validate(&self, path: &str, issues: &mut Issues) {
-        if self.pattern.is_empty() {
-            issues.error(child(path, "match"), "is required");
+/// Every problem of one rule, by key path; a rule without any compiles.
+fn check(rule: &MappingConfig, path: &str, issues: &mut Issues) {
+    if rule.pattern.is_empty() {
+        issues.error(child(path, "match"), "is required");
+    }
+    let captures = match capture_count(rule) {
+        Ok(n) => Some(n),
+        Err(e) => {
+            issues.error(child(path, "match"), e);
+            None
         }
-        let captures = match capture_count(self) {
-            Ok(n) => Some(n),
-            Err(e) => {
-                issues.error(child(path, "match"), e);
-                None
+    };
+    if rule.action == Action::Drop {
+        return;
+    }
+    if rule.name.is_empty() {
+        issues.error(child(path, "name"), "is required unless action is drop");
+    } else if !names::is_valid_metric_name(&rule.name.replace(['$'], "_")) {
+        issues.error(
+            child(path, "name"),
+            format!(
+                "{:?} is not a valid Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*, $1..$9)",
+                rule.name
+            ),
+        );
+    }
+    let mut templates = vec![(child(path, "name"), &rule.name)];
+    for (k, v) in &rule.labels {
+        let p = child(&child(path, "labels"), k);
+        if !names::is_valid_label_name(k) {
+            issues.error(&p, format!("{k:?} is not a valid Prometheus label name"));
+        }
+        templates.push((p, v));
+    }
+    if let Some(n) = captures {
+        for (p, t) in templates {
+            let r = max_reference(t);
+            if r > n {
+                issues.error(p, format!("uses ${r} but the match has {n} capture(s)"));
             }
-        };
-        if self.action == Action::Drop {
-            return;
         }
-        if self.name.is_empty() {
-            issues.error(child(path, "name"), "is required unless action is drop");
-        } else if !names::is_valid_metric_name(&self.name.replace(['$'], "_")) {
+    }
+    if let Some(b) = &rule.buckets {
+        let ok =
+            !b.is_empty() && b.iter().all(|x| x.is_finite()) && b.windows(2).all(|w| w[0] < w[1]);
+        if !ok {
             issues.error(
-                child(path, "name"),
-                format!(
-                    "{:?} is not a valid Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*, $1..$9)",
-                    self.name
-                ),
+                child(path, "buckets"),
+                "must be a non-empty list of finite, strictly increasing numbers",
             );
-        }
-        let mut templates = vec![(child(path, "name"), &self.name)];
-        for (k, v) in &self.labels {
-            let p = child(&child(path, "labels"), k);
-            if !names::is_valid_label_name(k) {
-                issues.error(&p, format!("{k:?} is not a valid Prometheus label name"));
-            }
-            templates.push((p, v));
-        }
-        if let Some(n) = captures {
-            for (p, t) in templates {
-                let r = max_reference(t);
-                if r > n {
-                    issues.error(p, format!("uses ${r} but the match has {n} capture(s)"));
-                }
-            }
-        }
-        if let Some(b) = &self.buckets {
-            let ok = !b.is_empty()
-                && b.iter().all(|x| x.is_finite())
-                && b.windows(2).all(|w| w[0] < w[1]);
-            if !ok {
-                issues.error(
-                    child(path, "buckets"),
-                    "must be a non-empty list of finite, strictly increasing numbers",
-                );
-            }
         }
     }
 }
@@ -207,6 +157,31 @@ struct Rule {
     name: Box<str>,
     labels: Vec<(Box<str>, Box<str>)>,
     options: Arc<FamilyOptions>,
+}
+
+impl Rule {
+    fn new(m: &MappingConfig, matcher: regex::Regex) -> Rule {
+        Rule {
+            matcher,
+            filter: m.metric_type,
+            action: m.action,
+            name: m.name.as_str().into(),
+            labels: m
+                .labels
+                .iter()
+                .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+                .collect(),
+            options: Arc::new(FamilyOptions {
+                help: Some(Arc::from(m.help.clone().unwrap_or_else(|| {
+                    format!("StatsD metrics matching {:?}.", m.pattern)
+                }))),
+                buckets: m.buckets.as_deref().map(Arc::from),
+                ttl: m.ttl.map(|t| t.0),
+                label_policy: LabelPolicy::Consistent,
+                ..Default::default()
+            }),
+        }
+    }
 }
 
 /// What one StatsD name (of one type) turns into. Computed once per name and cached by workers.
@@ -242,46 +217,28 @@ pub struct Mapper {
 }
 
 impl Mapper {
-    /// Compiles validated config. A rule that still fails to compile is skipped and logged.
-    pub fn new(config: &super::StatsdConfig) -> Mapper {
-        let rules = config
-            .mappings
-            .iter()
-            .filter_map(|m| {
-                let matcher = match compile(m) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        tracing::error!(pattern = %m.pattern, error = %e, "skipping mapping");
-                        return None;
-                    }
-                };
-                Some(Rule {
-                    matcher,
-                    filter: m.metric_type,
-                    action: m.action,
-                    name: m.name.as_str().into(),
-                    labels: m
-                        .labels
-                        .iter()
-                        .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
-                        .collect(),
-                    options: Arc::new(FamilyOptions {
-                        help: Some(Arc::from(m.help.clone().unwrap_or_else(|| {
-                            format!("StatsD metrics matching {:?}.", m.pattern)
-                        }))),
-                        buckets: m.buckets.as_deref().map(Arc::from),
-                        ttl: m.ttl.map(|t| t.0),
-                        label_policy: LabelPolicy::Consistent,
-                        ..Default::default()
-                    }),
-                })
-            })
-            .collect();
-        Mapper {
+    /// Compiles the `statsd:` section; every problem is reported (by key path under `path`),
+    /// and a config with any problem yields no mapper.
+    pub fn try_new(config: &StatsdConfig, path: &str) -> Result<Mapper, Issues> {
+        let mut issues = Issues::default();
+        let mut rules = Vec::with_capacity(config.mappings.len());
+        for (i, m) in config.mappings.iter().enumerate() {
+            let at = index(&child(path, "mappings"), i);
+            check(m, &at, &mut issues);
+            match compile(m) {
+                Ok(matcher) => rules.push(Rule::new(m, matcher)),
+                // `check` has named the pattern's problem already.
+                Err(_) => continue,
+            }
+        }
+        if !issues.is_empty() {
+            return Err(issues);
+        }
+        Ok(Mapper {
             rules,
             llm_convention: config.llm_convention,
             cache_size: config.mapping_cache_size.max(1),
-        }
+        })
     }
 
     pub fn resolve(&self, name: &str, kind: MetricType) -> Resolved {

@@ -36,6 +36,18 @@ pub struct StoreLimits {
     pub max_set_members: usize,
 }
 
+impl crate::config::Limits {
+    /// The part of `limits:` the store enforces.
+    pub fn store_limits(&self) -> StoreLimits {
+        StoreLimits {
+            max_series_per_metric: self.max_series_per_metric,
+            max_series_total: self.max_series_total,
+            series_ttl: self.series_ttl.0,
+            max_set_members: self.max_set_members,
+        }
+    }
+}
+
 impl Default for StoreLimits {
     fn default() -> Self {
         StoreLimits {

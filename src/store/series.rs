@@ -269,9 +269,7 @@ impl Series {
     pub(super) fn snapshot(&self) -> SeriesSnapshot {
         let value = match &self.state {
             State::Counter { base, current, .. } => SeriesValue::Counter(base + current),
-            State::Money(m) => {
-                SeriesValue::Counter(crate::derive::pricing::decimal::femto_to_usd_f64(*m))
-            }
+            State::Money(m) => SeriesValue::Counter(crate::model::money::femto_to_usd_f64(*m)),
             State::Gauge(g) => SeriesValue::Gauge(*g),
             State::Set(s) => SeriesValue::Gauge(s.len() as f64),
             State::Histogram(h) => {

@@ -4,6 +4,7 @@
 
 use crate::store::Store;
 use crate::telemetry;
+use crate::telemetry::catalogue;
 use arc_swap::ArcSwap;
 use rustls::ServerConfig;
 use std::io;
@@ -78,9 +79,7 @@ pub fn accept(
 fn failed(store: &Store, listener: &'static str, reason: &'static str) {
     telemetry::count(
         store,
-        "meterd_tls_handshake_failures",
-        "TLS connections dropped before the handshake completed (plain-text or untrusted \
-         clients, timeouts, too many handshakes at once), by listener and reason.",
+        &catalogue::TLS_HANDSHAKE_FAILURES,
         &[("listener", listener), ("reason", reason)],
         1.0,
     );

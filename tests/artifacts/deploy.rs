@@ -227,7 +227,7 @@ fn shipped_meterd_configs_pass_the_config_loader() {
     }
     let compose = repo().join("deploy/compose/meterd.yaml");
     for path in [dir.path().join("meterd.yaml"), compose] {
-        if let Err(errors) = meterd::config::load::load_config(&path) {
+        if let Err(errors) = meterd::pipeline::load(&path) {
             panic!("{} does not load:\n{errors}", path.display());
         }
     }

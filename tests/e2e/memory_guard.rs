@@ -62,12 +62,12 @@ fn the_guard_releases_when_a_flood_expires_and_spend_flows_while_it_sheds() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("meterd.yaml");
-    let write = |max_memory: &str| {
+    let write = |max_memory: &str, ttl: &str| {
         std::fs::write(
             &config,
             format!(
                 "{EPHEMERAL_LISTENERS}state:\n  data_dir: {}\n\
-                 limits:\n  series_ttl: 5s\n  max_series_per_metric: 200000\n  \
+                 limits:\n  series_ttl: {ttl}\n  max_series_per_metric: 200000\n  \
                  max_series_total: 250000\n  max_memory: {max_memory}\n\
                  pricing:\n  models:\n    - {{provider: openai, model: gpt-4o, prices: {{input: 2.50, output: 10.00}}}}\n\
                  budgets:\n  - {{name: everything, period: total, limit_usd: 1000}}\n",
@@ -76,7 +76,8 @@ fn the_guard_releases_when_a_flood_expires_and_spend_flows_while_it_sheds() {
         )
         .expect("write config")
     };
-    write("64GiB");
+    // A long TTL while the shedding is checked; shortened by reload once the flood is to expire.
+    write("64GiB", "10m");
     let mut cmd = std::process::Command::new(binary::exe());
     cmd.args(binary::args(&config));
     let m = Meterd::spawn(cmd);
@@ -85,15 +86,18 @@ fn the_guard_releases_when_a_flood_expires_and_spend_flows_while_it_sheds() {
     // The limit: what meterd holds idle, plus a margin the flood overruns.
     let idle = status_kib(pid, "VmRSS:");
     let limit_mib = (idle / 1024 + 24).max(16);
-    write(&format!("{limit_mib}MiB"));
-    let hup = std::process::Command::new("kill")
-        .args(["-HUP", &pid.to_string()])
-        .status()
-        .expect("kill -HUP");
-    assert!(hup.success());
-    wait_until("the limit applied", Duration::from_secs(10), || {
-        (m.metric(r#"meterd_config_reloads_total{result="success"}"#) >= Some(1.0)).then_some(())
-    });
+    let reload = |n: f64| {
+        let hup = std::process::Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .expect("kill -HUP");
+        assert!(hup.success());
+        wait_until("the reload", Duration::from_secs(10), || {
+            (m.metric(r#"meterd_config_reloads_total{result="success"}"#) >= Some(n)).then_some(())
+        });
+    };
+    write(&format!("{limit_mib}MiB"), "10m");
+    reload(1.0);
 
     const BATCH: usize = 5_000;
     let mut sent = 0;
@@ -124,8 +128,12 @@ fn the_guard_releases_when_a_flood_expires_and_spend_flows_while_it_sheds() {
         "a GenAI span refused while the guard sheds"
     );
     assert_eq!(m.spend_nanos("everything"), 7_500_000);
-    // The last batch sent: fresh, far from expiry.
-    let last = sent - 1;
+    // The newest flood series the store holds (later ones may have been shed).
+    let (_, body) = m.get("/metrics");
+    let last = (0..sent)
+        .rev()
+        .find(|i| body.contains(&format!("flood{{request_path=\"{}\"}}", flood::path(*i))))
+        .expect("a flood series stored");
     let existing = flood::gauge_batch("flood", last, last + 1, 0.5);
     assert_eq!(flood::post(m.otlp_http, "/v1/metrics", existing), 200);
     let fresh = flood::gauge_batch("fresh_during_shedding", 0, 1, 0.0);
@@ -146,7 +154,9 @@ fn the_guard_releases_when_a_flood_expires_and_spend_flows_while_it_sheds() {
         "no shed series counted"
     );
 
-    // The flood goes idle and expires (TTL 5 s, swept every 5 s): meterd holds little again.
+    // The flood expires (TTL now 1 s, swept every 5 s): meterd holds little again.
+    write(&format!("{limit_mib}MiB"), "1s");
+    reload(2.0);
     let rss_at_expiry = wait_until("the flood expired", Duration::from_secs(60), || {
         let series = m.metric("meterd_series")?;
         (series < 1_000.0).then(|| status_kib(pid, "VmRSS:"))

@@ -151,7 +151,7 @@ fn pricing_file_reload_applies_and_a_bad_table_keeps_the_old_one() {
     let running = agent.running();
     let old_hash = running
         .pipeline
-        .runtime()
+        .snapshot()
         .deriver
         .pricing()
         .expect("table")
@@ -174,7 +174,7 @@ fn pricing_file_reload_applies_and_a_bad_table_keeps_the_old_one() {
     assert_eq!(agent.metric(cost), Some(0.0035));
     let new_hash = running
         .pipeline
-        .runtime()
+        .snapshot()
         .deriver
         .pricing()
         .expect("table")

@@ -20,57 +20,14 @@ pub mod period;
 pub mod saved;
 pub mod shared;
 
+pub use crate::config::budget::{BudgetConfig, MAX_LIMIT_USD};
 pub use shared::Budgets;
 
 use crate::config::{child, index, Issues};
 use jiff::tz::TimeZone;
 use matcher::Matcher;
 use period::Period;
-use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::sync::Arc;
-
-/// Largest limit accepted: far beyond any real budget, and small enough that nano-USD fit in u64.
-pub const MAX_LIMIT_USD: f64 = 1e9;
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct BudgetConfig {
-    /// Identity of the budget: spend is kept under this name across reloads and restarts.
-    pub name: String,
-    /// Label matchers on scope labels, `provider` and `model` (see [`matcher`]); empty: all spend.
-    #[serde(rename = "match")]
-    pub matchers: BTreeMap<String, String>,
-    pub period: String,
-    /// IANA zone in which calendar periods start (local midnight, Monday, the 1st).
-    pub timezone: String,
-    pub limit_usd: f64,
-    /// Utilization ratios at which the status changes: the lowest is `warning`, the highest below
-    /// 1.0 is `critical`; at 1.0 (always implied) the budget is `exceeded` and checks deny.
-    pub thresholds: Vec<f64>,
-    /// One budget instance per distinct value combination of these labels (per team, per user).
-    pub group_by: Vec<String>,
-    /// Cap on instances of a grouped budget; spend of further groups goes to `_overflow`.
-    pub max_groups: usize,
-    /// PromQL giving the fleet-wide spend in USD (when `fleet.prometheus_url` is set).
-    pub fleet_query: Option<String>,
-}
-
-impl Default for BudgetConfig {
-    fn default() -> Self {
-        BudgetConfig {
-            name: String::new(),
-            matchers: BTreeMap::new(),
-            period: String::new(),
-            timezone: "UTC".into(),
-            limit_usd: 0.0,
-            thresholds: vec![0.5, 0.8, 0.9, 1.0],
-            group_by: Vec::new(),
-            max_groups: 1000,
-            fleet_query: None,
-        }
-    }
-}
 
 /// A budget compiled from config: parsed period and zone, compiled matchers, integer money.
 #[derive(Debug)]
@@ -165,20 +122,25 @@ impl BudgetDef {
     }
 }
 
-/// Checks every budget, and what one budget cannot see alone: unique names, and matchers or
-/// `group_by` on labels that never survive scoping (they would silently match nothing).
-pub fn validate_budgets(
+/// Compiles every budget, reporting its problems and what one budget cannot see alone: unique
+/// names, and matchers or `group_by` on labels that never survive scoping (they would silently
+/// match nothing). The result is complete only when no issue was added.
+pub fn compile_all(
     budgets: &[BudgetConfig],
     scope_labels: &[String],
     path: &str,
     issues: &mut Issues,
-) {
+) -> Vec<Arc<BudgetDef>> {
     let known = |l: &str| l == "provider" || l == "model" || scope_labels.iter().any(|s| s == l);
+    let mut defs = Vec::with_capacity(budgets.len());
     for (i, b) in budgets.iter().enumerate() {
         let at = index(path, i);
-        if let Err(errs) = BudgetDef::compile(b) {
-            for (key, msg) in errs {
-                issues.error(child(&at, key), msg);
+        match BudgetDef::compile(b) {
+            Ok(def) => defs.push(Arc::new(def)),
+            Err(errs) => {
+                for (key, msg) in errs {
+                    issues.error(child(&at, key), msg);
+                }
             }
         }
         if budgets[..i].iter().any(|o| o.name == b.name) && !b.name.is_empty() {
@@ -215,6 +177,7 @@ pub fn validate_budgets(
             issues.error(child(&at, "fleet_query"), "must not be empty when set");
         }
     }
+    defs
 }
 
 #[cfg(test)]

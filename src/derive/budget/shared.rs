@@ -1,13 +1,13 @@
 //! [`Budgets`]: the engine behind a read-write lock, shared by the pipeline (writes spend), the
 //! API (reads status, answers checks) and the state flusher (takes dirty records). It lives beside
-//! the store, not in the reload-swapped `Runtime`, so a reload reconfigures it in place.
+//! the store, not in the reload-swapped `Snapshot`, so a reload reconfigures it in place.
 //!
 //! The write lock is held only for the arithmetic of one event (no I/O, no parsing); checks take
 //! the read lock, so many apps can ask concurrently.
 
 use super::engine::{Dirty, Engine, Recorded, Status};
 use super::matcher::{CallLabels, Lookup};
-use super::{BudgetConfig, BudgetDef};
+use super::BudgetDef;
 use crate::model::{FamilyOptions, Labels, Sample, SampleValue};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -54,27 +54,17 @@ impl Default for Families {
     }
 }
 
-/// Compiles what validation already accepted; a budget that still fails (impossible after
-/// validation) is left out rather than taking the agent down.
-fn compile_all(configs: &[BudgetConfig]) -> Vec<Arc<BudgetDef>> {
-    configs
-        .iter()
-        .filter_map(|c| BudgetDef::compile(c).ok().map(Arc::new))
-        .collect()
-}
-
 const NANOS: f64 = 1e9;
 
 impl Budgets {
     /// Budgets restored from saved records (`key`, `bytes`) read from the state file. An
     /// undecodable record is an error: the caller must not start with silently zeroed spend.
     pub fn new(
-        configs: &[BudgetConfig],
+        defs: &[Arc<BudgetDef>],
         saved: &[(String, Vec<u8>)],
         now: i64,
     ) -> Result<(Budgets, Vec<String>), String> {
-        let defs = compile_all(configs);
-        let (engine, notes) = Engine::new(defs, saved, now)?;
+        let (engine, notes) = Engine::new(defs.to_vec(), saved, now)?;
         Ok((
             Budgets {
                 empty: AtomicBool::new(engine.is_empty()),
@@ -86,8 +76,8 @@ impl Budgets {
     }
 
     /// Budgets with no saved state (tests, or an agent built without a state file).
-    pub fn in_memory(configs: &[BudgetConfig], now: i64) -> Budgets {
-        match Budgets::new(configs, &[], now) {
+    pub fn in_memory(defs: &[Arc<BudgetDef>], now: i64) -> Budgets {
+        match Budgets::new(defs, &[], now) {
             Ok((b, _)) => b,
             Err(_) => Budgets {
                 empty: AtomicBool::new(true),
@@ -107,9 +97,9 @@ impl Budgets {
         self.engine.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn reconfigure(&self, configs: &[BudgetConfig], now: i64) {
+    pub fn reconfigure(&self, defs: &[Arc<BudgetDef>], now: i64) {
         let mut e = self.write();
-        e.reconfigure(compile_all(configs), now);
+        e.reconfigure(defs.to_vec(), now);
         self.empty.store(e.is_empty(), Ordering::Relaxed);
     }
 

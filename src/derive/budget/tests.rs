@@ -443,7 +443,7 @@ fn validation_reports_each_problem_by_path() {
         }),
         budget(|_| {}),
     ];
-    validate_budgets(&configs, &["team".to_string()], "budgets", &mut issues);
+    compile_all(&configs, &["team".to_string()], "budgets", &mut issues);
     let paths: Vec<&str> = issues.0.iter().map(|i| i.path.as_str()).collect();
     for p in [
         "budgets[0].period",

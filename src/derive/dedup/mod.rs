@@ -12,12 +12,11 @@
 //! scopes of one service instance).
 
 pub mod complete;
-pub mod config;
 pub mod persist;
 pub mod scopes;
 pub mod shared;
 
-pub use config::DedupConfig;
+pub use crate::config::otlp::DedupConfig;
 pub use persist::{DirtyKeys, Restored};
 pub use shared::Dedup;
 

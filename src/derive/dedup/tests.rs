@@ -231,7 +231,7 @@ fn stored_keys_come_back_after_a_restart_and_stale_or_bad_records_are_deleted() 
 }
 
 fn scopes() -> Scopes {
-    Scopes::new(&super::config::default_usage_scopes(), 60)
+    Scopes::new(&crate::config::otlp::default_usage_scopes(), 60)
 }
 
 #[test]
@@ -371,7 +371,10 @@ fn config_defaults_and_bad_values_are_reported_with_their_place() {
     )
     .expect("valid");
     assert_eq!(ok.otlp.dedup, cfg(300, 10));
-    assert_eq!(ok.otlp.usage_scopes, config::default_usage_scopes());
+    assert_eq!(
+        ok.otlp.usage_scopes,
+        crate::config::otlp::default_usage_scopes()
+    );
     let yaml = "otlp:\n  dedup: {window: 0s, max_entries: 0}\n  usage_scopes: ['', 'a*b']\n";
     let err = load_str::<Config>(yaml, "t.yaml", &|_| None)
         .expect_err("invalid")

@@ -1,8 +1,8 @@
 //! The price table compiled for the hot path: integer rates, lower-cased names, an exact-name
 //! index, compiled globs and regexes, effective dates as Unix nanoseconds.
 
-use super::decimal::{mul_div_round, Amount, FEMTO_PER_USD};
 use super::{Dim, ModelEntry, PricingTable};
+use crate::model::money::{mul_div_round, Amount, FEMTO_PER_USD};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 

@@ -39,9 +39,9 @@
 //!   rule) costs exactly what the whole costs.
 
 use super::compile::{Compiled, Rates, Resolution};
-use super::decimal::{mul_div_round, FEMTO_PER_USD};
 use super::Dim;
 use crate::derive::semantics;
+use crate::model::money::{mul_div_round, FEMTO_PER_USD};
 use crate::model::{Usage, UsageEvent};
 
 /// One billed dimension.

@@ -3,11 +3,12 @@
 
 use super::compile::Compiled;
 use super::cost::{self, Breakdown, MoneyOverflow};
-use super::decimal::{femto_to_usd_f64, FEMTO_PER_USD};
 use crate::derive::call_labels::{self, Set};
 use crate::derive::usage::{family, BaseLabels, Exemplars, Family};
+use crate::model::money::{femto_to_usd_f64, FEMTO_PER_USD};
 use crate::model::{Labels, Sample, SampleValue, UsageEvent};
 use crate::store::Store;
+use crate::telemetry::catalogue;
 use crate::telemetry::{self, RateLimit};
 
 static UNKNOWN_MODEL_LOG: RateLimit = RateLimit::new();
@@ -163,11 +164,10 @@ pub fn nano(femto: u128) -> Option<u64> {
 /// only (a replaced table's series is removed, so one agent reports exactly one hash);
 /// `meterd_pricing_entries` counts its entries.
 pub fn record_info(store: &Store, old: Option<&Compiled>, new: Option<&Compiled>) {
-    const HELP: &str = "The pricing table in force (value 1), by content hash and source file(s).";
     if let Some(o) = old {
         if new.is_none_or(|n| n.hash != o.hash || n.source != o.source) {
             store.remove(
-                "meterd_pricing_info",
+                catalogue::PRICING_INFO.name,
                 &Labels::new([("hash", &*o.hash), ("source", &*o.source)]),
             );
         }
@@ -175,16 +175,14 @@ pub fn record_info(store: &Store, old: Option<&Compiled>, new: Option<&Compiled>
     if let Some(n) = new {
         telemetry::gauge(
             store,
-            "meterd_pricing_info",
-            HELP,
+            &catalogue::PRICING_INFO,
             &[("hash", &n.hash), ("source", &n.source)],
             1.0,
         );
     }
     telemetry::gauge(
         store,
-        "meterd_pricing_entries",
-        "Entries (model prices) in the pricing table in force.",
+        &catalogue::PRICING_ENTRIES,
         &[],
         new.map_or(0.0, |n| n.len() as f64),
     );

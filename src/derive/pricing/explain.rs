@@ -2,7 +2,7 @@
 
 use super::compile::Compiled;
 use super::cost::{self, Breakdown};
-use super::decimal::{format_usd, FEMTO_PER_USD};
+use crate::model::money::{format_usd, FEMTO_PER_USD};
 use crate::model::UsageEvent;
 use std::fmt::Write;
 

@@ -8,8 +8,8 @@
 //! exactly (more decimals than the unit allows) is skipped and reported, never rounded.
 
 use super::compile::rate;
-use super::decimal::Amount;
 use super::{Dim, ModelEntry, PricingTable, TierEntry};
+use crate::model::money::Amount;
 use serde_json::Value;
 use std::collections::BTreeMap;
 

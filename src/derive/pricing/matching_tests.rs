@@ -6,6 +6,7 @@ use super::cost::{self, Breakdown};
 use super::*;
 use crate::config::load::load_str;
 use crate::model::UsageEvent;
+use std::sync::Arc;
 
 const TABLE: &str = r#"
 models:

@@ -6,6 +6,7 @@ use super::cost::{self, Breakdown, Priced};
 use super::*;
 use crate::config::load::load_str;
 use crate::model::{Usage, UsageEvent};
+use std::sync::Arc;
 
 const TABLE: &str = r#"
 service_tiers: {batch: 0.5, flex: 0.5, priority: 3}

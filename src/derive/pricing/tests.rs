@@ -7,6 +7,7 @@ use super::*;
 use crate::config::load::load_str;
 use crate::model::{Usage, UsageEvent, UsageSemantics};
 use proptest::prelude::*;
+use std::sync::Arc;
 
 const TABLE: &str = r#"
 service_tiers: {batch: 0.5}

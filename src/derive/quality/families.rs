@@ -1,9 +1,10 @@
 //! The quality families and the derivation of one event into their samples.
 
 use super::cap::{ValueCap, OTHER};
-use super::grade::{normalize, Grades, Scale, ScoreError};
+use super::grade::{normalize, ScoreError};
 use super::{nps_class, QualityConfig, QualityReport, Rejection};
 use super::{APPROVAL_BUCKETS, CONFIDENCE_BUCKETS, EDITS_BUCKETS, KNOWN_EVENTS, KNOWN_OUTCOMES};
+use crate::config::quality::{Grades, Scale};
 use crate::model::{Exemplar, FamilyOptions, LabelPolicy, Labels, QualityEvent, QualitySignal};
 use crate::model::{Sample, SampleValue};
 use std::collections::HashMap;

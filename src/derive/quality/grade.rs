@@ -1,26 +1,7 @@
 //! Score normalization and grading: any declared scale -> 0-100 -> excellent, good, fair, poor.
 //! Pure arithmetic, no state.
 
-use serde::Deserialize;
-
-/// Lower bounds (inclusive) of each grade on the normalized 0-100 scale.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct Grades {
-    pub excellent: f64,
-    pub good: f64,
-    pub fair: f64,
-}
-
-impl Default for Grades {
-    fn default() -> Self {
-        Grades {
-            excellent: 90.0,
-            good: 70.0,
-            fair: 50.0,
-        }
-    }
-}
+use crate::config::quality::{Grades, Scale};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Grade {
@@ -83,13 +64,6 @@ fn next_up(x: f64) -> f64 {
     } else {
         x
     }
-}
-
-/// The range scores of one evaluation are reported in (0-1, 0-100, 1-5 stars, ...).
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
-pub struct Scale {
-    pub min: f64,
-    pub max: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

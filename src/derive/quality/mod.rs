@@ -4,14 +4,13 @@
 //! samples out, and a report of what was rejected or capped for the caller to count.
 
 mod cap;
-mod config;
 mod families;
 mod grade;
 
+pub use crate::config::quality::{EvaluationConfig, Grades, QualityConfig, Scale};
 pub use cap::OTHER;
-pub use config::{EvaluationConfig, QualityConfig};
 pub use families::QualityFamilies;
-pub use grade::{normalize, Grade, Grades, Scale, ScoreError};
+pub use grade::{normalize, Grade, ScoreError};
 
 /// Outcomes every app reports the same way; others are admitted up to `max_outcomes`.
 pub const KNOWN_OUTCOMES: [&str; 4] = ["accepted", "edited", "regenerated", "abandoned"];

@@ -1,4 +1,5 @@
 use super::*;
+use crate::config::HumanDuration;
 use crate::statsd::StatsdConfig;
 
 fn rule(pattern: &str, name: &str, labels: &[(&str, &str)]) -> MappingConfig {
@@ -21,10 +22,14 @@ fn regex(pattern: &str, name: &str, labels: &[(&str, &str)]) -> MappingConfig {
 }
 
 fn mapper(rules: Vec<MappingConfig>) -> Mapper {
-    Mapper::new(&StatsdConfig {
-        mappings: rules,
-        ..Default::default()
-    })
+    Mapper::try_new(
+        &StatsdConfig {
+            mappings: rules,
+            ..Default::default()
+        },
+        "statsd",
+    )
+    .expect("valid rules")
 }
 
 /// (name, labels) of a resolved metric, or a marker for drop/convention.
@@ -127,10 +132,14 @@ fn a_mapping_overrides_the_llm_convention_and_the_convention_can_be_disabled() {
         resolved(&m, "llm.tokens", MetricType::Counter).0,
         "my_tokens"
     );
-    let off = Mapper::new(&StatsdConfig {
-        llm_convention: false,
-        ..Default::default()
-    });
+    let off = Mapper::try_new(
+        &StatsdConfig {
+            llm_convention: false,
+            ..Default::default()
+        },
+        "statsd",
+    )
+    .expect("valid rules");
     assert_eq!(
         resolved(&off, "llm.requests", MetricType::Counter).0,
         "llm_requests"
@@ -191,8 +200,7 @@ fn validation_reports_every_problem_with_its_key_path() {
         ],
         ..Default::default()
     };
-    let mut issues = Issues::default();
-    config.validate("statsd", &mut issues);
+    let issues = Mapper::try_new(&config, "statsd").err().unwrap_or_default();
     let paths: Vec<&str> = issues.0.iter().map(|i| i.path.as_str()).collect();
     assert_eq!(
         paths,
@@ -224,8 +232,7 @@ fn valid_rules_pass_validation() {
         ],
         ..Default::default()
     };
-    let mut issues = Issues::default();
-    config.validate("statsd", &mut issues);
+    let issues = Mapper::try_new(&config, "statsd").err().unwrap_or_default();
     assert!(issues.is_empty(), "{issues}");
 }
 
@@ -238,8 +245,24 @@ fn many_stars_and_a_long_name_do_not_backtrack_forever() {
 
 proptest::proptest! {
     #[test]
-    fn resolve_never_panics(pattern in "[a-z.*]{0,12}", name in "\\PC{0,40}") {
-        let m = mapper(vec![rule(&pattern, "n_$1_$2", &[("l", "$3")])]);
-        let _ = m.resolve(&name, MetricType::Counter);
+    fn compiling_and_resolving_never_panic(pattern in "[a-z.*]{0,12}", name in "\\PC{0,40}") {
+        // Templates use every capture the glob has, so most generated rules compile and resolve;
+        // the rest (an empty pattern) must be refused with a reason, never half-compiled.
+        let stars = pattern.matches('*').count();
+        let (template, label) = match stars {
+            0 => ("n", "x"),
+            1 => ("n_$1", "$1"),
+            _ => ("n_$1_$2", "$2"),
+        };
+        let config = StatsdConfig {
+            mappings: vec![rule(&pattern, template, &[("l", label)])],
+            ..Default::default()
+        };
+        match Mapper::try_new(&config, "statsd") {
+            Ok(m) => {
+                let _ = m.resolve(&name, MetricType::Counter);
+            }
+            Err(issues) => proptest::prop_assert!(!issues.is_empty()),
+        }
     }
 }

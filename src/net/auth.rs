@@ -1,105 +1,12 @@
-//! Optional authentication for the HTTP endpoint: bearer tokens and/or basic credentials, checked in
-//! constant time. `/healthz` and `/readyz` stay open (kubelet probes carry no credentials).
-//! Read from the live config on every request, so a reload rotates credentials.
+//! Request authentication: bearer tokens and/or basic credentials, checked in constant time, for
+//! the scrape endpoint and API (`http_auth`, gated in `expose::server`) and OTLP/HTTP
+//! (`otlp.auth`). Callers read the live config on every request, so a reload rotates credentials.
 
-use crate::config::{child, index, Issues, Validate};
-use crate::pipeline::Pipeline;
-use axum::extract::{Request, State};
+pub use crate::config::auth::{AuthConfig, BasicCredential, MIN_SECRET_LEN, REDACTED};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use std::fmt;
-use std::sync::Arc;
-
-#[derive(Clone, Default, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct AuthConfig {
-    /// Any of these tokens is accepted as `Authorization: Bearer <token>`.
-    pub bearer_tokens: Vec<String>,
-    /// Any of these is accepted as `Authorization: Basic base64(user:password)`.
-    pub basic: Vec<BasicCredential>,
-}
-
-#[derive(Clone, Default, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct BasicCredential {
-    pub username: String,
-    pub password: String,
-}
-
-/// Stands in for a secret wherever a config is printed: configs are logged and shown in panics
-/// and test failures, and none of those may carry a credential.
-pub const REDACTED: &str = "<redacted>";
-
-impl fmt::Debug for AuthConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthConfig")
-            .field("bearer_tokens", &vec![REDACTED; self.bearer_tokens.len()])
-            .field("basic", &self.basic)
-            .finish()
-    }
-}
-
-impl fmt::Debug for BasicCredential {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BasicCredential")
-            .field("username", &self.username)
-            .field("password", &REDACTED)
-            .finish()
-    }
-}
-
-/// Shorter secrets are guessable online; refuse them rather than give false comfort.
-pub const MIN_SECRET_LEN: usize = 16;
-
-impl Validate for AuthConfig {
-    fn validate(&self, path: &str, issues: &mut Issues) {
-        for (i, t) in self.bearer_tokens.iter().enumerate() {
-            if t.len() < MIN_SECRET_LEN {
-                issues.error(
-                    index(&child(path, "bearer_tokens"), i),
-                    format!("a token must be at least {MIN_SECRET_LEN} characters"),
-                );
-            }
-        }
-        for (i, b) in self.basic.iter().enumerate() {
-            let p = index(&child(path, "basic"), i);
-            if b.username.is_empty() || b.username.contains(':') {
-                issues.error(
-                    child(&p, "username"),
-                    "must be non-empty and contain no ':'",
-                );
-            }
-            if b.password.len() < MIN_SECRET_LEN {
-                issues.error(
-                    child(&p, "password"),
-                    format!("must be at least {MIN_SECRET_LEN} characters"),
-                );
-            }
-        }
-    }
-}
 
 impl AuthConfig {
-    /// Every secret with its key path (bearer tokens, basic passwords), for overlap checks.
-    pub fn secrets<'a>(&'a self, path: &str) -> Vec<(String, &'a str)> {
-        let tokens = self
-            .bearer_tokens
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (index(&child(path, "bearer_tokens"), i), t.as_str()));
-        let passwords = self.basic.iter().enumerate().map(|(i, b)| {
-            let at = index(&child(path, "basic"), i);
-            (child(&at, "password"), b.password.as_str())
-        });
-        tokens.chain(passwords).collect()
-    }
-
-    pub fn enabled(&self) -> bool {
-        !self.bearer_tokens.is_empty() || !self.basic.is_empty()
-    }
-
     /// Whether an `Authorization` header value is accepted. Pure, for tests and every transport.
     pub fn allows(&self, authorization: Option<&str>) -> bool {
         if !self.enabled() {
@@ -181,32 +88,10 @@ pub fn unauthorized() -> Response {
     resp
 }
 
-/// Axum middleware: 401 with a `WWW-Authenticate` challenge unless the request is allowed.
-/// Admin routes check their own, separate tokens (see `admin`), so they are not gated here: a
-/// scrape credential must not be needed, nor be enough, to act.
-pub async fn require(State(pipeline): State<Arc<Pipeline>>, req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    if path == "/healthz" || path == "/readyz" || path.starts_with(super::admin::PREFIX) {
-        return next.run(req).await;
-    }
-    let runtime = pipeline.runtime();
-    let auth = &runtime.config.http_auth;
-    if auth.allows(header_value(req.headers())) {
-        return next.run(req).await;
-    }
-    crate::telemetry::count(
-        pipeline.store(),
-        "meterd_http_unauthorized",
-        "HTTP requests refused for missing or wrong credentials.",
-        &[],
-        1.0,
-    );
-    unauthorized()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{Issues, Validate};
 
     fn config() -> AuthConfig {
         AuthConfig {

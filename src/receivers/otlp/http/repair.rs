@@ -2,8 +2,8 @@
 //! body that fails to decode is repaired (undecodable items dropped) and decoded again.
 
 use super::decode::{Encoding, Refusal};
-use crate::otlp::ingest::Signal;
 use crate::otlp::lenient;
+use crate::receivers::otlp::ingest::{Ingest, Signal};
 
 /// The request, and how many items were dropped to decode it; the original refusal when the body
 /// cannot be repaired (JSON, a broken wire structure, a failure above the items).
@@ -15,10 +15,12 @@ pub fn decode<Req>(
 ) -> Result<(Req, i64), Refusal> {
     match decoder(enc, raw) {
         Ok(req) => Ok((req, 0)),
-        Err(refusal) if enc == Encoding::Protobuf => match lenient::repair(signal, raw) {
-            Some(repaired) => Ok((decoder(enc, &repaired.body)?, repaired.rejected)),
-            None => Err(refusal),
-        },
+        Err(refusal) if enc == Encoding::Protobuf => {
+            match lenient::repair(Ingest::lenient_signal(signal), raw) {
+                Some(repaired) => Ok((decoder(enc, &repaired.body)?, repaired.rejected)),
+                None => Err(refusal),
+            }
+        }
         Err(refusal) => Err(refusal),
     }
 }

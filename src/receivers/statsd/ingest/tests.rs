@@ -6,7 +6,7 @@ use crate::store::{SeriesValue, Store};
 fn pipeline(config: Config) -> Pipeline {
     Pipeline::new(
         Arc::new(Store::new(config.limits.store_limits())),
-        Runtime::new(Arc::new(config)),
+        Snapshot::try_new(Arc::new(config)).expect("valid config"),
     )
 }
 
@@ -195,7 +195,7 @@ fn mapping_applies_labels_drop_and_reload_invalidates_the_cache() {
     );
 
     // Same worker (warm cache), new config: the new rules apply at once.
-    p.swap_runtime(Runtime::new(Arc::new(Config::default())));
+    p.swap_snapshot(Snapshot::try_new(Arc::new(Config::default())).expect("valid config"));
     w.batch(&p, Transport::Udp, b"app.checkout.requests:1|c\n", 0);
     w.flush(&p);
     assert_eq!(value(&p, "app_checkout_requests", &[]), Some(1.0));
@@ -399,7 +399,7 @@ fn pending_values_flush_under_the_mapping_they_were_resolved_with() {
     let p = pipeline(config);
     let mut w = Worker::default();
     w.batch(&p, Transport::Udp, b"app.a.requests:2|c\n", 0);
-    p.swap_runtime(Runtime::new(Arc::new(Config::default())));
+    p.swap_snapshot(Snapshot::try_new(Arc::new(Config::default())).expect("valid config"));
     w.batch(&p, Transport::Udp, b"app.a.requests:3|c\n", 0);
     w.flush(&p);
     assert_eq!(value(&p, "app_requests", &[("service", "a")]), Some(2.0));

@@ -16,11 +16,12 @@ use super::ingest::{Transport, Worker};
 use super::udp;
 use crate::pipeline::Pipeline;
 use crate::telemetry;
+use crate::telemetry::catalogue;
 use std::hash::{BuildHasher, Hash};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, watch};
@@ -69,13 +70,6 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }
 
-fn unix_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
 fn worker_count(configured: usize) -> usize {
     if configured > 0 {
         return configured;
@@ -94,7 +88,7 @@ pub fn spawn(
     if udp.is_none() && tcp.is_none() {
         return;
     }
-    let config = pipeline.runtime().config.clone();
+    let config = pipeline.snapshot().config.clone();
     let workers = worker_count(config.statsd.workers);
     let per_worker = config.limits.statsd_queue_packets.div_ceil(workers).max(1);
     let mut senders = Vec::with_capacity(workers);
@@ -188,7 +182,13 @@ fn run_worker(mut rx: mpsc::Receiver<Batch>, pipeline: &Pipeline, pool: &udp::Po
         match next {
             Some(batch) => {
                 let (packets, transport) = (batch.packets, batch.transport);
-                worker.datagrams(pipeline, transport, &batch.data, packets, unix_nanos());
+                worker.datagrams(
+                    pipeline,
+                    transport,
+                    &batch.data,
+                    packets,
+                    crate::clock::unix_nanos(),
+                );
                 if transport == Transport::Udp {
                     pool.give_back(batch.data, packets);
                 }
@@ -211,8 +211,7 @@ fn run_worker(mut rx: mpsc::Receiver<Batch>, pipeline: &Pipeline, pool: &udp::Po
 pub(super) fn count_dropped(pipeline: &Pipeline, reason: &str, n: u64) {
     telemetry::count(
         pipeline.store(),
-        "meterd_statsd_packets_dropped",
-        "StatsD packets dropped before parsing, by reason (queue_full: parsers behind).",
+        &catalogue::STATSD_PACKETS_DROPPED,
         &[("reason", reason)],
         n as f64,
     );
@@ -221,8 +220,7 @@ pub(super) fn count_dropped(pipeline: &Pipeline, reason: &str, n: u64) {
 fn count_closed(pipeline: &Pipeline, reason: &str) {
     telemetry::count(
         pipeline.store(),
-        "meterd_statsd_tcp_connections_closed",
-        "StatsD TCP connections closed by meterd or the peer, by reason.",
+        &catalogue::STATSD_TCP_CONNECTIONS_CLOSED,
         &[("reason", reason)],
         1.0,
     );
@@ -231,8 +229,7 @@ fn count_closed(pipeline: &Pipeline, reason: &str) {
 fn set_open(pipeline: &Pipeline, open: usize) {
     telemetry::gauge(
         pipeline.store(),
-        "meterd_statsd_tcp_connections_open",
-        "StatsD TCP connections currently open.",
+        &catalogue::STATSD_TCP_CONNECTIONS_OPEN,
         &[],
         open as f64,
     );
@@ -262,7 +259,7 @@ async fn run_tcp(
             Some(_) = conns.join_next(), if !conns.is_empty() => continue,
             _ = stopped(&mut shutdown) => break,
         };
-        let cap = pipeline.runtime().config.limits.statsd_tcp_max_connections;
+        let cap = pipeline.snapshot().config.limits.statsd_tcp_max_connections;
         if open.load(Ordering::Relaxed) >= cap {
             drop(stream);
             count_closed(&pipeline, "connection_limit");
@@ -302,7 +299,7 @@ async fn connection(
     // Inside an over-long line: discard bytes up to its newline.
     let mut skipping = false;
     loop {
-        let limits = pipeline.runtime().config.limits.clone();
+        let limits = pipeline.snapshot().config.limits.clone();
         // Zero disables the idle timeout.
         let idle = match limits.statsd_tcp_idle_timeout.0 {
             d if d.is_zero() => Duration::from_secs(365 * 86_400),
@@ -344,8 +341,7 @@ async fn connection(
             skipping = true;
             telemetry::count(
                 pipeline.store(),
-                "meterd_statsd_errors",
-                "StatsD lines (or samples of a line) rejected, by reason.",
+                &catalogue::STATSD_ERRORS,
                 &[("reason", "line_too_long")],
                 1.0,
             );

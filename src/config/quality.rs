@@ -1,8 +1,8 @@
 //! The `quality:` config section: grade thresholds, score scales per evaluation, and the caps on
 //! distinct values that senders choose (outcomes, events, stages, caches, evaluations, labels).
+//! Grading itself is `derive::quality`.
 
-use super::grade::{Grades, Scale};
-use crate::config::{child, Issues, Validate};
+use super::{child, Issues, Validate};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -147,6 +147,32 @@ impl Validate for Scale {
             );
         }
     }
+}
+
+/// Lower bounds (inclusive) of each grade on the normalized 0-100 scale.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Grades {
+    pub excellent: f64,
+    pub good: f64,
+    pub fair: f64,
+}
+
+impl Default for Grades {
+    fn default() -> Self {
+        Grades {
+            excellent: 90.0,
+            good: 70.0,
+            fair: 50.0,
+        }
+    }
+}
+
+/// The range scores of one evaluation are reported in (0-1, 0-100, 1-5 stars, ...).
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
+pub struct Scale {
+    pub min: f64,
+    pub max: f64,
 }
 
 #[cfg(test)]

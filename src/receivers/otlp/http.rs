@@ -298,7 +298,7 @@ async fn require_auth(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    if ingest.allows(crate::expose::auth::header_value(req.headers())) {
+    if ingest.allows(crate::net::auth::header_value(req.headers())) {
         return next.run(req).await;
     }
     let path = req.uri().path();
@@ -310,7 +310,7 @@ async fn require_auth(
         Signal::Metrics
     };
     ingest.request(Transport::Http, signal, "unauthorized");
-    crate::expose::auth::unauthorized()
+    crate::net::auth::unauthorized()
 }
 
 pub fn router(ingest: Arc<Ingest>) -> Router {

@@ -1,7 +1,7 @@
 use super::*;
 use crate::config::Config;
 use crate::model::Labels;
-use crate::pipeline::Runtime;
+use crate::pipeline::Snapshot;
 use crate::store::Store;
 use tokio::sync::mpsc;
 
@@ -21,7 +21,7 @@ fn start(
 ) -> (Running, Vec<mpsc::Receiver<Batch>>) {
     let pipeline = Arc::new(Pipeline::new(
         Arc::new(Store::default()),
-        Runtime::new(Arc::new(Config::default())),
+        Snapshot::try_new(Arc::new(Config::default())).expect("valid config"),
     ));
     let (senders, receivers): (Vec<_>, Vec<_>) = (0..workers).map(|_| mpsc::channel(slots)).unzip();
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");

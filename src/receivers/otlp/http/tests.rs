@@ -66,11 +66,11 @@ fn otlp_json_edge_cases_decode() {
     assert_eq!(span.start_time_unix_nano, 1_544_712_660_000_000_000);
     assert_eq!(span.end_time_unix_nano, 1_544_712_661_000_000_000);
     assert_eq!(
-        super::super::convert::attrs::get_u64(&span.attributes, "gen_ai.usage.input_tokens"),
+        crate::otlp::convert::attrs::get_u64(&span.attributes, "gen_ai.usage.input_tokens"),
         Some(12)
     );
     assert_eq!(
-        super::super::convert::attrs::get_u64(&span.attributes, "gen_ai.usage.output_tokens"),
+        crate::otlp::convert::attrs::get_u64(&span.attributes, "gen_ai.usage.output_tokens"),
         Some(7)
     );
 

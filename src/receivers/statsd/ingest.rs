@@ -7,12 +7,13 @@
 
 mod aggregate;
 
-use super::convention::{self, Event};
-use super::mapping::Resolved;
-use super::parse::{self, MetricType, ParseError, Value};
 use crate::model::Labels;
 use crate::names::sanitize_label_name;
-use crate::pipeline::{Pipeline, Runtime};
+use crate::pipeline::{Pipeline, Snapshot};
+use crate::statsd::convention::{self, Event};
+use crate::statsd::mapping::Resolved;
+use crate::statsd::parse::{self, MetricType, ParseError, Value};
+use crate::telemetry::catalogue;
 use crate::telemetry::{self, RateLimit};
 use aggregate::{Aggregator, Pending, Verdict};
 use std::collections::HashMap;
@@ -92,7 +93,7 @@ static INVALID_LINE_LOG: RateLimit = RateLimit::new();
 
 /// Per-worker state: the mapping cache of the current config snapshot, and pending counts.
 pub struct Worker {
-    runtime: Option<Arc<Runtime>>,
+    runtime: Option<Arc<Snapshot>>,
     /// One map per StatsD type (a rule may filter on type), keyed by the StatsD name.
     cache: [FastMap<Box<str>, Resolved>; 6],
     series: Aggregator,
@@ -135,7 +136,7 @@ impl Worker {
     ) {
         // Read per batch, so a reload applies from the next packet on; rules compiled per
         // snapshot, results cached until the snapshot changes.
-        let rt = pipeline.runtime();
+        let rt = pipeline.snapshot();
         if !self.runtime.as_ref().is_some_and(|r| Arc::ptr_eq(r, &rt)) {
             // What is pending was resolved under the old snapshot, as it would have been applied.
             self.series.flush(pipeline);
@@ -189,23 +190,15 @@ impl Worker {
             let t = [("transport", transport.as_str())];
             telemetry::count(
                 store,
-                "meterd_statsd_packets_received",
-                "StatsD UDP packets (or TCP line batches, one per read) received.",
+                &catalogue::STATSD_PACKETS_RECEIVED,
                 &t,
                 c.packets as f64,
             );
-            telemetry::count(
-                store,
-                "meterd_statsd_lines_received",
-                "StatsD lines received (blank lines not counted), valid or not.",
-                &t,
-                c.lines as f64,
-            );
+            telemetry::count(store, &catalogue::STATSD_LINES_RECEIVED, &t, c.lines as f64);
             for (reason, n) in c.errors {
                 telemetry::count(
                     store,
-                    "meterd_statsd_errors",
-                    "StatsD lines (or samples of a line) rejected, by reason.",
+                    &catalogue::STATSD_ERRORS,
                     &[("reason", reason)],
                     n as f64,
                 );
@@ -218,8 +211,7 @@ impl Worker {
 pub(crate) fn count_samples_dropped(pipeline: &Pipeline, reason: &str, n: u64) {
     telemetry::count(
         pipeline.store(),
-        "meterd_statsd_samples_dropped",
-        "StatsD samples deliberately not stored, by reason (mapping_drop: an action: drop rule).",
+        &catalogue::STATSD_SAMPLES_DROPPED,
         &[("reason", reason)],
         n as f64,
     );
@@ -227,7 +219,7 @@ pub(crate) fn count_samples_dropped(pipeline: &Pipeline, reason: &str, n: u64) {
 
 fn resolve<'c>(
     cache: &'c mut [FastMap<Box<str>, Resolved>; 6],
-    rt: &Runtime,
+    rt: &Snapshot,
     name: &str,
     kind: MetricType,
 ) -> &'c Resolved {
@@ -252,7 +244,7 @@ struct Scope<'w> {
     set_hasher: &'w foldhash::fast::FixedState,
     mapping_drops: &'w mut u64,
     pipeline: &'w Pipeline,
-    rt: &'w Runtime,
+    rt: &'w Snapshot,
     usage: &'w mut Vec<crate::model::UsageEvent>,
 }
 
@@ -326,7 +318,7 @@ fn ingest_line(w: &mut Scope<'_>, line: &[u8], now_unix_nanos: u64) -> Result<()
 /// series key, in the order the checks always ran (tag limits, then the mapping, then labels).
 fn verdict(
     cache: &mut [FastMap<Box<str>, Resolved>; 6],
-    rt: &Runtime,
+    rt: &Snapshot,
     name: &str,
     tags: &parse::Tags<'_>,
     kind: MetricType,

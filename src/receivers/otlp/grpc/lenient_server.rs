@@ -4,8 +4,7 @@
 //! with [`LenientCodec`]: a message that fails is repaired by [`crate::otlp::lenient`] (its
 //! undecodable items dropped) and the handler learns how many from the [`Dropped`] extension.
 
-use crate::otlp::ingest::Signal;
-use crate::otlp::lenient;
+use crate::otlp::lenient::{self, Signal};
 use bytes::Buf;
 use std::convert::Infallible;
 use std::future::Future;

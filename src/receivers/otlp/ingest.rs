@@ -2,17 +2,18 @@
 //! the `meterd_otlp_*` counters. Decoding is the transports' job; everything after it is here, so
 //! gRPC and HTTP behave identically.
 
-use super::convert::attrs::get_str;
-use super::convert::{genai, logs, metrics, stage, ttft};
-use super::UsageSource;
 use crate::derive::dedup::complete::most_complete;
 use crate::derive::dedup::scopes::{group as scope_group, ScopeVerdict};
 use crate::derive::dedup::{call_key, span_key, CallKey, SpanKey, Verdict};
 use crate::derive::semantics::normalize;
 use crate::model::{UsageEvent, UsageSemantics};
-use crate::pipeline::{Pipeline, Runtime};
+use crate::otlp::convert::attrs::get_str;
+use crate::otlp::convert::{genai, logs, metrics, stage, ttft};
+use crate::otlp::UsageSource;
+use crate::pipeline::{Pipeline, Snapshot};
 use crate::store::{FamilyCache, PairsTarget};
 use crate::telemetry;
+use crate::telemetry::catalogue;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -73,7 +74,7 @@ pub struct Ingest {
 impl Ingest {
     /// `started_unix_nanos`: when meterd started listening (see [`genai::UsageStreams`]).
     pub fn new(pipeline: Arc<Pipeline>, started_unix_nanos: u64) -> Arc<Self> {
-        let cfg = pipeline.runtime().config.otlp.clone();
+        let cfg = pipeline.snapshot().config.otlp.clone();
         Arc::new(Ingest {
             pipeline,
             permits: Arc::new(Semaphore::new(cfg.max_concurrent_requests)),
@@ -102,7 +103,7 @@ impl Ingest {
     pub async fn durable(&self, mark: u64) -> Result<(), crate::state::durable::NotDurable> {
         // A hung disk must not hold requests (and their concurrency permits) forever: past
         // `state.commit_timeout` the client is told to retry, which OTLP clients do with backoff.
-        let timeout = self.pipeline.runtime().config.state.commit_timeout.0;
+        let timeout = self.pipeline.snapshot().config.state.commit_timeout.0;
         self.pipeline.durable_since(mark, timeout).await
     }
 
@@ -110,7 +111,7 @@ impl Ingest {
     /// rotates ingest credentials without a restart).
     pub fn allows(&self, authorization: Option<&str>) -> bool {
         self.pipeline
-            .runtime()
+            .snapshot()
             .config
             .otlp
             .auth
@@ -118,16 +119,16 @@ impl Ingest {
     }
 
     pub fn max_concurrent_requests(&self) -> usize {
-        self.pipeline.runtime().config.otlp.max_concurrent_requests
+        self.pipeline.snapshot().config.otlp.max_concurrent_requests
     }
 
     pub fn max_request_bytes(&self) -> usize {
-        let l = &self.pipeline.runtime().config.limits;
+        let l = &self.pipeline.snapshot().config.limits;
         usize::try_from(l.max_request_bytes.0).unwrap_or(usize::MAX)
     }
 
     pub fn max_decompressed_bytes(&self) -> usize {
-        let l = &self.pipeline.runtime().config.limits;
+        let l = &self.pipeline.snapshot().config.limits;
         usize::try_from(l.max_decompressed_bytes.0).unwrap_or(usize::MAX)
     }
 
@@ -136,8 +137,7 @@ impl Ingest {
     pub fn request(&self, transport: Transport, signal: Signal, result: &str) {
         telemetry::count(
             self.pipeline.store(),
-            "meterd_otlp_requests",
-            "OTLP export requests, by transport, signal and result.",
+            &catalogue::OTLP_REQUESTS,
             &[
                 ("transport", transport.as_str()),
                 ("signal", signal.as_str()),
@@ -150,8 +150,7 @@ impl Ingest {
     fn received(&self, signal: Signal, n: u64) {
         telemetry::count(
             self.pipeline.store(),
-            "meterd_otlp_items_received",
-            "OTLP data points, spans and log records received, by signal.",
+            &catalogue::OTLP_ITEMS_RECEIVED,
             &[("signal", signal.as_str())],
             n as f64,
         );
@@ -160,15 +159,13 @@ impl Ingest {
     fn rejected(&self, signal: Signal, reason: &str, n: u64) {
         telemetry::count(
             self.pipeline.store(),
-            "meterd_otlp_items_rejected",
-            "OTLP items not accepted, by signal and reason (store rejections are detailed in \
-             meterd_samples_rejected).",
+            &catalogue::OTLP_ITEMS_REJECTED,
             &[("signal", signal.as_str()), ("reason", reason)],
             n as f64,
         );
     }
 
-    /// Accounts for the items a lenient decode dropped ([`super::lenient`]): counted as received
+    /// Accounts for the items a lenient decode dropped ([`crate::otlp::lenient`]): counted as received
     /// and rejected (`invalid_encoding`), and reported in the request's `partial_success`.
     pub fn dropped_undecodable(&self, signal: Signal, outcome: &mut Outcome, n: i64) {
         let Ok(count) = u64::try_from(n) else {
@@ -179,13 +176,32 @@ impl Ingest {
         }
         self.received(signal, count);
         self.rejected(signal, "invalid_encoding", count);
-        super::lenient::add_to(outcome, signal, n);
+        let what = item_name(signal);
+        let note = format!(
+            "{n} {what} rejected: not valid protobuf (e.g. a string that is not UTF-8); the rest \
+             of the request was accepted"
+        );
+        outcome.rejected = outcome.rejected.saturating_add(n);
+        if outcome.message.is_empty() {
+            outcome.message = note;
+        } else {
+            outcome.message = format!("{}; {note}", outcome.message);
+        }
+    }
+
+    /// The pure repair's name for a signal.
+    pub fn lenient_signal(signal: Signal) -> crate::otlp::lenient::Signal {
+        match signal {
+            Signal::Metrics => crate::otlp::lenient::Signal::Metrics,
+            Signal::Traces => crate::otlp::lenient::Signal::Traces,
+            Signal::Logs => crate::otlp::lenient::Signal::Logs,
+        }
     }
 
     /// `Some(outcome)` rejecting everything when a request carries more items than allowed.
     fn over_cap(&self, signal: Signal, n: u64) -> Option<Outcome> {
         self.received(signal, n);
-        let max = self.pipeline.runtime().config.otlp.max_items_per_request as u64;
+        let max = self.pipeline.snapshot().config.otlp.max_items_per_request as u64;
         if n <= max {
             return None;
         }
@@ -204,7 +220,7 @@ impl Ingest {
         if let Some(o) = self.over_cap(signal, metrics::count_points(req)) {
             return o;
         }
-        let runtime = self.pipeline.runtime();
+        let runtime = self.pipeline.snapshot();
         let cfg = &runtime.config;
         let t = metrics::Translation {
             promote: &cfg.otlp.resource_attributes_as_labels,
@@ -286,10 +302,7 @@ impl Ingest {
     fn ttft_dropped(&self, d: ttft::TtftDrop, n: u64) {
         telemetry::count(
             self.pipeline.store(),
-            "meterd_otlp_ttft_dropped",
-            "Times to first token from accepted OTLP spans or metrics left out of \
-             llm_time_to_first_token_seconds as implausible (negative, after the span ended, over \
-             an hour) or unusable (unknown unit, no buckets), by reason.",
+            &catalogue::OTLP_TTFT_DROPPED,
             &[("reason", d.reason())],
             n as f64,
         );
@@ -306,7 +319,7 @@ impl Ingest {
         if let Some(o) = self.over_cap(signal, n as u64) {
             return o;
         }
-        let runtime = self.pipeline.runtime();
+        let runtime = self.pipeline.snapshot();
         let cfg = &runtime.config;
         let usage = cfg.otlp.usage_source == UsageSource::Spans;
         let stage_attribute = cfg.otlp.stage_attribute.as_deref();
@@ -316,7 +329,7 @@ impl Ingest {
         let mut dropped: Vec<(ttft::TtftDrop, u64)> = Vec::new();
         // Decided and handed over in chunks: a bounded buffer, one lock and one usage count per
         // chunk, not per span.
-        let mut chunk = SpanChunk::new(n.min(USAGE_CHUNK), unix_secs());
+        let mut chunk = SpanChunk::new(n.min(USAGE_CHUNK), crate::clock::unix_secs());
         for rs in &req.resource_spans {
             let resource = rs.resource.as_ref().map_or(&[][..], |r| &r.attributes);
             let service = get_str(resource, "service.name");
@@ -487,18 +500,14 @@ impl Ingest {
         drop(_admitted);
         telemetry::gauge(
             self.pipeline.store(),
-            "meterd_otlp_dedup_keys",
-            "Span and response keys remembered so a call is priced once (bounded by \
-             otlp.dedup.max_entries).",
+            &catalogue::OTLP_DEDUP_KEYS,
             &[],
             keys as f64,
         );
         if evicted > 0 {
             telemetry::count(
                 self.pipeline.store(),
-                "meterd_otlp_dedup_evicted",
-                "Span and response keys dropped before their otlp.dedup.window ended because \
-                 otlp.dedup.max_entries was reached (a retry of those spans would be priced again).",
+                &catalogue::OTLP_DEDUP_EVICTED,
                 &[],
                 evicted as f64,
             );
@@ -506,9 +515,7 @@ impl Ingest {
         if chunk.untracked > 0 {
             telemetry::count(
                 self.pipeline.store(),
-                "meterd_otlp_dedup_scopes_untracked",
-                "GenAI spans priced without checking for an overlapping instrumentation scope \
-                 because the table of service instances was full.",
+                &catalogue::OTLP_DEDUP_SCOPES_UNTRACKED,
                 &[],
                 std::mem::take(&mut chunk.untracked) as f64,
             );
@@ -519,11 +526,7 @@ impl Ingest {
     fn duplicates(&self, reason: &str, n: u64) {
         telemetry::count(
             self.pipeline.store(),
-            "meterd_otlp_duplicate_spans",
-            "GenAI spans not priced again, by reason: retry (same trace and span id), \
-             same_response (same provider and gen_ai.response.id as a span already priced; only \
-             usage it adds is priced), overlapping_scope (another instrumentation scope of the \
-             same service instance is preferred by otlp.usage_scopes).",
+            &catalogue::OTLP_DUPLICATE_SPANS,
             &[("reason", reason)],
             n as f64,
         );
@@ -540,7 +543,7 @@ impl Ingest {
         if let Some(o) = self.over_cap(signal, n as u64) {
             return o;
         }
-        let runtime = self.pipeline.runtime();
+        let runtime = self.pipeline.snapshot();
         let cfg = &runtime.config;
         let mut bad = 0u64;
         for rl in &req.resource_logs {
@@ -583,7 +586,7 @@ impl Ingest {
 /// Stores data points as they are translated, by their borrowed labels.
 struct StoreSink<'a> {
     pipeline: &'a Pipeline,
-    runtime: &'a Runtime,
+    runtime: &'a Snapshot,
     /// The family of `cached`: a request's points come metric by metric, so most skip the family
     /// lookup.
     cache: FamilyCache,
@@ -679,14 +682,6 @@ impl SpanChunk<'_> {
 /// The provider's id of the response a span describes (`gen_ai.response.id`).
 fn response_id(attrs: &[KeyValue]) -> Option<std::borrow::Cow<'_, str>> {
     get_str(attrs, "gen_ai.response.id")
-}
-
-/// Unix seconds: the dedup window's clock.
-fn unix_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 fn item_name(signal: Signal) -> &'static str {

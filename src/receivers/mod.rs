@@ -1,4 +1,8 @@
-//! Starts the ingest listeners on sockets bound by `app` (so tests can bind port 0).
+//! The ingest edges: StatsD and OTLP listeners, started on sockets bound by `app` (so tests can
+//! bind port 0), handing what the pure decoders produce to the pipeline.
+
+pub mod otlp;
+pub mod statsd;
 
 use crate::pipeline::Pipeline;
 use std::sync::Arc;
@@ -19,14 +23,14 @@ pub fn spawn(
     sockets: Sockets,
     tls: &crate::tls::Live,
 ) {
-    crate::statsd::spawn(
+    statsd::spawn(
         tasks,
         pipeline,
         shutdown,
         sockets.statsd_udp,
         sockets.statsd_tcp,
     );
-    crate::otlp::spawn(
+    otlp::spawn(
         tasks,
         pipeline,
         shutdown,

@@ -137,7 +137,7 @@ macro_rules! export_method {
         struct $marker;
         impl Method for $marker {
             const NAME: &'static str = $name;
-            const SIGNAL: Signal = $signal;
+            const SIGNAL: crate::otlp::lenient::Signal = $signal;
             type Req = $req;
             type Resp = $resp;
             type Handler = Svc;
@@ -154,7 +154,7 @@ macro_rules! export_method {
 export_method!(
     MetricsExport,
     "opentelemetry.proto.collector.metrics.v1.MetricsService",
-    Signal::Metrics,
+    crate::otlp::lenient::Signal::Metrics,
     ExportMetricsServiceRequest,
     ExportMetricsServiceResponse,
     MetricsService
@@ -162,7 +162,7 @@ export_method!(
 export_method!(
     TraceExport,
     "opentelemetry.proto.collector.trace.v1.TraceService",
-    Signal::Traces,
+    crate::otlp::lenient::Signal::Traces,
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
     TraceService
@@ -170,7 +170,7 @@ export_method!(
 export_method!(
     LogsExport,
     "opentelemetry.proto.collector.logs.v1.LogsService",
-    Signal::Logs,
+    crate::otlp::lenient::Signal::Logs,
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
     LogsService

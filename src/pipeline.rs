@@ -139,11 +139,6 @@ impl Pipeline {
         self.snapshot.load_full()
     }
 
-    /// True while the memory guard sheds load: receivers with a retry signal (OTLP) should use it.
-    pub fn overloaded(&self) -> bool {
-        self.store.shedding()
-    }
-
     pub fn swap_snapshot(&self, snapshot: Snapshot) {
         self.store.set_limits(snapshot.config.limits.store_limits());
         self.budgets.reconfigure(&snapshot.budgets, unix_secs());

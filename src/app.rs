@@ -87,6 +87,7 @@ async fn start_inner(
 ) -> Result<Running, StartError> {
     let config = snapshot.config.clone();
     let loaded_hash = watcher::watched_hash(file_hash, &config);
+    crate::net::limits::raise_fd_limit(&config.limits);
     // `load_config` already read these files; a failure here means they changed since.
     let tls = crate::tls::Live::new(
         config
@@ -149,7 +150,7 @@ async fn start_inner(
             listener,
             server::router(state),
             tls.get(Which::Http),
-            ("http", store.clone()),
+            crate::net::limits::Gate::for_pipeline(crate::net::limits::Which::Http, &pipeline),
             &shutdown_rx,
         );
     }

@@ -12,7 +12,7 @@
 //! 6. [`state`]: the durable state file (budget spend, dedup keys);
 //! 7. [`pipeline`]: the hand-off; compiles a config into a [`pipeline::Snapshot`] (the one step
 //!    start, reload and `check-config` share) and applies derived samples;
-//! 8. [`net`]: binding, HTTP serving, request auth;
+//! 8. [`net`]: binding, connection limits on every TCP listener, HTTP serving, request auth;
 //! 9. edges: [`receivers`] (StatsD and OTLP sockets), [`expose`] (`/metrics`, health, the JSON
 //!    API, admin actions);
 //! 10. [`app`]: wiring, timers, the fleet query, reload and signals.

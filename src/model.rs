@@ -294,6 +294,9 @@ pub struct UsageEvent {
     pub semantics: UsageSemantics,
     /// Set when this event stands for a whole request: status and latency are known.
     pub status: Option<CallStatus>,
+    /// What kind of failure, as sent (`error_type` tag, `error.type` attribute); only with
+    /// `status` error. Canonicalised and capped when derived.
+    pub error_type: Option<Box<str>>,
     pub duration: Option<Duration>,
     pub time_to_first_token: Option<Duration>,
     /// Request attributes that select price variants: service tier (batch, priority, flex) and,
@@ -317,6 +320,7 @@ impl UsageEvent {
             usage: Usage::default(),
             semantics: UsageSemantics::Inclusive,
             status: None,
+            error_type: None,
             duration: None,
             time_to_first_token: None,
             service_tier: None,

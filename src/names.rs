@@ -104,3 +104,67 @@ mod tests {
         }
     }
 }
+
+/// The candidate closest to `word` by edit distance (case-insensitive), when close enough to be
+/// a plausible misspelling: at most 2 edits, and fewer than half the word's length. For
+/// did-you-mean hints in error messages.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let word = word.to_ascii_lowercase();
+    let limit = 2.min(word.chars().count().saturating_sub(1) / 2).max(1);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(&word, &c.to_ascii_lowercase()), c))
+        .filter(|(d, c)| *d <= limit && !c.eq_ignore_ascii_case(&word))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance with adjacent transpositions counted as one edit; inputs are short.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    if let Some(first) = d.first_mut() {
+        for (j, cell) in first.iter_mut().enumerate() {
+            *cell = j;
+        }
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod closest_tests {
+    use super::closest;
+
+    #[test]
+    fn near_misspellings_are_suggested_and_far_words_are_not() {
+        let keys = ["listeners", "limits", "scope_labels", "limit_usd", "period"];
+        assert_eq!(closest("listners", keys), Some("listeners"));
+        assert_eq!(closest("limt_usd", keys), Some("limit_usd"));
+        assert_eq!(closest("perido", keys), Some("period"));
+        assert_eq!(
+            closest("Limits", keys),
+            None,
+            "the same word is no suggestion"
+        );
+        assert_eq!(closest("budgets", keys), None);
+        assert_eq!(closest("x", keys), None);
+        let models = ["gpt-4o", "gpt-4o-mini", "claude-3-5-sonnet"];
+        assert_eq!(closest("gpt-4", models), Some("gpt-4o"));
+        assert_eq!(closest("gpt4o", models), Some("gpt-4o"));
+    }
+}

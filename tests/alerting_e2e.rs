@@ -45,11 +45,25 @@ pricing:
     - provider: openai
       model: gpt-4o-mini
       prices: {{input: 0.15, cached_input: 0.075, output: 0.60}}
+    - provider: openai
+      model: whisper-1
+      prices: {{audio_minute: 0.006}}
+    - provider: openai
+      model: tts-1
+      prices: {{character: 15.00}}
+    - provider: openai
+      model: dall-e-3
+      prices: {{image: 0.040}}
 budgets:
   - name: {BUDGET}
     match: {{team: search}}
     period: total
     limit_usd: 1
+  # A calendar period, so the dashboard's period-elapsed line has an end to measure against.
+  - name: research-monthly
+    match: {{team: research}}
+    period: monthly
+    limit_usd: 100000
 "
     )
 }
@@ -279,7 +293,7 @@ fn app_traffic(agent: &Agent, round: u32) {
                  llm.tokens:{}|c|#{t},token_type:output\n\
                  llm.tokens:200|c|#{t},token_type:cached_input\n\
                  llm.requests:3|c|#{t},status:ok,operation:chat\n\
-                 llm.requests:1|c|#{t},status:error,operation:chat\n\
+                 llm.requests:1|c|#{t},status:error,operation:chat,error_type:rate_limit\n\
                  llm.request.duration:{}|ms|#{t},status:ok,operation:chat\n\
                  llm.request.duration:{}|ms|#{t},status:ok,operation:chat\n\
                  llm.time_to_first_token:{}|ms|#{t},operation:chat\n",
@@ -310,20 +324,122 @@ fn app_traffic(agent: &Agent, round: u32) {
          llm.cache:3|c|#{q},cache:semantic,result:hit\n\
          llm.cache:1|c|#{q},cache:semantic,result:miss\n\
          llm.event:1|c|#{q},event:retry_attempted\n\
-         llm.event:2|c|#{q},event:generation_completed\n",
+         llm.event:2|c|#{q},event:generation_completed\n\
+         llm.quality.score:{}|h|#{q},evaluation:relevance,label:relevant\n\
+         llm.confidence:0.{}|h|#{q}\n\
+         llm.confidence:0.2|h|#{q}\n\
+         llm.edits:{}|h|#{q}\n\
+         llm.approval.duration:{}|ms|#{q}\n\
+         llm.model.upgrade:1|c|#provider:openai,model:gpt-4o-mini,to_model:gpt-4o,team:support,service:chat\n\
+         llm.audio.seconds:{}|c|#provider:openai,model:whisper-1,team:support,service:chat\n\
+         llm.characters:5400|c|#provider:openai,model:tts-1,team:support,service:chat\n\
+         llm.images:2|c|#provider:openai,model:dall-e-3,team:support,service:chat\n",
         70 + round,
         80 + round,
         900 + round * 10,
+        85 + round,
+        60 + round,
+        round,
+        40_000 + round * 1000,
+        60 + round,
     );
     agent.send_tcp(&lines);
 }
 
 /// Metrics a dashboard may legitimately lack after this test's traffic, each with the reason; their
 /// panels fall back to `or vector(0)`, so they still show 0 rather than nothing.
-const MAY_BE_ABSENT: &[(&str, &str)] = &[(
-    "meterd_statsd_packets_dropped_total",
-    "drops need an overloaded receiver",
-)];
+const MAY_BE_ABSENT: &[(&str, &str)] = &[
+    (
+        "meterd_statsd_packets_dropped_total",
+        "drops need an overloaded receiver",
+    ),
+    (
+        "meterd_usage_rejected_total",
+        "needs a usage line past limits",
+    ),
+    (
+        "meterd_usage_inconsistent_total",
+        "needs usage whose parts exceed its whole",
+    ),
+    (
+        "meterd_quality_rejected_total",
+        "needs an invalid quality line",
+    ),
+    (
+        "meterd_quality_values_capped_total",
+        "needs more values than a cap",
+    ),
+    (
+        "meterd_connections_closed_total",
+        "needs a connection evicted or timed out",
+    ),
+    (
+        "meterd_connections_rejected_total",
+        "needs a listener at its connection cap",
+    ),
+    (
+        "meterd_usage_values_capped_total",
+        "needs more error types than the cap",
+    ),
+    (
+        "meterd_statsd_samples_dropped_total",
+        "needs the memory guard or a queue to shed",
+    ),
+    (
+        "meterd_money_overflow_total",
+        "needs spend past the money counters",
+    ),
+    (
+        "meterd_otlp_duplicate_spans_total",
+        "needs a span sent twice",
+    ),
+    (
+        "meterd_otlp_dedup_evicted_total",
+        "needs a full dedup window",
+    ),
+    (
+        "meterd_otlp_dedup_scopes_untracked_total",
+        "needs more scopes than tracked",
+    ),
+    (
+        "meterd_otlp_ttft_dropped_total",
+        "needs an invalid first-token time",
+    ),
+    (
+        "meterd_http_unauthorized_total",
+        "needs HTTP auth configured",
+    ),
+    (
+        "meterd_admin_unauthorized_total",
+        "needs the admin API enabled",
+    ),
+    ("meterd_admin_actions_total", "needs the admin API enabled"),
+    (
+        "meterd_tls_handshake_failures_total",
+        "needs TLS configured",
+    ),
+    ("meterd_fleet_queries_total", "needs a fleet budget"),
+    (
+        "meterd_budget_groups_overflowed_total",
+        "needs a grouped budget past its cap",
+    ),
+    (
+        "meterd_budget_orphaned_records",
+        "needs a budget removed from the config",
+    ),
+    (
+        "meterd_series_expired_total",
+        "needs an idle series past its TTL",
+    ),
+    (
+        "meterd_memory_shedding",
+        "set only once the memory guard has acted",
+    ),
+    (
+        "meterd_otlp_dedup_keys",
+        "set once OTLP spans arrive; this test sends metrics",
+    ),
+];
 
 fn dashboards_have_data(agent: &Agent, prom: &Prometheus) {
     // Failure paths the agent dashboard shows: a line that does not parse, a metric past its

@@ -12,6 +12,7 @@ mod support;
 
 mod artifacts {
     pub mod alerts;
+    pub mod coverage;
     pub mod dashboards;
     pub mod deploy;
     pub mod prometheus_rule;

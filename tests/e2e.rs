@@ -12,6 +12,9 @@ mod e2e {
     pub mod default_caps;
     pub mod disk_full;
     pub mod emitters_python;
+    pub mod error_types;
+    pub mod first_run;
+    pub mod hostile_connections;
     pub mod hostile_values;
     pub mod http_auth;
     pub mod kill9_durability;

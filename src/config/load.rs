@@ -4,7 +4,9 @@
 //! Positions come from a key-path index built from the YAML event stream (see [`positions`]), so a
 //! problem found after deserialization (by [`Validate`]) still points at the line a user must edit.
 
+mod data_dir;
 mod env;
+mod messages;
 mod positions;
 #[cfg(test)]
 mod tests;
@@ -117,6 +119,10 @@ pub fn load_config_with<T>(
     let Some(mut config) = config else {
         return Err(ConfigErrors(errors));
     };
+    match data_dir::resolve(path, &config.state.data_dir) {
+        Ok(dir) => config.state.data_dir = dir,
+        Err(e) => errors.push(e),
+    }
     let mut layers: Vec<Layer> = Vec::new();
     if let Some(pricing_file) = config.pricing_file.clone() {
         let full = resolve_relative(path, &pricing_file);
@@ -356,8 +362,8 @@ fn parse_str<T: DeserializeOwned + Validate>(
     });
     for path in unknown {
         let (line, column) = index.locate(&path);
-        let key = path.rsplit(['.', '[']).next().unwrap_or(&path).to_string();
-        errors.push(at(line, column, path, format!("unknown key `{key}`")));
+        let (message, _) = messages::unknown_key(&path);
+        errors.push(at(line, column, path, message));
     }
     let value: Option<T> = match parsed {
         Ok(v) => Some(v),
@@ -367,8 +373,20 @@ fn parse_str<T: DeserializeOwned + Validate>(
                 .map(|l| (l.line() as usize, l.column() as usize))
                 .unwrap_or((0, 0));
             let path = index.path_at(line, column).unwrap_or_default();
-            let message = e.without_snippet().to_string();
-            errors.push(at(line, column, path, first_line(&message)));
+            let message = first_line(&e.without_snippet().to_string());
+            let first = index.locate(&path).0;
+            let value = text
+                .lines()
+                .nth(line.saturating_sub(1))
+                .and_then(|l| l.get(column.saturating_sub(1)..))
+                .unwrap_or_default();
+            let message = messages::parse_error(
+                message,
+                &path,
+                (first > 0 && first != line).then_some(first),
+                value,
+            );
+            errors.push(at(line, column, path, message));
             None
         }
     };
@@ -400,7 +418,8 @@ fn locate(label: &str, index: &PathIndex, issues: Issues) -> Vec<ConfigError> {
 
 /// File order, each problem once (a value checked both plainly and by compiling may be reported
 /// twice in the same words).
-fn sorted(mut errors: Vec<ConfigError>) -> Vec<ConfigError> {
+fn sorted(errors: Vec<ConfigError>) -> Vec<ConfigError> {
+    let mut errors = messages::without_echoes(errors);
     errors.sort_by_key(|e| (e.line, e.column));
     let mut seen = std::collections::HashSet::new();
     errors.retain(|e| seen.insert(e.clone()));

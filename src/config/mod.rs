@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod budget;
+pub mod connections;
 pub mod fleet;
 pub mod load;
 pub mod otlp;
@@ -140,6 +141,22 @@ pub struct Limits {
     /// one StatsD line or one usage event may carry; larger ones are rejected and counted, never
     /// priced.
     pub max_usage_per_line: u64,
+    /// Connections open at once per TCP listener (see `config/connections.rs` for the policy at
+    /// the cap); StatsD TCP's is `statsd_tcp_max_connections`.
+    pub http_max_connections: usize,
+    pub otlp_http_max_connections: usize,
+    pub otlp_grpc_max_connections: usize,
+    /// Time a new connection has to send its request headers (HTTP/1; for OTLP/gRPC the HTTP/2
+    /// connection preface) on the HTTP endpoint, OTLP/HTTP and OTLP/gRPC.
+    pub header_read_timeout: HumanDuration,
+    /// A connection on those listeners with no bytes moving either way for this long is closed;
+    /// zero disables it.
+    pub idle_timeout: HumanDuration,
+    /// Time an OTLP/HTTP body has to arrive once its headers are in.
+    pub otlp_body_timeout: HumanDuration,
+    /// OTLP/HTTP body bytes being received at once across connections (bodies are read before a
+    /// concurrency slot is taken); at least `max_request_bytes` is always allowed.
+    pub max_buffered_body_bytes: ByteSize,
 }
 
 impl Default for Limits {
@@ -160,6 +177,13 @@ impl Default for Limits {
             max_memory: None,
             min_sample_rate: 1e-6,
             max_usage_per_line: 1_000_000_000,
+            http_max_connections: 128,
+            otlp_http_max_connections: 128,
+            otlp_grpc_max_connections: 128,
+            header_read_timeout: HumanDuration(Duration::from_secs(10)),
+            idle_timeout: HumanDuration(Duration::from_secs(300)),
+            otlp_body_timeout: HumanDuration(Duration::from_secs(10)),
+            max_buffered_body_bytes: ByteSize(32 * 1024 * 1024),
         }
     }
 }
@@ -340,6 +364,7 @@ impl Validate for Limits {
                 ),
             );
         }
+        connections::validate(self, path, issues);
         if self.max_decompressed_bytes.0 < self.max_request_bytes.0 {
             issues.error(
                 child(path, "max_decompressed_bytes"),

@@ -54,6 +54,7 @@ struct Identity {
     model: Box<str>,
     operation: Box<str>,
     status: Option<CallStatus>,
+    error_type: Option<Box<str>>,
 }
 
 impl Identity {
@@ -63,6 +64,7 @@ impl Identity {
             && self.model == ev.model
             && self.operation == ev.operation
             && self.status == ev.status
+            && self.error_type == ev.error_type
     }
 }
 
@@ -99,7 +101,14 @@ pub(crate) fn of(ev: &UsageEvent) -> Rc<CallLabels> {
                 return fresh();
             };
             let status = ev.status.map(|s| s as u8);
-            let hash = table.hash((&ev.scope, &ev.provider, &ev.model, &ev.operation, status));
+            let hash = table.hash((
+                &ev.scope,
+                &ev.provider,
+                &ev.model,
+                &ev.operation,
+                status,
+                &ev.error_type,
+            ));
             if let Some((_, sets)) = table.get(hash, |(id, _)| id.matches(ev)) {
                 return sets.clone();
             }
@@ -111,6 +120,7 @@ pub(crate) fn of(ev: &UsageEvent) -> Rc<CallLabels> {
                     model: ev.model.clone(),
                     operation: ev.operation.clone(),
                     status: ev.status,
+                    error_type: ev.error_type.clone(),
                 };
                 (id, sets.clone())
             });

@@ -4,6 +4,7 @@
 pub mod budget;
 mod call_labels;
 pub mod dedup;
+pub mod error_type;
 pub mod pricing;
 pub mod quality;
 pub mod redact;
@@ -194,6 +195,7 @@ impl Deriver {
     /// quality caps), so a reload does not re-admit a fresh set of values on top of the old ones.
     pub fn carry_over(&self, prev: &Deriver) {
         self.quality.carry_over(&prev.quality);
+        self.usage.carry_over(&prev.usage);
     }
 }
 

@@ -117,6 +117,7 @@ pub(crate) struct UsageFamilies {
     audio: Family,
     characters: Family,
     images: Family,
+    error_types: super::error_type::ErrorTypes,
 }
 
 impl Default for UsageFamilies {
@@ -159,6 +160,7 @@ impl Default for UsageFamilies {
                 family("Characters sent to character-priced models (text to speech)."),
             ),
             images: Family::new("llm_images", family("Images generated.")),
+            error_types: Default::default(),
         }
     }
 }
@@ -216,8 +218,23 @@ impl UsageFamilies {
         let w = ev.weight;
         let u = &ev.usage;
         let operation: &str = &ev.operation;
-        let status = ev.status.unwrap_or(crate::model::CallStatus::Ok).as_str();
-        let call = || with(&[("operation", operation), ("status", status)]);
+        let status = ev.status.unwrap_or(crate::model::CallStatus::Ok);
+        let error_type = match (&ev.error_type, status) {
+            (Some(raw), crate::model::CallStatus::Error) => self.error_types.label(raw),
+            _ => None,
+        };
+        if let Some((_, true)) = error_type {
+            out.push(error_type_capped());
+        }
+        let status = status.as_str();
+        let call = || match &error_type {
+            Some((t, _)) => with(&[
+                ("operation", operation),
+                ("status", status),
+                ("error_type", t),
+            ]),
+            None => with(&[("operation", operation), ("status", status)]),
+        };
         if u.requests > 0 {
             let n = u.requests as f64 * w;
             out.push(self.requests.sample(
@@ -287,7 +304,21 @@ impl UsageFamilies {
     }
 }
 
+/// `meterd_usage_values_capped_total{dimension="error_type"}` += 1.
+fn error_type_capped() -> Sample {
+    crate::telemetry::sample(
+        &crate::telemetry::catalogue::USAGE_VALUES_CAPPED,
+        &[("dimension", "error_type")],
+        SampleValue::CounterAdd(1.0),
+    )
+}
+
 impl UsageFamilies {
+    /// Keeps the error types the previous snapshot admitted, so a reload keeps the cap a cap.
+    pub(crate) fn carry_over(&self, prev: &UsageFamilies) {
+        self.error_types.carry_over(&prev.error_types);
+    }
+
     /// Merges a TTFT histogram increment (already on [`TTFT_BUCKETS`]) into the series single
     /// observations of the same call identity land in, with the same labels.
     pub(crate) fn derive_ttft_histogram(
@@ -384,6 +415,47 @@ mod tests {
         assert_eq!(check_ceiling(&media, max), Ok(()));
         assert_eq!(UsageRejected::TooLarge.reason(), "usage_value_too_large");
         assert_eq!(UsageRejected::Invalid.reason(), "usage_value_invalid");
+    }
+
+    /// Issue 23: failed calls are told apart by error type, on requests and latency; the value is
+    /// canonical, capped, and absent from successful calls.
+    #[test]
+    fn failed_calls_carry_their_error_type() {
+        let f = UsageFamilies::default();
+        let mut ev = UsageEvent::new("openai", "gpt-4o");
+        ev.usage.requests = 1;
+        ev.duration = Some(Duration::from_millis(20));
+        ev.status = Some(CallStatus::Error);
+        ev.error_type = Some("openai.RateLimitError".into());
+        let mut out = Vec::new();
+        f.derive(&ev, &mut out);
+        let req = find(&out, "llm_requests", ("status", "error"));
+        assert_eq!(req.labels.get("error_type"), Some("rate_limit"));
+        let d = find(&out, "llm_request_duration_seconds", ("status", "error"));
+        assert_eq!(d.labels.get("error_type"), Some("rate_limit"));
+
+        ev.status = Some(CallStatus::Ok);
+        let mut out = Vec::new();
+        f.derive(&ev, &mut out);
+        let req = find(&out, "llm_requests", ("status", "ok"));
+        assert_eq!(req.labels.get("error_type"), None);
+
+        ev.status = Some(CallStatus::Error);
+        for i in 0..super::super::error_type::MAX_OTHER_VALUES {
+            ev.error_type = Some(format!("E{i}").into());
+            f.derive(&ev, &mut Vec::new());
+        }
+        ev.error_type = Some("one.too.many".into());
+        let mut out = Vec::new();
+        f.derive(&ev, &mut out);
+        let req = find(&out, "llm_requests", ("status", "error"));
+        assert_eq!(req.labels.get("error_type"), Some("other"));
+        let capped = find(
+            &out,
+            "meterd_usage_values_capped",
+            ("dimension", "error_type"),
+        );
+        assert_eq!(capped.value, SampleValue::CounterAdd(1.0));
     }
 
     #[test]

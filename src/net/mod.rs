@@ -1,11 +1,11 @@
 //! The network edge shared by every listener: binding sockets (so a bad address fails start-up
-//! naming its listener), serving an HTTP app over plain TCP or TLS, and request authentication
-//! ([`auth`]) for the scrape endpoint, the API and OTLP/HTTP alike.
+//! naming its listener), connection limits on every TCP listener ([`limits`]), serving an HTTP app
+//! over plain TCP or TLS, and request authentication ([`auth`]) for the scrape endpoint, the API
+//! and OTLP/HTTP alike.
 
 pub mod auth;
+pub mod limits;
 
-use crate::store::Store;
-use crate::tls::serve::Peer;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,44 +39,27 @@ where
     })
 }
 
-/// Serves an axum app until `shutdown`, with the client address available to handlers (the admin
-/// audit log records it).
-async fn serve_http<L>(
-    listener: L,
-    app: axum::Router,
-    mut shutdown: watch::Receiver<bool>,
-    what: &'static str,
-) where
-    L: axum::serve::Listener<Addr = SocketAddr>,
-    Peer: for<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
-{
-    let app = app.into_make_service_with_connect_info::<Peer>();
-    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-        let _ = shutdown.wait_for(|s| *s).await;
-    });
-    if let Err(e) = serve.await {
-        tracing::error!(error = %e, "{what} server failed");
-    }
-}
-
-/// Serves `app` on `listener`, over TLS when `tls` is set.
+/// Serves `app` on `listener`, over TLS when `tls` is set, admitting connections through `gate`
+/// (its cap, header and idle deadlines; see [`limits`]).
 pub fn spawn_http(
     tasks: &mut JoinSet<()>,
     listener: tokio::net::TcpListener,
     app: axum::Router,
     tls: Option<Arc<arc_swap::ArcSwap<rustls::ServerConfig>>>,
-    (name, store): (&'static str, Arc<Store>),
+    gate: Arc<limits::Gate>,
     shutdown: &watch::Receiver<bool>,
 ) {
     let shutdown = shutdown.clone();
-    match (tls, listener.local_addr()) {
-        (Some(config), Ok(local)) => {
-            let rx = crate::tls::serve::accept(listener, config, name, store, shutdown.clone());
-            let listener = crate::tls::serve::Listener::new(rx, local);
-            tasks.spawn(serve_http(listener, app, shutdown, name));
+    // The limits apply from the first byte, TLS handshake included.
+    let admitted = limits::http::accept_plain(listener, gate.clone(), shutdown.clone());
+    match tls {
+        Some(config) => {
+            let owner = (gate.name(), gate.store().clone());
+            let rx = crate::tls::serve::accept(admitted, config, owner, shutdown.clone());
+            tasks.spawn(limits::http::serve(rx, app, gate, shutdown));
         }
-        _ => {
-            tasks.spawn(serve_http(listener, app, shutdown, name));
+        None => {
+            tasks.spawn(limits::http::serve(admitted, app, gate, shutdown));
         }
     }
 }

@@ -10,6 +10,9 @@ pub mod grpc;
 pub mod http;
 pub mod ingest;
 
+use crate::net::limits::http::accept_plain;
+use crate::net::limits::{Gate, Which};
+
 /// Starts the OTLP servers on already-bound listeners; both share one [`ingest::Ingest`] (so one
 /// concurrency bound and one usage-stream table).
 pub fn spawn(
@@ -26,20 +29,17 @@ pub fn spawn(
     let started = crate::clock::unix_nanos();
     let ingest = ingest::Ingest::new(pipeline.clone(), started);
     if let Some(listener) = grpc {
+        let gate = Gate::for_pipeline(Which::OtlpGrpc, pipeline);
+        let admitted = accept_plain(listener, gate.clone(), shutdown.clone());
         match tls.get(crate::tls::Which::OtlpGrpc) {
             Some(config) => {
-                let rx = crate::tls::serve::accept(
-                    listener,
-                    config,
-                    "otlp_grpc",
-                    pipeline.store().clone(),
-                    shutdown.clone(),
-                );
+                let owner = (gate.name(), gate.store().clone());
+                let rx = crate::tls::serve::accept(admitted, config, owner, shutdown.clone());
                 let incoming = crate::tls::serve::grpc_incoming(rx);
                 tasks.spawn(grpc::serve(incoming, ingest.clone(), shutdown.clone()));
             }
             None => {
-                let incoming = tonic::transport::server::TcpIncoming::from(listener);
+                let incoming = grpc::plain_incoming(admitted);
                 tasks.spawn(grpc::serve(incoming, ingest.clone(), shutdown.clone()));
             }
         }
@@ -50,7 +50,7 @@ pub fn spawn(
             listener,
             http::router(ingest),
             tls.get(crate::tls::Which::OtlpHttp),
-            ("otlp_http", pipeline.store().clone()),
+            Gate::for_pipeline(Which::OtlpHttp, pipeline),
             shutdown,
         );
     }

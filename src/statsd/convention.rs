@@ -4,8 +4,8 @@
 //! | name | type | tags (required in bold) | becomes |
 //! |---|---|---|---|
 //! | `llm.tokens` | c | **provider**, **model**, **token_type** | tokens of that type |
-//! | `llm.requests` | c | **provider**, **model**, status (ok, error), operation | requests |
-//! | `llm.request.duration` | ms | **provider**, **model**, status, operation | latency |
+//! | `llm.requests` | c | **provider**, **model**, status (ok, error), error_type, operation | requests |
+//! | `llm.request.duration` | ms | **provider**, **model**, status, error_type, operation | latency |
 //! | `llm.time_to_first_token` | ms | **provider**, **model**, operation | TTFT |
 //! | `llm.audio.seconds`, `llm.characters`, `llm.images` | c | **provider**, **model** | media usage |
 //! | `llm.quality.score` | g/h/d/ms | **evaluation**, label | evaluation score |
@@ -121,6 +121,7 @@ impl Kind {
             "model",
             "operation",
             "status",
+            "error_type",
             "token_type",
             "request_input_tokens",
             "service_tier",
@@ -152,7 +153,7 @@ pub enum Event {
 pub enum ConventionError {
     #[error("required tag {0:?} is missing")]
     MissingTag(&'static str),
-    #[error("tag {0:?} has a value this convention does not know")]
+    #[error("tag {0:?} has a value this convention does not know (accepted: {ok})", ok = accepted(.0))]
     BadTagValue(&'static str),
     #[error("wrong StatsD type for this llm.* name")]
     WrongType,
@@ -174,6 +175,20 @@ impl ConventionError {
             ConventionError::UsageValueInvalid => "usage_value_invalid",
             ConventionError::UsageValueTooLarge => "usage_value_too_large",
         }
+    }
+}
+
+/// What a tag checked by the convention may say, for the message that rejects another value.
+fn accepted(tag: &str) -> &'static str {
+    match tag {
+        "status" => "ok, error (say what failed in an error_type tag)",
+        "result" => "hit, miss",
+        "token_type" => {
+            "input, output, cached_input, cache_write, cache_write_5m, cache_write_1h, \
+             reasoning, audio_input, audio_output"
+        }
+        "request_input_tokens" => "a whole number of tokens",
+        _ => "see README.md, StatsD",
     }
 }
 
@@ -346,6 +361,12 @@ fn usage(
         Some("error") => Some(CallStatus::Error),
         Some(_) => return Err(ConventionError::BadTagValue("status")),
     };
+    if ev.status == Some(CallStatus::Error) {
+        ev.error_type = tags
+            .get("error_type")
+            .filter(|t| !t.is_empty())
+            .map(Box::from);
+    }
     // Token and media counts are integral; a fractional value is rounded, not truncated.
     let n = value.round() as u64;
     let u = &mut ev.usage;

@@ -165,6 +165,12 @@ catalogue! {
          values was reached, by dimension.",
         ["dimension"]
     );
+    USAGE_VALUES_CAPPED = counter(
+        "meterd_usage_values_capped",
+        "Usage label values recorded as `other` because the dimension's cap on distinct values \
+         was reached, by dimension (error_type: 20 beyond the canonical ones).",
+        ["dimension"]
+    );
     MONEY_OVERFLOW = counter(
         "meterd_money_overflow",
         "Money amounts refused (not applied) because they would overflow their counter, by \
@@ -259,6 +265,25 @@ catalogue! {
         "meterd_tls_handshake_failures",
         "TLS connections dropped before the handshake completed (plain-text or untrusted \
          clients, timeouts, too many handshakes at once), by listener and reason.",
+        ["listener", "reason"]
+    );
+    // Connections, every TCP listener (net::limits)
+    CONNECTIONS_OPEN = gauge(
+        "meterd_connections_open",
+        "TCP connections currently open, by listener.",
+        ["listener"]
+    );
+    CONNECTIONS_CLOSED = counter(
+        "meterd_connections_closed",
+        "TCP connections closed by meterd's limits, by listener and reason (evicted: made room \
+         for a new one at the cap; header_timeout; idle_timeout).",
+        ["listener", "reason"]
+    );
+    CONNECTIONS_REJECTED = counter(
+        "meterd_connections_rejected",
+        "TCP connections closed as soon as accepted, by listener and reason (connection_limit: \
+         at the cap with no connection that could make room; accept_error: the accept call \
+         failed, e.g. out of file descriptors).",
         ["listener", "reason"]
     );
     // Config and process

@@ -1,6 +1,8 @@
-//! Serving over TLS: one task accepts TCP connections and hands each to its own handshake task (a
-//! slow or silent client must not stall the accept loop); finished handshakes reach the server
-//! through a channel, as an axum [`Listener`](axum::serve::Listener) or a tonic incoming stream.
+//! Serving over TLS: connections accepted (and admitted under the listener's connection limits) by
+//! the network edge arrive through a channel; each gets its own handshake task (a slow or silent
+//! client must not stall the others), and finished handshakes leave through another channel, to
+//! the HTTP server or as a tonic incoming stream. `T` is whatever the edge attaches to a
+//! connection (its state under the limits); it travels along untouched.
 
 use crate::store::Store;
 use crate::telemetry;
@@ -14,7 +16,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio_rustls::server::TlsStream;
 
@@ -23,33 +24,28 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Handshakes in progress at once per listener; connections beyond are closed at once.
 const MAX_HANDSHAKES: usize = 256;
 
-pub type Conn = (TlsStream<TcpStream>, SocketAddr);
+/// A connection, whatever the edge attached to it, and the client address.
+pub type Conn<IO, T> = (IO, T, SocketAddr);
 
-/// Starts the accept loop on `listener`; handshaken connections come out of the returned channel
-/// until `shutdown` turns true.
-pub fn accept(
-    listener: TcpListener,
+/// Handshakes every connection from `incoming` until `shutdown` turns true; handshaken ones come
+/// out of the returned channel.
+pub fn accept<IO, T>(
+    mut incoming: mpsc::Receiver<Conn<IO, T>>,
     config: Arc<ArcSwap<ServerConfig>>,
-    name: &'static str,
-    store: Arc<Store>,
+    (name, store): (&'static str, Arc<Store>),
     mut shutdown: watch::Receiver<bool>,
-) -> mpsc::Receiver<Conn> {
+) -> mpsc::Receiver<Conn<TlsStream<IO>, T>>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: Send + 'static,
+{
     let (tx, rx) = mpsc::channel(64);
     let permits = Arc::new(Semaphore::new(MAX_HANDSHAKES));
     tokio::spawn(async move {
         loop {
-            let accepted = tokio::select! {
-                r = listener.accept() => r,
+            let (tcp, extra, peer) = tokio::select! {
+                c = incoming.recv() => match c { Some(c) => c, None => break },
                 _ = shutdown.wait_for(|s| *s) => break,
-            };
-            let (tcp, peer) = match accepted {
-                Ok(c) => c,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(listener = name, error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
             };
             let Ok(permit) = permits.clone().try_acquire_owned() else {
                 failed(&store, name, "too_many_handshakes");
@@ -62,7 +58,7 @@ pub fn accept(
                 let _permit = permit;
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                     Ok(Ok(tls)) => {
-                        let _ = tx.send((tls, peer)).await;
+                        let _ = tx.send((tls, extra, peer)).await;
                     }
                     Ok(Err(e)) => {
                         tracing::debug!(listener = name, %peer, error = %e, "TLS handshake failed");
@@ -89,63 +85,28 @@ fn failed(store: &Store, listener: &'static str, reason: &'static str) {
 #[derive(Clone, Copy, Debug)]
 pub struct Peer(pub SocketAddr);
 
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TcpListener>> for Peer {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, TcpListener>) -> Peer {
-        Peer(*stream.remote_addr())
-    }
-}
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, Listener>> for Peer {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, Listener>) -> Peer {
-        Peer(*stream.remote_addr())
-    }
-}
-
 impl std::fmt::Display for Peer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)
     }
 }
 
-/// Handshaken connections as an axum listener.
-pub struct Listener {
-    rx: mpsc::Receiver<Conn>,
-    local: SocketAddr,
-}
-
-impl Listener {
-    pub fn new(rx: mpsc::Receiver<Conn>, local: SocketAddr) -> Listener {
-        Listener { rx, local }
-    }
-}
-
-impl axum::serve::Listener for Listener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.rx.recv().await {
-            Some(c) => c,
-            // The accept loop stopped (shutdown): the server's graceful shutdown ends it.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(self.local)
-    }
-}
-
 /// A handshaken connection as tonic wants it (tonic's own impl needs its TLS feature, which would
-/// tie meterd to tonic's rustls setup and pin it to static certificates).
-pub struct GrpcIo(pub TlsStream<TcpStream>);
+/// tie meterd to tonic's rustls setup and pin it to static certificates). Its connect info is what the edge attached to the connection (tonic puts it in every request's
+/// extensions).
+pub struct GrpcIo<IO, T>(pub TlsStream<IO>, pub T);
 
-impl tonic::transport::server::Connected for GrpcIo {
-    type ConnectInfo = ();
-    fn connect_info(&self) -> Self::ConnectInfo {}
+impl<IO, T> tonic::transport::server::Connected for GrpcIo<IO, T>
+where
+    T: Clone + Send + Sync + 'static,
+{
+    type ConnectInfo = T;
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.1.clone()
+    }
 }
 
-impl AsyncRead for GrpcIo {
+impl<IO: AsyncRead + AsyncWrite + Unpin, T: Unpin> AsyncRead for GrpcIo<IO, T> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -155,7 +116,7 @@ impl AsyncRead for GrpcIo {
     }
 }
 
-impl AsyncWrite for GrpcIo {
+impl<IO: AsyncRead + AsyncWrite + Unpin, T: Unpin> AsyncWrite for GrpcIo<IO, T> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -186,9 +147,13 @@ impl AsyncWrite for GrpcIo {
 }
 
 /// Handshaken connections as a tonic incoming stream.
-pub fn grpc_incoming(
-    rx: mpsc::Receiver<Conn>,
-) -> impl tokio_stream::Stream<Item = Result<GrpcIo, io::Error>> {
+pub fn grpc_incoming<IO, T>(
+    rx: mpsc::Receiver<Conn<TlsStream<IO>, T>>,
+) -> impl tokio_stream::Stream<Item = Result<GrpcIo<IO, T>, io::Error>>
+where
+    IO: Send + 'static,
+    T: Send + 'static,
+{
     use tokio_stream::StreamExt;
-    tokio_stream::wrappers::ReceiverStream::new(rx).map(|(tls, _)| Ok(GrpcIo(tls)))
+    tokio_stream::wrappers::ReceiverStream::new(rx).map(|(tls, extra, _)| Ok(GrpcIo(tls, extra)))
 }

@@ -5,7 +5,9 @@ use crate::support::artifacts::{files, read, repo, yaml};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub const RUNBOOK_BASE: &str = "https://github.com/meterd/meterd/blob/main/docs/runbooks.md#";
+/// Runbook links point into this repository, or under the base URL a Prometheus sets as its
+/// `runbook_base_url` external label: never a host the project does not own.
+pub const RUNBOOK_BASE: &str = r#"{{ or $externalLabels.runbook_base_url "docs/runbooks.md" }}#"#;
 const SEVERITIES: [&str; 4] = ["info", "warning", "critical", "page"];
 
 fn rule_files() -> Vec<String> {
@@ -195,6 +197,32 @@ fn alertmanager_example_is_valid_and_routes_by_severity() {
         "amtool",
         &["check-config", "deploy/compose/alertmanager.yml"],
     );
+    // Every category an alert carries has its own grouping under the severity that routes it.
+    let am = yaml(&repo().join("alerts/alertmanager.yml"));
+    for r in rules().iter().filter(|r| r["alert"].is_string()) {
+        let (Some(sev), Some(category)) = (
+            r["labels"]["severity"].as_str(),
+            r["labels"]["category"].as_str(),
+        ) else {
+            continue;
+        };
+        let parent = am["route"]["routes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|route| route["matchers"].to_string().contains(sev))
+            .unwrap_or_else(|| panic!("no route for severity {sev}"));
+        let wanted = format!("category=\\\"{category}\\\"");
+        assert!(
+            parent["routes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|sub| sub["matchers"].to_string().contains(&wanted)),
+            "{}: no sub-route for category {category} under severity {sev}",
+            r["alert"]
+        );
+    }
     for (sev, receiver) in [
         ("info", "chat"),
         ("warning", "chat"),

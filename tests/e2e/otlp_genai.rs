@@ -78,7 +78,12 @@ fn sdk_genai_spans_become_llm_usage_on_every_transport() {
             crate::support::agent::find_value(&body, &series(name, &with(extra)))
         };
         let ok = [("operation", "chat"), ("status", "ok")];
-        let err = [("operation", "chat"), ("status", "error")];
+        // The SDK's error.type `rate_limit_exceeded` becomes error_type `rate_limit` (issue 23).
+        let err = [
+            ("error_type", "rate_limit"),
+            ("operation", "chat"),
+            ("status", "error"),
+        ];
         assert_eq!(v("llm_requests_total", &ok), Some(1.0), "{t:?}\n{body}");
         assert_eq!(v("llm_requests_total", &err), Some(1.0), "{t:?}");
         assert_eq!(

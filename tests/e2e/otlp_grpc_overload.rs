@@ -1,6 +1,6 @@
 //! OTLP/gRPC under overload answers `UNAVAILABLE`, the code OTLP exporters retry with backoff, and
 //! accepts again once the overload is gone, when every concurrency slot is taken (the slots are
-//! shared with OTLP/HTTP). The memory guard is not such an overload: while it sheds, requests are
+//! shared with OTLP/HTTP requests being decoded and applied). The memory guard is not such an overload: while it sheds, requests are
 //! accepted and only their new series are refused (issue 20: spend must keep flowing).
 
 use crate::support::agent::Agent;
@@ -11,7 +11,6 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
 use opentelemetry_proto::tonic::metrics::v1::{
     metric::Data, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
 };
-use std::io::Write;
 use std::time::Duration;
 use tonic::transport::Channel;
 
@@ -67,39 +66,57 @@ fn overloaded_grpc(agent: &Agent) -> Option<f64> {
     )
 }
 
+/// A request large enough that decoding and applying it keeps the slot for a while.
+fn big_request() -> Vec<u8> {
+    use prost::Message;
+    let mut req = request("load");
+    if let Some(Data::Gauge(g)) = req.resource_metrics[0].scope_metrics[0].metrics[0]
+        .data
+        .as_mut()
+    {
+        g.data_points = vec![g.data_points[0].clone(); 50_000];
+    }
+    req.encode_to_vec()
+}
+
 #[test]
 fn grpc_answers_unavailable_while_every_slot_is_taken() {
     let agent = Agent::start("otlp:\n  max_concurrent_requests: 1\n");
     let http = agent.addrs().otlp_http.expect("http");
-    // An OTLP/HTTP request whose body never comes holds the only slot until its connection
-    // closes. A gRPC export can win the race for the slot (the staller then gets the 503), so
-    // each round opens another staller.
-    let stall = || {
-        let mut s = std::net::TcpStream::connect(http).expect("connect");
-        s.write_all(
-            b"POST /v1/metrics HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: 100\r\n\r\n",
-        )
-        .expect("write");
-        s
-    };
+    // Slots are held while a request is decoded and applied (a stalled body no longer holds
+    // one), so OTLP/HTTP senders of large batches keep the only slot busy.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let body = big_request();
+    let loaders: Vec<_> = (0..4)
+        .map(|_| {
+            let (stop, body) = (stop.clone(), body.clone());
+            std::thread::spawn(move || {
+                let client = reqwest::blocking::Client::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = client
+                        .post(format!("http://{http}/v1/metrics"))
+                        .header("content-type", "application/x-protobuf")
+                        .body(body.clone())
+                        .timeout(Duration::from_secs(10))
+                        .send();
+                }
+            })
+        })
+        .collect();
     let mut grpc = Grpc::connect(&agent);
-    let mut stalled = vec![stall()];
     let status = wait_until(
         "UNAVAILABLE while the slot is held",
-        Duration::from_secs(20),
-        || match grpc.export("held") {
-            Err(s) => Some(s),
-            Ok(()) => {
-                stalled.push(stall());
-                None
-            }
-        },
+        Duration::from_secs(30),
+        || grpc.export("held").err(),
     );
     assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
     assert!(status.message().contains("retry"), "{status:?}");
     assert!(overloaded_grpc(&agent).is_some_and(|n| n >= 1.0));
 
-    drop(stalled);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for l in loaders {
+        l.join().expect("loader");
+    }
     wait_until("the slot to free up", Duration::from_secs(20), || {
         grpc.export("freed").ok()
     });

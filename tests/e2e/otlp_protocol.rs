@@ -280,22 +280,26 @@ fn http_items_over_the_per_request_cap_are_rejected_visibly() {
 
 #[test]
 fn http_overload_answers_503_with_retry_after() {
-    let agent = Agent::start("otlp:\n  max_concurrent_requests: 1\n");
+    // Bodies are received before a concurrency slot is taken; what bounds them is the byte budget
+    // of bodies in flight. A sender stalled after 1,000 bytes holds nearly all of a 1 KiB one.
+    let agent = Agent::start(
+        "limits:\n  max_request_bytes: 1KiB\n  max_decompressed_bytes: 1KiB\n  \
+         max_buffered_body_bytes: 1KiB\n",
+    );
     let addr = agent.addrs().otlp_http.expect("http");
-    // Holds the only slot: headers promise a body that never comes. A probe can win the race for
-    // the slot (and the staller then gets the 503), so each round opens another staller.
     let stall = || {
         let mut s = std::net::TcpStream::connect(addr).expect("connect");
         s.write_all(
-            b"POST /v1/metrics HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: 100\r\n\r\n",
+            b"POST /v1/metrics HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: 1024\r\n\r\n",
         )
         .expect("write");
+        s.write_all(&[0u8; 1000]).expect("write");
         s
     };
     let mut stalled = vec![stall()];
     let body = request(vec![gauge("g", 1.0, 1)]).encode_to_vec();
     let resp = wait_until(
-        "a 503 while the slot is held",
+        "a 503 while the body budget is held",
         Duration::from_secs(20),
         || {
             let r = post(
@@ -319,8 +323,8 @@ fn http_overload_answers_503_with_retry_after() {
         )
         .is_some_and(|n| n >= 1.0));
     drop(stalled);
-    // The slot is released once the stalled request ends.
-    wait_until("the slot to free up", Duration::from_secs(20), || {
+    // The budget is released once the stalled request ends.
+    wait_until("the budget to free up", Duration::from_secs(20), || {
         let r = post(
             &agent,
             "/v1/metrics",

@@ -62,18 +62,31 @@ fn over_long_line_is_counted_and_skipped_up_to_its_newline() {
 }
 
 #[test]
-fn connections_over_the_cap_are_closed_and_counted() {
+fn connections_over_the_cap_are_closed_and_counted_while_every_one_is_active() {
     let agent = Agent::start("limits:\n  statsd_tcp_max_connections: 1\n");
     let mut first = connect(&agent);
     first.write_all(b"tcp.first:1|c\n").expect("write");
     first.flush().expect("flush");
     wait_metric(&agent, "meterd_statsd_tcp_connections_open", 1.0);
+    // A connection that keeps sending is never idle, so nothing can make room for a new one.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (stop, mut first) = (stop.clone(), first.try_clone().expect("clone"));
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                first.write_all(b"tcp.busy:1|c\n").expect("write");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
     assert_closed_by_server(connect(&agent));
     wait_metric(
         &agent,
         "meterd_statsd_tcp_connections_closed_total{reason=\"connection_limit\"}",
         1.0,
     );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().expect("writer");
     // The connection inside the cap keeps working.
     first.write_all(b"tcp.first:1|c\n").expect("write");
     wait_metric(&agent, "tcp_first_total", 2.0);

@@ -172,3 +172,40 @@ fn raw_usage_declarations_are_checked_with_their_path() {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }
 }
+
+/// Issue 23: each message says what is wrong and what to do, once.
+#[test]
+fn errors_say_what_to_do_once() {
+    let text = |yaml: &str| load(yaml).expect_err("invalid").to_string();
+
+    let t = text("budgets:\n  - {name: x, period: monthly, limt_usd: 5}\n");
+    assert_eq!(
+        t,
+        "test.yaml:2:32: budgets[0].limt_usd: unknown key `limt_usd`; did you mean `limit_usd`?\n",
+        "a misspelt key, and no second error saying the key it meant is missing"
+    );
+    let t = text("listners:\n  http: 127.0.0.1:9464\n");
+    assert!(
+        t.contains("unknown key `listners`; did you mean `listeners`?"),
+        "{t}"
+    );
+
+    let t = text("scope_labels: [a]\nlimits: {}\nscope_labels: [b]\n");
+    assert_eq!(
+        t,
+        "test.yaml:3:1: scope_labels: duplicate key `scope_labels` (already set at line 1); keep one of the two\n"
+    );
+
+    let t = text("state:\n  data_dir: ${NOPE_UNSET_VAR}\n");
+    assert_eq!(
+        t,
+        "test.yaml:2:13: environment variable NOPE_UNSET_VAR is not set (use `${NOPE_UNSET_VAR:-default}` for a fallback)\n",
+        "one error, not a second one about the empty value"
+    );
+
+    let t = text("listeners:\n  http: 127.0.0.1:99999\n");
+    assert_eq!(
+        t,
+        "test.yaml:2:9: listeners.http: port 99999 is out of range (0-65535; 0 picks a free port) in \"127.0.0.1:99999\"\n"
+    );
+}

@@ -73,15 +73,12 @@ impl PricingFamilies {
         let p = match breakdown {
             Breakdown::UnknownModel => {
                 self.unpriced(ev, 0, "unknown_model", out);
-                telemetry::rate_limited_warn(
-                    &UNKNOWN_MODEL_LOG,
-                    format_args!(
-                        "no price for model {:?} of provider {:?}: its usage is counted in \
-                         llm_unpriced_requests_total{{reason=\"unknown_model\"}}; add it to the \
-                         pricing table",
-                        &*ev.model, &*ev.provider
-                    ),
-                );
+                let warning = super::near::UnknownModel {
+                    table,
+                    provider: &ev.provider,
+                    model: &ev.model,
+                };
+                telemetry::rate_limited_warn(&UNKNOWN_MODEL_LOG, format_args!("{warning}"));
                 return Ok(0);
             }
             Breakdown::Priced(p) if p.overflow => return Err(MoneyOverflow),

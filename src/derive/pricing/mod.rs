@@ -50,6 +50,7 @@ pub mod import;
 mod import_genai;
 mod import_litellm;
 mod matching;
+mod near;
 mod validate;
 
 pub use crate::config::pricing::{ModelEntry, Origin, PricingTable, TierEntry};

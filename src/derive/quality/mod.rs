@@ -3,7 +3,7 @@
 //! app caches and typed app events. Pure apart from the value caps' admitted sets: an event in,
 //! samples out, and a report of what was rejected or capped for the caller to count.
 
-mod cap;
+pub(crate) mod cap;
 mod families;
 mod grade;
 

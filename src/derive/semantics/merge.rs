@@ -24,6 +24,7 @@ fn same_call(a: &UsageEvent, b: &UsageEvent) -> bool {
         && a.operation == b.operation
         && a.scope == b.scope
         && a.status == b.status
+        && a.error_type == b.error_type
         && a.service_tier == b.service_tier
         && a.request_input_tokens == b.request_input_tokens
         // The same second: an SDK stamps each instrument of one collection a little apart.

@@ -228,11 +228,13 @@ pub fn span_usage(resource: &[KeyValue], span: &Span, configured: &[String]) -> 
     ev.usage.reasoning_tokens = f.count(Field::Reasoning).unwrap_or(0);
     ev.usage.audio_input_tokens = f.count(Field::AudioInput).unwrap_or(0);
     ev.usage.audio_output_tokens = f.count(Field::AudioOutput).unwrap_or(0);
+    let error_type = get_str(a, "error.type");
     let failed = span
         .status
         .as_ref()
         .is_some_and(|s| s.code == StatusCode::Error as i32)
-        || get_str(a, "error.type").is_some();
+        || error_type.is_some();
+    ev.error_type = error_type.filter(|_| failed).map(Box::from);
     ev.status = Some(if failed {
         CallStatus::Error
     } else {

@@ -131,7 +131,9 @@ impl UsagePoint {
         template.scope = scope_labels(resource, attrs, configured);
         template.unix_nanos = time_unix_nanos;
         if kind == Some(UsageMetric::Requests) {
-            let failed = super::attrs::get_str(attrs, "error.type").is_some();
+            let error_type = super::attrs::get_str(attrs, "error.type");
+            let failed = error_type.is_some();
+            template.error_type = error_type.map(Box::from);
             template.status = Some(if failed {
                 CallStatus::Error
             } else {

@@ -212,9 +212,16 @@ where
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let signal = signal_of(req.uri().path());
         let ingest = self.ingest.clone();
+        // A connection with a request in progress is never evicted to make room for another.
+        let busy = req
+            .extensions()
+            .get::<Arc<crate::net::limits::ConnState>>()
+            .map(|s| s.begin_request());
         let fut = self.inner.call(req);
         Box::pin(async move {
-            let mut resp = fut.await?;
+            let resp = fut.await;
+            drop(busy);
+            let mut resp = resp?;
             let code = resp
                 .headers()
                 .get("grpc-status")
@@ -270,6 +277,18 @@ impl tonic::service::Interceptor for AuthCheck {
             "missing or wrong credentials (authorization metadata: Bearer or Basic)",
         ))
     }
+}
+
+/// Admitted plain-TCP connections as a tonic incoming stream.
+pub fn plain_incoming(
+    rx: tokio::sync::mpsc::Receiver<
+        crate::net::limits::http::Conn<crate::net::limits::Guarded<tokio::net::TcpStream>>,
+    >,
+) -> impl tokio_stream::Stream<
+    Item = Result<crate::net::limits::Guarded<tokio::net::TcpStream>, std::io::Error>,
+> {
+    use tokio_stream::StreamExt;
+    tokio_stream::wrappers::ReceiverStream::new(rx).map(|(io, _, _)| Ok(io))
 }
 
 /// Serves until `shutdown` turns true, then drains in-flight requests.

@@ -5,12 +5,15 @@
 //! `Content-Encoding: gzip`. The response is encoded like the request. Answers: 200 (with
 //! `partial_success` when items were rejected), 400 malformed, 413 over `limits.max_request_bytes`
 //! on the wire or `limits.max_decompressed_bytes` after gunzip (a decompression bomb stops at the
-//! cap), 415 unknown content type or encoding, 503 with `Retry-After` when at
-//! `otlp.max_concurrent_requests`.
+//! cap), 415 unknown content type or encoding, 408 when the body does not arrive within
+//! `limits.otlp_body_timeout`, 503 with `Retry-After` when at `otlp.max_concurrent_requests` or
+//! `limits.max_buffered_body_bytes`. The body is received before a concurrency slot is taken.
 
+mod body;
 mod decode;
 mod repair;
 
+pub use body::Budget;
 pub use decode::{decode, decode_metrics, gunzip, media_type, Encoding, Refusal};
 
 use super::ingest::{Ingest, Outcome, Signal, Transport};
@@ -19,8 +22,8 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use axum::Extension;
 use axum::Router;
-use http_body_util::BodyExt;
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
@@ -33,8 +36,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use std::sync::Arc;
 
 use decode::{JSON, PROTOBUF};
-/// Longest a request body may take to arrive once its headers are in.
-const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Seconds a client should wait after a 503 before retrying.
 const RETRY_AFTER_SECS: &str = "1";
 
@@ -75,65 +76,10 @@ fn refusal_response(enc: Encoding, r: &Refusal) -> Response {
     resp
 }
 
-/// Reads the body within the wire cap and undoes `Content-Encoding`.
-async fn read_body(ingest: &Ingest, headers: &HeaderMap, body: Body) -> Result<Vec<u8>, Refusal> {
-    let max = ingest.max_request_bytes();
-    let too_large = || {
-        Refusal::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            tonic::Code::ResourceExhausted,
-            "too_large",
-            format!("request body exceeds limits.max_request_bytes ({max} bytes)"),
-        )
-    };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max as u64) {
-        return Err(too_large());
-    }
-    let gzip = match headers
-        .get(header::CONTENT_ENCODING)
-        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
-    {
-        None => false,
-        Some(e) if e.is_empty() || e == "identity" => false,
-        Some(e) if e == "gzip" => true,
-        Some(e) => {
-            return Err(Refusal::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                tonic::Code::InvalidArgument,
-                "unsupported_encoding",
-                format!("Content-Encoding {e:?} is not supported (use gzip or none)"),
-            ))
-        }
-    };
-    let bytes = http_body_util::Limited::new(body, max)
-        .collect()
-        .await
-        .map_err(|e| {
-            if e.is::<http_body_util::LengthLimitError>() {
-                too_large()
-            } else {
-                Refusal::new(
-                    StatusCode::BAD_REQUEST,
-                    tonic::Code::InvalidArgument,
-                    "invalid",
-                    format!("cannot read request body: {e}"),
-                )
-            }
-        })?
-        .to_bytes();
-    if gzip {
-        gunzip(&bytes, ingest.max_decompressed_bytes())
-    } else {
-        Ok(bytes.to_vec())
-    }
-}
-
+#[allow(clippy::too_many_arguments)]
 async fn handle<Req, Resp>(
     ingest: Arc<Ingest>,
+    budget: Budget,
     signal: Signal,
     headers: HeaderMap,
     body: Body,
@@ -155,6 +101,31 @@ where
         );
         return refusal_response(Encoding::Json, &r);
     };
+    // The body first, without a slot (see `body`): a stalled sender must not hold one.
+    let limit = ingest.body_timeout();
+    let read = tokio::time::timeout(
+        limit,
+        body::receive(&budget, ingest.max_request_bytes(), &headers, body),
+    )
+    .await;
+    let read = read.unwrap_or_else(|_| {
+        Err(Refusal::new(
+            StatusCode::REQUEST_TIMEOUT,
+            tonic::Code::DeadlineExceeded,
+            "timeout",
+            format!(
+                "request body not received within limits.otlp_body_timeout ({}s)",
+                limit.as_secs_f64()
+            ),
+        ))
+    });
+    let received = match read {
+        Ok(b) => b,
+        Err(r) => {
+            ingest.request(Transport::Http, signal, r.result);
+            return refusal_response(enc, &r);
+        }
+    };
     let Some(permit) = ingest.try_permit() else {
         ingest.request(Transport::Http, signal, "overloaded");
         let r = Refusal::new(
@@ -165,31 +136,22 @@ where
         );
         return refusal_response(enc, &r);
     };
-    // A sender that stalls mid-body would hold a concurrency slot indefinitely.
-    let read = tokio::time::timeout(BODY_TIMEOUT, read_body(&ingest, &headers, body)).await;
-    let read = read.unwrap_or_else(|_| {
-        Err(Refusal::new(
-            StatusCode::REQUEST_TIMEOUT,
-            tonic::Code::DeadlineExceeded,
-            "timeout",
-            format!(
-                "request body not received within {}s",
-                BODY_TIMEOUT.as_secs()
-            ),
-        ))
-    });
-    let raw = match read {
-        Ok(b) => b,
-        Err(r) => {
-            ingest.request(Transport::Http, signal, r.result);
-            return refusal_response(enc, &r);
-        }
-    };
+    let max_decompressed = ingest.max_decompressed_bytes();
     let worker = ingest.clone();
     let mark = ingest.spend_mark();
     let done = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let (req, dropped) = repair::decode(decoder, enc, signal, &raw)?;
+        let (req, dropped) = if received.gzip {
+            repair::decode(
+                decoder,
+                enc,
+                signal,
+                &gunzip(&received.raw, max_decompressed)?,
+            )?
+        } else {
+            repair::decode(decoder, enc, signal, &received.raw)?
+        };
+        drop(received);
         let mut outcome = work(&worker, &req);
         worker.dropped_undecodable(signal, &mut outcome, dropped);
         Ok::<Outcome, Refusal>(outcome)
@@ -237,9 +199,15 @@ fn partial(o: &Outcome) -> bool {
     o.rejected > 0 || !o.message.is_empty()
 }
 
-async fn metrics(State(ingest): State<Arc<Ingest>>, headers: HeaderMap, body: Body) -> Response {
+async fn metrics(
+    State(ingest): State<Arc<Ingest>>,
+    Extension(budget): Extension<Budget>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     handle::<ExportMetricsServiceRequest, _>(
         ingest,
+        budget,
         Signal::Metrics,
         headers,
         body,
@@ -255,9 +223,15 @@ async fn metrics(State(ingest): State<Arc<Ingest>>, headers: HeaderMap, body: Bo
     .await
 }
 
-async fn traces(State(ingest): State<Arc<Ingest>>, headers: HeaderMap, body: Body) -> Response {
+async fn traces(
+    State(ingest): State<Arc<Ingest>>,
+    Extension(budget): Extension<Budget>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     handle::<ExportTraceServiceRequest, _>(
         ingest,
+        budget,
         Signal::Traces,
         headers,
         body,
@@ -273,9 +247,15 @@ async fn traces(State(ingest): State<Arc<Ingest>>, headers: HeaderMap, body: Bod
     .await
 }
 
-async fn logs(State(ingest): State<Arc<Ingest>>, headers: HeaderMap, body: Body) -> Response {
+async fn logs(
+    State(ingest): State<Arc<Ingest>>,
+    Extension(budget): Extension<Budget>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     handle::<ExportLogsServiceRequest, _>(
         ingest,
+        budget,
         Signal::Logs,
         headers,
         body,
@@ -313,11 +293,28 @@ async fn require_auth(
     crate::net::auth::unauthorized()
 }
 
+/// An exporter pointed at a wrong path (a missing `/v1/...`, a typo) learns which ones exist.
+async fn unknown_path(uri: axum::http::Uri) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"))],
+        format!(
+            "no OTLP endpoint at {}: POST to /v1/traces, /v1/metrics or /v1/logs \
+             (an OTEL_EXPORTER_OTLP_ENDPOINT without a path gets them appended)\n",
+            uri.path()
+        ),
+    )
+        .into_response()
+}
+
 pub fn router(ingest: Arc<Ingest>) -> Router {
+    let budget = Budget::new(ingest.max_buffered_body_bytes(), ingest.max_request_bytes());
     Router::new()
         .route("/v1/metrics", post(metrics))
         .route("/v1/traces", post(traces))
         .route("/v1/logs", post(logs))
+        .fallback(unknown_path)
+        .layer(Extension(budget))
         .layer(axum::middleware::from_fn_with_state(
             ingest.clone(),
             require_auth,

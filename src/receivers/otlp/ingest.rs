@@ -127,6 +127,20 @@ impl Ingest {
         usize::try_from(l.max_request_bytes.0).unwrap_or(usize::MAX)
     }
 
+    pub fn body_timeout(&self) -> std::time::Duration {
+        self.pipeline.snapshot().config.limits.otlp_body_timeout.0
+    }
+
+    /// Fixed when the listeners start, like the concurrency bound.
+    pub fn max_buffered_body_bytes(&self) -> u64 {
+        self.pipeline
+            .snapshot()
+            .config
+            .limits
+            .max_buffered_body_bytes
+            .0
+    }
+
     pub fn max_decompressed_bytes(&self) -> usize {
         let l = &self.pipeline.snapshot().config.limits;
         usize::try_from(l.max_decompressed_bytes.0).unwrap_or(usize::MAX)

@@ -6,8 +6,9 @@
 //!   queue bound datagrams are dropped and counted
 //!   (`meterd_statsd_packets_dropped_total{reason="queue_full"}`): UDP has no way to push back.
 //! - TCP: newline-delimited. Complete lines are queued in batches with backpressure (TCP flow
-//!   control slows the sender instead of losing lines). Over `limits.statsd_tcp_max_connections`
-//!   a new connection is closed at once; an idle one after `limits.statsd_tcp_idle_timeout`; a line
+//!   control slows the sender instead of losing lines). At `limits.statsd_tcp_max_connections`
+//!   the connection idle longest is closed to make room (`evicted`), or, when none is idle, the
+//!   new one at once; an idle one after `limits.statsd_tcp_idle_timeout`; a line
 //!   longer than `limits.max_line_bytes` is counted (`line_too_long`) and skipped up to its newline;
 //!   a last line without newline is ingested at EOF.
 //! - Shutdown: stop reading, let the workers drain what is queued, return.
@@ -241,6 +242,11 @@ async fn run_tcp(
     pipeline: Arc<Pipeline>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    // The cap (`limits.statsd_tcp_max_connections`, reloadable) is the gate's: at it, the
+    // connection idle longest is closed to make room, and only when none is idle is the new one
+    // refused. A new client is never accepted only to lose its lines.
+    let gate =
+        crate::net::limits::Gate::for_pipeline(crate::net::limits::Which::StatsdTcp, &pipeline);
     let open = Arc::new(AtomicUsize::new(0));
     let mut conns = JoinSet::new();
     let mut backoff = Duration::from_millis(5);
@@ -259,12 +265,10 @@ async fn run_tcp(
             Some(_) = conns.join_next(), if !conns.is_empty() => continue,
             _ = stopped(&mut shutdown) => break,
         };
-        let cap = pipeline.snapshot().config.limits.statsd_tcp_max_connections;
-        if open.load(Ordering::Relaxed) >= cap {
-            drop(stream);
+        let Some(stream) = gate.admit(stream) else {
             count_closed(&pipeline, "connection_limit");
             continue;
-        }
+        };
         set_open(&pipeline, open.fetch_add(1, Ordering::Relaxed) + 1);
         let (queue, pipeline, shutdown, open) = (
             queue.clone(),
@@ -287,7 +291,7 @@ async fn run_tcp(
 
 /// Reads one connection until EOF, error, idle timeout or shutdown; returns why it closed.
 async fn connection(
-    mut stream: TcpStream,
+    mut stream: crate::net::limits::Guarded<TcpStream>,
     peer: SocketAddr,
     queue: &Queue,
     pipeline: &Pipeline,
@@ -311,7 +315,7 @@ async fn connection(
         };
         let n = match read {
             Err(_) => return "idle_timeout",
-            Ok(Err(_)) => return "read_error",
+            Ok(Err(_)) => return stream.closed_reason().unwrap_or("read_error"),
             Ok(Ok(0)) => {
                 // The last line may lack its newline: it is still a line.
                 if !skipping && !pending.is_empty() {

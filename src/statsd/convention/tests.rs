@@ -89,6 +89,19 @@ fn request_attributes_and_sampling() {
     );
 }
 
+/// Issue 23: an error's type travels with it (and is not a scope label); a success has none.
+#[test]
+fn error_type_tag_is_kept_on_errors_only() {
+    let ev = usage("llm.requests:1|c|#provider:p,model:m,status:error,error_type:timeout,team:a");
+    assert_eq!(ev.error_type.as_deref(), Some("timeout"));
+    assert_eq!(ev.scope, Labels::new([("team", "a")]));
+    let ev = usage("llm.request.duration:30000|ms|#provider:p,model:m,status:error,error_type:429");
+    assert_eq!(ev.error_type.as_deref(), Some("429"));
+    let ev = usage("llm.requests:1|c|#provider:p,model:m,status:ok,error_type:timeout");
+    assert_eq!(ev.error_type, None);
+    assert_eq!(ev.scope, Labels::empty());
+}
+
 #[test]
 fn durations_media_and_timestamps() {
     let ev = usage("llm.request.duration:834|ms|#provider:p,model:m,status:ok");
@@ -330,5 +343,19 @@ fn non_finite_or_negative_usage_is_invalid_whatever_the_parser_let_through() {
     assert_eq!(
         convert(Kind::Tokens, &parsed.tags, &sample, NOW, MAX_USAGE),
         Err(ConventionError::UsageValueTooLarge)
+    );
+}
+
+/// Issue 23: a rejected tag value says which values are accepted.
+#[test]
+fn bad_tag_values_list_the_accepted_ones() {
+    assert_eq!(
+        error("llm.requests:1|c|#provider:p,model:m,status:failed").to_string(),
+        "tag \"status\" has a value this convention does not know (accepted: ok, error (say \
+         what failed in an error_type tag))"
+    );
+    assert_eq!(
+        error("llm.cache:1|c|#cache:c,result:maybe").to_string(),
+        "tag \"result\" has a value this convention does not know (accepted: hit, miss)"
     );
 }

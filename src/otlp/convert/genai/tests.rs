@@ -115,10 +115,10 @@ fn old_convention_span_with_error_and_request_model_fallback() {
         kv("gen_ai.request.model", s("m")),
         kv("error.type", s("timeout")),
     ]);
-    assert_eq!(
-        span_usage(&[], &sp, &[]).expect("usage").status,
-        Some(CallStatus::Error)
-    );
+    let ev = span_usage(&[], &sp, &[]).expect("usage");
+    assert_eq!(ev.status, Some(CallStatus::Error));
+    // Issue 23: the error's type is kept for the error_type label.
+    assert_eq!(ev.error_type.as_deref(), Some("timeout"));
 }
 
 #[test]

@@ -114,6 +114,7 @@ fn metric_names_and_requests_status() {
     let ev = p.event(3.0).expect("event");
     assert_eq!(ev.usage.requests, 3);
     assert_eq!(ev.status, Some(CallStatus::Error));
+    assert_eq!(ev.error_type.as_deref(), Some("timeout"));
     let unknown = point(UsageMetric::TokenHistogram, &attrs("weird"), 1, 2, 3.0);
     assert!(unknown.event(3.0).is_none());
 }

@@ -146,6 +146,7 @@ async fn start_inner(
             start_time_unix: crate::clock::unix_secs_f64(),
             reloader: Some(reloader.clone()),
             state: Some(state_file.clone()),
+            renders: Default::default(),
         };
         spawn_http(
             &mut tasks,
@@ -171,6 +172,7 @@ async fn start_inner(
 
     tasks.spawn(timers::store_clock(
         pipeline.clone(),
+        health.clone(),
         started,
         shutdown_rx.clone(),
     ));

@@ -4,10 +4,12 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-/// Readiness checks by name; each either passes or says why not.
+/// Readiness checks by name; each either passes or says why not. Degradations (the memory guard
+/// shedding new series) are reported on `/readyz` without failing it: meterd still serves.
 #[derive(Default)]
 pub struct Health {
     checks: Mutex<BTreeMap<&'static str, Result<(), String>>>,
+    degraded: Mutex<BTreeMap<&'static str, String>>,
 }
 
 impl Health {
@@ -15,6 +17,23 @@ impl Health {
         if let Ok(mut c) = self.checks.lock() {
             c.insert(check, result);
         }
+    }
+
+    /// Sets (`Some`) or clears (`None`) a degradation named `what`.
+    pub fn degrade(&self, what: &'static str, why: Option<String>) {
+        if let Ok(mut d) = self.degraded.lock() {
+            match why {
+                Some(w) => d.insert(what, w),
+                None => d.remove(what),
+            };
+        }
+    }
+
+    pub fn degradations(&self) -> Vec<(String, String)> {
+        self.degraded
+            .lock()
+            .map(|d| d.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+            .unwrap_or_default()
     }
 
     /// Ready when at least one check is registered and none fails.
@@ -27,5 +46,24 @@ impl Health {
                 .collect(),
             Err(_) => vec![("health".into(), "health registry poisoned".into())],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn degradations_are_listed_until_cleared_and_never_fail_readiness() {
+        let h = Health::default();
+        h.set("config", Ok(()));
+        h.degrade("memory", Some("shedding new series".into()));
+        assert!(h.failures().is_empty());
+        assert_eq!(
+            h.degradations(),
+            vec![("memory".to_string(), "shedding new series".to_string())]
+        );
+        h.degrade("memory", None);
+        assert!(h.degradations().is_empty());
     }
 }

@@ -158,11 +158,6 @@ impl Pipeline {
         self.snapshot.load_full()
     }
 
-    /// True while the memory guard sheds load: receivers with a retry signal (OTLP) should use it.
-    pub fn overloaded(&self) -> bool {
-        self.store.shedding()
-    }
-
     pub fn swap_snapshot(&self, snapshot: Snapshot) {
         self.store.set_limits(snapshot.config.limits.store_limits());
         self.budgets.reconfigure(&snapshot.budgets, unix_secs());
@@ -186,15 +181,20 @@ impl Pipeline {
     /// `protocol`, never returned to the sender (one bad series must not fail a whole packet).
     pub fn sample(&self, protocol: &str, sample: &Sample) -> bool {
         let snapshot = self.snapshot.load();
-        match snapshot.deriver.redact(&sample.labels) {
-            Some(labels) => self.apply(
+        let exemplar = sample
+            .exemplar
+            .as_ref()
+            .and_then(|e| snapshot.deriver.redact_exemplar(e));
+        match (snapshot.deriver.redact(&sample.labels), exemplar) {
+            (None, None) => self.apply(protocol, sample),
+            (labels, exemplar) => self.apply(
                 protocol,
                 &Sample {
-                    labels,
+                    labels: labels.unwrap_or_else(|| sample.labels.clone()),
+                    exemplar: exemplar.or_else(|| sample.exemplar.clone()),
                     ..sample.clone()
                 },
             ),
-            None => self.apply(protocol, sample),
         }
     }
 
@@ -211,6 +211,8 @@ impl Pipeline {
         value: SampleValue,
         exemplar: Option<Exemplar>,
     ) -> bool {
+        // Exemplar attributes leave meterd on /metrics like series labels do.
+        let exemplar = exemplar.map(|e| snapshot.deriver.redact_exemplar(&e).unwrap_or(e));
         if snapshot
             .deriver
             .redacts(target.pairs.iter().map(|(k, _)| *k))

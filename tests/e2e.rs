@@ -10,6 +10,7 @@ mod e2e {
     pub mod budget_notifications;
     pub mod cli;
     pub mod corrupt_state;
+    pub mod default_caps;
     pub mod disk_full;
     pub mod emitters_python;
     pub mod error_types;
@@ -23,6 +24,7 @@ mod e2e {
     pub mod otlp_dedup;
     pub mod otlp_genai;
     pub mod otlp_grpc_overload;
+    pub mod otlp_invalid_utf8;
     pub mod otlp_prometheus;
     pub mod otlp_protocol;
     pub mod otlp_python;
@@ -40,7 +42,9 @@ mod e2e {
     pub mod quality_pipeline;
     pub mod quality_rules;
     pub mod quality_statsd;
+    pub mod redact_everywhere;
     pub mod reload;
+    pub mod scrape_memory;
     pub mod secrets;
     pub mod sparse_series;
     pub mod statsd_clients;

@@ -1,10 +1,12 @@
 //! OTLP request bodies (protobuf or JSON, metrics, traces or logs, chosen by the first byte) through
 //! decoding and the shared ingest core: malformed input must be refused, valid input converted,
-//! and nothing may panic.
+//! and nothing may panic. A protobuf body that fails to decode also goes through the lenient
+//! repair, whose output must then decode.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use meterd::config::Config;
+use meterd::otlp::lenient::{repair, Signal};
 use meterd::receivers::otlp::http::{decode, Encoding};
 use meterd::receivers::otlp::ingest::Ingest;
 use meterd::pipeline::{Pipeline, Snapshot};
@@ -26,21 +28,44 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, body)) = data.split_first() else { return };
     let enc = if selector & 1 == 0 { Encoding::Protobuf } else { Encoding::Json };
     let ingest = ingest();
+    // What the servers do on a decode failure: repair, then decode the repaired body.
+    let fallback = |signal| (enc == Encoding::Protobuf).then(|| repair(signal, body)).flatten();
     match (selector >> 1) % 3 {
-        0 => {
-            if let Ok(req) = decode::<ExportMetricsServiceRequest>(enc, body) {
+        0 => match decode::<ExportMetricsServiceRequest>(enc, body) {
+            Ok(req) => {
                 let _ = ingest.metrics(&req);
             }
-        }
-        1 => {
-            if let Ok(req) = decode::<ExportTraceServiceRequest>(enc, body) {
+            Err(_) => {
+                if let Some(r) = fallback(Signal::Metrics) {
+                    let req = decode::<ExportMetricsServiceRequest>(enc, &r.body)
+                        .expect("a repaired body decodes");
+                    let _ = ingest.metrics(&req);
+                }
+            }
+        },
+        1 => match decode::<ExportTraceServiceRequest>(enc, body) {
+            Ok(req) => {
                 let _ = ingest.traces(&req);
             }
-        }
-        _ => {
-            if let Ok(req) = decode::<ExportLogsServiceRequest>(enc, body) {
+            Err(_) => {
+                if let Some(r) = fallback(Signal::Traces) {
+                    let req = decode::<ExportTraceServiceRequest>(enc, &r.body)
+                        .expect("a repaired body decodes");
+                    let _ = ingest.traces(&req);
+                }
+            }
+        },
+        _ => match decode::<ExportLogsServiceRequest>(enc, body) {
+            Ok(req) => {
                 let _ = ingest.logs(&req);
             }
-        }
+            Err(_) => {
+                if let Some(r) = fallback(Signal::Logs) {
+                    let req = decode::<ExportLogsServiceRequest>(enc, &r.body)
+                        .expect("a repaired body decodes");
+                    let _ = ingest.logs(&req);
+                }
+            }
+        },
     }
 });

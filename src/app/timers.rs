@@ -1,6 +1,7 @@
 //! The agent's timers: the store's coarse clock (with series expiry and the memory guard) and the
 //! budget gauges' refresh. Each runs until shutdown.
 
+use crate::health::Health;
 use crate::pipeline::Pipeline;
 use crate::telemetry::{self, catalogue};
 use std::sync::Arc;
@@ -13,6 +14,7 @@ const BUDGET_GAUGE_REFRESH: Duration = Duration::from_secs(5);
 /// steps the memory guard, and every 5 s it expires idle series.
 pub async fn store_clock(
     pipeline: Arc<Pipeline>,
+    health: Arc<Health>,
     started: Instant,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -29,7 +31,7 @@ pub async fn store_clock(
         store.set_now_ms(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
         if last_memory_check.elapsed() >= Duration::from_secs(1) {
             last_memory_check = Instant::now();
-            check_memory(&pipeline, &mut guard);
+            check_memory(&pipeline, &health, &mut guard);
         }
         if last_sweep.elapsed() >= Duration::from_secs(5) {
             last_sweep = Instant::now();
@@ -51,8 +53,11 @@ pub async fn budget_gauges(pipeline: Arc<Pipeline>, mut shutdown: watch::Receive
     }
 }
 
-/// One memory guard step: reads RSS, applies the configured limit (reloadable), flips shedding.
-fn check_memory(pipeline: &Pipeline, guard: &mut crate::memory::MemoryGuard) {
+/// One memory guard step: reads RSS and the store's size, applies the configured limit
+/// (reloadable), flips shedding, and says so on `/readyz` (still 200: a sidecar that sheds new
+/// series must not take its app's pod out of service).
+fn check_memory(pipeline: &Pipeline, health: &Health, guard: &mut crate::memory::MemoryGuard) {
+    use crate::memory::{Change, Reading};
     let limit = pipeline
         .snapshot()
         .config
@@ -63,26 +68,51 @@ fn check_memory(pipeline: &Pipeline, guard: &mut crate::memory::MemoryGuard) {
     let Some(rss) = crate::expose::process::read().resident_bytes else {
         return;
     };
-    if let Some(shedding) = guard.update(rss as u64) {
-        let store = pipeline.store();
-        store.set_shedding(shedding);
-        if shedding {
+    let store = pipeline.store();
+    let series = store.series_count() as u64;
+    let Some(change) = guard.update(Reading {
+        rss_bytes: rss as u64,
+        series,
+    }) else {
+        return;
+    };
+    let shedding = change == Change::Shed;
+    store.set_shedding(shedding);
+    match change {
+        Change::Shed => {
             tracing::warn!(
                 rss_bytes = rss,
                 limit_bytes = limit,
-                "memory limit reached: shedding new series, OTLP answers retry-later"
+                series,
+                "memory limit reached: shedding new series (samples of existing series and spend \
+                 still flow)"
             );
-        } else {
-            tracing::info!(
-                rss_bytes = rss,
-                "memory back under the limit: accepting new series"
+            health.degrade(
+                "memory",
+                Some(format!(
+                    "shedding new series: resident memory {rss} bytes reached limits.max_memory \
+                     ({limit} bytes) holding {series} series"
+                )),
             );
         }
-        telemetry::gauge(
-            store,
-            &catalogue::MEMORY_SHEDDING,
-            &[],
-            if shedding { 1.0 } else { 0.0 },
-        );
+        Change::ReleasedRss | Change::ReleasedHeld => {
+            tracing::info!(
+                rss_bytes = rss,
+                series,
+                released_on = if change == Change::ReleasedRss {
+                    "resident memory"
+                } else {
+                    "series held"
+                },
+                "memory guard released: accepting new series"
+            );
+            health.degrade("memory", None);
+        }
     }
+    telemetry::gauge(
+        store,
+        &catalogue::MEMORY_SHEDDING,
+        &[],
+        if shedding { 1.0 } else { 0.0 },
+    );
 }

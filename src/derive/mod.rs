@@ -67,6 +67,14 @@ impl Deriver {
         self.redactor.apply(labels)
     }
 
+    /// The redacted form of an exemplar's labels, or `None` when no rule applies.
+    pub fn redact_exemplar(
+        &self,
+        exemplar: &crate::model::Exemplar,
+    ) -> Option<crate::model::Exemplar> {
+        self.redactor.apply_exemplar(exemplar)
+    }
+
     /// Whether [`Deriver::redact`] would change a label set with these names.
     pub fn redacts<'a>(&self, names: impl Iterator<Item = &'a str>) -> bool {
         self.redactor.touches(names)

@@ -5,5 +5,6 @@ pub mod admin;
 pub mod api;
 pub mod process;
 pub mod server;
+pub mod shared_render;
 pub mod text;
 pub mod usage;

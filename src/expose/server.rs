@@ -40,6 +40,8 @@ pub struct HttpState {
     pub reloader: Option<Arc<dyn Reload>>,
     /// The state file, for the usage API's past buckets (`None`: live buckets only).
     pub state: Option<Arc<crate::state::StateFile>>,
+    /// Concurrent scrapes share one render (see [`super::shared_render`]).
+    pub renders: Arc<super::shared_render::SharedRender>,
 }
 
 pub fn router(state: HttpState) -> Router {
@@ -82,17 +84,28 @@ async fn metrics(State(st): State<HttpState>, headers: HeaderMap) -> Response {
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(accepts_gzip);
-    // Rendering 100k series is CPU work: keep it off the async workers that serve ingest.
-    let result = tokio::task::spawn_blocking(move || scrape(&st, format, gzip)).await;
+    // Rendering 100k series is CPU work: keep it off the async workers that serve ingest; and
+    // render once for all the scrapes that arrive while it runs, so scrapers do not multiply memory.
+    let slot = usize::from(format == Format::OpenMetrics) * 2 + usize::from(gzip);
+    let renderer = st.clone();
+    let (result, served) = st
+        .renders
+        .get(slot, move || {
+            scrape(&renderer, format, gzip)
+                .map(bytes::Bytes::from)
+                .map_err(|e| format!("gzip failed: {e}"))
+        })
+        .await;
+    count_scrape(&st, format, served);
     match result {
-        Ok(Ok((body, encoded))) => {
+        Ok(body) => {
             let mut resp = (StatusCode::OK, body).into_response();
             let h = resp.headers_mut();
             h.insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(format.content_type()),
             );
-            if encoded {
+            if gzip {
                 h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
             }
             h.insert(
@@ -101,20 +114,32 @@ async fn metrics(State(st): State<HttpState>, headers: HeaderMap) -> Response {
             );
             resp
         }
-        Ok(Err(e)) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("gzip failed: {e}\n"),
-        )
-            .into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("render failed: {e}\n"),
-        )
-            .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
     }
 }
 
-fn scrape(st: &HttpState, format: Format, gzip: bool) -> std::io::Result<(Vec<u8>, bool)> {
+/// Counted per request served, whether it rendered or joined a render in flight.
+fn count_scrape(st: &HttpState, format: Format, served: super::shared_render::Served) {
+    let store = st.pipeline.store();
+    telemetry::count(
+        store,
+        &catalogue::SCRAPES,
+        &[(
+            "format",
+            if format == Format::Text {
+                "text"
+            } else {
+                "openmetrics"
+            },
+        )],
+        1.0,
+    );
+    if served == super::shared_render::Served::Shared {
+        telemetry::count(store, &catalogue::SCRAPES_SHARED, &[], 1.0);
+    }
+}
+
+fn scrape(st: &HttpState, format: Format, gzip: bool) -> std::io::Result<Vec<u8>> {
     let started = Instant::now();
     let store = st.pipeline.store();
     super::process::record(store, st.start_time_unix);
@@ -140,20 +165,7 @@ fn scrape(st: &HttpState, format: Format, gzip: bool) -> std::io::Result<(Vec<u8
         &[],
         started.elapsed().as_secs_f64(),
     );
-    telemetry::count(
-        store,
-        &catalogue::SCRAPES,
-        &[(
-            "format",
-            if format == Format::Text {
-                "text"
-            } else {
-                "openmetrics"
-            },
-        )],
-        1.0,
-    );
-    Ok((body, gzip))
+    Ok(body)
 }
 
 /// `gzip` listed in Accept-Encoding with a non-zero quality.
@@ -177,14 +189,20 @@ async fn healthz() -> &'static str {
 
 async fn readyz(State(st): State<HttpState>) -> Response {
     let failures = st.health.failures();
+    let degraded: String = st
+        .health
+        .degradations()
+        .iter()
+        .map(|(k, v)| format!("degraded: {k}: {v}\n"))
+        .collect();
     if failures.is_empty() {
-        (StatusCode::OK, "ready\n").into_response()
+        (StatusCode::OK, format!("ready\n{degraded}")).into_response()
     } else {
         let body: String = failures
             .iter()
             .map(|(k, v)| format!("{k}: {v}\n"))
             .collect();
-        (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+        (StatusCode::SERVICE_UNAVAILABLE, format!("{body}{degraded}")).into_response()
     }
 }
 

@@ -4,6 +4,7 @@
 //! `receivers::otlp`.
 
 pub mod convert;
+pub mod lenient;
 
 pub use crate::config::otlp::{OtlpConfig, UsageSource};
 

@@ -231,7 +231,7 @@ catalogue! {
     );
     MEMORY_SHEDDING = gauge(
         "meterd_memory_shedding",
-        "1 while resident memory is above limits.max_memory and new series are shed.",
+        "1 while the memory guard sheds new series (resident memory reached limits.max_memory; see /readyz).",
         []
     );
     SERIES = gauge(
@@ -253,6 +253,11 @@ catalogue! {
         "meterd_scrapes",
         "Scrapes of /metrics served.",
         ["format"]
+    );
+    SCRAPES_SHARED = counter(
+        "meterd_scrapes_shared",
+        "Scrapes of /metrics served by joining a render already in flight for another scrape.",
+        []
     );
     SERIES_DROPPED = counter(
         "meterd_series_dropped",

@@ -5,27 +5,30 @@
 //! itself reports a protobuf decode failure as `INTERNAL` and an oversized message as
 //! `OUT_OF_RANGE`; [`StatusFix`] rewrites those trailers-only answers before they leave.
 //! The request size cap is `limits.max_request_bytes`, applied by tonic to the message and, for
-//! gzip, to its decompressed size.
+//! gzip, to its decompressed size. Messages are decoded leniently ([`lenient_server`]): items that
+//! do not decode are dropped and reported in `partial_success`, the rest is accepted.
+
+mod lenient_server;
 
 use super::ingest::{Ingest, Outcome, Signal, Transport};
+use lenient_server::{Dropped, LenientServer, Method};
 use opentelemetry_proto::tonic::collector::logs::v1::{
-    logs_service_server::{LogsService, LogsServiceServer},
-    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+    logs_service_server::LogsService, ExportLogsPartialSuccess, ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
 };
 use opentelemetry_proto::tonic::collector::metrics::v1::{
-    metrics_service_server::{MetricsService, MetricsServiceServer},
-    ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+    metrics_service_server::MetricsService, ExportMetricsPartialSuccess,
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    trace_service_server::{TraceService, TraceServiceServer},
-    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+    trace_service_server::TraceService, ExportTracePartialSuccess, ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
 };
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::sync::watch;
-use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
 
 #[derive(Clone)]
@@ -39,20 +42,24 @@ impl Svc {
     async fn run<R: Send + 'static>(
         &self,
         signal: Signal,
-        req: R,
+        req: Request<R>,
         work: fn(&Ingest, &R) -> Outcome,
     ) -> Result<Outcome, Status> {
+        let dropped = req.extensions().get::<Dropped>().map_or(0, |d| d.0);
+        let req = req.into_inner();
         let Some(permit) = self.ingest.try_permit() else {
             self.ingest.request(Transport::Grpc, signal, "overloaded");
             return Err(Status::unavailable(
-                "meterd is overloaded (otlp.max_concurrent_requests or limits.max_memory); retry with backoff",
+                "meterd is overloaded (otlp.max_concurrent_requests); retry with backoff",
             ));
         };
         let ingest = self.ingest.clone();
         let mark = self.ingest.spend_mark();
         let outcome = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            work(&ingest, &req)
+            let mut outcome = work(&ingest, &req);
+            ingest.dropped_undecodable(signal, &mut outcome, dropped);
+            outcome
         })
         .await
         .map_err(|_| Status::unavailable("request processing was interrupted; retry"))?;
@@ -83,9 +90,7 @@ impl MetricsService for Svc {
         &self,
         request: Request<ExportMetricsServiceRequest>,
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        let o = self
-            .run(Signal::Metrics, request.into_inner(), Ingest::metrics)
-            .await?;
+        let o = self.run(Signal::Metrics, request, Ingest::metrics).await?;
         Ok(Response::new(ExportMetricsServiceResponse {
             partial_success: partial(&o).then_some(ExportMetricsPartialSuccess {
                 rejected_data_points: o.rejected,
@@ -101,9 +106,7 @@ impl TraceService for Svc {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let o = self
-            .run(Signal::Traces, request.into_inner(), Ingest::traces)
-            .await?;
+        let o = self.run(Signal::Traces, request, Ingest::traces).await?;
         Ok(Response::new(ExportTraceServiceResponse {
             partial_success: partial(&o).then_some(ExportTracePartialSuccess {
                 rejected_spans: o.rejected,
@@ -119,9 +122,7 @@ impl LogsService for Svc {
         &self,
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        let o = self
-            .run(Signal::Logs, request.into_inner(), Ingest::logs)
-            .await?;
+        let o = self.run(Signal::Logs, request, Ingest::logs).await?;
         Ok(Response::new(ExportLogsServiceResponse {
             partial_success: partial(&o).then_some(ExportLogsPartialSuccess {
                 rejected_log_records: o.rejected,
@@ -130,6 +131,50 @@ impl LogsService for Svc {
         }))
     }
 }
+
+macro_rules! export_method {
+    ($marker:ident, $name:literal, $signal:expr, $req:ty, $resp:ty, $service:ident) => {
+        struct $marker;
+        impl Method for $marker {
+            const NAME: &'static str = $name;
+            const SIGNAL: crate::otlp::lenient::Signal = $signal;
+            type Req = $req;
+            type Resp = $resp;
+            type Handler = Svc;
+            fn call(
+                handler: Arc<Svc>,
+                req: Request<$req>,
+            ) -> Pin<Box<dyn Future<Output = Result<Response<$resp>, Status>> + Send>> {
+                Box::pin(async move { <Svc as $service>::export(&handler, req).await })
+            }
+        }
+    };
+}
+
+export_method!(
+    MetricsExport,
+    "opentelemetry.proto.collector.metrics.v1.MetricsService",
+    crate::otlp::lenient::Signal::Metrics,
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+    MetricsService
+);
+export_method!(
+    TraceExport,
+    "opentelemetry.proto.collector.trace.v1.TraceService",
+    crate::otlp::lenient::Signal::Traces,
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+    TraceService
+);
+export_method!(
+    LogsExport,
+    "opentelemetry.proto.collector.logs.v1.LogsService",
+    crate::otlp::lenient::Signal::Logs,
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+    LogsService
+);
 
 fn signal_of(path: &str) -> Signal {
     if path.contains(".trace.") {
@@ -262,18 +307,10 @@ where
     let svc = Svc {
         ingest: ingest.clone(),
     };
-    let metrics = MetricsServiceServer::new(svc.clone())
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip)
-        .max_decoding_message_size(max);
-    let traces = TraceServiceServer::new(svc.clone())
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip)
-        .max_decoding_message_size(max);
-    let logs = LogsServiceServer::new(svc)
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip)
-        .max_decoding_message_size(max);
+    let svc = Arc::new(svc);
+    let metrics = LenientServer::<MetricsExport>::new(svc.clone(), max);
+    let traces = LenientServer::<TraceExport>::new(svc.clone(), max);
+    let logs = LenientServer::<LogsExport>::new(svc, max);
     let per_connection = ingest.max_concurrent_requests();
     let result = tonic::transport::Server::builder()
         // Requests are decoded before a permit is taken: this bounds how many one connection

@@ -11,6 +11,7 @@
 
 mod body;
 mod decode;
+mod repair;
 
 pub use body::Budget;
 pub use decode::{decode, decode_metrics, gunzip, media_type, Encoding, Refusal};
@@ -131,7 +132,7 @@ where
             StatusCode::SERVICE_UNAVAILABLE,
             tonic::Code::Unavailable,
             "overloaded",
-            "meterd is overloaded (otlp.max_concurrent_requests or limits.max_memory); retry after the Retry-After delay".into(),
+            "meterd is overloaded (otlp.max_concurrent_requests); retry after the Retry-After delay".into(),
         );
         return refusal_response(enc, &r);
     };
@@ -140,13 +141,20 @@ where
     let mark = ingest.spend_mark();
     let done = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let req: Req = if received.gzip {
-            decoder(enc, &gunzip(&received.raw, max_decompressed)?)?
+        let (req, dropped) = if received.gzip {
+            repair::decode(
+                decoder,
+                enc,
+                signal,
+                &gunzip(&received.raw, max_decompressed)?,
+            )?
         } else {
-            decoder(enc, &received.raw)?
+            repair::decode(decoder, enc, signal, &received.raw)?
         };
         drop(received);
-        Ok::<Outcome, Refusal>(work(&worker, &req))
+        let mut outcome = work(&worker, &req);
+        worker.dropped_undecodable(signal, &mut outcome, dropped);
+        Ok::<Outcome, Refusal>(outcome)
     })
     .await;
     match done {

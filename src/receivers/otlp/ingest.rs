@@ -85,12 +85,11 @@ impl Ingest {
         })
     }
 
-    /// A slot for one request, or `None` when `max_concurrent_requests` are in flight or the memory
-    /// guard is shedding load (the caller answers with its protocol's retryable overload code).
+    /// A slot for one request, or `None` when `max_concurrent_requests` are in flight (the caller
+    /// answers with its protocol's retryable overload code). The memory guard does not refuse
+    /// requests: while it sheds, the store refuses new series only, so points of existing series and
+    /// spend (which folds into the `_overflow` series) keep flowing.
     pub fn try_permit(&self) -> Option<OwnedSemaphorePermit> {
-        if self.pipeline.overloaded() {
-            return None;
-        }
         self.permits.clone().try_acquire_owned().ok()
     }
 
@@ -178,6 +177,39 @@ impl Ingest {
             &[("signal", signal.as_str()), ("reason", reason)],
             n as f64,
         );
+    }
+
+    /// Accounts for the items a lenient decode dropped ([`crate::otlp::lenient`]): counted as received
+    /// and rejected (`invalid_encoding`), and reported in the request's `partial_success`.
+    pub fn dropped_undecodable(&self, signal: Signal, outcome: &mut Outcome, n: i64) {
+        let Ok(count) = u64::try_from(n) else {
+            return;
+        };
+        if count == 0 {
+            return;
+        }
+        self.received(signal, count);
+        self.rejected(signal, "invalid_encoding", count);
+        let what = item_name(signal);
+        let note = format!(
+            "{n} {what} rejected: not valid protobuf (e.g. a string that is not UTF-8); the rest \
+             of the request was accepted"
+        );
+        outcome.rejected = outcome.rejected.saturating_add(n);
+        if outcome.message.is_empty() {
+            outcome.message = note;
+        } else {
+            outcome.message = format!("{}; {note}", outcome.message);
+        }
+    }
+
+    /// The pure repair's name for a signal.
+    pub fn lenient_signal(signal: Signal) -> crate::otlp::lenient::Signal {
+        match signal {
+            Signal::Metrics => crate::otlp::lenient::Signal::Metrics,
+            Signal::Traces => crate::otlp::lenient::Signal::Traces,
+            Signal::Logs => crate::otlp::lenient::Signal::Logs,
+        }
     }
 
     /// `Some(outcome)` rejecting everything when a request carries more items than allowed.

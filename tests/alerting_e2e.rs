@@ -350,6 +350,18 @@ fn app_traffic(agent: &Agent, round: u32) {
 /// panels fall back to `or vector(0)`, so they still show 0 rather than nothing.
 const MAY_BE_ABSENT: &[(&str, &str)] = &[
     (
+        "meterd_statsd_warnings_total",
+        "needs a StatsD line kept despite a malformed part",
+    ),
+    (
+        "meterd_notifications_total",
+        "needs a notification webhook configured",
+    ),
+    (
+        "meterd_usage_rows_folded_total",
+        "needs more usage rows in a bucket than usage.max_rows_per_bucket",
+    ),
+    (
         "meterd_statsd_packets_dropped_total",
         "drops need an overloaded receiver",
     ),

@@ -16,6 +16,7 @@ use crate::pipeline::Pipeline;
 use crate::state::StateFile;
 use crate::store::Store;
 use crate::telemetry::{self, catalogue};
+use http::Method;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -160,42 +161,29 @@ async fn deliver(
 }
 
 async fn post(w: &WebhookConfig, body: &serde_json::Value) -> Result<(), String> {
-    use http_body_util::{BodyExt, Full};
     let (target, path) = split(&w.url)?;
-    let send = async {
-        let stream = tokio::net::TcpStream::connect((target.host.as_str(), target.port))
-            .await
-            .map_err(|e| format!("connect {}:{}: {e}", target.host, target.port))?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .map_err(|e| format!("http handshake: {e}"))?;
-        let conn = tokio::spawn(conn);
-        let mut req = http::Request::post(path.as_str())
-            .header(http::header::HOST, target.authority())
-            .header(http::header::CONTENT_TYPE, "application/json");
-        if let Some(t) = &w.bearer_token {
-            req = req.header(http::header::AUTHORIZATION, format!("Bearer {t}"));
-        }
-        let req = req
-            .body(Full::new(bytes::Bytes::from(body.to_string())))
-            .map_err(|e| format!("request: {e}"))?;
-        let resp = sender
-            .send_request(req)
-            .await
-            .map_err(|e| format!("POST: {e}"))?;
-        let status = resp.status();
-        let _ = resp.into_body().collect().await;
-        conn.abort();
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(format!("HTTP {status}"))
-        }
-    };
-    tokio::time::timeout(w.timeout.0, send)
-        .await
-        .map_err(|_| format!("no answer within {:?}", w.timeout.0))?
+    let auth = w.bearer_token.as_ref().map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(a) = &auth {
+        headers.push(("authorization", a.as_str()));
+    }
+    let body = bytes::Bytes::from(body.to_string());
+    // A receiver's answer is not read beyond a small cap: only its status matters.
+    let (status, _) = crate::net::client::request(
+        &target,
+        Method::POST,
+        &path,
+        &headers,
+        Some(body),
+        64 << 10,
+        w.timeout.0,
+    )
+    .await?;
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!("HTTP {status}"))
+    }
 }
 
 /// `http://host:port/path?q` -> the connection target and the request path.

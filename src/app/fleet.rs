@@ -10,9 +10,11 @@
 use crate::config::fleet::Target;
 use crate::derive::budget::fleet::parse_response;
 use crate::model::Labels;
+use crate::net::client::request;
 use crate::pipeline::{Pipeline, Snapshot};
 use crate::telemetry::catalogue;
 use crate::telemetry::{self, RateLimit};
+use http::Method;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -100,55 +102,25 @@ pub async fn query(
     promql: &str,
     timeout: Duration,
 ) -> Result<Vec<(Labels, f64)>, String> {
-    use http_body_util::{BodyExt, Empty, Limited};
     let path = format!(
         "{}/api/v1/query?query={}",
         target.prefix,
         percent_encode(promql)
     );
-    let fetch = async {
-        let stream = tokio::net::TcpStream::connect((target.host.as_str(), target.port))
-            .await
-            .map_err(|e| format!("connect {}:{}: {e}", target.host, target.port))?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .map_err(|e| format!("http handshake: {e}"))?;
-        let conn = tokio::spawn(conn);
-        let mut req = http::Request::get(path.as_str())
-            .header(http::header::HOST, target.authority())
-            .header(http::header::ACCEPT, "application/json");
-        for (k, v) in headers {
-            req = req.header(k.as_str(), v.as_str());
+    let mut sent: Vec<(&str, &str)> = vec![("accept", "application/json")];
+    sent.extend(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let (status, body) =
+        request(target, Method::GET, &path, &sent, None, MAX_BODY, timeout).await?;
+    if !status.is_success() && body.is_empty() {
+        return Err(format!("HTTP {status}"));
+    }
+    parse_response(&body).map_err(|e| {
+        if status.is_success() {
+            e
+        } else {
+            format!("HTTP {status}: {e}")
         }
-        let req = req
-            .body(Empty::<bytes::Bytes>::new())
-            .map_err(|e| format!("request: {e}"))?;
-        let resp = sender
-            .send_request(req)
-            .await
-            .map_err(|e| format!("request: {e}"))?;
-        let status = resp.status();
-        let body = Limited::new(resp.into_body(), MAX_BODY)
-            .collect()
-            .await
-            .map_err(|e| format!("reading response: {e}"))?
-            .to_bytes();
-        conn.abort();
-        if !status.is_success() && body.is_empty() {
-            return Err(format!("HTTP {status}"));
-        }
-        parse_response(&body).map_err(|e| {
-            if status.is_success() {
-                e
-            } else {
-                format!("HTTP {status}: {e}")
-            }
-        })
-    };
-    tokio::time::timeout(timeout, fetch)
-        .await
-        .map_err(|_| format!("no answer within {timeout:?}"))?
+    })
 }
 
 #[cfg(test)]

@@ -52,47 +52,27 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_BODY: usize = 512 << 20;
 
 async fn get(target: &Target, path: &str, token: Option<&str>) -> Result<Vec<u8>, String> {
-    use http_body_util::{BodyExt, Empty, Limited};
-    let fetch = async {
-        let stream = tokio::net::TcpStream::connect((target.host.as_str(), target.port))
-            .await
-            .map_err(|e| format!("connect {}:{}: {e}", target.host, target.port))?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .map_err(|e| format!("http handshake: {e}"))?;
-        let conn = tokio::spawn(conn);
-        let full = format!("{}{path}", target.prefix);
-        let mut req =
-            http::Request::get(full.as_str()).header(http::header::HOST, target.authority());
-        if let Some(t) = token {
-            req = req.header(http::header::AUTHORIZATION, format!("Bearer {t}"));
-        }
-        let req = req
-            .body(Empty::<bytes::Bytes>::new())
-            .map_err(|e| format!("request: {e}"))?;
-        let resp = sender
-            .send_request(req)
-            .await
-            .map_err(|e| format!("GET {full}: {e}"))?;
-        let status = resp.status();
-        let body = Limited::new(resp.into_body(), MAX_BODY)
-            .collect()
-            .await
-            .map_err(|e| format!("GET {full}: reading response: {e}"))?
-            .to_bytes();
-        conn.abort();
-        if !status.is_success() {
-            return Err(format!(
-                "GET {full}: HTTP {status}: {}",
-                String::from_utf8_lossy(&body).trim()
-            ));
-        }
-        Ok(body.to_vec())
-    };
-    tokio::time::timeout(TIMEOUT, fetch)
-        .await
-        .map_err(|_| format!("GET {path}: no answer within {TIMEOUT:?}"))?
+    let full = format!("{}{path}", target.prefix);
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
+    let (status, body) = crate::net::client::request(
+        target,
+        http::Method::GET,
+        &full,
+        &headers,
+        None,
+        MAX_BODY,
+        TIMEOUT,
+    )
+    .await
+    .map_err(|e| format!("GET {full}: {e}"))?;
+    if !status.is_success() {
+        return Err(format!(
+            "GET {full}: HTTP {status}: {}",
+            String::from_utf8_lossy(&body).trim()
+        ));
+    }
+    Ok(body.to_vec())
 }
 
 fn femto(text: &str) -> Result<u128, String> {

@@ -1,11 +1,11 @@
-//! OTLP load: pre-encoded ExportMetricsServiceRequest / ExportTraceServiceRequest batches sent over
-//! gRPC (the generated tonic client) or HTTP/protobuf, several requests in flight.
+//! OTLP load: ExportMetricsServiceRequest / ExportTraceServiceRequest batches encoded once and sent
+//! as bytes over gRPC (a raw-bytes codec on tonic's client) or HTTP/protobuf, one connection per
+//! sender with several requests in flight on each, so one load process can saturate meterd.
 
 use crate::probe::Run;
 use crate::Common;
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
+use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{
@@ -36,6 +36,9 @@ pub struct Args {
     /// Distinct series (metrics) or models (spans).
     #[arg(long, default_value_t = 10_000)]
     pub series: usize,
+    /// Requests in flight at once on each sender's connection.
+    #[arg(long, default_value_t = 4)]
+    pub inflight: usize,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, PartialEq)]
@@ -202,36 +205,34 @@ pub fn run(a: Args) -> Result<(), String> {
         Transport::Grpc => "http://127.0.0.1:4317".into(),
         Transport::Http => "http://127.0.0.1:4318".into(),
     });
-    // A handful of distinct pre-built requests cycle, so the load measures meterd, not the encoder.
+    // A handful of distinct requests, encoded once before the clock starts: the load measures
+    // meterd, not the encoder (spans only get their trace ids patched per request).
     let variants = (a.series / a.batch.max(1)).clamp(1, 16);
+    let bodies = Arc::new(Bodies::new(a.kind, a.batch, a.series, variants));
     let run = Run::start(&a.common.metrics, a.common.pid)?;
     let sent = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + a.common.duration;
     let result: Result<(), String> = rt.block_on(async {
         let mut tasks = tokio::task::JoinSet::new();
         for k in 0..a.common.senders.max(1) {
-            let sent = sent.clone();
-            let endpoint = endpoint.clone();
-            let (kind, transport, batch, series) = (a.kind, a.transport, a.batch, a.series);
-            tasks.spawn(async move {
-                let mut client = Client::connect(transport, &endpoint).await?;
-                let mut i = k;
-                while Instant::now() < deadline {
-                    let offset = (i % variants) * batch;
-                    let req = match kind {
-                        Kind::Metrics => Request::Metrics(metrics_request(batch, series, offset)),
-                        Kind::Spans => {
-                            // Unique per sender and request.
-                            let round = ((k as u64) << 48) | i as u64;
-                            Request::Spans(spans_request(batch, series, offset, round))
-                        }
-                    };
-                    client.send(req).await?;
-                    sent.fetch_add(batch as u64, Ordering::Relaxed);
-                    i += 1;
-                }
-                Ok::<(), String>(())
-            });
+            // One connection per sender, `inflight` requests on it at once.
+            let client = Client::connect(a.transport, &endpoint).await?;
+            for j in 0..a.inflight.max(1) {
+                let (sent, bodies, mut client) = (sent.clone(), bodies.clone(), client.clone());
+                let (kind, batch) = (a.kind, a.batch);
+                tasks.spawn(async move {
+                    let task = ((k as u64) << 8) | j as u64;
+                    let mut i = task as usize;
+                    while Instant::now() < deadline {
+                        // Unique per task and request: the same span again is a retry.
+                        let round = (task << 40) | i as u64;
+                        client.send(kind, bodies.body(i, round)).await?;
+                        sent.fetch_add(batch as u64, Ordering::Relaxed);
+                        i += 1;
+                    }
+                    Ok::<(), String>(())
+                });
+            }
         }
         while let Some(r) = tasks.join_next().await {
             r.map_err(|e| e.to_string())??;
@@ -255,18 +256,114 @@ pub fn run(a: Args) -> Result<(), String> {
     )
 }
 
-enum Request {
-    Metrics(ExportMetricsServiceRequest),
-    Spans(ExportTraceServiceRequest),
+/// Pre-encoded request bodies, and where each span's trace id holds its round.
+struct Bodies {
+    templates: Vec<Bytes>,
+    /// Per template: offsets of the 8 round bytes of every trace id (spans only).
+    rounds: Vec<Vec<usize>>,
 }
 
-struct GrpcClients {
-    metrics: MetricsServiceClient<tonic::transport::Channel>,
-    traces: TraceServiceClient<tonic::transport::Channel>,
+/// What the round bytes of a template hold until a request patches them.
+const ROUND_MARK: u64 = 0x6d65_7465_7264_4c44;
+
+impl Bodies {
+    fn new(kind: Kind, batch: usize, series: usize, variants: usize) -> Bodies {
+        let mut templates = Vec::with_capacity(variants);
+        let mut rounds = Vec::with_capacity(variants);
+        for v in 0..variants {
+            let offset = v * batch;
+            let body = match kind {
+                Kind::Metrics => metrics_request(batch, series, offset).encode_to_vec(),
+                Kind::Spans => spans_request(batch, series, offset, ROUND_MARK).encode_to_vec(),
+            };
+            // A trace id is field 1, 16 bytes: `0a 10`, then the round (big-endian).
+            let mut mark = vec![0x0a, 0x10];
+            mark.extend_from_slice(&ROUND_MARK.to_be_bytes());
+            let at = match kind {
+                Kind::Metrics => Vec::new(),
+                Kind::Spans => body
+                    .windows(mark.len())
+                    .enumerate()
+                    .filter(|(_, w)| *w == &mark[..])
+                    .map(|(i, _)| i + 2)
+                    .collect(),
+            };
+            templates.push(Bytes::from(body));
+            rounds.push(at);
+        }
+        Bodies { templates, rounds }
+    }
+
+    /// Request `i`'s body; spans get `round` in their trace ids (one copy of the template).
+    fn body(&self, i: usize, round: u64) -> Bytes {
+        let v = i % self.templates.len();
+        let at = &self.rounds[v];
+        if at.is_empty() {
+            return self.templates[v].clone();
+        }
+        let mut body = self.templates[v].to_vec();
+        for &o in at {
+            body[o..o + 8].copy_from_slice(&round.to_be_bytes());
+        }
+        Bytes::from(body)
+    }
 }
 
+/// Sends an already encoded request as the message of a gRPC call, and ignores the answer's
+/// content (a failure arrives as the call's status).
+#[derive(Clone, Copy, Default)]
+struct RawCodec;
+
+struct RawEncoder;
+struct SkipDecoder;
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = ();
+    type Encoder = RawEncoder;
+    type Decoder = SkipDecoder;
+
+    fn encoder(&mut self) -> RawEncoder {
+        RawEncoder
+    }
+
+    fn decoder(&mut self) -> SkipDecoder {
+        SkipDecoder
+    }
+}
+
+impl tonic::codec::Encoder for RawEncoder {
+    type Item = Bytes;
+    type Error = tonic::Status;
+
+    fn encode(
+        &mut self,
+        item: Bytes,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        use bytes::BufMut;
+        dst.put(item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for SkipDecoder {
+    type Item = ();
+    type Error = tonic::Status;
+
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<()>, tonic::Status> {
+        use bytes::Buf;
+        src.advance(src.remaining());
+        Ok(Some(()))
+    }
+}
+
+#[derive(Clone)]
 enum Client {
-    Grpc(Box<GrpcClients>),
+    Grpc(tonic::client::Grpc<tonic::transport::Channel>),
     Http(reqwest::Client, String),
 }
 
@@ -279,33 +376,35 @@ impl Client {
                     .connect()
                     .await
                     .map_err(|e| format!("connect {endpoint}: {e}"))?;
-                Ok(Client::Grpc(Box::new(GrpcClients {
-                    metrics: MetricsServiceClient::new(channel.clone()),
-                    traces: TraceServiceClient::new(channel),
-                })))
+                Ok(Client::Grpc(tonic::client::Grpc::new(channel)))
             }
             Transport::Http => Ok(Client::Http(reqwest::Client::new(), endpoint.to_string())),
         }
     }
 
-    async fn send(&mut self, req: Request) -> Result<(), String> {
-        match (self, req) {
-            (Client::Grpc(g), Request::Metrics(r)) => g
-                .metrics
-                .export(r)
+    async fn send(&mut self, kind: Kind, body: Bytes) -> Result<(), String> {
+        match self {
+            Client::Grpc(g) => {
+                let path = match kind {
+                    Kind::Metrics => {
+                        "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
+                    }
+                    Kind::Spans => "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+                };
+                g.ready().await.map_err(|e| e.to_string())?;
+                g.unary(
+                    tonic::Request::new(body),
+                    http::uri::PathAndQuery::from_static(path),
+                    RawCodec,
+                )
                 .await
                 .map(|_| ())
-                .map_err(|e| e.to_string()),
-            (Client::Grpc(g), Request::Spans(r)) => g
-                .traces
-                .export(r)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-            (Client::Http(c, base), req) => {
-                let (path, body) = match req {
-                    Request::Metrics(r) => ("/v1/metrics", r.encode_to_vec()),
-                    Request::Spans(r) => ("/v1/traces", r.encode_to_vec()),
+                .map_err(|e| e.to_string())
+            }
+            Client::Http(c, base) => {
+                let path = match kind {
+                    Kind::Metrics => "/v1/metrics",
+                    Kind::Spans => "/v1/traces",
                 };
                 let resp = c
                     .post(format!("{base}{path}"))

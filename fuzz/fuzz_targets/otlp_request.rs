@@ -1,11 +1,17 @@
 //! OTLP request bodies (protobuf or JSON, metrics, traces or logs, chosen by the first byte) through
 //! decoding and the shared ingest core: malformed input must be refused, valid input converted,
 //! and nothing may panic. A protobuf body that fails to decode also goes through the lenient
-//! repair, whose output must then decode.
+//! repair, whose output must then decode. A protobuf metrics body the in-place reader
+//! (`meterd::otlp::view`) accepts must decode with prost and translate exactly as prost's decode
+//! does.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use meterd::config::Config;
+use meterd::otlp::convert::metrics::{
+    convert_points, convert_points_view, count_points, count_points_view, target_infos,
+    target_infos_view, MetricsOut, Translation,
+};
 use meterd::otlp::lenient::{repair, Signal};
 use meterd::receivers::otlp::http::{decode, Encoding};
 use meterd::receivers::otlp::ingest::Ingest;
@@ -24,12 +30,38 @@ fn ingest() -> &'static Arc<Ingest> {
     })
 }
 
+fn translated(req: &ExportMetricsServiceRequest) -> String {
+    let t = Translation { promote: &[], usage: false, scope_labels: &[] };
+    let mut out = MetricsOut::default();
+    target_infos(req, &mut out.info);
+    let mut samples = Vec::new();
+    convert_points(req, &t, &mut out, &mut samples);
+    out.samples = samples;
+    format!("{} {out:?}", count_points(req))
+}
+
+fn in_place_agrees_with_prost(body: &[u8]) {
+    let prost = decode::<ExportMetricsServiceRequest>(Encoding::Protobuf, body);
+    let Ok(view) = meterd::otlp::view::decode(body) else { return };
+    let Ok(req) = prost else { panic!("prost decodes what the in-place reader accepts") };
+    let mut out = MetricsOut::default();
+    target_infos_view(&view, &mut out.info);
+    let mut samples = Vec::new();
+    convert_points_view(&view, &[], &mut out, &mut samples);
+    out.samples = samples;
+    assert_eq!(format!("{} {out:?}", count_points_view(&view)), translated(&req));
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, body)) = data.split_first() else { return };
     let enc = if selector & 1 == 0 { Encoding::Protobuf } else { Encoding::Json };
     let ingest = ingest();
     // What the servers do on a decode failure: repair, then decode the repaired body.
     let fallback = |signal| (enc == Encoding::Protobuf).then(|| repair(signal, body)).flatten();
+    if (selector >> 1) % 3 == 0 && enc == Encoding::Protobuf {
+        in_place_agrees_with_prost(body);
+        let _ = ingest.metrics_in_place(body);
+    }
     match (selector >> 1) % 3 {
         0 => match decode::<ExportMetricsServiceRequest>(enc, body) {
             Ok(req) => {

@@ -5,6 +5,8 @@
 
 pub mod convert;
 pub mod lenient;
+pub mod view;
+pub mod wire;
 
 pub use crate::config::otlp::{OtlpConfig, UsageSource};
 

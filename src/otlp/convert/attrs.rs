@@ -1,8 +1,48 @@
 //! Reading OTLP attributes: lookups without allocation, and the one rule for turning any
 //! `AnyValue` into label text.
 
+use crate::otlp::view::{Attr, AttrValue};
 use opentelemetry_proto::tonic::common::v1::{any_value::Value, AnyValue, KeyValue};
 use std::borrow::Cow;
+
+/// A data point attribute, decoded by prost or read in place ([`crate::otlp::view`]).
+pub trait Attribute {
+    fn key(&self) -> &str;
+    /// The value's label text ([`value_text`]), `None` when the attribute has no value.
+    fn text(&self) -> Option<Cow<'_, str>>;
+}
+
+impl Attribute for KeyValue {
+    fn key(&self) -> &str {
+        &self.key
+    }
+
+    fn text(&self) -> Option<Cow<'_, str>> {
+        self.value.as_ref()?.value.as_ref().map(value_text)
+    }
+}
+
+impl Attribute for Attr<'_> {
+    fn key(&self) -> &str {
+        self.key
+    }
+
+    fn text(&self) -> Option<Cow<'_, str>> {
+        match self.value {
+            AttrValue::None => None,
+            AttrValue::Str(s) => Some(Cow::Borrowed(s)),
+            AttrValue::Bool(b) => Some(Cow::Borrowed(if b { "true" } else { "false" })),
+            AttrValue::Int(i) => Some(Cow::Owned(i.to_string())),
+            AttrValue::Double(d) => Some(Cow::Owned(d.to_string())),
+            AttrValue::Other(raw) => {
+                let any = AttrValue::decode_other(raw)?;
+                any.value
+                    .as_ref()
+                    .map(|v| Cow::Owned(value_text(v).into_owned()))
+            }
+        }
+    }
+}
 
 pub fn get<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
     attrs

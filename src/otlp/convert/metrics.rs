@@ -7,10 +7,13 @@
 //! histograms as [`ttft::TtftPoint`]s, when metrics are the usage source.
 
 pub use super::exponential::{exponential_bounds, exponential_to_classic};
+pub use borrowed::{convert_points_view, count_points_view, target_infos_view};
 pub use sink::{Point, PointSink};
 
+mod borrowed;
 mod sink;
 
+use super::attrs::Attribute;
 use super::genai;
 use super::names::{metric_name, Shape};
 use super::resource::{common_labels, sanitized, sanitized_borrowed, sanitized_plain, target_info};
@@ -320,6 +323,16 @@ fn number(p: &NumberDataPoint) -> Option<f64> {
     }
 }
 
+/// What a histogram point's conversion reads, from either decoder.
+struct HistogramParts<'p> {
+    flags: u32,
+    count: u64,
+    sum: Option<f64>,
+    bucket_counts: &'p [u64],
+    explicit_bounds: &'p [f64],
+    start_unix_nanos: u64,
+}
+
 struct Ctx<'a> {
     common: &'a [(String, String)],
     options: Arc<FamilyOptions>,
@@ -332,10 +345,10 @@ struct Ctx<'a> {
 const INLINE_PAIRS: usize = 16;
 
 impl Ctx<'_> {
-    fn push(
+    fn push<A: Attribute>(
         &mut self,
         name: &Arc<str>,
-        attrs: &[KeyValue],
+        attrs: &[A],
         value: SampleValue,
         exemplar: Option<Exemplar>,
     ) {
@@ -391,20 +404,54 @@ impl Ctx<'_> {
         p: &NumberDataPoint,
         to_value: impl FnOnce(f64) -> Option<SampleValue>,
     ) {
+        let ex = || exemplar(&p.exemplars);
+        self.number_parts(name, p.flags, number(p), &p.attributes, ex, to_value);
+    }
+
+    /// A number point from its parts, decoded by prost or read in place.
+    fn number_parts<A: Attribute>(
+        &mut self,
+        name: &Arc<str>,
+        flags: u32,
+        v: Option<f64>,
+        attrs: &[A],
+        exemplar: impl FnOnce() -> Option<Exemplar>,
+        to_value: impl FnOnce(f64) -> Option<SampleValue>,
+    ) {
         self.out.points += 1;
-        if p.flags & NO_RECORDED_VALUE != 0 {
+        if flags & NO_RECORDED_VALUE != 0 {
             return;
         }
-        let Some(v) = number(p) else {
+        let Some(v) = v else {
             self.out.error(PointError::NoValue);
             return;
         };
         let Some(value) = to_value(v) else { return };
-        let ex = exemplar(&p.exemplars);
-        self.push(name, &p.attributes, value, ex);
+        let ex = exemplar();
+        self.push(name, attrs, value, ex);
     }
 
     fn histogram(&mut self, name: &Arc<str>, p: &HistogramDataPoint, cumulative: bool) {
+        let parts = HistogramParts {
+            flags: p.flags,
+            count: p.count,
+            sum: p.sum,
+            bucket_counts: &p.bucket_counts,
+            explicit_bounds: &p.explicit_bounds,
+            start_unix_nanos: p.start_time_unix_nano,
+        };
+        let ex = || exemplar(&p.exemplars);
+        self.histogram_parts(name, &parts, &p.attributes, ex, cumulative);
+    }
+
+    fn histogram_parts<A: Attribute>(
+        &mut self,
+        name: &Arc<str>,
+        p: &HistogramParts<'_>,
+        attrs: &[A],
+        exemplar: impl FnOnce() -> Option<Exemplar>,
+        cumulative: bool,
+    ) {
         self.out.points += 1;
         if p.flags & NO_RECORDED_VALUE != 0 {
             return;
@@ -425,8 +472,8 @@ impl Ctx<'_> {
                 return;
             }
             HistogramData {
-                bounds: Arc::from(p.explicit_bounds.as_slice()),
-                counts: p.bucket_counts.clone(),
+                bounds: Arc::from(p.explicit_bounds),
+                counts: p.bucket_counts.to_vec(),
                 sum: p.sum.unwrap_or(0.0),
                 count: p.count,
             }
@@ -434,13 +481,13 @@ impl Ctx<'_> {
         let value = if cumulative {
             SampleValue::HistogramSet {
                 data,
-                start_unix_nanos: p.start_time_unix_nano,
+                start_unix_nanos: p.start_unix_nanos,
             }
         } else {
             SampleValue::HistogramAdd(data)
         };
-        let ex = exemplar(&p.exemplars);
-        self.push(name, &p.attributes, value, ex);
+        let ex = exemplar();
+        self.push(name, attrs, value, ex);
     }
 
     fn exponential(

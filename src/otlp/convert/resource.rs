@@ -1,7 +1,7 @@
 //! Labels that come from where a metric was produced: the resource (`job`, `instance`, promoted
 //! attributes, `target_info`) and the instrumentation scope (`otel_scope_name`/`_version`).
 
-use super::attrs::value_text;
+use super::attrs::Attribute;
 use crate::model::Labels;
 use crate::names::sanitize_label_name;
 use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
@@ -40,16 +40,12 @@ pub fn sanitized(attrs: &[KeyValue]) -> Vec<(String, String)> {
 
 /// [`sanitized`] borrowing what needs no change (valid names, string values): most of a data
 /// point's labels, which are looked up far more often than they create a series.
-pub fn sanitized_borrowed(attrs: &[KeyValue]) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
+pub fn sanitized_borrowed<A: Attribute>(attrs: &[A]) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
     let mut v: Vec<(Cow<'_, str>, &str, Cow<'_, str>)> = attrs
         .iter()
         .filter_map(|kv| {
-            let val = kv.value.as_ref()?.value.as_ref()?;
-            Some((
-                sanitize_label_name(&kv.key),
-                kv.key.as_str(),
-                value_text(val),
-            ))
+            let text = kv.text()?;
+            Some((sanitize_label_name(kv.key()), kv.key(), text))
         })
         .collect();
     v.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(b.1)));
@@ -74,14 +70,16 @@ pub fn sanitized_borrowed(attrs: &[KeyValue]) -> Vec<(Cow<'_, str>, Cow<'_, str>
 /// [`sanitized_borrowed`] without allocating, for the usual point: every name already valid,
 /// every value text, no name twice. Writes the pairs (in the sender's order) to the front of `buf`
 /// and returns how many; `None` when the point needs the general path or does not fit.
-pub fn sanitized_plain<'a>(attrs: &'a [KeyValue], buf: &mut [(&'a str, &'a str)]) -> Option<usize> {
+pub fn sanitized_plain<'a, A: Attribute>(
+    attrs: &'a [A],
+    buf: &mut [(&'a str, &'a str)],
+) -> Option<usize> {
     let mut n = 0;
     for kv in attrs {
-        let Some(val) = kv.value.as_ref().and_then(|v| v.value.as_ref()) else {
+        let Some(text) = kv.text() else {
             continue;
         };
-        let (Cow::Borrowed(name), Cow::Borrowed(value)) =
-            (sanitize_label_name(&kv.key), value_text(val))
+        let (Cow::Borrowed(name), Cow::Borrowed(value)) = (sanitize_label_name(kv.key()), text)
         else {
             return None;
         };

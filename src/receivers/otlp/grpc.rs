@@ -11,14 +11,13 @@
 mod lenient_server;
 
 use super::ingest::{Ingest, Outcome, Signal, Transport};
-use lenient_server::{Dropped, LenientServer, Method};
+use lenient_server::{decode_lenient, Decoded, Dropped, LenientServer, Method};
 use opentelemetry_proto::tonic::collector::logs::v1::{
     logs_service_server::LogsService, ExportLogsPartialSuccess, ExportLogsServiceRequest,
     ExportLogsServiceResponse,
 };
 use opentelemetry_proto::tonic::collector::metrics::v1::{
-    metrics_service_server::MetricsService, ExportMetricsPartialSuccess,
-    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+    ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
     trace_service_server::TraceService, ExportTracePartialSuccess, ExportTraceServiceRequest,
@@ -43,7 +42,7 @@ impl Svc {
         &self,
         signal: Signal,
         req: Request<R>,
-        work: fn(&Ingest, &R) -> Outcome,
+        work: fn(&Ingest, &R) -> Result<Outcome, Status>,
     ) -> Result<Outcome, Status> {
         let dropped = req.extensions().get::<Dropped>().map_or(0, |d| d.0);
         let req = req.into_inner();
@@ -57,12 +56,12 @@ impl Svc {
         let mark = self.ingest.spend_mark();
         let outcome = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let mut outcome = work(&ingest, &req);
+            let mut outcome = work(&ingest, &req)?;
             ingest.dropped_undecodable(signal, &mut outcome, dropped);
-            outcome
+            Ok::<Outcome, Status>(outcome)
         })
         .await
-        .map_err(|_| Status::unavailable("request processing was interrupted; retry"))?;
+        .map_err(|_| Status::unavailable("request processing was interrupted; retry"))??;
         if let Err(e) = self.ingest.durable(mark).await {
             self.ingest.request(Transport::Grpc, signal, "not_durable");
             return Err(Status::unavailable(format!(
@@ -84,13 +83,37 @@ fn partial(o: &Outcome) -> bool {
     o.rejected > 0 || !o.message.is_empty()
 }
 
+/// A metrics export as received: read in place when it can be ([`Ingest::metrics_in_place`]),
+/// else decoded with prost (leniently) off the async threads.
+pub struct MetricsRequest(bytes::Bytes);
+
+fn metrics(ingest: &Ingest, req: &MetricsRequest) -> Result<Outcome, Status> {
+    if let Some(outcome) = ingest.metrics_in_place(&req.0) {
+        return Ok(outcome);
+    }
+    let signal = crate::otlp::lenient::Signal::Metrics;
+    let decoded = decode_lenient::<ExportMetricsServiceRequest>(signal, &req.0)?;
+    let mut outcome = ingest.metrics(&decoded.req);
+    ingest.dropped_undecodable(Signal::Metrics, &mut outcome, decoded.dropped);
+    Ok(outcome)
+}
+
+/// The generated `MetricsService` trait wants prost's request type; the server calls this.
 #[tonic::async_trait]
-impl MetricsService for Svc {
+trait MetricsExportHandler {
     async fn export(
         &self,
-        request: Request<ExportMetricsServiceRequest>,
+        request: Request<MetricsRequest>,
+    ) -> Result<Response<ExportMetricsServiceResponse>, Status>;
+}
+
+#[tonic::async_trait]
+impl MetricsExportHandler for Svc {
+    async fn export(
+        &self,
+        request: Request<MetricsRequest>,
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        let o = self.run(Signal::Metrics, request, Ingest::metrics).await?;
+        let o = self.run(Signal::Metrics, request, metrics).await?;
         Ok(Response::new(ExportMetricsServiceResponse {
             partial_success: partial(&o).then_some(ExportMetricsPartialSuccess {
                 rejected_data_points: o.rejected,
@@ -106,7 +129,9 @@ impl TraceService for Svc {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let o = self.run(Signal::Traces, request, Ingest::traces).await?;
+        let o = self
+            .run(Signal::Traces, request, |i, r| Ok(i.traces(r)))
+            .await?;
         Ok(Response::new(ExportTraceServiceResponse {
             partial_success: partial(&o).then_some(ExportTracePartialSuccess {
                 rejected_spans: o.rejected,
@@ -122,7 +147,9 @@ impl LogsService for Svc {
         &self,
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        let o = self.run(Signal::Logs, request, Ingest::logs).await?;
+        let o = self
+            .run(Signal::Logs, request, |i, r| Ok(i.logs(r)))
+            .await?;
         Ok(Response::new(ExportLogsServiceResponse {
             partial_success: partial(&o).then_some(ExportLogsPartialSuccess {
                 rejected_log_records: o.rejected,
@@ -133,14 +160,16 @@ impl LogsService for Svc {
 }
 
 macro_rules! export_method {
-    ($marker:ident, $name:literal, $signal:expr, $req:ty, $resp:ty, $service:ident) => {
+    ($marker:ident, $name:literal, $req:ty, $resp:ty, $service:ident, $decode:expr) => {
         struct $marker;
         impl Method for $marker {
             const NAME: &'static str = $name;
-            const SIGNAL: crate::otlp::lenient::Signal = $signal;
             type Req = $req;
             type Resp = $resp;
             type Handler = Svc;
+            fn decode(bytes: bytes::Bytes) -> Result<Decoded<$req>, Status> {
+                $decode(bytes)
+            }
             fn call(
                 handler: Arc<Svc>,
                 req: Request<$req>,
@@ -154,26 +183,29 @@ macro_rules! export_method {
 export_method!(
     MetricsExport,
     "opentelemetry.proto.collector.metrics.v1.MetricsService",
-    crate::otlp::lenient::Signal::Metrics,
-    ExportMetricsServiceRequest,
+    MetricsRequest,
     ExportMetricsServiceResponse,
-    MetricsService
+    MetricsExportHandler,
+    |bytes| Ok(Decoded {
+        req: MetricsRequest(bytes),
+        dropped: 0
+    })
 );
 export_method!(
     TraceExport,
     "opentelemetry.proto.collector.trace.v1.TraceService",
-    crate::otlp::lenient::Signal::Traces,
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
-    TraceService
+    TraceService,
+    |bytes: bytes::Bytes| decode_lenient(crate::otlp::lenient::Signal::Traces, &bytes)
 );
 export_method!(
     LogsExport,
     "opentelemetry.proto.collector.logs.v1.LogsService",
-    crate::otlp::lenient::Signal::Logs,
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
-    LogsService
+    LogsService,
+    |bytes: bytes::Bytes| decode_lenient(crate::otlp::lenient::Signal::Logs, &bytes)
 );
 
 fn signal_of(path: &str) -> Signal {

@@ -76,6 +76,9 @@ fn refusal_response(enc: Encoding, r: &Refusal) -> Response {
     resp
 }
 
+/// Handles a protobuf body without decoding it with prost, or says it cannot (`None`).
+type InPlace = fn(&Ingest, &[u8]) -> Option<Outcome>;
+
 #[allow(clippy::too_many_arguments)]
 async fn handle<Req, Resp>(
     ingest: Arc<Ingest>,
@@ -84,6 +87,7 @@ async fn handle<Req, Resp>(
     headers: HeaderMap,
     body: Body,
     decoder: fn(Encoding, &[u8]) -> Result<Req, Refusal>,
+    in_place: Option<InPlace>,
     work: fn(&Ingest, &Req) -> Outcome,
     respond: fn(Outcome) -> Resp,
 ) -> Response
@@ -141,16 +145,18 @@ where
     let mark = ingest.spend_mark();
     let done = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let (req, dropped) = if received.gzip {
-            repair::decode(
-                decoder,
-                enc,
-                signal,
-                &gunzip(&received.raw, max_decompressed)?,
-            )?
-        } else {
-            repair::decode(decoder, enc, signal, &received.raw)?
+        let inflated = match received.gzip {
+            true => Some(gunzip(&received.raw, max_decompressed)?),
+            false => None,
         };
+        let raw: &[u8] = inflated.as_deref().unwrap_or(&received.raw);
+        if let (Encoding::Protobuf, Some(in_place)) = (enc, in_place) {
+            if let Some(outcome) = in_place(&worker, raw) {
+                return Ok(outcome);
+            }
+        }
+        let (req, dropped) = repair::decode(decoder, enc, signal, raw)?;
+        drop(inflated);
         drop(received);
         let mut outcome = work(&worker, &req);
         worker.dropped_undecodable(signal, &mut outcome, dropped);
@@ -212,6 +218,7 @@ async fn metrics(
         headers,
         body,
         decode_metrics,
+        Some(Ingest::metrics_in_place),
         Ingest::metrics,
         |o| ExportMetricsServiceResponse {
             partial_success: partial(&o).then_some(ExportMetricsPartialSuccess {
@@ -236,6 +243,7 @@ async fn traces(
         headers,
         body,
         decode,
+        None,
         Ingest::traces,
         |o| ExportTraceServiceResponse {
             partial_success: partial(&o).then_some(ExportTracePartialSuccess {
@@ -260,6 +268,7 @@ async fn logs(
         headers,
         body,
         decode,
+        None,
         Ingest::logs,
         |o| ExportLogsServiceResponse {
             partial_success: partial(&o).then_some(ExportLogsPartialSuccess {

@@ -255,8 +255,49 @@ impl Ingest {
         };
         metrics::convert_points(req, &t, &mut out, &mut sink);
         let store_rejected = sink.rejected;
+        self.metrics_outcome(&out, store_rejected, cfg.otlp.max_usage_streams)
+    }
+
+    /// A protobuf metrics request read in place ([`crate::otlp::view`]): [`Self::metrics`]
+    /// without a `String` per attribute. `None` when prost must decode it instead: an encoding
+    /// the in-place reader leaves to prost (malformed ones included), or `usage_source: metrics`.
+    pub fn metrics_in_place(&self, body: &[u8]) -> Option<Outcome> {
+        let runtime = self.pipeline.snapshot();
+        let cfg = &runtime.config;
+        if cfg.otlp.usage_source == UsageSource::Metrics {
+            return None;
+        }
+        let req = crate::otlp::view::decode(body).ok()?;
+        if let Some(o) = self.over_cap(Signal::Metrics, metrics::count_points_view(&req)) {
+            return Some(o);
+        }
+        let mut out = metrics::MetricsOut::default();
+        metrics::target_infos_view(&req, &mut out.info);
+        for s in &out.info {
+            self.pipeline.sample(PROTOCOL, s);
+        }
+        let mut sink = StoreSink {
+            pipeline: &self.pipeline,
+            runtime: &runtime,
+            cache: FamilyCache::default(),
+            cached: None,
+            rejected: 0,
+        };
+        let promote = &cfg.otlp.resource_attributes_as_labels;
+        metrics::convert_points_view(&req, promote, &mut out, &mut sink);
+        let store_rejected = sink.rejected;
+        Some(self.metrics_outcome(&out, store_rejected, cfg.otlp.max_usage_streams))
+    }
+
+    fn metrics_outcome(
+        &self,
+        out: &metrics::MetricsOut,
+        store_rejected: u64,
+        max_usage_streams: usize,
+    ) -> Outcome {
+        let signal = Signal::Metrics;
         if !out.usage.is_empty() || !out.ttft.is_empty() {
-            self.usage_points(&out.usage, &out.ttft, cfg.otlp.max_usage_streams);
+            self.usage_points(&out.usage, &out.ttft, max_usage_streams);
         }
         for (d, n) in &out.ttft_dropped {
             self.ttft_dropped(*d, *n);

@@ -5,7 +5,7 @@
 //! undecodable items dropped) and the handler learns how many from the [`Dropped`] extension.
 
 use crate::otlp::lenient::{self, Signal};
-use bytes::Buf;
+use bytes::{Buf, Bytes};
 use std::convert::Infallible;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -26,10 +26,11 @@ pub struct Dropped(pub i64);
 /// One OTLP export method, served by handler `H`.
 pub trait Method: Send + Sync + 'static {
     const NAME: &'static str;
-    const SIGNAL: Signal;
-    type Req: prost::Message + Default + Send + 'static;
+    type Req: Send + 'static;
     type Resp: prost::Message + Send + 'static;
     type Handler: Send + Sync + 'static;
+    /// The request from the message's bytes (tonic's buffer, not copied).
+    fn decode(bytes: Bytes) -> Result<Decoded<Self::Req>, Status>;
     fn call(
         handler: Arc<Self::Handler>,
         req: tonic::Request<Self::Req>,
@@ -38,8 +39,30 @@ pub trait Method: Send + Sync + 'static {
 
 /// A decoded request and the items dropped to decode it.
 pub struct Decoded<T> {
-    req: T,
-    dropped: i64,
+    pub req: T,
+    pub dropped: i64,
+}
+
+/// prost's decode; a message that fails is repaired (its undecodable items dropped).
+pub fn decode_lenient<T: prost::Message + Default>(
+    signal: Signal,
+    bytes: &[u8],
+) -> Result<Decoded<T>, Status> {
+    match T::decode(bytes) {
+        Ok(req) => Ok(Decoded { req, dropped: 0 }),
+        Err(e) => {
+            let repaired = lenient::repair(signal, bytes).ok_or_else(|| {
+                Status::invalid_argument(format!("malformed protobuf message: {e}"))
+            })?;
+            let req = T::decode(&repaired.body[..]).map_err(|e| {
+                Status::invalid_argument(format!("malformed protobuf message: {e}"))
+            })?;
+            Ok(Decoded {
+                req,
+                dropped: repaired.rejected,
+            })
+        }
+    }
 }
 
 pub struct LenientCodec<M>(PhantomData<fn() -> M>);
@@ -84,34 +107,9 @@ impl<M: Method> Decoder for LenientDecoder<M> {
     type Error = Status;
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Status> {
-        // The message is one contiguous chunk (tonic buffers it whole); copied only if not.
-        let len = src.remaining();
-        let copied;
-        let bytes: &[u8] = if src.chunk().len() >= len {
-            src.chunk().get(..len).unwrap_or_default()
-        } else {
-            copied = src.copy_to_bytes(len);
-            &copied
-        };
-        let decoded = match <M::Req as prost::Message>::decode(bytes) {
-            Ok(req) => Decoded { req, dropped: 0 },
-            Err(e) => {
-                let repaired = lenient::repair(M::SIGNAL, bytes).ok_or_else(|| {
-                    Status::invalid_argument(format!("malformed protobuf message: {e}"))
-                })?;
-                let req = <M::Req as prost::Message>::decode(&repaired.body[..]).map_err(|e| {
-                    Status::invalid_argument(format!("malformed protobuf message: {e}"))
-                })?;
-                Decoded {
-                    req,
-                    dropped: repaired.rejected,
-                }
-            }
-        };
-        if src.remaining() > 0 {
-            src.advance(src.remaining());
-        }
-        Ok(Some(decoded))
+        // tonic holds the whole message in one `BytesMut`: this splits it off without a copy.
+        let bytes = src.copy_to_bytes(src.remaining());
+        M::decode(bytes).map(Some)
     }
 }
 

@@ -41,7 +41,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next field, `None` at the end; the rules for keys are prost's (`decode_key`).
-    #[inline]
+    #[inline(always)]
     pub fn next_field(&mut self) -> Result<Option<(u32, Wire<'a>)>, Bail> {
         if self.buf.is_empty() {
             return Ok(None);
@@ -66,8 +66,20 @@ impl<'a> Reader<'a> {
     }
 
     /// A varint as prost reads it: at most ten bytes, the tenth 0 or 1.
-    #[inline]
+    #[inline(always)]
     fn varint(&mut self) -> Result<u64, Bail> {
+        // Tags, lengths and small numbers: one byte (most of what a request holds).
+        if let Some((&b, rest)) = self.buf.split_first() {
+            if b < 0x80 {
+                self.buf = rest;
+                return Ok(u64::from(b));
+            }
+        }
+        self.varint_long()
+    }
+
+    #[inline(never)]
+    fn varint_long(&mut self) -> Result<u64, Bail> {
         let mut value = 0u64;
         for (i, b) in self.buf.iter().take(10).enumerate() {
             value |= u64::from(b & 0x7f) << (7 * i);

@@ -24,10 +24,11 @@ pub fn routes() -> Router<HttpState> {
     Router::new().route("/ui", get(ui))
 }
 
-/// Nothing may load from anywhere (there is nothing to load); the inline stylesheet is the one
-/// exception. A label value that slipped past escaping could still run nothing.
-pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; \
-                       form-action 'none'; frame-ancestors 'none'";
+/// Nothing may load from anywhere (there is nothing to load): the inline stylesheet and the
+/// empty `data:` icon (without which browsers ask for `/favicon.ico` and log a 404) are the only
+/// exceptions. A label value that slipped past escaping could still run nothing.
+pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; \
+                       base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// `?refresh=N` bounds (seconds).
 const REFRESH: std::ops::RangeInclusive<u32> = 5..=3600;

@@ -15,7 +15,8 @@ th,td{padding:.2em .7em;border-bottom:1px solid #eee;text-align:left;vertical-al
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}tr.total td{font-weight:600;\
 border-top:1px solid #999}.muted{color:#666}.ok{color:#176f2c}.warning{color:#8a6d00}\
 .critical,.exceeded,.fail{color:#b00020;font-weight:600}nav a{margin-right:1em}\
-details{margin:.5em 0}code{font-size:.95em}";
+details{margin:.5em 0}code{font-size:.95em}td[data-dim]:empty::after{content:\"(not set)\";\
+color:#666}";
 
 /// Text escaped for HTML content and (double- or single-quoted) attribute values.
 pub fn esc(s: &str) -> String {
@@ -57,6 +58,7 @@ pub fn page(p: &Page) -> String {
     let mut o = String::with_capacity(16 * 1024);
     o.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
     o.push_str("<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">");
+    o.push_str("<link rel=\"icon\" href=\"data:,\">");
     if let Some(r) = p.refresh {
         let _ = write!(o, "<meta http-equiv=\"refresh\" content=\"{r}\">");
     }
@@ -255,8 +257,8 @@ fn budget_row(o: &mut String, r: &BudgetRow) {
 fn unpriced(o: &mut String, u: &Capped<UnpricedRow>) {
     o.push_str(
         "<section id=\"unpriced-section\"><h2>Unpriced models</h2><p class=\"muted\">Usage the \
-         price table could not price (<code>llm_unpriced_requests_total</code>, since start; \
-         series expire after <code>limits.series_ttl</code> without updates).</p>\n",
+         price table could not price, since the agent started \
+         (<code>llm_unpriced_requests_total</code>).</p>\n",
     );
     if u.rows.is_empty() {
         o.push_str("<p class=\"empty\" id=\"unpriced\">Every model seen is priced.</p>");

@@ -153,8 +153,17 @@ fn the_document_has_no_script_and_no_external_reference() {
     let html = page(&p);
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains("<meta http-equiv=\"refresh\" content=\"30\">"));
-    for banned in ["<script", "http://", "https://", "src=", "<link", "@import", "url("] {
+    for banned in ["<script", "http://", "https://", "src=", "@import", "url(", "//"] {
         assert!(!html.contains(banned), "{banned} in {html}");
+    }
+    // Links go to this agent's own paths; the icon is empty inline data.
+    for (i, _) in html.match_indices("href=\"") {
+        let rest = &html[i + 6..];
+        assert!(
+            rest.starts_with('/') || rest.starts_with("data:,\""),
+            "{}",
+            &rest[..rest.len().min(40)]
+        );
     }
 }
 

@@ -97,7 +97,10 @@ fn dashboards_link_to_the_status_page() {
                 .any(|l| l["type"] == "link" && l["url"] == "${meterd_url}/ui"),
             "{name}: no link to ${{meterd_url}}/ui in {links:?}"
         );
-        let vars = d["templating"]["list"].as_array().cloned().unwrap_or_default();
+        let vars = d["templating"]["list"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let var = vars
             .iter()
             .find(|v| v["name"] == "meterd_url")

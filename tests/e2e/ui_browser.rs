@@ -97,14 +97,17 @@ fn browse(m: &Meterd) -> Value {
 
 type Cells = BTreeMap<String, String>;
 
-/// Page rows of one spend table: group values -> (requests, errors, input, output, cost).
-fn page_rows(table: &Value, which: &str) -> BTreeMap<Vec<String>, Cells> {
+/// Page rows of one spend table: group values (in `dims` order) -> requests, errors, input,
+/// output, cost.
+fn page_rows(table: &Value, which: &str, dims: &[&str]) -> BTreeMap<Vec<String>, Cells> {
     let mut out = BTreeMap::new();
     for row in table[which].as_array().cloned().unwrap_or_default() {
-        let dims: BTreeMap<String, String> =
-            serde_json::from_value(row["dims"].clone()).expect("dims");
+        let values = dims
+            .iter()
+            .map(|d| row["dims"][*d].as_str().unwrap_or_default().to_string())
+            .collect();
         let fields: Cells = serde_json::from_value(row["fields"].clone()).expect("fields");
-        out.insert(dims.into_values().collect(), fields);
+        out.insert(values, fields);
     }
     out
 }
@@ -114,14 +117,17 @@ fn api_cells(row: &Value) -> Cells {
     for f in ["requests", "errors", "input_tokens", "output_tokens"] {
         c.insert(f.into(), row[f].as_u64().expect(f).to_string());
     }
-    c.insert("cost".into(), row["cost_usd_exact"].as_str().expect("cost").into());
+    c.insert(
+        "cost".into(),
+        row["cost_usd_exact"].as_str().expect("cost").into(),
+    );
     c
 }
 
 /// One spend table of the page equals the usage API's answer to the same query, row by row.
 fn same_as_api(page: &Value, id: &str, api: &Value, dims: &[&str]) {
     let table = &page["spend"][id];
-    let shown = page_rows(table, "rows");
+    let shown = page_rows(table, "rows", dims);
     let mut want = BTreeMap::new();
     for row in api["rows"].as_array().expect("rows") {
         let key: Vec<String> = dims
@@ -131,8 +137,12 @@ fn same_as_api(page: &Value, id: &str, api: &Value, dims: &[&str]) {
         want.insert(key, api_cells(row));
     }
     assert_eq!(shown, want, "{id}: page {table} vs API {api}");
-    let total = page_rows(table, "total");
-    assert_eq!(total.values().next(), Some(&api_cells(&api["total"])), "{id}");
+    let total = page_rows(table, "total", &[]);
+    assert_eq!(
+        total.values().next(),
+        Some(&api_cells(&api["total"])),
+        "{id}"
+    );
 }
 
 /// `0.0375` -> 37_500_000 nano-USD.
@@ -173,7 +183,10 @@ fn the_page_in_chromium_shows_what_the_api_answers() {
         let internal = ["chrome://", "chrome-untrusted://", "data:", "about:"]
             .iter()
             .any(|p| url.starts_with(p));
-        assert!(internal || url.starts_with(&base), "request left the agent: {url}");
+        assert!(
+            internal || url.starts_with(&base),
+            "request left the agent: {url}"
+        );
     }
     assert_eq!(page["title"], "meterd status");
     assert_eq!(page["version"], env!("CARGO_PKG_VERSION"));
@@ -184,16 +197,28 @@ fn the_page_in_chromium_shows_what_the_api_answers() {
         .expect("today")
         .to_string();
     for (id, query, dims) in [
-        ("today-team", format!("from={today}&group_by=team"), &["team"][..]),
+        (
+            "today-team",
+            format!("from={today}&group_by=team"),
+            &["team"][..],
+        ),
         ("month-team", "group_by=team".to_string(), &["team"][..]),
-        ("today-model", format!("from={today}&group_by=provider,model"), &["provider", "model"][..]),
-        ("month-model", "group_by=provider,model".to_string(), &["provider", "model"][..]),
+        (
+            "today-model",
+            format!("from={today}&group_by=provider,model"),
+            &["provider", "model"][..],
+        ),
+        (
+            "month-model",
+            "group_by=provider,model".to_string(),
+            &["provider", "model"][..],
+        ),
     ] {
         let api = json(&m, &format!("/api/v1/usage?{query}"));
         same_as_api(&page, id, &api, dims);
     }
     // The hostile team name is shown as the text it is.
-    let teams = page_rows(&page["spend"]["today-team"], "rows");
+    let teams = page_rows(&page["spend"]["today-team"], "rows", &["team"]);
     assert_eq!(teams[&vec![HOSTILE_TEAM.to_string()]]["cost"], "0.0075");
     assert_eq!(teams[&vec!["search".to_string()]]["cost"], "0.0225");
 
@@ -218,20 +243,28 @@ fn the_page_in_chromium_shows_what_the_api_answers() {
         let f = &row["fields"];
         let spend_nanos = b["spend_nanos"].as_u64().expect("spend_nanos");
         assert_eq!(row["nanos"], spend_nanos.to_string(), "{b}");
-        assert_eq!(nanos(f["spend"].as_str().expect("spend")), spend_nanos, "{b}");
-        let limit: f64 = f["limit"].as_str().expect("limit").parse().expect("limit");
-        assert_eq!(limit, b["limit_usd"].as_f64().expect("limit_usd"));
-        let util: f64 = row["values"]["utilization"].as_str().expect("u").parse().expect("u");
-        assert_eq!(util, b["utilization"].as_f64().expect("utilization"), "{b}");
         assert_eq!(
-            f["utilization"],
-            format!("{:.1}%", util * 100.0),
+            nanos(f["spend"].as_str().expect("spend")),
+            spend_nanos,
             "{b}"
         );
+        let limit: f64 = f["limit"].as_str().expect("limit").parse().expect("limit");
+        assert_eq!(limit, b["limit_usd"].as_f64().expect("limit_usd"));
+        let util: f64 = row["values"]["utilization"]
+            .as_str()
+            .expect("u")
+            .parse()
+            .expect("u");
+        assert_eq!(util, b["utilization"].as_f64().expect("utilization"), "{b}");
+        assert_eq!(f["utilization"], format!("{:.1}%", util * 100.0), "{b}");
         assert_eq!(f["status"], b["status"], "{b}");
         assert_eq!(f["period"], b["period"], "{b}");
         // The forecast moves with the clock between the two reads: close, not equal.
-        let shown_forecast: f64 = row["values"]["forecast"].as_str().expect("f").parse().expect("f");
+        let shown_forecast: f64 = row["values"]["forecast"]
+            .as_str()
+            .expect("f")
+            .parse()
+            .expect("f");
         let api_forecast = b["forecast_usd"].as_f64().expect("forecast_usd");
         assert!(
             (shown_forecast - api_forecast).abs() <= api_forecast.abs() * 0.05 + 1e-9,
@@ -249,7 +282,10 @@ fn the_page_in_chromium_shows_what_the_api_answers() {
     let unpriced = page["unpriced"].as_array().expect("unpriced");
     assert_eq!(unpriced.len(), 1, "{unpriced:?}");
     let u = &unpriced[0]["fields"];
-    assert_eq!((&u["provider"], &u["model"]), (&"acme".into(), &"mystery-1".into()));
+    assert_eq!(
+        (&u["provider"], &u["model"]),
+        (&"acme".into(), &"mystery-1".into())
+    );
     assert_eq!(u["reason"], "unknown_model");
     assert_eq!(u["requests"], "1");
 
@@ -268,7 +304,10 @@ fn the_page_in_chromium_shows_what_the_api_answers() {
         .collect();
     assert_eq!(sources.len(), 1, "{sources:?}");
     assert!(sources[0].ends_with("prices.yaml"), "{sources:?}");
-    assert!(info.contains(&format!("source=\"{}\"", sources[0])), "{info}");
+    assert!(
+        info.contains(&format!("source=\"{}\"", sources[0])),
+        "{info}"
+    );
     assert_eq!(page["price_rows"], 2);
 
     // Ingest health: every readiness check passes; OTLP and StatsD counters are listed.
@@ -280,7 +319,16 @@ fn the_page_in_chromium_shows_what_the_api_answers() {
         );
     }
     let counters = page["counters"].to_string();
-    assert!(counters.contains("meterd_otlp_requests_total"), "{counters}");
-    assert!(counters.contains("meterd_statsd_lines_received_total"), "{counters}");
-    assert!(page["reload"].as_str().unwrap_or_default().contains("succeeded"));
+    assert!(
+        counters.contains("meterd_otlp_requests_total"),
+        "{counters}"
+    );
+    assert!(
+        counters.contains("meterd_statsd_lines_received_total"),
+        "{counters}"
+    );
+    assert!(page["reload"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("succeeded"));
 }

@@ -41,7 +41,10 @@ fn credentials_are_those_of_the_api() {
     let refused = get(&agent, "/ui", None);
     assert_eq!(refused.status(), 401);
     assert!(refused.headers().contains_key("www-authenticate"));
-    assert_eq!(get(&agent, "/ui", Some("wrong-token-0123456789")).status(), 401);
+    assert_eq!(
+        get(&agent, "/ui", Some("wrong-token-0123456789")).status(),
+        401
+    );
     assert_eq!(get(&agent, "/ui", Some(TOKEN)).status(), 200);
 }
 
@@ -83,32 +86,42 @@ fn hostile_label_values_are_escaped_everywhere() {
         "llm.tokens:1000|c|#provider:openai,model:gpt-4o,token_type:input,team:{hostile}\n\
          llm.tokens:5|c|#provider:evil,model:<img src=x onerror=alert(2)>,token_type:input"
     ));
-    let body = wait_until("the hostile lines on the page", Duration::from_secs(10), || {
-        let b = page(&agent);
-        (b.contains("per-team") && b.contains("evil") && b.contains("onerror")).then_some(b)
-    });
+    let body = wait_until(
+        "the hostile lines on the page",
+        Duration::from_secs(10),
+        || {
+            let b = page(&agent);
+            (b.contains("per-team") && b.contains("evil") && b.contains("onerror")).then_some(b)
+        },
+    );
     assert!(!body.contains("<script"), "{body}");
     assert!(!body.contains("<img"), "{body}");
     assert!(
         body.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;"),
         "{body}"
     );
-    assert!(body.contains("&lt;img src=x onerror=alert(2)&gt;"), "{body}");
+    assert!(
+        body.contains("&lt;img src=x onerror=alert(2)&gt;"),
+        "{body}"
+    );
 }
 
 #[test]
 fn thousands_of_rows_make_a_small_page_with_exact_totals() {
     let agent = Agent::start(
         "limits:\n  max_series_per_metric: 100000\n\
-         pricing:\n  models:\n    - {provider: openai, model: \"m-*\", prices: {input: 1}}\n",
+         pricing:\n  models:\n    - {provider: openai, model: m, match: [\"m-*\"], prices: {input: 1}}\n",
     );
     let models = 2_000;
     let lines: Vec<String> = (0..models)
-        .map(|i| format!("llm.tokens:{}|c|#provider:openai,model:m-{i},token_type:input", i + 1))
+        .map(|i| {
+            format!(
+                "llm.tokens:{}|c|#provider:openai,model:m-{i},token_type:input",
+                i + 1
+            )
+        })
         .collect();
-    for chunk in lines.chunks(20) {
-        agent.send_tcp(&(chunk.join("\n") + "\n"));
-    }
+    agent.send_tcp(&(lines.join("\n") + "\n"));
     let want_input: u64 = (1..=models).sum();
     let body = wait_until("every line in the ledger", Duration::from_secs(30), || {
         let resp = get(&agent, "/api/v1/usage", None).text().expect("usage");
@@ -124,9 +137,13 @@ fn thousands_of_rows_make_a_small_page_with_exact_totals() {
     assert_eq!(html.matches("data-rest data-count=\"1950\"").count(), 2);
     // The biggest spender (m-1999: 2000 tokens at $1 per 1M) is first.
     let first = html.find(model_row).expect("a row");
-    assert!(html[first..].starts_with(
-        "<tr data-row><td data-dim=\"provider\">openai</td><td data-dim=\"model\">m-1999</td>"
-    ));
+    assert!(
+        html[first..].starts_with(
+            "<tr data-row><td data-dim=\"provider\">openai</td><td data-dim=\"model\">m-1999</td>"
+        ),
+        "{}",
+        &html[first..first + 400]
+    );
     let total = body["total"]["cost_usd_exact"].as_str().expect("exact");
     assert!(
         html.contains(&format!("data-field=\"cost\">{total}</td></tr></tbody>")),

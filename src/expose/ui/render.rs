@@ -8,7 +8,8 @@ use super::view::{
 use crate::model::money::format_usd;
 use std::fmt::Write;
 
-const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;background:#fff}\
+const STYLE: &str =
+    "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;background:#fff}\
 h1{font-size:1.4em;margin:0}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ccc}\
 h3{font-size:1em;margin:1em 0 .3em}table{border-collapse:collapse;margin:.3em 0}\
 th,td{padding:.2em .7em;border-bottom:1px solid #eee;text-align:left;vertical-align:top}\
@@ -146,28 +147,35 @@ fn spend_table(o: &mut String, t: &SpendTable) {
          </th><th class=\"n\">output tokens</th><th class=\"n\">cost USD</th></tr></thead><tbody>",
     );
     for r in &t.rows.rows {
-        spend_row(o, "data-row", &t.dims, r);
+        spend_row(o, "data-row", &t.dims, r, None);
     }
     if let Some(rest) = &t.rest {
         let attr = format!("data-rest data-count=\"{}\"", t.rows.more);
-        let mut rest = rest.clone();
-        rest.values = vec![format!("{} more", t.rows.more)];
-        spend_row(o, &attr, &t.dims, &rest);
+        let label = format!("{} more", t.rows.more);
+        spend_row(o, &attr, &t.dims, rest, Some(&label));
     }
-    spend_row(o, "class=\"total\" data-total", &t.dims, &t.total);
+    spend_row(
+        o,
+        "class=\"total\" data-total",
+        &t.dims,
+        &t.total,
+        Some("total"),
+    );
     o.push_str("</tbody></table>\n");
 }
 
-/// One row; values fill the dimension columns (a summary row has one value spanning them).
-fn spend_row(o: &mut String, attrs: &str, dims: &[String], r: &SpendRow) {
+/// One row: a group's values in the dimension columns, or a summary's label spanning them.
+fn spend_row(o: &mut String, attrs: &str, dims: &[String], r: &SpendRow, summary: Option<&str>) {
     let _ = write!(o, "<tr {attrs}>");
-    if r.values.len() == dims.len() {
-        for (d, v) in dims.iter().zip(&r.values) {
-            let _ = write!(o, "<td data-dim=\"{}\">{}</td>", esc(d), esc(v));
+    match summary {
+        None => {
+            for (d, v) in dims.iter().zip(&r.values) {
+                let _ = write!(o, "<td data-dim=\"{}\">{}</td>", esc(d), esc(v));
+            }
         }
-    } else {
-        let label = r.values.first().map_or("total", String::as_str);
-        let _ = write!(o, "<td colspan=\"{}\">{}</td>", dims.len(), esc(label));
+        Some(label) => {
+            let _ = write!(o, "<td colspan=\"{}\">{}</td>", dims.len(), esc(label));
+        }
     }
     let _ = write!(
         o,

@@ -216,6 +216,14 @@ fn the_page_in_chromium_shows_what_the_api_answers() {
     ] {
         let api = json(&m, &format!("/api/v1/usage?{query}"));
         same_as_api(&page, id, &api, dims);
+        if dims.len() == 2 {
+            let headline = if id.starts_with("today") {
+                "today_total"
+            } else {
+                "month_total"
+            };
+            assert_eq!(page[headline], api["total"]["cost_usd_exact"], "{headline}");
+        }
     }
     // The hostile team name is shown as the text it is.
     let teams = page_rows(&page["spend"]["today-team"], "rows", &["team"]);

@@ -49,6 +49,8 @@ const unpriced = [...document.querySelectorAll('#unpriced tbody tr')].map(cells)
 const entries = document.getElementById('price-entries');
 return {
   title: document.title,
+  today_total: text(document.getElementById('today-total')),
+  month_total: text(document.getElementById('month-total')),
   version: text(document.getElementById('version')),
   scripts: document.querySelectorAll('script').length,
   spend,

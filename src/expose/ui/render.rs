@@ -15,7 +15,7 @@ h3{font-size:1em;margin:1em 0 .3em}table{border-collapse:collapse;margin:.3em 0}
 th,td{padding:.2em .7em;border-bottom:1px solid #eee;text-align:left;vertical-align:top}\
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}tr.total td{font-weight:600;\
 border-top:1px solid #999}.muted{color:#666}.ok{color:#176f2c}.warning{color:#8a6d00}\
-.critical,.exceeded,.fail{color:#b00020;font-weight:600}nav a{margin-right:1em}\
+.critical,.exceeded,.fail{color:#b00020;font-weight:600}nav a{margin-right:1em}.headline{font-size:1.1em}\
 details{margin:.5em 0}code{font-size:.95em}td[data-dim]:empty::after{content:\"(not set)\";\
 color:#666}";
 
@@ -109,6 +109,7 @@ fn usage(o: &mut String, u: &Usage) {
                  exact, as <code>cost_usd_exact</code> in the usage API.</p>",
                 esc(timezone)
             );
+            headline(o, tables);
             if *unreadable > 0 {
                 let _ = write!(
                     o,
@@ -123,6 +124,25 @@ fn usage(o: &mut String, u: &Usage) {
     o.push_str("</section>\n");
 }
 
+/// Today's and this month's total, from the by-model tables (every group, capped or not).
+fn headline(o: &mut String, tables: &[SpendTable]) {
+    let total = |id: &str| {
+        tables
+            .iter()
+            .find(|t| t.id == id)
+            .map(|t| t.total.cost.as_str())
+    };
+    if let (Some(today), Some(month)) = (total("today-model"), total("month-model")) {
+        let _ = write!(
+            o,
+            "<p class=\"headline\">Spent today <strong id=\"today-total\">{}</strong> USD, this \
+             month <strong id=\"month-total\">{}</strong> USD.</p>",
+            esc(today),
+            esc(month)
+        );
+    }
+}
+
 fn spend_table(o: &mut String, t: &SpendTable) {
     let _ = write!(
         o,
@@ -131,9 +151,9 @@ fn spend_table(o: &mut String, t: &SpendTable) {
         esc(&t.api)
     );
     if t.rows.rows.is_empty() {
-        let _ = write!(
+        let _ = writeln!(
             o,
-            "<p class=\"empty\" id=\"{}\">No usage yet.</p>\n",
+            "<p class=\"empty\" id=\"{}\">No usage yet.</p>",
             esc(&t.id)
         );
         return;
@@ -370,7 +390,7 @@ fn health(o: &mut String, h: &Health) {
     };
     let _ = write!(
         o,
-        "<tr><td>config</td><td class=\"{}\" id=\"reload\">{}{}</td></tr></tbody></table>",
+        "<tr><td>config reload</td><td class=\"{}\" id=\"reload\">{}{}</td></tr></tbody></table>",
         reload.0,
         reload.1,
         h.last_reload_success

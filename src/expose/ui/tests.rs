@@ -115,6 +115,32 @@ fn tables_are_capped_biggest_spend_first_with_the_rest_summed() {
 }
 
 #[test]
+fn the_headline_shows_the_totals_of_today_and_this_month() {
+    let t = |id: &str, cost: u128| {
+        spend_table(
+            id,
+            id,
+            vec!["provider".into(), "model".into()],
+            vec![group(&["openai", "gpt-4o"], 1, cost)],
+            50,
+            String::new(),
+        )
+    };
+    let html = page(&tables(vec![
+        t("today-model", 7_500_000_000_000),
+        t("month-model", 22_500_000_000_000),
+    ]));
+    assert!(
+        html.contains("<strong id=\"today-total\">0.0075</strong>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<strong id=\"month-total\">0.0225</strong>"),
+        "{html}"
+    );
+}
+
+#[test]
 fn ties_are_ordered_by_group_values_so_the_page_is_stable() {
     let t = spend_table(
         "x",

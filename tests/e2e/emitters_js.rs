@@ -8,26 +8,9 @@
 //!
 //! `node` and tests/js/node_modules come from scripts/test.sh (`npm ci`); the tests fail without.
 
-use crate::support::emitters::{check, Expect};
+use crate::support::emitters::{check, O4_MINI};
 use std::path::Path;
 use std::process::Command;
-
-/// The fake answer (tests/js/emit_ai.mjs): 1200 input of which 200 cached, 500 output of which 300
-/// reasoning, the same usage as the Python OpenAI cases.
-const O4_MINI: Expect = Expect {
-    provider: "openai",
-    model: "o4-mini-2025-04-16",
-    args: &[
-        "--input",
-        "1200",
-        "--cached-input",
-        "200",
-        "--output",
-        "500",
-        "--reasoning",
-        "300",
-    ],
-};
 
 fn run(api: &str) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js");

@@ -8,7 +8,7 @@
 //! Where two emitters describe one call (the Anthropic SDK's own span plus an instrumentation's),
 //! the expectation is still one request and one price: that is the dedup of issue #28 item 1.
 
-use crate::support::emitters::{check, Expect};
+use crate::support::emitters::{check, Expect, O4_MINI};
 use std::path::Path;
 use std::process::Command;
 
@@ -78,24 +78,7 @@ fn anthropic_sdk_with_openinference_instrumentation_anthropic() {
 
 #[test]
 fn openai_sdk_with_openinference_instrumentation_openai() {
-    // The fake answer: 1200 input of which 200 cached, 500 output of which 300 reasoning.
-    run(
-        "openai+openinference",
-        &Expect {
-            provider: "openai",
-            model: "o4-mini-2025-04-16",
-            args: &[
-                "--input",
-                "1200",
-                "--cached-input",
-                "200",
-                "--output",
-                "500",
-                "--reasoning",
-                "300",
-            ],
-        },
-    );
+    run("openai+openinference", &O4_MINI);
 }
 
 #[test]

@@ -17,6 +17,23 @@ pub struct Expect {
     pub args: &'static [&'static str],
 }
 
+/// The fake OpenAI answer of tests/python/emitters.py and tests/js/emit_ai.mjs: 1200 input of
+/// which 200 cached, 500 output of which 300 reasoning.
+pub const O4_MINI: Expect = Expect {
+    provider: "openai",
+    model: "o4-mini-2025-04-16",
+    args: &[
+        "--input",
+        "1200",
+        "--cached-input",
+        "200",
+        "--output",
+        "500",
+        "--reasoning",
+        "300",
+    ],
+};
+
 fn start() -> (Meterd, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("meterd.yaml");

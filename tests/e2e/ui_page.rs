@@ -189,3 +189,33 @@ fn spend_is_shown_again_after_a_restart() {
     );
     assert!(html.contains("<td data-dim=\"team\">search</td>"), "{html}");
 }
+
+/// "Today" is the ledger's local day (here UTC+14, a different date from UTC for 14 hours of
+/// each day), as the usage API counts it.
+#[test]
+fn today_is_the_local_day_of_usage_timezone() {
+    let agent = Agent::start("usage:\n  timezone: Pacific/Kiritimati\n");
+    agent.send_udp("llm.tokens:5|c|#provider:openai,model:gpt-4o,token_type:input");
+    let day = wait_until("the line in the ledger", Duration::from_secs(10), || {
+        let resp = get(&agent, "/api/v1/usage?group_by=day", None)
+            .text()
+            .expect("usage");
+        let v: serde_json::Value = serde_json::from_str(&resp).expect("json");
+        v["rows"][0]["day"].as_str().map(str::to_string)
+    });
+    let html = page(&agent);
+    assert!(html.contains(&format!("Today ({day}) by team")), "{html}");
+    assert!(html.contains("<code>Pacific/Kiritimati</code>"), "{html}");
+    assert!(
+        html.contains("<strong id=\"today-total\">0.00</strong>"),
+        "{html}"
+    );
+}
+
+#[test]
+fn a_ledger_turned_off_is_said_so() {
+    let agent = Agent::start("usage:\n  enabled: false\n");
+    let html = page(&agent);
+    assert!(html.contains("The usage ledger is off"), "{html}");
+    assert!(!html.contains("today-total"), "{html}");
+}

@@ -219,3 +219,56 @@ fn a_ledger_turned_off_is_said_so() {
     assert!(html.contains("The usage ledger is off"), "{html}");
     assert!(!html.contains("today-total"), "{html}");
 }
+
+/// Pages served while usage streams in: every one whole, and the last one equal to the API.
+#[test]
+fn pages_under_concurrent_ingest_are_whole_and_end_exact() {
+    let agent = Agent::start(
+        "pricing:\n  models:\n    - {provider: openai, model: gpt-4o, prices: {input: 2.50}}\n",
+    );
+    let lines = 400;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..lines {
+                agent.send_tcp(&format!(
+                    "llm.tokens:1000|c|#provider:openai,model:gpt-4o,token_type:input,team:t{}\n",
+                    i % 7
+                ));
+            }
+        });
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..10 {
+                    let html = page(&agent);
+                    assert!(html.ends_with("</body></html>\n"), "a cut page");
+                }
+            });
+        }
+    });
+    let want = (lines * 1000).to_string();
+    let usage = wait_until("every line", Duration::from_secs(20), || {
+        let resp = get(&agent, "/api/v1/usage?group_by=team", None)
+            .text()
+            .expect("usage");
+        let v: serde_json::Value = serde_json::from_str(&resp).expect("json");
+        (v["total"]["input_tokens"].to_string() == want).then_some(v)
+    });
+    let html = page(&agent);
+    let total = usage["total"]["cost_usd_exact"].as_str().expect("exact");
+    assert_eq!(total, "1.00");
+    assert!(
+        html.contains(&format!("<strong id=\"month-total\">{total}</strong>")),
+        "{html}"
+    );
+    for row in usage["rows"].as_array().expect("rows") {
+        let cell = format!(
+            "<td data-dim=\"team\">{}</td><td class=\"n\" data-field=\"requests\">0</td>",
+            row["team"].as_str().expect("team")
+        );
+        assert_eq!(
+            html.matches(&cell).count(),
+            2,
+            "{cell} today and this month"
+        );
+    }
+}

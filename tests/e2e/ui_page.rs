@@ -226,7 +226,7 @@ fn pages_under_concurrent_ingest_are_whole_and_end_exact() {
     let agent = Agent::start(
         "pricing:\n  models:\n    - {provider: openai, model: gpt-4o, prices: {input: 2.50}}\n",
     );
-    let lines = 400;
+    let lines: u64 = 400;
     std::thread::scope(|s| {
         s.spawn(|| {
             for i in 0..lines {
@@ -245,13 +245,12 @@ fn pages_under_concurrent_ingest_are_whole_and_end_exact() {
             });
         }
     });
-    let want = (lines * 1000).to_string();
     let usage = wait_until("every line", Duration::from_secs(20), || {
         let resp = get(&agent, "/api/v1/usage?group_by=team", None)
             .text()
             .expect("usage");
         let v: serde_json::Value = serde_json::from_str(&resp).expect("json");
-        (v["total"]["input_tokens"].to_string() == want).then_some(v)
+        (v["total"]["input_tokens"] == lines * 1000).then_some(v)
     });
     let html = page(&agent);
     let total = usage["total"]["cost_usd_exact"].as_str().expect("exact");

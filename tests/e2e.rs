@@ -12,6 +12,7 @@ mod e2e {
     pub mod corrupt_state;
     pub mod default_caps;
     pub mod disk_full;
+    pub mod emitters_js;
     pub mod emitters_python;
     pub mod error_types;
     pub mod first_run;
@@ -53,6 +54,8 @@ mod e2e {
     pub mod statsd_parity;
     pub mod statsd_tcp;
     pub mod tls;
+    pub mod ui_browser;
+    pub mod ui_page;
     pub mod usage_ledger;
     pub mod usage_report;
     pub mod usage_semantics;

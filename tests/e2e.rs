@@ -42,10 +42,12 @@ mod e2e {
     pub mod quality_pipeline;
     pub mod quality_rules;
     pub mod quality_statsd;
+    pub mod recommendations;
     pub mod redact_everywhere;
     pub mod reload;
     pub mod scrape_memory;
     pub mod secrets;
+    pub mod slack_notifications;
     pub mod sparse_series;
     pub mod statsd_clients;
     pub mod statsd_mapping;

@@ -61,6 +61,8 @@ pub struct Notice {
     pub period: &'static str,
     pub spend_nanos: u64,
     pub limit_nanos: u64,
+    /// Projected spend at the period end (0 when the period has no end).
+    pub forecast_nanos: u64,
 }
 
 impl Notice {
@@ -130,6 +132,7 @@ impl Marks {
                     period: def.period.as_str(),
                     spend_nanos: st.spend,
                     limit_nanos: def.limit_nanos,
+                    forecast_nanos: st.forecast,
                 };
                 for m in self
                     .set
@@ -244,6 +247,8 @@ pub fn webhook_body(n: &Notice, now: i64) -> Value {
     })
 }
 
+pub use super::notify_slack::slack_body;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,6 +332,7 @@ mod tests {
             period: "monthly",
             spend_nanos: 850_000_000,
             limit_nanos: 1_000_000_000,
+            forecast_nanos: 1_200_000_000,
         };
         let v = webhook_body(&n, NOW);
         assert_eq!(v["version"], "4");

@@ -28,6 +28,7 @@ use std::collections::BTreeMap;
 pub const PREFIX: &str = "/api/v1/admin/";
 
 mod forget;
+mod recommendations;
 
 impl AdminConfig {
     /// The name of the token `authorization` carries, if it is one of ours. Every token is
@@ -55,6 +56,10 @@ pub fn routes() -> Router<HttpState> {
         .route("/api/v1/admin/reload", post(reload))
         .route("/api/v1/admin/budgets/{name}/reset", post(reset))
         .route("/api/v1/admin/budgets/{name}/forget", post(forget::forget))
+        .route(
+            "/api/v1/admin/recommendations/{id}",
+            axum::routing::patch(recommendations::patch),
+        )
 }
 
 /// The caller's token name, or the response to send instead: 404 while admin is off (the

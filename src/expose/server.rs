@@ -52,6 +52,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/", get(index))
         .merge(super::api::routes())
         .merge(super::usage::routes())
+        .merge(super::recommendations::routes())
         .merge(super::admin::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.pipeline.clone(),

@@ -58,6 +58,8 @@ fn input<'a>(
         budgets,
         quality: q,
         what_if: &[],
+        cache_share_ppm: 0,
+        recommendations: &[],
     }
 }
 
@@ -72,6 +74,7 @@ fn what_if_prices_the_observed_mix_through_the_agents_pricing_path() {
         Quality {
             graded: 4.0,
             good: 1.0,
+            poor: 0.0,
             outcomes: 0.0,
             accepted: 0.0,
         },

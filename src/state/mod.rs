@@ -14,6 +14,7 @@
 pub mod durable;
 pub mod flush;
 pub mod notify;
+pub mod recommendations;
 pub mod usage;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};

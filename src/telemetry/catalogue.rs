@@ -223,6 +223,13 @@ catalogue! {
          dropped because notifications.webhook.queue_size was reached).",
         ["result"]
     );
+    NOTIFICATION_DELIVERIES = counter(
+        "meterd_notification_deliveries",
+        "Budget notification deliveries per target (notifications.webhook is target webhook; \
+         at most 16 targets) and body format (alertmanager, slack), by result (success, failure, \
+         dropped).",
+        ["target", "format", "result"]
+    );
     // Store and scrapes
     SERIES_EXPIRED = counter(
         "meterd_series_expired",

@@ -35,7 +35,7 @@ fn count(store: &Store, target: &Dest, result: &str) {
         store,
         &catalogue::NOTIFICATION_DELIVERIES,
         &[
-            ("target", &target.name),
+            ("target", target.name.as_str()),
             ("format", target.format.as_str()),
             ("result", result),
         ],
@@ -116,7 +116,12 @@ pub async fn run(
                 let tx = queues.entry(t.name.clone()).or_insert_with(|| {
                     let (tx, rx) = mpsc::channel::<Delivery>(t.queue_size.max(1));
                     let store = pipeline.store().clone();
-                    senders.push(tokio::spawn(deliver(rx, store, id.clone(), shutdown.clone())));
+                    senders.push(tokio::spawn(deliver(
+                        rx,
+                        store,
+                        id.clone(),
+                        shutdown.clone(),
+                    )));
                     tx
                 });
                 let d = Delivery {

@@ -194,7 +194,10 @@ impl Validate for NotificationsConfig {
             } else if seen.contains(&t.name.as_str()) {
                 issues.error(
                     child(&at, "name"),
-                    format!("duplicate name {:?} (`webhook` is taken by notifications.webhook)", t.name),
+                    format!(
+                        "duplicate name {:?} (`webhook` is taken by notifications.webhook)",
+                        t.name
+                    ),
                 );
             }
             seen.push(&t.name);
@@ -241,7 +244,10 @@ fn delivery(w: &TargetConfig, at: &str, issues: &mut Issues) {
     }
     let t = w.timeout.0;
     if t.is_zero() || t > Duration::from_secs(60) {
-        issues.error(child(at, "timeout"), "must be greater than 0 and at most 60s");
+        issues.error(
+            child(at, "timeout"),
+            "must be greater than 0 and at most 60s",
+        );
     }
     if w.max_retries > 20 {
         issues.error(child(at, "max_retries"), "must be at most 20");
@@ -302,6 +308,9 @@ mod tests {
         );
         let all = c.all_targets();
         assert_eq!(all.len(), 3);
-        assert_eq!((all[0].name.as_str(), all[0].format), ("webhook", Format::Alertmanager));
+        assert_eq!(
+            (all[0].name.as_str(), all[0].format),
+            ("webhook", Format::Alertmanager)
+        );
     }
 }

@@ -69,7 +69,10 @@ impl Validate for RecommendationsConfig {
             ("upgrade_poor_rate_min", self.upgrade_poor_rate_min),
         ] {
             if !(0.0..=1.0).contains(&v) {
-                issues.error(child(path, key), format!("must be between 0 and 1, got {v}"));
+                issues.error(
+                    child(path, key),
+                    format!("must be between 0 and 1, got {v}"),
+                );
             }
         }
         if self.cached_share_target < self.cached_share_min {

@@ -31,7 +31,10 @@ pub fn slack_body(n: &Notice, ui_url: Option<&str>) -> Value {
     let utilization = if n.limit_nanos == 0 {
         "-".to_string()
     } else {
-        format!("{:.1}%", n.spend_nanos as f64 * 100.0 / n.limit_nanos as f64)
+        format!(
+            "{:.1}%",
+            n.spend_nanos as f64 * 100.0 / n.limit_nanos as f64
+        )
     };
     let (icon, text) = match n.kind {
         Kind::Crossed => (
@@ -59,9 +62,7 @@ pub fn slack_body(n: &Notice, ui_url: Option<&str>) -> Value {
     } else {
         "-".into()
     };
-    let field = |name: &str, value: &str| {
-        json!({"type": "mrkdwn", "text": format!("*{name}*\n{}", escape(value))})
-    };
+    let field = |name: &str, value: &str| json!({"type": "mrkdwn", "text": format!("*{name}*\n{}", escape(value))});
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "emoji": true,
             "text": format!("{icon} Budget {} at {pct:.0}%", m.budget)}}),
@@ -150,7 +151,9 @@ mod tests {
     #[test]
     fn names_are_escaped_and_no_link_without_a_ui_url() {
         let v = slack_body(&notice(Kind::Reset, 500_000, "a<b>&c"), None);
-        assert!(v["text"].as_str().is_some_and(|t| t.contains("back under 50%")));
+        assert!(v["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("back under 50%")));
         let blocks = v["blocks"].as_array().expect("blocks");
         assert_eq!(blocks.len(), 4);
         assert!(blocks[2]["fields"][0]["text"]

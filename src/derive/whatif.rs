@@ -85,7 +85,13 @@ pub struct Range<'a> {
 }
 
 /// Rows in `[from, to)` grouped by `by`, as the usage API groups them.
-pub fn groups(rows: &[(Key, Totals)], tz: &TimeZone, from: i64, to: i64, by: Vec<Dim>) -> Vec<Group> {
+pub fn groups(
+    rows: &[(Key, Totals)],
+    tz: &TimeZone,
+    from: i64,
+    to: i64,
+    by: Vec<Dim>,
+) -> Vec<Group> {
     let q = Query {
         from,
         to,
@@ -128,8 +134,8 @@ fn wanted(only: &[String], provider: &str, model: &str) -> bool {
 pub fn with_cached_share(totals: &Totals, share_ppm: u64) -> Totals {
     let mut t = *totals;
     let input = u128::from(t.quantities[0]);
-    let cached = u64::try_from(input * u128::from(share_ppm.min(1_000_000)) / 1_000_000)
-        .unwrap_or(u64::MAX);
+    let cached =
+        u64::try_from(input * u128::from(share_ppm.min(1_000_000)) / 1_000_000).unwrap_or(u64::MAX);
     t.quantities[2] = t.quantities[2].max(cached);
     t
 }

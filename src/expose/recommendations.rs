@@ -29,7 +29,7 @@ pub fn routes() -> Router<HttpState> {
 /// reads from `/metrics`).
 pub fn quality(store: &Store) -> BTreeMap<String, Quality> {
     let mut out: BTreeMap<String, Quality> = BTreeMap::new();
-    for (l, v) in store.family_values("llm_quality_grade_total") {
+    for (l, v) in store.family_values("llm_quality_grade") {
         let q = out
             .entry(l.get("model").unwrap_or_default().to_string())
             .or_default();
@@ -40,7 +40,7 @@ pub fn quality(store: &Store) -> BTreeMap<String, Quality> {
             _ => {}
         }
     }
-    for (l, v) in store.family_values("llm_outcomes_total") {
+    for (l, v) in store.family_values("llm_outcomes") {
         let q = out
             .entry(l.get("model").unwrap_or_default().to_string())
             .or_default();
@@ -55,7 +55,7 @@ pub fn quality(store: &Store) -> BTreeMap<String, Quality> {
 /// Hits and misses per app cache (`llm_cache_requests_total{cache,result}`, summed over scope).
 pub fn caches(store: &Store) -> Vec<AppCache> {
     let mut by: BTreeMap<String, AppCache> = BTreeMap::new();
-    for (l, v) in store.family_values("llm_cache_requests_total") {
+    for (l, v) in store.family_values("llm_cache_requests") {
         let name = l.get("cache").unwrap_or_default().to_string();
         let c = by.entry(name.clone()).or_insert_with(|| AppCache {
             cache: name,

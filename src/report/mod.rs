@@ -19,11 +19,11 @@ use jiff::tz::TimeZone;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::derive::forecast::per_day;
 pub use crate::derive::forecast::BudgetForecast;
 pub use crate::derive::recommend::Recommendation;
-pub use crate::derive::whatif::{Alternative, Caching, Quality, WhatIf};
-use crate::derive::forecast::per_day;
 use crate::derive::whatif::groups;
+pub use crate::derive::whatif::{Alternative, Caching, Quality, WhatIf};
 
 pub struct Input<'a> {
     /// Hour rows covering `[from, to)`, this month so far, and each budget's current period.
@@ -60,9 +60,6 @@ pub struct Forecast {
     pub projected_femto: u128,
 }
 
-
-
-
 pub struct Report {
     pub from: String,
     pub to: String,
@@ -74,7 +71,6 @@ pub struct Report {
     pub what_if: Vec<WhatIf>,
     pub recommendations: Vec<Recommendation>,
 }
-
 
 const DAY: f64 = crate::derive::forecast::DAY;
 

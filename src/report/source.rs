@@ -3,11 +3,11 @@
 //! regroups them exactly as the agent would) and `/metrics` (quality and outcome counters).
 
 use super::Quality;
-use crate::derive::recommend::{AppCache, Status, Stored};
 use crate::config::fleet::Target;
 use crate::derive::ledger::row::{self, Gran, Key, Totals, QUANTITY_NAMES};
 use crate::derive::ledger::{clock, decode_rows};
 use crate::derive::pricing::Amount;
+use crate::derive::recommend::{AppCache, Status, Stored};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;

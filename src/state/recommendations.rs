@@ -45,10 +45,7 @@ impl StateFile {
             ));
         };
         guarded(|| read(db)).map_err(|(reason, _)| {
-            format!(
-                "{}: recommendation statuses: {reason}",
-                self.path.display()
-            )
+            format!("{}: recommendation statuses: {reason}", self.path.display())
         })
     }
 
@@ -80,9 +77,12 @@ mod tests {
         {
             let (f, _) = StateFile::open(dir.path()).expect("open");
             assert_eq!(f.recommendation_statuses(), Ok(Vec::new()));
-            f.commit_recommendation_status("rec_a", b"one").expect("commit");
-            f.commit_recommendation_status("rec_b", b"two").expect("commit");
-            f.commit_recommendation_status("rec_a", b"three").expect("commit");
+            f.commit_recommendation_status("rec_a", b"one")
+                .expect("commit");
+            f.commit_recommendation_status("rec_b", b"two")
+                .expect("commit");
+            f.commit_recommendation_status("rec_a", b"three")
+                .expect("commit");
         }
         let file = dir.path().join(super::super::FILE_NAME);
         let want = vec![

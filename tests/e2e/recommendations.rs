@@ -131,7 +131,10 @@ fn monthly(diff: i128, secs: i128) -> i128 {
 
 fn patch(m: &Meterd, id: &str, body: &str, token: Option<&str>) -> (u16, String) {
     let mut req = reqwest::blocking::Client::new()
-        .patch(format!("http://{}/api/v1/admin/recommendations/{id}", m.http))
+        .patch(format!(
+            "http://{}/api/v1/admin/recommendations/{id}",
+            m.http
+        ))
         .header("content-type", "application/json")
         .body(body.to_string())
         .timeout(Duration::from_secs(10));
@@ -201,7 +204,11 @@ fn scripted_mix_yields_downgrade_and_cache_recommendations_equal_to_the_report()
     let secs = i128::from(w["observed_secs"].as_i64().expect("span"));
     let diff = femto("0.06") - femto("0.0036");
     assert_eq!(
-        femto(down["estimated_monthly_savings_usd_exact"].as_str().expect("exact")),
+        femto(
+            down["estimated_monthly_savings_usd_exact"]
+                .as_str()
+                .expect("exact")
+        ),
         monthly(diff, secs),
         "{down:#}"
     );
@@ -209,11 +216,22 @@ fn scripted_mix_yields_downgrade_and_cache_recommendations_equal_to_the_report()
     let caching = &what_if["caching"];
     assert_eq!(caching["uncached_cost_usd"], "0.06");
     assert_eq!(caching["cost_usd"], "0.0475");
-    assert_eq!(cache["evidence"]["uncached_cost_usd"], caching["uncached_cost_usd"]);
-    assert_eq!(cache["evidence"]["cached_cost_usd"], caching["cost_usd"]);
-    let secs = i128::from(cache["evidence"]["window"]["observed_secs"].as_i64().expect("span"));
     assert_eq!(
-        femto(cache["estimated_monthly_savings_usd_exact"].as_str().expect("exact")),
+        cache["evidence"]["uncached_cost_usd"],
+        caching["uncached_cost_usd"]
+    );
+    assert_eq!(cache["evidence"]["cached_cost_usd"], caching["cost_usd"]);
+    let secs = i128::from(
+        cache["evidence"]["window"]["observed_secs"]
+            .as_i64()
+            .expect("span"),
+    );
+    assert_eq!(
+        femto(
+            cache["estimated_monthly_savings_usd_exact"]
+                .as_str()
+                .expect("exact")
+        ),
         monthly(femto("0.06") - femto("0.0475"), secs)
     );
     // The report lists the same recommendations.
@@ -231,7 +249,9 @@ fn scripted_mix_yields_downgrade_and_cache_recommendations_equal_to_the_report()
     let text = meterd(&["report", "--config", &cfg_s, "--url", &url]);
     assert!(text.contains("Recommendations"), "{text}");
     assert!(
-        text.contains("gpt-4o with 50.0% of input cached would have cost 0.0475 USD instead of 0.06 USD"),
+        text.contains(
+            "gpt-4o with 50.0% of input cached would have cost 0.0475 USD instead of 0.06 USD"
+        ),
         "{text}"
     );
 
@@ -239,19 +259,33 @@ fn scripted_mix_yields_downgrade_and_cache_recommendations_equal_to_the_report()
     let id = down["id"].as_str().expect("id").to_string();
     assert_eq!(patch(&m, &id, r#"{"status":"dismissed"}"#, None).0, 401);
     assert_eq!(
-        patch(&m, "rec_0000000000000000", r#"{"status":"dismissed"}"#, Some(ADMIN)).0,
+        patch(
+            &m,
+            "rec_0000000000000000",
+            r#"{"status":"dismissed"}"#,
+            Some(ADMIN)
+        )
+        .0,
         404
     );
     assert_eq!(patch(&m, &id, r#"{"status":"gone"}"#, Some(ADMIN)).0, 400);
-    assert_eq!(patch(&m, &id, r#"{"state":"dismissed"}"#, Some(ADMIN)).0, 400);
+    assert_eq!(
+        patch(&m, &id, r#"{"state":"dismissed"}"#, Some(ADMIN)).0,
+        400
+    );
     let (status, body) = patch(&m, &id, r#"{"status":"dismissed"}"#, Some(ADMIN));
     assert_eq!(status, 200, "{body}");
     assert!(recs(&m, "")["recommendations"]
         .as_array()
         .is_some_and(|r| r.iter().all(|r| r["id"] != id.as_str())));
-    assert_eq!(find(&recs(&m, "?status=dismissed"), "downgrade_model")["id"], id.as_str());
     assert_eq!(
-        m.metric("meterd_admin_actions_total{action=\"recommendation_status\",result=\"dismissed\"}"),
+        find(&recs(&m, "?status=dismissed"), "downgrade_model")["id"],
+        id.as_str()
+    );
+    assert_eq!(
+        m.metric(
+            "meterd_admin_actions_total{action=\"recommendation_status\",result=\"dismissed\"}"
+        ),
         Some(1.0)
     );
     let (status, body) = m.get("/api/v1/recommendations?status=bogus");
@@ -265,9 +299,19 @@ fn scripted_mix_yields_downgrade_and_cache_recommendations_equal_to_the_report()
     let m = start(&cfg);
     let again = recs(&m, "?status=all");
     let d = find(&again, "downgrade_model");
-    assert_eq!((d["id"].as_str(), d["status"].as_str()), (Some(id.as_str()), Some("dismissed")));
+    assert_eq!(
+        (d["id"].as_str(), d["status"].as_str()),
+        (Some(id.as_str()), Some("dismissed"))
+    );
     assert_eq!(d["status_set"]["by"], "ops");
-    let offline_check = meterd(&["report", "--config", &cfg_s, "--url", &format!("http://{}", m.http), "--json"]);
+    let offline_check = meterd(&[
+        "report",
+        "--config",
+        &cfg_s,
+        "--url",
+        &format!("http://{}", m.http),
+        "--json",
+    ]);
     let offline: Value = serde_json::from_str(&offline_check).expect("report json");
     let listed = offline["recommendations"]
         .as_array()

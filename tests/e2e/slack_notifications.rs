@@ -83,10 +83,14 @@ fn slack_gets_each_threshold_at_or_above_its_severity_once() {
     // $0.0075 a call: two calls are 50% of $0.03 (a warning: not for Slack).
     export(&m, 0);
     export(&m, 1);
-    wait_until("50% at both alertmanager targets", Duration::from_secs(20), || {
-        (am_thresholds(&hook, "/am") == ["0.5"] && am_thresholds(&hook, "/legacy") == ["0.5"])
-            .then_some(())
-    });
+    wait_until(
+        "50% at both alertmanager targets",
+        Duration::from_secs(20),
+        || {
+            (am_thresholds(&hook, "/am") == ["0.5"] && am_thresholds(&hook, "/legacy") == ["0.5"])
+                .then_some(())
+        },
+    );
     std::thread::sleep(Duration::from_millis(1500));
     assert!(slack_texts(&hook).is_empty(), "{:?}", slack_texts(&hook));
     // Four calls: 100%, crossing 0.9 (critical) and 1.0 (exceeded) at once.
@@ -132,7 +136,10 @@ fn slack_gets_each_threshold_at_or_above_its_severity_once() {
             == "<https://meterd.example/ui|Open the meterd status page>"),
         "{slack:#}"
     );
-    assert!(slack.get("alerts").is_none(), "a Slack body, not Alertmanager's");
+    assert!(
+        slack.get("alerts").is_none(),
+        "a Slack body, not Alertmanager's"
+    );
     let delivered = |target: &str, format: &str| {
         scrape_value(
             &m,
@@ -163,11 +170,12 @@ fn a_slack_url_over_https_is_refused_with_its_path() {
     )
     .expect("write");
     let out = Command::new(binary::exe())
-        .args(["check-config", "--config", &config.display().to_string()])
+        .args(["check-config", &config.display().to_string()])
         .output()
         .expect("run");
     assert!(!out.status.success());
-    let text = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    let text =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("meterd.yaml:3:"), "{text}");
     assert!(text.contains("fatal"), "{text}");
 }

@@ -262,18 +262,26 @@ pub fn recommend(i: &Input<'_>) -> Vec<Recommendation> {
     let mut out = rules::all(i, &span);
     for r in &mut out {
         let stored = i.statuses.get(&r.id).cloned();
-        let (status, resurfaced) =
-            status::resolve(stored.as_ref(), r.monthly_savings_femto, i.settings.resurface_factor);
+        let (status, resurfaced) = status::resolve(
+            stored.as_ref(),
+            r.monthly_savings_femto,
+            i.settings.resurface_factor,
+        );
         r.status = status;
         r.resurfaced = resurfaced;
         r.stored = stored;
     }
     out.sort_by(|a, b| {
-        (a.priority, std::cmp::Reverse(a.monthly_savings_femto), &a.id).cmp(&(
-            b.priority,
-            std::cmp::Reverse(b.monthly_savings_femto),
-            &b.id,
-        ))
+        (
+            a.priority,
+            std::cmp::Reverse(a.monthly_savings_femto),
+            &a.id,
+        )
+            .cmp(&(
+                b.priority,
+                std::cmp::Reverse(b.monthly_savings_femto),
+                &b.id,
+            ))
     });
     out
 }

@@ -83,11 +83,19 @@ pub(super) fn compare(cur: Option<&Quality>, alt: Option<&Quality>, min: f64) ->
         compared = true;
         let (cg, ag) = (c.good_rate().unwrap_or(0.0), a.good_rate().unwrap_or(0.0));
         if ag + EPS < cg {
-            return Verdict::Worse(format!("good-grade rate {} vs {}", pct(Some(ag)), pct(Some(cg))));
+            return Verdict::Worse(format!(
+                "good-grade rate {} vs {}",
+                pct(Some(ag)),
+                pct(Some(cg))
+            ));
         }
         let (cp, ap) = (c.poor_rate().unwrap_or(0.0), a.poor_rate().unwrap_or(0.0));
         if ap > cp + EPS {
-            return Verdict::Worse(format!("poor-grade rate {} vs {}", pct(Some(ap)), pct(Some(cp))));
+            return Verdict::Worse(format!(
+                "poor-grade rate {} vs {}",
+                pct(Some(ap)),
+                pct(Some(cp))
+            ));
         }
     }
     let judged = |q: Option<&Quality>| q.filter(|q| q.outcomes >= min.max(1.0)).cloned();
@@ -98,7 +106,11 @@ pub(super) fn compare(cur: Option<&Quality>, alt: Option<&Quality>, min: f64) ->
             a.accepted_rate().unwrap_or(0.0),
         );
         if aa + EPS < ca {
-            return Verdict::Worse(format!("acceptance rate {} vs {}", pct(Some(aa)), pct(Some(ca))));
+            return Verdict::Worse(format!(
+                "acceptance rate {} vs {}",
+                pct(Some(aa)),
+                pct(Some(ca))
+            ));
         }
     }
     if compared {
@@ -143,9 +155,9 @@ fn downgrade(i: &Input<'_>, span: &Span, w: &WhatIf) -> Option<Recommendation> {
         if saving < i.settings.min_monthly_savings_femto as i128 {
             continue;
         }
-        let better = best
-            .as_ref()
-            .is_none_or(|(p, s, _)| (priority, std::cmp::Reverse(saving)) < (*p, std::cmp::Reverse(*s)));
+        let better = best.as_ref().is_none_or(|(p, s, _)| {
+            (priority, std::cmp::Reverse(saving)) < (*p, std::cmp::Reverse(*s))
+        });
         if better {
             best = Some((priority, saving, a));
         }
@@ -153,8 +165,17 @@ fn downgrade(i: &Input<'_>, span: &Span, w: &WhatIf) -> Option<Recommendation> {
     let (priority, saving, a) = best?;
     let (from, to) = (name(&w.provider, &w.model), name(&a.provider, &a.model));
     let cost = a.cost_femto.unwrap_or(0);
-    let mut r = rec(Kind::DowngradeModel, &format!("{from}\n{to}"), priority, saving);
-    let quality = if priority == Priority::High { "no worse" } else { "no data" };
+    let mut r = rec(
+        Kind::DowngradeModel,
+        &format!("{from}\n{to}"),
+        priority,
+        saving,
+    );
+    let quality = if priority == Priority::High {
+        "no worse"
+    } else {
+        "no data"
+    };
     r.title = format!("Move {from} to {to}");
     r.description = format!(
         "The {} requests sent to {from} in the window cost {} USD; the same token mix at {to} \
@@ -216,18 +237,24 @@ fn upgrade(i: &Input<'_>, span: &Span, w: &WhatIf) -> Option<Recommendation> {
     let cost = a.cost_femto.unwrap_or(0);
     let saving = span.monthly(w.totals.cost_femto as i128 - cost as i128);
     let (from, to) = (name(&w.provider, &w.model), name(&a.provider, &a.model));
-    let mut r = rec(Kind::UpgradeModel, &format!("{from}\n{to}"), Priority::High, saving);
+    let mut r = rec(
+        Kind::UpgradeModel,
+        &format!("{from}\n{to}"),
+        Priority::High,
+        saving,
+    );
     r.title = format!("Move {from} to {to} for quality");
+    let extra = -saving;
     r.description = format!(
         "{} of {from}'s graded answers are poor (good: {}); {to} grades good {} of the time. \
-         The same token mix would cost {} USD instead of {} USD ({} USD a month).",
+         The same token mix would cost {} USD instead of {} USD ({} USD a month {}).",
         pct(Some(poor)),
         pct(Some(good)),
         pct(a.quality.as_ref().and_then(Quality::good_rate)),
         format_usd(cost),
         format_usd(w.totals.cost_femto),
-        usd_signed(-saving).trim_start_matches('-').to_string()
-            + if saving < 0 { " more" } else { " less" },
+        usd_signed(extra.abs()),
+        if extra >= 0 { "more" } else { "less" },
     );
     r.evidence = json!({
         "window": span.evidence(i.tz, i.settings.window_secs),
@@ -259,7 +286,12 @@ fn provider_cache(i: &Input<'_>, span: &Span, w: &WhatIf) -> Option<Recommendati
     }
     let model = name(&w.provider, &w.model);
     let share = c.share_ppm as f64 / 1e6;
-    let mut r = rec(Kind::OptimizeCache, &format!("prompt\n{model}"), Priority::Medium, saving);
+    let mut r = rec(
+        Kind::OptimizeCache,
+        &format!("prompt\n{model}"),
+        Priority::Medium,
+        saving,
+    );
     r.title = format!("Use prompt caching on {model}");
     r.description = format!(
         "Only {} of {model}'s input tokens were read from the provider's prompt cache. With {} \
@@ -297,7 +329,12 @@ fn app_caches(i: &Input<'_>, span: &Span) -> Vec<Recommendation> {
         if rate + EPS >= i.settings.cache_hit_rate_min {
             continue;
         }
-        let mut r = rec(Kind::OptimizeCache, &format!("app\n{}", c.cache), Priority::Low, 0);
+        let mut r = rec(
+            Kind::OptimizeCache,
+            &format!("app\n{}", c.cache),
+            Priority::Low,
+            0,
+        );
         r.title = format!("Improve the hit rate of app cache {:?}", c.cache);
         r.description = format!(
             "App cache {:?} answered {} of {} lookups ({}), below the {} threshold: each miss is \
@@ -329,7 +366,8 @@ fn budgets(i: &Input<'_>) -> Vec<Recommendation> {
         let Some(f) = forecast::budget(i.rows, b, i.now) else {
             continue;
         };
-        let (Some(projected), Some(overage), Some(end)) = (f.projected_femto, f.overage_femto, f.end)
+        let (Some(projected), Some(overage), Some(end)) =
+            (f.projected_femto, f.overage_femto, f.end)
         else {
             continue;
         };
@@ -355,7 +393,12 @@ fn budgets(i: &Input<'_>) -> Vec<Recommendation> {
         let days_left = ((end - i.now) as f64 / forecast::DAY).max(1.0 / 24.0);
         let allowed_per_day = f.limit_femto.saturating_sub(f.spend_femto) as f64 / days_left;
         let saving = i128::try_from(overage).unwrap_or(i128::MAX);
-        let mut r = rec(Kind::ReduceModelUsage, &format!("budget\n{}", f.name), Priority::High, saving);
+        let mut r = rec(
+            Kind::ReduceModelUsage,
+            &format!("budget\n{}", f.name),
+            Priority::High,
+            saving,
+        );
         let names: Vec<String> = top
             .iter()
             .map(|((p, m), c)| format!("{} ({} USD)", name(p, m), format_usd(*c)))

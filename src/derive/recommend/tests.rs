@@ -1,5 +1,6 @@
 use super::*;
 use crate::derive::budget::BudgetConfig;
+use crate::derive::forecast;
 use crate::derive::whatif::reprice;
 
 /// 2026-12-06T10:20:00Z.
@@ -107,7 +108,15 @@ fn of(recs: &[Recommendation], kind: Kind) -> Vec<&Recommendation> {
 /// A week of gpt-4o usage from the window start, one row a day, uncached.
 fn week_of(requests: u64, cached: u64) -> Vec<(Key, Totals)> {
     (0..7)
-        .map(|d| row(HOUR - (7 - d) * 86_400, "openai", "gpt-4o", requests, cached))
+        .map(|d| {
+            row(
+                HOUR - (7 - d) * 86_400,
+                "openai",
+                "gpt-4o",
+                requests,
+                cached,
+            )
+        })
         .collect()
 }
 
@@ -118,8 +127,10 @@ fn week() -> Vec<(Key, Totals)> {
 #[test]
 fn downgrade_with_proven_quality_saves_the_repriced_difference_per_30_days() {
     let mut f = Fixture::new(week());
-    f.quality.insert("gpt-4o".into(), q(40.0, 30.0, 2.0, 20.0, 15.0));
-    f.quality.insert("gpt-4o-mini".into(), q(40.0, 30.0, 2.0, 20.0, 16.0));
+    f.quality
+        .insert("gpt-4o".into(), q(40.0, 30.0, 2.0, 20.0, 15.0));
+    f.quality
+        .insert("gpt-4o-mini".into(), q(40.0, 30.0, 2.0, 20.0, 16.0));
     let recs = f.run();
     let d = of(&recs, Kind::DowngradeModel);
     assert_eq!(d.len(), 1, "{recs:#?}");
@@ -141,11 +152,14 @@ fn downgrade_with_proven_quality_saves_the_repriced_difference_per_30_days() {
 #[test]
 fn a_measured_quality_drop_is_never_recommended() {
     let mut f = Fixture::new(week());
-    f.quality.insert("gpt-4o".into(), q(40.0, 30.0, 2.0, 20.0, 15.0));
+    f.quality
+        .insert("gpt-4o".into(), q(40.0, 30.0, 2.0, 20.0, 15.0));
     // Cheaper, but graded good less often.
-    f.quality.insert("gpt-4o-mini".into(), q(40.0, 20.0, 2.0, 20.0, 15.0));
+    f.quality
+        .insert("gpt-4o-mini".into(), q(40.0, 20.0, 2.0, 20.0, 15.0));
     // Cheaper, graded the same, accepted less often.
-    f.quality.insert("claude-haiku".into(), q(40.0, 30.0, 2.0, 20.0, 10.0));
+    f.quality
+        .insert("claude-haiku".into(), q(40.0, 30.0, 2.0, 20.0, 10.0));
     let recs = f.run();
     assert!(of(&recs, Kind::DowngradeModel).is_empty(), "{recs:#?}");
     assert_eq!(
@@ -163,12 +177,21 @@ fn without_quality_data_the_downgrade_says_so_stays_in_the_provider_and_ranks_lo
     assert_eq!(d[0].priority, Priority::Low);
     assert_eq!(d[0].evidence["quality"], "no data");
     assert_eq!(d[0].evidence["alternative"], "openai/gpt-4o-mini");
-    assert!(d[0].description.contains("no quality data"), "{}", d[0].description);
+    assert!(
+        d[0].description.contains("no quality data"),
+        "{}",
+        d[0].description
+    );
     // Too few samples on one side is no data too, not a proof.
     let mut f = Fixture::new(week());
-    f.quality.insert("gpt-4o".into(), q(5.0, 5.0, 0.0, 0.0, 0.0));
-    f.quality.insert("gpt-4o-mini".into(), q(40.0, 10.0, 20.0, 0.0, 0.0));
-    assert_eq!(of(&f.run(), Kind::DowngradeModel)[0].evidence["quality"], "no data");
+    f.quality
+        .insert("gpt-4o".into(), q(5.0, 5.0, 0.0, 0.0, 0.0));
+    f.quality
+        .insert("gpt-4o-mini".into(), q(40.0, 10.0, 20.0, 0.0, 0.0));
+    assert_eq!(
+        of(&f.run(), Kind::DowngradeModel)[0].evidence["quality"],
+        "no data"
+    );
 }
 
 #[test]
@@ -222,8 +245,10 @@ fn a_mostly_poor_model_gets_an_upgrade_with_its_extra_cost() {
         .map(|d| row(HOUR - d * 86_400, "openai", "gpt-4o-mini", 100, 0))
         .collect();
     let mut f = Fixture::new(rows);
-    f.quality.insert("gpt-4o-mini".into(), q(40.0, 5.0, 30.0, 0.0, 0.0));
-    f.quality.insert("gpt-4o".into(), q(40.0, 35.0, 1.0, 0.0, 0.0));
+    f.quality
+        .insert("gpt-4o-mini".into(), q(40.0, 5.0, 30.0, 0.0, 0.0));
+    f.quality
+        .insert("gpt-4o".into(), q(40.0, 35.0, 1.0, 0.0, 0.0));
     let recs = f.run();
     let u = of(&recs, Kind::UpgradeModel);
     assert_eq!(u.len(), 1, "{recs:#?}");
@@ -252,7 +277,10 @@ fn a_budget_forecast_to_overrun_names_its_contributors_and_the_cut() {
     assert_eq!(e["budget"], "search");
     assert_eq!(e["contributors"][0]["model"], "gpt-4o");
     let fc = forecast::budget(&f.rows, &f.budgets[0], NOW).expect("forecast");
-    assert_eq!(b[0].monthly_savings_femto, fc.overage_femto.unwrap_or(0) as i128);
+    assert_eq!(
+        b[0].monthly_savings_femto,
+        fc.overage_femto.unwrap_or(0) as i128
+    );
     assert!(e["cut_share"].as_f64().is_some_and(|c| c > 0.0 && c <= 1.0));
     // Rows must reach back to the month start for this.
     assert!(rows_from(&UTC, &f.budgets, NOW, &f.settings) <= fc.start);
@@ -270,7 +298,9 @@ fn ids_depend_on_type_and_models_not_on_figures_and_order_is_deterministic() {
     assert_eq!(ids(&a), ids(&b));
     assert_eq!(a, Fixture::new(week()).run());
     assert!(a[0].priority <= a[1].priority);
-    assert!(a.iter().all(|r| r.id.starts_with("rec_") && r.id.len() == 20));
+    assert!(a
+        .iter()
+        .all(|r| r.id.starts_with("rec_") && r.id.len() == 20));
 }
 
 #[test]
@@ -283,7 +313,10 @@ fn a_ledger_younger_than_the_window_scales_from_its_first_bucket() {
     assert!(d.evidence["window"]["note"].is_string());
     let diff = (4_935 * USD / 1000) as i128;
     let span = i128::from(span);
-    assert_eq!(d.monthly_savings_femto, (diff * 2_592_000 * 2 + span) / (2 * span));
+    assert_eq!(
+        d.monthly_savings_femto,
+        (diff * 2_592_000 * 2 + span) / (2 * span)
+    );
 }
 
 #[test]

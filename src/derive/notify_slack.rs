@@ -57,7 +57,8 @@ pub fn slack_body(n: &Notice, ui_url: Option<&str>) -> Value {
             ),
         ),
     };
-    let forecast = if n.forecast_nanos > 0 {
+    // Rolling and `total` budgets (no period start) have no period end to forecast to.
+    let forecast = if n.forecast_nanos > 0 && m.period_start > 0 {
         format!("{} by the period end", usd(n.forecast_nanos))
     } else {
         "-".into()

@@ -197,3 +197,74 @@ async fn list(
     }))
     .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Labels, Sample, SampleValue};
+
+    fn add(store: &Store, name: &str, labels: &[(&str, &str)], v: f64) {
+        let s = Sample::new(
+            name,
+            Labels::new(labels.iter().copied()),
+            SampleValue::CounterAdd(v),
+        );
+        let applied = store.apply(&s);
+        assert!(applied.is_ok(), "{name}: {applied:?}");
+    }
+
+    #[test]
+    fn quality_and_cache_figures_come_from_the_stored_families() {
+        let store = Store::default();
+        let m = ("model", "gpt-4o");
+        let grade = "llm_quality_grade";
+        add(&store, grade, &[m, ("grade", "good"), ("team", "a")], 3.0);
+        add(&store, grade, &[m, ("grade", "good"), ("team", "b")], 1.0);
+        add(
+            &store,
+            grade,
+            &[m, ("grade", "excellent"), ("team", "a")],
+            1.0,
+        );
+        add(&store, grade, &[m, ("grade", "poor"), ("team", "a")], 2.0);
+        add(&store, grade, &[m, ("grade", "fair"), ("team", "b")], 1.0);
+        add(&store, "llm_outcomes", &[m, ("outcome", "accepted")], 3.0);
+        add(&store, "llm_outcomes", &[m, ("outcome", "edited")], 1.0);
+        // Another model's figures stay its own.
+        let mini = ("model", "gpt-4o-mini");
+        add(
+            &store,
+            "llm_outcomes",
+            &[mini, ("outcome", "accepted")],
+            7.0,
+        );
+        let cache = "llm_cache_requests";
+        add(
+            &store,
+            cache,
+            &[("cache", "semantic"), ("result", "hit")],
+            2.0,
+        );
+        add(
+            &store,
+            cache,
+            &[("cache", "semantic"), ("result", "miss")],
+            8.0,
+        );
+        let q = quality(&store);
+        assert_eq!(q["gpt-4o-mini"].accepted, 7.0);
+        let g = &q["gpt-4o"];
+        assert_eq!(
+            (g.graded, g.good, g.poor, g.outcomes, g.accepted),
+            (8.0, 5.0, 2.0, 4.0, 3.0)
+        );
+        assert_eq!(
+            caches(&store),
+            [AppCache {
+                cache: "semantic".into(),
+                hits: 2.0,
+                misses: 8.0
+            }]
+        );
+    }
+}

@@ -294,8 +294,11 @@ fn scripted_mix_yields_downgrade_and_cache_recommendations_equal_to_the_report()
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("window"), "{body}");
 
-    // A restart keeps the dismissal (quality counters restart from zero, the id does not move).
-    stop(m);
+    // kill -9 right after the answer, then a restart: the dismissal was on disk (quality counters
+    // restart from zero; the id does not move).
+    let mut m = m;
+    m.child.kill().expect("kill -9");
+    m.child.wait().expect("reap");
     let m = start(&cfg);
     let again = recs(&m, "?status=all");
     let d = find(&again, "downgrade_model");
@@ -339,4 +342,27 @@ fn scripted_mix_yields_downgrade_and_cache_recommendations_equal_to_the_report()
         .expect("listed offline");
     assert_eq!(listed["status"], "open");
     assert_eq!(listed["status_set"]["status"], "dismissed");
+}
+
+#[test]
+fn without_admin_tokens_patch_is_404_and_disabled_recommendations_are_404() {
+    let agent = crate::support::agent::Agent::start("recommendations:\n  enabled: false\n");
+    let client = reqwest::blocking::Client::new();
+    let url = |p: &str| format!("http://{}{p}", agent.http());
+    let resp = client
+        .patch(url("/api/v1/admin/recommendations/rec_0000000000000000"))
+        .bearer_auth(ADMIN)
+        .body(r#"{"status":"dismissed"}"#)
+        .send()
+        .expect("patch");
+    assert_eq!(resp.status().as_u16(), 404);
+    let resp = client
+        .get(url("/api/v1/recommendations"))
+        .send()
+        .expect("get");
+    assert_eq!(resp.status().as_u16(), 404);
+    assert!(resp
+        .text()
+        .expect("body")
+        .contains("recommendations.enabled"));
 }

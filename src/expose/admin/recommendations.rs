@@ -1,10 +1,12 @@
 //! `PATCH /api/v1/admin/recommendations/{id}` with `{"status": "dismissed"}` (or `implemented`,
 //! or `open` to undo either): stores the status with the recommendation's current saving, who
 //! set it and when, and answers once that is on disk, so a restart keeps it. 404 for an id that
-//! is not among the current recommendations, 400 for a bad body, 503 without a state file.
+//! is not among the current recommendations, 400 for a bad body, 503 without a state file, 507
+//! when `MAX_STATUSES` ids have a status already and this one has none.
 
 use super::{authorize, count, HttpState};
 use crate::derive::recommend::{self, Status, Stored};
+use crate::state::recommendations::MAX_STATUSES;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -61,6 +63,22 @@ pub(super) async fn patch(
         let msg = format!("no current recommendation with id {id:?}\n");
         return (StatusCode::NOT_FOUND, msg).into_response();
     };
+    if rec.stored.is_none() {
+        let f = file.clone();
+        let kept = tokio::task::spawn_blocking(move || f.recommendation_statuses())
+            .await
+            .map_err(|e| format!("status read task failed: {e}"))
+            .and_then(|r| r);
+        match kept {
+            Ok(k) if k.len() >= MAX_STATUSES => {
+                count(&st, ACTION, "too_many");
+                let msg = format!("{MAX_STATUSES} statuses are stored already; none added\n");
+                return (StatusCode::INSUFFICIENT_STORAGE, msg).into_response();
+            }
+            Ok(_) => {}
+            Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response(),
+        }
+    }
     let stored = Stored {
         status,
         savings_femto: rec.monthly_savings_femto,

@@ -5,7 +5,8 @@
 //!   current period, for every group or, with a JSON body `{"group": {"team": "search"}}`, one;
 //!   answered once the reset is on disk, so a restart does not bring the spend back;
 //! - `POST /api/v1/admin/budgets/{name}/forget`: deletes the orphaned spend records of a budget
-//!   no longer in the config ([`forget`]); 409 for a configured budget without orphans.
+//!   no longer in the config ([`forget`]); 409 for a configured budget without orphans;
+//! - `PATCH /api/v1/admin/recommendations/{id}`: a recommendation's status ([`recommendations`]).
 //!
 //! Each action needs `Authorization: Bearer <admin token>`: tokens are named, distinct from every
 //! scrape and ingest credential (validated), compared in constant time, and every action is

@@ -6,6 +6,8 @@
 //! - `GET /`: a small index of these.
 //!
 //! - `GET /api/v1/budgets`, `GET /api/v1/budgets/check`: the budget API (see [`super::api`]);
+//! - `GET /api/v1/recommendations`: cost and quality recommendations (see
+//!   [`super::recommendations`]);
 //! - `POST /api/v1/admin/reload`, `POST /api/v1/admin/budgets/{name}/reset`: admin actions, off
 //!   unless `admin.tokens` is set (see [`super::admin`]).
 

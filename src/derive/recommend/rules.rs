@@ -10,6 +10,16 @@ use std::collections::BTreeMap;
 
 const EPS: f64 = 1e-9;
 
+/// Money as signed femto-USD, saturating (no real amount comes near the bounds).
+fn signed(v: u128) -> i128 {
+    i128::try_from(v).unwrap_or(i128::MAX)
+}
+
+/// `a - b`, signed.
+fn diff(a: u128, b: u128) -> i128 {
+    signed(a).saturating_sub(signed(b))
+}
+
 pub(super) fn all(i: &Input<'_>, span: &Span) -> Vec<Recommendation> {
     let mut out = Vec::new();
     if let Some(table) = i.pricing {
@@ -151,8 +161,8 @@ fn downgrade(i: &Input<'_>, span: &Span, w: &WhatIf) -> Option<Recommendation> {
             Verdict::NoData if a.provider == w.provider => Priority::Low,
             _ => continue,
         };
-        let saving = span.monthly(spent as i128 - cost as i128);
-        if saving < i.settings.min_monthly_savings_femto as i128 {
+        let saving = span.monthly(diff(spent, cost));
+        if saving < signed(i.settings.min_monthly_savings_femto) {
             continue;
         }
         let better = best.as_ref().is_none_or(|(p, s, _)| {
@@ -235,7 +245,7 @@ fn upgrade(i: &Input<'_>, span: &Span, w: &WhatIf) -> Option<Recommendation> {
         })?;
     let (_, a) = best;
     let cost = a.cost_femto.unwrap_or(0);
-    let saving = span.monthly(w.totals.cost_femto as i128 - cost as i128);
+    let saving = span.monthly(diff(w.totals.cost_femto, cost));
     let (from, to) = (name(&w.provider, &w.model), name(&a.provider, &a.model));
     let mut r = rec(
         Kind::UpgradeModel,
@@ -280,8 +290,8 @@ fn provider_cache(i: &Input<'_>, span: &Span, w: &WhatIf) -> Option<Recommendati
     if input == 0 || cached * 1_000_000 >= input * u128::from(i.settings.cached_share_min_ppm) {
         return None;
     }
-    let saving = span.monthly(c.uncached_femto as i128 - c.cached_femto as i128);
-    if saving < i.settings.min_monthly_savings_femto as i128 {
+    let saving = span.monthly(diff(c.uncached_femto, c.cached_femto));
+    if saving < signed(i.settings.min_monthly_savings_femto) {
         return None;
     }
     let model = name(&w.provider, &w.model);
@@ -392,7 +402,7 @@ fn budgets(i: &Input<'_>) -> Vec<Recommendation> {
         };
         let days_left = ((end - i.now) as f64 / forecast::DAY).max(1.0 / 24.0);
         let allowed_per_day = f.limit_femto.saturating_sub(f.spend_femto) as f64 / days_left;
-        let saving = i128::try_from(overage).unwrap_or(i128::MAX);
+        let saving = signed(overage);
         let mut r = rec(
             Kind::ReduceModelUsage,
             &format!("budget\n{}", f.name),

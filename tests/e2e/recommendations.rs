@@ -24,6 +24,7 @@ fn config(dir: &Path) -> PathBuf {
              pricing:\n  models:\n\
              \x20   - {{provider: openai, model: gpt-4o, prices: {{input: 2.50, cached_input: 1.25, output: 10.00}}}}\n\
              \x20   - {{provider: openai, model: gpt-4o-mini, prices: {{input: 0.15, output: 0.60}}}}\n\
+             budgets:\n  - {{name: tight, period: monthly, limit_usd: 0.05}}\n\
              recommendations:\n  min_requests: 1\n  min_quality_samples: 4\n  min_monthly_savings_usd: 0\n",
             crate::support::agent::EPHEMERAL_LISTENERS,
             dir.join("data").display()
@@ -87,6 +88,10 @@ fn grades(m: &Meterd) {
             ));
         }
     }
+    // An app cache answering 1 lookup in 10.
+    lines.push_str(
+        "llm.cache:9|c|#cache:semantic,result:miss\nllm.cache:1|c|#cache:semantic,result:hit\n",
+    );
     m.send_tcp(&lines);
     wait_until("grades counted", Duration::from_secs(10), || {
         m.metric("llm_outcomes_total{model=\"gpt-4o-mini\",outcome=\"accepted\"}")
@@ -176,6 +181,19 @@ fn scripted_mix_yields_downgrade_and_cache_recommendations_equal_to_the_report()
     assert_eq!(down["evidence"]["alternative"], "openai/gpt-4o-mini");
     assert_eq!(down["status"], "open");
     assert_eq!(cache["evidence"]["model"], "openai/gpt-4o");
+    // 0.06 USD spent of a 0.05 USD month: forecast to overrun, gpt-4o the contributor.
+    let cut = find(&v, "reduce_model_usage");
+    assert_eq!(cut["evidence"]["budget"], "tight", "{cut:#}");
+    assert_eq!(cut["evidence"]["spend_usd"], "0.06");
+    assert_eq!(cut["evidence"]["contributors"][0]["model"], "gpt-4o");
+    assert_eq!(cut["priority"], "high");
+    // The app cache: reported, with no made-up saving.
+    let app = v["recommendations"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["evidence"]["cache"] == "semantic"))
+        .unwrap_or_else(|| panic!("no app cache recommendation in {v:#}"));
+    assert_eq!(app["estimated_monthly_savings_usd_exact"], "0.00");
+    assert_eq!(app["evidence"]["hit_rate"], 0.1);
 
     // The report over the same window shows the figures the savings come from.
     let w = &down["evidence"]["window"];

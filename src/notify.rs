@@ -75,7 +75,8 @@ pub async fn run(
     mut marks: Marks,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut queues: HashMap<String, mpsc::Sender<Delivery>> = HashMap::new();
+    // By name and format: a reload changing a target's format counts under the new one.
+    let mut queues: HashMap<(String, Format), mpsc::Sender<Delivery>> = HashMap::new();
     let mut senders = Vec::new();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -113,7 +114,7 @@ pub async fn run(
                     name: t.name.clone(),
                     format: t.format,
                 };
-                let tx = queues.entry(t.name.clone()).or_insert_with(|| {
+                let tx = queues.entry((t.name.clone(), t.format)).or_insert_with(|| {
                     let (tx, rx) = mpsc::channel::<Delivery>(t.queue_size.max(1));
                     let store = pipeline.store().clone();
                     senders.push(tokio::spawn(deliver(
@@ -250,4 +251,52 @@ fn split(url: &str) -> Result<(Target, String), String> {
         Target::parse(&format!("http://{authority}"))?,
         path.to_string(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::derive::notify::Mark;
+
+    fn notice(threshold_ppm: u64) -> Notice {
+        Notice {
+            kind: Kind::Crossed,
+            mark: Mark {
+                budget: "b".into(),
+                group: Vec::new(),
+                period_start: 1,
+                threshold_ppm,
+            },
+            period: "monthly",
+            spend_nanos: 1,
+            limit_nanos: 1,
+            forecast_nanos: 0,
+        }
+    }
+
+    #[test]
+    fn a_target_gets_thresholds_from_its_minimum_severity_up() {
+        let target = |min_severity| TargetConfig {
+            min_severity,
+            ..Default::default()
+        };
+        let got = |min| -> Vec<u64> {
+            [500_000, 800_000, 900_000, 1_000_000, 1_200_000]
+                .into_iter()
+                .filter(|t| wanted(&target(min), &notice(*t)))
+                .collect()
+        };
+        assert_eq!(got(Severity::Warning).len(), 5);
+        assert_eq!(got(Severity::Critical), [900_000, 1_000_000, 1_200_000]);
+        assert_eq!(got(Severity::Exceeded), [1_000_000, 1_200_000]);
+        let slack = TargetConfig {
+            format: Format::Slack,
+            ..Default::default()
+        };
+        assert!(body(&slack, &notice(900_000), 0, None)["blocks"].is_array());
+        assert_eq!(
+            body(&target(Severity::Warning), &notice(900_000), 0, None)["version"],
+            "4"
+        );
+    }
 }

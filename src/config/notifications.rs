@@ -23,7 +23,7 @@ pub struct NotificationsConfig {
 }
 
 /// Body shape a target receives.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// Alertmanager's webhook payload (version 4).

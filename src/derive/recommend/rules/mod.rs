@@ -2,21 +2,22 @@
 //! [`forecast`](crate::derive::forecast), never from a formula of its own.
 
 use super::{id, usd_signed, Input, Kind, Priority, Recommendation, Span, Status};
-use crate::derive::forecast;
 use crate::derive::whatif::{self, Quality, WhatIf};
 use crate::model::money::format_usd;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 
-const EPS: f64 = 1e-9;
+mod budget;
+mod cache;
+
+pub(super) const EPS: f64 = 1e-9;
 
 /// Money as signed femto-USD, saturating (no real amount comes near the bounds).
-fn signed(v: u128) -> i128 {
+pub(super) fn signed(v: u128) -> i128 {
     i128::try_from(v).unwrap_or(i128::MAX)
 }
 
 /// `a - b`, signed.
-fn diff(a: u128, b: u128) -> i128 {
+pub(super) fn diff(a: u128, b: u128) -> i128 {
     signed(a).saturating_sub(signed(b))
 }
 
@@ -39,15 +40,15 @@ pub(super) fn all(i: &Input<'_>, span: &Span) -> Vec<Recommendation> {
             }
             out.extend(downgrade(i, span, &w));
             out.extend(upgrade(i, span, &w));
-            out.extend(provider_cache(i, span, &w));
+            out.extend(cache::provider_cache(i, span, &w));
         }
     }
-    out.extend(app_caches(i, span));
-    out.extend(budgets(i));
+    out.extend(cache::app_caches(i, span));
+    out.extend(budget::budgets(i));
     out
 }
 
-fn rec(kind: Kind, scope: &str, priority: Priority, savings: i128) -> Recommendation {
+pub(super) fn rec(kind: Kind, scope: &str, priority: Priority, savings: i128) -> Recommendation {
     Recommendation {
         id: id(kind, scope),
         kind,
@@ -62,7 +63,7 @@ fn rec(kind: Kind, scope: &str, priority: Priority, savings: i128) -> Recommenda
     }
 }
 
-fn pct(r: Option<f64>) -> String {
+pub(super) fn pct(r: Option<f64>) -> String {
     r.map_or_else(|| "no data".into(), |r| format!("{:.1}%", r * 100.0))
 }
 
@@ -130,7 +131,7 @@ pub(super) fn compare(cur: Option<&Quality>, alt: Option<&Quality>, min: f64) ->
     }
 }
 
-fn volume(w: &WhatIf) -> Value {
+pub(super) fn volume(w: &WhatIf) -> Value {
     json!({
         "requests": w.totals.requests,
         "input_tokens": w.totals.quantities[0],
@@ -140,7 +141,7 @@ fn volume(w: &WhatIf) -> Value {
     })
 }
 
-fn name(provider: &str, model: &str) -> String {
+pub(super) fn name(provider: &str, model: &str) -> String {
     format!("{provider}/{model}")
 }
 
@@ -279,168 +280,4 @@ fn upgrade(i: &Input<'_>, span: &Span, w: &WhatIf) -> Option<Recommendation> {
                             "min_samples": min},
     });
     Some(r)
-}
-
-/// Provider prompt caching unused or low on a model with a cheaper cached-input price: the
-/// window's mix with `cached_share_target` of its input cached, priced at that price.
-fn provider_cache(i: &Input<'_>, span: &Span, w: &WhatIf) -> Option<Recommendation> {
-    let c = w.caching?;
-    let input = u128::from(w.totals.quantities[0]);
-    let cached = u128::from(w.totals.quantities[2]);
-    if input == 0 || cached * 1_000_000 >= input * u128::from(i.settings.cached_share_min_ppm) {
-        return None;
-    }
-    let saving = span.monthly(diff(c.uncached_femto, c.cached_femto));
-    if saving < signed(i.settings.min_monthly_savings_femto) {
-        return None;
-    }
-    let model = name(&w.provider, &w.model);
-    let share = c.share_ppm as f64 / 1e6;
-    let mut r = rec(
-        Kind::OptimizeCache,
-        &format!("prompt\n{model}"),
-        Priority::Medium,
-        saving,
-    );
-    r.title = format!("Use prompt caching on {model}");
-    r.description = format!(
-        "Only {} of {model}'s input tokens were read from the provider's prompt cache. With {} \
-         of its input cached at the cached-input price, the window's usage would have cost {} \
-         USD instead of {} USD (cache writes, where priced, are not included).",
-        pct(Some(cached as f64 / input as f64)),
-        pct(Some(share)),
-        format_usd(c.cached_femto),
-        format_usd(c.uncached_femto),
-    );
-    r.evidence = json!({
-        "window": span.evidence(i.tz, i.settings.window_secs),
-        "model": model,
-        "cache": "provider_prompt_cache",
-        "volume": volume(w),
-        "cached_share": cached as f64 / input as f64,
-        "assumed_cached_share": share,
-        "uncached_cost_usd": format_usd(c.uncached_femto),
-        "cached_cost_usd": format_usd(c.cached_femto),
-        "window_cost_usd": format_usd(w.totals.cost_femto),
-    });
-    Some(r)
-}
-
-/// App caches hitting below `cache_hit_rate_min`. meterd does not know which calls a cache
-/// fronts, so no saving is estimated (0) and the evidence says so.
-fn app_caches(i: &Input<'_>, span: &Span) -> Vec<Recommendation> {
-    let mut out = Vec::new();
-    for c in i.caches {
-        let lookups = c.hits + c.misses;
-        if lookups < i.settings.min_requests.max(1) as f64 {
-            continue;
-        }
-        let rate = c.hits / lookups;
-        if rate + EPS >= i.settings.cache_hit_rate_min {
-            continue;
-        }
-        let mut r = rec(
-            Kind::OptimizeCache,
-            &format!("app\n{}", c.cache),
-            Priority::Low,
-            0,
-        );
-        r.title = format!("Improve the hit rate of app cache {:?}", c.cache);
-        r.description = format!(
-            "App cache {:?} answered {} of {} lookups ({}), below the {} threshold: each miss is \
-             a model call it could have saved.",
-            c.cache,
-            c.hits,
-            lookups,
-            pct(Some(rate)),
-            pct(Some(i.settings.cache_hit_rate_min)),
-        );
-        r.evidence = json!({
-            "window": span.evidence(i.tz, i.settings.window_secs),
-            "cache": c.cache,
-            "hits": c.hits, "misses": c.misses, "hit_rate": rate,
-            "hit_rate_min": i.settings.cache_hit_rate_min,
-            "counted_since": "agent start (llm_cache_requests_total)",
-            "savings": "not estimated: meterd does not know which calls the cache fronts",
-        });
-        out.push(r);
-    }
-    out
-}
-
-/// Budgets forecast past their limit at the period end: the largest contributors and the cut
-/// that keeps the budget within it. The saving is the overage avoided this period.
-fn budgets(i: &Input<'_>) -> Vec<Recommendation> {
-    let mut out = Vec::new();
-    for b in i.budgets {
-        let Some(f) = forecast::budget(i.rows, b, i.now) else {
-            continue;
-        };
-        let (Some(projected), Some(overage), Some(end)) =
-            (f.projected_femto, f.overage_femto, f.end)
-        else {
-            continue;
-        };
-        if overage == 0 {
-            continue;
-        }
-        let mut by_model: BTreeMap<(String, String), u128> = BTreeMap::new();
-        for (k, t) in forecast::budget_rows(i.rows, b, f.start, i.now) {
-            *by_model
-                .entry((k.provider.clone(), k.model.clone()))
-                .or_default() += t.cost_femto;
-        }
-        let mut top: Vec<((String, String), u128)> = by_model.into_iter().collect();
-        top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        top.truncate(3);
-        // Spend still to come at the current rate, and the share of it to cut.
-        let coming = projected.saturating_sub(f.spend_femto);
-        let cut = if coming == 0 {
-            1.0
-        } else {
-            (overage as f64 / coming as f64).min(1.0)
-        };
-        let days_left = ((end - i.now) as f64 / forecast::DAY).max(1.0 / 24.0);
-        let allowed_per_day = f.limit_femto.saturating_sub(f.spend_femto) as f64 / days_left;
-        let saving = signed(overage);
-        let mut r = rec(
-            Kind::ReduceModelUsage,
-            &format!("budget\n{}", f.name),
-            Priority::High,
-            saving,
-        );
-        let names: Vec<String> = top
-            .iter()
-            .map(|((p, m), c)| format!("{} ({} USD)", name(p, m), format_usd(*c)))
-            .collect();
-        r.title = format!("Budget {} is forecast to overrun", f.name);
-        r.description = format!(
-            "Budget {} ({}) has spent {} of {} USD and is heading for {} USD by the period end. \
-             Largest contributors: {}. Cutting its spend by {:.1}% for the rest of the period \
-             (to {} USD a day) keeps it within the limit.",
-            f.name,
-            f.period,
-            format_usd(f.spend_femto),
-            format_usd(f.limit_femto),
-            format_usd(projected),
-            names.join(", "),
-            cut * 100.0,
-            format_usd(allowed_per_day.round() as u128),
-        );
-        r.evidence = json!({
-            "budget": f.name, "period": f.period,
-            "spend_usd": format_usd(f.spend_femto),
-            "limit_usd": format_usd(f.limit_femto),
-            "projected_usd": format_usd(projected),
-            "overage_usd": format_usd(overage),
-            "avg_per_day_usd": format_usd(f.avg_per_day_femto),
-            "allowed_per_day_usd": format_usd(allowed_per_day.round() as u128),
-            "cut_share": cut,
-            "contributors": top.iter().map(|((p, m), c)| json!({
-                "provider": p, "model": m, "spend_usd": format_usd(*c)})).collect::<Vec<_>>(),
-            "savings_basis": "the overage avoided in this budget period",
-        });
-        out.push(r);
-    }
-    out
 }

@@ -24,6 +24,7 @@ pub mod redact;
 pub mod statsd;
 pub mod summary;
 pub mod tls;
+pub mod ui;
 pub mod units;
 pub mod usage;
 
@@ -69,6 +70,8 @@ pub struct Config {
     pub notifications: notifications::NotificationsConfig,
     /// Cost and quality recommendations from the usage ledger.
     pub recommendations: recommendations::RecommendationsConfig,
+    /// The status page at `/ui`.
+    pub ui: ui::UiConfig,
 }
 
 impl Default for Config {
@@ -95,6 +98,7 @@ impl Default for Config {
             usage: Default::default(),
             notifications: Default::default(),
             recommendations: Default::default(),
+            ui: Default::default(),
         }
     }
 }
@@ -291,6 +295,7 @@ impl Validate for Config {
             .validate(&child(path, "notifications"), issues);
         self.recommendations
             .validate(&child(path, "recommendations"), issues);
+        self.ui.validate(&child(path, "ui"), issues);
         self.statsd.validate(&child(path, "statsd"), issues);
         self.otlp.validate(&child(path, "otlp"), issues);
         self.fleet.validate(&child(path, "fleet"), issues);

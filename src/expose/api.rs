@@ -148,16 +148,19 @@ pub struct OrphanJson {
 }
 
 async fn list(State(st): State<HttpState>) -> Json<ListJson> {
-    let now = now();
+    Json(budget_list(&st.pipeline, now()))
+}
+
+/// What `GET /api/v1/budgets` answers (the status page shows the same).
+pub fn budget_list(pipeline: &crate::pipeline::Pipeline, now: i64) -> ListJson {
     let mut budgets = Vec::new();
-    for (def, instances) in st.pipeline.budgets().statuses(now) {
+    for (def, instances) in pipeline.budgets().statuses(now) {
         if instances.is_empty() {
             budgets.push(unspent_grouped_budget(&def, now));
         }
         budgets.extend(instances.iter().map(to_json));
     }
-    let orphaned = st
-        .pipeline
+    let orphaned = pipeline
         .budgets()
         .orphans(now)
         .into_iter()
@@ -171,7 +174,7 @@ async fn list(State(st): State<HttpState>) -> Json<ListJson> {
             spend_nanos: spend,
         })
         .collect();
-    Json(ListJson { budgets, orphaned })
+    ListJson { budgets, orphaned }
 }
 
 /// A grouped budget before any group spent: shown so the API lists every configured budget.

@@ -503,8 +503,8 @@ impl Store {
         }
     }
 
-    /// Every series of one counter or gauge family with its value (empty when absent): for the
-    /// recommendations, which read the quality and app-cache counters without a whole snapshot.
+    /// Every counter or gauge series of one family with its value (empty when absent), without
+    /// copying the other families: the status page reads a few families per request.
     pub fn family_values(&self, name: &str) -> Vec<(Labels, f64)> {
         let Some(fam) = self.families.read().ok().and_then(|f| f.get(name).cloned()) else {
             return Vec::new();

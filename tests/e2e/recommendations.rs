@@ -195,6 +195,21 @@ fn scripted_mix_yields_downgrade_and_cache_recommendations_equal_to_the_report()
     assert_eq!(app["estimated_monthly_savings_usd_exact"], "0.00");
     assert_eq!(app["evidence"]["hit_rate"], 0.1);
 
+    // The status page lists the open ones with the same exact saving.
+    let (status, page) = m.get("/ui");
+    assert_eq!(status, 200);
+    let exact = down["estimated_monthly_savings_usd_exact"]
+        .as_str()
+        .expect("exact");
+    let row = page
+        .split("<tr data-id=")
+        .find(|r| r.starts_with(&format!("\"{}\"", down["id"].as_str().expect("id"))))
+        .unwrap_or_else(|| panic!("no row for {} in {page}", down["id"]));
+    assert!(
+        row.contains(&format!("data-field=\"savings\">{exact}</td>")),
+        "{row}"
+    );
+
     // The report over the same window shows the figures the savings come from.
     let w = &down["evidence"]["window"];
     let (from, to) = (

@@ -11,6 +11,7 @@
 
 pub mod gather;
 pub mod render;
+mod render_recs;
 pub mod view;
 
 use super::server::HttpState;

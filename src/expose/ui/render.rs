@@ -78,6 +78,7 @@ pub fn page(p: &Page) -> String {
     );
     usage(&mut o, &p.usage);
     budgets(&mut o, &p.budgets);
+    super::render_recs::recommendations(&mut o, &p.recommendations);
     unpriced(&mut o, &p.unpriced);
     pricing(&mut o, &p.pricing);
     health(&mut o, &p.health);
@@ -210,7 +211,7 @@ fn spend_row(o: &mut String, attrs: &str, dims: &[String], r: &SpendRow, summary
     );
 }
 
-fn more_line(o: &mut String, id: &str, more: usize, what: &str) {
+pub(super) fn more_line(o: &mut String, id: &str, more: usize, what: &str) {
     if more > 0 {
         let _ = write!(
             o,

@@ -78,13 +78,13 @@ pub fn budget_rows<'a>(
 /// one figure over all groups.
 pub fn budget(rows: &[(Key, Totals)], b: &BudgetDef, now: i64) -> Option<BudgetForecast> {
     let (start, end) = period_bounds(b, now)?;
-    let spend: u128 = budget_rows(rows, b, start, now)
-        .map(|(_, t)| t.cost_femto)
-        .sum();
+    let spend: u128 =
+        budget_rows(rows, b, start, now).fold(0u128, |a, (_, t)| a.saturating_add(t.cost_femto));
     let elapsed = if start == 0 { 30 * 86_400 } else { now - start };
     let avg = per_day(spend, elapsed);
     let limit = u128::from(b.limit_nanos) * 1_000_000;
-    let projected = end.map(|e| spend + (avg as f64 * (e - now) as f64 / DAY).round() as u128);
+    let projected =
+        end.map(|e| spend.saturating_add((avg as f64 * (e - now) as f64 / DAY).round() as u128));
     let days_to_exhaust = if spend >= limit {
         Some(0.0)
     } else {

@@ -185,8 +185,9 @@ async fn list(
     let total: i128 = recs
         .iter()
         .filter(|r| want.is_none_or(|w| r.status == w))
-        .map(|r| r.monthly_savings_femto.max(0))
-        .sum();
+        .fold(0i128, |a, r| {
+            a.saturating_add(r.monthly_savings_femto.max(0))
+        });
     Json(json!({
         "generated_at": jiff::Timestamp::from_second(now).map(|t| t.to_string()).unwrap_or_default(),
         "status": want.map_or("all", Status::as_str),

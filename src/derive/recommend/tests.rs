@@ -387,3 +387,34 @@ fn disabled_or_empty_gives_nothing_and_signed_money_is_exact() {
     assert_eq!(usd_signed(0), "0.00");
     assert_eq!(usd_signed_f64(-1_250_000_000_000_000), -1.25);
 }
+
+#[test]
+fn absurd_volumes_and_costs_never_panic() {
+    let mut rows = week();
+    let mut huge = row(HOUR, "openai", "gpt-4o", 1, 0);
+    huge.1.requests = u64::MAX;
+    huge.1.quantities = [u64::MAX; 11];
+    huge.1.cost_femto = u128::MAX;
+    rows.push(huge);
+    rows.push(row(HOUR, "openai", "unknown-model", 10, 0));
+    let mut f = Fixture::new(rows);
+    f.quality
+        .insert("gpt-4o".into(), q(f64::MAX, f64::MAX, 0.0, f64::NAN, 1.0));
+    f.caches = vec![AppCache {
+        cache: "c".into(),
+        hits: f64::NAN,
+        misses: f64::INFINITY,
+    }];
+    let c = BudgetConfig {
+        name: "b".into(),
+        period: "monthly".into(),
+        limit_usd: 0.01,
+        ..Default::default()
+    };
+    f.budgets = vec![Arc::new(BudgetDef::compile(&c).expect("budget"))];
+    let recs = f.run();
+    assert!(recs.iter().all(|r| !r.id.is_empty()));
+    for r in &recs {
+        let _ = to_json(r);
+    }
+}

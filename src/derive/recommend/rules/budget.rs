@@ -25,9 +25,10 @@ pub(super) fn budgets(i: &Input<'_>) -> Vec<Recommendation> {
         }
         let mut by_model: BTreeMap<(String, String), u128> = BTreeMap::new();
         for (k, t) in forecast::budget_rows(i.rows, b, f.start, i.now) {
-            *by_model
+            let c = by_model
                 .entry((k.provider.clone(), k.model.clone()))
-                .or_default() += t.cost_femto;
+                .or_default();
+            *c = c.saturating_add(t.cost_femto);
         }
         let mut top: Vec<((String, String), u128)> = by_model.into_iter().collect();
         top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));

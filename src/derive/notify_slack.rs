@@ -14,6 +14,17 @@ fn escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// Slack refuses a whole message whose block texts pass its limits (header 150 characters,
+/// field 2,000, section 3,000), so long budget names or group values are cut with an ellipsis.
+fn clip(s: String, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s;
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
 fn usd(nanos: u64) -> String {
     format!("{} USD", format_usd(u128::from(nanos) * 1_000_000))
 }
@@ -63,11 +74,11 @@ pub fn slack_body(n: &Notice, ui_url: Option<&str>) -> Value {
     } else {
         "-".into()
     };
-    let field = |name: &str, value: &str| json!({"type": "mrkdwn", "text": format!("*{name}*\n{}", escape(value))});
+    let field = |name: &str, value: &str| json!({"type": "mrkdwn", "text": clip(format!("*{name}*\n{}", escape(value)), 2000)});
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "emoji": true,
-            "text": format!("{icon} Budget {} at {pct:.0}%", m.budget)}}),
-        json!({"type": "section", "text": {"type": "mrkdwn", "text": escape(&text)}}),
+            "text": clip(format!("{icon} Budget {} at {pct:.0}%", m.budget), 150)}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": clip(escape(&text), 3000)}}),
         json!({"type": "section", "fields": [
             field("Budget", &who),
             field("Spend", &usd(n.spend_nanos)),
@@ -82,7 +93,7 @@ pub fn slack_body(n: &Notice, ui_url: Option<&str>) -> Value {
     ];
     if let Some(url) = ui_url {
         blocks.push(json!({"type": "section", "text": {"type": "mrkdwn",
-            "text": format!("<{}|Open the meterd status page>", escape(url))}}));
+            "text": clip(format!("<{}|Open the meterd status page>", escape(url)), 3000)}}));
     }
     json!({"text": text, "blocks": blocks})
 }
@@ -163,5 +174,22 @@ mod tests {
         assert!(blocks[1]["text"]["text"]
             .as_str()
             .is_some_and(|t| !t.contains('<')));
+    }
+
+    #[test]
+    fn long_names_are_cut_to_slacks_block_limits() {
+        let long = "é".repeat(5000);
+        let mut n = notice(Kind::Crossed, 900_000, &long);
+        n.mark.group = vec![("team".into(), "<".repeat(3000))];
+        let v = slack_body(&n, None);
+        let len = |v: &Value| v.as_str().map_or(0, |s| s.chars().count());
+        let blocks = v["blocks"].as_array().expect("blocks");
+        assert_eq!(len(&blocks[0]["text"]["text"]), 150);
+        assert!(len(&blocks[1]["text"]["text"]) <= 3000);
+        assert!(blocks[2]["fields"]
+            .as_array()
+            .expect("fields")
+            .iter()
+            .all(|f| len(&f["text"]) <= 2000));
     }
 }

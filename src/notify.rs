@@ -14,7 +14,7 @@
 //! delivery is retried with doubling backoff, then counted as `failure`.
 
 use crate::config::fleet::Target;
-use crate::config::notifications::{Format, Severity, TargetConfig, WebhookConfig};
+use crate::config::notifications::{Format, TargetConfig, WebhookConfig};
 use crate::derive::notify::{slack_body, webhook_body, Kind, Marks, Notice};
 use crate::pipeline::Pipeline;
 use crate::state::StateFile;
@@ -58,7 +58,7 @@ struct Delivery {
 /// Whether a target wants a notice: crossings and resets of thresholds at or above its
 /// minimum severity.
 pub fn wanted(t: &TargetConfig, n: &Notice) -> bool {
-    Severity::of_threshold_ppm(n.mark.threshold_ppm) >= t.min_severity
+    n.severity >= t.min_severity
 }
 
 fn body(t: &TargetConfig, n: &Notice, now: i64, ui_url: Option<&str>) -> serde_json::Value {
@@ -256,6 +256,7 @@ fn split(url: &str) -> Result<(Target, String), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::notifications::Severity;
     use crate::derive::notify::Mark;
 
     fn notice(threshold_ppm: u64) -> Notice {
@@ -271,6 +272,11 @@ mod tests {
             spend_nanos: 1,
             limit_nanos: 1,
             forecast_nanos: 0,
+            severity: match threshold_ppm {
+                0..=899_999 => Severity::Warning,
+                900_000..=999_999 => Severity::Critical,
+                _ => Severity::Exceeded,
+            },
         }
     }
 

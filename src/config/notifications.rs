@@ -3,8 +3,9 @@
 //! `targets` any number (up to 16) of further receivers, each with its body `format`
 //! (`alertmanager` or `slack`), the lowest severity it wants, its own URL and queue.
 //!
-//! Severity of a threshold: `exceeded` from 1.0 (100% of the limit), `critical` from 0.9,
-//! `warning` below.
+//! Severity of a threshold: the status `/api/v1/budgets` reports once it is reached: `exceeded`
+//! from 1.0 (100% of the limit), `critical` for the highest threshold below 1.0 when the budget
+//! has two or more, `warning` for the others.
 
 use super::{child, HumanDuration, Issues, Validate};
 use serde::Deserialize;
@@ -53,17 +54,6 @@ pub enum Severity {
 }
 
 impl Severity {
-    /// The severity of a threshold given in parts per million of the limit.
-    pub fn of_threshold_ppm(ppm: u64) -> Severity {
-        if ppm >= 1_000_000 {
-            Severity::Exceeded
-        } else if ppm >= 900_000 {
-            Severity::Critical
-        } else {
-            Severity::Warning
-        }
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Warning => "warning",
@@ -260,16 +250,6 @@ fn delivery(w: &TargetConfig, at: &str, issues: &mut Issues) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn thresholds_map_to_severities() {
-        assert_eq!(Severity::of_threshold_ppm(500_000), Severity::Warning);
-        assert_eq!(Severity::of_threshold_ppm(899_999), Severity::Warning);
-        assert_eq!(Severity::of_threshold_ppm(900_000), Severity::Critical);
-        assert_eq!(Severity::of_threshold_ppm(1_000_000), Severity::Exceeded);
-        assert_eq!(Severity::of_threshold_ppm(1_500_000), Severity::Exceeded);
-        assert!(Severity::Warning < Severity::Critical && Severity::Critical < Severity::Exceeded);
-    }
 
     #[test]
     fn targets_are_checked_each_with_its_path() {

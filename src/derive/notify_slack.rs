@@ -31,7 +31,7 @@ fn usd(nanos: u64) -> String {
 
 pub fn slack_body(n: &Notice, ui_url: Option<&str>) -> Value {
     let m = &n.mark;
-    let severity = Severity::of_threshold_ppm(m.threshold_ppm);
+    let severity = n.severity;
     let pct = n.threshold() * 100.0;
     let group: Vec<String> = m.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let who = if group.is_empty() {
@@ -116,6 +116,11 @@ mod tests {
             spend_nanos: 1_020_000_000,
             limit_nanos: 1_000_000_000,
             forecast_nanos: 3_100_000_000,
+            severity: if threshold_ppm >= 1_000_000 {
+                Severity::Exceeded
+            } else {
+                Severity::Warning
+            },
         }
     }
 

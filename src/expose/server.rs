@@ -29,6 +29,10 @@ use std::time::Instant;
 pub trait Reload: Send + Sync {
     /// Re-reads and applies the config; a bad one is rejected with every error.
     fn reload(&self) -> Result<(), crate::config::load::ConfigErrors>;
+    /// The config file, to name it when the API refuses to touch a budget it defines.
+    fn config_file(&self) -> Option<String> {
+        None
+    }
 }
 
 #[derive(Clone)]

@@ -91,22 +91,22 @@ fn field<T: for<'de> Deserialize<'de>>(
     }
 }
 
-/// Reads a list element by element, so each bad element is named (`thresholds[2]`).
-fn list<T: for<'de> Deserialize<'de>>(
+/// Reads a list element by element, so each bad element is named (`thresholds[2]`); a bad element
+/// becomes `stand_in`, so later elements keep their index in what compiling reports.
+fn list<T: for<'de> Deserialize<'de> + Clone>(
     v: &Value,
     path: &str,
+    stand_in: T,
     errs: &mut Vec<FieldError>,
-) -> Option<Vec<T>> {
+) -> Vec<T> {
     let Value::Array(items) = v else {
-        return field(v, path, errs);
+        return field(v, path, errs).unwrap_or_default();
     };
-    let before = errs.len();
-    let out: Vec<T> = items
+    items
         .iter()
         .enumerate()
-        .filter_map(|(i, item)| field(item, &format!("{path}[{i}]"), errs))
-        .collect();
-    (errs.len() == before).then_some(out)
+        .map(|(i, item)| field(item, &format!("{path}[{i}]"), errs).unwrap_or(stand_in.clone()))
+        .collect()
 }
 
 /// A definition from a parsed body, every problem by JSON path: unknown keys (with the key
@@ -146,8 +146,8 @@ pub fn definition(
                 }
             }
             "limit_usd" => c.limit_usd = field(v, key, &mut errs).unwrap_or(0.0),
-            "thresholds" => c.thresholds = list(v, key, &mut errs).unwrap_or_default(),
-            "group_by" => c.group_by = list(v, key, &mut errs).unwrap_or_default(),
+            "thresholds" => c.thresholds = list(v, key, 1.0, &mut errs),
+            "group_by" => c.group_by = list(v, key, "provider".to_string(), &mut errs),
             "max_groups" => c.max_groups = field(v, key, &mut errs).unwrap_or(1000),
             "fleet_query" => c.fleet_query = field(v, key, &mut errs).unwrap_or_default(),
             other => {

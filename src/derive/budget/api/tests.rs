@@ -36,7 +36,7 @@ fn a_bad_body_names_every_field() {
         "thresholds": [0.5, 2, "x"],
         "group_by": ["nope"],
         "max_groups": -1,
-        "limt": 3
+        "limt_usd": 3
     }));
     let fields: Vec<&str> = got.iter().map(|(f, _)| f.as_str()).collect();
     for want in [
@@ -50,15 +50,15 @@ fn a_bad_body_names_every_field() {
         "thresholds[2]",
         "group_by[0]",
         "max_groups",
-        "limt",
+        "limt_usd",
     ] {
         assert!(fields.contains(&want), "{want} missing from {got:?}");
     }
     assert_eq!(fields.iter().filter(|f| **f == "limit_usd").count(), 1);
     let msg = |f: &str| got.iter().find(|(k, _)| k == f).map(|(_, m)| m.clone());
     assert_eq!(
-        msg("limt").as_deref(),
-        Some("unknown key `limt`; did you mean `limit_usd`?")
+        msg("limt_usd").as_deref(),
+        Some("unknown key `limt_usd`; did you mean `limit_usd`?")
     );
     assert!(msg("limit_usd").unwrap().contains("invalid type: string"));
     assert!(msg("thresholds[1]").unwrap().contains("not a ratio in (0, 1]"));

@@ -228,11 +228,7 @@ async fn list(agent: &Agent, json: bool) -> Result<ExitCode, String> {
     let (status, _, live) = agent
         .call(Method::GET, "/api/v1/budgets", None, None)
         .await?;
-    let live = if status.is_success() {
-        live
-    } else {
-        json!({})
-    };
+    let live = if status.is_success() { live } else { json!({}) };
     println!(
         "{:<32} {:<7} {:<9} {:<12} {:>12} {:>12} {:<9} {:>7}",
         "NAME", "ORIGIN", "STATE", "PERIOD", "LIMIT_USD", "SPEND_USD", "STATUS", "VERSION"

@@ -55,7 +55,12 @@ async fn refresh(pipeline: &Pipeline, snapshot: &Snapshot) {
     };
     // Every running budget, the config's and the admin API's.
     let now = crate::clock::unix_secs_i64();
-    let defs: Vec<_> = pipeline.budgets().statuses(now).into_iter().map(|(d, _)| d).collect();
+    let defs: Vec<_> = pipeline
+        .budgets()
+        .statuses(now)
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect();
     for b in &defs {
         let Some(promql) = b.fleet_query.as_deref() else {
             continue;

@@ -3,8 +3,8 @@
 
 use super::StartError;
 use crate::config::Config;
-use crate::pipeline::Snapshot;
 use crate::derive::budget::api::Stored;
+use crate::pipeline::Snapshot;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

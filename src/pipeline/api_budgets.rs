@@ -95,11 +95,7 @@ impl Pipeline {
 
     /// Merges config and API budgets and reconfigures the engine; the caller holds the lock.
     fn apply_api(&self, inner: &Inner, snapshot: &super::Snapshot) {
-        let merged = api::merge(
-            &snapshot.budgets,
-            &inner.set,
-            &snapshot.config.scope_labels,
-        );
+        let merged = api::merge(&snapshot.budgets, &inner.set, &snapshot.config.scope_labels);
         self.budgets.reconfigure(&merged.defs, super::unix_secs());
         let mut counts: BTreeMap<&str, usize> =
             [("active", 0), ("shadowed", 0), ("invalid", 0)].into();
@@ -148,7 +144,8 @@ impl Pipeline {
     ) -> Result<Applied, Refused> {
         let mut inner = self.api_lock();
         let snapshot = self.snapshot();
-        let (c, _) = api::definition(body, &snapshot.config.scope_labels).map_err(Refused::Invalid)?;
+        let (c, _) =
+            api::definition(body, &snapshot.config.scope_labels).map_err(Refused::Invalid)?;
         if snapshot.config.budgets.iter().any(|b| b.name == c.name) {
             return Err(Refused::ConfigOwned);
         }
@@ -217,7 +214,13 @@ impl Pipeline {
             unreadable: None,
             ..before.clone()
         };
-        self.commit(&mut inner, &snapshot, name.into(), Some(stored.clone()), file)?;
+        self.commit(
+            &mut inner,
+            &snapshot,
+            name.into(),
+            Some(stored.clone()),
+            file,
+        )?;
         Ok(Applied {
             now: Some(stored),
             before: Some(before),

@@ -173,19 +173,32 @@ fn create_update_delete_keep_spend_by_the_rules_and_survive_kill_9() {
     assert_eq!(status, 200);
     assert!(check.contains("\"search-weekly\""), "{check}");
     assert_eq!(entry(&m, "search-weekly").expect("listed")["origin"], "api");
-    assert_eq!(entry(&m, "cfg-monthly").expect("listed")["origin"], "config");
+    assert_eq!(
+        entry(&m, "cfg-monthly").expect("listed")["origin"],
+        "config"
+    );
 
     spend(&m, "search", 0, 4);
     spend(&m, "ads", 100, 1);
     assert_eq!(m.spend_nanos("search-weekly"), 4 * CALL);
 
     // A new limit keeps the spend; the old version is now stale.
-    let r = put(&m, "search-weekly", &search_weekly(20.0, "search"), Some("\"1\""));
+    let r = put(
+        &m,
+        "search-weekly",
+        &search_weekly(20.0, "search"),
+        Some("\"1\""),
+    );
     assert_eq!(r.status(), 200);
     assert_eq!(etag(&r), "\"2\"");
     assert_eq!(m.spend_nanos("search-weekly"), 4 * CALL);
     assert_eq!(entry(&m, "search-weekly").unwrap()["limit_usd"], 20.0);
-    let r = put(&m, "search-weekly", &search_weekly(30.0, "search"), Some("\"1\""));
+    let r = put(
+        &m,
+        "search-weekly",
+        &search_weekly(30.0, "search"),
+        Some("\"1\""),
+    );
     assert_eq!(r.status(), 412);
     assert_eq!(etag(&r), "\"2\"");
     assert_eq!(json_of(r)["current_version"], 2);
@@ -211,12 +224,22 @@ fn create_update_delete_keep_spend_by_the_rules_and_survive_kill_9() {
     assert_eq!(etag(&r), "\"2\"");
 
     // A new match starts new records; the old shape's spend waits as orphaned...
-    let r = put(&m, "search-weekly", &search_weekly(20.0, "ads"), Some("\"2\""));
+    let r = put(
+        &m,
+        "search-weekly",
+        &search_weekly(20.0, "ads"),
+        Some("\"2\""),
+    );
     assert_eq!(r.status(), 200);
     assert_eq!(m.spend_nanos("search-weekly"), 0);
     assert_eq!(orphaned_nanos(&m, "search-weekly"), 4 * CALL);
     // ...and comes back when the match does.
-    let r = put(&m, "search-weekly", &search_weekly(20.0, "search"), Some("*"));
+    let r = put(
+        &m,
+        "search-weekly",
+        &search_weekly(20.0, "search"),
+        Some("*"),
+    );
     assert_eq!(r.status(), 200);
     assert_eq!(etag(&r), "\"4\"");
     assert_eq!(m.spend_nanos("search-weekly"), 4 * CALL);
@@ -304,10 +327,16 @@ fn the_config_is_authoritative_and_bad_bodies_name_every_field() {
     ] {
         assert!(fields.contains(&want), "{want} not in {body}");
     }
-    assert!(body.to_string().contains("did you mean `limit_usd`?"), "{body}");
+    assert!(
+        body.to_string().contains("did you mean `limit_usd`?"),
+        "{body}"
+    );
     let (status, body) = m.get("/api/v1/budgets");
     assert_eq!(status, 200);
-    assert!(!body.contains("bad name"), "a refused body changed something: {body}");
+    assert!(
+        !body.contains("bad name"),
+        "a refused body changed something: {body}"
+    );
 
     // Not JSON, too large, no token, wrong name in a PUT body.
     let r = call(
@@ -318,7 +347,8 @@ fn the_config_is_authoritative_and_bad_bodies_name_every_field() {
         None,
     );
     assert_eq!(r.status(), 400);
-    let huge = json!({"name": "x", "period": "daily", "limit_usd": 1, "fleet_query": "x".repeat(70_000)});
+    let huge =
+        json!({"name": "x", "period": "daily", "limit_usd": 1, "fleet_query": "x".repeat(70_000)});
     assert_eq!(post(&m, &huge).status(), 413);
     let r = Client::new()
         .post(format!("http://{}/api/v1/admin/budgets", m.http))
@@ -327,7 +357,12 @@ fn the_config_is_authoritative_and_bad_bodies_name_every_field() {
         .expect("post");
     assert_eq!(r.status(), 401);
     assert_eq!(post(&m, &search_weekly(1.0, "a")).status(), 201);
-    let r = put(&m, "search-weekly", &json!({"name": "other", "period": "daily", "limit_usd": 1}), None);
+    let r = put(
+        &m,
+        "search-weekly",
+        &json!({"name": "other", "period": "daily", "limit_usd": 1}),
+        None,
+    );
     assert_eq!(r.status(), 400);
     assert_eq!(json_of(r)["errors"][0]["field"], "name");
 }
@@ -340,7 +375,13 @@ fn a_reload_keeps_api_budgets_and_a_config_name_shadows_one() {
     assert_eq!(post(&m, &search_weekly(10.0, "search")).status(), 201);
     spend(&m, "search", 0, 2);
     let reload = || {
-        let r = call(&m, reqwest::Method::POST, "/api/v1/admin/reload", None, None);
+        let r = call(
+            &m,
+            reqwest::Method::POST,
+            "/api/v1/admin/reload",
+            None,
+            None,
+        );
         assert_eq!(r.status(), 200, "{}", r.text().unwrap_or_default());
     };
     // An unrelated edit: the API budget and its spend stay.
@@ -365,12 +406,20 @@ fn a_reload_keeps_api_budgets_and_a_config_name_shadows_one() {
     assert_eq!(e["origin"], "config");
     assert_eq!(e["limit_usd"], 99.0);
     let list = budgets(&m);
-    let not_running = list["api_budgets_not_running"].as_array().expect("reported");
+    let not_running = list["api_budgets_not_running"]
+        .as_array()
+        .expect("reported");
     assert_eq!(not_running[0]["name"], "search-weekly");
     assert_eq!(not_running[0]["state"], "shadowed");
     assert_eq!(orphaned_nanos(&m, "search-weekly"), 2 * CALL);
-    assert_eq!(m.metric(r#"meterd_api_budgets{state="shadowed"}"#), Some(1.0));
-    assert_eq!(put(&m, "search-weekly", &search_weekly(1.0, "x"), None).status(), 409);
+    assert_eq!(
+        m.metric(r#"meterd_api_budgets{state="shadowed"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        put(&m, "search-weekly", &search_weekly(1.0, "x"), None).status(),
+        409
+    );
     assert_eq!(post(&m, &search_weekly(1.0, "x")).status(), 409);
 
     // Out of the file again: the API budget runs again with its spend.
@@ -406,10 +455,21 @@ fn concurrent_creates_of_one_name_give_one_201() {
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("thread")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
     });
-    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 7, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        7,
+        "{statuses:?}"
+    );
     // Concurrent updates with the version each read: one wins, the others are told.
     let statuses: Vec<u16> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..6)
@@ -427,10 +487,21 @@ fn concurrent_creates_of_one_name_give_one_201() {
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("thread")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
     });
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 412).count(), 5, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 412).count(),
+        5,
+        "{statuses:?}"
+    );
 }
 
 #[test]
@@ -441,7 +512,13 @@ fn without_admin_tokens_the_budget_routes_do_not_exist() {
     assert_eq!(post(&m, &search_weekly(1.0, "a")).status(), 404);
     assert_eq!(put(&m, "x", &search_weekly(1.0, "a"), None).status(), 404);
     assert_eq!(delete(&m, "x", None).status(), 404);
-    let r = call(&m, reqwest::Method::GET, "/api/v1/admin/budgets", None, None);
+    let r = call(
+        &m,
+        reqwest::Method::GET,
+        "/api/v1/admin/budgets",
+        None,
+        None,
+    );
     assert_eq!(r.status(), 404);
 }
 
@@ -465,7 +542,10 @@ fn a_stored_definition_that_no_longer_compiles_is_kept_and_reported() {
     assert_eq!(nr["name"], "old");
     assert_eq!(nr["state"], "invalid");
     assert_eq!(nr["problems"][0]["field"], "period", "{list}");
-    assert_eq!(m.metric(r#"meterd_api_budgets{state="invalid"}"#), Some(1.0));
+    assert_eq!(
+        m.metric(r#"meterd_api_budgets{state="invalid"}"#),
+        Some(1.0)
+    );
     assert!(m.log().contains("API budget not running"), "{}", m.log());
     // Fixed by PUT at its version, or deleted.
     let r = put(
@@ -507,7 +587,17 @@ fn the_budgets_cli_round_trips_against_a_running_agent() {
     let tok = Some(ADMIN);
     let (code, out, err) = cli(
         &m,
-        &["set", "--name", "search-weekly", "--period", "weekly", "--limit-usd", "25", "--match", "team=search"],
+        &[
+            "set",
+            "--name",
+            "search-weekly",
+            "--period",
+            "weekly",
+            "--limit-usd",
+            "25",
+            "--match",
+            "team=search",
+        ],
         tok,
     );
     assert_eq!(code, 0, "{out}{err}");
@@ -515,7 +605,17 @@ fn the_budgets_cli_round_trips_against_a_running_agent() {
     // Set again: an update at the version it read.
     let (code, out, err) = cli(
         &m,
-        &["set", "--name", "search-weekly", "--period", "weekly", "--limit-usd", "40", "--match", "team=search"],
+        &[
+            "set",
+            "--name",
+            "search-weekly",
+            "--period",
+            "weekly",
+            "--limit-usd",
+            "40",
+            "--match",
+            "team=search",
+        ],
         tok,
     );
     assert_eq!(code, 0, "{out}{err}");
@@ -524,28 +624,65 @@ fn the_budgets_cli_round_trips_against_a_running_agent() {
     let (code, got, _) = cli(&m, &["get", "search-weekly"], tok);
     assert_eq!(code, 0);
     let file = dir.path().join("b.json");
-    std::fs::write(&file, got.replace("\"limit_usd\": 40.0", "\"limit_usd\": 41.0")).expect("write");
+    std::fs::write(
+        &file,
+        got.replace("\"limit_usd\": 40.0", "\"limit_usd\": 41.0"),
+    )
+    .expect("write");
     let (code, out, err) = cli(&m, &["set", "--file", file.to_str().unwrap()], tok);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(entry(&m, "search-weekly").unwrap()["limit_usd"], 41.0);
     let yaml = dir.path().join("b.yaml");
     std::fs::write(&yaml, "name: yaml-daily\nperiod: daily\nlimit_usd: 3\n").expect("write");
-    assert_eq!(cli(&m, &["set", "--file", yaml.to_str().unwrap()], tok).0, 0);
+    assert_eq!(
+        cli(&m, &["set", "--file", yaml.to_str().unwrap()], tok).0,
+        0
+    );
 
     let (code, out, _) = cli(&m, &["list"], tok);
     assert_eq!(code, 0);
-    assert!(out.contains("search-weekly") && out.contains("cfg-monthly") && out.contains("yaml-daily"), "{out}");
-    assert!(out.lines().any(|l| l.starts_with("cfg-monthly") && l.contains("config")), "{out}");
+    assert!(
+        out.contains("search-weekly") && out.contains("cfg-monthly") && out.contains("yaml-daily"),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("cfg-monthly") && l.contains("config")),
+        "{out}"
+    );
 
     // Errors as the API gives them, with the exit codes README lists.
     let (code, _, err) = cli(
         &m,
-        &["set", "--name", "x", "--period", "fortnightly", "--limit-usd", "0"],
+        &[
+            "set",
+            "--name",
+            "x",
+            "--period",
+            "fortnightly",
+            "--limit-usd",
+            "0",
+        ],
         tok,
     );
     assert_eq!(code, 78, "{err}");
-    assert!(err.contains("period: unknown period") && err.contains("limit_usd:"), "{err}");
-    let (code, _, err) = cli(&m, &["set", "--name", "cfg-monthly", "--period", "daily", "--limit-usd", "1"], tok);
+    assert!(
+        err.contains("period: unknown period") && err.contains("limit_usd:"),
+        "{err}"
+    );
+    let (code, _, err) = cli(
+        &m,
+        &[
+            "set",
+            "--name",
+            "cfg-monthly",
+            "--period",
+            "daily",
+            "--limit-usd",
+            "1",
+        ],
+        tok,
+    );
     assert_eq!(code, 1, "{err}");
     let (code, _, err) = cli(&m, &["delete", "search-weekly", "--if-match", "1"], tok);
     assert_eq!(code, 1);

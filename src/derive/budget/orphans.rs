@@ -19,14 +19,9 @@ pub fn key(s: &Saved) -> String {
     // Records without matchers keep the key they always had.
     match &s.matchers {
         None => serde_json::to_string(&("orphan", &s.budget, &s.group, &s.period, &s.timezone)),
-        Some(m) => serde_json::to_string(&(
-            "orphan",
-            &s.budget,
-            &s.group,
-            &s.period,
-            &s.timezone,
-            m,
-        )),
+        Some(m) => {
+            serde_json::to_string(&("orphan", &s.budget, &s.group, &s.period, &s.timezone, m))
+        }
     }
     .unwrap_or_else(|_| format!("orphan:{}", s.budget))
 }

@@ -27,10 +27,7 @@ use serde_json::Value;
 pub(super) fn routes() -> Router<HttpState> {
     let limit = DefaultBodyLimit::max(api::MAX_BODY_BYTES);
     Router::new()
-        .route(
-            "/api/v1/admin/budgets",
-            get(list).post(create).layer(limit),
-        )
+        .route("/api/v1/admin/budgets", get(list).post(create).layer(limit))
         .route(
             "/api/v1/admin/budgets/{name}",
             get(one).put(update).delete(delete).layer(limit),
@@ -144,9 +141,10 @@ async fn one(Ax(st): Ax<HttpState>, Path(name): Path<String>, headers: HeaderMap
     }
     let view = st.pipeline.api_budgets();
     match view.entries.get(&name) {
-        Some((stored, state)) => {
-            with_etag(Json(api_json(&name, stored, state)).into_response(), stored.version)
-        }
+        Some((stored, state)) => with_etag(
+            Json(api_json(&name, stored, state)).into_response(),
+            stored.version,
+        ),
         None => error(StatusCode::NOT_FOUND, format!("no budget named {name:?}")),
     }
 }
@@ -347,7 +345,10 @@ fn refusal(st: &HttpState, name: &str, r: Refused) -> (Response, &'static str) {
                 errors,
                 current_version: None,
             };
-            ((StatusCode::BAD_REQUEST, Json(body)).into_response(), "invalid")
+            (
+                (StatusCode::BAD_REQUEST, Json(body)).into_response(),
+                "invalid",
+            )
         }
         Refused::ConfigOwned => {
             let file = st

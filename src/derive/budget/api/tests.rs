@@ -61,8 +61,12 @@ fn a_bad_body_names_every_field() {
         Some("unknown key `limt_usd`; did you mean `limit_usd`?")
     );
     assert!(msg("limit_usd").unwrap().contains("invalid type: string"));
-    assert!(msg("thresholds[1]").unwrap().contains("not a ratio in (0, 1]"));
-    assert!(msg("period").unwrap().contains("unknown period \"fortnightly\""));
+    assert!(msg("thresholds[1]")
+        .unwrap()
+        .contains("not a ratio in (0, 1]"));
+    assert!(msg("period")
+        .unwrap()
+        .contains("unknown period \"fortnightly\""));
 }
 
 #[test]
@@ -71,7 +75,10 @@ fn missing_required_fields_and_non_objects_are_named() {
     let fields: Vec<&str> = got.iter().map(|(f, _)| f.as_str()).collect();
     assert_eq!(fields, vec!["period", "name", "limit_usd"], "{got:?}");
     assert_eq!(errors(json!([1]))[0].0, "");
-    assert_eq!(errors(json!({"thresholds": 0.5, "name": "a"}))[0].0, "thresholds");
+    assert_eq!(
+        errors(json!({"thresholds": 0.5, "name": "a"}))[0].0,
+        "thresholds"
+    );
 }
 
 #[test]

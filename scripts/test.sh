@@ -3,6 +3,7 @@
 #   - Debian packages prometheus (prometheus, promtool) and prometheus-alertmanager (alertmanager,
 #     amtool): the tests start the real binaries, and fail rather than skip when they are absent;
 #   - a Python venv with the OpenTelemetry SDK, for the Python-client tests;
+#   - Node.js packages (tests/js: the Vercel AI SDK and OpenTelemetry JS), for the JS emitter tests;
 #   - cargo-fuzz (by scripts/fuzz.sh), for a short run of every fuzz target.
 # Usage: scripts/test.sh            (everything)
 set -euo pipefail
@@ -36,6 +37,20 @@ if [ -f tests/python/requirements.txt ]; then
     echo "$stamp" > .venv/.meterd-pins
   fi
   export METERD_TEST_PYTHON="$PWD/.venv/bin/python"
+fi
+
+if [ -f tests/js/package-lock.json ]; then
+  log "node packages for the JavaScript emitter tests (tests/js: the Vercel AI SDK, OpenTelemetry JS)"
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends nodejs npm
+  fi
+  # Same stamp idea as the venv: npm ci only when the lock file changed since the last install.
+  stamp=$(sha256sum tests/js/package-lock.json | cut -d' ' -f1)
+  if [ "$(cat tests/js/node_modules/.meterd-lock 2>/dev/null)" != "$stamp" ]; then
+    npm ci --prefix tests/js --ignore-scripts --no-audit --no-fund --loglevel=error
+    echo "$stamp" > tests/js/node_modules/.meterd-lock
+  fi
 fi
 
 log "cargo fmt --check"

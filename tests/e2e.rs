@@ -13,6 +13,7 @@ mod e2e {
     pub mod corrupt_state;
     pub mod default_caps;
     pub mod disk_full;
+    pub mod emitters_js;
     pub mod emitters_python;
     pub mod error_types;
     pub mod first_run;

@@ -154,7 +154,11 @@ fn config_edits_and_restarts_never_erase_spend() {
     assert_eq!(r.status().as_u16(), 200);
     let body: serde_json::Value = r.json().unwrap();
     assert_eq!(body["forgotten"][0]["spend_nanos"], want, "{body}");
-    assert!(m.log().contains("budget_forget"), "audited:\n{}", m.log());
+    // The audit line is written before the answer, but read from the child's stderr by another
+    // thread: wait for it rather than race it.
+    wait_until("the forget to be audited", Duration::from_secs(10), || {
+        m.log().contains("budget_forget").then_some(())
+    });
     assert_eq!(orphaned_nanos(&m, "search"), None);
     kill_9(m);
     write(&path, &config(dir.path(), BUDGETS));

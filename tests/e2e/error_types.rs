@@ -2,24 +2,8 @@
 //! `error.type` attribute, canonicalised (429 and RateLimitError are one rate limit) and capped.
 
 use crate::support::agent::Agent;
-use crate::support::{spans, wait_until};
+use crate::support::spans;
 use std::time::Duration;
-
-fn wait_metric(agent: &Agent, series: &str, want: f64) {
-    let mut last = None;
-    let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        wait_until(series, Duration::from_secs(10), || {
-            last = agent.metric(series);
-            (last == Some(want)).then_some(())
-        })
-    }));
-    if ok.is_err() {
-        panic!(
-            "{series}: wanted {want}, got {last:?}\n{}",
-            agent.scrape(None)
-        );
-    }
-}
 
 #[test]
 fn statsd_and_otlp_errors_are_counted_by_type() {
@@ -51,22 +35,18 @@ fn statsd_and_otlp_errors_are_counted_by_type() {
             "llm_requests_total{{error_type=\"{t}\",model=\"gpt-4o\",provider=\"openai\",status=\"error\"}}"
         )
     };
-    wait_metric(&agent, &err("rate_limit"), 2.0);
-    wait_metric(&agent, &err("timeout"), 1.0);
-    wait_metric(&agent, &err("content_filter"), 1.0);
-    wait_metric(
-        &agent,
+    agent.wait_metric(&err("rate_limit"), 2.0);
+    agent.wait_metric(&err("timeout"), 1.0);
+    agent.wait_metric(&err("content_filter"), 1.0);
+    agent.wait_metric(
         "llm_requests_total{model=\"gpt-4o\",provider=\"openai\",status=\"error\"}",
         1.0,
     );
-    wait_metric(
-        &agent,
+    agent.wait_metric(
         "llm_requests_total{model=\"gpt-4o\",provider=\"openai\",status=\"ok\"}",
         5.0,
     );
-    wait_metric(
-        &agent,
-        "llm_requests_total{error_type=\"rate_limit\",model=\"gpt-4o\",operation=\"chat\",provider=\"openai\",status=\"error\"}",
+    agent.wait_metric("llm_requests_total{error_type=\"rate_limit\",model=\"gpt-4o\",operation=\"chat\",provider=\"openai\",status=\"error\"}",
         1.0,
     );
 }
@@ -81,13 +61,10 @@ fn error_types_past_the_cap_are_other_and_counted() {
         );
     }
     agent.send_tcp(&lines);
-    wait_metric(
-        &agent,
-        "llm_requests_total{error_type=\"other\",model=\"gpt-4o\",provider=\"openai\",status=\"error\"}",
+    agent.wait_metric("llm_requests_total{error_type=\"other\",model=\"gpt-4o\",provider=\"openai\",status=\"error\"}",
         5.0,
     );
-    wait_metric(
-        &agent,
+    agent.wait_metric(
         "meterd_usage_values_capped_total{dimension=\"error_type\"}",
         5.0,
     );

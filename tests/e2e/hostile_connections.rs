@@ -276,27 +276,19 @@ fn half_sent_headers_are_closed_at_the_header_deadline_and_counted() {
     });
 }
 
-fn wait_metric(agent: &Agent, series: &str, want: f64) {
-    wait_until(
-        &format!("{series} == {want}"),
-        Duration::from_secs(10),
-        || (agent.metric(series) == Some(want)).then_some(()),
-    );
-}
-
 #[test]
 fn statsd_tcp_at_its_cap_closes_the_idle_connection_to_take_a_new_client() {
     let agent = Agent::start("limits:\n  statsd_tcp_max_connections: 1\n");
     let addr = agent.addrs().statsd_tcp.expect("statsd tcp");
     let mut idle = TcpStream::connect(addr).expect("connect");
     idle.write_all(b"tcp.idle:1|c\n").expect("write");
-    wait_metric(&agent, "tcp_idle_total", 1.0);
+    agent.wait_metric("tcp_idle_total", 1.0);
     // Idle for longer than meterd's eviction floor.
     std::thread::sleep(Duration::from_millis(800));
 
     let mut new = TcpStream::connect(addr).expect("connect");
     new.write_all(b"tcp.new:1|c\n").expect("write");
-    wait_metric(&agent, "tcp_new_total", 1.0);
+    agent.wait_metric("tcp_new_total", 1.0);
     idle.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
     let mut buf = [0u8; 16];
@@ -305,17 +297,15 @@ fn statsd_tcp_at_its_cap_closes_the_idle_connection_to_take_a_new_client() {
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
         other => panic!("the idle connection should have been closed, got {other:?}"),
     }
-    wait_metric(
-        &agent,
+    agent.wait_metric(
         r#"meterd_statsd_tcp_connections_closed_total{reason="evicted"}"#,
         1.0,
     );
-    wait_metric(
-        &agent,
+    agent.wait_metric(
         r#"meterd_connections_closed_total{listener="statsd_tcp",reason="evicted"}"#,
         1.0,
     );
-    wait_metric(&agent, "meterd_statsd_tcp_connections_open", 1.0);
+    agent.wait_metric("meterd_statsd_tcp_connections_open", 1.0);
 }
 
 #[test]

@@ -213,13 +213,14 @@ fn overlapping_scopes_without_response_ids_price_the_preferred_one() {
     }
     assert_eq!(m.spend_nanos("everything"), 3 * PER_CALL, "{}", m.log());
     assert_eq!(duplicates(&m, "overlapping_scope"), 3.0);
+    // The warning is written while a request is served, but read from the child's stderr by
+    // another thread: wait for it, then check it came once.
+    let pair = "two instrumentation scopes report the same calls";
+    crate::support::wait_until("the overlap warning", Duration::from_secs(10), || {
+        m.log().contains(pair).then_some(())
+    });
     let log = m.log();
-    assert_eq!(
-        log.matches("two instrumentation scopes report the same calls")
-            .count(),
-        1,
-        "logged once per pair:\n{log}"
-    );
+    assert_eq!(log.matches(pair).count(), 1, "logged once per pair:\n{log}");
 }
 
 /// One call reported raw by one emitter (input without its cache reads) and inclusive by the

@@ -2,24 +2,6 @@
 
 use super::quality_pipeline::series;
 use crate::support::agent::Agent;
-use crate::support::wait_until;
-use std::time::Duration;
-
-fn wait_metric(agent: &Agent, series: &str, want: f64) {
-    let mut last = None;
-    let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        wait_until(series, Duration::from_secs(10), || {
-            last = agent.metric(series);
-            (last == Some(want)).then_some(())
-        })
-    }));
-    if ok.is_err() {
-        panic!(
-            "{series}: wanted {want}, got {last:?}\n{}",
-            agent.scrape(None)
-        );
-    }
-}
 
 #[test]
 fn statsd_quality_convention_lines_become_llm_series() {
@@ -52,7 +34,7 @@ fn statsd_quality_convention_lines_become_llm_series() {
          llm.event:1|c|#{tags},event:reindex\n"
     ));
     let check = |name: &str, extra: &[(&str, &str)], want: f64| {
-        wait_metric(&agent, &series(name, extra), want);
+        agent.wait_metric(&series(name, extra), want);
     };
     let rel = ("evaluation", "relevance");
     check("llm_quality_score_count", &[rel], 3.0);
@@ -73,8 +55,7 @@ fn statsd_quality_convention_lines_become_llm_series() {
         &[rel, ("label", "relevant")],
         1.0,
     );
-    wait_metric(
-        &agent,
+    agent.wait_metric(
         "meterd_quality_rejected_total{protocol=\"statsd\",reason=\"score_out_of_range\"}",
         1.0,
     );
@@ -122,16 +103,11 @@ fn statsd_quality_convention_lines_become_llm_series() {
     check("llm_events_total", &[("event", "retry_attempted")], 1.0);
     check("llm_events_total", &[("event", "warmup")], 1.0);
     check("llm_events_total", &[("event", "other")], 1.0);
-    wait_metric(
-        &agent,
+    agent.wait_metric(
         "meterd_quality_values_capped_total{dimension=\"event\"}",
         1.0,
     );
-    wait_metric(
-        &agent,
-        "meterd_quality_events_total{protocol=\"statsd\"}",
-        22.0,
-    );
+    agent.wait_metric("meterd_quality_events_total{protocol=\"statsd\"}", 22.0);
     let body = agent.scrape(None);
     assert!(!body.contains("user_id"), "{body}");
 }

@@ -87,15 +87,18 @@ fn no_secret_appears_in_logs_or_check_config_output() {
     let otlp_http = v["otlp_http"].as_str().expect("otlp_http").to_string();
 
     let client = reqwest::blocking::Client::new();
+    // The status, compared; the body goes in the message when it is not the one expected (a
+    // reload's 422 lists its errors).
     let send = |url: String, auth: &str| {
-        client
+        let resp = client
             .post(url)
             .header("authorization", auth)
             .header("content-type", "application/json")
             .body("{}")
             .send()
-            .expect("request")
-            .status()
+            .expect("request");
+        let status = resp.status().as_u16();
+        Answer(status, resp.text().unwrap_or_default())
     };
     // Wrong credentials of each kind (a near miss of each secret), then right ones.
     assert_eq!(
@@ -207,4 +210,19 @@ fn config_debug_output_redacts_every_secret() {
         assert!(!shown.contains(secret), "{secret} in Debug output");
     }
     assert!(shown.contains("<redacted>"));
+}
+
+/// An HTTP answer that compares equal to its status code and shows its body when it differs.
+struct Answer(u16, String);
+
+impl PartialEq<u16> for Answer {
+    fn eq(&self, other: &u16) -> bool {
+        self.0 == *other
+    }
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {:?}", self.0, self.1)
+    }
 }

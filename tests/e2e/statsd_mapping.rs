@@ -2,8 +2,6 @@
 //! drops, as a user configures them in YAML and reads them from /metrics.
 
 use crate::support::agent::Agent;
-use crate::support::wait_until;
-use std::time::Duration;
 
 const RULES: &str = r#"statsd:
   mappings:
@@ -21,14 +19,6 @@ const RULES: &str = r#"statsd:
       action: drop
 "#;
 
-fn wait_metric(agent: &Agent, series: &str, want: f64) {
-    wait_until(
-        &format!("{series} == {want}"),
-        Duration::from_secs(10),
-        || (agent.metric(series) == Some(want)).then_some(()),
-    );
-}
-
 #[test]
 fn regex_and_glob_rules_with_buckets_type_filter_and_drop() {
     let agent = Agent::start(RULES);
@@ -36,20 +26,17 @@ fn regex_and_glob_rules_with_buckets_type_filter_and_drop() {
         "api.search.latency:300|ms\napi.search.latency:42|g\nnoise.x:1|c\nnoise.y:1|c\n\
          plain.name-here:1|c\n",
     );
-    wait_metric(
-        &agent,
+    agent.wait_metric(
         "api_latency_seconds_bucket{endpoint=\"search\",le=\"0.5\"}",
         1.0,
     );
-    wait_metric(
-        &agent,
+    agent.wait_metric(
         "api_latency_seconds_bucket{endpoint=\"search\",le=\"0.1\"}",
         0.0,
     );
-    wait_metric(&agent, "api_latency_gauge{endpoint=\"search\"}", 42.0);
-    wait_metric(&agent, "plain_name_here_total", 1.0);
-    wait_metric(
-        &agent,
+    agent.wait_metric("api_latency_gauge{endpoint=\"search\"}", 42.0);
+    agent.wait_metric("plain_name_here_total", 1.0);
+    agent.wait_metric(
         "meterd_statsd_samples_dropped_total{reason=\"mapping_drop\"}",
         2.0,
     );

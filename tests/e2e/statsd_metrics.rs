@@ -6,22 +6,6 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn wait_metric(agent: &Agent, series: &str, want: f64) {
-    let mut last = None;
-    let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        wait_until(series, Duration::from_secs(10), || {
-            last = agent.metric(series);
-            (last == Some(want)).then_some(())
-        })
-    }));
-    if ok.is_err() {
-        panic!(
-            "{series}: wanted {want}, got {last:?}\n{}",
-            agent.scrape(None)
-        );
-    }
-}
-
 #[test]
 fn every_statsd_type_over_udp_and_tcp() {
     let agent = Agent::start("");
@@ -38,15 +22,15 @@ fn every_statsd_type_over_udp_and_tcp() {
          bad line without type\n",
     );
     agent.send_tcp("e2e.hits:4|c|#route:home\ne2e.tcp_only:1|c\n");
-    wait_metric(&agent, "e2e_hits_total{route=\"home\"}", 9.0);
-    wait_metric(&agent, "e2e_temp", 15.0);
-    wait_metric(&agent, "e2e_lat_count", 1.0);
-    wait_metric(&agent, "e2e_lat_sum", 0.25);
-    wait_metric(&agent, "e2e_lat_bucket{le=\"0.25\"}", 1.0);
-    wait_metric(&agent, "e2e_lat_bucket{le=\"0.1\"}", 0.0);
-    wait_metric(&agent, "e2e_size_sum", 3.0);
-    wait_metric(&agent, "e2e_users", 2.0);
-    wait_metric(&agent, "e2e_tcp_only_total", 1.0);
+    agent.wait_metric("e2e_hits_total{route=\"home\"}", 9.0);
+    agent.wait_metric("e2e_temp", 15.0);
+    agent.wait_metric("e2e_lat_count", 1.0);
+    agent.wait_metric("e2e_lat_sum", 0.25);
+    agent.wait_metric("e2e_lat_bucket{le=\"0.25\"}", 1.0);
+    agent.wait_metric("e2e_lat_bucket{le=\"0.1\"}", 0.0);
+    agent.wait_metric("e2e_size_sum", 3.0);
+    agent.wait_metric("e2e_users", 2.0);
+    agent.wait_metric("e2e_tcp_only_total", 1.0);
     let body = agent.scrape(None);
     let errors: f64 = body
         .lines()
@@ -104,7 +88,7 @@ fn promtool_accepts_text_and_openmetrics_output() {
          llm.tokens:100|c|#provider:openai,model:gpt-4o,token_type:input,team:search\n\
          llm.request.duration:800|ms|#provider:openai,model:gpt-4o\n",
     );
-    wait_metric(&agent, "lint_queue", 5.0);
+    agent.wait_metric("lint_queue", 5.0);
     wait_until("usage metrics", Duration::from_secs(10), || {
         agent
             .scrape(None)
@@ -132,7 +116,7 @@ fn promtool_accepts_text_and_openmetrics_output() {
 fn gzip_is_served_when_asked() {
     let agent = Agent::start("");
     agent.send_udp("gz.x:1|c\n");
-    wait_metric(&agent, "gz_x_total", 1.0);
+    agent.wait_metric("gz_x_total", 1.0);
     let client = reqwest::blocking::Client::builder()
         .no_gzip()
         .build()

@@ -2,18 +2,9 @@
 //! idle timeout, over real sockets.
 
 use crate::support::agent::Agent;
-use crate::support::wait_until;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
-
-fn wait_metric(agent: &Agent, series: &str, want: f64) {
-    wait_until(
-        &format!("{series} == {want}"),
-        Duration::from_secs(10),
-        || (agent.metric(series) == Some(want)).then_some(()),
-    );
-}
 
 fn connect(agent: &Agent) -> TcpStream {
     let s = TcpStream::connect(agent.addrs().statsd_tcp.expect("statsd tcp")).expect("connect");
@@ -36,8 +27,8 @@ fn assert_closed_by_server(mut s: TcpStream) {
 fn last_line_without_newline_is_ingested_at_eof() {
     let agent = Agent::start("");
     agent.send_tcp("tcp.a:1|c\ntcp.b:2|c");
-    wait_metric(&agent, "tcp_a_total", 1.0);
-    wait_metric(&agent, "tcp_b_total", 2.0);
+    agent.wait_metric("tcp_a_total", 1.0);
+    agent.wait_metric("tcp_b_total", 2.0);
 }
 
 #[test]
@@ -48,16 +39,12 @@ fn over_long_line_is_counted_and_skipped_up_to_its_newline() {
     // The long line arrives in pieces: the skip must carry across reads.
     s.write_all(&[b'y'; 300]).expect("write");
     s.flush().expect("flush");
-    wait_metric(&agent, "tcp_before_total", 1.0);
+    agent.wait_metric("tcp_before_total", 1.0);
     s.write_all(&[b'y'; 300]).expect("write");
     s.write_all(b":1|c\ntcp.after:1|c\n").expect("write");
     drop(s);
-    wait_metric(&agent, "tcp_after_total", 1.0);
-    wait_metric(
-        &agent,
-        "meterd_statsd_errors_total{reason=\"line_too_long\"}",
-        1.0,
-    );
+    agent.wait_metric("tcp_after_total", 1.0);
+    agent.wait_metric("meterd_statsd_errors_total{reason=\"line_too_long\"}", 1.0);
     assert!(!agent.scrape(None).contains("yyyy"));
 }
 
@@ -67,7 +54,7 @@ fn connections_over_the_cap_are_closed_and_counted_while_every_one_is_active() {
     let mut first = connect(&agent);
     first.write_all(b"tcp.first:1|c\n").expect("write");
     first.flush().expect("flush");
-    wait_metric(&agent, "meterd_statsd_tcp_connections_open", 1.0);
+    agent.wait_metric("meterd_statsd_tcp_connections_open", 1.0);
     // A connection that keeps sending is never idle, so nothing can make room for a new one.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
@@ -80,8 +67,7 @@ fn connections_over_the_cap_are_closed_and_counted_while_every_one_is_active() {
         })
     };
     assert_closed_by_server(connect(&agent));
-    wait_metric(
-        &agent,
+    agent.wait_metric(
         "meterd_statsd_tcp_connections_closed_total{reason=\"connection_limit\"}",
         1.0,
     );
@@ -89,7 +75,7 @@ fn connections_over_the_cap_are_closed_and_counted_while_every_one_is_active() {
     writer.join().expect("writer");
     // The connection inside the cap keeps working.
     first.write_all(b"tcp.first:1|c\n").expect("write");
-    wait_metric(&agent, "tcp_first_total", 2.0);
+    agent.wait_metric("tcp_first_total", 2.0);
 }
 
 #[test]
@@ -97,10 +83,9 @@ fn idle_connections_are_closed_and_counted() {
     let agent = Agent::start("limits:\n  statsd_tcp_idle_timeout: 300ms\n");
     let s = connect(&agent);
     assert_closed_by_server(s);
-    wait_metric(
-        &agent,
+    agent.wait_metric(
         "meterd_statsd_tcp_connections_closed_total{reason=\"idle_timeout\"}",
         1.0,
     );
-    wait_metric(&agent, "meterd_statsd_tcp_connections_open", 0.0);
+    agent.wait_metric("meterd_statsd_tcp_connections_open", 0.0);
 }

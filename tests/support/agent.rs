@@ -109,6 +109,24 @@ impl Agent {
         find_value(&self.scrape(None), series)
     }
 
+    /// Waits (10 s at most) until `series` reads `want`; the panic shows the last value and the
+    /// whole scrape.
+    pub fn wait_metric(&self, series: &str, want: f64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let body = self.scrape(None);
+            let last = find_value(&body, series);
+            if last == Some(want) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{series}: wanted {want}, got {last:?} after 10 s\n{body}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
     pub fn write_config(&self, extra_yaml: &str) {
         let yaml = format!(
             "{EPHEMERAL_LISTENERS}state:\n  data_dir: {}\n{extra_yaml}",

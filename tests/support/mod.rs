@@ -8,6 +8,7 @@ pub mod alertmanager;
 pub mod artifacts;
 pub mod binary;
 pub mod certs;
+pub mod emitters;
 pub mod flood;
 pub mod otel;
 pub mod prometheus;

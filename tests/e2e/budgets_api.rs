@@ -162,6 +162,10 @@ fn create_update_delete_keep_spend_by_the_rules_and_survive_kill_9() {
     let r = post(&m, &search_weekly(10.0, "search"));
     assert_eq!(r.status(), 201);
     assert_eq!(etag(&r), "\"1\"");
+    assert_eq!(
+        r.headers().get("location").and_then(|v| v.to_str().ok()),
+        Some("/api/v1/admin/budgets/search-weekly")
+    );
     let created = json_of(r);
     assert_eq!(created["origin"], "api");
     assert_eq!(created["version"], 1);
@@ -501,6 +505,42 @@ fn concurrent_creates_of_one_name_give_one_201() {
         statuses.iter().filter(|s| **s == 412).count(),
         5,
         "{statuses:?}"
+    );
+}
+
+/// Reloads racing API changes: each takes the same lock, so no reload swaps in a budget set
+/// from before a change it raced (every acknowledged create is running afterwards).
+#[test]
+fn reloads_racing_creates_lose_no_api_budget() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), true, "");
+    let m = start(&config);
+    let http = m.http;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for _ in 0..15 {
+                let r = Client::new()
+                    .post(format!("http://{http}/api/v1/admin/reload"))
+                    .header("authorization", format!("Bearer {ADMIN}"))
+                    .send()
+                    .expect("reload");
+                assert_eq!(r.status(), 200);
+            }
+        });
+        s.spawn(|| {
+            for i in 0..15 {
+                let body = json!({"name": format!("b{i}"), "period": "daily", "limit_usd": 1});
+                assert_eq!(post(&m, &body).status(), 201);
+            }
+        });
+    });
+    for i in 0..15 {
+        let name = format!("b{i}");
+        assert_eq!(entry(&m, &name).expect(&name)["origin"], "api");
+    }
+    assert_eq!(
+        m.metric(r#"meterd_api_budgets{state="active"}"#),
+        Some(15.0)
     );
 }
 

@@ -326,7 +326,13 @@ fn finish(
     };
     let mut body = api_json(name, stored, &State::Active);
     body.state = state;
-    let resp = (status, Json(body)).into_response();
+    let mut resp = (status, Json(body)).into_response();
+    if status == StatusCode::CREATED {
+        // Names are path-safe (checked), so the URL needs no escaping.
+        if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/admin/budgets/{name}")) {
+            resp.headers_mut().insert(header::LOCATION, v);
+        }
+    }
     match &applied.now {
         Some(now) => with_etag(resp, now.version),
         None => resp,

@@ -12,6 +12,9 @@
 //!
 //! `GET /api/v1/budgets` also lists `orphaned` spend: saved records of budgets the config does not
 //! have (any more), kept until their period ends, the budget returns, or an admin forgets them.
+//! Each budget says where it comes from (`origin`: `config` or `api`); API budgets that do not run
+//! (shadowed by a config budget of the same name, or no longer compiling) are listed under
+//! `api_budgets_not_running` with their problems.
 //!
 //! The check reads the in-memory engine under a read lock: no I/O, no await, a handful of small
 //! allocations; apps can afford to ask before every model call.

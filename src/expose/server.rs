@@ -6,8 +6,9 @@
 //! - `GET /`: a small index of these.
 //!
 //! - `GET /api/v1/budgets`, `GET /api/v1/budgets/check`: the budget API (see [`super::api`]);
-//! - `POST /api/v1/admin/reload`, `POST /api/v1/admin/budgets/{name}/reset`: admin actions, off
-//!   unless `admin.tokens` is set (see [`super::admin`]).
+//! - `POST /api/v1/admin/reload`, `POST /api/v1/admin/budgets/{name}/reset`, budgets created,
+//!   read, changed and deleted under `/api/v1/admin/budgets`: admin actions, off unless
+//!   `admin.tokens` is set (see [`super::admin`]).
 
 use super::text::{render, Format};
 pub use crate::health::Health;

@@ -210,7 +210,12 @@ fn create_update_delete_keep_spend_by_the_rules_and_survive_kill_9() {
     assert_eq!(r.status(), 412);
     assert_eq!(entry(&m, "search-weekly").unwrap()["limit_usd"], 20.0);
 
-    // kill -9 right after the acknowledged change: definition, version and spend come back.
+    // kill -9 right after acknowledged changes: definitions, versions and spend come back.
+    let r = post(
+        &m,
+        &json!({"name": "just-created", "period": "daily", "limit_usd": 3}),
+    );
+    assert_eq!(r.status(), 201);
     m.child.kill().expect("kill -9");
     m.child.wait().expect("reap");
     let m = start(&config);
@@ -218,6 +223,10 @@ fn create_update_delete_keep_spend_by_the_rules_and_survive_kill_9() {
     assert_eq!(e["limit_usd"], 20.0);
     assert_eq!(e["origin"], "api");
     assert_eq!(m.spend_nanos("search-weekly"), 4 * CALL);
+    assert_eq!(
+        entry(&m, "just-created").expect("lost in the crash")["limit_usd"],
+        3.0
+    );
     let r = call(
         &m,
         reqwest::Method::GET,
@@ -245,13 +254,13 @@ fn create_update_delete_keep_spend_by_the_rules_and_survive_kill_9() {
         Some("*"),
     );
     assert_eq!(r.status(), 200);
-    assert_eq!(etag(&r), "\"4\"");
+    assert_eq!(etag(&r), "\"5\"");
     assert_eq!(m.spend_nanos("search-weekly"), 4 * CALL);
     assert_eq!(orphaned_nanos(&m, "search-weekly"), 0);
 
     // DELETE: the definition goes, its spend stays as orphaned (and a new budget of the same
     // name and shape takes it back, as a config budget would).
-    let r = delete(&m, "search-weekly", Some("\"4\""));
+    let r = delete(&m, "search-weekly", Some("\"5\""));
     assert_eq!(r.status(), 200);
     assert!(entry(&m, "search-weekly").is_none());
     assert_eq!(orphaned_nanos(&m, "search-weekly"), 4 * CALL);
@@ -261,7 +270,7 @@ fn create_update_delete_keep_spend_by_the_rules_and_survive_kill_9() {
     let r = post(&m, &search_weekly(20.0, "search"));
     assert_eq!(r.status(), 201);
     // Versions are never reused, even after a delete.
-    assert_eq!(etag(&r), "\"5\"");
+    assert_eq!(etag(&r), "\"6\"");
     assert_eq!(m.spend_nanos("search-weekly"), 4 * CALL);
 
     // Audited and counted.
@@ -284,7 +293,7 @@ fn create_update_delete_keep_spend_by_the_rules_and_survive_kill_9() {
         m.metric(r#"meterd_admin_actions_total{action="budget_delete",result="not_found"}"#),
         Some(1.0)
     );
-    assert_eq!(m.metric(r#"meterd_api_budgets{state="active"}"#), Some(1.0));
+    assert_eq!(m.metric(r#"meterd_api_budgets{state="active"}"#), Some(2.0));
 }
 
 #[test]
@@ -733,4 +742,62 @@ fn the_budgets_cli_round_trips_against_a_running_agent() {
     let (code, out, err) = cli(&m, &["delete", "search-weekly"], tok);
     assert_eq!(code, 0, "{out}{err}");
     assert!(entry(&m, "search-weekly").is_none());
+}
+
+/// A full state volume: a change the state file does not take answers 503 and changes nothing
+/// (not listed, not running, no version used); once space is freed the same request succeeds.
+#[test]
+fn a_change_the_full_disk_refuses_changes_nothing() {
+    use crate::e2e::disk_full::{fill, inside, start_on_tmpfs};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), true, "");
+    let data_dir = dir.path().join("data");
+    std::fs::create_dir(&data_dir).expect("mount point");
+    let m = start_on_tmpfs(&config, &data_dir, "1m");
+    let filler = inside(&m, &data_dir.join("filler"));
+    fill(&filler);
+    // Large definitions make the state file grow until it cannot.
+    let big = |i: usize| {
+        json!({"name": format!("big-{i}"), "period": "daily", "limit_usd": 1,
+               "fleet_query": format!("sum(x{})", "y".repeat(60_000))})
+    };
+    let mut refused = None;
+    for i in 0..200 {
+        let r = post(&m, &big(i));
+        match r.status().as_u16() {
+            201 => continue,
+            503 => {
+                refused = Some((i, json_of(r)));
+                break;
+            }
+            other => panic!("create answered {other}: {}", r.text().unwrap_or_default()),
+        }
+    }
+    let (i, body) = refused.expect("200 large budgets created on a full 1 MiB volume");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("nothing was changed"),
+        "{body}"
+    );
+    let name = format!("big-{i}");
+    assert!(entry(&m, &name).is_none(), "a refused create runs");
+    let r = call(
+        &m,
+        reqwest::Method::GET,
+        &format!("/api/v1/admin/budgets/{name}"),
+        None,
+        None,
+    );
+    assert_eq!(r.status(), 404, "a refused create is listed");
+    assert_eq!(
+        m.metric(r#"meterd_admin_actions_total{action="budget_create",result="not_durable"}"#),
+        Some(1.0)
+    );
+    std::fs::remove_file(&filler).expect("free space");
+    let r = post(&m, &big(i));
+    assert_eq!(r.status(), 201, "after space was freed");
+    // The refused attempt used no version.
+    assert_eq!(etag(&r), format!("\"{}\"", i + 1));
 }

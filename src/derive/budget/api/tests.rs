@@ -180,3 +180,22 @@ fn if_match_is_strong_and_optional() {
     assert!(!if_match_allows(Some(""), 3));
     assert_eq!(etag(7), "\"7\"");
 }
+
+/// README's "Budgets over the API" shows this answer word for word.
+#[test]
+fn the_readme_example_answers_as_documented() {
+    let got =
+        errors(json!({"name": "x", "period": "daily", "limt_usd": 5, "thresholds": [0.5, 3]}));
+    let want: Vec<(String, String)> = [
+        (
+            "limt_usd",
+            "unknown key `limt_usd`; did you mean `limit_usd`?",
+        ),
+        ("limit_usd", "must be greater than 0 and at most 1000000000"),
+        ("thresholds[1]", "3 is not a ratio in (0, 1]"),
+    ]
+    .iter()
+    .map(|(f, m)| (f.to_string(), m.to_string()))
+    .collect();
+    assert_eq!(got, want);
+}

@@ -111,7 +111,10 @@ impl Agent {
     ) -> Result<(StatusCode, Option<u64>, Value), String> {
         let auth = format!("Bearer {}", self.token);
         let tag = if_match.map(|v| format!("\"{v}\""));
-        let mut headers = vec![("authorization", auth.as_str())];
+        let mut headers = Vec::new();
+        if !self.token.is_empty() {
+            headers.push(("authorization", auth.as_str()));
+        }
         if let Some(t) = &tag {
             headers.push(("if-match", t.as_str()));
         }
@@ -223,9 +226,14 @@ async fn list(agent: &Agent, json: bool) -> Result<ExitCode, String> {
         println!("{admin:#}");
         return Ok(ExitCode::SUCCESS);
     }
-    // Spend and status come from the budget API (same endpoint, admin token accepted when the
-    // scrape endpoint is open; otherwise only definitions are shown).
-    let (status, _, live) = agent
+    // Spend and status come from the budget API, which `http_auth` guards with its own
+    // credentials: `$METERD_TOKEN` (as `meterd report` uses it) when set. Without access only the
+    // API budgets' definitions are shown.
+    let scrape = Agent {
+        target: agent.target.clone(),
+        token: std::env::var("METERD_TOKEN").unwrap_or_default(),
+    };
+    let (status, _, live) = scrape
         .call(Method::GET, "/api/v1/budgets", None, None)
         .await?;
     let live = if status.is_success() { live } else { json!({}) };

@@ -4,8 +4,8 @@
 //! the command line, where `ps` would show it.
 //!
 //! `set` is an upsert: it reads the budget, then creates it (POST) or replaces it (PUT with
-//! `If-Match` of the version it read), so a change made by someone else in between is refused
-//! (412), never silently overwritten.
+//! `If-Match` of the version it read, or of the one a `get` file was read at), so a change made
+//! by someone else in between is refused (412), never silently overwritten.
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
@@ -311,8 +311,9 @@ async fn get(agent: &Agent, name: &str) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The definition `set` sends: the file's, or one built from flags.
-fn definition(s: &SetArgs) -> Result<Value, String> {
+/// The definition `set` sends (the file's, or one built from flags), and the version a file from
+/// `meterd budgets get` was read at.
+fn definition(s: &SetArgs) -> Result<(Value, Option<u64>), String> {
     if let Some(file) = &s.file {
         let text = std::fs::read_to_string(file)
             .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
@@ -321,8 +322,10 @@ fn definition(s: &SetArgs) -> Result<Value, String> {
             Err(_) => serde_saphyr::from_str(&text)
                 .map_err(|e| format!("{}: neither JSON nor YAML: {e}", file.display()))?,
         };
-        // `meterd budgets get` output: the definition is under `definition`.
-        return Ok(v.get("definition").cloned().unwrap_or(v));
+        // `meterd budgets get` output: the definition is under `definition`, and the change
+        // must apply only to the version it was read at.
+        let read_at = v.get("version").and_then(Value::as_u64);
+        return Ok((v.get("definition").cloned().unwrap_or(v), read_at));
     }
     let mut m = Map::new();
     m.insert("name".into(), json!(s.name));
@@ -350,16 +353,17 @@ fn definition(s: &SetArgs) -> Result<Value, String> {
     if let Some(n) = s.max_groups {
         m.insert("max_groups".into(), json!(n));
     }
-    Ok(Value::Object(m))
+    Ok((Value::Object(m), None))
 }
 
 async fn set(agent: &Agent, s: &SetArgs) -> Result<ExitCode, String> {
-    let def = definition(s)?;
+    let (def, read_at) = definition(s)?;
+    let if_match = s.if_match.or(read_at);
     let Some(name) = def.get("name").and_then(Value::as_str) else {
         return Err("the definition has no \"name\"".into());
     };
     let (status, version, current) = agent.call(Method::GET, &path_of(name), None, None).await?;
-    let (status, body) = if status == StatusCode::NOT_FOUND && s.if_match.is_none() {
+    let (status, body) = if status == StatusCode::NOT_FOUND && if_match.is_none() {
         let (st, _, body) = agent
             .call(Method::POST, "/api/v1/admin/budgets", Some(&def), None)
             .await?;
@@ -369,7 +373,7 @@ async fn set(agent: &Agent, s: &SetArgs) -> Result<ExitCode, String> {
             eprintln!("meterd budgets: {name:?} is defined in the config file: edit the file");
             return Ok(ExitCode::FAILURE);
         }
-        let tag = s.if_match.or(version);
+        let tag = if_match.or(version);
         let (st, _, body) = agent
             .call(Method::PUT, &path_of(name), Some(&def), tag)
             .await?;

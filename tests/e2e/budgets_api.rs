@@ -681,6 +681,10 @@ fn the_budgets_cli_round_trips_against_a_running_agent() {
     let (code, out, err) = cli(&m, &["set", "--file", file.to_str().unwrap()], tok);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(entry(&m, "search-weekly").unwrap()["limit_usd"], 41.0);
+    // The same file again: it was read at a version that is no longer current.
+    let (code, _, err) = cli(&m, &["set", "--file", file.to_str().unwrap()], tok);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("412"), "{err}");
     let yaml = dir.path().join("b.yaml");
     std::fs::write(&yaml, "name: yaml-daily\nperiod: daily\nlimit_usd: 3\n").expect("write");
     assert_eq!(

@@ -2,7 +2,8 @@
 # Runs every test suite meterd has, installing what the suites need first (so a fresh machine works):
 #   - Debian packages prometheus (prometheus, promtool) and prometheus-alertmanager (alertmanager,
 #     amtool): the tests start the real binaries, and fail rather than skip when they are absent;
-#   - a Python venv with the OpenTelemetry SDK, for the Python-client tests;
+#   - Debian packages chromium and chromium-driver: the status page is tested in headless Chromium;
+#   - a Python venv with the OpenTelemetry SDK (and Selenium), for the Python-client tests;
 #   - Node.js packages (tests/js: the Vercel AI SDK and OpenTelemetry JS), for the JS emitter tests;
 #   - cargo-fuzz (by scripts/fuzz.sh), for a short run of every fuzz target.
 # Usage: scripts/test.sh            (everything)
@@ -18,6 +19,9 @@ command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+# Headless Chromium and its WebDriver, for the status page test (tests/e2e/ui_browser.rs).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq

@@ -36,6 +36,14 @@ impl Health {
             .unwrap_or_default()
     }
 
+    /// Every check by name, with its failure if it fails (the status page lists them all).
+    pub fn checks(&self) -> Vec<(String, Result<(), String>)> {
+        self.checks
+            .lock()
+            .map(|c| c.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+            .unwrap_or_default()
+    }
+
     /// Ready when at least one check is registered and none fails.
     pub fn failures(&self) -> Vec<(String, String)> {
         match self.checks.lock() {

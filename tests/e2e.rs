@@ -55,6 +55,8 @@ mod e2e {
     pub mod statsd_parity;
     pub mod statsd_tcp;
     pub mod tls;
+    pub mod ui_browser;
+    pub mod ui_page;
     pub mod usage_ledger;
     pub mod usage_report;
     pub mod usage_semantics;

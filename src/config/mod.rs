@@ -23,6 +23,7 @@ pub mod redact;
 pub mod statsd;
 pub mod summary;
 pub mod tls;
+pub mod ui;
 pub mod units;
 pub mod usage;
 
@@ -66,6 +67,8 @@ pub struct Config {
     pub usage: usage::UsageConfig,
     /// Budget threshold notifications (log line always; optional webhook).
     pub notifications: notifications::NotificationsConfig,
+    /// The status page at `/ui`.
+    pub ui: ui::UiConfig,
 }
 
 impl Default for Config {
@@ -91,6 +94,7 @@ impl Default for Config {
             state: StateConfig::default(),
             usage: Default::default(),
             notifications: Default::default(),
+            ui: Default::default(),
         }
     }
 }
@@ -285,6 +289,7 @@ impl Validate for Config {
         self.usage.validate(&child(path, "usage"), issues);
         self.notifications
             .validate(&child(path, "notifications"), issues);
+        self.ui.validate(&child(path, "ui"), issues);
         self.statsd.validate(&child(path, "statsd"), issues);
         self.otlp.validate(&child(path, "otlp"), issues);
         self.fleet.validate(&child(path, "fleet"), issues);

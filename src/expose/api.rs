@@ -172,16 +172,19 @@ pub struct OrphanJson {
 }
 
 async fn list(State(st): State<HttpState>) -> Json<ListJson> {
-    let now = now();
+    Json(budget_list(&st.pipeline, now()))
+}
+
+/// What `GET /api/v1/budgets` answers (the status page shows the same).
+pub fn budget_list(pipeline: &crate::pipeline::Pipeline, now: i64) -> ListJson {
     let mut budgets = Vec::new();
-    for (def, instances) in st.pipeline.budgets().statuses(now) {
+    for (def, instances) in pipeline.budgets().statuses(now) {
         if instances.is_empty() {
             budgets.push(unspent_grouped_budget(&def, now));
         }
         budgets.extend(instances.iter().map(to_json));
     }
-    let orphaned = st
-        .pipeline
+    let orphaned = pipeline
         .budgets()
         .orphans(now)
         .into_iter()
@@ -200,8 +203,7 @@ async fn list(State(st): State<HttpState>) -> Json<ListJson> {
         })
         .collect();
     use crate::derive::budget::api::State;
-    let api_budgets_not_running = st
-        .pipeline
+    let api_budgets_not_running = pipeline
         .api_budgets()
         .entries
         .iter()
@@ -215,11 +217,11 @@ async fn list(State(st): State<HttpState>) -> Json<ListJson> {
             },
         })
         .collect();
-    Json(ListJson {
+    ListJson {
         budgets,
         orphaned,
         api_budgets_not_running,
-    })
+    }
 }
 
 /// A grouped budget before any group spent: shown so the API lists every configured budget.

@@ -6,6 +6,7 @@
 //! - `GET /`: a small index of these.
 //!
 //! - `GET /api/v1/budgets`, `GET /api/v1/budgets/check`: the budget API (see [`super::api`]);
+//! - `GET /ui`: the status page (see [`super::ui`]);
 //! - `POST /api/v1/admin/reload`, `POST /api/v1/admin/budgets/{name}/reset`, budgets created,
 //!   read, changed and deleted under `/api/v1/admin/budgets`: admin actions, off unless
 //!   `admin.tokens` is set (see [`super::admin`]).
@@ -57,6 +58,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/", get(index))
         .merge(super::api::routes())
         .merge(super::usage::routes())
+        .merge(super::ui::routes())
         .merge(super::admin::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.pipeline.clone(),
@@ -221,6 +223,7 @@ async fn index() -> impl IntoResponse {
             "<li><a href=\"/metrics\">/metrics</a></li>",
             "<li><a href=\"/healthz\">/healthz</a></li>",
             "<li><a href=\"/readyz\">/readyz</a></li>",
+            "<li><a href=\"/ui\">/ui</a> (status page)</li>",
             "<li><a href=\"/api/v1/budgets\">/api/v1/budgets</a></li>",
             "</ul></body></html>\n"
         ),

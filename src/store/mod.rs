@@ -503,6 +503,24 @@ impl Store {
         }
     }
 
+    /// Every counter or gauge series of one family with its value (empty when absent), without
+    /// copying the other families: the status page reads a few families per request.
+    pub fn family_values(&self, name: &str) -> Vec<(Labels, f64)> {
+        let Some(fam) = self.families.read().ok().and_then(|f| f.get(name).cloned()) else {
+            return Vec::new();
+        };
+        let now = self.now_ms();
+        let Ok(mut map) = fam.series.lock() else {
+            return Vec::new();
+        };
+        map.in_order()
+            .filter_map(|(l, s)| match s.snapshot(now).value {
+                SeriesValue::Counter(v) | SeriesValue::Gauge(v) => Some((l.clone(), v)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Removes one series (an info metric whose labels changed, such as `meterd_pricing_info` after
     /// a reload, must not keep reporting the old value). Returns whether it existed.
     pub fn remove(&self, name: &str, labels: &Labels) -> bool {

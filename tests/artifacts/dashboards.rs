@@ -85,6 +85,32 @@ fn dashboards_use_a_datasource_variable_and_no_fixed_uid() {
     }
 }
 
+/// Each dashboard links to the agent's status page through the `meterd_url` text variable, whose
+/// default is the agent's default HTTP address.
+#[test]
+fn dashboards_link_to_the_status_page() {
+    for (name, d) in dashboards() {
+        let links = d["links"].as_array().cloned().unwrap_or_default();
+        assert!(
+            links
+                .iter()
+                .any(|l| l["type"] == "link" && l["url"] == "${meterd_url}/ui"),
+            "{name}: no link to ${{meterd_url}}/ui in {links:?}"
+        );
+        let vars = d["templating"]["list"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let var = vars
+            .iter()
+            .find(|v| v["name"] == "meterd_url")
+            .unwrap_or_else(|| panic!("{name}: no meterd_url variable"));
+        assert_eq!(var["type"], "textbox", "{name}");
+        assert_eq!(var["query"], "http://localhost:9464", "{name}");
+        assert_eq!(var["current"]["value"], var["query"], "{name}");
+    }
+}
+
 #[test]
 fn every_panel_has_a_description_a_unit_and_queries() {
     for (name, d) in dashboards() {

@@ -80,6 +80,7 @@ fn known_keys(parent: &str) -> &'static [&'static str] {
         "redact[]" => fields_of::<redact::RedactRule>(),
         "http_auth" => fields_of::<auth::AuthConfig>(),
         "admin" => fields_of::<auth::AdminConfig>(),
+        "ui" => fields_of::<crate::config::ui::UiConfig>(),
         "tls" => fields_of::<tls::TlsListeners>(),
         "tls.otlp_grpc" | "tls.otlp_http" | "tls.http" | "tls.statsd_tcp" => {
             fields_of::<tls::TlsConfig>()

@@ -96,7 +96,16 @@ impl Pipeline {
     /// Merges config and API budgets and reconfigures the engine; the caller holds the lock.
     fn apply_api(&self, inner: &Inner, snapshot: &super::Snapshot) {
         let merged = api::merge(&snapshot.budgets, &inner.set, &snapshot.config.scope_labels);
-        self.budgets.reconfigure(&merged.defs, super::unix_secs());
+        let now = super::unix_secs();
+        let before = self.budgets.gauge_labels(now);
+        self.budgets.reconfigure(&merged.defs, now);
+        let after: std::collections::HashSet<_> =
+            self.budgets.gauge_labels(now).into_iter().collect();
+        for gone in before.iter().filter(|l| !after.contains(*l)) {
+            for family in crate::derive::budget::shared::GAUGE_FAMILIES {
+                self.store.remove(family, gone);
+            }
+        }
         let mut counts: BTreeMap<&str, usize> =
             [("active", 0), ("shadowed", 0), ("invalid", 0)].into();
         let mut entries = BTreeMap::new();
@@ -125,7 +134,8 @@ impl Pipeline {
             );
         }
         self.api.view.store(Arc::new(View { entries }));
-        self.count_orphans();
+        // New limits and budgets show on /metrics now, not at the next 5 s refresh.
+        self.refresh_budgets();
     }
 
     /// Applies a reloaded config together with the API budgets (under the API lock).

@@ -228,6 +228,14 @@ fn create_update_delete_keep_spend_by_the_rules_and_survive_kill_9() {
         entry(&m, "just-created").expect("lost in the crash")["limit_usd"],
         3.0
     );
+    // A deleted budget's gauges leave /metrics (an alert on them must stop, not freeze).
+    let on_metrics = |m: &Meterd| m.get("/metrics").1.contains(r#"budget="just-created""#);
+    assert!(on_metrics(&m), "a new budget's gauges show at once");
+    assert_eq!(delete(&m, "just-created", None).status(), 200);
+    assert!(
+        !on_metrics(&m),
+        "a deleted budget's gauges stay on /metrics"
+    );
     let r = call(
         &m,
         reqwest::Method::GET,
@@ -294,7 +302,7 @@ fn create_update_delete_keep_spend_by_the_rules_and_survive_kill_9() {
         m.metric(r#"meterd_admin_actions_total{action="budget_delete",result="not_found"}"#),
         Some(1.0)
     );
-    assert_eq!(m.metric(r#"meterd_api_budgets{state="active"}"#), Some(2.0));
+    assert_eq!(m.metric(r#"meterd_api_budgets{state="active"}"#), Some(1.0));
 }
 
 #[test]

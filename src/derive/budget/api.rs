@@ -124,7 +124,6 @@ pub fn definition(
     let mut errs = Vec::new();
     let mut c = BudgetConfig::default();
     for (key, v) in map {
-        let before = errs.len();
         match key.as_str() {
             "name" => c.name = field(v, key, &mut errs).unwrap_or_default(),
             "match" => {
@@ -157,10 +156,6 @@ pub fn definition(
                 };
                 errs.push(err(other, msg));
             }
-        }
-        if errs.len() > before && key == "limit_usd" {
-            // Compiling would also call the unread limit 0; one error per field is enough.
-            c.limit_usd = 1.0;
         }
     }
     if !c.name.is_empty() {

@@ -78,13 +78,16 @@ pub fn header_value(headers: &axum::http::HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-/// 401 with the challenge naming both accepted schemes.
+/// 401 with a challenge for each accepted scheme, one per header line: Chromium reads only the
+/// first scheme of a line, so a combined `Bearer ..., Basic ...` never asked for a password.
 pub fn unauthorized() -> Response {
     let mut resp = (StatusCode::UNAUTHORIZED, "unauthorized\n").into_response();
-    resp.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Bearer realm=\"meterd\", Basic realm=\"meterd\""),
-    );
+    for challenge in ["Bearer realm=\"meterd\"", "Basic realm=\"meterd\""] {
+        resp.headers_mut().append(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        );
+    }
     resp
 }
 
@@ -101,6 +104,21 @@ mod tests {
                 password: "correct horse battery".into(),
             }],
         }
+    }
+
+    #[test]
+    fn each_scheme_is_challenged_on_its_own_line() {
+        let resp = unauthorized();
+        let challenges: Vec<&str> = resp
+            .headers()
+            .get_all(header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        assert_eq!(
+            challenges,
+            ["Bearer realm=\"meterd\"", "Basic realm=\"meterd\""]
+        );
     }
 
     #[test]

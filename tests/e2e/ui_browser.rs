@@ -71,8 +71,9 @@ fn export(m: &Meterd, i: u64, team: &str) {
     assert!(resp.status().is_success(), "export: {}", resp.status());
 }
 
-/// Loads `/ui` in headless Chromium; what the page showed, as the script extracted it.
-fn browse(m: &Meterd) -> Value {
+/// Loads `url` in headless Chromium (sending `token` as a bearer credential); what the page
+/// showed, as the script extracted it.
+fn browse(url: &str, token: Option<&str>) -> Value {
     let python = std::env::var("METERD_TEST_PYTHON").unwrap_or_else(|_| {
         panic!(
             "METERD_TEST_PYTHON is not set: run scripts/test.sh (it installs chromium, \
@@ -82,8 +83,8 @@ fn browse(m: &Meterd) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/ui_browser.py");
     let out = Command::new(&python)
         .arg(&script)
-        .arg(format!("http://{}/ui", m.http))
-        .arg(TOKEN)
+        .arg(url)
+        .args(token)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -167,13 +168,15 @@ fn the_page_in_chromium_shows_what_the_api_answers() {
         body.contains("llm_unpriced_requests_total{").then_some(())
     });
 
-    let page = browse(&m);
+    let page = browse(&format!("http://{}/ui", m.http), Some(TOKEN));
 
     // No console errors (a CSP violation or a failed load is one), no script, nothing fetched
     // from anywhere but this agent.
     let console = page["console"].as_array().expect("console");
     assert!(
-        console.iter().all(|e| e["level"] != "SEVERE"),
+        console
+            .iter()
+            .all(|e| e["level"] != "SEVERE" && e["level"] != "WARNING"),
         "console errors: {console:?}"
     );
     assert_eq!(page["scripts"], 0);
@@ -339,4 +342,37 @@ fn the_page_in_chromium_shows_what_the_api_answers() {
         .as_str()
         .unwrap_or_default()
         .contains("succeeded"));
+}
+
+/// With `http_auth.basic`, a browser answers meterd's Basic challenge (here from credentials in
+/// the URL, as it would from its password prompt); a wrong password is refused.
+#[test]
+fn chromium_signs_in_with_basic_credentials() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("meterd.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "{}state:\n  data_dir: {}\nhttp_auth:\n  bearer_tokens: [\"{TOKEN}\"]\n  basic:\n    \
+             - {{username: viewer, password: \"a-long-viewer-password\"}}\n",
+            crate::support::agent::EPHEMERAL_LISTENERS,
+            dir.path().join("data").display()
+        ),
+    )
+    .expect("write config");
+    let mut cmd = Command::new(binary::exe());
+    cmd.args(binary::args(&config));
+    let m = Meterd::spawn(cmd);
+    let page = browse(
+        &format!("http://viewer:a-long-viewer-password@{}/ui", m.http),
+        None,
+    );
+    assert_eq!(page["title"], "meterd status", "{page}");
+    let console = page["console"].as_array().expect("console");
+    assert!(console.is_empty(), "{console:?}");
+    let refused = browse(
+        &format!("http://viewer:wrong-password-0000@{}/ui", m.http),
+        None,
+    );
+    assert_ne!(refused["title"], "meterd status", "{refused}");
 }

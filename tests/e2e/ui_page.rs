@@ -109,32 +109,49 @@ fn hostile_label_values_are_escaped_everywhere() {
 #[test]
 fn thousands_of_rows_make_a_small_page_with_exact_totals() {
     let agent = Agent::start(
-        "limits:\n  max_series_per_metric: 100000\n\
-         pricing:\n  models:\n    - {provider: openai, model: m, match: [\"m-*\"], prices: {input: 1}}\n",
+        "pricing:\n  models:\n    - {provider: openai, model: m, match: [\"m-*\"], prices: {input: 1}}\n\
+         budgets:\n  - {name: per-team, group_by: [team], period: daily, limit_usd: 5}\n",
     );
-    let models = 2_000;
-    let lines: Vec<String> = (0..models)
+    let n = 2_000;
+    // Each model its own team (a budget group each, up to max_groups), and as many unpriced
+    // models of another provider.
+    let mut lines: Vec<String> = (0..n)
         .map(|i| {
             format!(
-                "llm.tokens:{}|c|#provider:openai,model:m-{i},token_type:input",
+                "llm.tokens:{}|c|#provider:openai,model:m-{i},token_type:input,team:t-{i}",
                 i + 1
             )
         })
         .collect();
+    lines.extend(
+        (0..n).map(|i| format!("llm.tokens:1|c|#provider:acme,model:u-{i},token_type:input")),
+    );
     agent.send_tcp(&(lines.join("\n") + "\n"));
-    let want_input: u64 = (1..=models).sum();
+    let want_input: u64 = (1..=n).sum::<u64>() + n;
     let body = wait_until("every line in the ledger", Duration::from_secs(30), || {
         let resp = get(&agent, "/api/v1/usage", None).text().expect("usage");
         let v: serde_json::Value = serde_json::from_str(&resp).expect("json");
         (v["total"]["input_tokens"] == want_input).then_some(v)
     });
-    let started = std::time::Instant::now();
     let html = page(&agent);
-    let elapsed = started.elapsed();
-    // 50 rows per model table (today and this month), the rest on one line each.
+    // 50 rows per table (ui.max_rows), the rest summed on one line each.
     let model_row = "<tr data-row><td data-dim=\"provider\">";
-    assert_eq!(html.matches(model_row).count(), 100, "{elapsed:?}");
-    assert_eq!(html.matches("data-rest data-count=\"1950\"").count(), 2);
+    assert_eq!(html.matches(model_row).count(), 100);
+    assert_eq!(html.matches("data-rest data-count=\"3950\"").count(), 2);
+    let team_row = "<tr data-row><td data-dim=\"team\">";
+    assert_eq!(html.matches(team_row).count(), 100);
+    // 2000 teams and the row of usage without one.
+    assert_eq!(html.matches("data-rest data-count=\"1951\"").count(), 2);
+    assert_eq!(html.matches("<tr data-budget=").count(), 50);
+    // Budget groups past max_groups (1000) share the _overflow group.
+    assert!(
+        html.contains("id=\"budgets-more\" data-count=\"951\""),
+        "budgets"
+    );
+    assert!(
+        html.contains("id=\"unpriced-more\" data-count=\"1950\""),
+        "unpriced"
+    );
     // The biggest spender (m-1999: 2000 tokens at $1 per 1M) is first.
     let first = html.find(model_row).expect("a row");
     assert!(
@@ -149,5 +166,108 @@ fn thousands_of_rows_make_a_small_page_with_exact_totals() {
         html.contains(&format!("data-field=\"cost\">{total}</td></tr></tbody>")),
         "total {total} not on the page"
     );
-    assert!(html.len() < 128 * 1024, "page of {} bytes", html.len());
+    assert!(html.len() < 192 * 1024, "page of {} bytes", html.len());
+}
+
+/// After a restart the page reads the month from the state file: the same figures as before.
+#[test]
+fn spend_is_shown_again_after_a_restart() {
+    let mut agent = Agent::start(
+        "pricing:\n  models:\n    - {provider: openai, model: gpt-4o, prices: {input: 2.50}}\n",
+    );
+    agent.send_udp("llm.tokens:1000|c|#provider:openai,model:gpt-4o,token_type:input,team:search");
+    let cost = "<strong id=\"month-total\">0.0025</strong>";
+    wait_until("the line on the page", Duration::from_secs(10), || {
+        page(&agent).contains(cost).then_some(())
+    });
+    agent.restart();
+    let html = page(&agent);
+    assert!(html.contains(cost), "{html}");
+    assert!(
+        html.contains("<strong id=\"today-total\">0.0025</strong>"),
+        "{html}"
+    );
+    assert!(html.contains("<td data-dim=\"team\">search</td>"), "{html}");
+}
+
+/// "Today" is the ledger's local day (here UTC+14, a different date from UTC for 14 hours of
+/// each day), as the usage API counts it.
+#[test]
+fn today_is_the_local_day_of_usage_timezone() {
+    let agent = Agent::start("usage:\n  timezone: Pacific/Kiritimati\n");
+    agent.send_udp("llm.tokens:5|c|#provider:openai,model:gpt-4o,token_type:input");
+    let day = wait_until("the line in the ledger", Duration::from_secs(10), || {
+        let resp = get(&agent, "/api/v1/usage?group_by=day", None)
+            .text()
+            .expect("usage");
+        let v: serde_json::Value = serde_json::from_str(&resp).expect("json");
+        v["rows"][0]["day"].as_str().map(str::to_string)
+    });
+    let html = page(&agent);
+    assert!(html.contains(&format!("Today ({day}) by team")), "{html}");
+    assert!(html.contains("<code>Pacific/Kiritimati</code>"), "{html}");
+    assert!(
+        html.contains("<strong id=\"today-total\">0.00</strong>"),
+        "{html}"
+    );
+}
+
+#[test]
+fn a_ledger_turned_off_is_said_so() {
+    let agent = Agent::start("usage:\n  enabled: false\n");
+    let html = page(&agent);
+    assert!(html.contains("The usage ledger is off"), "{html}");
+    assert!(!html.contains("today-total"), "{html}");
+}
+
+/// Pages served while usage streams in: every one whole, and the last one equal to the API.
+#[test]
+fn pages_under_concurrent_ingest_are_whole_and_end_exact() {
+    let agent = Agent::start(
+        "pricing:\n  models:\n    - {provider: openai, model: gpt-4o, prices: {input: 2.50}}\n",
+    );
+    let lines: u64 = 400;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..lines {
+                agent.send_tcp(&format!(
+                    "llm.tokens:1000|c|#provider:openai,model:gpt-4o,token_type:input,team:t{}\n",
+                    i % 7
+                ));
+            }
+        });
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..10 {
+                    let html = page(&agent);
+                    assert!(html.ends_with("</body></html>\n"), "a cut page");
+                }
+            });
+        }
+    });
+    let usage = wait_until("every line", Duration::from_secs(20), || {
+        let resp = get(&agent, "/api/v1/usage?group_by=team", None)
+            .text()
+            .expect("usage");
+        let v: serde_json::Value = serde_json::from_str(&resp).expect("json");
+        (v["total"]["input_tokens"] == lines * 1000).then_some(v)
+    });
+    let html = page(&agent);
+    let total = usage["total"]["cost_usd_exact"].as_str().expect("exact");
+    assert_eq!(total, "1.00");
+    assert!(
+        html.contains(&format!("<strong id=\"month-total\">{total}</strong>")),
+        "{html}"
+    );
+    for row in usage["rows"].as_array().expect("rows") {
+        let cell = format!(
+            "<td data-dim=\"team\">{}</td><td class=\"n\" data-field=\"requests\">0</td>",
+            row["team"].as_str().expect("team")
+        );
+        assert_eq!(
+            html.matches(&cell).count(),
+            2,
+            "{cell} today and this month"
+        );
+    }
 }

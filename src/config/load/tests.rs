@@ -209,3 +209,20 @@ fn errors_say_what_to_do_once() {
         "test.yaml:2:9: listeners.http: port 99999 is out of range (0-65535; 0 picks a free port) in \"127.0.0.1:99999\"\n"
     );
 }
+
+/// `ui:` keys are checked like every section's: a typo names the key it meant, a bad cap its
+/// position.
+#[test]
+fn ui_section_typos_and_bounds_are_reported_with_positions() {
+    let text = |yaml: &str| load(yaml).expect_err("invalid").to_string();
+    assert_eq!(
+        text("ui:\n  enabeld: false\n"),
+        "test.yaml:2:3: ui.enabeld: unknown key `enabeld`; did you mean `enabled`?\n"
+    );
+    let t = text("ui:\n  max_rows: 0\n");
+    assert!(t.starts_with("test.yaml:2:"), "{t}");
+    assert!(t.contains("ui.max_rows: must be between 1 and 1000"), "{t}");
+    let ok = load("ui: {enabled: false, max_rows: 10}\n").expect("valid");
+    assert!(!ok.ui.enabled);
+    assert_eq!(ok.ui.max_rows, 10);
+}

@@ -7,10 +7,12 @@
 //! and `/api/v1/usage` or `/api/v1/budgets` agree exactly. Every table is capped at
 //! `ui.max_rows` rows, so the page stays small on an agent with thousands of series.
 //!
-//! - [`gather`] builds the view model ([`view`]); [`render`] turns it into HTML (pure).
+//! - [`gather`] builds the view model ([`view`]); [`render`] (and `render_status`) turn it into
+//!   HTML (pure).
 
 pub mod gather;
 pub mod render;
+mod render_status;
 pub mod view;
 
 use super::server::HttpState;

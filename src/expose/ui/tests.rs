@@ -278,3 +278,73 @@ fn refresh_is_the_only_parameter_and_is_bounded() {
     assert!(q(&[("refresh", "30"), ("refresh", "40")]).is_err());
     assert!(q(&[("refesh", "30")]).is_err());
 }
+
+/// Every element a fully populated page opens is closed, in order (a browser would repair a
+/// stray tag silently, and shift cells out of their columns).
+#[test]
+fn a_full_page_is_well_formed() {
+    let spend = |id: &str, dims: &[&str], n: usize| {
+        let groups = (0..n)
+            .map(|i| {
+                let v: Vec<String> = dims.iter().map(|d| format!("{d}-{i}")).collect();
+                let v: Vec<&str> = v.iter().map(String::as_str).collect();
+                group(&v, 1, i as u128)
+            })
+            .collect();
+        let dims = dims.iter().map(|d| d.to_string()).collect();
+        spend_table(id, id, dims, groups, 3, "/api/v1/usage".into())
+    };
+    let mut p = tables(vec![
+        spend("today-team", &["team"], 5),
+        spend("today-model", &["provider", "model"], 2),
+        spend("month-team", &["team"], 0),
+        spend("month-model", &["provider", "model"], 9),
+    ]);
+    p.refresh = Some(10);
+    let budget = BudgetRow {
+        name: "b".into(),
+        group: Some(vec![("team".into(), "a".into())]),
+        status: "warning".into(),
+        ..Default::default()
+    };
+    p.budgets.rows = Capped::of(vec![budget.clone(), budget.clone(), budget], 2);
+    p.budgets.orphaned = 1;
+    p.unpriced = Capped::of(vec![UnpricedRow::default(), UnpricedRow::default()], 1);
+    p.pricing.table = Some(PriceTable {
+        entries: 2,
+        hash: "h".into(),
+        sources: vec!["a.yaml".into(), "b.yaml".into()],
+        models: Capped::of(vec![PriceRow::default(), PriceRow::default()], 1),
+    });
+    p.health.checks = vec![("config".into(), Ok(())), ("state".into(), Err("x".into()))];
+    p.health.degraded = vec![("memory".into(), "shedding".into())];
+    p.health.last_reload_ok = Some(false);
+    p.health.counters = Capped::of(vec![("a".into(), 1.5), ("b".into(), 2.0)], 1);
+    let html = page(&p);
+    let void = ["meta", "link", "!DOCTYPE"];
+    let mut open: Vec<&str> = Vec::new();
+    for part in html.split('<').skip(1) {
+        let tag = part.split(['>', ' ']).next().unwrap_or_default();
+        if let Some(closing) = tag.strip_prefix('/') {
+            assert_eq!(
+                open.pop(),
+                Some(closing),
+                "at <{}",
+                &part[..part.len().min(60)]
+            );
+        } else if !void.contains(&tag) {
+            open.push(tag);
+        }
+    }
+    assert!(open.is_empty(), "left open: {open:?}");
+    // Each capped table says how many rows it left out.
+    for id in [
+        "budgets-more",
+        "unpriced-more",
+        "prices-more",
+        "counters-more",
+    ] {
+        assert!(html.contains(&format!("id=\"{id}\"")), "{id}");
+    }
+    assert_eq!(html.matches("data-rest data-count=").count(), 2);
+}

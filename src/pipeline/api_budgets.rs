@@ -307,3 +307,79 @@ impl Pipeline {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::model::{Labels, UsageEvent};
+    use crate::pipeline::Snapshot;
+    use crate::store::Store;
+    use serde_json::json;
+
+    fn snapshot(budgets_yaml: &str) -> Snapshot {
+        let yaml = format!("scope_labels: [team]\nbudgets:\n{budgets_yaml}");
+        let config: Config =
+            crate::config::load::load_str(&yaml, "test.yaml", &|_| None).expect("config");
+        Snapshot::try_new(Arc::new(config)).expect("valid config")
+    }
+
+    fn limit_gauge(p: &Pipeline, budget: &str, period: &str) -> Option<f64> {
+        p.store().value(
+            "llm_budget_limit_usd",
+            &Labels::new([("budget", budget), ("period", period)]),
+        )
+    }
+
+    /// Every change runs at once (gauges included) and a budget that leaves, over the API or
+    /// from the file, takes its gauges off /metrics.
+    #[test]
+    fn changes_apply_at_once_and_budgets_that_leave_take_their_gauges() {
+        let p = Pipeline::new(
+            Arc::new(Store::default()),
+            snapshot("  - {name: cfg, period: daily, limit_usd: 5}\n"),
+        );
+        p.refresh_budgets();
+        assert_eq!(limit_gauge(&p, "cfg", "daily"), Some(5.0));
+        let body =
+            json!({"name": "api", "period": "monthly", "limit_usd": 7, "match": {"team": "a"}});
+        let created = p.api_budget_create(&body, "ops", None).expect("created");
+        assert_eq!(created.now.map(|s| s.version), Some(1));
+        assert_eq!(limit_gauge(&p, "api", "monthly"), Some(7.0));
+        let mut ev = UsageEvent::new("openai", "m");
+        ev.scope = Labels::new([("team", "a")]);
+        p.record_spend("test", &ev, 3);
+
+        let body = json!({"period": "monthly", "limit_usd": 9, "match": {"team": "a"}});
+        p.api_budget_update("api", &body, Some("\"1\""), "ops", None)
+            .expect("updated");
+        assert_eq!(limit_gauge(&p, "api", "monthly"), Some(9.0));
+        let spend: u64 = p
+            .budgets()
+            .statuses(super::super::unix_secs())
+            .iter()
+            .filter(|(d, _)| &*d.name == "api")
+            .flat_map(|(_, s)| s.iter().map(|s| s.spend))
+            .sum();
+        assert_eq!(spend, 3, "a new limit keeps the spend");
+        assert!(matches!(
+            p.api_budget_update("api", &body, Some("\"1\""), "ops", None),
+            Err(Refused::Stale { current: 2 })
+        ));
+        assert!(matches!(
+            p.api_budget_create(
+                &json!({"name": "cfg", "period": "daily", "limit_usd": 1}),
+                "ops",
+                None
+            ),
+            Err(Refused::ConfigOwned)
+        ));
+
+        p.api_budget_delete("api", None, None).expect("deleted");
+        assert_eq!(limit_gauge(&p, "api", "monthly"), None);
+        assert_eq!(p.budgets().orphan_count(), 1, "its spend is kept");
+        // A reload without the config budget takes its gauges too.
+        p.swap_snapshot(snapshot("  []\n"));
+        assert_eq!(limit_gauge(&p, "cfg", "daily"), None);
+    }
+}

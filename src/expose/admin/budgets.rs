@@ -299,7 +299,8 @@ fn finish(
         "budget_update" => (StatusCode::OK, "updated"),
         _ => (StatusCode::OK, "deleted"),
     };
-    let version = |s: &Option<Stored>| s.as_ref().map(|s| s.version);
+    // "-" for none: before a create, after a delete.
+    let version = |s: &Option<Stored>| s.as_ref().map_or("-".into(), |s| s.version.to_string());
     tracing::info!(
         target: "meterd::audit",
         action,
@@ -307,8 +308,8 @@ fn finish(
         peer = %caller.peer,
         budget = %name,
         result,
-        version_before = ?version(&applied.before),
-        version = ?version(&applied.now),
+        version_before = %version(&applied.before),
+        version = %version(&applied.now),
         definition_before = %applied.before.as_ref().map(|s| s.definition.to_string()).unwrap_or_default(),
         definition = %applied.now.as_ref().map(|s| s.definition.to_string()).unwrap_or_default(),
         "admin action"

@@ -242,3 +242,65 @@ fn a_change_the_full_disk_refuses_changes_nothing() {
     // The refused attempt used no version.
     assert_eq!(etag(&r), format!("\"{}\"", i + 1));
 }
+
+/// A fake Prometheus query API answering every request with a fleet spend of $7 (a scalar
+/// vector); it counts the queries it saw.
+fn fake_query_api() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let mut conn = conn;
+            let mut buf = [0u8; 4096];
+            let n = conn.read(&mut buf).unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+            log.lock()
+                .unwrap()
+                .push(head.lines().next().unwrap_or("").to_string());
+            let body = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[0,"7"]}]}}"#;
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (addr, seen)
+}
+
+/// An API budget's `fleet_query` is run like a config budget's: the fleet figure drives it.
+#[test]
+fn an_api_budgets_fleet_query_runs() {
+    let (api, seen) = fake_query_api();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(
+        dir.path(),
+        true,
+        &format!("fleet:\n  prometheus_url: http://{api}\n  refresh_interval: 200ms\n"),
+    );
+    let m = start(&config);
+    let body = json!({"name": "shared", "period": "monthly", "limit_usd": 5,
+                      "fleet_query": "sum(llm_budget_spend_usd{budget=\"shared\"})"});
+    assert_eq!(post(&m, &body).status(), 201);
+    let e = crate::support::wait_until(
+        "the fleet figure on the API budget",
+        std::time::Duration::from_secs(20),
+        || entry(&m, "shared").filter(|e| e["source"] == "fleet"),
+    );
+    assert_eq!(e["fleet_spend_usd"], 7.0);
+    assert_eq!(e["status"], "exceeded");
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("llm_budget_spend_usd")),
+        "{:?}",
+        seen.lock().unwrap()
+    );
+}

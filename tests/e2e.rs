@@ -8,6 +8,8 @@ mod e2e {
     pub mod admin;
     pub mod budget_integrity;
     pub mod budget_notifications;
+    pub mod budgets_api;
+    pub mod budgets_api_edges;
     pub mod cli;
     pub mod corrupt_state;
     pub mod default_caps;

@@ -7,6 +7,8 @@
 //! - `POST /api/v1/admin/budgets/{name}/forget`: deletes the orphaned spend records of a budget
 //!   no longer in the config ([`forget`]); 409 for a configured budget without orphans;
 //! - `PATCH /api/v1/admin/recommendations/{id}`: a recommendation's status ([`recommendations`]).
+//! - `POST /api/v1/admin/budgets`, `GET|PUT|DELETE /api/v1/admin/budgets/{name}`: budgets
+//!   managed at run time ([`budgets`]).
 //!
 //! Each action needs `Authorization: Bearer <admin token>`: tokens are named, distinct from every
 //! scrape and ingest credential (validated), compared in constant time, and every action is
@@ -28,6 +30,7 @@ use std::collections::BTreeMap;
 /// Every admin route starts with this (the scrape auth middleware leaves them to this module).
 pub const PREFIX: &str = "/api/v1/admin/";
 
+mod budgets;
 mod forget;
 mod recommendations;
 
@@ -61,6 +64,7 @@ pub fn routes() -> Router<HttpState> {
             "/api/v1/admin/recommendations/{id}",
             axum::routing::patch(recommendations::patch),
         )
+        .merge(budgets::routes())
 }
 
 /// The caller's token name, or the response to send instead: 404 while admin is off (the

@@ -11,6 +11,7 @@
 //! content however often start is retried), so the operator decides whether to restore a backup or
 //! start from zero by moving the file away.
 
+pub mod api_budgets;
 pub mod durable;
 pub mod flush;
 pub mod notify;

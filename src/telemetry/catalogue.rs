@@ -291,7 +291,7 @@ catalogue! {
     ADMIN_ACTIONS = counter(
         "meterd_admin_actions",
         "Admin actions performed, by action (reload, budget_reset, budget_forget, budget_create, \
-         budget_update, budget_delete) and result.",
+         budget_update, budget_delete, recommendation_status) and result.",
         ["action", "result"]
     );
     HTTP_UNAUTHORIZED = counter(

@@ -180,13 +180,11 @@ async fn start_inner(
     tasks.spawn(timers::budget_gauges(pipeline.clone(), shutdown_rx.clone()));
     tasks.spawn(fleet::run(pipeline.clone(), shutdown_rx.clone()));
     let marks = {
-        let (marks, bad) =
-            crate::derive::notify::Marks::restore(&state_file.notified_marks().map_err(
-                |reason| crate::state::StateError::Io {
-                    file: state_file.path().to_path_buf(),
-                    reason,
-                },
-            )?);
+        let (marks, bad) = crate::derive::notify::Marks::restore(
+            &state_file
+                .notified_marks()
+                .map_err(|e| e.at_start(state_file.path()))?,
+        );
         if bad > 0 {
             tracing::warn!(bad, "unreadable budget notification marks dropped");
         }

@@ -25,12 +25,7 @@ pub(super) fn open_state(
 > {
     let (file, saved) = crate::state::StateFile::open(&snapshot.config.state.data_dir)?;
     let now = crate::clock::unix_secs_i64();
-    let loaded = file
-        .api_budgets()
-        .map_err(|reason| crate::state::StateError::Io {
-            file: file.path().to_path_buf(),
-            reason,
-        })?;
+    let loaded = file.api_budgets().map_err(|e| e.at_start(file.path()))?;
     let api: BTreeMap<String, Stored> = loaded
         .records
         .iter()
@@ -68,12 +63,7 @@ pub(super) fn open_dedup(
 ) -> Result<Arc<crate::derive::dedup::Dedup>, StartError> {
     let otlp = &config.otlp;
     let dedup = crate::derive::dedup::Dedup::new(&otlp.dedup, &otlp.usage_scopes);
-    let records = file
-        .dedup_records()
-        .map_err(|reason| crate::state::StateError::Io {
-            file: file.path().to_path_buf(),
-            reason,
-        })?;
+    let records = file.dedup_records().map_err(|e| e.at_start(file.path()))?;
     let r = dedup.restore(&records, crate::clock::unix_secs());
     if r.malformed > 0 {
         tracing::warn!(
@@ -104,10 +94,7 @@ pub(super) fn open_ledger(
     for (from, to) in ranges {
         let rows = file
             .usage_range(&from, &to, crate::state::usage::MAX_READ_ROWS)
-            .map_err(|reason| crate::state::StateError::Io {
-                file: file.path().to_path_buf(),
-                reason,
-            })?;
+            .map_err(|e| e.at_start(file.path()))?;
         records.extend(rows);
     }
     let bad = ledger.lock().restore(&records, now);

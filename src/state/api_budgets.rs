@@ -3,7 +3,7 @@
 //! never reused, even after a delete. Every change is one fsynced transaction, committed before
 //! the API answers: an acknowledged change survives kill -9.
 
-use super::{guarded, KeyChanges, StateFile};
+use super::{guarded, KeyChanges, ReadError, StateFile};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use std::sync::PoisonError;
 
@@ -19,7 +19,7 @@ pub struct Loaded {
 
 impl StateFile {
     /// Every stored API budget (read once at start).
-    pub fn api_budgets(&self) -> Result<Loaded, String> {
+    pub fn api_budgets(&self) -> Result<Loaded, ReadError> {
         let slot = self.db.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(db) = slot.as_ref() else {
             return Ok(Loaded {
@@ -50,7 +50,7 @@ impl StateFile {
                 next_version,
             })
         })
-        .map_err(|(reason, _)| format!("{}: api budgets: {reason}", self.path.display()))
+        .map_err(|e| ReadError::of(&self.path, "api budgets", e))
     }
 
     /// Stores (`Some`) or deletes (`None`) one API budget and the next version, in one fsynced

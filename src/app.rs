@@ -113,7 +113,7 @@ async fn start_inner(
 
     let store = Arc::new(Store::new(config.limits.store_limits()));
     let started = Instant::now();
-    let (state_file, budgets) = state::open_state(&snapshot)?;
+    let (state_file, budgets, (api_budgets, next_version)) = state::open_state(&snapshot)?;
     let flush_interval = config.state.flush_interval.0;
     let dedup = state::open_dedup(&config, &state_file)?;
     let ledger = state::open_ledger(&config, &state_file)?;
@@ -121,7 +121,8 @@ async fn start_inner(
     let pipeline = Arc::new(
         Pipeline::with_budgets(store.clone(), snapshot, budgets.clone(), durability.clone())
             .with_dedup(dedup.clone())
-            .with_ledger(ledger.clone()),
+            .with_ledger(ledger.clone())
+            .with_api_budgets(api_budgets, next_version),
     );
     let health = Arc::new(Health::default());
     health.set("state", Ok(()));
@@ -179,13 +180,11 @@ async fn start_inner(
     tasks.spawn(timers::budget_gauges(pipeline.clone(), shutdown_rx.clone()));
     tasks.spawn(fleet::run(pipeline.clone(), shutdown_rx.clone()));
     let marks = {
-        let (marks, bad) =
-            crate::derive::notify::Marks::restore(&state_file.notified_marks().map_err(
-                |reason| crate::state::StateError::Io {
-                    file: state_file.path().to_path_buf(),
-                    reason,
-                },
-            )?);
+        let (marks, bad) = crate::derive::notify::Marks::restore(
+            &state_file
+                .notified_marks()
+                .map_err(|e| e.at_start(state_file.path()))?,
+        );
         if bad > 0 {
             tracing::warn!(bad, "unreadable budget notification marks dropped");
         }

@@ -9,9 +9,10 @@
 //! 5. pure cores, each built *from* its config section: [`derive`](mod@derive) (usage, pricing, budgets,
 //!    quality, dedup, redaction), [`statsd`] and [`otlp`] (decoders: lines and export requests in,
 //!    samples and events out); and [`tls`] (certificates to rustls, the TLS accept loop);
-//! 6. [`state`]: the durable state file (budget spend, dedup keys);
+//! 6. [`state`]: the durable state file (budget spend, dedup keys, budgets created over the API);
 //! 7. [`pipeline`]: the hand-off; compiles a config into a [`pipeline::Snapshot`] (the one step
-//!    start, reload and `check-config` share) and applies derived samples;
+//!    start, reload and `check-config` share), merges it with the budgets of the admin API, and
+//!    applies derived samples;
 //! 8. [`net`]: binding, connection limits on every TCP listener, HTTP serving, request auth;
 //! 9. edges: [`receivers`] (StatsD and OTLP sockets), [`expose`] (`/metrics`, health, the JSON
 //!    API (budgets, usage), admin actions), [`notify`] (budget notifications: log, webhook),

@@ -1,5 +1,6 @@
 //! The `meterd` command line: run the agent, validate a config, price a call by hand.
 
+mod budgets_cli;
 mod report_cli;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -88,6 +89,8 @@ enum Command {
     /// Spend for a range by day, model and scope labels, this month's forecast against each
     /// budget, and what the same token mix would have cost at the table's other models.
     Report(Box<report_cli::ReportArgs>),
+    /// Manage budgets on a running agent over its admin API (token from $METERD_ADMIN_TOKEN).
+    Budgets(Box<budgets_cli::BudgetsArgs>),
 }
 
 #[derive(Subcommand, Debug)]
@@ -217,6 +220,7 @@ fn main() -> ExitCode {
         Some(Command::Price(args)) => price(&args),
         Some(Command::Pricing(cmd)) => pricing(cmd),
         Some(Command::Report(args)) => report_cli::run(&args),
+        Some(Command::Budgets(args)) => budgets_cli::run(&args),
         None => run(cli.run),
     }
 }

@@ -2,7 +2,12 @@
 //! samples and events; it derives, applies and counts. The current config, compiled
 //! ([`Snapshot`], built by [`load`] or [`Snapshot::try_new`]), is swapped atomically on reload, so
 //! a receiver always sees one consistent config.
+//!
+//! The budgets the engine runs are the config's plus those created over the admin API
+//! ([`api_budgets`]), merged by one pure step (`derive::budget::api::merge`) under one lock, on
+//! every reload and every API change alike.
 
+pub mod api_budgets;
 mod snapshot;
 
 pub use snapshot::{load, Snapshot};
@@ -35,6 +40,8 @@ pub struct Pipeline {
     /// Usage rollups: flushed with the spend, like the dedup keys.
     ledger: Arc<SharedLedger>,
     durability: Arc<Durability>,
+    /// Budgets created over the admin API, merged with the config's on every change and reload.
+    api: api_budgets::ApiBudgets,
 }
 
 /// The budget clock: periods are calendar time, not process uptime.
@@ -67,6 +74,7 @@ impl Pipeline {
             dedup,
             ledger,
             durability,
+            api: Default::default(),
         };
         pipeline.count_orphans();
         pipeline
@@ -160,13 +168,12 @@ impl Pipeline {
 
     pub fn swap_snapshot(&self, snapshot: Snapshot) {
         self.store.set_limits(snapshot.config.limits.store_limits());
-        self.budgets.reconfigure(&snapshot.budgets, unix_secs());
         snapshot.deriver.carry_over(&self.snapshot.load().deriver);
         let otlp = &snapshot.config.otlp;
         self.dedup.configure(&otlp.dedup, &otlp.usage_scopes);
         self.ledger.configure(&snapshot.config.usage);
-        self.snapshot.store(Arc::new(snapshot));
-        self.count_orphans();
+        // The budget set is the config's plus the API's: merged under the API lock.
+        self.swap_with_api(Arc::new(snapshot));
     }
 
     /// Deletes the orphaned spend records of budget `name` (an admin action); the caller awaits

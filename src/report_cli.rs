@@ -3,6 +3,7 @@
 use meterd::derive::budget::BudgetDef;
 use meterd::derive::ledger::query::Dim;
 use meterd::derive::ledger::{clock, Settings};
+use meterd::derive::recommend;
 use meterd::report::{self, render, source};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -124,6 +125,8 @@ pub fn run(a: &ReportArgs) -> ExitCode {
         .chain([from, month])
         .min()
         .unwrap_or(from);
+    let rec_settings = recommend::Settings::new(&config.recommendations);
+    let earliest = earliest.min(recommend::rows_from(&tz, &budgets, now, &rec_settings));
     let read_to = to.max(now + 1);
     let read = match &a.url {
         Some(url) => source::from_api(url, a.token.as_deref(), scope, earliest, read_to),
@@ -132,10 +135,22 @@ pub fn run(a: &ReportArgs) -> ExitCode {
                 .state
                 .clone()
                 .unwrap_or_else(|| config.state.data_dir.clone());
-            source::from_state(&path, earliest, read_to).map(|rows| (rows, Default::default()))
+            source::from_state(&path, earliest, read_to).and_then(|rows| {
+                Ok(source::FromApi {
+                    rows,
+                    quality: Default::default(),
+                    caches: Vec::new(),
+                    statuses: source::statuses_from_state(&path)?,
+                })
+            })
         }
     };
-    let (rows, quality) = match read {
+    let source::FromApi {
+        rows,
+        quality,
+        caches,
+        statuses,
+    } = match read {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
@@ -143,6 +158,17 @@ pub fn run(a: &ReportArgs) -> ExitCode {
         .pricing
         .as_ref()
         .map(meterd::derive::pricing::Compiled::new);
+    let recommendations = recommend::recommend(&recommend::Input {
+        rows: &rows,
+        tz: &tz,
+        now,
+        pricing: pricing.as_deref(),
+        quality: &quality,
+        caches: &caches,
+        budgets: &budgets,
+        settings: &rec_settings,
+        statuses: &statuses,
+    });
     let r = report::build(&report::Input {
         rows: &rows,
         tz: &tz,
@@ -155,6 +181,8 @@ pub fn run(a: &ReportArgs) -> ExitCode {
         budgets: &budgets,
         quality: &quality,
         what_if: &a.what_if,
+        cache_share_ppm: rec_settings.cached_share_target_ppm,
+        recommendations: &recommendations,
     });
     if a.json {
         println!("{:#}", render::json(&r));

@@ -8,6 +8,8 @@ mod e2e {
     pub mod admin;
     pub mod budget_integrity;
     pub mod budget_notifications;
+    pub mod budgets_api;
+    pub mod budgets_api_edges;
     pub mod cli;
     pub mod corrupt_state;
     pub mod default_caps;
@@ -43,10 +45,12 @@ mod e2e {
     pub mod quality_pipeline;
     pub mod quality_rules;
     pub mod quality_statsd;
+    pub mod recommendations;
     pub mod redact_everywhere;
     pub mod reload;
     pub mod scrape_memory;
     pub mod secrets;
+    pub mod slack_notifications;
     pub mod sparse_series;
     pub mod statsd_clients;
     pub mod statsd_mapping;

@@ -19,7 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["pipeline"],
     &["net"],
     &["receivers", "expose", "notify", "report"],
-    &["app", "report_cli"],
+    &["app", "report_cli", "budgets_cli"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -53,7 +53,15 @@ async fn refresh(pipeline: &Pipeline, snapshot: &Snapshot) {
     let Some(target) = &snapshot.fleet_target else {
         return;
     };
-    for b in &snapshot.config.budgets {
+    // Every running budget, the config's and the admin API's.
+    let now = crate::clock::unix_secs_i64();
+    let defs: Vec<_> = pipeline
+        .budgets()
+        .statuses(now)
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect();
+    for b in &defs {
         let Some(promql) = b.fleet_query.as_deref() else {
             continue;
         };

@@ -114,6 +114,10 @@ impl crate::expose::server::Reload for Reloader {
     fn reload(&self) -> Result<(), ConfigErrors> {
         Reloader::reload(self)
     }
+
+    fn config_file(&self) -> Option<String> {
+        Some(self.config_path.display().to_string())
+    }
 }
 
 /// Counts a config load and records its outcome in the reload gauges.

@@ -3,8 +3,13 @@
 
 use super::StartError;
 use crate::config::Config;
+use crate::derive::budget::api::Stored;
 use crate::pipeline::Snapshot;
+use std::collections::BTreeMap;
 use std::sync::Arc;
+
+/// API budgets as stored, and the next version to hand out.
+pub(super) type ApiBudgets = (BTreeMap<String, Stored>, u64);
 
 /// Opens the state file and restores budget spend. A file (or record) that cannot be read stops
 /// start-up with an error naming it and a preserved copy: never a silent reset to zero.
@@ -14,12 +19,26 @@ pub(super) fn open_state(
     (
         Arc<crate::state::StateFile>,
         Arc<crate::derive::budget::Budgets>,
+        ApiBudgets,
     ),
     StartError,
 > {
     let (file, saved) = crate::state::StateFile::open(&snapshot.config.state.data_dir)?;
     let now = crate::clock::unix_secs_i64();
-    match crate::derive::budget::Budgets::new(&snapshot.budgets, &saved, now) {
+    let loaded = file.api_budgets().map_err(|e| e.at_start(file.path()))?;
+    let api: BTreeMap<String, Stored> = loaded
+        .records
+        .iter()
+        .map(|(name, bytes)| (name.clone(), crate::derive::budget::api::decode(bytes)))
+        .collect();
+    // The engine starts with the API budgets too, so their spend is restored, not orphaned.
+    let merged =
+        crate::derive::budget::api::merge(&snapshot.budgets, &api, &snapshot.config.scope_labels);
+    if !api.is_empty() {
+        tracing::info!(file = %file.path().display(), count = api.len(), "API budgets loaded");
+    }
+    let api = (api, loaded.next_version);
+    match crate::derive::budget::Budgets::new(&merged.defs, &saved, now) {
         Ok((budgets, notes)) => {
             for note in notes {
                 tracing::warn!(file = %file.path().display(), "{note}");
@@ -29,7 +48,7 @@ pub(super) fn open_state(
                 records = saved.len(),
                 "budget state loaded"
             );
-            Ok((Arc::new(file), Arc::new(budgets)))
+            Ok((Arc::new(file), Arc::new(budgets), api))
         }
         Err(reason) => Err(file.into_corrupt(reason).into()),
     }
@@ -44,12 +63,7 @@ pub(super) fn open_dedup(
 ) -> Result<Arc<crate::derive::dedup::Dedup>, StartError> {
     let otlp = &config.otlp;
     let dedup = crate::derive::dedup::Dedup::new(&otlp.dedup, &otlp.usage_scopes);
-    let records = file
-        .dedup_records()
-        .map_err(|reason| crate::state::StateError::Io {
-            file: file.path().to_path_buf(),
-            reason,
-        })?;
+    let records = file.dedup_records().map_err(|e| e.at_start(file.path()))?;
     let r = dedup.restore(&records, crate::clock::unix_secs());
     if r.malformed > 0 {
         tracing::warn!(
@@ -80,10 +94,7 @@ pub(super) fn open_ledger(
     for (from, to) in ranges {
         let rows = file
             .usage_range(&from, &to, crate::state::usage::MAX_READ_ROWS)
-            .map_err(|reason| crate::state::StateError::Io {
-                file: file.path().to_path_buf(),
-                reason,
-            })?;
+            .map_err(|e| e.at_start(file.path()))?;
         records.extend(rows);
     }
     let bad = ledger.lock().restore(&records, now);

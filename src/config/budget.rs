@@ -1,13 +1,14 @@
 //! `budgets:`: each budget as written. Compiled (period, zone, matchers, integer money) by
 //! `derive::budget::BudgetDef`.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Largest limit accepted: far beyond any real budget, and small enough that nano-USD fit in u64.
 pub const MAX_LIMIT_USD: f64 = 1e9;
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+/// `Serialize`: budgets created over the admin API are stored and shown in this same form.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
 pub struct BudgetConfig {
     /// Identity of the budget: spend is kept under this name across reloads and restarts.
@@ -27,6 +28,7 @@ pub struct BudgetConfig {
     /// Cap on instances of a grouped budget; spend of further groups goes to `_overflow`.
     pub max_groups: usize,
     /// PromQL giving the fleet-wide spend in USD (when `fleet.prometheus_url` is set).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fleet_query: Option<String>,
 }
 

@@ -19,6 +19,7 @@ pub mod notifications;
 pub mod otlp;
 pub mod pricing;
 pub mod quality;
+pub mod recommendations;
 pub mod redact;
 pub mod statsd;
 pub mod summary;
@@ -67,6 +68,8 @@ pub struct Config {
     pub usage: usage::UsageConfig,
     /// Budget threshold notifications (log line always; optional webhook).
     pub notifications: notifications::NotificationsConfig,
+    /// Cost and quality recommendations from the usage ledger.
+    pub recommendations: recommendations::RecommendationsConfig,
     /// The status page at `/ui`.
     pub ui: ui::UiConfig,
 }
@@ -94,6 +97,7 @@ impl Default for Config {
             state: StateConfig::default(),
             usage: Default::default(),
             notifications: Default::default(),
+            recommendations: Default::default(),
             ui: Default::default(),
         }
     }
@@ -289,6 +293,8 @@ impl Validate for Config {
         self.usage.validate(&child(path, "usage"), issues);
         self.notifications
             .validate(&child(path, "notifications"), issues);
+        self.recommendations
+            .validate(&child(path, "recommendations"), issues);
         self.ui.validate(&child(path, "ui"), issues);
         self.statsd.validate(&child(path, "statsd"), issues);
         self.otlp.validate(&child(path, "otlp"), issues);

@@ -5,13 +5,17 @@ pub mod budget;
 mod call_labels;
 pub mod dedup;
 pub mod error_type;
+pub mod forecast;
 pub mod ledger;
 pub mod notify;
+mod notify_slack;
 pub mod pricing;
 pub mod quality;
+pub mod recommend;
 pub mod redact;
 pub mod semantics;
 pub mod usage;
+pub mod whatif;
 
 use crate::config::Config;
 use crate::model::{Labels, QualityEvent, Sample, SampleValue, UsageEvent};

@@ -9,6 +9,7 @@
 use super::budget::engine::Status;
 use super::budget::period::Period;
 use super::budget::{BudgetDef, PPM};
+use crate::config::notifications::Severity;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -61,6 +62,10 @@ pub struct Notice {
     pub period: &'static str,
     pub spend_nanos: u64,
     pub limit_nanos: u64,
+    /// Projected spend at the period end (0 when the period has no end).
+    pub forecast_nanos: u64,
+    /// The threshold's severity ([`severity`]).
+    pub severity: Severity,
 }
 
 impl Notice {
@@ -86,6 +91,26 @@ fn anchor(def: &BudgetDef, st: &Status) -> i64 {
     match def.period {
         Period::Rolling(_) | Period::Total => 0,
         _ => st.start,
+    }
+}
+
+/// The status a budget shows once `threshold_ppm` is reached (as `Status::level` judges it):
+/// `exceeded` from 1.0, `critical` for the highest threshold below 1.0 when there are two or
+/// more below it, `warning` otherwise.
+pub fn severity(def: &BudgetDef, threshold_ppm: u64) -> Severity {
+    if threshold_ppm >= PPM {
+        return Severity::Exceeded;
+    }
+    let below: Vec<u64> = def
+        .thresholds_ppm
+        .iter()
+        .copied()
+        .filter(|t| *t < PPM)
+        .collect();
+    if below.len() >= 2 && below.iter().max() == Some(&threshold_ppm) {
+        Severity::Critical
+    } else {
+        Severity::Warning
     }
 }
 
@@ -126,10 +151,12 @@ impl Marks {
                 let start = anchor(def, st);
                 let notice = |kind, mark: Mark| Notice {
                     kind,
+                    severity: severity(def, mark.threshold_ppm),
                     mark,
                     period: def.period.as_str(),
                     spend_nanos: st.spend,
                     limit_nanos: def.limit_nanos,
+                    forecast_nanos: st.forecast,
                 };
                 for m in self
                     .set
@@ -244,6 +271,8 @@ pub fn webhook_body(n: &Notice, now: i64) -> Value {
     })
 }
 
+pub use super::notify_slack::slack_body;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,6 +344,35 @@ mod tests {
     }
 
     #[test]
+    fn a_thresholds_severity_is_the_status_it_gives_the_budget() {
+        let def = |t: Vec<f64>| {
+            let c = BudgetConfig {
+                name: "b".into(),
+                period: "monthly".into(),
+                limit_usd: 1.0,
+                thresholds: t,
+                ..Default::default()
+            };
+            BudgetDef::compile(&c).unwrap()
+        };
+        let d = def(vec![0.5, 0.8, 0.9, 1.0]);
+        let sev: Vec<Severity> = [500_000, 800_000, 900_000, 1_000_000]
+            .iter()
+            .map(|t| severity(&d, *t))
+            .collect();
+        use Severity::*;
+        assert_eq!(sev, [Warning, Warning, Critical, Exceeded]);
+        // One threshold below the limit: a warning, as the budget's status says.
+        assert_eq!(severity(&def(vec![0.8]), 800_000), Warning);
+        assert_eq!(severity(&def(vec![0.8]), 1_000_000), Exceeded);
+        // The statuses agree: a budget at 90% of [0.5, 0.8, 0.9] is critical.
+        let b = Budgets::in_memory(&[Arc::new(d)], NOW);
+        spend(&b, 900_000_000, NOW);
+        let statuses = b.statuses(NOW);
+        assert_eq!(statuses[0].1[0].level().as_str(), "critical");
+    }
+
+    #[test]
     fn the_payload_is_alertmanager_shaped() {
         let n = Notice {
             kind: Kind::Crossed,
@@ -327,6 +385,8 @@ mod tests {
             period: "monthly",
             spend_nanos: 850_000_000,
             limit_nanos: 1_000_000_000,
+            forecast_nanos: 1_200_000_000,
+            severity: Severity::Warning,
         };
         let v = webhook_body(&n, NOW);
         assert_eq!(v["version"], "4");

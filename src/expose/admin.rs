@@ -5,7 +5,10 @@
 //!   current period, for every group or, with a JSON body `{"group": {"team": "search"}}`, one;
 //!   answered once the reset is on disk, so a restart does not bring the spend back;
 //! - `POST /api/v1/admin/budgets/{name}/forget`: deletes the orphaned spend records of a budget
-//!   no longer in the config ([`forget`]); 409 for a configured budget without orphans.
+//!   no longer in the config ([`forget`]); 409 for a configured budget without orphans;
+//! - `PATCH /api/v1/admin/recommendations/{id}`: a recommendation's status ([`recommendations`]).
+//! - `POST /api/v1/admin/budgets`, `GET|PUT|DELETE /api/v1/admin/budgets/{name}`: budgets
+//!   managed at run time ([`budgets`]).
 //!
 //! Each action needs `Authorization: Bearer <admin token>`: tokens are named, distinct from every
 //! scrape and ingest credential (validated), compared in constant time, and every action is
@@ -27,7 +30,9 @@ use std::collections::BTreeMap;
 /// Every admin route starts with this (the scrape auth middleware leaves them to this module).
 pub const PREFIX: &str = "/api/v1/admin/";
 
+mod budgets;
 mod forget;
+mod recommendations;
 
 impl AdminConfig {
     /// The name of the token `authorization` carries, if it is one of ours. Every token is
@@ -55,6 +60,11 @@ pub fn routes() -> Router<HttpState> {
         .route("/api/v1/admin/reload", post(reload))
         .route("/api/v1/admin/budgets/{name}/reset", post(reset))
         .route("/api/v1/admin/budgets/{name}/forget", post(forget::forget))
+        .route(
+            "/api/v1/admin/recommendations/{id}",
+            axum::routing::patch(recommendations::patch),
+        )
+        .merge(budgets::routes())
 }
 
 /// The caller's token name, or the response to send instead: 404 while admin is off (the

@@ -12,6 +12,9 @@
 //!
 //! `GET /api/v1/budgets` also lists `orphaned` spend: saved records of budgets the config does not
 //! have (any more), kept until their period ends, the budget returns, or an admin forgets them.
+//! Each budget says where it comes from (`origin`: `config` or `api`); API budgets that do not run
+//! (shadowed by a config budget of the same name, or no longer compiling) are listed under
+//! `api_budgets_not_running` with their problems.
 //!
 //! The check reads the in-memory engine under a read lock: no I/O, no await, a handful of small
 //! allocations; apps can afford to ask before every model call.
@@ -39,6 +42,8 @@ const NANOS: f64 = 1e9;
 #[derive(Serialize)]
 pub struct BudgetJson {
     pub name: String,
+    /// `config` (the config file) or `api` (created over the admin API).
+    pub origin: &'static str,
     /// Group labels of this instance; `null` for a grouped budget no group has spent in yet.
     pub group: Option<BTreeMap<String, String>>,
     pub period: &'static str,
@@ -80,6 +85,12 @@ fn to_json(st: &Status) -> BudgetJson {
     let def = &st.def;
     BudgetJson {
         name: def.name.to_string(),
+        // API budgets compile with their matchers as part of their shape; config budgets never.
+        origin: if def.shape_match.is_some() {
+            "api"
+        } else {
+            "config"
+        },
         group: Some(
             st.group
                 .iter()
@@ -132,6 +143,16 @@ fn now() -> i64 {
 pub struct ListJson {
     pub budgets: Vec<BudgetJson>,
     pub orphaned: Vec<OrphanJson>,
+    /// API budgets that do not run: `shadowed` (the config defines the name) or `invalid`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub api_budgets_not_running: Vec<NotRunningJson>,
+}
+
+#[derive(Serialize)]
+pub struct NotRunningJson {
+    pub name: String,
+    pub state: &'static str,
+    pub problems: Vec<crate::derive::budget::api::FieldError>,
 }
 
 /// Saved spend of a budget not in the config (see `derive::budget::orphans`).
@@ -145,6 +166,9 @@ pub struct OrphanJson {
     pub spend_nanos: u64,
     /// Start of the period the spend belongs to (calendar periods).
     pub period_start: Option<String>,
+    /// An API budget's matchers when the spend was counted (they are part of its shape).
+    #[serde(rename = "match", skip_serializing_if = "Option::is_none")]
+    pub matchers: Option<serde_json::Value>,
 }
 
 async fn list(State(st): State<HttpState>) -> Json<ListJson> {
@@ -166,6 +190,10 @@ pub fn budget_list(pipeline: &crate::pipeline::Pipeline, now: i64) -> ListJson {
         .into_iter()
         .map(|(s, spend)| OrphanJson {
             period_start: (s.buckets.is_empty() && s.period != "total").then(|| rfc3339(s.start)),
+            matchers: s
+                .matchers
+                .as_deref()
+                .and_then(|m| serde_json::from_str(m).ok()),
             name: s.budget,
             group: s.group,
             period: s.period,
@@ -174,7 +202,26 @@ pub fn budget_list(pipeline: &crate::pipeline::Pipeline, now: i64) -> ListJson {
             spend_nanos: spend,
         })
         .collect();
-    ListJson { budgets, orphaned }
+    use crate::derive::budget::api::State;
+    let api_budgets_not_running = pipeline
+        .api_budgets()
+        .entries
+        .iter()
+        .filter(|(_, (_, state))| *state != State::Active)
+        .map(|(name, (_, state))| NotRunningJson {
+            name: name.clone(),
+            state: state.as_str(),
+            problems: match state {
+                State::Invalid(p) => p.clone(),
+                _ => Vec::new(),
+            },
+        })
+        .collect();
+    ListJson {
+        budgets,
+        orphaned,
+        api_budgets_not_running,
+    }
 }
 
 /// A grouped budget before any group spent: shown so the API lists every configured budget.

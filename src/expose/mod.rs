@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod api;
 pub mod process;
+pub mod recommendations;
 pub mod server;
 pub mod shared_render;
 pub mod text;

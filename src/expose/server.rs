@@ -6,9 +6,12 @@
 //! - `GET /`: a small index of these.
 //!
 //! - `GET /api/v1/budgets`, `GET /api/v1/budgets/check`: the budget API (see [`super::api`]);
+//! - `GET /api/v1/recommendations`: cost and quality recommendations (see
+//!   [`super::recommendations`]);
 //! - `GET /ui`: the status page (see [`super::ui`]);
-//! - `POST /api/v1/admin/reload`, `POST /api/v1/admin/budgets/{name}/reset`: admin actions, off
-//!   unless `admin.tokens` is set (see [`super::admin`]).
+//! - `POST /api/v1/admin/reload`, `POST /api/v1/admin/budgets/{name}/reset`, budgets created,
+//!   read, changed and deleted under `/api/v1/admin/budgets`: admin actions, off unless
+//!   `admin.tokens` is set (see [`super::admin`]).
 
 use super::text::{render, Format};
 pub use crate::health::Health;
@@ -30,6 +33,10 @@ use std::time::Instant;
 pub trait Reload: Send + Sync {
     /// Re-reads and applies the config; a bad one is rejected with every error.
     fn reload(&self) -> Result<(), crate::config::load::ConfigErrors>;
+    /// The config file, to name it when the API refuses to touch a budget it defines.
+    fn config_file(&self) -> Option<String> {
+        None
+    }
 }
 
 #[derive(Clone)]
@@ -53,6 +60,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/", get(index))
         .merge(super::api::routes())
         .merge(super::usage::routes())
+        .merge(super::recommendations::routes())
         .merge(super::ui::routes())
         .merge(super::admin::routes())
         .layer(axum::middleware::from_fn_with_state(

@@ -104,6 +104,16 @@ pub fn text(r: &Report) -> String {
             w.totals.requests,
             quality_text(w.quality.as_ref())
         );
+        if let Some(c) = &w.caching {
+            let _ = writeln!(
+                out,
+                "    {} with {:.1}% of input cached would have cost {} USD instead of {} USD",
+                w.model,
+                c.share_ppm as f64 / 1e4,
+                usd(c.cached_femto),
+                usd(c.uncached_femto)
+            );
+        }
         for a in &w.alternatives {
             match a.cost_femto {
                 Some(c) => {
@@ -127,6 +137,26 @@ pub fn text(r: &Report) -> String {
                 }
             }
         }
+    }
+    if !r.recommendations.is_empty() {
+        let _ = writeln!(out, "\nRecommendations");
+        let _ = writeln!(
+            out,
+            "  {:<8} {:<20} {:>16} {:<11} {:<20} title",
+            "priority", "type", "usd_per_month", "status", "id"
+        );
+    }
+    for rec in &r.recommendations {
+        let _ = writeln!(
+            out,
+            "  {:<8} {:<20} {:>16} {:<11} {:<20} {}",
+            rec.priority.as_str(),
+            rec.kind.as_str(),
+            crate::derive::recommend::usd_signed(rec.monthly_savings_femto),
+            rec.status.as_str(),
+            rec.id,
+            rec.title
+        );
     }
     out
 }
@@ -200,12 +230,19 @@ pub fn json(r: &Report) -> Value {
             },
             "cost_usd": usd(w.totals.cost_femto),
             "quality": quality_json(w.quality.as_ref()),
+            "caching": w.caching.map(|c| json!({
+                "cached_input_share": c.share_ppm as f64 / 1e6,
+                "uncached_cost_usd": usd(c.uncached_femto),
+                "cost_usd": usd(c.cached_femto),
+            })),
             "alternatives": w.alternatives.iter().map(|a| json!({
                 "provider": a.provider, "model": a.model,
                 "cost_usd": a.cost_femto.map(usd),
                 "quality": quality_json(a.quality.as_ref()),
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
+        "recommendations": r.recommendations.iter()
+            .map(crate::derive::recommend::to_json).collect::<Vec<_>>(),
     })
 }
 

@@ -7,6 +7,7 @@ use crate::config::fleet::Target;
 use crate::derive::ledger::row::{self, Gran, Key, Totals, QUANTITY_NAMES};
 use crate::derive::ledger::{clock, decode_rows};
 use crate::derive::pricing::Amount;
+use crate::derive::recommend::{AppCache, Status, Stored};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -167,11 +168,10 @@ pub fn parse_quality(text: &str) -> BTreeMap<String, Quality> {
                 .entry(l.get("model").cloned().unwrap_or_default())
                 .or_default();
             q.graded += v;
-            if matches!(
-                l.get("grade").map(String::as_str),
-                Some("good" | "excellent")
-            ) {
-                q.good += v;
+            match l.get("grade").map(String::as_str) {
+                Some("good" | "excellent") => q.good += v,
+                Some("poor") => q.poor += v,
+                _ => {}
             }
         } else if let Some((l, v)) = series(line, "llm_outcomes_total") {
             let q = out
@@ -186,30 +186,138 @@ pub fn parse_quality(text: &str) -> BTreeMap<String, Quality> {
     out
 }
 
-/// Hour rows in `[from, to)` and quality rates from a running agent.
+/// Hits and misses per app cache from a Prometheus text scrape (`llm_cache_requests_total`).
+pub fn parse_caches(text: &str) -> Vec<AppCache> {
+    let mut by: BTreeMap<String, AppCache> = BTreeMap::new();
+    for line in text.lines() {
+        let Some((l, v)) = series(line, "llm_cache_requests_total") else {
+            continue;
+        };
+        let name = l.get("cache").cloned().unwrap_or_default();
+        let c = by.entry(name.clone()).or_insert_with(|| AppCache {
+            cache: name,
+            ..Default::default()
+        });
+        match l.get("result").map(String::as_str) {
+            Some("hit") => c.hits += v,
+            Some("miss") => c.misses += v,
+            _ => {}
+        }
+    }
+    by.into_values().collect()
+}
+
+/// Statuses set on a running agent, from `/api/v1/recommendations?status=all`.
+pub fn parse_statuses(body: &[u8]) -> Result<BTreeMap<String, Stored>, String> {
+    let v: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| format!("recommendations answer is not JSON: {e}"))?;
+    let mut out = BTreeMap::new();
+    for r in v["recommendations"].as_array().into_iter().flatten() {
+        let (Some(id), Some(set)) = (r["id"].as_str(), r.get("status_set")) else {
+            continue;
+        };
+        let Some(status) = set["status"].as_str().and_then(Status::parse) else {
+            continue;
+        };
+        let saving = set["savings_usd_exact"].as_str().unwrap_or("0");
+        let (neg, digits) = match saving.strip_prefix('-') {
+            Some(d) => (true, d),
+            None => (false, saving),
+        };
+        let femto = i128::try_from(femto(digits)?).map_err(|_| format!("saving {saving:?}"))?;
+        let at = set["at"]
+            .as_str()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .map_or(0, |t| t.as_second());
+        out.insert(
+            id.to_string(),
+            Stored {
+                status,
+                savings_femto: if neg { -femto } else { femto },
+                who: set["by"].as_str().unwrap_or_default().to_string(),
+                at,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Statuses from a state file no agent has open; undecodable ones are left out.
+pub fn statuses_from_state(path: &Path) -> Result<BTreeMap<String, Stored>, String> {
+    let file = if path.is_dir() {
+        path.join(crate::state::FILE_NAME)
+    } else {
+        path.to_path_buf()
+    };
+    let records = crate::state::recommendations::read_offline(&file)?;
+    Ok(records
+        .into_iter()
+        .filter_map(|(id, v)| Stored::decode(&v).ok().map(|s| (id, s)))
+        .collect())
+}
+
+/// What a running agent answers for a report.
+pub struct FromApi {
+    pub rows: Rows,
+    pub quality: BTreeMap<String, Quality>,
+    pub caches: Vec<AppCache>,
+    pub statuses: BTreeMap<String, Stored>,
+}
+
+/// Hour rows in `[from, to)`, quality rates, app caches and recommendation statuses from a
+/// running agent.
 pub fn from_api(
     url: &str,
     token: Option<&str>,
     scope_labels: &[String],
     from: i64,
     to: i64,
-) -> Result<(Rows, BTreeMap<String, Quality>), String> {
+) -> Result<FromApi, String> {
     let target = Target::parse(url)?;
+    let (rows, quality, text) = fetch(&target, token, scope_labels, from, to)?;
+    let rt = runtime()?;
+    // An agent with recommendations off (404) has no statuses to show.
+    let statuses = match rt.block_on(get(&target, "/api/v1/recommendations?status=all", token)) {
+        Ok(body) => parse_statuses(&body)?,
+        Err(e) if e.contains("HTTP 404") => BTreeMap::new(),
+        Err(e) => return Err(e),
+    };
+    Ok(FromApi {
+        rows,
+        quality,
+        caches: parse_caches(&text),
+        statuses,
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+type Fetched = (Rows, BTreeMap<String, Quality>, String);
+
+fn fetch(
+    target: &Target,
+    token: Option<&str>,
+    scope_labels: &[String],
+    from: i64,
+    to: i64,
+) -> Result<Fetched, String> {
     let mut group_by = vec!["hour".to_string(), "provider".into(), "model".into()];
     group_by.extend(scope_labels.iter().cloned());
     let path = format!(
         "/api/v1/usage?from={from}&to={to}&group_by={}",
         group_by.join(",")
     );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    rt.block_on(async {
-        let body = get(&target, &path, token).await?;
+    runtime()?.block_on(async {
+        let body = get(target, &path, token).await?;
         let rows = parse_usage(&body, scope_labels)?;
-        let metrics = get(&target, "/metrics", token).await?;
-        Ok((rows, parse_quality(&String::from_utf8_lossy(&metrics))))
+        let metrics = get(target, "/metrics", token).await?;
+        let text = String::from_utf8_lossy(&metrics).into_owned();
+        Ok((rows, parse_quality(&text), text))
     })
 }
 

@@ -58,6 +58,8 @@ fn input<'a>(
         budgets,
         quality: q,
         what_if: &[],
+        cache_share_ppm: 0,
+        recommendations: &[],
     }
 }
 
@@ -72,6 +74,7 @@ fn what_if_prices_the_observed_mix_through_the_agents_pricing_path() {
         Quality {
             graded: 4.0,
             good: 1.0,
+            poor: 0.0,
             outcomes: 0.0,
             accepted: 0.0,
         },
@@ -196,4 +199,38 @@ fn quality_rates_come_from_the_scrape() {
     let g = &q["gpt-4o"];
     assert_eq!(g.good_rate(), Some(0.75));
     assert_eq!(g.accepted_rate(), Some(0.5));
+}
+
+#[test]
+fn statuses_read_from_the_api_are_the_ones_it_stored() {
+    use crate::derive::recommend::{self, Kind, Priority, Recommendation, Status, Stored};
+    let stored = Stored {
+        status: Status::Dismissed,
+        savings_femto: -1_234_567_890_123_456_789,
+        who: "ops".into(),
+        at: NOW,
+    };
+    let rec = Recommendation {
+        id: recommend::id(Kind::UpgradeModel, "a\nb"),
+        kind: Kind::UpgradeModel,
+        priority: Priority::High,
+        title: "t".into(),
+        description: "d".into(),
+        monthly_savings_femto: 5,
+        evidence: serde_json::Value::Null,
+        status: Status::Dismissed,
+        resurfaced: false,
+        stored: Some(stored.clone()),
+    };
+    let mut open = rec.clone();
+    open.id = recommend::id(Kind::DowngradeModel, "a\nb");
+    open.stored = None;
+    let body = serde_json::json!({
+        "recommendations": [recommend::to_json(&rec), recommend::to_json(&open)]
+    })
+    .to_string();
+    let back = source::parse_statuses(body.as_bytes()).expect("parse");
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[&rec.id], stored);
+    assert!(source::parse_statuses(b"not json").is_err());
 }

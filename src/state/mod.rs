@@ -11,9 +11,11 @@
 //! content however often start is retried), so the operator decides whether to restore a backup or
 //! start from zero by moving the file away.
 
+pub mod api_budgets;
 pub mod durable;
 pub mod flush;
 pub mod notify;
+pub mod recommendations;
 pub mod usage;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -71,7 +73,51 @@ pub enum StateError {
     Io { file: PathBuf, reason: String },
 }
 
-/// The open state file.
+/// A read of the state file that failed: why, and whether the bytes on disk are bad. Start-up
+/// refuses a corrupt file as a data error (a copy kept, exit 78); anything else (permissions, a
+/// volume gone) is an I/O error worth a retry. Folding both into one string made a file cut
+/// short in its dedup or usage pages an I/O error that a supervisor retried forever.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadError {
+    pub reason: String,
+    pub corrupt: bool,
+}
+
+impl ReadError {
+    /// From [`guarded`]'s error, the reason prefixed with the file and what was read.
+    fn of(file: &Path, what: &str, (reason, corrupt): (String, bool)) -> ReadError {
+        ReadError {
+            reason: format!("{}: {what}: {reason}", file.display()),
+            corrupt,
+        }
+    }
+
+    /// The start-up error: a corrupt file is kept as a copy and refused (see [`corrupt`]).
+    pub fn at_start(self, file: &Path) -> StateError {
+        if self.corrupt {
+            corrupt(file, self.reason)
+        } else {
+            StateError::Io {
+                file: file.to_path_buf(),
+                reason: self.reason,
+            }
+        }
+    }
+}
+
+/// Where a read only needs telling (the API answers 503 with the reason).
+impl From<ReadError> for String {
+    fn from(e: ReadError) -> String {
+        e.reason
+    }
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
 /// Records as stored: key and value bytes.
 pub type Records = Vec<(String, Vec<u8>)>;
 /// Dedup key records as stored: key and value bytes.
@@ -89,7 +135,12 @@ pub struct StateFile {
 fn is_corruption(e: &redb::Error) -> bool {
     match e {
         redb::Error::Corrupted(_) | redb::Error::UpgradeRequired(_) => true,
-        redb::Error::Io(io) => io.kind() == std::io::ErrorKind::InvalidData,
+        // A read past the end of a local file: the file is shorter than its own structure says
+        // (cut by an interrupted copy or a lost tail), never a passing condition.
+        redb::Error::Io(io) => matches!(
+            io.kind(),
+            std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+        ),
         _ => false,
     }
 }
@@ -318,7 +369,7 @@ impl StateFile {
     }
 
     /// The dedup keys stored by the last run (read once at start-up).
-    pub fn dedup_records(&self) -> Result<KeyRecords, String> {
+    pub fn dedup_records(&self) -> Result<KeyRecords, ReadError> {
         let slot = self.db.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(db) = slot.as_ref() else {
             return Ok(Vec::new());
@@ -333,7 +384,7 @@ impl StateFile {
             }
             Ok(out)
         })
-        .map_err(|(reason, _)| format!("{}: dedup keys: {reason}", self.path.display()))
+        .map_err(|e| ReadError::of(&self.path, "dedup keys", e))
     }
 
     /// Closes the database and reports the file as corrupt (records that cannot be decoded).

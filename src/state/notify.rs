@@ -1,7 +1,7 @@
 //! Budget notification marks in the state file (`notified_marks`: key -> empty), so a threshold
 //! announced before a restart is not announced again (see [`crate::derive::notify`]).
 
-use super::{guarded, KeyChanges, StateFile};
+use super::{guarded, KeyChanges, ReadError, StateFile};
 use redb::{ReadableDatabase, TableDefinition};
 use std::sync::PoisonError;
 
@@ -9,7 +9,7 @@ const MARKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("notified_mark
 
 impl StateFile {
     /// Every stored mark (read once at start).
-    pub fn notified_marks(&self) -> Result<Vec<Vec<u8>>, String> {
+    pub fn notified_marks(&self) -> Result<Vec<Vec<u8>>, ReadError> {
         let slot = self.db.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(db) = slot.as_ref() else {
             return Ok(Vec::new());
@@ -27,7 +27,7 @@ impl StateFile {
             }
             Ok(out)
         })
-        .map_err(|(reason, _)| format!("{}: notification marks: {reason}", self.path.display()))
+        .map_err(|e| ReadError::of(&self.path, "notification marks", e))
     }
 
     /// Stores and deletes marks in one transaction (fsynced before returning).

@@ -2,7 +2,7 @@
 //! [`crate::derive::ledger::row`]). Written in the same transaction as budget spend; read by range
 //! for the usage API, and read-only (agent stopped) by `meterd report --state`.
 
-use super::{guarded, StateFile};
+use super::{guarded, ReadError, StateFile};
 use redb::{ReadableDatabase, TableDefinition, WriteTransaction};
 use std::path::Path;
 use std::sync::PoisonError;
@@ -80,16 +80,19 @@ impl StateFile {
         from: &[u8],
         to: &[u8],
         limit: usize,
-    ) -> Result<UsageRecords, String> {
+    ) -> Result<UsageRecords, ReadError> {
         let slot = self.db.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(db) = slot.as_ref() else {
-            return Err(format!(
-                "{}: not open (the last commit failed; retried by the next)",
-                self.path.display()
-            ));
+            return Err(ReadError {
+                reason: format!(
+                    "{}: not open (the last commit failed; retried by the next)",
+                    self.path.display()
+                ),
+                corrupt: false,
+            });
         };
         guarded(|| read_range(db, from, to, limit))
-            .map_err(|(reason, _)| format!("{}: usage rows: {reason}", self.path.display()))
+            .map_err(|e| ReadError::of(&self.path, "usage rows", e))
     }
 }
 

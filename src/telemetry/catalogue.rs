@@ -139,6 +139,12 @@ catalogue! {
          reshaped), until their period ends, the budget returns, or an admin forgets them.",
         []
     );
+    API_BUDGETS = gauge(
+        "meterd_api_budgets",
+        "Budgets created over the admin API, by state: active (running), shadowed (the config \
+         defines the name; the config's runs), invalid (the stored definition does not compile).",
+        ["state"]
+    );
     USAGE_EVENTS = counter(
         "meterd_usage_events",
         "Usage events (model calls or parts of one) derived, by protocol.",
@@ -223,6 +229,13 @@ catalogue! {
          dropped because notifications.webhook.queue_size was reached).",
         ["result"]
     );
+    NOTIFICATION_DELIVERIES = counter(
+        "meterd_notification_deliveries",
+        "Budget notification deliveries per target (notifications.webhook is target webhook; \
+         at most 16 targets) and body format (alertmanager, slack), by result (success, failure, \
+         dropped).",
+        ["target", "format", "result"]
+    );
     // Store and scrapes
     SERIES_EXPIRED = counter(
         "meterd_series_expired",
@@ -277,7 +290,8 @@ catalogue! {
     );
     ADMIN_ACTIONS = counter(
         "meterd_admin_actions",
-        "Admin actions performed, by action (reload, budget_reset, budget_forget) and result.",
+        "Admin actions performed, by action (reload, budget_reset, budget_forget, budget_create, \
+         budget_update, budget_delete, recommendation_status) and result.",
         ["action", "result"]
     );
     HTTP_UNAUTHORIZED = counter(

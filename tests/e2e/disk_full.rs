@@ -62,7 +62,7 @@ budgets:
 
 /// meterd with `data_dir` on a tmpfs of `size` mounted in a mount namespace of its own: the mount
 /// disappears with the process. Fails (never skips) when the mount cannot be made.
-fn start_on_tmpfs(config: &Path, data_dir: &Path, size: &str) -> Meterd {
+pub(crate) fn start_on_tmpfs(config: &Path, data_dir: &Path, size: &str) -> Meterd {
     let script = r#"mount -t tmpfs -o "size=$1" meterd-test "$2" || {
   echo "disk-full test: cannot mount a tmpfs on $2: it needs root (CAP_SYS_ADMIN) and util-linux unshare" >&2
   exit 97
@@ -87,13 +87,13 @@ exec "$@""#;
 }
 
 /// `path` as meterd sees it, from outside its mount namespace.
-fn inside(m: &Meterd, path: &Path) -> PathBuf {
+pub(crate) fn inside(m: &Meterd, path: &Path) -> PathBuf {
     let rel = path.strip_prefix("/").expect("absolute path");
     Path::new(&format!("/proc/{}/root", m.child.id())).join(rel)
 }
 
 /// Writes `path` until the filesystem has no space left; any other outcome fails the test.
-fn fill(path: &Path) {
+pub(crate) fn fill(path: &Path) {
     let mut f = std::fs::File::create(path).expect("create filler");
     let chunk = vec![0u8; 4096];
     for _ in 0..(1 << 20) {

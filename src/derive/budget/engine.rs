@@ -297,6 +297,7 @@ fn saved_of(def: &BudgetDef, key: &[Box<str>], inst: &Instance) -> Saved {
         start: inst.start,
         spend_nanos: inst.spend,
         buckets: inst.buckets.iter().copied().collect(),
+        matchers: def.shape_match.as_deref().map(str::to_string),
     }
 }
 
@@ -507,6 +508,9 @@ impl Engine {
         if s.group.len() != def.group_by.len() {
             return Err("group_by changed".into());
         }
+        if s.matchers.as_deref() != def.shape_match.as_deref() {
+            return Err("its match changed".into());
+        }
         let key = boxed(&s.group);
         if slot
             .instances
@@ -537,7 +541,8 @@ impl Engine {
     }
 
     /// Applies a new config. Budgets that keep their name, period, zone and grouping keep their
-    /// spend (limits, thresholds and matchers may change freely). The spend of a budget that
+    /// spend (limits, thresholds and, for config budgets, matchers may change freely; an API
+    /// budget's matchers are part of its shape, see [`BudgetDef::shape_match`]). The spend of a budget that
     /// left the config, or changed shape, is kept as orphaned; a budget that (re)appears takes
     /// back its orphaned spend of the same shape.
     pub fn reconfigure(&mut self, defs: Vec<Arc<BudgetDef>>, now: i64) {
@@ -552,7 +557,8 @@ impl Engine {
             if let Some(prev) = old.remove(&def.name) {
                 let same = prev.def.period == def.period
                     && prev.def.timezone_name == def.timezone_name
-                    && prev.def.group_by == def.group_by;
+                    && prev.def.group_by == def.group_by
+                    && prev.def.shape_match == def.shape_match;
                 if same {
                     if prev.def.fleet_query == def.fleet_query {
                         slot.fleet = prev.fleet;

@@ -8,10 +8,13 @@
 //!   state flusher, and kept across config reloads (spend of budgets that stay is never lost);
 //! - [`saved`]: the persisted record format (the `state` module stores the bytes);
 //! - [`orphans`]: saved spend of budgets the config does not have (any more): kept, never erased
-//!   by a config edit, until its period ends or an admin forgets it.
+//!   by a config edit, until its period ends or an admin forgets it;
+//! - [`api`]: budgets created over the admin API: the JSON body checked field by field, the
+//!   stored form, and the merge with the config's budgets into the one set the engine runs.
 //!
 //! Money is integer nano-USD throughout; USD floats appear only in gauges and JSON.
 
+pub mod api;
 pub mod engine;
 pub mod fleet;
 pub mod matcher;
@@ -44,6 +47,10 @@ pub struct BudgetDef {
     pub group_by: Box<[Box<str>]>,
     pub max_groups: usize,
     pub fleet_query: Option<Box<str>>,
+    /// Budgets created over the admin API: their matchers (canonical JSON), which are part of
+    /// their shape, so a new `match` starts new records and the old spend waits as orphaned
+    /// (issue #26). `None` for config budgets, whose matchers may change freely (#17).
+    pub shape_match: Option<Box<str>>,
 }
 
 pub const PPM: u64 = 1_000_000;
@@ -114,6 +121,7 @@ impl BudgetDef {
             group_by: c.group_by.iter().map(|s| Box::from(s.as_str())).collect(),
             max_groups: c.max_groups,
             fleet_query: c.fleet_query.as_deref().map(Box::from),
+            shape_match: None,
         })
     }
 
@@ -131,17 +139,11 @@ pub fn compile_all(
     path: &str,
     issues: &mut Issues,
 ) -> Vec<Arc<BudgetDef>> {
-    let known = |l: &str| l == "provider" || l == "model" || scope_labels.iter().any(|s| s == l);
     let mut defs = Vec::with_capacity(budgets.len());
     for (i, b) in budgets.iter().enumerate() {
         let at = index(path, i);
-        match BudgetDef::compile(b) {
-            Ok(def) => defs.push(Arc::new(def)),
-            Err(errs) => {
-                for (key, msg) in errs {
-                    issues.error(child(&at, key), msg);
-                }
-            }
+        if let Some(def) = compile_one(b, scope_labels, &at, issues) {
+            defs.push(Arc::new(def));
         }
         if budgets[..i].iter().any(|o| o.name == b.name) && !b.name.is_empty() {
             issues.error(
@@ -149,35 +151,56 @@ pub fn compile_all(
                 format!("duplicate budget name {:?}", b.name),
             );
         }
-        for label in b.matchers.keys() {
-            if !known(label) {
-                issues.error(
-                    child(&at, format!("match.{label}")),
-                    format!(
-                        "{label:?} is not in scope_labels {scope_labels:?} (nor provider/model): \
-                         usage events never carry it, so this budget would match nothing"
-                    ),
-                );
-            }
-        }
-        for (j, label) in b.group_by.iter().enumerate() {
-            if !known(label) {
-                issues.error(
-                    index(&child(&at, "group_by"), j),
-                    format!(
-                        "{label:?} is not in scope_labels {scope_labels:?} (nor provider/model)"
-                    ),
-                );
-            }
-        }
-        if b.fleet_query
-            .as_deref()
-            .is_some_and(|q| q.trim().is_empty())
-        {
-            issues.error(child(&at, "fleet_query"), "must not be empty when set");
-        }
     }
     defs
+}
+
+/// Compiles one budget at key path `at` (`budgets[3]`, or `""` for an admin API body, whose
+/// problems are then named `limit_usd`, `match.team`, `thresholds[2]`): the checks and words
+/// are the same wherever a budget comes from. `None` when any issue was added.
+pub fn compile_one(
+    b: &BudgetConfig,
+    scope_labels: &[String],
+    at: &str,
+    issues: &mut Issues,
+) -> Option<BudgetDef> {
+    let before = issues.0.len();
+    let known = |l: &str| l == "provider" || l == "model" || scope_labels.iter().any(|s| s == l);
+    let def = match BudgetDef::compile(b) {
+        Ok(def) => Some(def),
+        Err(errs) => {
+            for (key, msg) in errs {
+                issues.error(child(at, key), msg);
+            }
+            None
+        }
+    };
+    for label in b.matchers.keys() {
+        if !known(label) {
+            issues.error(
+                child(at, format!("match.{label}")),
+                format!(
+                    "{label:?} is not in scope_labels {scope_labels:?} (nor provider/model): \
+                     usage events never carry it, so this budget would match nothing"
+                ),
+            );
+        }
+    }
+    for (j, label) in b.group_by.iter().enumerate() {
+        if !known(label) {
+            issues.error(
+                index(&child(at, "group_by"), j),
+                format!("{label:?} is not in scope_labels {scope_labels:?} (nor provider/model)"),
+            );
+        }
+    }
+    if b.fleet_query
+        .as_deref()
+        .is_some_and(|q| q.trim().is_empty())
+    {
+        issues.error(child(at, "fleet_query"), "must not be empty when set");
+    }
+    def.filter(|_| issues.0.len() == before)
 }
 
 #[cfg(test)]

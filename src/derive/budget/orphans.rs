@@ -16,8 +16,14 @@ use std::collections::{BTreeMap, HashSet};
 
 /// The state-file key of an orphaned record: unique per budget, group *and* shape.
 pub fn key(s: &Saved) -> String {
-    serde_json::to_string(&("orphan", &s.budget, &s.group, &s.period, &s.timezone))
-        .unwrap_or_else(|_| format!("orphan:{}", s.budget))
+    // Records without matchers keep the key they always had.
+    match &s.matchers {
+        None => serde_json::to_string(&("orphan", &s.budget, &s.group, &s.period, &s.timezone)),
+        Some(m) => {
+            serde_json::to_string(&("orphan", &s.budget, &s.group, &s.period, &s.timezone, m))
+        }
+    }
+    .unwrap_or_else(|_| format!("orphan:{}", s.budget))
 }
 
 /// Whether the period a record's spend belongs to is over at `now`: its spend would read as zero
@@ -162,6 +168,7 @@ mod tests {
             start,
             spend_nanos: spend,
             buckets,
+            matchers: None,
         }
     }
 
@@ -200,6 +207,9 @@ mod tests {
         b.period = "daily".into();
         assert_ne!(key(&a), key(&b));
         assert_ne!(key(&a), super::super::saved::key("b", &["search".into()]));
+        let mut c = a.clone();
+        c.matchers = Some(r#"{"team":"search"}"#.into());
+        assert_ne!(key(&a), key(&c));
     }
 
     #[test]

@@ -21,6 +21,11 @@ pub struct Saved {
     /// Rolling periods: `(bucket index, nano-USD)`, oldest first.
     #[serde(default)]
     pub buckets: Vec<(i64, u64)>,
+    /// Budgets created over the admin API: their matchers (canonical JSON), part of the shape
+    /// there (a new `match` starts new records). Absent for config budgets, whose matchers may
+    /// change freely.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matchers: Option<String>,
 }
 
 /// The storage key of one instance: unique per budget name and group values, whatever bytes the
@@ -59,7 +64,10 @@ mod tests {
             start: 0,
             spend_nanos: 0,
             buckets: vec![(1, 2), (3, u64::MAX)],
+            matchers: None,
         };
+        // Records written before `matchers` existed read as config-budget records.
+        assert!(!String::from_utf8_lossy(&encode(&s)).contains("matchers"));
         assert_eq!(decode(&encode(&s)).unwrap(), s);
         let mut old = s.clone();
         old.v = 99;

@@ -56,6 +56,27 @@ impl Default for Families {
 
 const NANOS: f64 = 1e9;
 
+/// Every gauge family a budget instance writes (see [`Budgets::gauge_labels`]).
+pub const GAUGE_FAMILIES: &[&str] = &[
+    "llm_budget_limit_usd",
+    "llm_budget_spend_usd",
+    "llm_budget_fleet_spend_usd",
+    "llm_budget_remaining_usd",
+    "llm_budget_utilization_ratio",
+    "llm_budget_forecast_usd",
+    "llm_budget_period_start_seconds",
+    "llm_budget_period_end_seconds",
+];
+
+fn gauge_labels(st: &Status) -> Labels {
+    st.labels.clone().unwrap_or_else(|| {
+        Labels::new(st.group.iter().map(|(k, v)| (&**k, &**v)).chain([
+            ("budget", &*st.def.name),
+            ("period", st.def.period.as_str()),
+        ]))
+    })
+}
+
 impl Budgets {
     /// Budgets restored from saved records (`key`, `bytes`) read from the state file. An
     /// undecodable record is an error: the caller must not start with silently zeroed spend.
@@ -217,13 +238,18 @@ impl Budgets {
         self.write().restore_dirty(d);
     }
 
+    /// The label set of every instance's gauges now: what a reconfigure compares, so the gauges
+    /// of a budget that left (deleted, or reshaped) leave `/metrics` instead of reporting their
+    /// last value for ever (and keeping an alert on it firing).
+    pub fn gauge_labels(&self, now: i64) -> Vec<Labels> {
+        self.statuses(now)
+            .iter()
+            .flat_map(|(_, instances)| instances.iter().map(gauge_labels))
+            .collect()
+    }
+
     fn gauges(&self, st: &Status, out: &mut Vec<Sample>) {
-        let labels = st.labels.clone().unwrap_or_else(|| {
-            Labels::new(st.group.iter().map(|(k, v)| (&**k, &**v)).chain([
-                ("budget", &*st.def.name),
-                ("period", st.def.period.as_str()),
-            ]))
-        });
+        let labels = gauge_labels(st);
         let f = &self.families;
         let mut push = |name: &str, opts: &Arc<FamilyOptions>, v: f64| {
             let mut s = Sample::new(name, labels.clone(), SampleValue::GaugeSet(v));

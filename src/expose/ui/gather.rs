@@ -3,8 +3,8 @@
 //! [`Health`](crate::health::Health), counters from the store.
 
 use super::view::{
-    BudgetRow, Budgets, Capped, Health, Page, PriceRow, PriceTable, Pricing, SpendRow, SpendTable,
-    UnpricedRow, Usage,
+    BudgetRow, Budgets, Capped, Health, Page, PriceRow, PriceTable, Pricing, RecommendationRow,
+    Recommendations, SpendRow, SpendTable, UnpricedRow, Usage,
 };
 use crate::config::Config;
 use crate::derive::ledger::clock;
@@ -283,5 +283,31 @@ pub async fn page(st: &HttpState, config: &Config, refresh: Option<u32>, now: i6
         unpriced: unpriced(&unpriced_series, max),
         pricing: pricing(st, config, max),
         health: health(st, max),
+        recommendations: recommendations(st, config, max, now).await,
+    }
+}
+
+/// The open recommendations, as `/api/v1/recommendations` lists them.
+async fn recommendations(st: &HttpState, config: &Config, max: usize, now: i64) -> Recommendations {
+    if !config.recommendations.enabled {
+        return Recommendations::Off;
+    }
+    match crate::expose::recommendations::compute(st, now).await {
+        Err(e) => Recommendations::Failed(e),
+        Ok(recs) => {
+            let rows = recs
+                .into_iter()
+                .filter(|r| r.status == crate::derive::recommend::Status::Open)
+                .map(|r| RecommendationRow {
+                    savings: crate::derive::recommend::usd_signed(r.monthly_savings_femto),
+                    id: r.id,
+                    kind: r.kind.as_str().to_string(),
+                    priority: r.priority.as_str().to_string(),
+                    title: r.title,
+                    description: r.description,
+                })
+                .collect();
+            Recommendations::Open(Capped::of(rows, max))
+        }
     }
 }

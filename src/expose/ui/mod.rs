@@ -12,6 +12,7 @@
 
 pub mod gather;
 pub mod render;
+mod render_recs;
 mod render_status;
 pub mod view;
 

@@ -76,6 +76,7 @@ pub fn page(p: &Page) -> String {
     );
     usage(&mut o, &p.usage);
     budgets(&mut o, &p.budgets);
+    super::render_recs::recommendations(&mut o, &p.recommendations);
     super::render_status::unpriced(&mut o, &p.unpriced);
     super::render_status::pricing(&mut o, &p.pricing);
     super::render_status::health(&mut o, &p.health);

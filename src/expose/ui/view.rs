@@ -15,6 +15,7 @@ pub struct Page {
     pub unpriced: Capped<UnpricedRow>,
     pub pricing: Pricing,
     pub health: Health,
+    pub recommendations: Recommendations,
 }
 
 /// Rows shown (at most `ui.max_rows`) and how many were left out.
@@ -155,4 +156,26 @@ pub struct Health {
     pub last_reload_success: Option<String>,
     /// Ingest and rejection counters: exposed series name, value.
     pub counters: Capped<(String, f64)>,
+}
+
+/// Open recommendations (`/api/v1/recommendations`), highest priority first.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Recommendations {
+    /// `recommendations.enabled: false`.
+    #[default]
+    Off,
+    /// They could not be computed (the message says why).
+    Failed(String),
+    Open(Capped<RecommendationRow>),
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RecommendationRow {
+    pub id: String,
+    pub kind: String,
+    pub priority: String,
+    pub title: String,
+    pub description: String,
+    /// Exact decimal (`estimated_monthly_savings_usd_exact`; negative: an extra cost).
+    pub savings: String,
 }

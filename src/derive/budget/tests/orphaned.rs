@@ -250,3 +250,57 @@ fn a_failed_flush_across_a_reshape_loses_neither_shape() {
     let orphaned: Vec<u64> = e.orphans(t0 + 3).into_iter().map(|(_, n)| n).collect();
     assert_eq!(orphaned, vec![10 * USD]);
 }
+
+/// An API budget's definition, compiled as the admin API compiles it (matchers in the shape).
+fn api_def(c: &BudgetConfig) -> Arc<BudgetDef> {
+    let body = serde_json::to_value(c).unwrap();
+    Arc::new(api::definition(&body, &["team".to_string()]).unwrap().1)
+}
+
+/// Issue #26: an API budget's match is part of its shape: a new match starts new records, the old
+/// ones wait as orphaned and come back with the match, across a restart too; a config budget of
+/// the same name (no match shape) never takes the API budget's records, nor the reverse.
+#[test]
+fn an_api_budgets_match_is_its_shape_across_reloads_and_restarts() {
+    let t0 = ts("2026-11-10T00:00:00Z");
+    let search_b = budget(|b| {
+        b.matchers.insert("team".into(), "search".into());
+    });
+    let ads_b = budget(|b| {
+        b.matchers.insert("team".into(), "ads".into());
+    });
+    let mut file = File::default();
+    let mut e = Engine::new(vec![api_def(&search_b)], &[], t0).unwrap().0;
+    e.record(&call(&search(), "m"), 5 * USD, t0);
+    file.flush(&mut e);
+
+    // A limit change keeps the spend.
+    let mut higher = search_b.clone();
+    higher.limit_usd = 500.0;
+    e.reconfigure(vec![api_def(&higher)], t0 + 1);
+    assert_eq!(spend_of(&e, t0 + 1), vec![5 * USD]);
+    // A match change starts at zero and keeps the old spend apart.
+    e.reconfigure(vec![api_def(&ads_b)], t0 + 2);
+    assert_eq!(spend_of(&e, t0 + 2), vec![0]);
+    assert_eq!(e.orphans(t0 + 2)[0].1, 5 * USD);
+    file.flush(&mut e);
+    // A restart on the new match keeps it apart; the old match back restores it.
+    let mut e = Engine::new(vec![api_def(&ads_b)], &file.records(), t0 + 3)
+        .unwrap()
+        .0;
+    assert_eq!(spend_of(&e, t0 + 3), vec![0]);
+    assert_eq!(e.orphan_count(), 1);
+    e.reconfigure(vec![api_def(&search_b)], t0 + 4);
+    assert_eq!(spend_of(&e, t0 + 4), vec![5 * USD]);
+    assert_eq!(e.orphan_count(), 0);
+    file.flush(&mut e);
+    // The config defines the name: its budget starts at zero, the API spend waits.
+    e.reconfigure(defs(std::slice::from_ref(&search_b)), t0 + 5);
+    assert_eq!(spend_of(&e, t0 + 5), vec![0]);
+    assert_eq!(e.orphans(t0 + 5)[0].1, 5 * USD);
+    file.flush(&mut e);
+    let e = Engine::new(vec![api_def(&search_b)], &file.records(), t0 + 6)
+        .unwrap()
+        .0;
+    assert_eq!(spend_of(&e, t0 + 6), vec![5 * USD]);
+}

@@ -12,14 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 fn export(m: &Meterd, i: u64) {
-    let resp = reqwest::blocking::Client::new()
-        .post(format!("http://{}/v1/traces", m.otlp_http))
-        .header("content-type", "application/x-protobuf")
-        .body(spans::gpt4o_chat(i, &[]))
-        .timeout(Duration::from_secs(10))
-        .send()
-        .expect("export");
-    assert!(resp.status().is_success(), "export: {}", resp.status());
+    m.export_traces(spans::gpt4o_chat(i, &[]));
 }
 
 fn at(hook: &Webhook, path: &str) -> Vec<Notification> {

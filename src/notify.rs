@@ -238,17 +238,17 @@ async fn post(w: &WebhookConfig, body: &serde_json::Value) -> Result<(), String>
     }
 }
 
-/// `http://host:port/path?q` -> the connection target and the request path.
+/// `http[s]://host:port/path?q` -> the connection target and the request path.
 fn split(url: &str) -> Result<(Target, String), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("{url:?}: only http:// is supported"))?;
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| format!("{url:?}: not an http:// or https:// URL"))?;
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
     Ok((
-        Target::parse(&format!("http://{authority}"))?,
+        Target::parse(&format!("{scheme}://{authority}"))?,
         path.to_string(),
     ))
 }

@@ -75,19 +75,23 @@ impl Validate for FleetConfig {
     }
 }
 
-/// `http://host[:port][/prefix]`, split for a raw HTTP/1 request.
+/// `http[s]://host[:port][/prefix]`, split for a raw HTTP/1 request.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Target {
     pub host: String,
     pub port: u16,
     pub prefix: String,
+    /// `https://`: TLS, the server verified against the platform's trust store.
+    pub tls: bool,
 }
 
 impl Target {
     pub fn parse(url: &str) -> Result<Target, String> {
-        let rest = url.strip_prefix("http://").ok_or_else(|| {
-            format!("{url:?}: only http:// URLs are supported (use a local proxy for TLS)")
-        })?;
+        let (rest, tls) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+            (Some(rest), _) => (rest, false),
+            (_, Some(rest)) => (rest, true),
+            _ => return Err(format!("{url:?}: not an http:// or https:// URL")),
+        };
         let (authority, prefix) = match rest.find('/') {
             Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
             None => (rest, ""),
@@ -107,7 +111,11 @@ impl Target {
             }
         };
         let port = if port.is_empty() {
-            80
+            if tls {
+                443
+            } else {
+                80
+            }
         } else {
             port.parse::<u16>()
                 .map_err(|_| format!("{url:?}: bad port {port:?}"))?
@@ -119,6 +127,7 @@ impl Target {
             host: host.to_string(),
             port,
             prefix: prefix.to_string(),
+            tls,
         })
     }
 }
@@ -134,7 +143,8 @@ mod tests {
             Target {
                 host: "prom".into(),
                 port: 9090,
-                prefix: "".into()
+                prefix: "".into(),
+                tls: false,
             }
         );
         assert_eq!(
@@ -142,11 +152,16 @@ mod tests {
             Target {
                 host: "mimir".into(),
                 port: 80,
-                prefix: "/prometheus".into()
+                prefix: "/prometheus".into(),
+                tls: false,
             }
         );
+        let hook = Target::parse("https://hooks.slack.com/services/T0/B0").unwrap();
+        assert_eq!((hook.port, hook.tls), (443, true));
+        assert_eq!(hook.prefix, "/services/T0/B0");
+        assert_eq!(Target::parse("https://mimir:8443").unwrap().port, 8443);
         assert_eq!(Target::parse("http://[::1]:9090").unwrap().host, "::1");
-        assert!(Target::parse("https://prom").is_err());
+        assert!(Target::parse("ftp://prom").is_err());
         assert!(Target::parse("http://prom:x").is_err());
         assert!(Target::parse("http://").is_err());
     }

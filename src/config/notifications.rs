@@ -131,7 +131,7 @@ impl NotificationsConfig {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct WebhookConfig {
-    /// `http://host[:port]/path` (plain HTTP: put a local proxy in front for TLS).
+    /// `http[s]://host[:port]/path` (HTTPS verified against the platform's trust store).
     pub url: String,
     /// Sent as `Authorization: Bearer <token>` when set.
     pub bearer_token: Option<String>,
@@ -221,15 +221,12 @@ fn delivery(w: &TargetConfig, at: &str, issues: &mut Issues) {
     let host = w
         .url
         .strip_prefix("http://")
+        .or_else(|| w.url.strip_prefix("https://"))
         .map(|r| r.split('/').next().unwrap_or_default());
     if host.is_none_or(str::is_empty) {
         issues.error(
             child(at, "url"),
-            format!(
-                "{:?} is not an http://host[:port]/path URL (for https, e.g. Slack, send through \
-                 a local reverse proxy)",
-                w.url
-            ),
+            format!("{:?} is not an http[s]://host[:port]/path URL", w.url),
         );
     }
     let t = w.timeout.0;
@@ -270,6 +267,11 @@ mod tests {
                     queue_size: 0,
                     ..Default::default()
                 },
+                TargetConfig {
+                    name: "ftp".into(),
+                    url: "ftp://files/x".into(),
+                    ..Default::default()
+                },
             ],
             ui_url: Some("meterd:9464/ui".into()),
         };
@@ -281,13 +283,13 @@ mod tests {
             [
                 "notifications.targets[0].name",
                 "notifications.targets[1].name",
-                "notifications.targets[1].url",
                 "notifications.targets[1].queue_size",
+                "notifications.targets[2].url",
                 "notifications.ui_url",
             ]
         );
         let all = c.all_targets();
-        assert_eq!(all.len(), 3);
+        assert_eq!(all.len(), 4);
         assert_eq!(
             (all[0].name.as_str(), all[0].format),
             ("webhook", Format::Alertmanager)

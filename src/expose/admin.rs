@@ -67,6 +67,22 @@ pub fn routes() -> Router<HttpState> {
         .merge(budgets::routes())
 }
 
+/// An admin route's caller: the name of the admin token the request carries. As an extractor it
+/// runs before the body is read, so a caller without a token is refused before it can make the
+/// agent read (and parse) anything.
+pub(super) struct Admin(pub String);
+
+impl axum::extract::FromRequestParts<HttpState> for Admin {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        st: &HttpState,
+    ) -> Result<Admin, Response> {
+        authorize(st, &parts.headers).map(Admin).map_err(|r| *r)
+    }
+}
+
 /// The caller's token name, or the response to send instead: 404 while admin is off (the
 /// feature does not exist until configured), 401 for a missing or wrong token.
 fn authorize(st: &HttpState, headers: &HeaderMap) -> Result<String, Box<Response>> {
@@ -108,13 +124,9 @@ struct ReloadJson {
 
 async fn reload(
     State(st): State<HttpState>,
+    Admin(who): Admin,
     ConnectInfo(peer): ConnectInfo<crate::tls::serve::Peer>,
-    headers: HeaderMap,
 ) -> Response {
-    let who = match authorize(&st, &headers) {
-        Ok(w) => w,
-        Err(r) => return *r,
-    };
     let Some(reloader) = st.reloader.clone() else {
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     };
@@ -177,15 +189,11 @@ struct ResetInstance {
 
 async fn reset(
     State(st): State<HttpState>,
+    Admin(who): Admin,
     ConnectInfo(peer): ConnectInfo<crate::tls::serve::Peer>,
     Path(name): Path<String>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let who = match authorize(&st, &headers) {
-        Ok(w) => w,
-        Err(r) => return *r,
-    };
     let parsed: Result<ResetBody, _> = if body.iter().all(u8::is_ascii_whitespace) {
         Ok(ResetBody::default())
     } else {

@@ -1,11 +1,17 @@
-//! Outgoing plain-HTTP requests (fleet queries, notification webhooks, `meterd report --url`): one
-//! request per connection, HTTP/1, a body cap on the answer and one deadline over the whole
-//! exchange, so no caller can be stalled past its timeout by a slow or hostile server.
+//! Outgoing HTTP and HTTPS requests (fleet queries, notification webhooks such as Slack's,
+//! `meterd report --url`, `meterd budgets`): one request per connection, HTTP/1, a body cap on the
+//! answer and one deadline over the whole exchange (TLS handshake included), so no caller can be
+//! stalled past its timeout by a slow or hostile server.
+//!
+//! HTTPS verifies the server against the platform's trust store (`/etc/ssl/certs`, or the
+//! `SSL_CERT_FILE` / `SSL_CERT_DIR` variables OpenSSL-based tools read), loaded once per process.
 
 use crate::config::fleet::Target;
 use bytes::Bytes;
 use http::{Method, StatusCode};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 impl Target {
     /// The `Host` header value.
@@ -30,13 +36,83 @@ pub async fn request(
     max_body: usize,
     timeout: Duration,
 ) -> Result<(StatusCode, Bytes), String> {
-    use http_body_util::{BodyExt, Full, Limited};
     let exchange = async {
-        let stream = tokio::net::TcpStream::connect((target.host.as_str(), target.port))
+        let tcp = tokio::net::TcpStream::connect((target.host.as_str(), target.port))
             .await
             .map_err(|e| format!("connect {}:{}: {e}", target.host, target.port))?;
+        if target.tls {
+            let tls = tls_connect(target, tcp).await?;
+            exchange(target, tls, method, path, headers, body, max_body).await
+        } else {
+            exchange(target, tcp, method, path, headers, body, max_body).await
+        }
+    };
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| format!("no answer within {timeout:?}"))?
+}
+
+/// The handshake, with the server name checked against its certificate (SNI for the host name;
+/// an IP address is matched against the certificate's IP entries).
+async fn tls_connect(
+    target: &Target,
+    tcp: tokio::net::TcpStream,
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, String> {
+    let config = client_config()?;
+    let name = rustls_pki_types::ServerName::try_from(target.host.clone())
+        .map_err(|e| format!("{}: not a TLS server name: {e}", target.host))?;
+    tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| format!("TLS handshake with {}: {e}", target.authority()))
+}
+
+/// Built on first use: reading the trust store parses every root (milliseconds), and a process
+/// that never speaks HTTPS never reads it. A store that yields no root is an error at each use
+/// (every handshake would fail anyway), naming where roots are looked for.
+fn client_config() -> Result<Arc<rustls::ClientConfig>, String> {
+    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let found = rustls_native_certs::load_native_certs();
+            let mut roots = rustls::RootCertStore::empty();
+            let (added, _) = roots.add_parsable_certificates(found.certs);
+            if added == 0 {
+                let why: Vec<String> = found.errors.iter().map(ToString::to_string).collect();
+                return Err(format!(
+                    "no trusted root certificate found for HTTPS (install ca-certificates, or set                      SSL_CERT_FILE to a PEM bundle){}",
+                    if why.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", why.join("; "))
+                    }
+                ));
+            }
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let mut config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| format!("TLS client: {e}"))?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            Ok(Arc::new(config))
+        })
+        .clone()
+}
+
+async fn exchange<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    target: &Target,
+    io: IO,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Bytes>,
+    max_body: usize,
+) -> Result<(StatusCode, Bytes), String> {
+    use http_body_util::{BodyExt, Full, Limited};
+    {
         let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
                 .await
                 .map_err(|e| format!("http handshake: {e}"))?;
         let conn = tokio::spawn(conn);
@@ -62,8 +138,5 @@ pub async fn request(
             .to_bytes();
         conn.abort();
         Ok((status, body))
-    };
-    tokio::time::timeout(timeout, exchange)
-        .await
-        .map_err(|_| format!("no answer within {timeout:?}"))?
+    }
 }

@@ -106,6 +106,35 @@ fn admin_needs_an_admin_token() {
     assert!(get(&agent, "/metrics").contains("meterd_admin_unauthorized_total 6"));
 }
 
+/// A caller without an admin token is refused before its body is read: a client that announces
+/// a body and never sends it gets its 401 at once, on every admin route that takes a body.
+#[test]
+fn admin_refuses_before_reading_the_body() {
+    use std::io::{Read, Write};
+    let agent = Agent::start(&admin_yaml(""));
+    for (method, path) in [
+        ("POST", "/api/v1/admin/reload"),
+        ("POST", "/api/v1/admin/budgets/all-daily/reset"),
+        ("POST", "/api/v1/admin/budgets"),
+        ("PUT", "/api/v1/admin/budgets/x"),
+        ("PATCH", "/api/v1/admin/recommendations/rec_x"),
+    ] {
+        let mut s = std::net::TcpStream::connect(agent.http()).expect("connect");
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .expect("timeout");
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Content-Length: 60000\r\n\r\n{{"
+        )
+        .expect("send head");
+        let mut answer = [0u8; 12];
+        s.read_exact(&mut answer)
+            .unwrap_or_else(|e| panic!("{method} {path}: no answer before the body: {e}"));
+        assert_eq!(&answer, b"HTTP/1.1 401", "{method} {path}");
+    }
+}
+
 #[test]
 fn reload_endpoint_applies_a_good_config_and_rejects_a_broken_one() {
     let agent = Agent::start(&admin_yaml(""));

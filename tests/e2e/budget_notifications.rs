@@ -14,18 +14,7 @@ fn start(config: &std::path::Path) -> Meterd {
 }
 
 fn export(m: &Meterd, i: u64) {
-    let resp = reqwest::blocking::Client::new()
-        .post(format!("http://{}/v1/traces", m.otlp_http))
-        .header("content-type", "application/x-protobuf")
-        .body(spans::gpt4o_chat(i, &[]))
-        .timeout(Duration::from_secs(10))
-        .send()
-        .expect("export");
-    assert!(
-        resp.status().is_success(),
-        "export answered {}",
-        resp.status()
-    );
+    m.export_traces(spans::gpt4o_chat(i, &[]));
 }
 
 /// Thresholds of the firing notifications received so far, in arrival order.

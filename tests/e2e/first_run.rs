@@ -68,14 +68,7 @@ fn start_in(config: &Path, cwd: &Path) -> Meterd {
 }
 
 fn export_one_call(m: &Meterd) {
-    let resp = reqwest::blocking::Client::new()
-        .post(format!("http://{}/v1/traces", m.otlp_http))
-        .header("content-type", "application/x-protobuf")
-        .body(spans::gpt4o_chat(0, &[]))
-        .timeout(Duration::from_secs(10))
-        .send()
-        .expect("export");
-    assert!(resp.status().is_success(), "{}", resp.status());
+    m.export_traces(spans::gpt4o_chat(0, &[]));
 }
 
 #[test]

@@ -34,18 +34,7 @@ fn start(config: &std::path::Path) -> Meterd {
 }
 
 fn post(m: &Meterd, body: Vec<u8>) {
-    let resp = reqwest::blocking::Client::new()
-        .post(format!("http://{}/v1/traces", m.otlp_http))
-        .header("content-type", "application/x-protobuf")
-        .body(body)
-        .timeout(Duration::from_secs(10))
-        .send()
-        .expect("export");
-    assert!(
-        resp.status().is_success(),
-        "export answered {}",
-        resp.status()
-    );
+    m.export_traces(body);
 }
 
 fn grpc(m: &Meterd, rt: &tokio::runtime::Runtime, req: ExportTraceServiceRequest) {

@@ -12,14 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 fn export(m: &Meterd, i: u64) {
-    let resp = reqwest::blocking::Client::new()
-        .post(format!("http://{}/v1/traces", m.otlp_http))
-        .header("content-type", "application/x-protobuf")
-        .body(spans::gpt4o_chat(i, &[]))
-        .timeout(Duration::from_secs(10))
-        .send()
-        .expect("export");
-    assert!(resp.status().is_success(), "export: {}", resp.status());
+    m.export_traces(spans::gpt4o_chat(i, &[]));
 }
 
 fn at(hook: &Webhook, path: &str) -> Vec<Notification> {
@@ -160,8 +153,75 @@ fn slack_gets_each_threshold_at_or_above_its_severity_once() {
     );
 }
 
+/// Slack's incoming webhooks are HTTPS only: delivered over TLS, the server verified against the
+/// platform's trust store (here `SSL_CERT_FILE`, the test CA). A receiver whose certificate no
+/// trusted CA signed gets nothing: the delivery fails, counted, after its retries.
 #[test]
-fn a_slack_url_over_https_is_refused_with_its_path() {
+fn slack_over_https_is_delivered_only_to_a_trusted_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trusted = crate::support::certs::generate(dir.path(), "trusted-");
+    let stranger = crate::support::certs::generate(dir.path(), "stranger-");
+    let good = Webhook::start_tls(&trusted);
+    let bad = Webhook::start_tls(&stranger);
+    let config = dir.path().join("meterd.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "{}state:\n  data_dir: {}\n\
+             pricing:\n  models:\n    - {{provider: openai, model: gpt-4o, prices: {{input: 2.50, output: 10.00}}}}\n\
+             budgets:\n  - {{name: tiny, period: monthly, limit_usd: 0.03, thresholds: [0.5]}}\n\
+             notifications:\n  targets:\n\
+             \x20   - {{name: slack, format: slack, url: {}}}\n\
+             \x20   - {{name: spoofed, format: slack, max_retries: 1, url: {}}}\n",
+            crate::support::agent::EPHEMERAL_LISTENERS,
+            dir.path().join("data").display(),
+            good.url_tls("/services/T0/B0/x"),
+            bad.url_tls("/services/T0/B0/x"),
+        ),
+    )
+    .expect("write config");
+    let m = Meterd::spawn({
+        let mut c = Command::new(binary::exe());
+        c.args(binary::args(&config));
+        c.env("SSL_CERT_FILE", &trusted.ca_file);
+        c.env_remove("SSL_CERT_DIR");
+        c
+    });
+    export(&m, 0);
+    export(&m, 1);
+    let got = good.wait_for("the 50% message over HTTPS", "/services/T0/B0/x", |n| {
+        n.body["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("crossed 50%"))
+    });
+    assert!(got.body["blocks"].is_array(), "{:#}", got.body);
+    let failed = |target: &str| {
+        scrape_value(
+            &m,
+            &[
+                "meterd_notification_deliveries_total{",
+                &format!("target=\"{target}\""),
+                "result=\"failure\"",
+            ],
+        )
+    };
+    wait_until(
+        "the untrusted delivery to fail",
+        Duration::from_secs(30),
+        || failed("spoofed").filter(|n| *n >= 1.0),
+    );
+    assert!(bad.received().is_empty(), "{:?}", bad.received());
+    assert_eq!(good.received().len(), 1, "once");
+    let log = m.log();
+    assert!(
+        log.contains("TLS handshake with 127.0.0.1"),
+        "the log says why:\n{log}"
+    );
+}
+
+/// An https URL is accepted; a bad severity is refused at its line.
+#[test]
+fn a_bad_slack_target_is_refused_with_its_path() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("meterd.yaml");
     std::fs::write(
@@ -178,4 +238,5 @@ fn a_slack_url_over_https_is_refused_with_its_path() {
         String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("meterd.yaml:3:"), "{text}");
     assert!(text.contains("fatal"), "{text}");
+    assert!(!text.contains("url"), "https is accepted: {text}");
 }

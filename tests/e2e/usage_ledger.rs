@@ -33,18 +33,7 @@ fn start(config: &std::path::Path) -> Meterd {
 }
 
 fn export(m: &Meterd, i: u64, team: &str) {
-    let resp = reqwest::blocking::Client::new()
-        .post(format!("http://{}/v1/traces", m.otlp_http))
-        .header("content-type", "application/x-protobuf")
-        .body(spans::gpt4o_chat(i, &[("team", team)]))
-        .timeout(Duration::from_secs(10))
-        .send()
-        .expect("export");
-    assert!(
-        resp.status().is_success(),
-        "export answered {}",
-        resp.status()
-    );
+    m.export_traces(spans::gpt4o_chat(i, &[("team", team)]));
 }
 
 fn usage(m: &Meterd, query: &str) -> Value {

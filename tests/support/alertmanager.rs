@@ -4,7 +4,7 @@
 use super::server::Server;
 use super::wait_until;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -45,6 +45,35 @@ pub struct Webhook {
 
 impl Webhook {
     pub fn start() -> Webhook {
+        Webhook::serving(None)
+    }
+
+    /// The same receiver over HTTPS, with the server certificate of `pki` (for `127.0.0.1` and
+    /// `localhost`): a client must trust `pki`'s CA to deliver.
+    pub fn start_tls(pki: &super::certs::Pki) -> Webhook {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs = CertificateDer::pem_file_iter(&pki.cert_file)
+            .expect("server cert")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("server cert pem");
+        let key = PrivateKeyDer::from_pem_file(&pki.key_file).expect("server key");
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("server config");
+        Webhook::serving(Some(Arc::new(config)))
+    }
+
+    pub fn url_tls(&self, path: &str) -> String {
+        format!("https://{}{path}", self.addr)
+    }
+
+    fn serving(tls: Option<Arc<rustls::ServerConfig>>) -> Webhook {
         let listener = TcpListener::bind("127.0.0.1:0").expect("webhook bind");
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("webhook addr");
@@ -56,7 +85,20 @@ impl Webhook {
                 match listener.accept() {
                     Ok((conn, _)) => {
                         let r = r.clone();
-                        std::thread::spawn(move || serve(conn, &r));
+                        let tls = tls.clone();
+                        std::thread::spawn(move || {
+                            let _ = conn.set_nonblocking(false);
+                            let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+                            match tls {
+                                None => serve(conn, &r),
+                                Some(config) => {
+                                    let Ok(session) = rustls::ServerConnection::new(config) else {
+                                        return;
+                                    };
+                                    serve(rustls::StreamOwned::new(session, conn), &r);
+                                }
+                            }
+                        });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(20)),
                 }
@@ -111,11 +153,7 @@ impl Drop for Webhook {
 }
 
 /// HTTP/1.1 with keep-alive: Alertmanager reuses connections.
-fn serve(conn: TcpStream, received: &Mutex<Vec<Notification>>) {
-    let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
-    let Ok(mut writer) = conn.try_clone() else {
-        return;
-    };
+fn serve(conn: impl Read + Write, received: &Mutex<Vec<Notification>>) {
     let mut reader = BufReader::new(conn);
     loop {
         let mut request_line = String::new();
@@ -152,8 +190,10 @@ fn serve(conn: TcpStream, received: &Mutex<Vec<Notification>>) {
                 v.push(Notification { path, body });
             }
         }
+        let writer = reader.get_mut();
         if writer
             .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            .and_then(|()| writer.flush())
             .is_err()
         {
             return;

@@ -93,6 +93,22 @@ impl Meterd {
         self.log.lock().map(|v| v.join("\n")).unwrap_or_default()
     }
 
+    /// POSTs an OTLP/HTTP protobuf traces request and asserts it was acknowledged.
+    pub fn export_traces(&self, body: Vec<u8>) {
+        let resp = reqwest::blocking::Client::new()
+            .post(format!("http://{}/v1/traces", self.otlp_http))
+            .header("content-type", "application/x-protobuf")
+            .body(body)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .expect("export");
+        assert!(
+            resp.status().is_success(),
+            "export answered {}",
+            resp.status()
+        );
+    }
+
     /// GET `path` on the HTTP endpoint: status and body.
     pub fn get(&self, path: &str) -> (u16, String) {
         let resp = reqwest::blocking::Client::new()

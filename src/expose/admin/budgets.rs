@@ -13,7 +13,7 @@
 //! over 64 KiB answer 413. Every change is audited (`meterd::audit`) and counted
 //! (`meterd_admin_actions_total{action="budget_create|budget_update|budget_delete",result}`).
 
-use super::{authorize, count, HttpState};
+use super::{count, Admin, HttpState};
 use crate::derive::budget::api::{self, FieldError, State, Stored};
 use crate::pipeline::api_budgets::{Applied, Refused};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State as Ax};
@@ -106,10 +106,7 @@ fn with_etag(mut resp: Response, version: u64) -> Response {
     resp
 }
 
-async fn list(Ax(st): Ax<HttpState>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorize(&st, &headers) {
-        return *r;
-    }
+async fn list(Ax(st): Ax<HttpState>, _: Admin) -> Response {
     let view = st.pipeline.api_budgets();
     let budgets: Vec<DefinitionJson> = view
         .entries
@@ -119,10 +116,7 @@ async fn list(Ax(st): Ax<HttpState>, headers: HeaderMap) -> Response {
     Json(serde_json::json!({ "budgets": budgets })).into_response()
 }
 
-async fn one(Ax(st): Ax<HttpState>, Path(name): Path<String>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorize(&st, &headers) {
-        return *r;
-    }
+async fn one(Ax(st): Ax<HttpState>, _: Admin, Path(name): Path<String>) -> Response {
     let config = st.pipeline.snapshot().config.clone();
     if let Some(b) = config.budgets.iter().find(|b| b.name == name) {
         let body = DefinitionJson {
@@ -174,14 +168,10 @@ struct Caller {
 
 async fn create(
     Ax(st): Ax<HttpState>,
+    Admin(who): Admin,
     ConnectInfo(peer): ConnectInfo<crate::tls::serve::Peer>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let who = match authorize(&st, &headers) {
-        Ok(w) => w,
-        Err(r) => return *r,
-    };
     let caller = Caller { who, peer };
     let value = match parse_body(&body) {
         Ok(v) => v,
@@ -202,15 +192,12 @@ async fn create(
 
 async fn update(
     Ax(st): Ax<HttpState>,
+    Admin(who): Admin,
     ConnectInfo(peer): ConnectInfo<crate::tls::serve::Peer>,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let who = match authorize(&st, &headers) {
-        Ok(w) => w,
-        Err(r) => return *r,
-    };
     let caller = Caller { who, peer };
     let value = match parse_body(&body) {
         Ok(v) => v,
@@ -232,14 +219,11 @@ async fn update(
 
 async fn delete(
     Ax(st): Ax<HttpState>,
+    Admin(who): Admin,
     ConnectInfo(peer): ConnectInfo<crate::tls::serve::Peer>,
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let who = match authorize(&st, &headers) {
-        Ok(w) => w,
-        Err(r) => return *r,
-    };
     let caller = Caller { who, peer };
     let tag = if_match(&headers);
     let (pipeline, file, n) = (st.pipeline.clone(), st.state.clone(), name.clone());

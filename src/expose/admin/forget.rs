@@ -2,9 +2,9 @@
 //! is not in the config (see `derive::budget::orphans`). Spend outlives config edits by design, so
 //! erasing it is an explicit, audited decision, answered once the deletion is on disk.
 
-use super::{authorize, count, HttpState};
+use super::{count, Admin, HttpState};
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
@@ -28,14 +28,10 @@ struct Forgotten {
 
 pub(super) async fn forget(
     State(st): State<HttpState>,
+    Admin(who): Admin,
     ConnectInfo(peer): ConnectInfo<crate::tls::serve::Peer>,
     Path(name): Path<String>,
-    headers: HeaderMap,
 ) -> Response {
-    let who = match authorize(&st, &headers) {
-        Ok(w) => w,
-        Err(r) => return *r,
-    };
     let budgets = st.pipeline.budgets();
     if !budgets.has_orphans(&name) {
         let (status, msg) = if budgets.is_configured(&name) {

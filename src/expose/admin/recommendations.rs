@@ -4,11 +4,11 @@
 //! is not among the current recommendations, 400 for a bad body, 503 without a state file, 507
 //! when `MAX_STATUSES` ids have a status already and this one has none.
 
-use super::{authorize, count, HttpState};
+use super::{count, Admin, HttpState};
 use crate::derive::recommend::{self, Status, Stored};
 use crate::state::recommendations::MAX_STATUSES;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -23,15 +23,11 @@ const ACTION: &str = "recommendation_status";
 
 pub(super) async fn patch(
     State(st): State<HttpState>,
+    Admin(who): Admin,
     ConnectInfo(peer): ConnectInfo<crate::tls::serve::Peer>,
     Path(id): Path<String>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let who = match authorize(&st, &headers) {
-        Ok(w) => w,
-        Err(r) => return *r,
-    };
     let status = match serde_json::from_slice::<Body>(&body) {
         Ok(b) => Status::parse(&b.status).ok_or(format!(
             "status {:?} is not dismissed, implemented or open",

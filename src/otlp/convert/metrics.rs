@@ -25,7 +25,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::{
     metric::Data, number_data_point, AggregationTemporality, Exemplar as OtlpExemplar,
-    ExponentialHistogramDataPoint, HistogramDataPoint, NumberDataPoint,
+    ExponentialHistogramDataPoint, HistogramDataPoint, NumberDataPoint, SummaryDataPoint,
 };
 use std::sync::Arc;
 
@@ -293,22 +293,7 @@ pub fn convert_points(
                     }
                     Some(Data::Summary(s)) => {
                         let name: Arc<str> = metric_name(&m.name, &m.unit, Shape::Other).into();
-                        for p in &s.data_points {
-                            ctx.out.points += 1;
-                            if p.flags & NO_RECORDED_VALUE != 0 {
-                                continue;
-                            }
-                            let data = SummaryData {
-                                quantiles: p
-                                    .quantile_values
-                                    .iter()
-                                    .map(|q| (q.quantile, q.value))
-                                    .collect(),
-                                sum: p.sum,
-                                count: p.count,
-                            };
-                            ctx.push(&name, &p.attributes, SampleValue::SummarySet(data), None);
-                        }
+                        ctx.summaries(&name, &s.data_points);
                     }
                 }
             }
@@ -488,6 +473,27 @@ impl Ctx<'_> {
         };
         let ex = exemplar();
         self.push(name, attrs, value, ex);
+    }
+
+    /// Summary points (decoded by prost on both paths: they are rare): each sets its series'
+    /// quantiles, sum and count; a point flagged as holding no value only counts.
+    fn summaries(&mut self, name: &Arc<str>, points: &[SummaryDataPoint]) {
+        for p in points {
+            self.out.points += 1;
+            if p.flags & NO_RECORDED_VALUE != 0 {
+                continue;
+            }
+            let data = SummaryData {
+                quantiles: p
+                    .quantile_values
+                    .iter()
+                    .map(|q| (q.quantile, q.value))
+                    .collect(),
+                sum: p.sum,
+                count: p.count,
+            };
+            self.push(name, &p.attributes, SampleValue::SummarySet(data), None);
+        }
     }
 
     fn exponential(

@@ -5,9 +5,9 @@
 
 use super::{
     exemplar, metric_name, target_info_options, Ctx, HistogramParts, MetricsOut, PointError,
-    PointSink, Shape, NO_RECORDED_VALUE,
+    PointSink, Shape,
 };
-use crate::model::{FamilyOptions, LabelPolicy, Sample, SampleValue, SummaryData};
+use crate::model::{FamilyOptions, LabelPolicy, Sample, SampleValue};
 use crate::otlp::convert::resource::{common_labels, target_info};
 use crate::otlp::view::{self, DataView, MetricsView};
 use opentelemetry_proto::tonic::common::v1::KeyValue;
@@ -171,22 +171,7 @@ fn metric(ctx: &mut Ctx<'_>, m: &view::MetricView<'_>) {
         }
         Some(DataView::Summary(points)) => {
             let name: Arc<str> = metric_name(m.name, m.unit, Shape::Other).into();
-            for p in points {
-                ctx.out.points += 1;
-                if p.flags & NO_RECORDED_VALUE != 0 {
-                    continue;
-                }
-                let data = SummaryData {
-                    quantiles: p
-                        .quantile_values
-                        .iter()
-                        .map(|q| (q.quantile, q.value))
-                        .collect(),
-                    sum: p.sum,
-                    count: p.count,
-                };
-                ctx.push(&name, &p.attributes, SampleValue::SummarySet(data), None);
-            }
+            ctx.summaries(&name, points);
         }
     }
 }

@@ -135,9 +135,22 @@ pub fn convert(req: &ExportMetricsServiceRequest, t: &Translation<'_>, out: &mut
 
 /// The `target_info` sample of each resource that has one.
 pub fn target_infos(req: &ExportMetricsServiceRequest, info: &mut Vec<Sample>) {
+    resource_infos(
+        req.resource_metrics
+            .iter()
+            .map(|rm| rm.resource.as_ref().map_or(&[][..], |r| &r.attributes[..])),
+        info,
+    );
+}
+
+/// `target_info` samples of resources given by their attributes (the prost request's and the
+/// in-place one's alike).
+pub(crate) fn resource_infos<'a>(
+    resources: impl Iterator<Item = &'a [KeyValue]>,
+    info: &mut Vec<Sample>,
+) {
     let info_options = target_info_options();
-    for rm in &req.resource_metrics {
-        let resource: &[KeyValue] = rm.resource.as_ref().map_or(&[], |r| &r.attributes);
+    for resource in resources {
         if let Some(labels) = target_info(resource) {
             info.push(Sample {
                 name: "target_info".into(),

@@ -3,12 +3,9 @@
 //! first token points are not collected here: with `usage_source: metrics` the receiver decodes
 //! with prost and takes the general path.
 
-use super::{
-    exemplar, metric_name, target_info_options, Ctx, HistogramParts, MetricsOut, PointError,
-    PointSink, Shape,
-};
+use super::{exemplar, metric_name, Ctx, HistogramParts, MetricsOut, PointError, PointSink, Shape};
 use crate::model::{FamilyOptions, LabelPolicy, Sample, SampleValue};
-use crate::otlp::convert::resource::{common_labels, target_info};
+use crate::otlp::convert::resource::common_labels;
 use crate::otlp::view::{self, DataView, MetricsView};
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::AggregationTemporality;
@@ -35,19 +32,12 @@ pub fn count_points_view(req: &MetricsView<'_>) -> u64 {
 
 /// [`super::target_infos`] of a request read in place.
 pub fn target_infos_view(req: &MetricsView<'_>, info: &mut Vec<Sample>) {
-    let info_options = target_info_options();
-    for rm in &req.resource_metrics {
-        let resource: &[KeyValue] = rm.resource.as_ref().map_or(&[], |r| &r.attributes);
-        if let Some(labels) = target_info(resource) {
-            info.push(Sample {
-                name: "target_info".into(),
-                labels,
-                value: SampleValue::GaugeSet(1.0),
-                options: info_options.clone(),
-                exemplar: None,
-            });
-        }
-    }
+    super::resource_infos(
+        req.resource_metrics
+            .iter()
+            .map(|rm| rm.resource.as_ref().map_or(&[][..], |r| &r.attributes[..])),
+        info,
+    );
 }
 
 /// [`super::convert_points`] without usage points, of a request read in place.

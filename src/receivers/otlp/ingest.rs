@@ -241,21 +241,36 @@ impl Ingest {
             usage: cfg.otlp.usage_source == UsageSource::Metrics,
             scope_labels: &cfg.scope_labels,
         };
+        self.store_metrics(
+            &runtime,
+            |info| metrics::target_infos(req, info),
+            |out, sink| metrics::convert_points(req, &t, out, sink),
+        )
+    }
+
+    /// Stores a metrics request's `target_info` samples, then its points through one
+    /// [`StoreSink`], and answers with what was rejected (prost and in-place requests alike).
+    fn store_metrics(
+        &self,
+        runtime: &Snapshot,
+        infos: impl FnOnce(&mut Vec<crate::model::Sample>),
+        points: impl FnOnce(&mut metrics::MetricsOut, &mut StoreSink<'_>),
+    ) -> Outcome {
         let mut out = metrics::MetricsOut::default();
-        metrics::target_infos(req, &mut out.info);
+        infos(&mut out.info);
         for s in &out.info {
             self.pipeline.sample(PROTOCOL, s);
         }
         let mut sink = StoreSink {
             pipeline: &self.pipeline,
-            runtime: &runtime,
+            runtime,
             cache: FamilyCache::default(),
             cached: None,
             rejected: 0,
         };
-        metrics::convert_points(req, &t, &mut out, &mut sink);
+        points(&mut out, &mut sink);
         let store_rejected = sink.rejected;
-        self.metrics_outcome(&out, store_rejected, cfg.otlp.max_usage_streams)
+        self.metrics_outcome(&out, store_rejected, runtime.config.otlp.max_usage_streams)
     }
 
     /// A protobuf metrics request read in place ([`crate::otlp::view`]): [`Self::metrics`]
@@ -271,22 +286,12 @@ impl Ingest {
         if let Some(o) = self.over_cap(Signal::Metrics, metrics::count_points_view(&req)) {
             return Some(o);
         }
-        let mut out = metrics::MetricsOut::default();
-        metrics::target_infos_view(&req, &mut out.info);
-        for s in &out.info {
-            self.pipeline.sample(PROTOCOL, s);
-        }
-        let mut sink = StoreSink {
-            pipeline: &self.pipeline,
-            runtime: &runtime,
-            cache: FamilyCache::default(),
-            cached: None,
-            rejected: 0,
-        };
         let promote = &cfg.otlp.resource_attributes_as_labels;
-        metrics::convert_points_view(&req, promote, &mut out, &mut sink);
-        let store_rejected = sink.rejected;
-        Some(self.metrics_outcome(&out, store_rejected, cfg.otlp.max_usage_streams))
+        Some(self.store_metrics(
+            &runtime,
+            |info| metrics::target_infos_view(&req, info),
+            |out, sink| metrics::convert_points_view(&req, promote, out, sink),
+        ))
     }
 
     fn metrics_outcome(

@@ -28,7 +28,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -98,7 +98,11 @@ async fn start_inner(
     // Bind everything first: nothing serves until every address is ours.
     let tcp = TcpListener::bind::<SocketAddr>;
     let http = bind("http", l.http, tcp).await?;
-    let statsd_udp = bind("statsd_udp", l.statsd_udp, UdpSocket::bind::<SocketAddr>).await?;
+    let udp_threads = config.statsd.udp_receive_threads;
+    let statsd_udp = bind("statsd_udp", l.statsd_udp, |a| async move {
+        crate::net::udp::UdpSockets::bind(a, udp_threads)
+    })
+    .await?;
     let statsd_tcp = bind("statsd_tcp", l.statsd_tcp, tcp).await?;
     let otlp_grpc = bind("otlp_grpc", l.otlp_grpc, tcp).await?;
     let otlp_http = bind("otlp_http", l.otlp_http, tcp).await?;

@@ -19,6 +19,10 @@ pub struct StatsdConfig {
     pub udp_receive_buffer: ByteSize,
     /// Parser threads; 0 picks the number of CPUs (at most 4). Applies at start.
     pub workers: usize,
+    /// UDP receive threads that parse what they receive, each on its own socket (bound to
+    /// `listeners.statsd_udp` with SO_REUSEPORT when more than one). 0: one receive thread hands
+    /// datagrams to the `workers`. Applies at start.
+    pub udp_receive_threads: usize,
     /// Distinct StatsD names whose mapping result each worker remembers, so rules (regexes
     /// included) run once per name rather than once per line.
     pub mapping_cache_size: usize,
@@ -42,6 +46,7 @@ impl Default for StatsdConfig {
             llm_convention: true,
             udp_receive_buffer: ByteSize(4 * 1024 * 1024),
             workers: 0,
+            udp_receive_threads: 0,
             mapping_cache_size: 10_000,
             series_cache_size: 100_000,
             raw_usage_providers: BTreeMap::new(),
@@ -61,6 +66,9 @@ impl Validate for StatsdConfig {
         }
         if self.workers > 64 {
             issues.error(child(path, "workers"), "must be at most 64");
+        }
+        if self.udp_receive_threads > 64 {
+            issues.error(child(path, "udp_receive_threads"), "must be at most 64");
         }
         for key in self.raw_usage_providers.keys() {
             if key.trim().is_empty() {

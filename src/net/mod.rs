@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod client;
 pub mod limits;
+pub mod udp;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub struct Sockets {
-    pub statsd_udp: Option<tokio::net::UdpSocket>,
+    pub statsd_udp: Option<crate::net::udp::UdpSockets>,
     pub statsd_tcp: Option<tokio::net::TcpListener>,
     pub otlp_grpc: Option<tokio::net::TcpListener>,
     pub otlp_http: Option<tokio::net::TcpListener>,

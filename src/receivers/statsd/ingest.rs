@@ -140,6 +140,31 @@ impl Worker {
         packets: usize,
         now_unix_nanos: u64,
     ) {
+        self.each_datagram(pipeline, transport, [data], packets, now_unix_nanos);
+    }
+
+    /// Ingests UDP datagrams each in a buffer of its own (a receive thread that parses what it
+    /// receives: the `recvmmsg` slots, not copied). The snapshot is read once for all of them.
+    pub fn udp_datagrams<'d>(
+        &mut self,
+        pipeline: &Pipeline,
+        datagrams: impl IntoIterator<Item = &'d [u8]>,
+        now_unix_nanos: u64,
+    ) {
+        let mut n = 0;
+        let counted = datagrams.into_iter().inspect(|_| n += 1);
+        self.each_datagram(pipeline, Transport::Udp, counted, 0, now_unix_nanos);
+        self.counts[Transport::Udp as usize].packets += n;
+    }
+
+    fn each_datagram<'d>(
+        &mut self,
+        pipeline: &Pipeline,
+        transport: Transport,
+        data: impl IntoIterator<Item = &'d [u8]>,
+        packets: usize,
+        now_unix_nanos: u64,
+    ) {
         // Read per batch, so a reload applies from the next packet on; rules compiled per
         // snapshot, results cached until the snapshot changes.
         let rt = pipeline.snapshot();
@@ -155,7 +180,7 @@ impl Worker {
         // Usage lines are priced at the end of the batch, a call's lines together (see
         // `derive::semantics::merge_lines`).
         let mut usage = Vec::new();
-        for line in parse::lines(data) {
+        for line in data.into_iter().flat_map(parse::lines) {
             counts.lines += 1;
             let result = ingest_line(
                 &mut Scope {

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -32,7 +32,7 @@ use tokio::task::JoinSet;
 /// line of a series within it costs one store update between them: at 10,000 series flushing
 /// whenever the queue ran dry meant one update per line, the largest cost of a worker. Far below
 /// any scrape interval, so no scrape sees the difference.
-const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
+pub(super) const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
 
 pub(super) struct Batch {
     pub data: Vec<u8>,
@@ -83,7 +83,7 @@ pub fn spawn(
     tasks: &mut JoinSet<()>,
     pipeline: &Arc<Pipeline>,
     shutdown: &watch::Receiver<bool>,
-    udp: Option<UdpSocket>,
+    udp: Option<crate::net::udp::UdpSockets>,
     tcp: Option<TcpListener>,
 ) {
     if udp.is_none() && tcp.is_none() {
@@ -106,25 +106,33 @@ pub fn spawn(
         });
     }
     let queue = Arc::new(Queue::new(senders));
-    if let Some(sock) = udp {
-        set_receive_buffer(&sock, config.statsd.udp_receive_buffer.0);
-        match sock.into_std() {
-            Ok(socket) => {
+    if let Some(sockets) = udp {
+        let inline = config.statsd.udp_receive_threads > 0;
+        for socket in sockets.0 {
+            set_receive_buffer(&socket, config.statsd.udp_receive_buffer.0);
+            let run: Box<dyn FnOnce() + Send> = if inline {
+                let receiver = udp::inline::Inline {
+                    socket,
+                    pipeline: pipeline.clone(),
+                    shutdown: shutdown.clone(),
+                };
+                Box::new(move || receiver.run())
+            } else {
                 let receiver = udp::Receiver {
                     socket,
                     queue: queue.clone(),
-                    pool,
+                    pool: pool.clone(),
                     pipeline: pipeline.clone(),
                     shutdown: shutdown.clone(),
                     max_queued_packets: config.limits.statsd_queue_packets.max(1),
                 };
-                tasks.spawn(async move {
-                    if let Err(e) = tokio::task::spawn_blocking(move || receiver.run()).await {
-                        tracing::error!(error = %e, "statsd udp receiver failed");
-                    }
-                });
-            }
-            Err(e) => tracing::error!(error = %e, "statsd udp: cannot take the socket; UDP is off"),
+                Box::new(move || receiver.run())
+            };
+            tasks.spawn(async move {
+                if let Err(e) = tokio::task::spawn_blocking(run).await {
+                    tracing::error!(error = %e, "statsd udp receiver failed");
+                }
+            });
         }
     }
     if let Some(listener) = tcp {
@@ -137,7 +145,7 @@ pub fn spawn(
     }
 }
 
-fn set_receive_buffer(sock: &UdpSocket, want: u64) {
+fn set_receive_buffer(sock: &std::net::UdpSocket, want: u64) {
     let sock = socket2::SockRef::from(sock);
     let want = usize::try_from(want).unwrap_or(usize::MAX);
     if let Err(e) = sock.set_recv_buffer_size(want) {

@@ -1,7 +1,7 @@
 //! The StatsD UDP receive loop: one blocking thread takes datagrams in batches (`recvmmsg`) and
 //! packs them into reused hand-off buffers, one per parser worker, sent when full or when the
 //! socket runs dry. Compared with one `recv_from`, one allocation and one queue hand-off per
-//! datagram, a burst costs one system call per [`RECV_BATCH`] datagrams, a `memcpy` per datagram
+//! datagram, a burst costs one system call per [`slots::RECV_BATCH`] datagrams, a `memcpy` per datagram
 //! and one queue hand-off per [`HANDOFF_BYTES`]; a profile at 2 M lines/s put 30 % of meterd's
 //! CPU in the old per-datagram path.
 //!
@@ -13,21 +13,17 @@
 use super::ingest::Transport;
 use super::listener::{count_dropped, Batch, Queue};
 use crate::pipeline::Pipeline;
-use nix::sys::socket::{recvmmsg, MsgFlags, MultiHeaders, SockaddrStorage};
+use slots::Slots;
 use std::hash::BuildHasher;
-use std::io::IoSliceMut;
 use std::net::UdpSocket;
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// Largest UDP payload: a slot never truncates a datagram.
-const MAX_DATAGRAM: usize = 65_535;
-/// Datagrams per `recvmmsg` call. The slots are allocated lazily by the kernel's zero pages, so
-/// only the bytes datagrams actually fill count towards RSS.
-const RECV_BATCH: usize = 32;
+pub(super) mod inline;
+mod slots;
+
 /// A hand-off buffer is sent to its worker once it holds this much.
 /// Datagrams are packed into a buffer of this size (one larger datagram gets a buffer of its own
 /// size, not pooled). Sized to hold a few dozen typical packets: buffers in flight after a burst
@@ -90,18 +86,10 @@ pub(super) struct Receiver {
 impl Receiver {
     /// Runs until shutdown; blocking (a thread of its own).
     pub(super) fn run(self) {
-        if let Err(e) = self.socket.set_nonblocking(false) {
-            tracing::error!(error = %e, "statsd udp: cannot make the socket blocking; UDP is off");
+        if !prepare(&self.socket) {
             return;
         }
-        if let Err(e) = self.socket.set_read_timeout(Some(POLL_SHUTDOWN)) {
-            tracing::error!(error = %e, "statsd udp: cannot set a receive timeout; UDP is off");
-            return;
-        }
-        let fd = self.socket.as_raw_fd();
-        let mut slots = vec![0u8; RECV_BATCH * MAX_DATAGRAM];
-        let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(RECV_BATCH, None);
-        let mut received: Vec<(usize, usize)> = Vec::with_capacity(RECV_BATCH);
+        let mut slots = Slots::new(&self.socket);
         let mut outgoing: Vec<Outgoing> = (0..self.queue.len())
             .map(|_| Outgoing {
                 data: Vec::new(),
@@ -111,43 +99,16 @@ impl Receiver {
         let hasher = foldhash::fast::FixedState::with_seed(1);
         let mut dropped = 0u64;
         while !*self.shutdown.borrow() {
-            received.clear();
-            {
-                let mut iov: Vec<[IoSliceMut<'_>; 1]> = slots
-                    .chunks_mut(MAX_DATAGRAM)
-                    .map(|s| [IoSliceMut::new(s)])
-                    .collect();
-                // WAITFORONE: block for the first datagram, then take what is already there.
-                match recvmmsg(
-                    fd,
-                    &mut headers,
-                    iov.iter_mut(),
-                    MsgFlags::MSG_WAITFORONE,
-                    None,
-                ) {
-                    Ok(msgs) => {
-                        for m in msgs {
-                            let worker = m.address.map_or(0, |a| hasher.hash_one(a) as usize);
-                            received.push((m.bytes.min(MAX_DATAGRAM), worker));
-                        }
-                    }
-                    Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
-                    // Transient (ENOMEM and the like): they do not end the listener, and a
-                    // short pause keeps a persistent one from spinning a core.
-                    Err(e) => {
-                        tracing::debug!(error = %e, "statsd udp receive error");
-                        std::thread::sleep(Duration::from_millis(1));
-                    }
-                }
-            }
-            dropped += self.pack(&mut outgoing, &slots, &received);
+            slots.receive(&self.socket);
+            dropped += self.pack(&mut outgoing, &slots, &hasher);
+            count_dropped(&self.pipeline, "receive_buffer", slots.take_kernel_drops());
             // The socket ran dry: nothing more is coming soon, send what is collected.
-            if received.len() < RECV_BATCH {
+            if !slots.was_full() {
                 for (i, out) in outgoing.iter_mut().enumerate() {
                     dropped += self.hand_off(i, out);
                 }
             }
-            if dropped > 0 && (dropped >= PUBLISH_DROPS_EVERY || received.len() < RECV_BATCH) {
+            if dropped > 0 && (dropped >= PUBLISH_DROPS_EVERY || !slots.was_full()) {
                 count_dropped(&self.pipeline, "queue_full", std::mem::take(&mut dropped));
             }
         }
@@ -157,15 +118,20 @@ impl Receiver {
         count_dropped(&self.pipeline, "queue_full", dropped);
     }
 
-    /// Packs the `received` datagrams (length and sender hash, by slot) into their workers'
-    /// buffers, handing a buffer off when it is full; returns how many datagrams were dropped.
-    fn pack(&self, outgoing: &mut [Outgoing], slots: &[u8], received: &[(usize, usize)]) -> u64 {
+    /// Packs the datagrams of the last receive into their workers' buffers (by sender), handing
+    /// a buffer off when it is full; returns how many datagrams were dropped.
+    fn pack(
+        &self,
+        outgoing: &mut [Outgoing],
+        slots: &Slots,
+        hasher: &foldhash::fast::FixedState,
+    ) -> u64 {
         let mut dropped = 0;
         let workers = outgoing.len().max(1);
-        for (slot, (len, worker)) in received.iter().enumerate() {
-            let Some(datagram) = slots.get(slot * MAX_DATAGRAM..slot * MAX_DATAGRAM + len) else {
-                continue;
-            };
+        for (slot, datagram) in slots.datagrams().enumerate() {
+            let worker = slots
+                .sender(slot)
+                .map_or(0, |a| hasher.hash_one(a) as usize);
             let i = worker % workers;
             let Some(out) = outgoing.get_mut(i) else {
                 continue;
@@ -223,6 +189,20 @@ impl Receiver {
         }
         packets as u64
     }
+}
+
+/// Makes `socket` blocking with a read timeout (so a receive loop sees shutdown); false, logged,
+/// when it cannot.
+fn prepare(socket: &UdpSocket) -> bool {
+    if let Err(e) = socket.set_nonblocking(false) {
+        tracing::error!(error = %e, "statsd udp: cannot make the socket blocking; UDP is off");
+        return false;
+    }
+    if let Err(e) = socket.set_read_timeout(Some(POLL_SHUTDOWN)) {
+        tracing::error!(error = %e, "statsd udp: cannot set a receive timeout; UDP is off");
+        return false;
+    }
+    true
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 //! 2-3 DogStatsD tags, as a typical instrumented service sends them. Throughput is in lines.
 //! `parse_map_store_10k_series`: the load generator's shape (`meterd-load statsd --series 10000`),
 //! 10,000 series in turn, two lines per series between flushes: what a worker sees flat out.
+//! `parse_map_store_10k_series_x{1,2}_threads`: the same per worker, one or two workers on threads
+//! of their own into one store (what `statsd.udp_receive_threads: 2` adds on a second core).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use meterd::config::Config;
@@ -98,21 +100,79 @@ fn bench_worker(
     });
 }
 
-fn many_series(c: &mut Criterion) {
-    const SERIES: usize = 10_000;
-    let packets: Vec<Vec<u8>> = (0..SERIES * 2 / LINES_PER_PACKET)
-        .map(|p| {
-            (0..LINES_PER_PACKET)
-                .map(|l| statsd_line::line(p * LINES_PER_PACKET + l, SERIES, 2) + "\n")
+/// `series` series in turn, two lines per series; lines `from..to` of that sequence, in packets.
+fn series_packets(series: usize, lines: std::ops::Range<usize>) -> Vec<Vec<u8>> {
+    let all: Vec<usize> = lines.collect();
+    all.chunks(LINES_PER_PACKET)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .map(|&i| statsd_line::line(i, series, 2) + "\n")
                 .collect::<String>()
                 .into_bytes()
         })
-        .collect();
+        .collect()
+}
+
+fn many_series(c: &mut Criterion) {
+    const SERIES: usize = 10_000;
+    let packets = series_packets(SERIES, 0..SERIES * 2);
     let mut g = c.benchmark_group("statsd");
     g.throughput(Throughput::Elements((SERIES * 2) as u64));
     bench_worker(&mut g, "parse_map_store_10k_series", &packets);
     g.finish();
 }
 
-criterion_group!(benches, parse, many_series);
+/// What a second core adds: `threads` workers on threads of their own (as
+/// `statsd.udp_receive_threads` runs them), each with 10,000 series of its own (a sender each) and
+/// the same families, into one store. Per iteration each worker takes its 20,000 lines and
+/// flushes; the time is the slowest worker's, so lines/s is the group's rate.
+fn threads(c: &mut Criterion) {
+    const SERIES: usize = 10_000;
+    let mut g = c.benchmark_group("statsd");
+    for threads in [1usize, 2] {
+        let total = SERIES * threads;
+        // Series s of thread t: s in t*SERIES..(t+1)*SERIES, each twice per iteration.
+        let work: Vec<Vec<Vec<u8>>> = (0..threads)
+            .map(|t| {
+                let mut p = series_packets(total, t * SERIES..(t + 1) * SERIES);
+                p.extend(series_packets(total, total + t * SERIES..total + (t + 1) * SERIES));
+                p
+            })
+            .collect();
+        let snapshot = match Snapshot::try_new(Arc::new(Config::default())) {
+            Ok(s) => s,
+            Err(issues) => panic!("the default config is invalid: {issues}"),
+        };
+        let pipeline = Pipeline::new(Arc::new(Store::default()), snapshot);
+        let mut workers: Vec<Worker> = (0..threads).map(|_| Worker::default()).collect();
+        let run = |workers: &mut [Worker]| {
+            std::thread::scope(|scope| {
+                for (worker, packets) in workers.iter_mut().zip(&work) {
+                    let pipeline = &pipeline;
+                    scope.spawn(move || {
+                        for p in packets {
+                            worker.batch(pipeline, Transport::Udp, black_box(p), 0);
+                        }
+                        worker.flush(pipeline);
+                    });
+                }
+            })
+        };
+        run(&mut workers);
+        g.throughput(Throughput::Elements((total * 2) as u64));
+        g.bench_function(format!("parse_map_store_10k_series_x{threads}_threads"), |b| {
+            b.iter_custom(|iters| {
+                let start = std::time::Instant::now();
+                for _ in 0..iters {
+                    run(&mut workers);
+                }
+                start.elapsed()
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, parse, many_series, threads);
 criterion_main!(benches);

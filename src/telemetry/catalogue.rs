@@ -52,7 +52,9 @@ catalogue! {
     );
     STATSD_PACKETS_DROPPED = counter(
         "meterd_statsd_packets_dropped",
-        "StatsD packets dropped before parsing, by reason (queue_full: parsers behind).",
+        "StatsD packets dropped before parsing, by reason (queue_full: parsers behind; \
+         receive_buffer: the kernel's UDP receive buffer was full, counted with the next packet \
+         that gets through).",
         ["reason"]
     );
     STATSD_TCP_CONNECTIONS_CLOSED = counter(

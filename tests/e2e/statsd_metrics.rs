@@ -138,3 +138,48 @@ fn gzip_is_served_when_asked() {
         .expect("gunzip");
     assert_eq!(find_value(&text, "gz_x_total"), Some(1.0));
 }
+
+/// `statsd.udp_receive_threads: 2`: two `SO_REUSEPORT` sockets on the listener's one address, each
+/// read by a thread that parses what it receives. Every sender's lines arrive whichever socket the
+/// kernel gives it, a reload reaches both threads, and TCP still goes through the workers.
+#[test]
+fn receive_threads_take_every_senders_lines_and_follow_a_reload() {
+    let rule = |name: &str| {
+        format!(
+            "statsd:\n  udp_receive_threads: 2\n  mappings:\n    - match: \"rt.*.calls\"\n      \
+             name: \"{name}\"\n      labels:\n        svc: \"$1\"\n"
+        )
+    };
+    let agent = Agent::start(&rule("rt_calls"));
+    let addr = agent.addrs().statsd_udp.expect("statsd udp");
+    let senders: Vec<std::net::UdpSocket> = (0..16)
+        .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").expect("client"))
+        .collect();
+    let send_round = |n: usize| {
+        for s in &senders {
+            s.send_to(b"rt.a.calls:1|c\nrt.a.calls:1|c\n", addr)
+                .expect("send");
+        }
+        // Paced: the test machine's default receive buffer must not overflow.
+        agent.wait_metric(
+            "meterd_statsd_lines_received_total{transport=\"udp\"}",
+            (n * 32) as f64,
+        );
+    };
+    for n in 1..=10 {
+        send_round(n);
+    }
+    agent.wait_metric("rt_calls_total{svc=\"a\"}", 320.0);
+
+    agent.write_config(&rule("rt_requests"));
+    agent.running().reload().expect("good config reloads");
+    send_round(11);
+    agent.wait_metric("rt_requests_total{svc=\"a\"}", 32.0);
+    agent.send_tcp("rt.a.calls:1|c\n");
+    agent.wait_metric("rt_requests_total{svc=\"a\"}", 33.0);
+    let body = agent.scrape(None);
+    assert!(
+        !body.contains("meterd_statsd_packets_dropped_total{"),
+        "nothing dropped: {body}"
+    );
+}

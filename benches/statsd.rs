@@ -15,7 +15,8 @@ use meterd::receivers::statsd::ingest::{Transport, Worker};
 use meterd::statsd::parse::{lines, parse_line};
 use meterd::store::Store;
 use std::hint::black_box;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
 
 #[path = "../examples/meterd-load/statsd_line.rs"]
 mod statsd_line;
@@ -126,7 +127,7 @@ fn many_series(c: &mut Criterion) {
 /// What a second core adds: `threads` workers on threads of their own (as
 /// `statsd.udp_receive_threads` runs them), each with 10,000 series of its own (a sender each) and
 /// the same families, into one store. Per iteration each worker takes its 20,000 lines and
-/// flushes; the time is the slowest worker's, so lines/s is the group's rate.
+/// flushes; an iteration ends when the slowest worker is done, so lines/s is the group's rate.
 fn threads(c: &mut Criterion) {
     const SERIES: usize = 10_000;
     let mut g = c.benchmark_group("statsd");
@@ -136,7 +137,10 @@ fn threads(c: &mut Criterion) {
         let work: Vec<Vec<Vec<u8>>> = (0..threads)
             .map(|t| {
                 let mut p = series_packets(total, t * SERIES..(t + 1) * SERIES);
-                p.extend(series_packets(total, total + t * SERIES..total + (t + 1) * SERIES));
+                p.extend(series_packets(
+                    total,
+                    total + t * SERIES..total + (t + 1) * SERIES,
+                ));
                 p
             })
             .collect();
@@ -145,30 +149,49 @@ fn threads(c: &mut Criterion) {
             Err(issues) => panic!("the default config is invalid: {issues}"),
         };
         let pipeline = Pipeline::new(Arc::new(Store::default()), snapshot);
-        let mut workers: Vec<Worker> = (0..threads).map(|_| Worker::default()).collect();
-        let run = |workers: &mut [Worker]| {
-            std::thread::scope(|scope| {
-                for (worker, packets) in workers.iter_mut().zip(&work) {
-                    let pipeline = &pipeline;
-                    scope.spawn(move || {
+        // Threads that live through the whole measurement (a thread per iteration would move a
+        // worker's tables from core to core), started and awaited at two barriers per iteration.
+        let (start, done) = (Barrier::new(threads + 1), Barrier::new(threads + 1));
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            for packets in &work {
+                let (pipeline, start, done, stop) = (&pipeline, &start, &done, &stop);
+                scope.spawn(move || {
+                    let mut worker = Worker::default();
+                    loop {
+                        start.wait();
+                        if stop.load(Ordering::Relaxed) {
+                            return;
+                        }
                         for p in packets {
                             worker.batch(pipeline, Transport::Udp, black_box(p), 0);
                         }
                         worker.flush(pipeline);
-                    });
-                }
-            })
-        };
-        run(&mut workers);
-        g.throughput(Throughput::Elements((total * 2) as u64));
-        g.bench_function(format!("parse_map_store_10k_series_x{threads}_threads"), |b| {
-            b.iter_custom(|iters| {
-                let start = std::time::Instant::now();
-                for _ in 0..iters {
-                    run(&mut workers);
-                }
-                start.elapsed()
-            })
+                        done.wait();
+                    }
+                });
+            }
+            let round = || {
+                start.wait();
+                done.wait();
+            };
+            // The series are created before measuring, as in `bench_worker`.
+            round();
+            g.throughput(Throughput::Elements((total * 2) as u64));
+            g.bench_function(
+                format!("parse_map_store_10k_series_x{threads}_threads"),
+                |b| {
+                    b.iter_custom(|iters| {
+                        let t = std::time::Instant::now();
+                        for _ in 0..iters {
+                            round();
+                        }
+                        t.elapsed()
+                    })
+                },
+            );
+            stop.store(true, Ordering::Relaxed);
+            start.wait();
         });
     }
     g.finish();

@@ -180,7 +180,7 @@ impl Worker {
         // Usage lines are priced at the end of the batch, a call's lines together (see
         // `derive::semantics::merge_lines`).
         let mut usage = Vec::new();
-        for line in data.into_iter().flat_map(parse::lines) {
+        let mut one = |line: &[u8], text: Option<&str>| {
             counts.lines += 1;
             let result = ingest_line(
                 &mut Scope {
@@ -194,6 +194,7 @@ impl Worker {
                     usage: &mut usage,
                 },
                 line,
+                text,
                 now_unix_nanos,
             );
             if let Err(e) = result {
@@ -206,6 +207,14 @@ impl Worker {
                         String::from_utf8_lossy(&line[..line.len().min(200)])
                     ),
                 );
+            }
+        };
+        for chunk in data {
+            // UTF-8 checked once per datagram (or batch); only a batch holding an invalid line
+            // is checked line by line, so that line alone is refused.
+            match std::str::from_utf8(chunk) {
+                Ok(text) => parse::str_lines(text).for_each(|l| one(l.as_bytes(), Some(l))),
+                Err(_) => parse::lines(chunk).for_each(|l| one(l, None)),
             }
         }
         if !usage.is_empty() {
@@ -289,14 +298,23 @@ struct Scope<'w> {
     usage: &'w mut Vec<crate::model::UsageEvent>,
 }
 
-fn ingest_line(w: &mut Scope<'_>, line: &[u8], now_unix_nanos: u64) -> Result<(), LineError> {
+/// `text`: the same line, when its UTF-8 is already checked.
+fn ingest_line(
+    w: &mut Scope<'_>,
+    line: &[u8],
+    text: Option<&str>,
+    now_unix_nanos: u64,
+) -> Result<(), LineError> {
     let rt = w.rt;
     let limits = &rt.config.limits;
     if line.len() > limits.max_line_bytes {
         return Err(ParseError::LineTooLong.into());
     }
     // Tags are checked once per distinct tag text, when `verdict` settles a new series key.
-    let parsed = parse::parse_line_unchecked_tags(line)?;
+    let parsed = match text {
+        Some(text) => parse::parse_str_unchecked_tags(text)?,
+        None => parse::parse_line_unchecked_tags(line)?,
+    };
     // Before anything is applied: a rate of 1e-300 turns any value, generic or usage, into an
     // absurd one, and one sample of a line is as suspect as the others.
     if parsed.samples().any(|s| s.rate < limits.min_sample_rate) {

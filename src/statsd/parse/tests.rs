@@ -555,3 +555,32 @@ proptest! {
         prop_assert_eq!(parse_number(&text).ok(), text.parse::<f64>().ok());
     }
 }
+
+proptest! {
+    /// A receiver that checked a datagram's UTF-8 once reads the same lines as one that splits
+    /// the bytes: blank lines, `\r\n`, surrounding blanks and multibyte text alike.
+    #[test]
+    fn str_lines_are_the_byte_lines_of_valid_text(
+        text in "([a-z:|#,.\u{e9}\u{1F600}]{0,12}[ \t\r]{0,2}\n?){0,8}"
+    ) {
+        let from_str: Vec<&[u8]> = str_lines(&text).map(str::as_bytes).collect();
+        let from_bytes: Vec<&[u8]> = lines(text.as_bytes()).collect();
+        prop_assert_eq!(from_str, from_bytes);
+    }
+}
+
+#[test]
+fn a_checked_line_parses_as_its_bytes_do() {
+    for line in [
+        "a.b:1|c|#k:v",
+        "caf\u{e9}:2|g",
+        "x:1:2|ms|@0.5",
+        "bad",
+        "a:1|c|#k:v|c:id",
+    ] {
+        assert_eq!(
+            parse_str_unchecked_tags(line),
+            parse_line_unchecked_tags(line.as_bytes())
+        );
+    }
+}

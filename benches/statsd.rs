@@ -131,7 +131,9 @@ fn many_series(c: &mut Criterion) {
 fn threads(c: &mut Criterion) {
     const SERIES: usize = 10_000;
     let mut g = c.benchmark_group("statsd");
-    for threads in [1usize, 2] {
+    // `own_families`: each thread's metric names differ (`load0.*`, `load1.*`), so the two never
+    // flush into the same store family (and its lock).
+    for (threads, own_families) in [(1usize, false), (2, false), (2, true)] {
         let total = SERIES * threads;
         // Series s of thread t: s in t*SERIES..(t+1)*SERIES, each twice per iteration.
         let work: Vec<Vec<Vec<u8>>> = (0..threads)
@@ -141,6 +143,14 @@ fn threads(c: &mut Criterion) {
                     total,
                     total + t * SERIES..total + (t + 1) * SERIES,
                 ));
+                if own_families {
+                    let prefix = format!("load{t}.");
+                    for packet in &mut p {
+                        *packet = String::from_utf8_lossy(packet)
+                            .replace("load.", &prefix)
+                            .into_bytes();
+                    }
+                }
                 p
             })
             .collect();
@@ -179,7 +189,10 @@ fn threads(c: &mut Criterion) {
             round();
             g.throughput(Throughput::Elements((total * 2) as u64));
             g.bench_function(
-                format!("parse_map_store_10k_series_x{threads}_threads"),
+                format!(
+                    "parse_map_store_10k_series_x{threads}_threads{}",
+                    if own_families { "_own_families" } else { "" }
+                ),
                 |b| {
                     b.iter_custom(|iters| {
                         let t = std::time::Instant::now();

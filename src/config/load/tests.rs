@@ -226,3 +226,21 @@ fn ui_section_typos_and_bounds_are_reported_with_positions() {
     assert!(!ok.ui.enabled);
     assert_eq!(ok.ui.max_rows, 10);
 }
+
+#[test]
+fn udp_receive_threads_is_bounded_and_defaults_to_the_hand_off() {
+    assert_eq!(Config::default().statsd.udp_receive_threads, 0);
+    let ok = load("statsd:\n  udp_receive_threads: 2\n").expect("valid");
+    assert_eq!(ok.statsd.udp_receive_threads, 2);
+    let text = load("statsd:\n  udp_receive_threads: 65\n")
+        .expect_err("too many")
+        .to_string();
+    assert!(
+        text.contains("test.yaml:2:3: statsd.udp_receive_threads: must be at most 64"),
+        "{text}"
+    );
+    let text = load("statsd:\n  udp_receive_threads: -1\n")
+        .expect_err("negative")
+        .to_string();
+    assert!(text.contains("udp_receive_threads"), "{text}");
+}

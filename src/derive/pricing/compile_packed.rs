@@ -86,7 +86,10 @@ mod tests {
         assert_eq!(p.get(Dim::Input), Some(0));
         assert_eq!(p.get(Dim::Request), Some(u128::MAX));
         assert_eq!(p.get(Dim::Output), None);
-        assert_eq!(PackedRates::pack(&Rates::default()).unpack(), Rates::default());
+        assert_eq!(
+            PackedRates::pack(&Rates::default()).unpack(),
+            Rates::default()
+        );
     }
 
     #[test]

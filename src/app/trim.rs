@@ -21,27 +21,29 @@ type Range = (usize, usize);
 /// those would revert the relocations.
 pub fn clean_file_ranges(smaps: &str, exe: &Path) -> Vec<Range> {
     let mut out = Vec::new();
-    let mut current: Option<(Range, bool)> = None;
-    let mut anonymous_seen = false;
-    let mut flush = |current: &mut Option<(Range, bool)>, anonymous_seen: bool| {
-        if let Some((range, eligible)) = current.take() {
-            if eligible && !anonymous_seen {
-                out.push(range);
-            }
+    // The mapping being read: its range, whether its header qualifies, and whether its
+    // `Anonymous:` line said 0 (`None` until seen: a mapping without one is kept).
+    let mut current: Option<(Range, bool, Option<bool>)> = None;
+    let mut flush = |current: &mut Option<(Range, bool, Option<bool>)>| {
+        if let Some((range, true, Some(true))) = current.take() {
+            out.push(range);
         }
     };
     for line in smaps.lines() {
         if let Some(header) = mapping_header(line) {
-            flush(&mut current, anonymous_seen);
-            anonymous_seen = false;
-            current = Some(header_eligibility(header, exe));
-        } else if let Some(kb) = line.strip_prefix("Anonymous:") {
+            flush(&mut current);
+            let (range, eligible) = header_eligibility(header, exe);
+            current = Some((range, eligible, None));
+        } else if let (Some(kb), Some((_, _, clean))) =
+            (line.strip_prefix("Anonymous:"), &mut current)
+        {
             // Unparseable counts as anonymous: when in doubt, keep the mapping.
             let kb = kb.trim().trim_end_matches("kB").trim();
-            anonymous_seen |= kb.parse::<u64>().map_or(true, |n| n > 0);
+            let zero = kb.parse::<u64>().is_ok_and(|n| n == 0);
+            *clean = Some(clean.unwrap_or(true) && zero);
         }
     }
-    flush(&mut current, anonymous_seen);
+    flush(&mut current);
     out
 }
 

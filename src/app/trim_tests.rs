@@ -71,6 +71,16 @@ fn an_unreadable_anonymous_count_keeps_the_mapping() {
 }
 
 #[test]
+fn a_mapping_without_an_anonymous_count_is_kept() {
+    let smaps = "1000-3000 r-xp 00000000 fd:01 1234 /usr/bin/meterd\nRss: 8 kB\n\
+                 3000-4000 r-xp 00000000 fd:01 1234 /usr/bin/meterd\nAnonymous: 0 kB\n";
+    assert_eq!(
+        clean_file_ranges(smaps, Path::new(EXE)),
+        vec![(0x3000, 0x1000)]
+    );
+}
+
+#[test]
 fn garbage_yields_nothing_and_never_panics() {
     for text in [
         "",

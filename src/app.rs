@@ -10,6 +10,7 @@ mod reload;
 mod settle;
 mod state;
 mod timers;
+mod trim;
 mod watcher;
 
 pub use reload::Reloader;
@@ -68,7 +69,11 @@ pub async fn start(config_path: &Path) -> Result<Running, StartError> {
     // Hashed before loading: an edit racing the load is then seen as a change, never missed.
     let file_hash = content_hash(config_path);
     let snapshot = crate::pipeline::load(config_path)?;
-    start_inner(snapshot, config_path.to_path_buf(), file_hash).await
+    let mut running = start_inner(snapshot, config_path.to_path_buf(), file_hash).await?;
+    trim::after_load();
+    let shutdown = running.shutdown.subscribe();
+    running.tasks.spawn(trim::once_settled(shutdown));
+    Ok(running)
 }
 
 /// Starts the agent from an already-loaded config (`config_path` is watched for reloads).

@@ -21,7 +21,7 @@ use crate::model::{
     Exemplar, HistogramData, Labels, QualityEvent, Sample, SampleValue, UsageEvent,
 };
 use crate::state::durable::{Durability, NotDurable};
-use crate::store::{FamilyCache, PairsTarget, Store};
+use crate::store::{FamilyCache, NameCache, PairsTarget, Store};
 use crate::telemetry;
 use crate::telemetry::catalogue;
 use arc_swap::ArcSwap;
@@ -257,6 +257,13 @@ impl Pipeline {
         }
     }
 
+    /// [`Pipeline::apply`] for a batch: families looked up once per name.
+    fn apply_cached(&self, cache: &mut NameCache, protocol: &str, sample: &Sample) {
+        if let Err(r) = self.store.apply_cached(cache, sample) {
+            telemetry::rejected(&self.store, protocol, &sample.name, r);
+        }
+    }
+
     pub fn usage(&self, protocol: &str, event: &UsageEvent) {
         self.usage_events(protocol, std::slice::from_ref(event));
     }
@@ -266,6 +273,7 @@ impl Pipeline {
     pub fn usage_events(&self, protocol: &str, events: &[UsageEvent]) {
         let mut out = Vec::with_capacity(16);
         let mut touched = Touched::default();
+        let mut families = NameCache::default();
         let rt = self.snapshot.load();
         let max_usage = rt.config.limits.max_usage_per_line;
         let mut derived = 0u64;
@@ -289,13 +297,13 @@ impl Pipeline {
                 Err(_) => telemetry::money_overflow(&self.store, "cost", &event.model),
             }
             for s in out.drain(..) {
-                self.apply(protocol, &s);
+                self.apply_cached(&mut families, protocol, &s);
             }
         }
         if !touched.is_empty() {
             self.budgets.touched_gauges(&mut touched, &mut out);
             for s in out.drain(..) {
-                self.apply(protocol, &s);
+                self.apply_cached(&mut families, protocol, &s);
             }
         }
         telemetry::count(

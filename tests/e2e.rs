@@ -21,6 +21,7 @@ mod e2e {
     pub mod hostile_connections;
     pub mod hostile_values;
     pub mod http_auth;
+    pub mod idle_memory;
     pub mod kill9_durability;
     pub mod memory_guard;
     pub mod otlp_auth;

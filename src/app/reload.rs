@@ -41,6 +41,13 @@ impl Reloader {
     /// running config stays. Listener addresses cannot change without a restart; that is logged.
     pub fn reload(&self) -> Result<(), ConfigErrors> {
         let _one_at_a_time = self.serial.lock().unwrap_or_else(|p| p.into_inner());
+        let outcome = self.reload_once();
+        // Loading ran again (and compiled the table again), whatever the outcome.
+        super::trim::after_load();
+        outcome
+    }
+
+    fn reload_once(&self) -> Result<(), ConfigErrors> {
         let store = self.pipeline.store();
         let file_hash = super::watcher::content_hash(&self.config_path);
         let loaded = crate::pipeline::load(&self.config_path).and_then(|new| {

@@ -117,6 +117,16 @@ struct Family {
 #[derive(Default)]
 pub struct FamilyCache(Option<Arc<Family>>);
 
+/// Families remembered by sample name across a batch of samples of many families (the samples
+/// a batch of usage events derives: the same few families again and again). Only families whose
+/// label names may vary are kept: skipping the label-name check is right only for them.
+#[derive(Default)]
+pub struct NameCache(Vec<(Arc<str>, FamilyCache)>);
+
+/// More distinct names than a batch of derived samples has: past it, samples are looked up
+/// uncached rather than the scan growing.
+const NAME_CACHE_MAX: usize = 32;
+
 /// The family was swept out of the store between lookup and update.
 struct Gone;
 
@@ -213,6 +223,47 @@ impl Store {
             sample.exemplar.as_ref(),
             &mut |r| rejected = Some(r),
         )?;
+        rejected.map_or(Ok(()), Err)
+    }
+
+    /// [`Store::apply`] for many samples in a row: their families are looked up once per name.
+    pub fn apply_cached(&self, cache: &mut NameCache, sample: &Sample) -> Result<(), Reject> {
+        let name = &sample.name;
+        let slot = cache
+            .0
+            .iter()
+            .position(|(n, _)| Arc::ptr_eq(n, name) || **n == **name);
+        let slot = match slot {
+            Some(i) => i,
+            None if cache.0.len() < NAME_CACHE_MAX => {
+                cache.0.push((name.clone(), FamilyCache::default()));
+                cache.0.len() - 1
+            }
+            None => return self.apply(sample),
+        };
+        let Some((_, family)) = cache.0.get_mut(slot) else {
+            return self.apply(sample);
+        };
+        let target = Target {
+            name,
+            labels: &sample.labels,
+            options: &sample.options,
+        };
+        let mut rejected = None;
+        self.update(
+            family,
+            target,
+            std::slice::from_ref(&sample.value),
+            sample.exemplar.as_ref(),
+            &mut |r| rejected = Some(r),
+        )?;
+        if family
+            .0
+            .as_ref()
+            .is_some_and(|f| f.options.label_policy != LabelPolicy::Any)
+        {
+            family.0 = None;
+        }
         rejected.map_or(Ok(()), Err)
     }
 

@@ -92,6 +92,58 @@ fn label_name_conflict_rejected_for_consistent_families_only() {
 }
 
 #[test]
+fn a_name_cache_applies_like_apply_and_keeps_every_check() {
+    // Families remembered by name across a batch must not let a sample past a check `apply`
+    // makes: label names of a consistent family, the family's type, and values keep adding up
+    // in the series each sample names.
+    let st = Store::default();
+    let mut cache = NameCache::default();
+    let any = Arc::new(FamilyOptions {
+        label_policy: LabelPolicy::Any,
+        ..Default::default()
+    });
+    let open = |l: &[(&str, &str)], v: f64| {
+        let mut x = s("open", l, SampleValue::CounterAdd(v));
+        x.options = any.clone();
+        x
+    };
+    for _ in 0..3 {
+        st.apply_cached(&mut cache, &open(&[("a", "1")], 1.0))
+            .unwrap();
+        st.apply_cached(&mut cache, &open(&[("b", "2")], 2.0))
+            .unwrap();
+        st.apply_cached(
+            &mut cache,
+            &s("strict", &[("a", "1")], SampleValue::CounterAdd(1.0)),
+        )
+        .unwrap();
+    }
+    assert_eq!(st.value("open", &labels(&[("a", "1")])), Some(3.0));
+    assert_eq!(st.value("open", &labels(&[("b", "2")])), Some(6.0));
+    assert_eq!(st.value("strict", &labels(&[("a", "1")])), Some(3.0));
+    assert_eq!(
+        st.apply_cached(
+            &mut cache,
+            &s("strict", &[("b", "1")], SampleValue::CounterAdd(1.0))
+        ),
+        Err(Reject::LabelConflict)
+    );
+    let mut gauge = open(&[("a", "1")], 1.0);
+    gauge.value = SampleValue::GaugeSet(1.0);
+    assert_eq!(
+        st.apply_cached(&mut cache, &gauge),
+        Err(Reject::TypeConflict)
+    );
+    // More names than the cache holds are applied uncached, not refused.
+    for i in 0..NAME_CACHE_MAX + 5 {
+        let mut x = open(&[("a", "1")], 1.0);
+        x.name = format!("n{i}").into();
+        st.apply_cached(&mut cache, &x).unwrap();
+    }
+    assert_eq!(st.value("n36", &labels(&[("a", "1")])), Some(1.0));
+}
+
+#[test]
 fn series_cap_drops_new_series_but_existing_keep_updating() {
     let st = Store::new(StoreLimits {
         max_series_per_metric: 2,

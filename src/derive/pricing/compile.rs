@@ -6,6 +6,7 @@ use crate::model::money::{mul_div_round, Amount, FEMTO_PER_USD};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+pub use super::compile_packed::PackedRates;
 use super::matching::glob_match;
 pub(super) use super::matching::Pattern;
 pub use super::matching::{strip_version, MatchKind, Rank};
@@ -94,13 +95,13 @@ pub struct Entry {
     pub(super) patterns: Vec<Pattern>,
     pub from: Option<u64>,
     pub to: Option<u64>,
-    pub base: Rates,
+    pub base: PackedRates,
     /// Sorted by threshold, ascending.
-    pub tiers: Vec<(u64, Rates)>,
+    pub tiers: Vec<(u64, PackedRates)>,
     pub service_tiers: HashMap<String, u128>,
     /// Explicit prices by lower-cased service tier: `[0]` for the base, `[i + 1]` for `tiers[i]`.
     /// Only the dimensions given are `Some`.
-    pub service_prices: Vec<HashMap<String, Rates>>,
+    pub service_prices: Vec<HashMap<String, PackedRates>>,
     pub layer: u32,
     pub source: Option<Box<str>>,
     pub checked: Option<Box<str>>,
@@ -114,7 +115,7 @@ impl Entry {
 
     /// Rates for a request whose input is `request_input` tokens: the highest tier whose threshold
     /// the input exceeds, else the base.
-    pub fn rates_for(&self, request_input: Option<u64>) -> &Rates {
+    pub fn rates_for(&self, request_input: Option<u64>) -> &PackedRates {
         match request_input {
             Some(n) => self
                 .tiers
@@ -294,6 +295,9 @@ impl Compiled {
             },
             ..Default::default()
         };
+        // Exactly one slot per entry: grown by doubling, the shipped table's ~600 entries left
+        // ~40 % of the vector unused for as long as the table is loaded.
+        c.entries.reserve_exact(table.models.len());
         for (index, m) in table.models.iter().enumerate() {
             let e = compile_entry(index, m);
             for p in &e.patterns {
@@ -494,18 +498,22 @@ fn compile_entry(index: usize, m: &ModelEntry) -> Entry {
             .collect()
     };
     let (base, _) = rates_of(&m.prices, &Rates::default());
-    let explicit = |p: &BTreeMap<String, BTreeMap<String, Amount>>| -> HashMap<String, Rates> {
-        p.iter()
-            .map(|(k, v)| (k.to_lowercase(), rates_of(v, &Rates::default()).0))
-            .collect()
-    };
-    let mut sorted: Vec<(u64, Rates, HashMap<String, Rates>)> = m
+    let explicit =
+        |p: &BTreeMap<String, BTreeMap<String, Amount>>| -> HashMap<String, PackedRates> {
+            p.iter()
+                .map(|(k, v)| {
+                    let rates = rates_of(v, &Rates::default()).0;
+                    (k.to_lowercase(), PackedRates::pack(&rates))
+                })
+                .collect()
+        };
+    let mut sorted: Vec<(u64, PackedRates, HashMap<String, PackedRates>)> = m
         .tiers
         .iter()
         .map(|t| {
             (
                 t.above_input_tokens,
-                rates_of(&t.prices, &base).0,
+                PackedRates::pack(&rates_of(&t.prices, &base).0),
                 explicit(&t.service_tier_prices),
             )
         })
@@ -525,7 +533,7 @@ fn compile_entry(index: usize, m: &ModelEntry) -> Entry {
         patterns,
         from: date(&m.effective_from),
         to: date(&m.effective_to),
-        base,
+        base: PackedRates::pack(&base),
         tiers,
         service_tiers: multipliers(&m.service_tiers),
         service_prices,

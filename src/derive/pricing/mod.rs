@@ -41,6 +41,7 @@
 //! See [`cost`]: the inclusion rule, tiers, service-tier multipliers, rounding.
 
 pub mod compile;
+mod compile_packed;
 pub mod cost;
 
 pub mod derive;

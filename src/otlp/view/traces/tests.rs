@@ -9,7 +9,7 @@ use super::*;
 use crate::derive::dedup::scopes::group as scope_group;
 use crate::derive::dedup::{call_key, span_key};
 use crate::otlp::convert::attrs::get_str;
-use crate::otlp::convert::genai::conventions::TABLE;
+use crate::otlp::convert::genai::conventions::{Field, TABLE};
 use crate::otlp::convert::genai::{identity, is_genai, response_id, span_usage};
 use crate::otlp::convert::spans::{SpanData, TraceRequest};
 use crate::otlp::convert::{stage::span_stage, ttft::span_ttft};
@@ -21,6 +21,7 @@ use proptest::prelude::*;
 use std::fmt::Write;
 
 mod ingest;
+mod reach;
 
 const CONFIGURED: [&str; 2] = ["team", "stage"];
 
@@ -143,6 +144,31 @@ fn value() -> impl Strategy<Value = Option<AnyValue>> {
     ]
 }
 
+/// A value for a row of the table: mostly the kind the row holds, sometimes anything.
+fn row_value(field: Field) -> BoxedStrategy<Option<AnyValue>> {
+    let some = |v: Value| Some(AnyValue { value: Some(v) });
+    match field {
+        Field::ResponseId => prop_oneof![
+            3 => prop::sample::select(vec!["resp-1", "resp-2"])
+                .prop_map(move |id| some(Value::StringValue(id.into()))),
+            1 => value(),
+        ]
+        .boxed(),
+        Field::OpenInferenceKind | Field::VercelOperation => prop_oneof![
+            3 => prop::sample::select(vec!["LLM", "EMBEDDING", "ai.streamText.doStream"])
+                .prop_map(move |k| some(Value::StringValue(k.into()))),
+            1 => value(),
+        ]
+        .boxed(),
+        Field::Provider | Field::Model | Field::Operation | Field::ServiceTier => value().boxed(),
+        _ => prop_oneof![
+            4 => (0i64..5000).prop_map(move |n| some(Value::IntValue(n))),
+            1 => value(),
+        ]
+        .boxed(),
+    }
+}
+
 fn kv(key: &str, value: Option<AnyValue>) -> KeyValue {
     KeyValue {
         key: key.to_owned(),
@@ -158,7 +184,12 @@ fn attrs() -> impl Strategy<Value = Vec<KeyValue>> {
         .iter()
         .map(|r| {
             let names: Vec<&'static str> = r.names.iter().map(|(n, _)| *n).collect();
-            prop::option::weighted(0.4, (prop::sample::select(names), value()))
+            let p = match r.field {
+                Field::TraceloopKind => 0.05,
+                Field::OpenInferenceKind | Field::VercelOperation => 0.2,
+                _ => 0.5,
+            };
+            prop::option::weighted(p, (prop::sample::select(names), row_value(r.field)))
         })
         .collect();
     let extra = prop::collection::vec((prop::sample::select(keys()), value()), 0..5);

@@ -160,11 +160,8 @@ fn span(buf: &[u8]) -> Result<SpanView<'_>, Bail> {
                 }
                 s.status = Some(status(wire::len(w)?)?);
             }
-            16 => {
-                if !matches!(w, Wire::I32(_)) {
-                    return Err(Bail);
-                }
-            }
+            // Flags: fixed32, not read.
+            16 if !matches!(w, Wire::I32(_)) => return Err(Bail),
             _ => {}
         }
     }

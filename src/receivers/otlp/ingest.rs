@@ -436,8 +436,9 @@ impl Ingest {
                     group,
                     resource,
                     scope: scope_name,
-                    ev,
+                    priced: false,
                 });
+                chunk.events.push(ev);
                 if chunk.spans.len() == USAGE_CHUNK {
                     self.price_chunk(&mut chunk);
                 }
@@ -461,7 +462,7 @@ impl Ingest {
         if chunk.spans.is_empty() {
             return;
         }
-        one_report_per_call(&mut chunk.spans);
+        one_report_per_call(&chunk.spans, &mut chunk.events);
         let dedup = self.pipeline.dedup();
         let _admitted = dedup.admit();
         let mut evicted = 0;
@@ -483,8 +484,8 @@ impl Ingest {
             // Spans of one scope come together: within a request (one clock second) the same
             // group, scope and kind of span get the same answer, so ask once per run of them.
             let mut last: Option<(u64, &str, bool, bool)> = None;
-            for p in chunk.spans.drain(..) {
-                let mut ev = p.ev;
+            // Each event stays where it was built; what is priced is kept in place below.
+            for (p, ev) in chunk.spans.iter_mut().zip(chunk.events.iter_mut()) {
                 // Two emitters may report one call with different semantics (an SDK's raw usage,
                 // an instrumentation's inclusive one): compared and merged in the inclusive form.
                 let normalized = normalize(&ev.usage, ev.semantics, true);
@@ -503,7 +504,7 @@ impl Ingest {
                         ev.status = None;
                         ev.duration = None;
                         ev.time_to_first_token = None;
-                        chunk.events.push(ev);
+                        p.priced = true;
                         continue;
                     }
                     Verdict::New => {}
@@ -550,7 +551,7 @@ impl Ingest {
                         continue;
                     }
                 }
-                chunk.events.push(ev);
+                p.priced = true;
             }
             keys = d.window.len();
             let e = d.window.evicted();
@@ -559,6 +560,9 @@ impl Ingest {
                 d.evictions_reported = e;
             }
         }
+        let mut priced = chunk.spans.iter().map(|p| p.priced);
+        chunk.events.retain(|_| priced.next().unwrap_or(false));
+        chunk.spans.clear();
         self.pipeline.usage_events(PROTOCOL, &chunk.events);
         chunk.events.clear();
         drop(_admitted);
@@ -683,7 +687,7 @@ impl metrics::PointSink for StoreSink<'_> {
 /// Spans of one response in one request (an SDK's own span and an instrumentation's, exported
 /// together) all carry the most complete report of the call, whole, so the window prices it once
 /// from that report (see `derive::dedup::complete`).
-fn one_report_per_call(spans: &mut [Pending<'_>]) {
+fn one_report_per_call(spans: &[Pending<'_>], events: &mut [UsageEvent]) {
     // Sorted keys find the responses reported more than once without a table per request: most
     // requests have none, and then this is one small sort.
     let mut keyed: Vec<(CallKey, usize)> = spans
@@ -699,7 +703,7 @@ fn one_report_per_call(spans: &mut [Pending<'_>]) {
         let inclusive: Vec<_> = group
             .iter()
             .map(|&(_, i)| {
-                let ev = &spans[i].ev;
+                let ev = &events[i];
                 let n = normalize(&ev.usage, ev.semantics, true);
                 n.usage.unwrap_or_else(|| ev.usage.clone())
             })
@@ -708,8 +712,8 @@ fn one_report_per_call(spans: &mut [Pending<'_>]) {
             continue;
         };
         for &(_, i) in group {
-            spans[i].ev.usage = inclusive[best].clone();
-            spans[i].ev.semantics = UsageSemantics::Inclusive;
+            events[i].usage = inclusive[best].clone();
+            events[i].semantics = UsageSemantics::Inclusive;
         }
     }
 }
@@ -720,7 +724,8 @@ struct Pending<'a> {
     group: u64,
     resource: &'a [KeyValue],
     scope: &'a str,
-    ev: UsageEvent,
+    /// Decided to be priced (its event, at the same index in [`SpanChunk::events`], is kept).
+    priced: bool,
 }
 
 struct SpanChunk<'a> {

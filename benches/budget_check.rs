@@ -5,7 +5,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use meterd::derive::budget::matcher::CallLabels;
-use meterd::derive::budget::{BudgetConfig, BudgetDef, Budgets};
+use meterd::derive::budget::{BudgetConfig, BudgetDef, Budgets, Touched};
 use meterd::model::Labels;
 use std::hint::black_box;
 
@@ -49,7 +49,7 @@ fn bench(c: &mut Criterion) {
         model: "gpt-4o",
     };
     for i in 0..1000 {
-        b.record(&call, 1000 + i, 1_800_000_000, &mut Vec::new());
+        b.record(&call, 1000 + i, 1_800_000_000, &mut Touched::default());
     }
     let query: Vec<(String, String)> = vec![
         ("team".into(), "team0".into()),
@@ -60,10 +60,13 @@ fn bench(c: &mut Criterion) {
         bn.iter(|| black_box(b.check(&query[..], 1_800_000_100)))
     });
     c.bench_function("budget_record_20_budgets", |bn| {
+        // One event alone in its batch: spend recorded and its gauges built, as before batching.
         let mut out = Vec::with_capacity(64);
+        let mut touched = Touched::default();
         bn.iter(|| {
             out.clear();
-            black_box(b.record(&call, 1234, 1_800_000_100, &mut out));
+            black_box(b.record(&call, 1234, 1_800_000_100, &mut touched));
+            b.touched_gauges(&mut touched, &mut out);
         })
     });
 }

@@ -13,11 +13,10 @@ mod snapshot;
 pub use snapshot::{load, Snapshot};
 
 use crate::derive::budget::matcher::CallLabels;
-use crate::derive::budget::Budgets;
+use crate::derive::budget::{Budgets, Touched};
 use crate::derive::dedup::Dedup;
 use crate::derive::ledger::{self, SharedLedger};
 use crate::derive::usage::UsageRejected;
-use crate::derive::Deriver;
 use crate::model::{
     Exemplar, HistogramData, Labels, QualityEvent, Sample, SampleValue, UsageEvent,
 };
@@ -266,6 +265,7 @@ impl Pipeline {
     /// span: the count cost as much as deriving a span's tokens).
     pub fn usage_events(&self, protocol: &str, events: &[UsageEvent]) {
         let mut out = Vec::with_capacity(16);
+        let mut touched = Touched::default();
         let rt = self.snapshot.load();
         let max_usage = rt.config.limits.max_usage_per_line;
         let mut derived = 0u64;
@@ -281,11 +281,19 @@ impl Pipeline {
                 Ok(priced) => {
                     // Fits: `usage_priced` refuses totals past u64 nano-USD.
                     let nanos = crate::derive::pricing::derive::nano(priced.femto).unwrap_or(0);
-                    self.budget_spend(&rt.deriver, event, nanos, &mut out);
-                    self.ledger_record(&rt.deriver, event, &priced);
+                    // Budgets and the ledger see the same scope: built once.
+                    let scope = rt.deriver.scope(&event.scope);
+                    self.budget_spend(&scope, event, nanos, &mut touched);
+                    self.ledger_record(&scope, event, &priced);
                 }
                 Err(_) => telemetry::money_overflow(&self.store, "cost", &event.model),
             }
+            for s in out.drain(..) {
+                self.apply(protocol, &s);
+            }
+        }
+        if !touched.is_empty() {
+            self.budgets.touched_gauges(&mut touched, &mut out);
             for s in out.drain(..) {
                 self.apply(protocol, &s);
             }
@@ -300,13 +308,12 @@ impl Pipeline {
 
     /// Counts the event into the usage ledger's hour and day rows (scope labels as budgets see
     /// them: allow-listed and redacted).
-    fn ledger_record(&self, deriver: &Deriver, event: &UsageEvent, priced: &crate::derive::Priced) {
-        let scope = deriver.scope(&event.scope);
+    fn ledger_record(&self, scope: &Labels, event: &UsageEvent, priced: &crate::derive::Priced) {
         let rec = self.ledger.record(
             &ledger::Entry {
                 provider: &event.provider,
                 model: &event.model,
-                scope: &scope,
+                scope,
                 usage: &priced.usage,
                 weight: event.weight,
                 error: event.status == Some(crate::model::CallStatus::Error),
@@ -380,31 +387,27 @@ impl Pipeline {
     pub fn record_spend(&self, protocol: &str, event: &UsageEvent, cost_nanos: u64) {
         let rt = self.snapshot.load();
         let mut out = Vec::new();
-        self.budget_spend(&rt.deriver, event, cost_nanos, &mut out);
+        let scope = rt.deriver.scope(&event.scope);
+        let mut touched = Touched::default();
+        self.budget_spend(&scope, event, cost_nanos, &mut touched);
+        self.budgets.touched_gauges(&mut touched, &mut out);
         for s in &out {
             self.apply(protocol, s);
         }
     }
 
     /// Counts `cost` (nano-USD) toward matching budgets, on the event's scope labels after the
-    /// allow-list plus provider and model; appends the touched budgets' gauges to `out`.
-    fn budget_spend(
-        &self,
-        deriver: &Deriver,
-        event: &UsageEvent,
-        cost: u64,
-        out: &mut Vec<Sample>,
-    ) {
+    /// allow-list plus provider and model; notes the budget instances touched in `touched`.
+    fn budget_spend(&self, scope: &Labels, event: &UsageEvent, cost: u64, touched: &mut Touched) {
         if cost == 0 || self.budgets.is_empty() {
             return;
         }
-        let scope = deriver.scope(&event.scope);
         let call = CallLabels {
-            scope: &scope,
+            scope,
             provider: &event.provider,
             model: &event.model,
         };
-        let recorded = self.budgets.record(&call, cost, unix_secs(), out);
+        let recorded = self.budgets.record(&call, cost, unix_secs(), touched);
         for budget in recorded.overflowed {
             telemetry::count(
                 &self.store,

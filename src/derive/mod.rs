@@ -126,21 +126,23 @@ impl Deriver {
                 &inclusive
             }
         };
+        // One trace, one exemplar label set for every sample of the event.
+        let exemplars = usage::Exemplars::new(ev);
         let femto = if self.redactor.is_empty()
             && ev
                 .scope
                 .names()
                 .all(|n| self.scope_labels.iter().any(|s| &**s == n))
         {
-            self.usage.derive(ev, out);
+            self.usage.derive(ev, &exemplars, out);
             self.pricing_families
-                .derive(self.pricing.as_deref(), ev, out)?
+                .derive(self.pricing.as_deref(), ev, &exemplars, out)?
         } else {
             let mut scoped = ev.clone();
             scoped.scope = self.scope(&ev.scope);
-            self.usage.derive(&scoped, out);
+            self.usage.derive(&scoped, &exemplars, out);
             self.pricing_families
-                .derive(self.pricing.as_deref(), &scoped, out)?
+                .derive(self.pricing.as_deref(), &scoped, &exemplars, out)?
         };
         Ok(Priced {
             femto,

@@ -300,7 +300,12 @@ mod tests {
             provider: "p",
             model: "m",
         };
-        b.record(&call, nanos, now, &mut Vec::new());
+        b.record(
+            &call,
+            nanos,
+            now,
+            &mut crate::derive::budget::Touched::default(),
+        );
     }
 
     fn step(marks: &mut Marks, b: &Budgets, now: i64) -> Vec<(Kind, u64)> {

@@ -211,10 +211,9 @@ impl Exemplars {
 }
 
 impl UsageFamilies {
-    pub(crate) fn derive(&self, ev: &UsageEvent, out: &mut Vec<Sample>) {
+    pub(crate) fn derive(&self, ev: &UsageEvent, exemplars: &Exemplars, out: &mut Vec<Sample>) {
         let sets = call_labels::of(ev);
         let with = |extra: &[(&str, &str)]| BaseLabels::new(ev).with(extra);
-        let exemplars = Exemplars::new(ev);
         let w = ev.weight;
         let u = &ev.usage;
         let operation: &str = &ev.operation;
@@ -360,7 +359,7 @@ mod tests {
         ev.duration = Some(Duration::from_millis(834));
         ev.trace_id = Some("0af7651916cd43dd8448eb211c80319c".into());
         let mut out = Vec::new();
-        UsageFamilies::default().derive(&ev, &mut out);
+        UsageFamilies::default().derive(&ev, &Exemplars::new(&ev), &mut out);
 
         let req = find(&out, "llm_requests", ("status", "error"));
         assert_eq!(req.value, SampleValue::CounterAdd(1.0));
@@ -428,7 +427,7 @@ mod tests {
         ev.status = Some(CallStatus::Error);
         ev.error_type = Some("openai.RateLimitError".into());
         let mut out = Vec::new();
-        f.derive(&ev, &mut out);
+        f.derive(&ev, &Exemplars::new(&ev), &mut out);
         let req = find(&out, "llm_requests", ("status", "error"));
         assert_eq!(req.labels.get("error_type"), Some("rate_limit"));
         let d = find(&out, "llm_request_duration_seconds", ("status", "error"));
@@ -436,18 +435,18 @@ mod tests {
 
         ev.status = Some(CallStatus::Ok);
         let mut out = Vec::new();
-        f.derive(&ev, &mut out);
+        f.derive(&ev, &Exemplars::new(&ev), &mut out);
         let req = find(&out, "llm_requests", ("status", "ok"));
         assert_eq!(req.labels.get("error_type"), None);
 
         ev.status = Some(CallStatus::Error);
         for i in 0..super::super::error_type::MAX_OTHER_VALUES {
             ev.error_type = Some(format!("E{i}").into());
-            f.derive(&ev, &mut Vec::new());
+            f.derive(&ev, &Exemplars::new(&ev), &mut Vec::new());
         }
         ev.error_type = Some("one.too.many".into());
         let mut out = Vec::new();
-        f.derive(&ev, &mut out);
+        f.derive(&ev, &Exemplars::new(&ev), &mut out);
         let req = find(&out, "llm_requests", ("status", "error"));
         assert_eq!(req.labels.get("error_type"), Some("other"));
         let capped = find(
@@ -464,7 +463,7 @@ mod tests {
         ev.usage.output_tokens = 10;
         ev.weight = 4.0;
         let mut out = Vec::new();
-        UsageFamilies::default().derive(&ev, &mut out);
+        UsageFamilies::default().derive(&ev, &Exemplars::new(&ev), &mut out);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].value, SampleValue::CounterAdd(40.0));
         assert!(!out.iter().any(|s| &*s.name == "llm_requests"));

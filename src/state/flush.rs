@@ -194,7 +194,12 @@ mod tests {
             model: "m",
         };
         for i in 0..50 {
-            budgets.record(&call, 1_000 + i, 1_000, &mut Vec::new());
+            budgets.record(
+                &call,
+                1_000 + i,
+                1_000,
+                &mut crate::derive::budget::Touched::default(),
+            );
         }
         let target = budgets.seq();
         let waiters: Vec<_> = (0..50)
@@ -266,7 +271,12 @@ mod tests {
                 .window
                 .observe(key(n), None, &Usage::default(), now);
             if v == Verdict::New {
-                budgets.record(&call, 1_000, 1_000, &mut Vec::new());
+                budgets.record(
+                    &call,
+                    1_000,
+                    1_000,
+                    &mut crate::derive::budget::Touched::default(),
+                );
             }
             v
         };

@@ -24,7 +24,7 @@ pub mod saved;
 pub mod shared;
 
 pub use crate::config::budget::{BudgetConfig, MAX_LIMIT_USD};
-pub use shared::Budgets;
+pub use shared::{Budgets, Touched};
 
 use crate::config::{child, index, Issues};
 use jiff::tz::TimeZone;

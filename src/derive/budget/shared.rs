@@ -9,6 +9,7 @@ use super::engine::{Dirty, Engine, Recorded, Status};
 use super::matcher::{CallLabels, Lookup};
 use super::BudgetDef;
 use crate::model::{FamilyOptions, Labels, Sample, SampleValue};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -55,6 +56,18 @@ impl Default for Families {
 }
 
 const NANOS: f64 = 1e9;
+
+/// Budget instances a batch of spend changed, in order (see [`Budgets::touched_gauges`]).
+#[derive(Default)]
+pub struct Touched {
+    statuses: Vec<Status>,
+}
+
+impl Touched {
+    pub fn is_empty(&self) -> bool {
+        self.statuses.is_empty()
+    }
+}
 
 /// Every gauge family a budget instance writes (see [`Budgets::gauge_labels`]).
 pub const GAUGE_FAMILIES: &[&str] = &[
@@ -128,24 +141,37 @@ impl Budgets {
         self.empty.load(Ordering::Relaxed)
     }
 
-    /// Counts `cost` nano-USD toward every matching budget and appends the refreshed gauges of
-    /// the instances touched. Returns what the caller counts: budgets whose group cap overflowed
-    /// and budgets that refused the spend as a money overflow (`touched` is left empty).
+    /// Counts `cost` nano-USD toward every matching budget and notes the instances touched in
+    /// `touched` (their gauges are written by [`Budgets::touched_gauges`]). Returns what the
+    /// caller counts: budgets whose group cap overflowed and budgets that refused the spend as a
+    /// money overflow (`touched` of the result is left empty).
     pub fn record(
         &self,
         call: &CallLabels<'_>,
         cost: u64,
         now: i64,
-        out: &mut Vec<Sample>,
+        touched: &mut Touched,
     ) -> Recorded {
         if cost == 0 || self.is_empty() {
             return Recorded::default();
         }
         let mut rec = self.write().record(call, cost, now);
-        for st in rec.touched.drain(..) {
-            self.gauges(&st, out);
-        }
+        touched.statuses.append(&mut rec.touched);
         rec
+    }
+
+    /// Appends the gauges of every instance in `touched`, each once with its latest status, and
+    /// empties it. A batch of spans spending on one budget writes its seven gauges once, not
+    /// once per span: they are set, not added, so only the last value is seen either way.
+    pub fn touched_gauges(&self, touched: &mut Touched, out: &mut Vec<Sample>) {
+        let mut written: HashSet<(&str, &[(Box<str>, Box<str>)]), foldhash::fast::RandomState> =
+            HashSet::default();
+        for st in touched.statuses.iter().rev() {
+            if written.insert((&*st.def.name, st.group.as_slice())) {
+                self.gauges(st, out);
+            }
+        }
+        touched.statuses.clear();
     }
 
     /// Rolls periods forward and appends every instance's gauges (run on a timer, so a new period

@@ -598,3 +598,46 @@ fn reset_zeroes_the_current_period_and_is_persisted() {
 }
 
 mod orphaned;
+
+#[test]
+fn a_batch_writes_each_instance_gauges_once_with_its_last_spend() {
+    // Spend of many spans in one request is recorded event by event, but each budget instance's
+    // gauges are written once at the end: with the final spend, never an earlier one.
+    let now = ts("2026-11-10T00:00:00Z");
+    let defs: Vec<_> = [budget(|b| b.group_by = vec!["team".into()])]
+        .iter()
+        .map(|c| Arc::new(BudgetDef::compile(c).unwrap()))
+        .collect();
+    let b = Budgets::in_memory(&defs, now);
+    let (search, ads) = (
+        Labels::new([("team", "search")]),
+        Labels::new([("team", "ads")]),
+    );
+    let mut touched = Touched::default();
+    for (scope, usd) in [(&search, 1), (&ads, 2), (&search, 4), (&search, 8)] {
+        b.record(&call(scope, "m"), usd * USD, now, &mut touched);
+    }
+    let mut out = Vec::new();
+    b.touched_gauges(&mut touched, &mut out);
+    assert!(touched.is_empty());
+    let spend: Vec<(String, f64)> = out
+        .iter()
+        .filter(|s| &*s.name == "llm_budget_spend_usd")
+        .map(|s| {
+            let team = s.labels.iter().find(|(k, _)| *k == "team").unwrap().1;
+            let crate::model::SampleValue::GaugeSet(v) = s.value else {
+                panic!("{:?}", s.value)
+            };
+            (team.to_string(), v)
+        })
+        .collect();
+    assert_eq!(spend.len(), 2, "{spend:?}");
+    assert!(spend.contains(&("search".into(), 13.0)), "{spend:?}");
+    assert!(spend.contains(&("ads".into(), 2.0)), "{spend:?}");
+    let names: Vec<&str> = out.iter().map(|s| &*s.name).collect();
+    let per_instance = names
+        .iter()
+        .filter(|n| **n == "llm_budget_limit_usd")
+        .count();
+    assert_eq!(per_instance, 2, "{names:?}");
+}

@@ -130,6 +130,8 @@ pub struct Ledger {
     live_until: (i64, i64),
     seq: u64,
     pruned_to: Option<i64>,
+    /// The key buffer [`Ledger::record`] encodes into.
+    scratch: Vec<u8>,
 }
 
 /// What one [`Ledger::record`] did that the caller counts.
@@ -151,6 +153,7 @@ impl Ledger {
             live_until: (i64::MIN, i64::MIN),
             seq: 0,
             pruned_to: None,
+            scratch: Vec::new(),
         }
     }
 
@@ -242,28 +245,46 @@ impl Ledger {
             return rec;
         }
         self.roll(now);
+        // One encoding per event, moved from the hour's bucket to the day's; rows and dirty
+        // marks that exist already (nearly every event) are found by the borrowed key, so an
+        // event allocates only when it opens a row.
+        let mut key = std::mem::take(&mut self.scratch);
+        let [(gran, start), _] = self.live;
+        let encoded =
+            row::encode_key_into(&mut key, gran, start, e.provider, e.model, e.scope.iter());
         for (gran, start) in self.live {
-            let key = row::encode_key(gran, start, e.provider, e.model, e.scope.iter());
-            let key = match key {
-                Some(k) if self.rows.contains_key(k.as_slice()) => k,
-                Some(k)
-                    if self.per_bucket.get(&(gran, start)).copied().unwrap_or(0)
-                        < self.settings.max_rows =>
-                {
-                    *self.per_bucket.entry((gran, start)).or_default() += 1;
-                    k
+            row::set_bucket(&mut key, gran, start);
+            if encoded {
+                if let Some(t) = self.rows.get_mut(key.as_slice()) {
+                    t.add(&totals);
+                    self.mark_dirty(&key);
+                    continue;
                 }
-                _ => {
-                    rec.folded += 1;
-                    other_key(gran, start)
+                let opened = self.per_bucket.entry((gran, start)).or_default();
+                if *opened < self.settings.max_rows {
+                    *opened += 1;
+                    self.rows.insert(key.as_slice().into(), totals);
+                    self.mark_dirty(&key);
+                    continue;
                 }
-            };
-            let key: Box<[u8]> = key.into();
-            self.rows.entry(key.clone()).or_default().add(&totals);
-            self.dirty.insert(key);
+            }
+            rec.folded += 1;
+            let other = other_key(gran, start);
+            self.rows
+                .entry(other.as_slice().into())
+                .or_default()
+                .add(&totals);
+            self.mark_dirty(&other);
         }
+        self.scratch = key;
         self.seq += 1;
         rec
+    }
+
+    fn mark_dirty(&mut self, key: &[u8]) {
+        if !self.dirty.contains(key) {
+            self.dirty.insert(key.into());
+        }
     }
 
     /// Takes every changed row (whole) and, at most hourly, the ranges past the retention.

@@ -84,12 +84,38 @@ pub fn encode_key<'a>(
     model: &str,
     labels: impl Iterator<Item = (&'a str, &'a str)>,
 ) -> Option<Vec<u8>> {
-    let mut k = range_bound(gran, start);
-    let mut ok = push_str(&mut k, provider) && push_str(&mut k, model);
+    let mut k = Vec::new();
+    encode_key_into(&mut k, gran, start, provider, model, labels).then_some(k)
+}
+
+/// [`encode_key`] into `out` (cleared first), so a caller that encodes every event reuses one
+/// buffer. `false` (and `out` unusable) when a text is longer than 64 KiB.
+pub fn encode_key_into<'a>(
+    out: &mut Vec<u8>,
+    gran: Gran,
+    start: i64,
+    provider: &str,
+    model: &str,
+    labels: impl Iterator<Item = (&'a str, &'a str)>,
+) -> bool {
+    out.clear();
+    out.push(gran.tag());
+    out.extend_from_slice(&start_bytes(start));
+    let mut ok = push_str(out, provider) && push_str(out, model);
     for (name, value) in labels {
-        ok = ok && push_str(&mut k, name) && push_str(&mut k, value);
+        ok = ok && push_str(out, name) && push_str(out, value);
     }
-    ok.then_some(k)
+    ok
+}
+
+/// Moves an encoded key to another bucket: the identity after the header stays as it is.
+pub fn set_bucket(key: &mut [u8], gran: Gran, start: i64) {
+    if let Some((tag, rest)) = key.split_first_mut() {
+        *tag = gran.tag();
+        if let Some(b) = rest.get_mut(..8) {
+            b.copy_from_slice(&start_bytes(start));
+        }
+    }
 }
 
 /// The identity part of an encoded key (everything after granularity and start).

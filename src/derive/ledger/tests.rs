@@ -118,6 +118,34 @@ fn past_the_cap_new_rows_fold_into_other_and_money_is_kept() {
 }
 
 #[test]
+fn an_unencodable_key_folds_into_other_and_the_next_event_keys_right() {
+    // The key buffer is reused across events: a text too long to encode (past 64 KiB) must
+    // neither land under a half-written key nor leave one behind for the next event.
+    let mut l = ledger(10);
+    let u = usage(10, 1);
+    let long = "m".repeat(70_000);
+    assert_eq!(record(&mut l, &long, "a", &u, 1_000, NOW).folded, 2);
+    assert_eq!(record(&mut l, "m", "a", &u, 2_000, NOW).folded, 0);
+    assert_eq!(record(&mut l, "m", "a", &u, 3_000, NOW).folded, 0);
+    let rows = decoded(&l.take_dirty(NOW));
+    let mut seen: Vec<_> = rows
+        .iter()
+        .map(|(k, t)| (k.gran, k.model.clone(), t.requests, t.cost_femto))
+        .collect();
+    seen.sort();
+    let day = Gran::Day;
+    let hour = Gran::Hour;
+    let mut want = vec![
+        (hour, "m".to_string(), 2, 5_000),
+        (hour, OTHER.to_string(), 1, 1_000),
+        (day, "m".to_string(), 2, 5_000),
+        (day, OTHER.to_string(), 1, 1_000),
+    ];
+    want.sort();
+    assert_eq!(seen, want);
+}
+
+#[test]
 fn a_restart_continues_the_live_buckets_and_keeps_their_cap() {
     let mut l = ledger(2);
     let u = usage(10, 1);

@@ -248,19 +248,24 @@ pub struct Resolution<'a> {
     pub how: MatchKind,
 }
 
+/// The maps every priced event looks names up in (several lookups per event): std's SipHash
+/// was most of a lookup's cost. Seeded per process like std's, so names cannot be chosen to
+/// collide.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// The compiled table. Cheap to share (`Arc`) between the deriver and the `price` command.
 #[derive(Debug, Default)]
 pub struct Compiled {
     pub entries: Vec<Entry>,
-    aliases: HashMap<String, String>,
+    aliases: FastMap<String, String>,
     service_tiers: HashMap<String, u128>,
-    by_provider: HashMap<String, Vec<usize>>,
+    by_provider: FastMap<String, Vec<usize>>,
     /// provider -> lower-cased exact pattern -> entries: the common case needs no scan. Nested so
     /// a lookup borrows the event's names instead of building a key.
-    exact: HashMap<String, HashMap<String, Vec<usize>>>,
+    exact: FastMap<String, FastMap<String, Vec<usize>>>,
     /// provider -> family name -> the newest version date (`YYYYMMDD`) the table lists for it
     /// as an exact name (`gpt-4o-2024-08-06` makes gpt-4o known through 20240806).
-    known_through: HashMap<String, HashMap<String, u32>>,
+    known_through: FastMap<String, FastMap<String, u32>>,
     /// `meterd_pricing_info` labels.
     pub hash: String,
     pub source: String,
@@ -418,11 +423,34 @@ impl Compiled {
     /// force now and onward, i.e. open-ended entries). Ties go to the later layer, then the first
     /// entry in the file (validation rejects ties within one layer).
     pub fn resolve(&self, provider: &str, model: &str, at: Option<u64>) -> Option<Resolution<'_>> {
+        if let Some(r) = self.resolve_exact(provider, model, at) {
+            return Some(r);
+        }
         let (i, _, how) = self.candidates(provider, model, at).into_iter().next()?;
         Some(Resolution {
             entry: self.entries.get(i)?,
             how,
         })
+    }
+
+    /// The first of [`Compiled::candidates`] when an exact name is in force (nearly every
+    /// event), without collecting and sorting them.
+    fn resolve_exact(
+        &self,
+        provider: &str,
+        model: &str,
+        at: Option<u64>,
+    ) -> Option<Resolution<'_>> {
+        let provider = self.provider(provider);
+        let ids = self.exact.get(&*provider)?.get(&*lowercase(model))?;
+        ids.iter()
+            .filter_map(|&i| self.entries.get(i))
+            .filter(|e| e.in_force(at))
+            .min_by_key(|e| (std::cmp::Reverse(e.layer), e.index))
+            .map(|entry| Resolution {
+                entry,
+                how: MatchKind::Exact,
+            })
     }
 
     /// The multiplier (parts per 1e15) for a service tier: the entry's own, else the table's,

@@ -61,6 +61,7 @@ impl PricingFamilies {
         &self,
         table: Option<&Compiled>,
         ev: &UsageEvent,
+        exemplars: &Exemplars,
         out: &mut Vec<Sample>,
     ) -> Result<u128, MoneyOverflow> {
         if ev.usage.is_empty() {
@@ -72,7 +73,7 @@ impl PricingFamilies {
         };
         let p = match breakdown {
             Breakdown::UnknownModel => {
-                self.unpriced(ev, 0, "unknown_model", out);
+                self.unpriced(ev, exemplars, 0, "unknown_model", out);
                 let warning = super::near::UnknownModel {
                     table,
                     provider: &ev.provider,
@@ -85,7 +86,7 @@ impl PricingFamilies {
             Breakdown::Priced(p) => p,
         };
         if !p.unpriced.is_empty() {
-            self.unpriced(ev, 1, "unknown_usage_type", out);
+            self.unpriced(ev, exemplars, 1, "unknown_usage_type", out);
             let dims: Vec<&str> = p.unpriced.iter().map(|d| d.name()).collect();
             telemetry::rate_limited_warn(
                 &UNKNOWN_USAGE_LOG,
@@ -120,7 +121,6 @@ impl PricingFamilies {
         // Budgets count nano-USD: a total past their u64 is refused here, before any sample.
         nano(total).ok_or(MoneyOverflow)?;
         let sets = call_labels::of(ev);
-        let exemplars = Exemplars::new(ev);
         for (i, (ct, femto)) in COST_TYPES.iter().zip(weighted).enumerate() {
             let Some(femto) = femto else { continue };
             out.push(self.cost.sample(
@@ -135,7 +135,14 @@ impl PricingFamilies {
     }
 
     /// `which`: 0 for unknown_model, 1 for unknown_usage_type (the call's label set to reuse).
-    fn unpriced(&self, ev: &UsageEvent, which: usize, reason: &str, out: &mut Vec<Sample>) {
+    fn unpriced(
+        &self,
+        ev: &UsageEvent,
+        exemplars: &Exemplars,
+        which: usize,
+        reason: &str,
+        out: &mut Vec<Sample>,
+    ) {
         let w = if ev.weight.is_finite() && ev.weight > 0.0 {
             ev.weight
         } else {
@@ -146,7 +153,7 @@ impl PricingFamilies {
                 BaseLabels::new(ev).with(&[("reason", reason)])
             }),
             SampleValue::CounterAdd(w),
-            Exemplars::new(ev).at(w),
+            exemplars.at(w),
         ));
     }
 }

@@ -136,3 +136,45 @@ fn claude_on_vertex_and_bedrock_prices_as_itself() {
         Some("anthropic.claude-haiku-4-5")
     );
 }
+
+#[test]
+fn the_exact_name_fast_path_resolves_as_the_full_ranking_does() {
+    // `resolve` skips ranking when an exact name is in force; on the shipped table (two layers,
+    // dated entries, aliases) and on the names of the test table, with dates before, inside and
+    // after entries' validity, it must pick what `candidates` ranks first.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shipped = crate::config::load::load_pricing(&root.join("config/pricing.yaml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let tables = [Compiled::new(&shipped), table()];
+    let dates = [
+        None,
+        parse_date("2023-01-01").ok(),
+        parse_date("2026-12-01").ok(),
+    ];
+    let mut checked = 0;
+    for t in &tables {
+        let mut names: Vec<(String, String)> = t
+            .entries
+            .iter()
+            .map(|e| (e.provider.to_string(), e.model.to_string()))
+            .collect();
+        // Upper case, aliases and names with no exact entry take the other paths.
+        names.push(("OpenAI".into(), "GPT-4o".into()));
+        names.push(("gcp.vertex_ai".into(), "claude-sonnet-4-5".into()));
+        names.push(("openai".into(), "gpt-4o-2099-01-01".into()));
+        for (provider, model) in &names {
+            for at in dates {
+                let fast = t
+                    .resolve(provider, model, at)
+                    .map(|r| (r.entry.index, r.how));
+                let full = t
+                    .candidates(provider, model, at)
+                    .first()
+                    .map(|(i, _, how)| (*i, how.clone()));
+                assert_eq!(fast, full, "{provider}/{model} at {at:?}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 1_000, "{checked}");
+}

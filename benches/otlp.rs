@@ -102,10 +102,16 @@ fn spans(batch: usize) -> Vec<u8> {
 /// A copy of the encoded `spans` request and where in it each span's trace id head (8 bytes)
 /// and response id round (16 hex digits) are, to be rewritten per round.
 fn patchable(body: &[u8]) -> (Vec<u8>, Vec<usize>, Vec<usize>) {
-    let find = |needle: &[u8]| {
-        body.windows(needle.len())
+    // Spans are encoded in order: each search starts where the previous span's ended.
+    let mut from = 0;
+    let mut find = |needle: &[u8]| {
+        let at = body[from..]
+            .windows(needle.len())
             .position(|w| w == needle)
-            .unwrap_or_else(|| panic!("{needle:?} not in the request"))
+            .map(|i| from + i)
+            .unwrap_or_else(|| panic!("{needle:?} not in the request"));
+        from = at;
+        at
     };
     let (mut trace_ids, mut response_ids) = (Vec::new(), Vec::new());
     for n in 0..BATCH {

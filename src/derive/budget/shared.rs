@@ -57,6 +57,9 @@ impl Default for Families {
 
 const NANOS: f64 = 1e9;
 
+/// A budget instance: budget name and group.
+type InstanceId<'a> = (&'a str, &'a [(Box<str>, Box<str>)]);
+
 /// Budget instances a batch of spend changed, in order (see [`Budgets::touched_gauges`]).
 #[derive(Default)]
 pub struct Touched {
@@ -164,8 +167,7 @@ impl Budgets {
     /// empties it. A batch of spans spending on one budget writes its seven gauges once, not
     /// once per span: they are set, not added, so only the last value is seen either way.
     pub fn touched_gauges(&self, touched: &mut Touched, out: &mut Vec<Sample>) {
-        let mut written: HashSet<(&str, &[(Box<str>, Box<str>)]), foldhash::fast::RandomState> =
-            HashSet::default();
+        let mut written: HashSet<InstanceId<'_>, foldhash::fast::RandomState> = HashSet::default();
         for st in touched.statuses.iter().rev() {
             if written.insert((&*st.def.name, st.group.as_slice())) {
                 self.gauges(st, out);

@@ -1,9 +1,9 @@
 //! OTLP request bodies (protobuf or JSON, metrics, traces or logs, chosen by the first byte) through
 //! decoding and the shared ingest core: malformed input must be refused, valid input converted,
 //! and nothing may panic. A protobuf body that fails to decode also goes through the lenient
-//! repair, whose output must then decode. A protobuf metrics body the in-place reader
-//! (`meterd::otlp::view`) accepts must decode with prost and translate exactly as prost's decode
-//! does.
+//! repair, whose output must then decode. A protobuf metrics or traces body the in-place reader
+//! (`meterd::otlp::view`, `meterd::otlp::view::traces`) accepts must decode with prost and
+//! translate exactly as prost's decode does.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -12,6 +12,9 @@ use meterd::otlp::convert::metrics::{
     convert_points, convert_points_view, count_points, count_points_view, target_infos,
     target_infos_view, MetricsOut, Translation,
 };
+use meterd::otlp::convert::genai::{response_id, span_usage};
+use meterd::otlp::convert::spans::{SpanData, TraceRequest};
+use meterd::otlp::convert::{stage::span_stage, ttft::span_ttft};
 use meterd::otlp::lenient::{repair, Signal};
 use meterd::receivers::otlp::http::{decode, Encoding};
 use meterd::receivers::otlp::ingest::Ingest;
@@ -52,6 +55,34 @@ fn in_place_agrees_with_prost(body: &[u8]) {
     assert_eq!(format!("{} {out:?}", count_points_view(&view)), translated(&req));
 }
 
+/// What span conversion makes of a trace request, as text.
+fn spans_translated<R: TraceRequest>(req: &R) -> String {
+    let configured = ["team".to_owned(), "stage".to_owned()];
+    let mut out = format!("{}\n", req.span_count());
+    for (resource, scope, spans) in req.scopes() {
+        out.push_str(&format!("{scope:?}\n"));
+        for s in spans {
+            out.push_str(&format!(
+                "{:?} {:?} {:?} {:?} {:?} {:?}\n",
+                span_usage(resource, s, &configured),
+                span_stage(resource, s, "stage", &configured),
+                span_ttft(s),
+                response_id(s.attributes()),
+                s.trace_id(),
+                s.span_id(),
+            ));
+        }
+    }
+    out
+}
+
+fn traces_in_place_agree_with_prost(body: &[u8]) {
+    let prost = decode::<ExportTraceServiceRequest>(Encoding::Protobuf, body);
+    let Ok(view) = meterd::otlp::view::traces::decode_traces(body) else { return };
+    let Ok(req) = prost else { panic!("prost decodes what the in-place reader accepts") };
+    assert_eq!(spans_translated(&view), spans_translated(&req));
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, body)) = data.split_first() else { return };
     let enc = if selector & 1 == 0 { Encoding::Protobuf } else { Encoding::Json };
@@ -61,6 +92,10 @@ fuzz_target!(|data: &[u8]| {
     if (selector >> 1) % 3 == 0 && enc == Encoding::Protobuf {
         in_place_agrees_with_prost(body);
         let _ = ingest.metrics_in_place(body);
+    }
+    if (selector >> 1) % 3 == 1 && enc == Encoding::Protobuf {
+        traces_in_place_agree_with_prost(body);
+        let _ = ingest.traces_in_place(body);
     }
     match (selector >> 1) % 3 {
         0 => match decode::<ExportMetricsServiceRequest>(enc, body) {

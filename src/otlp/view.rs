@@ -346,5 +346,7 @@ fn any_value(buf: &[u8]) -> Result<AttrValue<'_>, Bail> {
     Ok(value)
 }
 
+pub mod traces;
+
 #[cfg(test)]
 mod tests;

@@ -5,11 +5,59 @@ use crate::otlp::view::{Attr, AttrValue};
 use opentelemetry_proto::tonic::common::v1::{any_value::Value, AnyValue, KeyValue};
 use std::borrow::Cow;
 
-/// A data point attribute, decoded by prost or read in place ([`crate::otlp::view`]).
+/// An attribute, decoded by prost or read in place ([`crate::otlp::view`]): every lookup below
+/// works on a slice of either, so span and point conversion has one copy of its rules.
 pub trait Attribute {
     fn key(&self) -> &str;
     /// The value's label text ([`value_text`]), `None` when the attribute has no value.
     fn text(&self) -> Option<Cow<'_, str>>;
+    /// The value as a scalar, `None` when the attribute has no value.
+    fn scalar(&self) -> Option<Scalar<'_>>;
+}
+
+/// An attribute value as the numeric rules below read it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Scalar<'a> {
+    Str(Cow<'a, str>),
+    Bool(bool),
+    Int(i64),
+    Double(f64),
+    /// Arrays, maps, bytes: never a number.
+    Composite,
+}
+
+impl<'a> Scalar<'a> {
+    pub fn of(v: &'a Value) -> Self {
+        match v {
+            Value::StringValue(s) => Scalar::Str(Cow::Borrowed(s)),
+            Value::BoolValue(b) => Scalar::Bool(*b),
+            Value::IntValue(i) => Scalar::Int(*i),
+            Value::DoubleValue(d) => Scalar::Double(*d),
+            _ => Scalar::Composite,
+        }
+    }
+
+    /// A non-negative count; doubles and numeric strings are accepted because instrumentations
+    /// disagree on the type of token counts.
+    pub fn count(&self) -> Option<u64> {
+        match self {
+            Scalar::Int(i) => u64::try_from(*i).ok(),
+            Scalar::Double(d) if d.is_finite() && *d >= 0.0 => Some(d.round() as u64),
+            Scalar::Str(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// A finite number, from an integer, a double or a numeric string.
+    pub fn float(&self) -> Option<f64> {
+        match self {
+            Scalar::Int(i) => Some(*i as f64),
+            Scalar::Double(d) => Some(*d),
+            Scalar::Str(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+        .filter(|v: &f64| v.is_finite())
+    }
 }
 
 impl Attribute for KeyValue {
@@ -19,6 +67,10 @@ impl Attribute for KeyValue {
 
     fn text(&self) -> Option<Cow<'_, str>> {
         self.value.as_ref()?.value.as_ref().map(value_text)
+    }
+
+    fn scalar(&self) -> Option<Scalar<'_>> {
+        self.value.as_ref()?.value.as_ref().map(Scalar::of)
     }
 }
 
@@ -42,49 +94,56 @@ impl Attribute for Attr<'_> {
             }
         }
     }
+
+    fn scalar(&self) -> Option<Scalar<'_>> {
+        Some(match self.value {
+            AttrValue::None => return None,
+            AttrValue::Str(s) => Scalar::Str(Cow::Borrowed(s)),
+            AttrValue::Bool(b) => Scalar::Bool(b),
+            AttrValue::Int(i) => Scalar::Int(i),
+            AttrValue::Double(d) => Scalar::Double(d),
+            // Kept encoded; prost's merge rules may still make it a scalar (a string after an
+            // array in one `AnyValue`), so it is decoded and read as prost's value is.
+            AttrValue::Other(raw) => {
+                let any = AttrValue::decode_other(raw)?;
+                match Scalar::of(any.value.as_ref()?) {
+                    Scalar::Str(s) => Scalar::Str(Cow::Owned(s.into_owned())),
+                    Scalar::Bool(b) => Scalar::Bool(b),
+                    Scalar::Int(i) => Scalar::Int(i),
+                    Scalar::Double(d) => Scalar::Double(d),
+                    Scalar::Composite => Scalar::Composite,
+                }
+            }
+        })
+    }
 }
 
-pub fn get<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
-    attrs
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| kv.value.as_ref())
-        .and_then(|v| v.value.as_ref())
+/// The first attribute named `key` (whether it has a value or not: a later one is not read).
+pub fn find<'a, A: Attribute>(attrs: &'a [A], key: &str) -> Option<&'a A> {
+    attrs.iter().find(|kv| kv.key() == key)
 }
 
 /// A non-empty string attribute (other scalar types are rendered as text).
-pub fn get_str<'a>(attrs: &'a [KeyValue], key: &str) -> Option<Cow<'a, str>> {
-    get(attrs, key).map(value_text).filter(|s| !s.is_empty())
+pub fn get_str<'a, A: Attribute>(attrs: &'a [A], key: &str) -> Option<Cow<'a, str>> {
+    find(attrs, key)?.text().filter(|s| !s.is_empty())
 }
 
 /// The first of `keys` present (new convention names first, then the old ones).
-pub fn first_str<'a>(attrs: &'a [KeyValue], keys: &[&str]) -> Option<Cow<'a, str>> {
+pub fn first_str<'a, A: Attribute>(attrs: &'a [A], keys: &[&str]) -> Option<Cow<'a, str>> {
     keys.iter().find_map(|k| get_str(attrs, k))
 }
 
-/// A non-negative integer attribute; doubles and numeric strings are accepted because
-/// instrumentations disagree on the type of token counts.
-pub fn get_u64(attrs: &[KeyValue], key: &str) -> Option<u64> {
-    match get(attrs, key)? {
-        Value::IntValue(i) => u64::try_from(*i).ok(),
-        Value::DoubleValue(d) if d.is_finite() && *d >= 0.0 => Some(d.round() as u64),
-        Value::StringValue(s) => s.trim().parse().ok(),
-        _ => None,
-    }
+/// A non-negative integer attribute ([`Scalar::count`]).
+pub fn get_u64<A: Attribute>(attrs: &[A], key: &str) -> Option<u64> {
+    find(attrs, key)?.scalar()?.count()
 }
 
-pub fn first_u64(attrs: &[KeyValue], keys: &[&str]) -> Option<u64> {
+pub fn first_u64<A: Attribute>(attrs: &[A], keys: &[&str]) -> Option<u64> {
     keys.iter().find_map(|k| get_u64(attrs, k))
 }
 
-pub fn get_f64(attrs: &[KeyValue], key: &str) -> Option<f64> {
-    match get(attrs, key)? {
-        Value::IntValue(i) => Some(*i as f64),
-        Value::DoubleValue(d) => Some(*d),
-        Value::StringValue(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-    .filter(|v: &f64| v.is_finite())
+pub fn get_f64<A: Attribute>(attrs: &[A], key: &str) -> Option<f64> {
+    find(attrs, key)?.scalar()?.float()
 }
 
 /// Label text for a value: strings as-is, scalars in their plain form, arrays and maps as JSON
@@ -129,13 +188,14 @@ pub fn hex_id(bytes: &[u8]) -> Option<Box<str>> {
         return None;
     }
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    // By hand: `write!` per byte cost more than the rest of a span's conversion.
-    let s: String = bytes
-        .iter()
-        .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
-        .map(char::from)
-        .collect();
-    Some(s.into())
+    // By hand: `write!` per byte cost more than the rest of a span's conversion; sized once (a
+    // collected iterator grew its string three times for a trace id).
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    Some(s.into_boxed_str())
 }
 
 #[cfg(test)]

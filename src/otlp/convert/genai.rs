@@ -16,11 +16,11 @@ pub use super::usage_metrics::{
 };
 pub use conventions::is_genai;
 
-use super::attrs::{first_str, get_str, hex_id};
+use super::attrs::{first_str, get_str, hex_id, Attribute};
+use super::spans::SpanData;
 use crate::model::{CallStatus, Labels, UsageEvent};
 use conventions::{vercel_provider, Field, Found};
 use opentelemetry_proto::tonic::common::v1::KeyValue;
-use opentelemetry_proto::tonic::trace::v1::{status::StatusCode, Span};
 use std::borrow::Cow;
 use std::time::Duration;
 
@@ -35,7 +35,11 @@ const NOT_MODEL_CALLS: &[&str] = &[
 /// Scope labels for a GenAI signal: `service` from `service.name`, `env` from
 /// `deployment.environment[.name]`, and any configured scope label found under its own name on the
 /// item (span, record, point) or, failing that, on the resource.
-pub fn scope_labels(resource: &[KeyValue], attrs: &[KeyValue], configured: &[String]) -> Labels {
+pub fn scope_labels<A: Attribute>(
+    resource: &[KeyValue],
+    attrs: &[A],
+    configured: &[String],
+) -> Labels {
     let find = |keys: &[&str]| first_str(attrs, keys).or_else(|| first_str(resource, keys));
     let mut pairs: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(configured.len() + 2);
     if let Some(s) = find(&["service.name"]) {
@@ -56,7 +60,7 @@ pub fn scope_labels(resource: &[KeyValue], attrs: &[KeyValue], configured: &[Str
 }
 
 /// Provider, model and operation of a GenAI item.
-pub fn identity(attrs: &[KeyValue]) -> (Box<str>, Box<str>, Box<str>) {
+pub fn identity<A: Attribute>(attrs: &[A]) -> (Box<str>, Box<str>, Box<str>) {
     let found = Found::read(attrs);
     let (provider, model, op) = call_identity(&found);
     (
@@ -74,7 +78,7 @@ type Identity<'a> = (
 );
 
 /// Provider, model and operation as the table gives them, with each convention's value rules.
-fn call_identity<'a>(f: &Found<'a>) -> Identity<'a> {
+fn call_identity<'a, A: Attribute>(f: &Found<'a, A>) -> Identity<'a> {
     let vercel =
         f.has(Field::VercelOperation) || f.source(Field::Provider) == Some("ai.model.provider");
     let provider = f.text(Field::Provider).map(|p| {
@@ -104,7 +108,7 @@ fn call_identity<'a>(f: &Found<'a>) -> Identity<'a> {
 }
 
 /// The operation a span kind implies when no operation attribute names it.
-fn implied_operation(f: &Found<'_>) -> Option<&'static str> {
+fn implied_operation<A: Attribute>(f: &Found<'_, A>) -> Option<&'static str> {
     if let Some(kind) = f.text(Field::OpenInferenceKind) {
         return match &*kind {
             "LLM" => Some("chat"),
@@ -123,7 +127,7 @@ fn implied_operation(f: &Found<'_>) -> Option<&'static str> {
 }
 
 /// Whether the span's kind, in any convention that marks it, says it wraps model calls.
-fn wraps_model_calls(f: &Found<'_>) -> bool {
+fn wraps_model_calls<A: Attribute>(f: &Found<'_, A>) -> bool {
     if f.has(Field::TraceloopKind) {
         return true;
     }
@@ -146,7 +150,7 @@ fn wraps_model_calls(f: &Found<'_>) -> bool {
 
 /// The provider's id of the call (`gen_ai.response.id`, Vercel's `ai.response.id`), which names
 /// one call across emitters.
-pub fn response_id(attrs: &[KeyValue]) -> Option<Cow<'_, str>> {
+pub fn response_id<A: Attribute>(attrs: &[A]) -> Option<Cow<'_, str>> {
     Found::read(attrs).text(Field::ResponseId)
 }
 
@@ -184,8 +188,12 @@ pub fn sampling_weight(trace_state: &str) -> f64 {
 /// A usage event from one span, or `None` when the span is not a model call: it wraps model calls
 /// (see [`wraps_model_calls`]), or it names neither usage nor an operation on a model (the
 /// Anthropic SDK's `count_tokens` span has a model and no usage: it is free).
-pub fn span_usage(resource: &[KeyValue], span: &Span, configured: &[String]) -> Option<UsageEvent> {
-    let a = &span.attributes;
+pub fn span_usage<S: SpanData>(
+    resource: &[KeyValue],
+    span: &S,
+    configured: &[String],
+) -> Option<UsageEvent> {
+    let a = span.attributes();
     if !is_genai(a) {
         return None;
     }
@@ -207,7 +215,8 @@ pub fn span_usage(resource: &[KeyValue], span: &Span, configured: &[String]) -> 
         operation: operation.map_or(Box::from(""), |s| s.into()),
         ..UsageEvent::new("", "")
     };
-    ev.unix_nanos = span.end_time_unix_nano;
+    let (start, end) = (span.start_time_unix_nano(), span.end_time_unix_nano());
+    ev.unix_nanos = end;
     ev.scope = scope_labels(resource, a, configured);
     ev.usage.requests = 1;
     let output = output.unwrap_or(0);
@@ -229,25 +238,19 @@ pub fn span_usage(resource: &[KeyValue], span: &Span, configured: &[String]) -> 
     ev.usage.audio_input_tokens = f.count(Field::AudioInput).unwrap_or(0);
     ev.usage.audio_output_tokens = f.count(Field::AudioOutput).unwrap_or(0);
     let error_type = get_str(a, "error.type");
-    let failed = span
-        .status
-        .as_ref()
-        .is_some_and(|s| s.code == StatusCode::Error as i32)
-        || error_type.is_some();
+    let failed = span.status_is_error() || error_type.is_some();
     ev.error_type = error_type.filter(|_| failed).map(Box::from);
     ev.status = Some(if failed {
         CallStatus::Error
     } else {
         CallStatus::Ok
     });
-    if span.end_time_unix_nano >= span.start_time_unix_nano && span.start_time_unix_nano > 0 {
-        ev.duration = Some(Duration::from_nanos(
-            span.end_time_unix_nano - span.start_time_unix_nano,
-        ));
+    if end >= start && start > 0 {
+        ev.duration = Some(Duration::from_nanos(end - start));
     }
     ev.service_tier = f.text(Field::ServiceTier).map(|s| s.into());
-    ev.weight = sampling_weight(&span.trace_state);
-    ev.trace_id = hex_id(&span.trace_id);
+    ev.weight = sampling_weight(span.trace_state());
+    ev.trace_id = hex_id(span.trace_id());
     Some(ev)
 }
 

@@ -11,6 +11,7 @@ pub mod names;
 #[cfg(test)]
 mod proptests;
 pub mod resource;
+pub mod spans;
 pub mod stage;
 pub mod ttft;
 pub mod usage_metrics;

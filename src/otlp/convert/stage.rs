@@ -7,23 +7,23 @@
 
 use super::attrs::{first_str, get_str, hex_id};
 use super::genai::scope_labels;
+use super::spans::SpanData;
 use crate::model::{QualityEvent, QualitySignal};
 use opentelemetry_proto::tonic::common::v1::KeyValue;
-use opentelemetry_proto::tonic::trace::v1::Span;
 
 /// The stage-duration event of `span`, or `None` when it does not name a stage. A span whose end
 /// precedes its start, or that lacks either time, carries a duration that is not a number: the
 /// quality stage rejects and counts it (`meterd_quality_rejected_total{reason="duration_invalid"}`)
 /// like any other invalid duration.
-pub fn span_stage(
+pub fn span_stage<S: SpanData>(
     resource: &[KeyValue],
-    span: &Span,
+    span: &S,
     attribute: &str,
     configured: &[String],
 ) -> Option<QualityEvent> {
-    let a = &span.attributes;
+    let a = span.attributes();
     let stage = get_str(a, attribute)?;
-    let (start, end) = (span.start_time_unix_nano, span.end_time_unix_nano);
+    let (start, end) = (span.start_time_unix_nano(), span.end_time_unix_nano());
     let seconds = if start == 0 || end == 0 {
         f64::NAN
     } else if end >= start {
@@ -44,7 +44,7 @@ pub fn span_stage(
             stage: stage.into(),
             seconds,
         },
-        trace_id: hex_id(&span.trace_id),
+        trace_id: hex_id(span.trace_id()),
     })
 }
 
@@ -57,6 +57,7 @@ mod tests {
     use crate::statsd::convention::{convert, Event, Kind};
     use crate::statsd::parse::parse_line;
     use opentelemetry_proto::tonic::common::v1::{any_value::Value, AnyValue};
+    use opentelemetry_proto::tonic::trace::v1::Span;
 
     fn kv(k: &str, v: &str) -> KeyValue {
         KeyValue {

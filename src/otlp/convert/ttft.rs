@@ -18,11 +18,11 @@
 
 use super::attrs::get_f64;
 use super::genai::{identity, scope_labels};
+use super::spans::SpanData;
 use super::usage_metrics::stream_key;
 use crate::model::{HistogramData, UsageEvent, TTFT_BUCKETS};
 use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::HistogramDataPoint;
-use opentelemetry_proto::tonic::trace::v1::Span;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -92,30 +92,25 @@ fn units_per_second(unit: &str) -> Option<f64> {
 }
 
 /// The time to first token of a span, if it carries one.
-pub fn span_ttft(span: &Span) -> Option<Result<Duration, TtftDrop>> {
-    let a = &span.attributes;
-    let span_secs = (span.start_time_unix_nano > 0
-        && span.end_time_unix_nano >= span.start_time_unix_nano)
-        .then(|| (span.end_time_unix_nano - span.start_time_unix_nano) as f64 / 1e9);
+pub fn span_ttft<S: SpanData>(span: &S) -> Option<Result<Duration, TtftDrop>> {
+    let a = span.attributes();
+    let (start, end) = (span.start_time_unix_nano(), span.end_time_unix_nano());
+    let span_secs = (start > 0 && end >= start).then(|| (end - start) as f64 / 1e9);
     if let Some(secs) = TTFT_ATTRIBUTES.iter().find_map(|k| get_f64(a, k)) {
         return Some(checked(secs, span_secs));
     }
     let first = span
-        .events
-        .iter()
-        .filter(|e| FIRST_CHUNK_EVENTS.contains(&e.name.as_str()))
-        .map(|e| e.time_unix_nano)
+        .events()
+        .filter(|(name, _)| FIRST_CHUNK_EVENTS.contains(name))
+        .map(|(_, time)| time)
         .min()?;
-    if span.start_time_unix_nano == 0 {
+    if start == 0 {
         return Some(Err(TtftDrop::NoSpanStart));
     }
-    if first < span.start_time_unix_nano {
+    if first < start {
         return Some(Err(TtftDrop::Negative));
     }
-    Some(checked(
-        (first - span.start_time_unix_nano) as f64 / 1e9,
-        span_secs,
-    ))
+    Some(checked((first - start) as f64 / 1e9, span_secs))
 }
 
 fn checked(secs: f64, span_secs: Option<f64>) -> Result<Duration, TtftDrop> {

@@ -238,7 +238,7 @@ prop_compose! {
 
 /// Byte-level damage: what a broken or hostile sender (or a fuzzer) sends.
 #[derive(Clone, Debug)]
-enum Mangle {
+pub(super) enum Mangle {
     Set(usize, u8),
     Insert(usize, u8),
     Remove(usize),
@@ -247,7 +247,7 @@ enum Mangle {
     Repeat(usize, usize),
 }
 
-fn mangle() -> impl Strategy<Value = Mangle> {
+pub(super) fn mangle() -> impl Strategy<Value = Mangle> {
     prop_oneof![
         (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mangle::Set(i, b)),
         (
@@ -261,7 +261,7 @@ fn mangle() -> impl Strategy<Value = Mangle> {
     ]
 }
 
-fn apply(body: &mut Vec<u8>, m: &Mangle) {
+pub(super) fn apply(body: &mut Vec<u8>, m: &Mangle) {
     if body.is_empty() {
         return;
     }
@@ -320,7 +320,7 @@ proptest! {
 }
 
 /// `tag` and `payload` as a length-delimited field.
-fn field(number: u32, payload: &[u8]) -> Vec<u8> {
+pub(super) fn field(number: u32, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     prost::encoding::encode_key(number, prost::encoding::WireType::LengthDelimited, &mut out);
     prost::encoding::encode_varint(payload.len() as u64, &mut out);

@@ -5,8 +5,9 @@
 //! itself reports a protobuf decode failure as `INTERNAL` and an oversized message as
 //! `OUT_OF_RANGE`; [`StatusFix`] rewrites those trailers-only answers before they leave.
 //! The request size cap is `limits.max_request_bytes`, applied by tonic to the message and, for
-//! gzip, to its decompressed size. Messages are decoded leniently ([`lenient_server`]): items that
-//! do not decode are dropped and reported in `partial_success`, the rest is accepted.
+//! gzip, to its decompressed size. Metrics and traces are read in place where they can be
+//! ([`crate::otlp::view`]); otherwise messages are decoded leniently ([`lenient_server`]): items
+//! that do not decode are dropped and reported in `partial_success`, the rest is accepted.
 
 mod lenient_server;
 
@@ -20,8 +21,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    trace_service_server::TraceService, ExportTracePartialSuccess, ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use std::future::Future;
 use std::pin::Pin;
@@ -98,6 +98,21 @@ fn metrics(ingest: &Ingest, req: &MetricsRequest) -> Result<Outcome, Status> {
     Ok(outcome)
 }
 
+/// A trace export as received: read in place when it can be ([`Ingest::traces_in_place`]),
+/// else decoded with prost (leniently) off the async threads.
+pub struct TracesRequest(bytes::Bytes);
+
+fn traces(ingest: &Ingest, req: &TracesRequest) -> Result<Outcome, Status> {
+    if let Some(outcome) = ingest.traces_in_place(&req.0) {
+        return Ok(outcome);
+    }
+    let signal = crate::otlp::lenient::Signal::Traces;
+    let decoded = decode_lenient::<ExportTraceServiceRequest>(signal, &req.0)?;
+    let mut outcome = ingest.traces(&decoded.req);
+    ingest.dropped_undecodable(Signal::Traces, &mut outcome, decoded.dropped);
+    Ok(outcome)
+}
+
 /// The generated `MetricsService` trait wants prost's request type; the server calls this.
 #[tonic::async_trait]
 trait MetricsExportHandler {
@@ -123,15 +138,22 @@ impl MetricsExportHandler for Svc {
     }
 }
 
+/// As [`MetricsExportHandler`], for traces.
 #[tonic::async_trait]
-impl TraceService for Svc {
+trait TracesExportHandler {
     async fn export(
         &self,
-        request: Request<ExportTraceServiceRequest>,
+        request: Request<TracesRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status>;
+}
+
+#[tonic::async_trait]
+impl TracesExportHandler for Svc {
+    async fn export(
+        &self,
+        request: Request<TracesRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let o = self
-            .run(Signal::Traces, request, |i, r| Ok(i.traces(r)))
-            .await?;
+        let o = self.run(Signal::Traces, request, traces).await?;
         Ok(Response::new(ExportTraceServiceResponse {
             partial_success: partial(&o).then_some(ExportTracePartialSuccess {
                 rejected_spans: o.rejected,
@@ -194,10 +216,13 @@ export_method!(
 export_method!(
     TraceExport,
     "opentelemetry.proto.collector.trace.v1.TraceService",
-    ExportTraceServiceRequest,
+    TracesRequest,
     ExportTraceServiceResponse,
-    TraceService,
-    |bytes: bytes::Bytes| decode_lenient(crate::otlp::lenient::Signal::Traces, &bytes)
+    TracesExportHandler,
+    |bytes| Ok(Decoded {
+        req: TracesRequest(bytes),
+        dropped: 0
+    })
 );
 export_method!(
     LogsExport,

@@ -243,7 +243,7 @@ async fn traces(
         headers,
         body,
         decode,
-        None,
+        Some(Ingest::traces_in_place),
         Ingest::traces,
         |o| ExportTraceServiceResponse {
             partial_success: partial(&o).then_some(ExportTracePartialSuccess {

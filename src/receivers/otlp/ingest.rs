@@ -7,7 +7,8 @@ use crate::derive::dedup::scopes::{group as scope_group, ScopeVerdict};
 use crate::derive::dedup::{call_key, span_key, CallKey, SpanKey, Verdict};
 use crate::derive::semantics::normalize;
 use crate::model::{UsageEvent, UsageSemantics};
-use crate::otlp::convert::attrs::get_str;
+use crate::otlp::convert::attrs::{get_str, Attribute};
+use crate::otlp::convert::spans::{SpanData, TraceRequest};
 use crate::otlp::convert::{genai, logs, metrics, stage, ttft};
 use crate::otlp::UsageSource;
 use crate::pipeline::{Pipeline, Snapshot};
@@ -369,13 +370,21 @@ impl Ingest {
     }
 
     pub fn traces(&self, req: &ExportTraceServiceRequest) -> Outcome {
+        self.spans(req)
+    }
+
+    /// A protobuf trace request read in place ([`crate::otlp::view::traces`]): [`Self::traces`]
+    /// without a `String` per attribute. `None` when prost must decode it instead (an encoding
+    /// the in-place reader leaves to prost, malformed ones included).
+    pub fn traces_in_place(&self, body: &[u8]) -> Option<Outcome> {
+        let req = crate::otlp::view::traces::decode_traces(body).ok()?;
+        Some(self.spans(&req))
+    }
+
+    /// Stage durations and GenAI usage from a trace request, decoded by prost or read in place.
+    fn spans<R: TraceRequest>(&self, req: &R) -> Outcome {
         let signal = Signal::Traces;
-        let n: usize = req
-            .resource_spans
-            .iter()
-            .flat_map(|r| &r.scope_spans)
-            .map(|s| s.spans.len())
-            .sum();
+        let n = req.span_count();
         if let Some(o) = self.over_cap(signal, n as u64) {
             return o;
         }
@@ -390,52 +399,48 @@ impl Ingest {
         // Decided and handed over in chunks: a bounded buffer, one lock and one usage count per
         // chunk, not per span.
         let mut chunk = SpanChunk::new(n.min(USAGE_CHUNK), crate::clock::unix_secs());
-        for rs in &req.resource_spans {
-            let resource = rs.resource.as_ref().map_or(&[][..], |r| &r.attributes);
+        for (resource, scope_name, spans) in req.scopes() {
             let service = get_str(resource, "service.name");
             let instance = get_str(resource, "service.instance.id");
-            for ss in &rs.scope_spans {
-                let scope_name = ss.scope.as_ref().map_or("", |s| s.name.as_str());
-                let semantics = cfg.otlp.raw_usage_scopes.get(scope_name).copied();
-                for span in &ss.spans {
-                    if let Some(attr) = stage_attribute {
-                        if let Some(ev) = stage::span_stage(resource, span, attr, &cfg.scope_labels)
-                        {
-                            self.pipeline.quality(PROTOCOL, &ev);
-                        }
+            let semantics = cfg.otlp.raw_usage_scopes.get(scope_name).copied();
+            for span in spans {
+                if let Some(attr) = stage_attribute {
+                    if let Some(ev) = stage::span_stage(resource, span, attr, &cfg.scope_labels) {
+                        self.pipeline.quality(PROTOCOL, &ev);
                     }
-                    if !usage {
-                        continue;
-                    }
-                    let Some(mut ev) = genai::span_usage(resource, span, &cfg.scope_labels) else {
-                        continue;
-                    };
-                    ev.semantics = semantics.unwrap_or_default();
-                    match ttft::span_ttft(span) {
-                        Some(Ok(d)) => ev.time_to_first_token = Some(d),
-                        Some(Err(d)) => match dropped.iter_mut().find(|(k, _)| *k == d) {
-                            Some((_, n)) => *n += 1,
-                            None => dropped.push((d, 1)),
-                        },
-                        None => {}
-                    }
-                    let call = response_id(&span.attributes).map(|id| call_key(&ev.provider, &id));
-                    let group = scope_group(
-                        service.as_deref().unwrap_or(""),
-                        instance.as_deref().unwrap_or(""),
-                        &ev.provider,
-                    );
-                    chunk.spans.push(Pending {
-                        span: span_key(&span.trace_id, &span.span_id),
-                        call,
-                        group,
-                        resource,
-                        scope: scope_name,
-                        ev,
-                    });
-                    if chunk.spans.len() == USAGE_CHUNK {
-                        self.price_chunk(&mut chunk);
-                    }
+                }
+                if !usage {
+                    continue;
+                }
+                let Some(mut ev) = genai::span_usage(resource, span, &cfg.scope_labels) else {
+                    continue;
+                };
+                ev.semantics = semantics.unwrap_or_default();
+                match ttft::span_ttft(span) {
+                    Some(Ok(d)) => ev.time_to_first_token = Some(d),
+                    Some(Err(d)) => match dropped.iter_mut().find(|(k, _)| *k == d) {
+                        Some((_, n)) => *n += 1,
+                        None => dropped.push((d, 1)),
+                    },
+                    None => {}
+                }
+                let call = response_id(span.attributes()).map(|id| call_key(&ev.provider, &id));
+                let group = scope_group(
+                    service.as_deref().unwrap_or(""),
+                    instance.as_deref().unwrap_or(""),
+                    &ev.provider,
+                );
+                chunk.spans.push(Pending {
+                    span: span_key(span.trace_id(), span.span_id()),
+                    call,
+                    group,
+                    resource,
+                    scope: scope_name,
+                    priced: false,
+                });
+                chunk.events.push(ev);
+                if chunk.spans.len() == USAGE_CHUNK {
+                    self.price_chunk(&mut chunk);
                 }
             }
         }
@@ -457,7 +462,7 @@ impl Ingest {
         if chunk.spans.is_empty() {
             return;
         }
-        one_report_per_call(&mut chunk.spans);
+        one_report_per_call(&chunk.spans, &mut chunk.events);
         let dedup = self.pipeline.dedup();
         let _admitted = dedup.admit();
         let mut evicted = 0;
@@ -479,8 +484,8 @@ impl Ingest {
             // Spans of one scope come together: within a request (one clock second) the same
             // group, scope and kind of span get the same answer, so ask once per run of them.
             let mut last: Option<(u64, &str, bool, bool)> = None;
-            for p in chunk.spans.drain(..) {
-                let mut ev = p.ev;
+            // Each event stays where it was built; what is priced is kept in place below.
+            for (p, ev) in chunk.spans.iter_mut().zip(chunk.events.iter_mut()) {
                 // Two emitters may report one call with different semantics (an SDK's raw usage,
                 // an instrumentation's inclusive one): compared and merged in the inclusive form.
                 let normalized = normalize(&ev.usage, ev.semantics, true);
@@ -499,7 +504,7 @@ impl Ingest {
                         ev.status = None;
                         ev.duration = None;
                         ev.time_to_first_token = None;
-                        chunk.events.push(ev);
+                        p.priced = true;
                         continue;
                     }
                     Verdict::New => {}
@@ -546,7 +551,7 @@ impl Ingest {
                         continue;
                     }
                 }
-                chunk.events.push(ev);
+                p.priced = true;
             }
             keys = d.window.len();
             let e = d.window.evicted();
@@ -555,6 +560,9 @@ impl Ingest {
                 d.evictions_reported = e;
             }
         }
+        let mut priced = chunk.spans.iter().map(|p| p.priced);
+        chunk.events.retain(|_| priced.next().unwrap_or(false));
+        chunk.spans.clear();
         self.pipeline.usage_events(PROTOCOL, &chunk.events);
         chunk.events.clear();
         drop(_admitted);
@@ -679,7 +687,7 @@ impl metrics::PointSink for StoreSink<'_> {
 /// Spans of one response in one request (an SDK's own span and an instrumentation's, exported
 /// together) all carry the most complete report of the call, whole, so the window prices it once
 /// from that report (see `derive::dedup::complete`).
-fn one_report_per_call(spans: &mut [Pending<'_>]) {
+fn one_report_per_call(spans: &[Pending<'_>], events: &mut [UsageEvent]) {
     // Sorted keys find the responses reported more than once without a table per request: most
     // requests have none, and then this is one small sort.
     let mut keyed: Vec<(CallKey, usize)> = spans
@@ -695,7 +703,7 @@ fn one_report_per_call(spans: &mut [Pending<'_>]) {
         let inclusive: Vec<_> = group
             .iter()
             .map(|&(_, i)| {
-                let ev = &spans[i].ev;
+                let ev = &events[i];
                 let n = normalize(&ev.usage, ev.semantics, true);
                 n.usage.unwrap_or_else(|| ev.usage.clone())
             })
@@ -704,8 +712,8 @@ fn one_report_per_call(spans: &mut [Pending<'_>]) {
             continue;
         };
         for &(_, i) in group {
-            spans[i].ev.usage = inclusive[best].clone();
-            spans[i].ev.semantics = UsageSemantics::Inclusive;
+            events[i].usage = inclusive[best].clone();
+            events[i].semantics = UsageSemantics::Inclusive;
         }
     }
 }
@@ -716,7 +724,8 @@ struct Pending<'a> {
     group: u64,
     resource: &'a [KeyValue],
     scope: &'a str,
-    ev: UsageEvent,
+    /// Decided to be priced (its event, at the same index in [`SpanChunk::events`], is kept).
+    priced: bool,
 }
 
 struct SpanChunk<'a> {
@@ -740,7 +749,7 @@ impl SpanChunk<'_> {
 }
 
 /// The provider's id of the response a span describes (`gen_ai.response.id`).
-fn response_id(attrs: &[KeyValue]) -> Option<std::borrow::Cow<'_, str>> {
+fn response_id<A: Attribute>(attrs: &[A]) -> Option<std::borrow::Cow<'_, str>> {
     get_str(attrs, "gen_ai.response.id")
 }
 

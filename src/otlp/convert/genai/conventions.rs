@@ -9,8 +9,7 @@
 //! values are never added across names. README's list of understood attributes is rendered from
 //! this table (see `render_markdown` and its test).
 
-use super::super::attrs::value_text;
-use opentelemetry_proto::tonic::common::v1::{any_value::Value, KeyValue};
+use super::super::attrs::{Attribute, Scalar};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -298,54 +297,66 @@ fn may_be_named(key: &str) -> bool {
 
 /// Cheap pre-check: does any attribute use a namespace that carries model-call usage (`gen_ai.`,
 /// `llm.`, `ai.`)? No allocation: a non-GenAI span costs one pass over its keys' first bytes.
-pub fn is_genai(attrs: &[KeyValue]) -> bool {
-    attrs.iter().any(|kv| match kv.key.as_bytes().first() {
-        Some(b'g') => kv.key.starts_with("gen_ai."),
-        Some(b'l') => kv.key.starts_with("llm."),
-        Some(b'a') => kv.key.starts_with("ai."),
-        _ => false,
+pub fn is_genai<A: Attribute>(attrs: &[A]) -> bool {
+    attrs.iter().any(|kv| {
+        let key = kv.key();
+        match key.as_bytes().first() {
+            Some(b'g') => key.starts_with("gen_ai."),
+            Some(b'l') => key.starts_with("llm."),
+            Some(b'a') => key.starts_with("ai."),
+            _ => false,
+        }
     })
 }
 
-#[derive(Clone, Copy)]
-enum Slot<'a> {
+enum Slot<'a, A> {
     Count(u64),
-    Text(&'a Value),
+    /// The attribute itself: its text is only made when asked for.
+    Text(&'a A),
 }
 
-/// What one pass over an item's attributes found: per field, the best-ranked usable value and the
-/// name it came from.
-pub struct Found<'a> {
-    slots: [Option<(u8, &'static str, Slot<'a>)>; FIELDS],
+impl<A> Clone for Slot<'_, A> {
+    fn clone(&self) -> Self {
+        *self
+    }
 }
 
-impl<'a> Found<'a> {
-    pub fn read(attrs: &'a [KeyValue]) -> Found<'a> {
+impl<A> Copy for Slot<'_, A> {}
+
+/// What one pass over an item's attributes (prost's or read in place) found: per field, the
+/// best-ranked usable value and the name it came from.
+pub struct Found<'a, A> {
+    slots: [Option<(u8, &'static str, Slot<'a, A>)>; FIELDS],
+}
+
+impl<'a, A: Attribute> Found<'a, A> {
+    pub fn read(attrs: &'a [A]) -> Found<'a, A> {
         let mut slots = [None; FIELDS];
         for kv in attrs {
-            if !may_be_named(&kv.key) {
+            let key = kv.key();
+            if !may_be_named(key) {
                 continue;
             }
-            let Some((&name, &(field, rank))) = INDEX.get_key_value(kv.key.as_str()) else {
+            let Some((&name, &(field, rank))) = INDEX.get_key_value(key) else {
                 continue;
             };
-            let slot: &mut Option<(u8, &'static str, Slot<'a>)> = &mut slots[field as usize];
+            let slot: &mut Option<(u8, &'static str, Slot<'a, A>)> = &mut slots[field as usize];
             if slot.is_some_and(|(r, _, _)| r <= rank) {
                 continue;
             }
-            let Some(v) = kv.value.as_ref().and_then(|v| v.value.as_ref()) else {
+            let Some(v) = kv.scalar() else {
                 continue;
             };
             let value = if is_count(field) {
-                match count(v) {
+                match v.count() {
                     Some(n) => Slot::Count(n),
                     None => continue,
                 }
             } else {
-                if matches!(v, Value::StringValue(s) if s.is_empty()) {
+                if matches!(&v, Scalar::Str(s) if s.is_empty()) {
                     continue;
                 }
-                Slot::Text(v)
+                Slot::Text(kv)
             };
             *slot = Some((rank, name, value));
         }
@@ -361,7 +372,7 @@ impl<'a> Found<'a> {
 
     pub fn text(&self, f: Field) -> Option<Cow<'a, str>> {
         match self.slots[f as usize] {
-            Some((_, _, Slot::Text(v))) => Some(value_text(v)).filter(|s| !s.is_empty()),
+            Some((_, _, Slot::Text(a))) => a.text().filter(|s| !s.is_empty()),
             _ => None,
         }
     }
@@ -373,17 +384,6 @@ impl<'a> Found<'a> {
 
     pub fn has(&self, f: Field) -> bool {
         self.slots[f as usize].is_some()
-    }
-}
-
-/// A token count; doubles and numeric strings are accepted because instrumentations disagree on
-/// the type (the same rule as `attrs::get_u64`).
-fn count(v: &Value) -> Option<u64> {
-    match v {
-        Value::IntValue(i) => u64::try_from(*i).ok(),
-        Value::DoubleValue(d) if d.is_finite() && *d >= 0.0 => Some(d.round() as u64),
-        Value::StringValue(s) => s.trim().parse().ok(),
-        _ => None,
     }
 }
 

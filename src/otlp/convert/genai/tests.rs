@@ -1,7 +1,7 @@
 use super::*;
 use crate::model::CallStatus;
 use opentelemetry_proto::tonic::common::v1::{any_value::Value, AnyValue};
-use opentelemetry_proto::tonic::trace::v1::Status;
+use opentelemetry_proto::tonic::trace::v1::{status::StatusCode, Span, Status};
 
 /// Spans as the real emitters send them (surveyed with tests/python/emitters.py).
 mod emitters;

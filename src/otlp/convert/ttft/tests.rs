@@ -7,6 +7,7 @@ use crate::statsd::convention::{convert, Event, Kind};
 use crate::statsd::parse::parse_line;
 use opentelemetry_proto::tonic::common::v1::{any_value::Value, AnyValue};
 use opentelemetry_proto::tonic::trace::v1::span::Event as SpanEvent;
+use opentelemetry_proto::tonic::trace::v1::Span;
 
 fn kv(k: &str, v: Value) -> KeyValue {
     KeyValue {

@@ -1,4 +1,5 @@
 use super::*;
+use opentelemetry_proto::tonic::common::v1::{any_value::Value, KeyValue};
 
 const BEGIN: &str =
     "<!-- genai-attributes:begin (rendered from src/otlp/convert/genai/conventions.rs) -->\n";

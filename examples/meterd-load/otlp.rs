@@ -158,8 +158,14 @@ fn spans_request(
                 attributes: vec![
                     kv("gen_ai.operation.name", "chat"),
                     kv("gen_ai.provider.name", "openai"),
-                    kv("gen_ai.request.model", &model_name(n % models.max(1), models)),
-                    kv("gen_ai.response.model", &model_name(n % models.max(1), models)),
+                    kv(
+                        "gen_ai.request.model",
+                        &model_name(n % models.max(1), models),
+                    ),
+                    kv(
+                        "gen_ai.response.model",
+                        &model_name(n % models.max(1), models),
+                    ),
                     kv_int("gen_ai.usage.input_tokens", 1200),
                     kv_int("gen_ai.usage.output_tokens", 300),
                     kv_int("gen_ai.usage.cache_read.input_tokens", 200),

@@ -7,7 +7,7 @@
 //! [`decode`] either reads the request exactly as prost would, or returns [`Bail`] and the caller
 //! decodes it with prost (see [`super::wire`]); the differential tests hold it to that.
 
-use super::wire::{self, check, schema, Bail, Reader, Wire};
+use super::wire::{self, check, schema, Bail, Reader, Schema, Wire};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope};
 use opentelemetry_proto::tonic::metrics::v1::{
     Exemplar, ExponentialHistogramDataPoint, SummaryDataPoint,
@@ -132,51 +132,49 @@ const RESOURCE_DEPTH: u32 = 2;
 const SCOPE_DEPTH: u32 = 3;
 const POINT_DEPTH: u32 = 5;
 
-fn resource_metrics(buf: &[u8]) -> Result<ResourceView<'_>, Bail> {
-    let mut out = ResourceView::default();
+/// What every OTLP envelope (`Resource*`, `Scope*` of each signal) holds: field 1 its resource
+/// or scope, read through prost once checked, field 2 the repeated children, field 3 the schema
+/// URL. A second field 1 merges into the first in prost: left to prost.
+pub(crate) fn envelope<'a, M: Message + Default, T>(
+    buf: &'a [u8],
+    (schema, depth): (&Schema, u32),
+    mut child: impl FnMut(&'a [u8]) -> Result<T, Bail>,
+) -> Result<(Option<M>, Vec<T>), Bail> {
+    let mut head = None;
+    let mut children = Vec::new();
     let mut r = Reader::new(buf);
     while let Some((n, w)) = r.next_field()? {
         match n {
             1 => {
-                // A second occurrence merges into the first in prost: left to prost.
-                if out.resource.is_some() {
+                if head.is_some() {
                     return Err(Bail);
                 }
                 let b = wire::len(w)?;
-                check(&schema::RESOURCE, b, RESOURCE_DEPTH)?;
-                out.resource = Some(Resource::decode(b).map_err(|_| Bail)?);
+                check(schema, b, depth)?;
+                head = Some(M::decode(b).map_err(|_| Bail)?);
             }
-            2 => out.scope_metrics.push(scope_metrics(wire::len(w)?)?),
+            2 => children.push(child(wire::len(w)?)?),
             3 => {
                 wire::str(w)?;
             }
             _ => {}
         }
     }
-    Ok(out)
+    Ok((head, children))
+}
+
+fn resource_metrics(buf: &[u8]) -> Result<ResourceView<'_>, Bail> {
+    let (resource, scope_metrics) =
+        envelope(buf, (&schema::RESOURCE, RESOURCE_DEPTH), scope_metrics)?;
+    Ok(ResourceView {
+        resource,
+        scope_metrics,
+    })
 }
 
 fn scope_metrics(buf: &[u8]) -> Result<ScopeView<'_>, Bail> {
-    let mut out = ScopeView::default();
-    let mut r = Reader::new(buf);
-    while let Some((n, w)) = r.next_field()? {
-        match n {
-            1 => {
-                if out.scope.is_some() {
-                    return Err(Bail);
-                }
-                let b = wire::len(w)?;
-                check(&schema::SCOPE, b, SCOPE_DEPTH)?;
-                out.scope = Some(InstrumentationScope::decode(b).map_err(|_| Bail)?);
-            }
-            2 => out.metrics.push(metric(wire::len(w)?)?),
-            3 => {
-                wire::str(w)?;
-            }
-            _ => {}
-        }
-    }
-    Ok(out)
+    let (scope, metrics) = envelope(buf, (&schema::SCOPE, SCOPE_DEPTH), metric)?;
+    Ok(ScopeView { scope, metrics })
 }
 
 fn metric(buf: &[u8]) -> Result<MetricView<'_>, Bail> {

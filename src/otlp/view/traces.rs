@@ -8,10 +8,9 @@
 //! would read it, or [`Bail`] and the caller decodes it with prost.
 
 use super::super::wire::{self, check, schema, Bail, Reader, Schema, Wire};
-use super::{attr, Attr};
+use super::{attr, envelope, Attr};
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use prost::Message;
 
 #[derive(Debug, Default)]
 pub struct TracesView<'a> {
@@ -83,50 +82,16 @@ pub fn decode_traces(buf: &[u8]) -> Result<TracesView<'_>, Bail> {
 }
 
 fn resource_spans(buf: &[u8]) -> Result<ResourceSpansView<'_>, Bail> {
-    let mut out = ResourceSpansView::default();
-    let mut r = Reader::new(buf);
-    while let Some((n, w)) = r.next_field()? {
-        match n {
-            1 => {
-                // A second occurrence merges into the first in prost: left to prost.
-                if out.resource.is_some() {
-                    return Err(Bail);
-                }
-                let b = wire::len(w)?;
-                check(&schema::RESOURCE, b, RESOURCE_DEPTH)?;
-                out.resource = Some(Resource::decode(b).map_err(|_| Bail)?);
-            }
-            2 => out.scope_spans.push(scope_spans(wire::len(w)?)?),
-            3 => {
-                wire::str(w)?;
-            }
-            _ => {}
-        }
-    }
-    Ok(out)
+    let (resource, scope_spans) = envelope(buf, (&schema::RESOURCE, RESOURCE_DEPTH), scope_spans)?;
+    Ok(ResourceSpansView {
+        resource,
+        scope_spans,
+    })
 }
 
 fn scope_spans(buf: &[u8]) -> Result<ScopeSpansView<'_>, Bail> {
-    let mut out = ScopeSpansView::default();
-    let mut r = Reader::new(buf);
-    while let Some((n, w)) = r.next_field()? {
-        match n {
-            1 => {
-                if out.scope.is_some() {
-                    return Err(Bail);
-                }
-                let b = wire::len(w)?;
-                check(&schema::SCOPE, b, SCOPE_DEPTH)?;
-                out.scope = Some(InstrumentationScope::decode(b).map_err(|_| Bail)?);
-            }
-            2 => out.spans.push(span(wire::len(w)?)?),
-            3 => {
-                wire::str(w)?;
-            }
-            _ => {}
-        }
-    }
-    Ok(out)
+    let (scope, spans) = envelope(buf, (&schema::SCOPE, SCOPE_DEPTH), span)?;
+    Ok(ScopeSpansView { scope, spans })
 }
 
 fn span(buf: &[u8]) -> Result<SpanView<'_>, Bail> {

@@ -352,39 +352,56 @@ impl Compiled {
         at: Option<u64>,
     ) -> Vec<(usize, Rank, MatchKind)> {
         let provider = self.provider(provider);
-        let Some(ids) = self.by_provider.get(&*provider) else {
+        let name = lowercase(model);
+        let exact = Rank {
+            class: 4,
+            a: 0,
+            b: 0,
+        };
+        let mut found: Vec<(usize, Rank, MatchKind)> = self
+            .exact_in_force(&provider, &name, at)
+            .map(|e| (e.index, exact, MatchKind::Exact))
+            .collect();
+        if found.is_empty() {
+            found = self.best_ranked(&provider, &name, at);
+        }
+        found.sort_by_key(|(i, _, _)| self.precedence(*i));
+        found
+    }
+
+    /// Entries with `name` as an exact pattern, in force at `at`. An exact name outranks
+    /// everything else, so when one is in force no scan is needed. `provider` and `name` are
+    /// normalized ([`Compiled::provider`], lower case).
+    fn exact_in_force<'s>(
+        &'s self,
+        provider: &str,
+        name: &str,
+        at: Option<u64>,
+    ) -> impl Iterator<Item = &'s Entry> + 's {
+        self.exact
+            .get(provider)
+            .and_then(|m| m.get(name))
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.entries.get(i))
+            .filter(move |e| e.in_force(at))
+    }
+
+    /// Entries in force at `at` tied at the best rank by pattern, in no particular order.
+    fn best_ranked(
+        &self,
+        provider: &str,
+        name: &str,
+        at: Option<u64>,
+    ) -> Vec<(usize, Rank, MatchKind)> {
+        let Some(ids) = self.by_provider.get(provider) else {
             return Vec::new();
         };
-        let name = lowercase(model);
-        // An exact name outranks everything else, so when one is in force no scan is needed.
-        let exact = self.exact.get(&*provider).and_then(|m| m.get(&*name));
-        if let Some(ids) = exact {
-            let mut found: Vec<(usize, Rank, MatchKind)> = ids
-                .iter()
-                .filter_map(|&i| self.entries.get(i))
-                .filter(|e| e.in_force(at))
-                .map(|e| {
-                    (
-                        e.index,
-                        Rank {
-                            class: 4,
-                            a: 0,
-                            b: 0,
-                        },
-                        MatchKind::Exact,
-                    )
-                })
-                .collect();
-            if !found.is_empty() {
-                found.sort_by_key(|(i, _, _)| (std::cmp::Reverse(self.entries[*i].layer), *i));
-                return found;
-            }
-        }
         // A dated version newer than every version the table lists for its family is a model
         // the table does not know yet (mistral-large-2512 is not mistral-large-2411's price):
         // unpriced and counted beats priced wrong.
-        let known = self.known_through.get(&*provider);
-        let family: Vec<&str> = super::matching::family(&name)
+        let known = self.known_through.get(provider);
+        let family: Vec<&str> = super::matching::family(name)
             .into_iter()
             .filter(|(f, date)| {
                 date.is_none_or(|d| {
@@ -399,14 +416,19 @@ impl Compiled {
             .iter()
             .filter_map(|&i| self.entries.get(i))
             .filter(|e| e.in_force(at))
-            .filter_map(|e| e.rank(&name, &family).map(|(r, k)| (e.index, r, k)))
+            .filter_map(|e| e.rank(name, &family).map(|(r, k)| (e.index, r, k)))
             .collect();
         let Some(best) = found.iter().map(|(_, r, _)| *r).max() else {
             return Vec::new();
         };
         found.retain(|(_, r, _)| *r == best);
-        found.sort_by_key(|(i, _, _)| (std::cmp::Reverse(self.entries[*i].layer), *i));
         found
+    }
+
+    /// Among equally good matches: the later layer, then the first entry in the file.
+    fn precedence(&self, entry: usize) -> (std::cmp::Reverse<u32>, usize) {
+        let layer = self.entries.get(entry).map_or(0, |e| e.layer);
+        (std::cmp::Reverse(layer), entry)
     }
 
     /// When `model` is unpriced because its version is newer than every version the table lists
@@ -427,34 +449,27 @@ impl Compiled {
     /// force now and onward, i.e. open-ended entries). Ties go to the later layer, then the first
     /// entry in the file (validation rejects ties within one layer).
     pub fn resolve(&self, provider: &str, model: &str, at: Option<u64>) -> Option<Resolution<'_>> {
-        if let Some(r) = self.resolve_exact(provider, model, at) {
-            return Some(r);
+        // The first of `candidates`, without collecting and sorting an exact name's (nearly
+        // every event).
+        let provider = self.provider(provider);
+        let name = lowercase(model);
+        if let Some(entry) = self
+            .exact_in_force(&provider, &name, at)
+            .min_by_key(|e| self.precedence(e.index))
+        {
+            return Some(Resolution {
+                entry,
+                how: MatchKind::Exact,
+            });
         }
-        let (i, _, how) = self.candidates(provider, model, at).into_iter().next()?;
+        let (i, _, how) = self
+            .best_ranked(&provider, &name, at)
+            .into_iter()
+            .min_by_key(|(i, _, _)| self.precedence(*i))?;
         Some(Resolution {
             entry: self.entries.get(i)?,
             how,
         })
-    }
-
-    /// The first of [`Compiled::candidates`] when an exact name is in force (nearly every
-    /// event), without collecting and sorting them.
-    fn resolve_exact(
-        &self,
-        provider: &str,
-        model: &str,
-        at: Option<u64>,
-    ) -> Option<Resolution<'_>> {
-        let provider = self.provider(provider);
-        let ids = self.exact.get(&*provider)?.get(&*lowercase(model))?;
-        ids.iter()
-            .filter_map(|&i| self.entries.get(i))
-            .filter(|e| e.in_force(at))
-            .min_by_key(|e| (std::cmp::Reverse(e.layer), e.index))
-            .map(|entry| Resolution {
-                entry,
-                how: MatchKind::Exact,
-            })
     }
 
     /// The multiplier (parts per 1e15) for a service tier: the entry's own, else the table's,

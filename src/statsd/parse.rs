@@ -23,9 +23,11 @@
 //! The tag fields of a line end at the next `|`, so a sample cannot follow DogStatsD tags; the
 //! tags apply to every sample of the line.
 
+mod simple;
 mod tags;
 mod warnings;
 
+pub use simple::{simple, Simple};
 pub use tags::{TagStyle, Tags};
 pub use warnings::{Warning, Warnings};
 

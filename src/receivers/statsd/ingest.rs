@@ -105,6 +105,9 @@ pub struct Worker {
     series: Aggregator,
     counts: [Counts; 2],
     set_hasher: foldhash::fast::FixedState,
+    /// Tests turn the known-series fast path off to compare it with the full path.
+    #[cfg(test)]
+    full_only: bool,
 }
 
 impl Default for Worker {
@@ -115,6 +118,8 @@ impl Default for Worker {
             series: Aggregator::default(),
             counts: Default::default(),
             set_hasher: foldhash::fast::FixedState::with_seed(0x5e7),
+            #[cfg(test)]
+            full_only: false,
         }
     }
 }
@@ -180,6 +185,10 @@ impl Worker {
         // Usage lines are priced at the end of the batch, a call's lines together (see
         // `derive::semantics::merge_lines`).
         let mut usage = Vec::new();
+        #[cfg(test)]
+        let fast = !self.full_only;
+        #[cfg(not(test))]
+        let fast = true;
         let mut one = |line: &[u8], text: Option<&str>| {
             counts.lines += 1;
             let result = ingest_line(
@@ -192,6 +201,7 @@ impl Worker {
                     pipeline,
                     rt: &rt,
                     usage: &mut usage,
+                    fast,
                 },
                 line,
                 text,
@@ -296,6 +306,8 @@ struct Scope<'w> {
     pipeline: &'w Pipeline,
     rt: &'w Snapshot,
     usage: &'w mut Vec<crate::model::UsageEvent>,
+    /// Whether a known series' simple lines may take `known_simple` (tests compare both paths).
+    fast: bool,
 }
 
 /// `text`: the same line, when its UTF-8 is already checked.
@@ -309,6 +321,12 @@ fn ingest_line(
     let limits = &rt.config.limits;
     if line.len() > limits.max_line_bytes {
         return Err(ParseError::LineTooLong.into());
+    }
+    if let Some(result) = text
+        .filter(|_| w.fast)
+        .and_then(|text| known_simple(w, text))
+    {
+        return result;
     }
     // Tags are checked once per distinct tag text, when `verdict` settles a new series key.
     let parsed = match text {
@@ -402,6 +420,36 @@ fn ingest_line(
         }
     }
     first_error.map_or(Ok(()), Err)
+}
+
+/// A line of the simple shape (`name:value|type|#tags`) whose series is known and a metric: found
+/// by its parts and merged with only its value parsed, as the full path below would (one sample,
+/// rate 1, no warnings, no container id). `None`: any other line, which the full path decides
+/// (and a new series, which it creates).
+fn known_simple(w: &mut Scope<'_>, text: &str) -> Option<Result<(), LineError>> {
+    // The full path refuses every line when the configured floor is above a rate of 1.
+    if 1.0 < w.rt.config.limits.min_sample_rate {
+        return None;
+    }
+    let line = parse::simple(text)?;
+    let i = w.series.find_metric(&SeriesKey {
+        kind: line.kind,
+        name: line.name,
+        tags: &line.tags,
+        container: None,
+    })?;
+    let value = match line.value() {
+        Ok(v) => v,
+        Err(e) => return Some(Err(e.into())),
+    };
+    let sample = parse::Sample {
+        kind: line.kind,
+        value,
+        rate: 1.0,
+        timestamp: None,
+        container: None,
+    };
+    Some(to_value(w.set_hasher, &sample).map(|v| w.series.merge(i, v)))
 }
 
 /// Everything about a sample that follows from its type, name and tags alone: decided once per
@@ -502,6 +550,8 @@ fn to_value(
     })
 }
 
+#[cfg(test)]
+mod fast_path_tests;
 #[cfg(test)]
 mod parity_tests;
 #[cfg(test)]

@@ -18,7 +18,7 @@ use crate::statsd::parse::{MetricType, Tags};
 use crate::store::{FamilyCache, Reject, Target};
 use crate::telemetry;
 use hashbrown::HashTable;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 /// What every line of one key amounts to, decided on the key's first line.
@@ -62,12 +62,10 @@ impl Pending {
     }
 }
 
-/// What a line of a known key touches: where its key bytes are, whether it is a metric, and the
-/// values merged since the last flush. At 10k+ series every line's lookup misses the cache; this
-/// keeps it to the table slot, this struct and the key bytes.
+/// What a line of a known key touches once its key is found: whether it is a metric, and the
+/// values merged since the last flush. At 10k+ series every line's lookup misses the cache; the
+/// key bytes are found from the table slot itself, so this entry is only read to merge.
 struct Hot {
-    key_start: u32,
-    key_len: u32,
     metric: bool,
     /// Samples merged since the last flush: a store refusal of the series counts each of them.
     samples: u32,
@@ -87,16 +85,15 @@ struct Cold {
 /// The key table, the entries it points to, and which of them hold values not yet flushed.
 pub(super) struct Aggregator {
     hasher: foldhash::fast::RandomState,
-    /// (hash of the key, entry): the key bytes themselves live in `keys`.
-    index: HashTable<(u64, u32)>,
+    /// (hash of the key, entry, where its bytes start in `keys`): a lookup compares the key bytes
+    /// without first reading the entry, so the two cache misses do not wait on each other.
+    index: HashTable<Slot>,
     /// Every key's bytes back to back: one allocation instead of one per key, packed so that more
     /// of them stay in cache.
     keys: Vec<u8>,
     hot: Vec<Hot>,
     cold: Vec<Cold>,
     dirty: Vec<u32>,
-    /// Reused for every key, so looking up a known series does not allocate.
-    key: Vec<u8>,
     rejects: Vec<Reject>,
     /// Reused by every flush: the store takes a series' values as one slice.
     values: Vec<SampleValue>,
@@ -111,7 +108,6 @@ impl Default for Aggregator {
             hot: Vec::new(),
             cold: Vec::new(),
             dirty: Vec::new(),
-            key: Vec::new(),
             rejects: Vec::new(),
             values: Vec::new(),
         }
@@ -127,30 +123,98 @@ pub(super) struct SeriesKey<'a> {
     pub container: Option<&'a str>,
 }
 
-/// A series as sent, `[type, style, name length (4 bytes LE), name, tags]`, then `[0xFF,
-/// container id]` when the container id is a label, written into `buf`: length-prefixed, and
-/// 0xFF never occurs in UTF-8, so name, tag and container bytes cannot run into each other.
-fn write_key<'b>(buf: &'b mut Vec<u8>, key: &SeriesKey<'_>) -> &'b [u8] {
-    let SeriesKey {
-        kind,
-        name,
-        tags,
-        container,
-    } = *key;
-    buf.clear();
-    buf.push(kind.index() as u8);
-    buf.push(tags.style as u8);
-    buf.extend_from_slice(&u32::try_from(name.len()).unwrap_or(u32::MAX).to_le_bytes());
-    buf.extend_from_slice(name.as_bytes());
-    buf.extend_from_slice(tags.raw().as_bytes());
-    if let Some(c) = container {
-        buf.push(0xFF);
-        buf.extend_from_slice(c.as_bytes());
+/// A table slot: enough to find a known key and tell whether its lines are a metric's without
+/// reading its entry, which a metric's line then touches only to merge.
+#[derive(Clone, Copy)]
+struct Slot {
+    hash: u64,
+    /// The entry's index, and in the top bit whether its verdict is a metric.
+    entry: u32,
+    key_start: u32,
+}
+
+const METRIC_BIT: u32 = 1 << 31;
+
+/// A key's fixed-size head: `[type, tag style, container flag, 0]` then the name, tag and
+/// container lengths (u32 LE). The bytes follow it in `keys` (name, tags, container id); with the
+/// lengths in the head, equal heads and equal pieces mean equal keys, and pieces cannot run into
+/// each other.
+const HEAD: usize = 16;
+
+impl SeriesKey<'_> {
+    /// `None` for a piece longer than u32 (the caller's line limit keeps them far shorter).
+    fn head(&self) -> Option<[u8; HEAD]> {
+        let len = |s: &str| u32::try_from(s.len()).ok().map(u32::to_le_bytes);
+        let (name, tags) = (len(self.name)?, len(self.tags.raw())?);
+        let container = len(self.container.unwrap_or(""))?;
+        let mut head = [0u8; HEAD];
+        head[0] = self.kind.index() as u8;
+        head[1] = self.tags.style as u8;
+        head[2] = u8::from(self.container.is_some());
+        head[4..8].copy_from_slice(&name);
+        head[8..12].copy_from_slice(&tags);
+        head[12..16].copy_from_slice(&container);
+        Some(head)
     }
-    buf
+
+    fn pieces(&self) -> [&[u8]; 3] {
+        [
+            self.name.as_bytes(),
+            self.tags.raw().as_bytes(),
+            self.container.unwrap_or("").as_bytes(),
+        ]
+    }
+
+    /// Hashed piece by piece from the line's own bytes: a known series is found without writing
+    /// its key anywhere.
+    fn hash(&self, hasher: &foldhash::fast::RandomState, head: &[u8; HEAD]) -> u64 {
+        let mut h = hasher.build_hasher();
+        h.write(head);
+        for piece in self.pieces() {
+            h.write(piece);
+        }
+        h.finish()
+    }
+
+    /// Whether the key stored at `stored` (its head and bytes, up to the end of `keys`) is this.
+    fn matches(&self, head: &[u8; HEAD], stored: &[u8]) -> bool {
+        let Some((stored_head, mut rest)) = stored.split_first_chunk::<HEAD>() else {
+            return false;
+        };
+        if stored_head != head {
+            return false;
+        }
+        for piece in self.pieces() {
+            match rest.split_at_checked(piece.len()) {
+                Some((bytes, tail)) if bytes == piece => rest = tail,
+                _ => return false,
+            }
+        }
+        true
+    }
 }
 
 impl Aggregator {
+    /// The entry of a known series whose verdict is a metric, if any, without creating one (the
+    /// hot path's lookup).
+    pub(super) fn find_metric(&self, key: &SeriesKey<'_>) -> Option<usize> {
+        let head = key.head()?;
+        let slot = self.find_hashed(key, &head, key.hash(&self.hasher, &head))?;
+        (slot.entry & METRIC_BIT != 0).then_some((slot.entry & !METRIC_BIT) as usize)
+    }
+
+    fn find_hashed(&self, key: &SeriesKey<'_>, head: &[u8; HEAD], hash: u64) -> Option<Slot> {
+        let keys = &self.keys;
+        self.index
+            .find(hash, |s| {
+                s.hash == hash
+                    && keys
+                        .get(s.key_start as usize..)
+                        .is_some_and(|stored| key.matches(head, stored))
+            })
+            .copied()
+    }
+
     /// The entry of one sample's series, built by `verdict` on the key's first line. Over `bound`
     /// keys, pending values are flushed and the table starts over (a cardinality flood must not
     /// grow it).
@@ -161,35 +225,28 @@ impl Aggregator {
         key: SeriesKey<'_>,
         verdict: impl FnOnce() -> Verdict,
     ) -> usize {
-        let key = write_key(&mut self.key, &key);
-        let hash = self.hasher.hash_one(key);
-        let (hot, keys) = (&self.hot, &self.keys);
-        let found = self.index.find(hash, |&(h, i)| {
-            h == hash
-                && hot.get(i as usize).is_some_and(|e| {
-                    let start = e.key_start as usize;
-                    keys.get(start..start + e.key_len as usize) == Some(key)
-                })
-        });
-        if let Some(&(_, i)) = found {
-            return i as usize;
+        // A piece past u32 cannot be keyed: such a key is decided afresh each time, in an entry
+        // of its own that is never found again (unreachable under any line limit meterd accepts).
+        let head = key.head();
+        let hash = head.map_or(0, |h| key.hash(&self.hasher, &h));
+        if let Some(slot) = head.and_then(|h| self.find_hashed(&key, &h, hash)) {
+            return (slot.entry & !METRIC_BIT) as usize;
         }
-        // Offsets are u32: a table past that many keys or key bytes starts over too.
+        let pieces = key.pieces();
+        let key_len = HEAD + pieces.iter().map(|p| p.len()).sum::<usize>();
+        // Offsets are u32 (entries 31 bits): a table past that many keys or key bytes starts over too.
         let full = self.hot.len() >= bound.max(1)
-            || self.keys.len() + key.len() > u32::MAX as usize
-            || self.hot.len() >= u32::MAX as usize;
+            || self.keys.len().saturating_add(key_len) > u32::MAX as usize
+            || self.hot.len() >= METRIC_BIT as usize;
         if full {
             self.flush(pipeline);
             self.clear();
         }
         let verdict = verdict();
         let i = self.hot.len();
-        let key_start = self.keys.len();
-        self.keys.extend_from_slice(&self.key);
+        let metric = matches!(verdict, Verdict::Metric { .. });
         self.hot.push(Hot {
-            key_start: key_start as u32,
-            key_len: self.key.len() as u32,
-            metric: matches!(verdict, Verdict::Metric { .. }),
+            metric,
             samples: 0,
             last: None,
             earlier: Vec::new(),
@@ -198,8 +255,17 @@ impl Aggregator {
             verdict,
             family: FamilyCache::default(),
         });
-        self.index
-            .insert_unique(hash, (hash, i as u32), |&(h, _)| h);
+        if let Some(head) = head {
+            let key_start = self.keys.len() as u32;
+            self.keys.extend_from_slice(&head);
+            pieces.iter().for_each(|p| self.keys.extend_from_slice(p));
+            let slot = Slot {
+                hash,
+                entry: i as u32 | if metric { METRIC_BIT } else { 0 },
+                key_start,
+            };
+            self.index.insert_unique(hash, slot, |s| s.hash);
+        }
         i
     }
 

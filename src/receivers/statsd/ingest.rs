@@ -6,6 +6,7 @@
 //! or every few batches: one store update per counter per flush instead of per line.
 
 mod aggregate;
+mod fast;
 
 use crate::model::Labels;
 use crate::names::sanitize_label_name;
@@ -89,9 +90,18 @@ fn bump(list: &mut Vec<(&'static str, u64)>, reason: &'static str) {
     }
 }
 
-impl Counts {
-    fn error(&mut self, reason: &'static str) {
-        bump(&mut self.errors, reason);
+/// Counts a refused line and logs it (rate limited).
+fn report(errors: &mut Vec<(&'static str, u64)>, line: &[u8], result: Result<(), LineError>) {
+    if let Err(e) = result {
+        bump(errors, e.reason());
+        telemetry::rate_limited_warn(
+            &INVALID_LINE_LOG,
+            format_args!(
+                "invalid StatsD line ({}: {e}): {:?}",
+                e.reason(),
+                String::from_utf8_lossy(line.get(..line.len().min(200)).unwrap_or_default())
+            ),
+        );
     }
 }
 
@@ -105,7 +115,7 @@ pub struct Worker {
     series: Aggregator,
     counts: [Counts; 2],
     set_hasher: foldhash::fast::FixedState,
-    /// Tests turn the known-series fast path off to compare it with the full path.
+    /// Tests turn the known-series fast path (`fast`) off to compare it with the full path.
     #[cfg(test)]
     full_only: bool,
 }
@@ -189,42 +199,52 @@ impl Worker {
         let fast = !self.full_only;
         #[cfg(not(test))]
         let fast = true;
-        let mut one = |line: &[u8], text: Option<&str>| {
-            counts.lines += 1;
-            let result = ingest_line(
-                &mut Scope {
-                    cache: &mut self.cache,
-                    series: &mut self.series,
-                    set_hasher: &self.set_hasher,
-                    mapping_drops: &mut counts.mapping_drops,
-                    warnings: &mut counts.warnings,
-                    pipeline,
-                    rt: &rt,
-                    usage: &mut usage,
-                    fast,
-                },
-                line,
-                text,
-                now_unix_nanos,
-            );
-            if let Err(e) = result {
-                counts.error(e.reason());
-                telemetry::rate_limited_warn(
-                    &INVALID_LINE_LOG,
-                    format_args!(
-                        "invalid StatsD line ({}: {e}): {:?}",
-                        e.reason(),
-                        String::from_utf8_lossy(&line[..line.len().min(200)])
-                    ),
-                );
-            }
+        let mut w = Scope {
+            cache: &mut self.cache,
+            series: &mut self.series,
+            set_hasher: &self.set_hasher,
+            mapping_drops: &mut counts.mapping_drops,
+            warnings: &mut counts.warnings,
+            pipeline,
+            rt: &rt,
+            usage: &mut usage,
         };
+        let (lines, errors) = (&mut counts.lines, &mut counts.errors);
         for chunk in data {
             // UTF-8 checked once per datagram (or batch); only a batch holding an invalid line
             // is checked line by line, so that line alone is refused.
-            match std::str::from_utf8(chunk) {
-                Ok(text) => parse::str_lines(text).for_each(|l| one(l.as_bytes(), Some(l))),
-                Err(_) => parse::lines(chunk).for_each(|l| one(l, None)),
+            let Ok(text) = std::str::from_utf8(chunk) else {
+                for line in parse::lines(chunk) {
+                    *lines += 1;
+                    let result = ingest_line(&mut w, line, None, now_unix_nanos);
+                    report(errors, line, result);
+                }
+                continue;
+            };
+            let mut rest = parse::str_lines(text);
+            loop {
+                let mut group = [fast::Looked::NONE; fast::GROUP];
+                let mut n = 0;
+                for (looked, line) in group.iter_mut().zip(rest.by_ref()) {
+                    *looked = if fast {
+                        fast::look_up(&w, line)
+                    } else {
+                        fast::Looked::full(line)
+                    };
+                    n += 1;
+                }
+                for looked in group.get(..n).unwrap_or_default() {
+                    *lines += 1;
+                    let line = looked.line;
+                    let result = match fast::merge(&mut w, looked) {
+                        Some(result) => result,
+                        None => ingest_line(&mut w, line.as_bytes(), Some(line), now_unix_nanos),
+                    };
+                    report(errors, line.as_bytes(), result);
+                }
+                if n < fast::GROUP {
+                    break;
+                }
             }
         }
         if !usage.is_empty() {
@@ -306,8 +326,6 @@ struct Scope<'w> {
     pipeline: &'w Pipeline,
     rt: &'w Snapshot,
     usage: &'w mut Vec<crate::model::UsageEvent>,
-    /// Whether a known series' simple lines may take `known_simple` (tests compare both paths).
-    fast: bool,
 }
 
 /// `text`: the same line, when its UTF-8 is already checked.
@@ -321,12 +339,6 @@ fn ingest_line(
     let limits = &rt.config.limits;
     if line.len() > limits.max_line_bytes {
         return Err(ParseError::LineTooLong.into());
-    }
-    if let Some(result) = text
-        .filter(|_| w.fast)
-        .and_then(|text| known_simple(w, text))
-    {
-        return result;
     }
     // Tags are checked once per distinct tag text, when `verdict` settles a new series key.
     let parsed = match text {
@@ -420,36 +432,6 @@ fn ingest_line(
         }
     }
     first_error.map_or(Ok(()), Err)
-}
-
-/// A line of the simple shape (`name:value|type|#tags`) whose series is known and a metric: found
-/// by its parts and merged with only its value parsed, as the full path below would (one sample,
-/// rate 1, no warnings, no container id). `None`: any other line, which the full path decides
-/// (and a new series, which it creates).
-fn known_simple(w: &mut Scope<'_>, text: &str) -> Option<Result<(), LineError>> {
-    // The full path refuses every line when the configured floor is above a rate of 1.
-    if 1.0 < w.rt.config.limits.min_sample_rate {
-        return None;
-    }
-    let line = parse::simple(text)?;
-    let i = w.series.find_metric(&SeriesKey {
-        kind: line.kind,
-        name: line.name,
-        tags: &line.tags,
-        container: None,
-    })?;
-    let value = match line.value() {
-        Ok(v) => v,
-        Err(e) => return Some(Err(e.into())),
-    };
-    let sample = parse::Sample {
-        kind: line.kind,
-        value,
-        rate: 1.0,
-        timestamp: None,
-        container: None,
-    };
-    Some(to_value(w.set_hasher, &sample).map(|v| w.series.merge(i, v)))
 }
 
 /// Everything about a sample that follows from its type, name and tags alone: decided once per

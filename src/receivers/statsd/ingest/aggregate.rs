@@ -97,6 +97,8 @@ pub(super) struct Aggregator {
     rejects: Vec<Reject>,
     /// Reused by every flush: the store takes a series' values as one slice.
     values: Vec<SampleValue>,
+    /// Counts [`Self::clear`]s, so a [`Candidate`] found before one is not used after it.
+    generation: u64,
 }
 
 impl Default for Aggregator {
@@ -110,6 +112,7 @@ impl Default for Aggregator {
             dirty: Vec::new(),
             rejects: Vec::new(),
             values: Vec::new(),
+            generation: 0,
         }
     }
 }
@@ -134,6 +137,13 @@ struct Slot {
 }
 
 const METRIC_BIT: u32 = 1 << 31;
+
+/// A slot found by a key's hash, not yet compared with the key (see [`Aggregator::candidate`]).
+#[derive(Clone, Copy)]
+pub(super) struct Candidate {
+    slot: Slot,
+    generation: u64,
+}
 
 /// A key's fixed-size head: `[type, tag style, container flag, 0]` then the name, tag and
 /// container lengths (u32 LE). The bytes follow it in `keys` (name, tags, container id); with the
@@ -195,8 +205,42 @@ impl SeriesKey<'_> {
 }
 
 impl Aggregator {
-    /// The entry of a known series whose verdict is a metric, if any, without creating one (the
-    /// hot path's lookup).
+    /// The first half of a lookup split in two so that a group of lines' cache misses overlap:
+    /// the slot of the key's hash, whose key bytes and entry are loaded here (a load the CPU
+    /// starts and does not wait for; there is no prefetch without unsafe code) and compared only
+    /// in [`Self::confirm`], after the other lines of the group have asked for theirs.
+    pub(super) fn candidate(&self, key: &SeriesKey<'_>) -> Option<Candidate> {
+        let head = key.head()?;
+        let hash = key.hash(&self.hasher, &head);
+        let slot = *self.index.find(hash, |s| s.hash == hash)?;
+        let entry = (slot.entry & !METRIC_BIT) as usize;
+        std::hint::black_box((
+            self.keys.get(slot.key_start as usize).copied(),
+            self.hot.get(entry).map(|h| h.samples),
+        ));
+        Some(Candidate {
+            slot,
+            generation: self.generation,
+        })
+    }
+
+    /// The second half: the candidate's entry if its key is `key` and a metric's. A candidate
+    /// from before a [`Self::clear`], or of another key with the same hash, is looked up afresh.
+    pub(super) fn confirm(&self, key: &SeriesKey<'_>, candidate: Candidate) -> Option<usize> {
+        let Candidate { slot, generation } = candidate;
+        let head = key.head()?;
+        let same = generation == self.generation
+            && self
+                .keys
+                .get(slot.key_start as usize..)
+                .is_some_and(|stored| key.matches(&head, stored));
+        if !same {
+            return self.find_metric(key);
+        }
+        (slot.entry & METRIC_BIT != 0).then_some((slot.entry & !METRIC_BIT) as usize)
+    }
+
+    /// The entry of a known series whose verdict is a metric, if any, without creating one.
     pub(super) fn find_metric(&self, key: &SeriesKey<'_>) -> Option<usize> {
         let head = key.head()?;
         let slot = self.find_hashed(key, &head, key.hash(&self.hasher, &head))?;
@@ -307,6 +351,7 @@ impl Aggregator {
 
     /// Forgets every key (a reload changed what they resolve to). Flush first.
     pub(super) fn clear(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
         self.index.clear();
         self.keys.clear();
         self.hot.clear();

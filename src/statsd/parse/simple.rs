@@ -42,7 +42,7 @@ pub fn simple(line: &str) -> Option<Simple<'_>> {
     let colon = memchr::memchr(b':', bytes)?;
     let name = bytes.get(..colon)?;
     // `[`, `,` and `#` start tags in the name (SignalFx, InfluxDB, Librato).
-    if name.is_empty() || name.iter().any(|&b| matches!(b, b'[' | b',' | b'#')) {
+    if name.is_empty() || memchr::memchr3(b'[', b',', b'#', name).is_some() {
         return None;
     }
     let value_start = colon + 1;

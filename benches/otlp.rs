@@ -213,7 +213,7 @@ fn otlp(c: &mut Criterion) {
     let (full, full_pipeline) = ingest_and_pipeline();
     let (mut full_body, full_trace_ids, full_response_ids) = patchable(&body);
     let mut full_round = 0u64;
-    let mut full_request = |body: &mut Vec<u8>, round: u64| {
+    let full_request = |body: &mut Vec<u8>, round: u64| {
         let hex = format!("{round:016x}");
         for &at in &full_trace_ids {
             body[at..at + 8].copy_from_slice(&round.to_be_bytes());

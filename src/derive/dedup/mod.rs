@@ -57,28 +57,40 @@ pub fn span_key(trace_id: &[u8], span_id: &[u8]) -> Option<SpanKey> {
 /// The call key of a provider's response id. Providers are compared case-insensitively (one
 /// emitter says `Anthropic`, another `anthropic`); response ids exactly.
 pub fn call_key(provider: &str, response_id: &str) -> CallKey {
-    let mut h = blake3::Hasher::new();
-    h.update(b"meterd call v1\0");
-    let mut lower = [0u8; 64];
-    match lower.get_mut(..provider.len()) {
-        Some(buf) if provider.bytes().any(|b| b.is_ascii_uppercase()) => {
-            buf.copy_from_slice(provider.as_bytes());
-            buf.make_ascii_lowercase();
-            h.update(buf);
-        }
-        Some(_) => {
-            h.update(provider.as_bytes());
+    // The digest of `CALL_KEY_TAG | lower(provider) | 0 | response id`, hashed in one call when it
+    // fits a stack buffer (every real id does): the incremental hasher's set-up and its four
+    // updates cost more than the single compression such a short input needs. Both give the
+    // same digest (BLAKE3 hashes the bytes, not how they were fed), which is what the state
+    // file holds.
+    let (tag, p, id) = (CALL_KEY_TAG, provider.as_bytes(), response_id.as_bytes());
+    let mut buf = [0u8; 192];
+    let n = tag.len() + p.len() + 1 + id.len();
+    let digest = match buf.get_mut(..n) {
+        Some(b) => {
+            let (head, rest) = b.split_at_mut(tag.len());
+            head.copy_from_slice(tag);
+            let (name, rest) = rest.split_at_mut(p.len());
+            name.copy_from_slice(p);
+            name.make_ascii_lowercase();
+            rest[0] = 0;
+            rest[1..].copy_from_slice(id);
+            blake3::hash(b)
         }
         None => {
+            let mut h = blake3::Hasher::new();
+            h.update(tag);
             h.update(provider.to_ascii_lowercase().as_bytes());
+            h.update(&[0]);
+            h.update(id);
+            h.finalize()
         }
-    }
-    h.update(&[0]);
-    h.update(response_id.as_bytes());
+    };
     let mut k = [0u8; 16];
-    k.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    k.copy_from_slice(&digest.as_bytes()[..16]);
     k
 }
+
+const CALL_KEY_TAG: &[u8] = b"meterd call v1\0";
 
 /// Usage dimensions priced for a call, every field of [`Usage`] but `requests`.
 const PARTS: usize = 11;

@@ -390,3 +390,4 @@ fn config_defaults_and_bad_values_are_reported_with_their_place() {
 }
 
 mod bound;
+mod call_keys;

@@ -32,8 +32,11 @@ fn restart(disk: &Disk, c: &DedupConfig, now: u64) -> Window {
     w
 }
 
-/// Every live key with its first sight and, for a call, what was priced and by which span.
-fn live(w: &Window) -> HashMap<Key, (u64, Option<(Parts, Option<SpanKey>)>)> {
+/// A live key's first sight and, for a call, what was priced and by which span.
+type Held = (u64, Option<(Parts, Option<SpanKey>)>);
+
+/// Every live key and what it holds.
+fn live(w: &Window) -> HashMap<Key, Held> {
     w.order
         .iter()
         .map(|(_, key)| {

@@ -31,6 +31,15 @@ impl SharedLedger {
         self.lock().record(e, now)
     }
 
+    /// [`Self::record`] for a batch of events, under one lock; returns the buckets folded into
+    /// `_other` in all.
+    pub fn record_all<'e>(&self, entries: impl Iterator<Item = Entry<'e>>, now: i64) -> u64 {
+        let mut ledger = self.lock();
+        entries
+            .map(|e| u64::from(ledger.record(&e, now).folded))
+            .sum()
+    }
+
     pub fn seq(&self) -> u64 {
         self.lock().seq()
     }

@@ -312,21 +312,24 @@ impl Pipeline {
     }
 
     /// Counts the events into the usage ledger's hour and day rows (scope labels as budgets see
-    /// them: allow-listed and redacted), under one lock.
+    /// them: allow-listed and redacted): summed per row, under one lock.
     fn ledger_record(&self, events: &[(&UsageEvent, Labels, crate::derive::Priced)], now: i64) {
         if events.is_empty() {
             return;
         }
-        let entries = events.iter().map(|(event, scope, priced)| ledger::Entry {
-            provider: &event.provider,
-            model: &event.model,
-            scope,
-            usage: &priced.usage,
-            weight: event.weight,
-            error: event.status == Some(crate::model::CallStatus::Error),
-            cost_femto: priced.femto,
-        });
-        let folded = self.ledger.record_all(entries, now);
+        let mut batch = ledger::batch::Batch::default();
+        for (event, scope, priced) in events {
+            batch.add(&ledger::Entry {
+                provider: &event.provider,
+                model: &event.model,
+                scope,
+                usage: &priced.usage,
+                weight: event.weight,
+                error: event.status == Some(crate::model::CallStatus::Error),
+                cost_femto: priced.femto,
+            });
+        }
+        let folded = self.ledger.record_batch(&batch, now);
         if folded > 0 {
             telemetry::count(
                 &self.store,

@@ -193,10 +193,7 @@ pub(crate) struct Exemplars {
 impl Exemplars {
     pub(crate) fn new(ev: &UsageEvent) -> Self {
         Exemplars {
-            labels: ev
-                .trace_id
-                .as_ref()
-                .map(|t| Labels::new([("trace_id", &**t)])),
+            labels: ev.trace_id.as_ref().map(|t| Labels::one("trace_id", t)),
             timestamp: (ev.unix_nanos > 0).then(|| ev.unix_nanos as f64 / 1e9),
         }
     }

@@ -193,9 +193,12 @@ impl Window {
         let mut out = Restored::default();
         let mut sorted: Vec<&(Vec<u8>, Vec<u8>)> = records.iter().collect();
         sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        // Latest record wins per key.
-        let mut latest: std::collections::HashMap<Key, (u64, Priced), super::Hasher> =
+        // Latest record wins per key. Each key also keeps where it was first written (records in
+        // commit order, entries in the order the window took them): keys seen in the same second
+        // are then kept or dropped below in the order the window evicts them, not by their bytes.
+        let mut latest: std::collections::HashMap<Key, (u64, Priced, u64), super::Hasher> =
             Default::default();
+        let mut written = 0u64;
         for (id, blob) in sorted {
             let (Ok(id16), Some(entries)) = (<[u8; 16]>::try_from(id.as_slice()), decode(blob))
             else {
@@ -221,20 +224,26 @@ impl Window {
             counter.copy_from_slice(&id16[8..]);
             self.next_batch = self.next_batch.max(u64::from_be_bytes(counter) + 1);
             for (key, seen, parts) in entries {
-                latest.insert(key, (seen, parts));
+                written += 1;
+                let at = match latest.get(&key) {
+                    // The same key written again (a merged call): still where it was pushed.
+                    Some((before, _, at)) if *before == seen => *at,
+                    _ => written,
+                };
+                latest.insert(key, (seen, parts, at));
             }
         }
-        let mut live: Vec<(u64, Key, Priced)> = latest
+        let mut live: Vec<(u64, u64, Key, Priced)> = latest
             .into_iter()
-            .filter_map(|(k, (seen, parts))| {
-                (seen > limit).then_some((seen.min(self.now), k, parts))
+            .filter_map(|(k, (seen, parts, at))| {
+                (seen > limit).then_some((seen.min(self.now), at, k, parts))
             })
             .collect();
-        live.sort_unstable_by_key(|(seen, key, _)| (*seen, *key));
+        live.sort_unstable_by_key(|(seen, at, _, _)| (*seen, *at));
         // The newest `max_entries` stay; older ones go as if evicted.
         let skip = live.len().saturating_sub(self.max_entries);
         out.expired += skip;
-        for (seen, key, parts) in live.into_iter().skip(skip) {
+        for (seen, _, key, parts) in live.into_iter().skip(skip) {
             match (key, parts) {
                 (Key::Span(k), _) => {
                     self.spans.insert(k, seen);

@@ -172,3 +172,26 @@ fn a_restart_at_any_point_brings_back_the_window_of_the_last_commit() {
     assert!(restarts > 100 && retries > 1_000, "{restarts} {retries}");
     println!("{restarts} restarts, {rewrites} whole rewrites, {retries} repeats");
 }
+
+/// Keys seen in the same second come back in the order the window evicts them: a record that
+/// still holds a live key keeps its evicted neighbours on disk, and a restart must keep the
+/// newest keys, not whichever sort last by their bytes (span keys here sort in reverse of their
+/// arrival, call keys at random).
+#[test]
+fn a_restart_keeps_the_newest_keys_of_one_second() {
+    let c = cfg(600, 10);
+    let mut w = Window::new(&c);
+    let mut disk = Disk::new();
+    for n in 0..25u64 {
+        let call = (n % 2 == 0).then(|| call_key("openai", &format!("r{n}")));
+        w.observe(span_n(1_000 - n), call, &usage(1, 1, 0), 5_000);
+        if n % 4 == 3 {
+            commit(&mut w, &mut disk);
+        }
+    }
+    commit(&mut w, &mut disk);
+    assert!(w.stored > 10, "{} entries stored", w.stored);
+    let before = live(&w);
+    assert_eq!(before.len(), 10);
+    assert_eq!(live(&restart(&disk, &c, 5_000)), before);
+}

@@ -282,7 +282,7 @@ impl Pipeline {
                 continue;
             }
             derived += 1;
-            match rt.deriver.usage_priced(event, &mut out) {
+            match rt.deriver.usage_priced(event, &mut combined) {
                 Ok(priced) => {
                     // Fits: `usage_priced` refuses totals past u64 nano-USD.
                     let nanos = crate::derive::pricing::derive::nano(priced.femto).unwrap_or(0);
@@ -293,7 +293,6 @@ impl Pipeline {
                 }
                 Err(_) => telemetry::money_overflow(&self.store, "cost", &event.model),
             }
-            out.drain(..).for_each(|s| combined.push(s));
         }
         self.ledger_record(&ledgered, now);
         if !touched.is_empty() {

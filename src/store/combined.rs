@@ -11,7 +11,10 @@
 //! only while the sum is exact (whole numbers below 2^53, as token counts are), and everything else
 //! (observations, gauges, anything the store might refuse) stays a value of its own, applied in
 //! order. A refusal counts every sample folded into what was refused, and the series keeps the
-//! exemplar of the last value it took. Two edges differ from one-by-one writes, neither reachable
+//! exemplar of the last value it took. Where a cap folds several label sets into one `_overflow`
+//! series, they are written set by set rather than sample by sample: that series' exemplar is one
+//! of the batch's last ones, not necessarily the very last, and a histogram's float sum adds in
+//! another order (counts, money and whole-number counters are exact). Two more edges, not reachable
 //! from derived usage: a float counter whose total is past 2^53 (where every addition rounds)
 //! rounds a sum once instead of each part, and a money sum past 2^128 femto-USD is refused whole.
 
@@ -47,10 +50,10 @@ struct Entry {
 }
 
 impl Entry {
-    fn is(&self, s: &Sample) -> bool {
-        self.kind == s.value.kind()
-            && (Arc::ptr_eq(&self.name, &s.name) || self.name == s.name)
-            && self.labels == s.labels
+    fn is(&self, name: &Arc<str>, labels: &Labels, kind: MetricKind) -> bool {
+        self.kind == kind
+            && (Arc::ptr_eq(&self.name, name) || self.name == *name)
+            && self.labels == *labels
     }
 
     fn add(&mut self, value: SampleValue, exemplar: Option<Exemplar>) {
@@ -133,11 +136,11 @@ pub struct Combined {
     overflow: Vec<Sample>,
 }
 
-fn key_hash(s: &Sample) -> u64 {
+fn key_hash(name: &str, labels: &Labels, kind: MetricKind) -> u64 {
     // The label set's hash is computed once per set; the name's length and the kind separate the
     // families that share a set (requests and latency share the call's labels).
-    let tag = (s.name.len() as u64) << 8 | s.value.kind() as u64;
-    s.labels.hash_value() ^ tag.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    let tag = (name.len() as u64) << 8 | kind as u64;
+    labels.hash_value() ^ tag.wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 impl Combined {
@@ -146,43 +149,105 @@ impl Combined {
     }
 
     pub fn push(&mut self, s: Sample) {
-        let hash = key_hash(&s);
+        let Sample {
+            name,
+            labels,
+            value,
+            options,
+            exemplar,
+        } = s;
+        if let Err((value, exemplar)) = self.fold(&name, &labels, value, exemplar) {
+            self.open(name, labels, options, value, exemplar);
+        }
+    }
+
+    /// [`Combined::push`] for a sample not built yet: its series' name, labels and options are
+    /// cloned only when the batch has not seen the series, the common case costs none of that.
+    pub fn add(
+        &mut self,
+        name: &Arc<str>,
+        labels: &Labels,
+        options: &Arc<FamilyOptions>,
+        value: SampleValue,
+        exemplar: Option<Exemplar>,
+    ) {
+        if let Err((value, exemplar)) = self.fold(name, labels, value, exemplar) {
+            self.open(
+                name.clone(),
+                labels.clone(),
+                options.clone(),
+                value,
+                exemplar,
+            );
+        }
+    }
+
+    /// Folds the value into its series' entry; gives it back when the series needs a new entry.
+    fn fold(
+        &mut self,
+        name: &Arc<str>,
+        labels: &Labels,
+        value: SampleValue,
+        exemplar: Option<Exemplar>,
+    ) -> Result<(), (SampleValue, Option<Exemplar>)> {
+        let kind = value.kind();
+        let hash = key_hash(name, labels, kind);
         let entries = &self.entries;
         let found = self.index.find(hash, |&(h, i)| {
-            h == hash && entries.get(i as usize).is_some_and(|e| e.is(&s))
+            h == hash
+                && entries
+                    .get(i as usize)
+                    .is_some_and(|e| e.is(name, labels, kind))
         });
-        let found = found.map(|&(_, i)| i as usize);
-        if let Some(e) = found.and_then(|i| self.entries.get_mut(i)) {
-            if e.creates {
-                e.add(s.value, s.exemplar);
-                return;
+        match found.and_then(|&(_, i)| self.entries.get_mut(i as usize)) {
+            Some(e) if e.creates => {
+                e.add(value, exemplar);
+                Ok(())
             }
+            _ => Err((value, exemplar)),
         }
+    }
+
+    fn open(
+        &mut self,
+        name: Arc<str>,
+        labels: Labels,
+        options: Arc<FamilyOptions>,
+        value: SampleValue,
+        exemplar: Option<Exemplar>,
+    ) {
         if self.entries.len() >= MAX_SERIES {
+            let mut s = Sample::new(name, labels, value);
+            s.options = options;
+            s.exemplar = exemplar;
             self.overflow.push(s);
             return;
         }
+        let kind = value.kind();
+        let hash = key_hash(&name, &labels, kind);
         let i = self.entries.len() as u32;
-        if found.is_some() {
-            // The key's entry so far creates nothing: this sample's values follow it in a new one.
-            let entries = &self.entries;
-            if let Some(slot) = self.index.find_mut(hash, |&(h, i)| {
-                h == hash && entries.get(i as usize).is_some_and(|e| e.is(&s))
-            }) {
-                slot.1 = i;
+        let entries = &self.entries;
+        // A key whose entry so far creates nothing: this value follows it in a new one.
+        match self.index.find_mut(hash, |&(h, i)| {
+            h == hash
+                && entries
+                    .get(i as usize)
+                    .is_some_and(|e| e.is(&name, &labels, kind))
+        }) {
+            Some(slot) => slot.1 = i,
+            None => {
+                self.index.insert_unique(hash, (hash, i), |&(h, _)| h);
             }
-        } else {
-            self.index.insert_unique(hash, (hash, i), |&(h, _)| h);
         }
-        let creates = creates(&s.value);
+        let creates = creates(&value);
         self.entries.push(Entry {
-            name: s.name,
-            labels: s.labels,
-            options: s.options,
-            kind: s.value.kind(),
-            values: vec![s.value],
+            name,
+            labels,
+            options,
+            kind,
+            values: vec![value],
             samples: vec![1],
-            exemplars: s.exemplar.map(|e| (0, e)).into_iter().collect(),
+            exemplars: exemplar.map(|e| (0, e)).into_iter().collect(),
             creates,
         });
     }

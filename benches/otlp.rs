@@ -163,6 +163,10 @@ fn points(batch: usize, offset: usize) -> Vec<u8> {
 }
 
 fn ingest() -> Arc<Ingest> {
+    ingest_and_pipeline().0
+}
+
+fn ingest_and_pipeline() -> (Arc<Ingest>, Arc<Pipeline>) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/meterd.yaml");
     let snapshot = match meterd::pipeline::load(&path) {
         Ok(s) => s,
@@ -173,7 +177,7 @@ fn ingest() -> Arc<Ingest> {
         ..StoreLimits::default()
     }));
     let pipeline = Arc::new(Pipeline::new(store, snapshot));
-    Ingest::new(pipeline, START - 1)
+    (Ingest::new(pipeline.clone(), START - 1), pipeline)
 }
 
 fn otlp(c: &mut Criterion) {
@@ -200,6 +204,36 @@ fn otlp(c: &mut Criterion) {
                 Some(ingest.traces(&req))
             });
             black_box(outcome.is_some())
+        })
+    });
+    // The same with the dedup window at its bound (`max_entries` keys, as in a busy agent: every
+    // new span evicts the oldest key), and the state flusher taking the window's changes after
+    // every request (one commit per request, the journal encoded, the whole-table rewrite when
+    // stored entries pass twice the bound), the file write itself aside.
+    let (full, full_pipeline) = ingest_and_pipeline();
+    let (mut full_body, full_trace_ids, full_response_ids) = patchable(&body);
+    let mut full_round = 0u64;
+    let full_request = |body: &mut Vec<u8>, round: u64| {
+        let hex = format!("{round:016x}");
+        for &at in &full_trace_ids {
+            body[at..at + 8].copy_from_slice(&round.to_be_bytes());
+        }
+        for &at in &full_response_ids {
+            body[at..at + 16].copy_from_slice(hex.as_bytes());
+        }
+        let outcome = full.traces_in_place(black_box(body));
+        let dirty = full_pipeline.dedup().take_dirty();
+        black_box((outcome.is_some(), dirty.puts.len()))
+    };
+    let bound = full_pipeline.snapshot().config.otlp.dedup.max_entries;
+    while full_pipeline.dedup().len() < bound {
+        full_round += 1;
+        full_request(&mut full_body, full_round);
+    }
+    g.bench_function("decode_and_ingest_1000_genai_spans_full_window", |b| {
+        b.iter(|| {
+            full_round += 1;
+            full_request(&mut full_body, full_round)
         })
     });
     // The same through prost's decode (the path before the in-place reader, and the fallback).

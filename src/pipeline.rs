@@ -21,7 +21,7 @@ use crate::model::{
     Exemplar, HistogramData, Labels, QualityEvent, Sample, SampleValue, UsageEvent,
 };
 use crate::state::durable::{Durability, NotDurable};
-use crate::store::{FamilyCache, NameCache, PairsTarget, Store};
+use crate::store::{Combined, FamilyCache, PairsTarget, Store};
 use crate::telemetry;
 use crate::telemetry::catalogue;
 use arc_swap::ArcSwap;
@@ -257,25 +257,22 @@ impl Pipeline {
         }
     }
 
-    /// [`Pipeline::apply`] for a batch: families looked up once per name.
-    fn apply_cached(&self, cache: &mut NameCache, protocol: &str, sample: &Sample) {
-        if let Err(r) = self.store.apply_cached(cache, sample) {
-            telemetry::rejected(&self.store, protocol, &sample.name, r);
-        }
-    }
-
     pub fn usage(&self, protocol: &str, event: &UsageEvent) {
         self.usage_events(protocol, std::slice::from_ref(event));
     }
 
     /// [`Self::usage`] for many events, counted once (one counter update per request, not per
-    /// span: the count cost as much as deriving a span's tokens).
+    /// span: the count cost as much as deriving a span's tokens). What the events derive is
+    /// combined per series and written once per batch, and the ledger is locked once per batch:
+    /// request threads met on the same series and locks for every span (see [`Combined`]).
     pub fn usage_events(&self, protocol: &str, events: &[UsageEvent]) {
         let mut out = Vec::with_capacity(16);
         let mut touched = Touched::default();
-        let mut families = NameCache::default();
+        let mut combined = Combined::default();
+        let mut ledgered = Vec::with_capacity(events.len());
         let rt = self.snapshot.load();
         let max_usage = rt.config.limits.max_usage_per_line;
+        let now = unix_secs();
         let mut derived = 0u64;
         for event in events {
             // The one ceiling every protocol passes: a rejected event reaches neither tokens, cost
@@ -285,27 +282,26 @@ impl Pipeline {
                 continue;
             }
             derived += 1;
-            match rt.deriver.usage_priced(event, &mut out) {
+            match rt.deriver.usage_priced(event, &mut combined) {
                 Ok(priced) => {
                     // Fits: `usage_priced` refuses totals past u64 nano-USD.
                     let nanos = crate::derive::pricing::derive::nano(priced.femto).unwrap_or(0);
                     // Budgets and the ledger see the same scope: built once.
                     let scope = rt.deriver.scope(&event.scope);
-                    self.budget_spend(&scope, event, nanos, &mut touched);
-                    self.ledger_record(&scope, event, &priced);
+                    self.budget_spend(&scope, event, nanos, now, &mut touched);
+                    ledgered.push((event, scope, priced));
                 }
                 Err(_) => telemetry::money_overflow(&self.store, "cost", &event.model),
             }
-            for s in out.drain(..) {
-                self.apply_cached(&mut families, protocol, &s);
-            }
         }
+        self.ledger_record(&ledgered, now);
         if !touched.is_empty() {
             self.budgets.touched_gauges(&mut touched, &mut out);
-            for s in out.drain(..) {
-                self.apply_cached(&mut families, protocol, &s);
-            }
+            out.drain(..).for_each(|s| combined.push(s));
         }
+        combined.apply(&self.store, &mut |name, r, n| {
+            telemetry::rejected_n(&self.store, protocol, name, r, n)
+        });
         telemetry::count(
             &self.store,
             &catalogue::USAGE_EVENTS,
@@ -314,11 +310,15 @@ impl Pipeline {
         );
     }
 
-    /// Counts the event into the usage ledger's hour and day rows (scope labels as budgets see
-    /// them: allow-listed and redacted).
-    fn ledger_record(&self, scope: &Labels, event: &UsageEvent, priced: &crate::derive::Priced) {
-        let rec = self.ledger.record(
-            &ledger::Entry {
+    /// Counts the events into the usage ledger's hour and day rows (scope labels as budgets see
+    /// them: allow-listed and redacted): summed per row, under one lock.
+    fn ledger_record(&self, events: &[(&UsageEvent, Labels, crate::derive::Priced)], now: i64) {
+        if events.is_empty() {
+            return;
+        }
+        let mut batch = ledger::batch::Batch::default();
+        for (event, scope, priced) in events {
+            batch.add(&ledger::Entry {
                 provider: &event.provider,
                 model: &event.model,
                 scope,
@@ -326,15 +326,15 @@ impl Pipeline {
                 weight: event.weight,
                 error: event.status == Some(crate::model::CallStatus::Error),
                 cost_femto: priced.femto,
-            },
-            unix_secs(),
-        );
-        if rec.folded > 0 {
+            });
+        }
+        let folded = self.ledger.record_batch(&batch, now);
+        if folded > 0 {
             telemetry::count(
                 &self.store,
                 &catalogue::USAGE_ROWS_FOLDED,
                 &[],
-                f64::from(rec.folded),
+                folded as f64,
             );
         }
     }
@@ -397,7 +397,7 @@ impl Pipeline {
         let mut out = Vec::new();
         let scope = rt.deriver.scope(&event.scope);
         let mut touched = Touched::default();
-        self.budget_spend(&scope, event, cost_nanos, &mut touched);
+        self.budget_spend(&scope, event, cost_nanos, unix_secs(), &mut touched);
         self.budgets.touched_gauges(&mut touched, &mut out);
         for s in &out {
             self.apply(protocol, s);
@@ -406,7 +406,14 @@ impl Pipeline {
 
     /// Counts `cost` (nano-USD) toward matching budgets, on the event's scope labels after the
     /// allow-list plus provider and model; notes the budget instances touched in `touched`.
-    fn budget_spend(&self, scope: &Labels, event: &UsageEvent, cost: u64, touched: &mut Touched) {
+    fn budget_spend(
+        &self,
+        scope: &Labels,
+        event: &UsageEvent,
+        cost: u64,
+        now: i64,
+        touched: &mut Touched,
+    ) {
         if cost == 0 || self.budgets.is_empty() {
             return;
         }
@@ -415,7 +422,7 @@ impl Pipeline {
             provider: &event.provider,
             model: &event.model,
         };
-        let recorded = self.budgets.record(&call, cost, unix_secs(), touched);
+        let recorded = self.budgets.record(&call, cost, now, touched);
         for budget in recorded.overflowed {
             telemetry::count(
                 &self.store,

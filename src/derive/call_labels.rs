@@ -73,11 +73,16 @@ pub(crate) struct CallLabels {
 }
 
 impl CallLabels {
-    /// Set `which`, built by `build` the first time this identity needs it.
-    pub(crate) fn get(&self, which: Set, build: impl FnOnce() -> Labels) -> Labels {
+    /// Set `which`, built by `build` the first time this identity needs it (each time for a set
+    /// past the known lists).
+    pub(crate) fn get(
+        &self,
+        which: Set,
+        build: impl FnOnce() -> Labels,
+    ) -> std::borrow::Cow<'_, Labels> {
         match which.index().and_then(|i| self.sets.get(i)) {
-            Some(cell) => cell.get_or_init(build).clone(),
-            None => build(),
+            Some(cell) => std::borrow::Cow::Borrowed(cell.get_or_init(build)),
+            None => std::borrow::Cow::Owned(build()),
         }
     }
 }
@@ -144,7 +149,7 @@ mod tests {
         c.status = Some(CallStatus::Error);
         for ev in [&a, &b, &c, &a] {
             let build = || BaseLabels::new(ev).with(&[("token_type", "input")]);
-            assert_eq!(of(ev).get(Set::Token(0), build), build(), "{ev:?}");
+            assert_eq!(*of(ev).get(Set::Token(0), build), build(), "{ev:?}");
             assert_eq!(
                 of(ev)
                     .get(Set::Base, || BaseLabels::new(ev).with(&[]))
@@ -153,7 +158,9 @@ mod tests {
             );
         }
         // Past a list's known length: built, not cached under another set's slot.
-        let built = of(&a).get(Set::Token(99), || Labels::new([("x", "1")]));
-        assert_eq!(built, Labels::new([("x", "1")]));
+        let sets = of(&a);
+        let built = sets.get(Set::Token(99), || Labels::new([("x", "1")]));
+        assert!(matches!(built, std::borrow::Cow::Owned(_)));
+        assert_eq!(*built, Labels::new([("x", "1")]));
     }
 }

@@ -14,12 +14,14 @@ pub mod quality;
 pub mod recommend;
 pub mod redact;
 pub mod semantics;
+pub(crate) mod sink;
 pub mod usage;
 pub mod whatif;
 
 use crate::config::Config;
 use crate::model::{Labels, QualityEvent, Sample, SampleValue, UsageEvent};
 use crate::telemetry::catalogue;
+use sink::Sink;
 
 /// Everything derivation needs, compiled from one config snapshot. Rebuilt on reload.
 pub struct Deriver {
@@ -105,14 +107,14 @@ impl Deriver {
 
     /// [`Deriver::usage`], returning the exact cost in femto-USD and the inclusive usage it was
     /// priced on (what the usage ledger counts).
-    pub fn usage_priced(
+    pub(crate) fn usage_priced(
         &self,
         ev: &UsageEvent,
-        out: &mut Vec<Sample>,
+        out: &mut impl Sink,
     ) -> Result<Priced, pricing::cost::MoneyOverflow> {
         let normalized = semantics::normalize(&ev.usage, ev.semantics, ev.usage.requests > 0);
         for why in normalized.inconsistent.into_iter().flatten() {
-            out.push(inconsistent_sample(ev, why));
+            out.sample(inconsistent_sample(ev, why));
         }
         let inclusive;
         let ev = match normalized.usage {

@@ -2,6 +2,7 @@
 //! Pure: an event in, samples out.
 
 use super::call_labels::{self, Set};
+use super::sink::Sink;
 use crate::model::{Exemplar, FamilyOptions, HistogramData, LabelPolicy, Labels, Sample};
 use crate::model::{SampleValue, UsageEvent, TTFT_BUCKETS};
 use std::sync::Arc;
@@ -107,6 +108,17 @@ impl Family {
             exemplar,
         }
     }
+
+    /// This family's value for the series `labels`, into `out`.
+    pub(crate) fn emit(
+        &self,
+        out: &mut impl Sink,
+        labels: &Labels,
+        value: SampleValue,
+        exemplar: Option<Exemplar>,
+    ) {
+        out.derived(&self.name, labels, &self.options, value, exemplar);
+    }
 }
 
 pub(crate) struct UsageFamilies {
@@ -193,10 +205,7 @@ pub(crate) struct Exemplars {
 impl Exemplars {
     pub(crate) fn new(ev: &UsageEvent) -> Self {
         Exemplars {
-            labels: ev
-                .trace_id
-                .as_ref()
-                .map(|t| Labels::new([("trace_id", &**t)])),
+            labels: ev.trace_id.as_ref().map(|t| Labels::one("trace_id", t)),
             timestamp: (ev.unix_nanos > 0).then(|| ev.unix_nanos as f64 / 1e9),
         }
     }
@@ -211,7 +220,7 @@ impl Exemplars {
 }
 
 impl UsageFamilies {
-    pub(crate) fn derive(&self, ev: &UsageEvent, exemplars: &Exemplars, out: &mut Vec<Sample>) {
+    pub(crate) fn derive(&self, ev: &UsageEvent, exemplars: &Exemplars, out: &mut impl Sink) {
         let sets = call_labels::of(ev);
         let with = |extra: &[(&str, &str)]| BaseLabels::new(ev).with(extra);
         let w = ev.weight;
@@ -223,7 +232,7 @@ impl UsageFamilies {
             _ => None,
         };
         if let Some((_, true)) = error_type {
-            out.push(error_type_capped());
+            out.sample(error_type_capped());
         }
         let status = status.as_str();
         let call = || match &error_type {
@@ -236,11 +245,12 @@ impl UsageFamilies {
         };
         if u.requests > 0 {
             let n = u.requests as f64 * w;
-            out.push(self.requests.sample(
-                sets.get(Set::Call, call),
+            self.requests.emit(
+                out,
+                &sets.get(Set::Call, call),
                 SampleValue::CounterAdd(n),
                 exemplars.at(n),
-            ));
+            );
         }
         for (i, (token_type, n)) in [
             ("input", u.input_tokens),
@@ -258,11 +268,12 @@ impl UsageFamilies {
         .enumerate()
         {
             if n > 0 {
-                out.push(self.tokens.sample(
-                    sets.get(Set::Token(i), || with(&[("token_type", token_type)])),
+                self.tokens.emit(
+                    out,
+                    &sets.get(Set::Token(i), || with(&[("token_type", token_type)])),
                     SampleValue::CounterAdd(n as f64 * w),
                     None,
-                ));
+                );
             }
         }
         for (family, n) in [
@@ -271,34 +282,37 @@ impl UsageFamilies {
             (&self.images, u.images as f64),
         ] {
             if n > 0.0 {
-                out.push(family.sample(
-                    sets.get(Set::Base, || with(&[])),
+                family.emit(
+                    out,
+                    &sets.get(Set::Base, || with(&[])),
                     SampleValue::CounterAdd(n * w),
                     None,
-                ));
+                );
             }
         }
         if let Some(d) = ev.duration {
             let secs = d.as_secs_f64();
-            out.push(self.duration.sample(
-                sets.get(Set::Call, call),
+            self.duration.emit(
+                out,
+                &sets.get(Set::Call, call),
                 SampleValue::Observe {
                     value: secs,
                     weight: w,
                 },
                 exemplars.at(secs),
-            ));
+            );
         }
         if let Some(d) = ev.time_to_first_token {
             let secs = d.as_secs_f64();
-            out.push(self.ttft.sample(
-                sets.get(Set::Operation, || with(&[("operation", operation)])),
+            self.ttft.emit(
+                out,
+                &sets.get(Set::Operation, || with(&[("operation", operation)])),
                 SampleValue::Observe {
                     value: secs,
                     weight: w,
                 },
                 exemplars.at(secs),
-            ));
+            );
         }
     }
 }

@@ -88,6 +88,15 @@ impl Labels {
         Labels::from_sorted(v.into())
     }
 
+    /// The set of one pair, as [`Labels::new`] builds it (an empty value is no label), without
+    /// the intermediate vector and the sort: a span's exemplar builds one per call.
+    pub fn one(name: &str, value: &str) -> Self {
+        if value.is_empty() {
+            return Labels::empty();
+        }
+        Labels::from_sorted(Arc::new([(Box::from(name), Box::from(value))]))
+    }
+
     /// A set from pairs already in [`Labels::normalize_borrowed`] form, whose
     /// [`Labels::hash_of`] the caller has computed: a store miss on a borrowed lookup builds its key
     /// without hashing the text a second time.
@@ -222,5 +231,23 @@ mod tests {
             "a name's end is part of the hash"
         );
         assert!(!Labels::new([("a", "1")]).equals(&[("a", "1"), ("b", "2")]));
+    }
+
+    #[test]
+    fn one_pair_is_the_set_new_builds() {
+        for (k, v) in [
+            ("trace_id", "0af7651916cd43dd8448eb211c80319c"),
+            ("a", ""),
+            ("", "x"),
+        ] {
+            let one = Labels::one(k, v);
+            let new = Labels::new([(k, v)]);
+            assert_eq!(one, new);
+            assert_eq!(one.hash_value(), new.hash_value());
+            assert_eq!(
+                one.iter().collect::<Vec<_>>(),
+                new.iter().collect::<Vec<_>>()
+            );
+        }
     }
 }

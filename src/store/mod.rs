@@ -6,11 +6,13 @@
 //! callers can count it: a per-family series cap, a total cap, type and label-set conflicts (which
 //! must never reach `/metrics`, a known statsd_exporter failure), and idle expiry.
 
+mod combined;
 mod ordered;
 mod pairs;
 mod series;
 mod window;
 
+pub use combined::Combined;
 pub use pairs::PairsTarget;
 pub use series::{SeriesSnapshot, SeriesValue};
 
@@ -127,6 +129,34 @@ pub struct NameCache(Vec<(Arc<str>, FamilyCache)>);
 /// uncached rather than the scan growing.
 const NAME_CACHE_MAX: usize = 32;
 
+/// The exemplars that came with a run of values, by the value's position.
+#[derive(Clone, Copy)]
+pub(crate) enum ExemplarsAt<'a> {
+    None,
+    /// With the first value (one sample's).
+    First(&'a Exemplar),
+    /// Sorted by position, at most one per position.
+    Indexed(&'a [(usize, Exemplar)]),
+}
+
+impl<'a> ExemplarsAt<'a> {
+    fn first(e: Option<&'a Exemplar>) -> Self {
+        e.map_or(ExemplarsAt::None, ExemplarsAt::First)
+    }
+
+    fn at(self, i: usize) -> Option<&'a Exemplar> {
+        match self {
+            ExemplarsAt::None => None,
+            ExemplarsAt::First(e) => (i == 0).then_some(e),
+            ExemplarsAt::Indexed(list) => list
+                .binary_search_by_key(&i, |(at, _)| *at)
+                .ok()
+                .and_then(|k| list.get(k))
+                .map(|(_, e)| e),
+        }
+    }
+}
+
 /// The family was swept out of the store between lookup and update.
 struct Gone;
 
@@ -147,9 +177,28 @@ pub struct FamilySnapshot {
     pub series: Vec<(Labels, SeriesSnapshot)>,
 }
 
+/// The caps every write reads, as atomics: a read lock taken per sample was a shared cache line
+/// that every ingest thread wrote to.
+#[derive(Default)]
+struct Caps {
+    per_metric: AtomicUsize,
+    total: AtomicUsize,
+    set_members: AtomicUsize,
+}
+
+impl Caps {
+    fn set(&self, l: &StoreLimits) {
+        self.per_metric
+            .store(l.max_series_per_metric, Ordering::Relaxed);
+        self.total.store(l.max_series_total, Ordering::Relaxed);
+        self.set_members.store(l.max_set_members, Ordering::Relaxed);
+    }
+}
+
 pub struct Store {
     families: RwLock<FastMap<Box<str>, Arc<Family>>>,
     limits: RwLock<StoreLimits>,
+    caps: Caps,
     total_series: AtomicUsize,
     /// Coarse clock in milliseconds (monotonic, driven by the owner): reading an atomic on every
     /// sample is far cheaper than a clock call, and tests move time without sleeping.
@@ -168,9 +217,12 @@ impl Default for Store {
 
 impl Store {
     pub fn new(limits: StoreLimits) -> Self {
+        let caps = Caps::default();
+        caps.set(&limits);
         Store {
             families: RwLock::new(FastMap::default()),
             limits: RwLock::new(limits),
+            caps,
             total_series: AtomicUsize::new(0),
             now_ms: AtomicU64::new(0),
             default_buckets: Arc::new(DEFAULT_BUCKETS),
@@ -187,6 +239,7 @@ impl Store {
     }
 
     pub fn set_limits(&self, limits: StoreLimits) {
+        self.caps.set(&limits);
         if let Ok(mut l) = self.limits.write() {
             *l = limits;
         }
@@ -220,15 +273,42 @@ impl Store {
             &mut FamilyCache::default(),
             target,
             std::slice::from_ref(&sample.value),
-            sample.exemplar.as_ref(),
-            &mut |r| rejected = Some(r),
+            ExemplarsAt::first(sample.exemplar.as_ref()),
+            &mut |_, r| rejected = Some(r),
         )?;
         rejected.map_or(Ok(()), Err)
     }
 
     /// [`Store::apply`] for many samples in a row: their families are looked up once per name.
     pub fn apply_cached(&self, cache: &mut NameCache, sample: &Sample) -> Result<(), Reject> {
-        let name = &sample.name;
+        let target = Target {
+            name: &sample.name,
+            labels: &sample.labels,
+            options: &sample.options,
+        };
+        let mut rejected = None;
+        self.update_named(
+            cache,
+            &sample.name,
+            target,
+            std::slice::from_ref(&sample.value),
+            ExemplarsAt::first(sample.exemplar.as_ref()),
+            &mut |_, r| rejected = Some(r),
+        )?;
+        rejected.map_or(Ok(()), Err)
+    }
+
+    /// Values for one series, its family looked up through `cache` by `name`, `target`'s name
+    /// (see [`NameCache`]).
+    pub(crate) fn update_named(
+        &self,
+        cache: &mut NameCache,
+        name: &Arc<str>,
+        target: Target<'_>,
+        values: &[SampleValue],
+        exemplars: ExemplarsAt<'_>,
+        rejected: &mut dyn FnMut(usize, Reject),
+    ) -> Result<(), Reject> {
         let slot = cache
             .0
             .iter()
@@ -239,24 +319,26 @@ impl Store {
                 cache.0.push((name.clone(), FamilyCache::default()));
                 cache.0.len() - 1
             }
-            None => return self.apply(sample),
+            None => {
+                return self.update(
+                    &mut FamilyCache::default(),
+                    target,
+                    values,
+                    exemplars,
+                    rejected,
+                )
+            }
         };
         let Some((_, family)) = cache.0.get_mut(slot) else {
-            return self.apply(sample);
+            return self.update(
+                &mut FamilyCache::default(),
+                target,
+                values,
+                exemplars,
+                rejected,
+            );
         };
-        let target = Target {
-            name,
-            labels: &sample.labels,
-            options: &sample.options,
-        };
-        let mut rejected = None;
-        self.update(
-            family,
-            target,
-            std::slice::from_ref(&sample.value),
-            sample.exemplar.as_ref(),
-            &mut |r| rejected = Some(r),
-        )?;
+        let result = self.update(family, target, values, exemplars, rejected);
         if family
             .0
             .as_ref()
@@ -264,7 +346,7 @@ impl Store {
         {
             family.0 = None;
         }
-        rejected.map_or(Ok(()), Err)
+        result
     }
 
     /// Applies several values to one series under one family lock, in order (a receiver that
@@ -277,7 +359,13 @@ impl Store {
         values: &[SampleValue],
         rejected: &mut dyn FnMut(Reject),
     ) -> Result<(), Reject> {
-        self.update(&mut FamilyCache::default(), target, values, None, rejected)
+        self.update(
+            &mut FamilyCache::default(),
+            target,
+            values,
+            ExemplarsAt::None,
+            &mut |_, r| rejected(r),
+        )
     }
 
     /// [`Store::apply_values`] for a caller that keeps a [`FamilyCache`] per series key; `cache`
@@ -289,7 +377,9 @@ impl Store {
         values: &[SampleValue],
         rejected: &mut dyn FnMut(Reject),
     ) -> Result<(), Reject> {
-        self.update(cache, target, values, None, rejected)
+        self.update(cache, target, values, ExemplarsAt::None, &mut |_, r| {
+            rejected(r)
+        })
     }
 
     fn update(
@@ -297,14 +387,14 @@ impl Store {
         cache: &mut FamilyCache,
         target: Target<'_>,
         values: &[SampleValue],
-        exemplar: Option<&Exemplar>,
-        rejected: &mut dyn FnMut(Reject),
+        exemplars: ExemplarsAt<'_>,
+        rejected: &mut dyn FnMut(usize, Reject),
     ) -> Result<(), Reject> {
         let Some(kind) = values.first().map(SampleValue::kind) else {
             return Ok(());
         };
         if let Some(family) = cache.0.as_ref().filter(|f| f.kind == kind) {
-            if let Ok(r) = self.update_in(family, target, values, exemplar, rejected) {
+            if let Ok(r) = self.update_in(family, target, values, exemplars, rejected) {
                 return r;
             }
         }
@@ -313,7 +403,7 @@ impl Store {
         // sweep empties only idle families, so a second miss in a row is as good as impossible.
         for _ in 0..3 {
             let family = self.checked_family(target, kind)?;
-            let r = self.update_in(&family, target, values, exemplar, rejected);
+            let r = self.update_in(&family, target, values, exemplars, rejected);
             if let Ok(r) = r {
                 cache.0 = Some(family);
                 return r;
@@ -346,8 +436,8 @@ impl Store {
         family: &Family,
         target: Target<'_>,
         values: &[SampleValue],
-        exemplar: Option<&Exemplar>,
-        rejected: &mut dyn FnMut(Reject),
+        exemplars: ExemplarsAt<'_>,
+        rejected: &mut dyn FnMut(usize, Reject),
     ) -> Result<Result<(), Reject>, Gone> {
         let Ok(mut map) = family.series.lock() else {
             return Ok(Err(Reject::TotalSeriesLimit));
@@ -355,7 +445,7 @@ impl Store {
         if family.removed.load(Ordering::Relaxed) {
             return Err(Gone);
         }
-        Ok(self.write_series(family, &mut map, target, values, exemplar, rejected))
+        Ok(self.write_series(family, &mut map, target, values, exemplars, rejected))
     }
 
     fn write_series(
@@ -364,26 +454,29 @@ impl Store {
         map: &mut ordered::SeriesMap,
         target: Target<'_>,
         values: &[SampleValue],
-        exemplar: Option<&Exemplar>,
-        rejected: &mut dyn FnMut(Reject),
+        exemplars: ExemplarsAt<'_>,
+        rejected: &mut dyn FnMut(usize, Reject),
     ) -> Result<(), Reject> {
         let kind = family.kind;
         let now = self.now_ms();
-        let (per_metric, total_cap, max_set) = {
-            let l = self.limits.read().map_err(|_| Reject::TotalSeriesLimit)?;
-            (
-                l.max_series_per_metric,
-                l.max_series_total,
-                l.max_set_members,
-            )
-        };
+        let per_metric = self.caps.per_metric.load(Ordering::Relaxed);
+        let total_cap = self.caps.total.load(Ordering::Relaxed);
+        let max_set = self.caps.set_members.load(Ordering::Relaxed);
         let mut apply_all = |s: &mut series::Series| {
             let mut applied = false;
-            for v in values {
-                match s.apply(v, exemplar, now, max_set) {
-                    Ok(()) => applied = true,
-                    Err(r) => rejected(r),
+            // The series keeps one exemplar, the last taken value's: set once, not per value.
+            let mut kept = None;
+            for (i, v) in values.iter().enumerate() {
+                match s.apply(v, None, now, max_set) {
+                    Ok(()) => {
+                        applied = true;
+                        kept = exemplars.at(i).or(kept);
+                    }
+                    Err(r) => rejected(i, r),
                 }
+            }
+            if let Some(e) = kept {
+                s.set_exemplar(e);
             }
             applied
         };
@@ -442,11 +535,7 @@ impl Store {
             if self.shedding() {
                 return Err(Reject::MemoryLimit);
             }
-            let total_cap = self
-                .limits
-                .read()
-                .map_err(|_| Reject::TotalSeriesLimit)?
-                .max_series_total;
+            let total_cap = self.caps.total.load(Ordering::Relaxed);
             if self.total_series.load(Ordering::Relaxed) >= total_cap {
                 return Err(Reject::TotalSeriesLimit);
             }

@@ -75,8 +75,8 @@ impl Store {
             &mut fresh,
             owned,
             std::slice::from_ref(value),
-            exemplar,
-            &mut |r| rejected = Some(r),
+            super::ExemplarsAt::first(exemplar),
+            &mut |_, r| rejected = Some(r),
         );
         if fresh.0.is_some() {
             *cache = fresh;

@@ -268,12 +268,16 @@ impl Series {
         }
         self.last_update_ms = now_ms;
         if let Some(e) = exemplar {
-            match &mut self.exemplar {
-                Some(held) => e.clone_into(held),
-                None => self.exemplar = Some(Box::new(e.clone())),
-            }
+            self.set_exemplar(e);
         }
         Ok(())
+    }
+
+    pub(super) fn set_exemplar(&mut self, e: &Exemplar) {
+        match &mut self.exemplar {
+            Some(held) => e.clone_into(held),
+            None => self.exemplar = Some(Box::new(e.clone())),
+        }
     }
 
     /// The exact total of a money counter.

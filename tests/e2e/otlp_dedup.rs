@@ -122,6 +122,51 @@ fn a_retry_after_kill_9_and_restart_is_priced_once() {
     assert_eq!(second.spend_nanos("everything"), (calls + 1) * PER_CALL);
 }
 
+/// At the window's bound (every new span evicts the oldest key, and the state file drops records
+/// as their keys leave) and across a kill -9: the newest `max_entries` calls are still retries
+/// after the restart, span keys and response keys alike, and the bound holds after it.
+#[test]
+fn at_the_window_bound_a_retry_after_kill_9_is_priced_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = config(dir.path());
+    let mut yaml = std::fs::read_to_string(&config).expect("read config");
+    yaml.push_str("otlp:\n  dedup:\n    max_entries: 20\n");
+    std::fs::write(&config, yaml).expect("write config");
+    let body = |i: u64| {
+        let id = format!("chatcmpl-{i}");
+        if i % 2 == 0 {
+            spans::gpt4o_chat(i, &[("gen_ai.response.id", id.as_str())])
+        } else {
+            spans::gpt4o_chat(i, &[])
+        }
+    };
+    let calls = 60u64;
+    let mut first = start(&config);
+    for i in 0..calls {
+        post(&first, body(i));
+    }
+    assert_eq!(first.spend_nanos("everything"), calls * PER_CALL);
+    assert_eq!(
+        first.metric("meterd_otlp_dedup_evicted_total"),
+        Some((calls - 20) as f64)
+    );
+    first.child.kill().expect("kill -9");
+    first.child.wait().expect("reap");
+
+    let second = start(&config);
+    for i in calls - 20..calls {
+        post(&second, body(i));
+    }
+    assert_eq!(
+        second.spend_nanos("everything"),
+        calls * PER_CALL,
+        "a retry of a call still in the window was priced again after a restart\n{}",
+        second.log()
+    );
+    assert_eq!(duplicates(&second, "retry"), 20.0);
+    assert_eq!(second.metric("meterd_otlp_dedup_keys"), Some(20.0));
+}
+
 #[test]
 fn two_emitters_spans_of_one_response_price_the_call_once_with_merged_usage() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -57,28 +57,40 @@ pub fn span_key(trace_id: &[u8], span_id: &[u8]) -> Option<SpanKey> {
 /// The call key of a provider's response id. Providers are compared case-insensitively (one
 /// emitter says `Anthropic`, another `anthropic`); response ids exactly.
 pub fn call_key(provider: &str, response_id: &str) -> CallKey {
-    let mut h = blake3::Hasher::new();
-    h.update(b"meterd call v1\0");
-    let mut lower = [0u8; 64];
-    match lower.get_mut(..provider.len()) {
-        Some(buf) if provider.bytes().any(|b| b.is_ascii_uppercase()) => {
-            buf.copy_from_slice(provider.as_bytes());
-            buf.make_ascii_lowercase();
-            h.update(buf);
-        }
-        Some(_) => {
-            h.update(provider.as_bytes());
+    // The digest of `CALL_KEY_TAG | lower(provider) | 0 | response id`, hashed in one call when it
+    // fits a stack buffer (every real id does): the incremental hasher's set-up and its four
+    // updates cost more than the single compression such a short input needs. Both give the
+    // same digest (BLAKE3 hashes the bytes, not how they were fed), which is what the state
+    // file holds.
+    let (tag, p, id) = (CALL_KEY_TAG, provider.as_bytes(), response_id.as_bytes());
+    let mut buf = [0u8; 192];
+    let n = tag.len() + p.len() + 1 + id.len();
+    let digest = match buf.get_mut(..n) {
+        Some(b) => {
+            let (head, rest) = b.split_at_mut(tag.len());
+            head.copy_from_slice(tag);
+            let (name, rest) = rest.split_at_mut(p.len());
+            name.copy_from_slice(p);
+            name.make_ascii_lowercase();
+            rest[0] = 0;
+            rest[1..].copy_from_slice(id);
+            blake3::hash(b)
         }
         None => {
+            let mut h = blake3::Hasher::new();
+            h.update(tag);
             h.update(provider.to_ascii_lowercase().as_bytes());
+            h.update(&[0]);
+            h.update(id);
+            h.finalize()
         }
-    }
-    h.update(&[0]);
-    h.update(response_id.as_bytes());
+    };
     let mut k = [0u8; 16];
-    k.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    k.copy_from_slice(&digest.as_bytes()[..16]);
     k
 }
+
+const CALL_KEY_TAG: &[u8] = b"meterd call v1\0";
 
 /// Usage dimensions priced for a call, every field of [`Usage`] but `requests`.
 const PARTS: usize = 11;
@@ -166,13 +178,20 @@ pub struct Window {
     free: Vec<u32>,
     /// Every live key once, oldest first (`now` never goes backwards, see [`Window::clock`]).
     order: VecDeque<(u64, Key)>,
+    /// Keys ever pushed to and popped from `order`: a key's place in that sequence is its age,
+    /// so a stored batch whose keys were all pushed before the `popped`-th is all gone.
+    pushed: u64,
+    popped: u64,
     now: u64,
-    /// Keys whose stored value changed since the last take; beyond `max_entries` of them (the
-    /// state file has been failing for long), `rewrite_all` replaces them.
-    journal: Vec<Key>,
+    /// Entries whose stored value changed since the last take, encoded as they changed (the
+    /// entry is at hand then; looked up again at commit time it would be a cache miss). Beyond
+    /// `max_entries` of them (the state file has been failing for long), `rewrite_all` replaces
+    /// them.
+    pending: persist::Pending,
     rewrite_all: bool,
-    /// The stored batch records (see [`persist`]), oldest first.
+    /// The stored batch records (see [`persist`]), oldest first, and their entries in all.
     batches: VecDeque<persist::Batch>,
+    stored: usize,
     /// Records to delete on the next write (stale or unreadable ones found at start-up).
     doomed: Vec<Vec<u8>>,
     next_batch: u64,
@@ -191,10 +210,13 @@ impl Window {
             slots: Vec::new(),
             free: Vec::new(),
             order: VecDeque::new(),
+            pushed: 0,
+            popped: 0,
             now: 0,
-            journal: Vec::new(),
+            pending: persist::Pending::default(),
             rewrite_all: false,
             batches: VecDeque::new(),
+            stored: 0,
             doomed: Vec::new(),
             next_batch: 0,
             seq: 0,
@@ -249,6 +271,7 @@ impl Window {
     // Stored copies of expired or evicted keys go with their batch record (see [`persist`]).
     fn pop_oldest(&mut self) {
         if let Some((_, key)) = self.order.pop_front() {
+            self.popped += 1;
             match key {
                 Key::Span(k) => self.spans.remove(&k).map(|_| ()),
                 Key::Call(k) => self.calls.remove(&k).map(|slot| self.free.push(slot)),
@@ -256,14 +279,33 @@ impl Window {
         }
     }
 
-    fn changed(&mut self, key: Key) {
+    fn push(&mut self, key: Key) {
+        self.order.push_back((self.now, key));
+        self.pushed += 1;
+    }
+
+    /// Journals a span key's new entry (see [`persist`]).
+    fn changed_span(&mut self, k: &SpanKey, seen: u64) {
         self.seq += 1;
         if !self.rewrite_all {
-            self.journal.push(key);
-            if self.journal.len() > self.max_entries {
-                self.rewrite_all = true;
-                self.journal = Vec::new();
-            }
+            self.pending.span(k, seen);
+            self.journal_bound();
+        }
+    }
+
+    /// Journals a call key's new or merged entry.
+    fn changed_call(&mut self, k: &CallKey, e: CallEntry) {
+        self.seq += 1;
+        if !self.rewrite_all {
+            self.pending.call(k, &e);
+            self.journal_bound();
+        }
+    }
+
+    fn journal_bound(&mut self) {
+        if self.pending.entries > self.max_entries {
+            self.rewrite_all = true;
+            self.pending = persist::Pending::default();
         }
     }
 
@@ -297,8 +339,8 @@ impl Window {
             }
             self.room();
             self.spans.insert(k, self.now);
-            self.order.push_back((self.now, Key::Span(k)));
-            self.changed(Key::Span(k));
+            self.push(Key::Span(k));
+            self.changed_span(&k, self.now);
         }
         Verdict::New
     }
@@ -343,22 +385,21 @@ impl Window {
                 return Verdict::SameResponse { extra: None };
             }
             entry.priced = merged;
-            self.changed(Key::Call(k));
+            let e = *entry;
+            self.changed_call(&k, e);
             return Verdict::SameResponse {
                 extra: Some(extra.usage()),
             };
         }
         self.room();
-        self.insert_call(
-            k,
-            CallEntry {
-                seen: self.now,
-                priced: parts,
-                first: span,
-            },
-        );
-        self.order.push_back((self.now, Key::Call(k)));
-        self.changed(Key::Call(k));
+        let e = CallEntry {
+            seen: self.now,
+            priced: parts,
+            first: span,
+        };
+        self.insert_call(k, e);
+        self.push(Key::Call(k));
+        self.changed_call(&k, e);
         Verdict::New
     }
 }

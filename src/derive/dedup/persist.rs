@@ -5,11 +5,14 @@
 //! commit that way, more than the spans' whole CPU cost). A batch record is keyed by its write
 //! time and a counter (so records sort oldest first) and holds entries `tag | key | seen |
 //! [priced parts]`; a later record's entry for the same key supersedes an earlier one (a merged
-//! call). A batch is deleted once every entry in it is past the window. Keys evicted early stay
-//! on disk until then; when the records hold more than twice `max_entries` entries, or after a
-//! failed commit, the next commit rewrites the table as one batch of the live keys.
+//! call). A batch is deleted once every key it holds has left the window, past the window or
+//! evicted at `max_entries` (keys leave oldest first, so that is once every key that existed when
+//! the batch was taken has left): a window at its bound keeps about `max_entries` entries on
+//! disk. When the records hold more than twice `max_entries` entries all the same (merged calls
+//! written again and again), or after a failed commit, the next commit rewrites the table as one
+//! batch of the live keys.
 
-use super::{CallEntry, Key, Parts, SpanKey, Window, PARTS, TAG_CALL, TAG_SPAN};
+use super::{CallEntry, CallKey, Key, Parts, SpanKey, Window, PARTS, TAG_CALL, TAG_SPAN};
 
 /// A stored batch record.
 #[derive(Clone, Copy, Debug)]
@@ -18,6 +21,54 @@ pub(super) struct Batch {
     /// Newest `seen` of its entries: the record goes once that is past the window.
     newest: u64,
     entries: usize,
+    /// Keys pushed to the window when it was taken: the record goes once as many have left.
+    covers: u64,
+}
+
+/// The entries changed since the last commit, encoded as they changed.
+#[derive(Debug, Default)]
+pub(super) struct Pending {
+    blob: Vec<u8>,
+    newest: u64,
+    pub(super) entries: usize,
+}
+
+/// What a commit's empty journal reserves at most: a burst does not pin its size.
+const MAX_RESERVE: usize = 1 << 20;
+
+impl Pending {
+    fn with_capacity(bytes: usize) -> Pending {
+        Pending {
+            blob: Vec::with_capacity(bytes.min(MAX_RESERVE)),
+            ..Pending::default()
+        }
+    }
+
+    pub(super) fn span(&mut self, k: &SpanKey, seen: u64) {
+        self.blob.reserve(SPAN_ENTRY);
+        self.blob.push(TAG_SPAN);
+        self.blob.extend_from_slice(k);
+        self.blob.extend_from_slice(&seen.to_le_bytes());
+        self.add(seen);
+    }
+
+    pub(super) fn call(&mut self, k: &CallKey, e: &CallEntry) {
+        let mut entry = [0u8; CALL_ENTRY];
+        entry[0] = TAG_CALL;
+        entry[1..17].copy_from_slice(k);
+        entry[17..25].copy_from_slice(&e.seen.to_le_bytes());
+        entry[25..49].copy_from_slice(&e.first.unwrap_or([0; 24]));
+        for (dst, p) in entry[49..].chunks_exact_mut(8).zip(e.priced.0) {
+            dst.copy_from_slice(&p.to_le_bytes());
+        }
+        self.blob.extend_from_slice(&entry);
+        self.add(e.seen);
+    }
+
+    fn add(&mut self, seen: u64) {
+        self.newest = self.newest.max(seen);
+        self.entries += 1;
+    }
 }
 
 /// Changes for one commit (see [`Window::take_dirty`]).
@@ -50,83 +101,73 @@ const SPAN_ENTRY: usize = 1 + 24 + 8;
 const CALL_ENTRY: usize = 1 + 16 + 8 + 24 + 8 * PARTS;
 
 impl Window {
-    fn encode_entry(&self, key: &Key, out: &mut Vec<u8>) -> Option<u64> {
-        match key {
-            Key::Span(k) => {
-                let seen = *self.spans.get(k)?;
-                out.push(TAG_SPAN);
-                out.extend_from_slice(k);
-                out.extend_from_slice(&seen.to_le_bytes());
-                Some(seen)
-            }
-            Key::Call(k) => {
-                let e = self.call(k)?;
-                out.push(TAG_CALL);
-                out.extend_from_slice(k);
-                out.extend_from_slice(&e.seen.to_le_bytes());
-                out.extend_from_slice(&e.first.unwrap_or([0; 24]));
-                for p in e.priced.0 {
-                    out.extend_from_slice(&p.to_le_bytes());
+    /// Every live key, looked up (a whole rewrite).
+    fn encode_all(&self) -> Pending {
+        let mut all = Pending::with_capacity(self.order.len() * SPAN_ENTRY);
+        for (_, key) in &self.order {
+            match key {
+                Key::Span(k) => {
+                    if let Some(seen) = self.spans.get(k) {
+                        all.span(k, *seen);
+                    }
                 }
-                Some(e.seen)
+                Key::Call(k) => {
+                    if let Some(e) = self.call(k) {
+                        all.call(k, e);
+                    }
+                }
             }
         }
+        all
     }
 
-    fn stored_entries(&self) -> usize {
-        self.batches.iter().map(|b| b.entries).sum()
-    }
-
-    /// Takes the changes not yet persisted: this commit's batch, and the records past the
-    /// window. Put them back with [`Window::restore_dirty`] if the commit fails.
+    /// Takes the changes not yet persisted: this commit's batch, and the records whose keys
+    /// have all left. Put them back with [`Window::restore_dirty`] if the commit fails.
     pub fn take_dirty(&mut self) -> DirtyKeys {
         let mut d = DirtyKeys {
             seq: self.seq,
             ..Default::default()
         };
         let limit = self.now.saturating_sub(self.window_secs);
-        if self.stored_entries() > self.max_entries.saturating_mul(2) {
+        if self.stored > self.max_entries.saturating_mul(2) {
             self.rewrite_all = true;
         }
-        let keys: Vec<Key> = if std::mem::take(&mut self.rewrite_all) {
+        let batch = if std::mem::take(&mut self.rewrite_all) {
             d.clear = true;
             self.batches.clear();
+            self.stored = 0;
             self.doomed.clear();
-            self.journal.clear();
-            self.order.iter().map(|(_, k)| *k).collect()
+            self.pending = Pending::default();
+            self.encode_all()
         } else {
-            while self.batches.front().is_some_and(|b| b.newest <= limit) {
+            let popped = self.popped;
+            while self
+                .batches
+                .front()
+                .is_some_and(|b| b.newest <= limit || b.covers <= popped)
+            {
                 if let Some(b) = self.batches.pop_front() {
+                    self.stored = self.stored.saturating_sub(b.entries);
                     d.deletes.push(b.id.to_vec());
                 }
             }
             d.deletes.append(&mut self.doomed);
-            let mut keys = std::mem::take(&mut self.journal);
-            keys.sort_unstable();
-            keys.dedup();
-            keys
+            let reserve = self.pending.blob.len();
+            std::mem::replace(&mut self.pending, Pending::with_capacity(reserve))
         };
-        let mut blob = Vec::new();
-        let mut newest = 0;
-        let mut entries = 0;
-        for k in &keys {
-            // A key evicted since it changed is simply not written.
-            if let Some(seen) = self.encode_entry(k, &mut blob) {
-                newest = newest.max(seen);
-                entries += 1;
-            }
-        }
-        if entries > 0 {
+        if batch.entries > 0 {
             let mut id = [0u8; 16];
             id[..8].copy_from_slice(&self.now.to_be_bytes());
             id[8..].copy_from_slice(&self.next_batch.to_be_bytes());
             self.next_batch += 1;
             self.batches.push_back(Batch {
                 id,
-                newest,
-                entries,
+                newest: batch.newest,
+                entries: batch.entries,
+                covers: self.pushed,
             });
-            d.puts.push((id.to_vec(), blob));
+            self.stored += batch.entries;
+            d.puts.push((id.to_vec(), batch.blob));
         }
         d
     }
@@ -140,7 +181,7 @@ impl Window {
     pub fn mark_all_dirty(&mut self) {
         self.seq += 1;
         self.rewrite_all = true;
-        self.journal = Vec::new();
+        self.pending = Pending::default();
     }
 
     /// Rebuilds the window from stored records at start-up (`records` in any order). Entries
@@ -152,9 +193,12 @@ impl Window {
         let mut out = Restored::default();
         let mut sorted: Vec<&(Vec<u8>, Vec<u8>)> = records.iter().collect();
         sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        // Latest record wins per key.
-        let mut latest: std::collections::HashMap<Key, (u64, Priced), super::Hasher> =
+        // Latest record wins per key. Each key also keeps where it was first written (records in
+        // commit order, entries in the order the window took them): keys seen in the same second
+        // are then kept or dropped below in the order the window evicts them, not by their bytes.
+        let mut latest: std::collections::HashMap<Key, (u64, Priced, u64), super::Hasher> =
             Default::default();
+        let mut written = 0u64;
         for (id, blob) in sorted {
             let (Ok(id16), Some(entries)) = (<[u8; 16]>::try_from(id.as_slice()), decode(blob))
             else {
@@ -172,25 +216,34 @@ impl Window {
                 id: id16,
                 newest,
                 entries: entries.len(),
+                // Set below, once the keys are loaded.
+                covers: u64::MAX,
             });
+            self.stored += entries.len();
             let mut counter = [0u8; 8];
             counter.copy_from_slice(&id16[8..]);
             self.next_batch = self.next_batch.max(u64::from_be_bytes(counter) + 1);
             for (key, seen, parts) in entries {
-                latest.insert(key, (seen, parts));
+                written += 1;
+                let at = match latest.get(&key) {
+                    // The same key written again (a merged call): still where it was pushed.
+                    Some((before, _, at)) if *before == seen => *at,
+                    _ => written,
+                };
+                latest.insert(key, (seen, parts, at));
             }
         }
-        let mut live: Vec<(u64, Key, Priced)> = latest
+        let mut live: Vec<(u64, u64, Key, Priced)> = latest
             .into_iter()
-            .filter_map(|(k, (seen, parts))| {
-                (seen > limit).then_some((seen.min(self.now), k, parts))
+            .filter_map(|(k, (seen, parts, at))| {
+                (seen > limit).then_some((seen.min(self.now), at, k, parts))
             })
             .collect();
-        live.sort_unstable_by_key(|(seen, key, _)| (*seen, *key));
+        live.sort_unstable_by_key(|(seen, at, _, _)| (*seen, *at));
         // The newest `max_entries` stay; older ones go as if evicted.
         let skip = live.len().saturating_sub(self.max_entries);
         out.expired += skip;
-        for (seen, key, parts) in live.into_iter().skip(skip) {
+        for (seen, _, key, parts) in live.into_iter().skip(skip) {
             match (key, parts) {
                 (Key::Span(k), _) => {
                     self.spans.insert(k, seen);
@@ -208,7 +261,13 @@ impl Window {
                 (Key::Call(_), None) => continue,
             }
             self.order.push_back((seen, key));
+            self.pushed += 1;
             out.loaded += 1;
+        }
+        // The restored records go once every key loaded from them has left (what they hold
+        // beyond those keys was dropped above).
+        for b in &mut self.batches {
+            b.covers = self.pushed;
         }
         if !self.doomed.is_empty() {
             self.seq += 1;

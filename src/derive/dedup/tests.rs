@@ -388,3 +388,6 @@ fn config_defaults_and_bad_values_are_reported_with_their_place() {
         assert!(err.contains(want), "{want} not in {err}");
     }
 }
+
+mod bound;
+mod call_keys;

@@ -12,6 +12,7 @@
 //! - [`row`]: key and totals encoding; [`clock`]: bucket boundaries; [`query`]: grouping and
 //!   filtering rows for the API and reports; [`shared`]: the ledger behind a lock.
 
+pub mod batch;
 pub mod clock;
 pub mod query;
 pub mod row;
@@ -69,7 +70,7 @@ pub struct Entry<'a> {
 }
 
 impl Entry<'_> {
-    fn totals(&self) -> Totals {
+    pub fn totals(&self) -> Totals {
         let w = self.weight;
         let scale = |q: u64| -> u64 {
             if w == 1.0 || q == 0 {
@@ -236,11 +237,24 @@ impl Ledger {
 
     /// Counts one event into its hour and day rows at `now`.
     pub fn record(&mut self, e: &Entry<'_>, now: i64) -> Recorded {
+        self.record_totals(e.provider, e.model, e.scope, &e.totals(), now)
+    }
+
+    /// Counts totals (one event's, or several events' of one row identity summed: rows add
+    /// saturating, so the sum lands as the parts would) into their hour and day rows at `now`.
+    pub fn record_totals(
+        &mut self,
+        provider: &str,
+        model: &str,
+        scope: &Labels,
+        totals: &Totals,
+        now: i64,
+    ) -> Recorded {
         let mut rec = Recorded::default();
         if !self.settings.enabled {
             return rec;
         }
-        let totals = e.totals();
+        let totals = *totals;
         if totals == Totals::default() {
             return rec;
         }
@@ -250,8 +264,7 @@ impl Ledger {
         // event allocates only when it opens a row.
         let mut key = std::mem::take(&mut self.scratch);
         let [(gran, start), _] = self.live;
-        let encoded =
-            row::encode_key_into(&mut key, gran, start, e.provider, e.model, e.scope.iter());
+        let encoded = row::encode_key_into(&mut key, gran, start, provider, model, scope.iter());
         for (gran, start) in self.live {
             row::set_bucket(&mut key, gran, start);
             if encoded {

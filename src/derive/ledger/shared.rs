@@ -2,6 +2,7 @@
 //! flusher (takes dirty rows) and the API (reads live rows). Like budgets, it outlives config
 //! snapshots: a reload reconfigures it in place. The lock covers a few hash lookups per event.
 
+use super::batch::Batch;
 use super::{Entry, Ledger, LedgerDirty, Recorded, Settings};
 use crate::config::usage::UsageConfig;
 use std::sync::{Mutex, MutexGuard};
@@ -31,6 +32,15 @@ impl SharedLedger {
         self.lock().record(e, now)
     }
 
+    /// Records a batch of events summed per row identity (see [`Batch`]), under one lock;
+    /// returns the buckets folded into `_other`, counted per event as [`Self::record`] does.
+    pub fn record_batch(&self, batch: &Batch<'_>, now: i64) -> u64 {
+        if batch.is_empty() {
+            return 0;
+        }
+        record_groups(&mut self.lock(), batch, now)
+    }
+
     pub fn seq(&self) -> u64 {
         self.lock().seq()
     }
@@ -50,4 +60,15 @@ impl SharedLedger {
     pub fn settings(&self) -> Settings {
         self.lock().settings().clone()
     }
+}
+
+pub(super) fn record_groups(ledger: &mut Ledger, batch: &Batch<'_>, now: i64) -> u64 {
+    batch
+        .groups()
+        .iter()
+        .map(|g| {
+            let rec = ledger.record_totals(g.provider, g.model, g.scope, &g.totals, now);
+            u64::from(rec.folded) * u64::from(g.events)
+        })
+        .sum()
 }

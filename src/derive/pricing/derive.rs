@@ -4,9 +4,10 @@
 use super::compile::Compiled;
 use super::cost::{self, Breakdown, MoneyOverflow};
 use crate::derive::call_labels::{self, Set};
+use crate::derive::sink::Sink;
 use crate::derive::usage::{family, BaseLabels, Exemplars, Family};
 use crate::model::money::{femto_to_usd_f64, FEMTO_PER_USD};
-use crate::model::{Labels, Sample, SampleValue, UsageEvent};
+use crate::model::{Labels, SampleValue, UsageEvent};
 use crate::store::Store;
 use crate::telemetry::catalogue;
 use crate::telemetry::{self, RateLimit};
@@ -62,7 +63,7 @@ impl PricingFamilies {
         table: Option<&Compiled>,
         ev: &UsageEvent,
         exemplars: &Exemplars,
-        out: &mut Vec<Sample>,
+        out: &mut impl Sink,
     ) -> Result<u128, MoneyOverflow> {
         if ev.usage.is_empty() {
             return Ok(0);
@@ -123,13 +124,14 @@ impl PricingFamilies {
         let sets = call_labels::of(ev);
         for (i, (ct, femto)) in COST_TYPES.iter().zip(weighted).enumerate() {
             let Some(femto) = femto else { continue };
-            out.push(self.cost.sample(
-                sets.get(Set::Cost(i), || {
+            self.cost.emit(
+                out,
+                &sets.get(Set::Cost(i), || {
                     BaseLabels::new(ev).with(&[("cost_type", ct)])
                 }),
                 SampleValue::CounterAddFemtoUsd(femto),
                 exemplars.at(femto_to_usd_f64(femto)),
-            ));
+            );
         }
         Ok(total)
     }
@@ -141,20 +143,21 @@ impl PricingFamilies {
         exemplars: &Exemplars,
         which: usize,
         reason: &str,
-        out: &mut Vec<Sample>,
+        out: &mut impl Sink,
     ) {
         let w = if ev.weight.is_finite() && ev.weight > 0.0 {
             ev.weight
         } else {
             1.0
         };
-        out.push(self.unpriced.sample(
-            call_labels::of(ev).get(Set::Unpriced(which), || {
+        self.unpriced.emit(
+            out,
+            &call_labels::of(ev).get(Set::Unpriced(which), || {
                 BaseLabels::new(ev).with(&[("reason", reason)])
             }),
             SampleValue::CounterAdd(w),
             exemplars.at(w),
-        ));
+        );
     }
 }
 

@@ -58,7 +58,7 @@ fn family(help: String, buckets: Option<&[f64]>) -> Arc<FamilyOptions> {
 
 fn exemplar(ev: &QualityEvent, value: f64) -> Option<Exemplar> {
     ev.trace_id.as_ref().map(|t| Exemplar {
-        labels: Labels::new([("trace_id", &**t)]),
+        labels: Labels::one("trace_id", t),
         value,
         timestamp: (ev.unix_nanos > 0).then(|| ev.unix_nanos as f64 / 1e9),
     })

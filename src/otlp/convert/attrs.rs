@@ -188,14 +188,24 @@ pub fn hex_id(bytes: &[u8]) -> Option<Box<str>> {
         return None;
     }
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    // By hand: `write!` per byte cost more than the rest of a span's conversion; sized once (a
-    // collected iterator grew its string three times for a trace id).
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(HEX[usize::from(b >> 4)]));
-        s.push(char::from(HEX[usize::from(b & 15)]));
+    let digit = |n: u8| HEX[usize::from(n & 15)];
+    // Written into a stack buffer and copied once into its box: pushing char by char onto a
+    // `String` cost more than the rest of building a span's exemplar id. Trace ids (16 bytes)
+    // and span ids fit; anything longer takes the same route through a `Vec`.
+    let mut buf = [0u8; 64];
+    let mut long = Vec::new();
+    let out = match buf.get_mut(..bytes.len() * 2) {
+        Some(out) => out,
+        None => {
+            long.resize(bytes.len() * 2, 0);
+            &mut long[..]
+        }
+    };
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = digit(b >> 4);
+        pair[1] = digit(*b);
     }
-    Some(s.into_boxed_str())
+    std::str::from_utf8(out).ok().map(Box::from)
 }
 
 #[cfg(test)]
@@ -246,5 +256,10 @@ mod tests {
         assert_eq!(hex_id(&[0; 16]), None);
         assert_eq!(hex_id(&[]), None);
         assert_eq!(hex_id(&[0xab, 0x01]).as_deref(), Some("ab01"));
+        let long: Vec<u8> = (0..=255).collect();
+        let want: String = long.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex_id(&long).as_deref(), Some(want.as_str()));
+        assert_eq!(hex_id(&long[..32]).as_deref(), Some(&want[..64]));
+        assert_eq!(hex_id(&long[..33]).as_deref(), Some(&want[..66]));
     }
 }

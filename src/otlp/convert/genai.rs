@@ -18,7 +18,7 @@ pub use conventions::is_genai;
 
 use super::attrs::{first_str, get_str, hex_id, Attribute};
 use super::spans::SpanData;
-use crate::model::{CallStatus, Labels, UsageEvent};
+use crate::model::{CallStatus, Labels, Usage, UsageEvent, UsageSemantics};
 use conventions::{vercel_provider, Field, Found};
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use std::borrow::Cow;
@@ -157,6 +157,10 @@ pub fn response_id<A: Attribute>(attrs: &[A]) -> Option<Cow<'_, str>> {
 /// The adjusted count of a span sampled with the OTel probability-sampling threshold
 /// (`tracestate: ot=th:<hex>`): 1 / (1 - threshold / 2^56). 1 when absent or unparsable.
 pub fn sampling_weight(trace_state: &str) -> f64 {
+    // Nearly every span: no trace state, nothing to split.
+    if trace_state.is_empty() {
+        return 1.0;
+    }
     let ot = trace_state
         .split(',')
         .filter_map(|member| member.trim().split_once('='))
@@ -209,15 +213,25 @@ pub fn span_usage<S: SpanData>(
     if !has_usage && (model.is_none() || operation.is_none()) {
         return None;
     }
+    let (start, end) = (span.start_time_unix_nano(), span.end_time_unix_nano());
+    // Every field set here: `..UsageEvent::new(..)` would build (and drop) an empty label set.
     let mut ev = UsageEvent {
+        unix_nanos: end,
         provider: provider.map_or(Box::from("unknown"), |s| s.into()),
         model: model.map_or(Box::from("unknown"), |s| s.into()),
         operation: operation.map_or(Box::from(""), |s| s.into()),
-        ..UsageEvent::new("", "")
+        scope: scope_labels(resource, a, configured),
+        usage: Usage::default(),
+        semantics: UsageSemantics::Inclusive,
+        status: None,
+        error_type: None,
+        duration: None,
+        time_to_first_token: None,
+        service_tier: None,
+        request_input_tokens: None,
+        weight: 1.0,
+        trace_id: None,
     };
-    let (start, end) = (span.start_time_unix_nano(), span.end_time_unix_nano());
-    ev.unix_nanos = end;
-    ev.scope = scope_labels(resource, a, configured);
     ev.usage.requests = 1;
     let output = output.unwrap_or(0);
     ev.usage.output_tokens = output;

@@ -403,6 +403,9 @@ impl Ingest {
             let service = get_str(resource, "service.name");
             let instance = get_str(resource, "service.instance.id");
             let semantics = cfg.otlp.raw_usage_scopes.get(scope_name).copied();
+            // The arbitration group of the last provider seen here: spans of one scope mostly
+            // name one provider, and the group hashes the resource's service and instance too.
+            let mut last_group: Option<(String, u64)> = None;
             for span in spans {
                 if let Some(attr) = stage_attribute {
                     if let Some(ev) = stage::span_stage(resource, span, attr, &cfg.scope_labels) {
@@ -425,11 +428,18 @@ impl Ingest {
                     None => {}
                 }
                 let call = response_id(span.attributes()).map(|id| call_key(&ev.provider, &id));
-                let group = scope_group(
-                    service.as_deref().unwrap_or(""),
-                    instance.as_deref().unwrap_or(""),
-                    &ev.provider,
-                );
+                let group = match &last_group {
+                    Some((provider, group)) if **provider == *ev.provider => *group,
+                    _ => {
+                        let group = scope_group(
+                            service.as_deref().unwrap_or(""),
+                            instance.as_deref().unwrap_or(""),
+                            &ev.provider,
+                        );
+                        last_group = Some((ev.provider.to_string(), group));
+                        group
+                    }
+                };
                 chunk.spans.push(Pending {
                     span: span_key(span.trace_id(), span.span_id()),
                     call,
@@ -688,8 +698,17 @@ impl metrics::PointSink for StoreSink<'_> {
 /// together) all carry the most complete report of the call, whole, so the window prices it once
 /// from that report (see `derive::dedup::complete`).
 fn one_report_per_call(spans: &[Pending<'_>], events: &mut [UsageEvent]) {
-    // Sorted keys find the responses reported more than once without a table per request: most
-    // requests have none, and then this is one small sort.
+    // Most requests report each response once: sorted key heads (the keys are digests, so
+    // distinct heads mean distinct keys) show that with a sort of integers.
+    let mut heads: Vec<u64> = spans
+        .iter()
+        .filter_map(|p| p.call.map(|k| key_head(&k)))
+        .collect();
+    heads.sort_unstable();
+    if heads.windows(2).all(|w| w[0] != w[1]) {
+        return;
+    }
+    // Sorted keys find the responses reported more than once without a table per request.
     let mut keyed: Vec<(CallKey, usize)> = spans
         .iter()
         .enumerate()
@@ -716,6 +735,12 @@ fn one_report_per_call(spans: &[Pending<'_>], events: &mut [UsageEvent]) {
             events[i].semantics = UsageSemantics::Inclusive;
         }
     }
+}
+
+fn key_head(k: &CallKey) -> u64 {
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&k[..8]);
+    u64::from_le_bytes(head)
 }
 
 struct Pending<'a> {

@@ -321,31 +321,18 @@ impl Store {
         let slot = cache
             .0
             .iter()
-            .position(|(n, _)| Arc::ptr_eq(n, name) || **n == **name);
-        let slot = match slot {
-            Some(i) => i,
-            None if cache.0.len() < NAME_CACHE_MAX => {
-                cache.0.push((name.clone(), FamilyCache::default()));
-                cache.0.len() - 1
-            }
-            None => {
-                return self.update(
-                    &mut FamilyCache::default(),
-                    target,
-                    values,
-                    exemplars,
-                    rejected,
-                )
-            }
-        };
-        let Some((_, family)) = cache.0.get_mut(slot) else {
-            return self.update(
-                &mut FamilyCache::default(),
-                target,
-                values,
-                exemplars,
-                rejected,
-            );
+            .position(|(n, _)| Arc::ptr_eq(n, name) || **n == **name)
+            .or_else(|| {
+                (cache.0.len() < NAME_CACHE_MAX).then(|| {
+                    cache.0.push((name.clone(), FamilyCache::default()));
+                    cache.0.len() - 1
+                })
+            });
+        // More names than the cache holds: looked up uncached.
+        let mut uncached = FamilyCache::default();
+        let family = match slot.and_then(|i| cache.0.get_mut(i)) {
+            Some((_, family)) => family,
+            None => &mut uncached,
         };
         let result = self.update(family, target, values, exemplars, rejected);
         if family

@@ -263,33 +263,42 @@ impl Store {
 
     /// Applies one sample. Existing series always keep updating, even when caps are reached.
     pub fn apply(&self, sample: &Sample) -> Result<(), Reject> {
-        let target = Target {
-            name: &sample.name,
-            labels: &sample.labels,
-            options: &sample.options,
-        };
-        let mut rejected = None;
-        self.update(
-            &mut FamilyCache::default(),
-            target,
-            std::slice::from_ref(&sample.value),
-            ExemplarsAt::first(sample.exemplar.as_ref()),
-            &mut |_, r| rejected = Some(r),
-        )?;
-        rejected.map_or(Ok(()), Err)
+        self.apply_one(sample, |target, values, exemplars, rejected| {
+            self.update(
+                &mut FamilyCache::default(),
+                target,
+                values,
+                exemplars,
+                rejected,
+            )
+        })
     }
 
     /// [`Store::apply`] for many samples in a row: their families are looked up once per name.
     pub fn apply_cached(&self, cache: &mut NameCache, sample: &Sample) -> Result<(), Reject> {
+        self.apply_one(sample, |target, values, exemplars, rejected| {
+            self.update_named(cache, &sample.name, target, values, exemplars, rejected)
+        })
+    }
+
+    /// One sample through `write`; a refusal of its value is the result.
+    fn apply_one(
+        &self,
+        sample: &Sample,
+        write: impl FnOnce(
+            Target<'_>,
+            &[SampleValue],
+            ExemplarsAt<'_>,
+            &mut dyn FnMut(usize, Reject),
+        ) -> Result<(), Reject>,
+    ) -> Result<(), Reject> {
         let target = Target {
             name: &sample.name,
             labels: &sample.labels,
             options: &sample.options,
         };
         let mut rejected = None;
-        self.update_named(
-            cache,
-            &sample.name,
+        write(
             target,
             std::slice::from_ref(&sample.value),
             ExemplarsAt::first(sample.exemplar.as_ref()),
@@ -312,31 +321,18 @@ impl Store {
         let slot = cache
             .0
             .iter()
-            .position(|(n, _)| Arc::ptr_eq(n, name) || **n == **name);
-        let slot = match slot {
-            Some(i) => i,
-            None if cache.0.len() < NAME_CACHE_MAX => {
-                cache.0.push((name.clone(), FamilyCache::default()));
-                cache.0.len() - 1
-            }
-            None => {
-                return self.update(
-                    &mut FamilyCache::default(),
-                    target,
-                    values,
-                    exemplars,
-                    rejected,
-                )
-            }
-        };
-        let Some((_, family)) = cache.0.get_mut(slot) else {
-            return self.update(
-                &mut FamilyCache::default(),
-                target,
-                values,
-                exemplars,
-                rejected,
-            );
+            .position(|(n, _)| Arc::ptr_eq(n, name) || **n == **name)
+            .or_else(|| {
+                (cache.0.len() < NAME_CACHE_MAX).then(|| {
+                    cache.0.push((name.clone(), FamilyCache::default()));
+                    cache.0.len() - 1
+                })
+            });
+        // More names than the cache holds: looked up uncached.
+        let mut uncached = FamilyCache::default();
+        let family = match slot.and_then(|i| cache.0.get_mut(i)) {
+            Some((_, family)) => family,
+            None => &mut uncached,
         };
         let result = self.update(family, target, values, exemplars, rejected);
         if family

@@ -128,23 +128,23 @@ impl Deriver {
                 &inclusive
             }
         };
-        // One trace, one exemplar label set for every sample of the event.
-        let exemplars = usage::Exemplars::new(ev);
         let femto = if self.redactor.is_empty()
             && ev
                 .scope
                 .names()
                 .all(|n| self.scope_labels.iter().any(|s| &**s == n))
         {
-            self.usage.derive(ev, &exemplars, out);
+            let labels = usage::EventLabels::new(ev);
+            self.usage.derive(ev, &labels, out);
             self.pricing_families
-                .derive(self.pricing.as_deref(), ev, &exemplars, out)?
+                .derive(self.pricing.as_deref(), ev, &labels, out)?
         } else {
             let mut scoped = ev.clone();
             scoped.scope = self.scope(&ev.scope);
-            self.usage.derive(&scoped, &exemplars, out);
+            let labels = usage::EventLabels::new(&scoped);
+            self.usage.derive(&scoped, &labels, out);
             self.pricing_families
-                .derive(self.pricing.as_deref(), &scoped, &exemplars, out)?
+                .derive(self.pricing.as_deref(), &scoped, &labels, out)?
         };
         Ok(Priced {
             femto,

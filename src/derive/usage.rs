@@ -196,18 +196,26 @@ impl<'a> BaseLabels<'a> {
     }
 }
 
-/// The exemplar of an event's samples: one trace, so one label set for all of them.
-pub(crate) struct Exemplars {
+/// What every sample of one event shares: the call's label sets (looked up once per event, not
+/// once per family) and its exemplar (one trace, one label set for all of them).
+pub(crate) struct EventLabels {
+    call: std::rc::Rc<call_labels::CallLabels>,
     labels: Option<Labels>,
     timestamp: Option<f64>,
 }
 
-impl Exemplars {
+impl EventLabels {
+    /// `ev` as the families see it (its scope already the derived one).
     pub(crate) fn new(ev: &UsageEvent) -> Self {
-        Exemplars {
+        EventLabels {
+            call: call_labels::of(ev),
             labels: ev.trace_id.as_ref().map(|t| Labels::one("trace_id", t)),
             timestamp: (ev.unix_nanos > 0).then(|| ev.unix_nanos as f64 / 1e9),
         }
+    }
+
+    pub(crate) fn call(&self) -> &call_labels::CallLabels {
+        &self.call
     }
 
     pub(crate) fn at(&self, value: f64) -> Option<Exemplar> {
@@ -220,8 +228,8 @@ impl Exemplars {
 }
 
 impl UsageFamilies {
-    pub(crate) fn derive(&self, ev: &UsageEvent, exemplars: &Exemplars, out: &mut impl Sink) {
-        let sets = call_labels::of(ev);
+    pub(crate) fn derive(&self, ev: &UsageEvent, labels: &EventLabels, out: &mut impl Sink) {
+        let sets = labels.call();
         let with = |extra: &[(&str, &str)]| BaseLabels::new(ev).with(extra);
         let w = ev.weight;
         let u = &ev.usage;
@@ -249,7 +257,7 @@ impl UsageFamilies {
                 out,
                 &sets.get(Set::Call, call),
                 SampleValue::CounterAdd(n),
-                exemplars.at(n),
+                labels.at(n),
             );
         }
         for (i, (token_type, n)) in [
@@ -299,7 +307,7 @@ impl UsageFamilies {
                     value: secs,
                     weight: w,
                 },
-                exemplars.at(secs),
+                labels.at(secs),
             );
         }
         if let Some(d) = ev.time_to_first_token {
@@ -311,7 +319,7 @@ impl UsageFamilies {
                     value: secs,
                     weight: w,
                 },
-                exemplars.at(secs),
+                labels.at(secs),
             );
         }
     }
@@ -373,7 +381,7 @@ mod tests {
         ev.duration = Some(Duration::from_millis(834));
         ev.trace_id = Some("0af7651916cd43dd8448eb211c80319c".into());
         let mut out = Vec::new();
-        UsageFamilies::default().derive(&ev, &Exemplars::new(&ev), &mut out);
+        UsageFamilies::default().derive(&ev, &EventLabels::new(&ev), &mut out);
 
         let req = find(&out, "llm_requests", ("status", "error"));
         assert_eq!(req.value, SampleValue::CounterAdd(1.0));
@@ -441,7 +449,7 @@ mod tests {
         ev.status = Some(CallStatus::Error);
         ev.error_type = Some("openai.RateLimitError".into());
         let mut out = Vec::new();
-        f.derive(&ev, &Exemplars::new(&ev), &mut out);
+        f.derive(&ev, &EventLabels::new(&ev), &mut out);
         let req = find(&out, "llm_requests", ("status", "error"));
         assert_eq!(req.labels.get("error_type"), Some("rate_limit"));
         let d = find(&out, "llm_request_duration_seconds", ("status", "error"));
@@ -449,18 +457,18 @@ mod tests {
 
         ev.status = Some(CallStatus::Ok);
         let mut out = Vec::new();
-        f.derive(&ev, &Exemplars::new(&ev), &mut out);
+        f.derive(&ev, &EventLabels::new(&ev), &mut out);
         let req = find(&out, "llm_requests", ("status", "ok"));
         assert_eq!(req.labels.get("error_type"), None);
 
         ev.status = Some(CallStatus::Error);
         for i in 0..super::super::error_type::MAX_OTHER_VALUES {
             ev.error_type = Some(format!("E{i}").into());
-            f.derive(&ev, &Exemplars::new(&ev), &mut Vec::new());
+            f.derive(&ev, &EventLabels::new(&ev), &mut Vec::new());
         }
         ev.error_type = Some("one.too.many".into());
         let mut out = Vec::new();
-        f.derive(&ev, &Exemplars::new(&ev), &mut out);
+        f.derive(&ev, &EventLabels::new(&ev), &mut out);
         let req = find(&out, "llm_requests", ("status", "error"));
         assert_eq!(req.labels.get("error_type"), Some("other"));
         let capped = find(
@@ -477,7 +485,7 @@ mod tests {
         ev.usage.output_tokens = 10;
         ev.weight = 4.0;
         let mut out = Vec::new();
-        UsageFamilies::default().derive(&ev, &Exemplars::new(&ev), &mut out);
+        UsageFamilies::default().derive(&ev, &EventLabels::new(&ev), &mut out);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].value, SampleValue::CounterAdd(40.0));
         assert!(!out.iter().any(|s| &*s.name == "llm_requests"));

@@ -47,6 +47,10 @@ struct Entry {
     /// sample opens an entry of its own where it arrives (the store creates series in that order,
     /// which matters once a cap is reached).
     creates: bool,
+    /// Every value is a valid observation: the series takes all of them or none, so only the
+    /// last exemplar can be the one it keeps (a call's latency: one value and exemplar per call,
+    /// the rest let go as they arrive rather than held to the end of the batch).
+    observations: bool,
 }
 
 impl Entry {
@@ -58,6 +62,7 @@ impl Entry {
 
     fn add(&mut self, value: SampleValue, exemplar: Option<Exemplar>) {
         self.creates |= creates(&value);
+        self.observations &= valid_observation(&value);
         let folded = match (self.values.last_mut(), self.samples.last_mut()) {
             (Some(last), Some(n)) => match combine(last, &value) {
                 Some(sum) => {
@@ -75,12 +80,20 @@ impl Entry {
         }
         if let Some(e) = exemplar {
             let at = self.values.len() - 1;
+            if self.observations {
+                self.exemplars.clear();
+            }
             match self.exemplars.last_mut() {
                 Some(last) if last.0 == at => last.1 = e,
                 _ => self.exemplars.push((at, e)),
             }
         }
     }
+}
+
+/// An observation a histogram series takes whatever it holds.
+fn valid_observation(v: &SampleValue) -> bool {
+    matches!(v, SampleValue::Observe { .. }) && creates(v)
 }
 
 /// Whether a new series of the value's kind takes it, whatever else is in the store.
@@ -240,6 +253,7 @@ impl Combined {
             }
         }
         let creates = creates(&value);
+        let observations = valid_observation(&value);
         self.entries.push(Entry {
             name,
             labels,
@@ -249,6 +263,7 @@ impl Combined {
             samples: vec![1],
             exemplars: exemplar.map(|e| (0, e)).into_iter().collect(),
             creates,
+            observations,
         });
     }
 

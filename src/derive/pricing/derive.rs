@@ -3,9 +3,9 @@
 
 use super::compile::Compiled;
 use super::cost::{self, Breakdown, MoneyOverflow};
-use crate::derive::call_labels::{self, Set};
+use crate::derive::call_labels::Set;
 use crate::derive::sink::Sink;
-use crate::derive::usage::{family, BaseLabels, Exemplars, Family};
+use crate::derive::usage::{family, BaseLabels, EventLabels, Family};
 use crate::model::money::{femto_to_usd_f64, FEMTO_PER_USD};
 use crate::model::{Labels, SampleValue, UsageEvent};
 use crate::store::Store;
@@ -62,7 +62,7 @@ impl PricingFamilies {
         &self,
         table: Option<&Compiled>,
         ev: &UsageEvent,
-        exemplars: &Exemplars,
+        labels: &EventLabels,
         out: &mut impl Sink,
     ) -> Result<u128, MoneyOverflow> {
         if ev.usage.is_empty() {
@@ -74,7 +74,7 @@ impl PricingFamilies {
         };
         let p = match breakdown {
             Breakdown::UnknownModel => {
-                self.unpriced(ev, exemplars, 0, "unknown_model", out);
+                self.unpriced(ev, labels, 0, "unknown_model", out);
                 let warning = super::near::UnknownModel {
                     table,
                     provider: &ev.provider,
@@ -87,7 +87,7 @@ impl PricingFamilies {
             Breakdown::Priced(p) => p,
         };
         if !p.unpriced.is_empty() {
-            self.unpriced(ev, exemplars, 1, "unknown_usage_type", out);
+            self.unpriced(ev, labels, 1, "unknown_usage_type", out);
             let dims: Vec<&str> = p.unpriced.iter().map(|d| d.name()).collect();
             telemetry::rate_limited_warn(
                 &UNKNOWN_USAGE_LOG,
@@ -121,7 +121,7 @@ impl PricingFamilies {
         }
         // Budgets count nano-USD: a total past their u64 is refused here, before any sample.
         nano(total).ok_or(MoneyOverflow)?;
-        let sets = call_labels::of(ev);
+        let sets = labels.call();
         for (i, (ct, femto)) in COST_TYPES.iter().zip(weighted).enumerate() {
             let Some(femto) = femto else { continue };
             self.cost.emit(
@@ -130,7 +130,7 @@ impl PricingFamilies {
                     BaseLabels::new(ev).with(&[("cost_type", ct)])
                 }),
                 SampleValue::CounterAddFemtoUsd(femto),
-                exemplars.at(femto_to_usd_f64(femto)),
+                labels.at(femto_to_usd_f64(femto)),
             );
         }
         Ok(total)
@@ -140,7 +140,7 @@ impl PricingFamilies {
     fn unpriced(
         &self,
         ev: &UsageEvent,
-        exemplars: &Exemplars,
+        labels: &EventLabels,
         which: usize,
         reason: &str,
         out: &mut impl Sink,
@@ -152,11 +152,11 @@ impl PricingFamilies {
         };
         self.unpriced.emit(
             out,
-            &call_labels::of(ev).get(Set::Unpriced(which), || {
+            &labels.call().get(Set::Unpriced(which), || {
                 BaseLabels::new(ev).with(&[("reason", reason)])
             }),
             SampleValue::CounterAdd(w),
-            exemplars.at(w),
+            labels.at(w),
         );
     }
 }

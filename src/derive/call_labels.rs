@@ -70,6 +70,8 @@ impl Identity {
 
 pub(crate) struct CallLabels {
     sets: [OnceCell<Labels>; SETS],
+    /// The identity's provider and model as the price table last resolved them.
+    price: RefCell<super::pricing::cost::Memo>,
 }
 
 impl CallLabels {
@@ -85,6 +87,10 @@ impl CallLabels {
             None => std::borrow::Cow::Owned(build()),
         }
     }
+
+    pub(crate) fn price_memo(&self) -> &RefCell<super::pricing::cost::Memo> {
+        &self.price
+    }
 }
 
 thread_local! {
@@ -95,6 +101,7 @@ thread_local! {
 fn fresh() -> Rc<CallLabels> {
     Rc::new(CallLabels {
         sets: std::array::from_fn(|_| OnceCell::new()),
+        price: RefCell::default(),
     })
 }
 

@@ -267,10 +267,32 @@ pub struct Compiled {
     /// provider -> family name -> the newest version date (`YYYYMMDD`) the table lists for it
     /// as an exact name (`gpt-4o-2024-08-06` makes gpt-4o known through 20240806).
     known_through: FastMap<String, FastMap<String, u32>>,
+    /// provider -> every `from` and `to` of its entries, sorted: between two of them, which of
+    /// the provider's entries are in force does not change, nor does any resolution.
+    boundaries: FastMap<String, Vec<u64>>,
+    /// Unique per compiled table (0 for a default one): what a remembered resolution is tied to,
+    /// so a reloaded table never answers from the previous one's.
+    id: u64,
     /// `meterd_pricing_info` labels.
     pub hash: String,
     pub source: String,
 }
+
+/// Event times over which a resolution holds: `lo <= t` and, when bounded, `t < hi` (an event
+/// without a time asks at `u64::MAX`, the open-ended prices).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub lo: u64,
+    pub hi: Option<u64>,
+}
+
+impl Window {
+    pub fn contains(&self, t: u64) -> bool {
+        self.lo <= t && self.hi.is_none_or(|h| t < h)
+    }
+}
+
+static NEXT_TABLE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl Compiled {
     /// Compiles a table. Problems (which validation reports) are skipped, never guessed around.
@@ -321,8 +343,15 @@ impl Compiled {
                 .entry(e.provider.to_string())
                 .or_default()
                 .push(index);
+            let b = c.boundaries.entry(e.provider.to_string()).or_default();
+            b.extend(e.from.into_iter().chain(e.to));
             c.entries.push(e);
         }
+        for b in c.boundaries.values_mut() {
+            b.sort_unstable();
+            b.dedup();
+        }
+        c.id = NEXT_TABLE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Arc::new(c)
     }
 
@@ -470,6 +499,38 @@ impl Compiled {
             entry: self.entries.get(i)?,
             how,
         })
+    }
+
+    /// [`Compiled::resolve`], with the event times over which the answer is the same: every
+    /// candidate is an entry of the (aliased) provider, whose in-force set changes only at one of
+    /// its entries' `from` or `to`.
+    pub fn resolve_window(
+        &self,
+        provider: &str,
+        model: &str,
+        at: Option<u64>,
+    ) -> (Option<Resolution<'_>>, Window) {
+        let t = at.unwrap_or(u64::MAX);
+        let window = match self.boundaries.get(&*self.provider(provider)) {
+            Some(b) => {
+                let after = b.partition_point(|&x| x <= t);
+                Window {
+                    lo: after
+                        .checked_sub(1)
+                        .and_then(|i| b.get(i))
+                        .copied()
+                        .unwrap_or(0),
+                    hi: b.get(after).copied(),
+                }
+            }
+            None => Window { lo: 0, hi: None },
+        };
+        (self.resolve(provider, model, at), window)
+    }
+
+    /// See the `id` field; 0 for a table not built by [`Compiled::new`].
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// The multiplier (parts per 1e15) for a service tier: the entry's own, else the table's,

@@ -38,7 +38,7 @@
 //!   an integer, pricing is exactly additive: an event split in parts (each obeying the inclusion
 //!   rule) costs exactly what the whole costs.
 
-use super::compile::{Compiled, Rates, Resolution};
+use super::compile::{Compiled, MatchKind, Rates, Resolution, Window};
 use super::Dim;
 use crate::derive::semantics;
 use crate::model::money::{mul_div_round, FEMTO_PER_USD};
@@ -97,9 +97,73 @@ pub fn request_input(ev: &UsageEvent, usage: &Usage) -> Option<u64> {
 
 pub fn price<'a>(table: &'a Compiled, ev: &UsageEvent) -> Breakdown<'a> {
     let at = (ev.unix_nanos > 0).then_some(ev.unix_nanos);
-    let Some(resolution) = table.resolve(&ev.provider, &ev.model, at) else {
+    match table.resolve(&ev.provider, &ev.model, at) {
+        Some(resolution) => priced(table, ev, resolution, None),
+        None => Breakdown::UnknownModel,
+    }
+}
+
+/// What one call identity's last event resolved to, kept beside its label sets: the next event
+/// of that identity (the same provider and model) skips the table lookup while its time stays in
+/// the window the answer holds for, and the rate computation while its long-context tier stays
+/// the same and it names no service tier. Tied to the table it came from.
+#[derive(Debug, Default)]
+pub struct Memo {
+    last: Option<Remembered>,
+}
+
+#[derive(Debug)]
+struct Remembered {
+    table: u64,
+    window: Window,
+    /// The entry's position in the table and how it matched; `None`: an unknown model.
+    entry: Option<(usize, MatchKind)>,
+    /// The rates of the base service tier at a tier position.
+    rates: Option<(usize, Rates)>,
+}
+
+/// [`price`], answering the resolution (and the rates) from `memo` when it can. Equal to
+/// [`price`] for every event (tested on tables with dated entries).
+pub fn price_memo<'a>(table: &'a Compiled, ev: &UsageEvent, memo: &mut Memo) -> Breakdown<'a> {
+    let at = (ev.unix_nanos > 0).then_some(ev.unix_nanos);
+    let t = at.unwrap_or(u64::MAX);
+    let fresh = match &memo.last {
+        Some(m) => m.table != table.id() || !m.window.contains(t),
+        None => true,
+    };
+    if fresh {
+        let (resolution, window) = table.resolve_window(&ev.provider, &ev.model, at);
+        memo.last = (table.id() != 0).then(|| Remembered {
+            table: table.id(),
+            window,
+            entry: resolution.as_ref().map(|r| (r.entry.index, r.how.clone())),
+            rates: None,
+        });
+        return match resolution {
+            Some(r) => priced(table, ev, r, memo.last.as_mut()),
+            None => Breakdown::UnknownModel,
+        };
+    }
+    let Some(m) = memo.last.as_mut() else {
+        return price(table, ev);
+    };
+    let Some(resolution) = m.entry.as_ref().and_then(|(i, how)| {
+        table.entries.get(*i).map(|entry| Resolution {
+            entry,
+            how: how.clone(),
+        })
+    }) else {
         return Breakdown::UnknownModel;
     };
+    priced(table, ev, resolution, Some(m))
+}
+
+fn priced<'a>(
+    table: &'a Compiled,
+    ev: &UsageEvent,
+    resolution: Resolution<'a>,
+    memo: Option<&mut Remembered>,
+) -> Breakdown<'a> {
     // The deriver hands over inclusive usage already; `meterd price` and other callers may not.
     let normalized = semantics::normalize(&ev.usage, ev.semantics, ev.usage.requests > 0);
     let usage = normalized.usage.as_ref().unwrap_or(&ev.usage);
@@ -115,8 +179,23 @@ pub fn price<'a>(table: &'a Compiled, ev: &UsageEvent) -> Breakdown<'a> {
     });
     let multiplier = table.service_multiplier(entry, ev.service_tier.as_deref());
     // Service-tier prices (explicit or multiplied) are applied here, so `bill` sees 1x.
-    let rates = entry.effective_rates(req_input, ev.service_tier.as_deref(), multiplier);
-    let (lines, unpriced, line_overflow) = bill(&rates, FEMTO_PER_USD, usage);
+    let fresh_rates = || entry.effective_rates(req_input, ev.service_tier.as_deref(), multiplier);
+    let computed;
+    let rates = match memo {
+        // Without a service tier the rates are the tier position's, at 1x.
+        Some(m) if ev.service_tier.is_none() => {
+            let pos = entry.tier_position(req_input);
+            match &mut m.rates {
+                Some((p, r)) if *p == pos => &*r,
+                slot => &slot.insert((pos, fresh_rates())).1,
+            }
+        }
+        _ => {
+            computed = fresh_rates();
+            &computed
+        }
+    };
+    let (lines, unpriced, line_overflow) = bill(rates, FEMTO_PER_USD, usage);
     let total = lines
         .iter()
         .try_fold(0u128, |sum, l| sum.checked_add(l.femto));

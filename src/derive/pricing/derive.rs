@@ -54,6 +54,20 @@ pub(crate) const COST_TYPES: [&str; 9] = [
     "character",
 ];
 
+/// A dimension's position in [`COST_TYPES`], without comparing names per billed line.
+fn cost_type_index(d: super::Dim) -> Option<usize> {
+    static INDEX: std::sync::LazyLock<Vec<Option<usize>>> = std::sync::LazyLock::new(|| {
+        let mut index = vec![None; super::Dim::ALL.len()];
+        for d in super::Dim::ALL {
+            if let Some(slot) = index.get_mut(d as usize) {
+                *slot = COST_TYPES.iter().position(|c| *c == d.cost_type());
+            }
+        }
+        index
+    });
+    INDEX.get(d as usize).copied().flatten()
+}
+
 impl PricingFamilies {
     /// Prices one event and appends its samples. Returns the event's total cost in femto-USD
     /// (weighted; 0 when unpriced; it fits u64 nano-USD), or `MoneyOverflow` when an
@@ -68,9 +82,10 @@ impl PricingFamilies {
         if ev.usage.is_empty() {
             return Ok(0);
         }
-        let breakdown = match table {
-            Some(t) => cost::price(t, ev),
-            None => Breakdown::UnknownModel,
+        let breakdown = match (table, labels.call().price_memo().try_borrow_mut()) {
+            (Some(t), Ok(mut memo)) => cost::price_memo(t, ev, &mut memo),
+            (Some(t), Err(_)) => cost::price(t, ev),
+            (None, _) => Breakdown::UnknownModel,
         };
         let p = match breakdown {
             Breakdown::UnknownModel => {
@@ -105,7 +120,7 @@ impl PricingFamilies {
         // computed before any sample is appended, so an overflow refuses the whole event.
         let mut by_type: [Option<u128>; COST_TYPES.len()] = [None; COST_TYPES.len()];
         for l in &p.lines {
-            if let Some(i) = COST_TYPES.iter().position(|c| *c == l.dim.cost_type()) {
+            if let Some(i) = cost_type_index(l.dim) {
                 let sum = by_type[i].unwrap_or(0).checked_add(l.femto);
                 by_type[i] = Some(sum.ok_or(MoneyOverflow)?);
             }

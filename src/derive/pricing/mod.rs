@@ -181,6 +181,8 @@ mod layering_tests;
 #[cfg(test)]
 mod matching_tests;
 #[cfg(test)]
+mod memo_tests;
+#[cfg(test)]
 mod reference_tests;
 #[cfg(test)]
 mod service_tier_tests;

@@ -28,6 +28,25 @@ pub struct Exemplar {
     pub timestamp: Option<f64>,
 }
 
+/// An exemplar naming its trace by a borrowed id: a batch of spans offers one per value, keeps
+/// one per series, and builds the label set (three allocations) only for those it keeps.
+#[derive(Clone, Copy, Debug)]
+pub struct TraceExemplar<'a> {
+    pub trace_id: &'a str,
+    pub value: f64,
+    pub timestamp: Option<f64>,
+}
+
+impl TraceExemplar<'_> {
+    pub fn build(&self) -> Exemplar {
+        Exemplar {
+            labels: Labels::one("trace_id", self.trace_id),
+            value: self.value,
+            timestamp: self.timestamp,
+        }
+    }
+}
+
 /// Bucket bounds of `llm_time_to_first_token_seconds` (the store's latency buckets). Fixed here
 /// because pre-aggregated TTFT histograms (OTLP metrics) must be re-bucketed onto them to merge
 /// with single observations (StatsD, spans) in one series.

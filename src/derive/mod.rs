@@ -107,15 +107,16 @@ impl Deriver {
 
     /// [`Deriver::usage`], returning the exact cost in femto-USD and the inclusive usage it was
     /// priced on (what the usage ledger counts).
-    pub(crate) fn usage_priced(
+    pub(crate) fn usage_priced<'a>(
         &self,
-        ev: &UsageEvent,
-        out: &mut impl Sink,
+        ev: &'a UsageEvent,
+        out: &mut impl Sink<'a>,
     ) -> Result<Priced, pricing::cost::MoneyOverflow> {
         let normalized = semantics::normalize(&ev.usage, ev.semantics, ev.usage.requests > 0);
         for why in normalized.inconsistent.into_iter().flatten() {
             out.sample(inconsistent_sample(ev, why));
         }
+        let trace_id = ev.trace_id.as_deref();
         let inclusive;
         let ev = match normalized.usage {
             None => ev,
@@ -134,14 +135,14 @@ impl Deriver {
                 .names()
                 .all(|n| self.scope_labels.iter().any(|s| &**s == n))
         {
-            let labels = usage::EventLabels::new(ev);
+            let labels = usage::EventLabels::of(ev, trace_id);
             self.usage.derive(ev, &labels, out);
             self.pricing_families
                 .derive(self.pricing.as_deref(), ev, &labels, out)?
         } else {
             let mut scoped = ev.clone();
             scoped.scope = self.scope(&ev.scope);
-            let labels = usage::EventLabels::new(&scoped);
+            let labels = usage::EventLabels::of(&scoped, trace_id);
             self.usage.derive(&scoped, &labels, out);
             self.pricing_families
                 .derive(self.pricing.as_deref(), &scoped, &labels, out)?

@@ -3,11 +3,12 @@
 //! family's value without a [`Sample`] being built for it: on a series the batch has seen, no
 //! name, label set or options are cloned and nothing is moved but the value.
 
-use crate::model::{Exemplar, FamilyOptions, Labels, Sample, SampleValue};
+use crate::model::{FamilyOptions, Labels, Sample, SampleValue, TraceExemplar};
 use crate::store::Combined;
 use std::sync::Arc;
 
-pub(crate) trait Sink {
+/// `'a`: how long the events whose trace ids exemplars borrow live.
+pub(crate) trait Sink<'a> {
     fn sample(&mut self, s: Sample);
 
     fn derived(
@@ -16,11 +17,11 @@ pub(crate) trait Sink {
         labels: &Labels,
         options: &Arc<FamilyOptions>,
         value: SampleValue,
-        exemplar: Option<Exemplar>,
+        exemplar: Option<TraceExemplar<'a>>,
     );
 }
 
-impl Sink for Vec<Sample> {
+impl<'a> Sink<'a> for Vec<Sample> {
     fn sample(&mut self, s: Sample) {
         self.push(s);
     }
@@ -31,19 +32,19 @@ impl Sink for Vec<Sample> {
         labels: &Labels,
         options: &Arc<FamilyOptions>,
         value: SampleValue,
-        exemplar: Option<Exemplar>,
+        exemplar: Option<TraceExemplar<'a>>,
     ) {
         self.push(Sample {
             name: name.clone(),
             labels: labels.clone(),
             value,
             options: options.clone(),
-            exemplar,
+            exemplar: exemplar.map(|e| e.build()),
         });
     }
 }
 
-impl Sink for Combined {
+impl<'a> Sink<'a> for Combined<'a> {
     fn sample(&mut self, s: Sample) {
         self.push(s);
     }
@@ -54,7 +55,7 @@ impl Sink for Combined {
         labels: &Labels,
         options: &Arc<FamilyOptions>,
         value: SampleValue,
-        exemplar: Option<Exemplar>,
+        exemplar: Option<TraceExemplar<'a>>,
     ) {
         self.add(name, labels, options, value, exemplar);
     }
@@ -157,11 +158,12 @@ mod tests {
             let (one_by_one, batched) = (Store::new(limits.clone()), Store::new(limits));
             let mut refused_each = 0u64;
             let mut refused_batch = 0u64;
+            let events = events();
             let mut combined = Combined::default();
-            for ev in events() {
+            for ev in &events {
                 let mut out = Vec::new();
-                let a = d.usage_priced(&ev, &mut out).map(|p| p.femto);
-                let b = d.usage_priced(&ev, &mut combined).map(|p| p.femto);
+                let a = d.usage_priced(ev, &mut out).map(|p| p.femto);
+                let b = d.usage_priced(ev, &mut combined).map(|p| p.femto);
                 assert_eq!(a, b);
                 for s in &out {
                     refused_each += u64::from(one_by_one.apply(s).is_err());

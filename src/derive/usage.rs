@@ -3,6 +3,7 @@
 
 use super::call_labels::{self, Set};
 use super::sink::Sink;
+use crate::model::TraceExemplar;
 use crate::model::{Exemplar, FamilyOptions, HistogramData, LabelPolicy, Labels, Sample};
 use crate::model::{SampleValue, UsageEvent, TTFT_BUCKETS};
 use std::sync::Arc;
@@ -110,12 +111,12 @@ impl Family {
     }
 
     /// This family's value for the series `labels`, into `out`.
-    pub(crate) fn emit(
+    pub(crate) fn emit<'a>(
         &self,
-        out: &mut impl Sink,
+        out: &mut impl Sink<'a>,
         labels: &Labels,
         value: SampleValue,
-        exemplar: Option<Exemplar>,
+        exemplar: Option<TraceExemplar<'a>>,
     ) {
         out.derived(&self.name, labels, &self.options, value, exemplar);
     }
@@ -197,19 +198,26 @@ impl<'a> BaseLabels<'a> {
 }
 
 /// What every sample of one event shares: the call's label sets (looked up once per event, not
-/// once per family) and its exemplar (one trace, one label set for all of them).
-pub(crate) struct EventLabels {
+/// once per family) and its trace, borrowed for exemplars built only where they are kept.
+pub(crate) struct EventLabels<'a> {
     call: std::rc::Rc<call_labels::CallLabels>,
-    labels: Option<Labels>,
+    trace_id: Option<&'a str>,
     timestamp: Option<f64>,
 }
 
-impl EventLabels {
+impl<'a> EventLabels<'a> {
     /// `ev` as the families see it (its scope already the derived one).
-    pub(crate) fn new(ev: &UsageEvent) -> Self {
+    #[cfg(test)]
+    pub(crate) fn new(ev: &'a UsageEvent) -> Self {
+        Self::of(ev, ev.trace_id.as_deref())
+    }
+
+    /// `ev` with its trace id borrowed from where it lives longer (a derived copy of `ev` has the
+    /// same id).
+    pub(crate) fn of(ev: &UsageEvent, trace_id: Option<&'a str>) -> Self {
         EventLabels {
             call: call_labels::of(ev),
-            labels: ev.trace_id.as_ref().map(|t| Labels::one("trace_id", t)),
+            trace_id,
             timestamp: (ev.unix_nanos > 0).then(|| ev.unix_nanos as f64 / 1e9),
         }
     }
@@ -218,9 +226,9 @@ impl EventLabels {
         &self.call
     }
 
-    pub(crate) fn at(&self, value: f64) -> Option<Exemplar> {
-        self.labels.as_ref().map(|labels| Exemplar {
-            labels: labels.clone(),
+    pub(crate) fn at(&self, value: f64) -> Option<TraceExemplar<'a>> {
+        self.trace_id.map(|trace_id| TraceExemplar {
+            trace_id,
             value,
             timestamp: self.timestamp,
         })
@@ -228,7 +236,12 @@ impl EventLabels {
 }
 
 impl UsageFamilies {
-    pub(crate) fn derive(&self, ev: &UsageEvent, labels: &EventLabels, out: &mut impl Sink) {
+    pub(crate) fn derive<'a>(
+        &self,
+        ev: &UsageEvent,
+        labels: &EventLabels<'a>,
+        out: &mut impl Sink<'a>,
+    ) {
         let sets = labels.call();
         let with = |extra: &[(&str, &str)]| BaseLabels::new(ev).with(extra);
         let w = ev.weight;

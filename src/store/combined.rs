@@ -19,6 +19,7 @@
 //! rounds a sum once instead of each part, and a money sum past 2^128 femto-USD is refused whole.
 
 use super::{ExemplarsAt, NameCache, Reject, Store, Target};
+use crate::model::TraceExemplar;
 use crate::model::{Exemplar, FamilyOptions, Labels, MetricKind, Sample, SampleValue};
 use hashbrown::HashTable;
 use std::sync::Arc;
@@ -30,7 +31,22 @@ const MAX_SERIES: usize = 4096;
 /// Whole-number sums stay exact in an f64 up to 2^53.
 const EXACT_LIMIT: f64 = 9_007_199_254_740_992.0;
 
-struct Entry {
+/// An exemplar as offered: built (a sample's), or a trace id built into one only if kept.
+enum Offered<'a> {
+    Built(Exemplar),
+    Trace(TraceExemplar<'a>),
+}
+
+impl Offered<'_> {
+    fn build(self) -> Exemplar {
+        match self {
+            Offered::Built(e) => e,
+            Offered::Trace(t) => t.build(),
+        }
+    }
+}
+
+struct Entry<'a> {
     name: Arc<str>,
     labels: Labels,
     options: Arc<FamilyOptions>,
@@ -42,7 +58,7 @@ struct Entry {
     samples: Vec<u64>,
     /// Exemplars by the value they came with (the last one of each): the series keeps the last
     /// taken value's.
-    exemplars: Vec<(usize, Exemplar)>,
+    exemplars: Vec<(usize, Offered<'a>)>,
     /// Holds a value a new series takes: until then, the series is not created, so a later
     /// sample opens an entry of its own where it arrives (the store creates series in that order,
     /// which matters once a cap is reached).
@@ -53,14 +69,14 @@ struct Entry {
     observations: bool,
 }
 
-impl Entry {
+impl<'a> Entry<'a> {
     fn is(&self, name: &Arc<str>, labels: &Labels, kind: MetricKind) -> bool {
         self.kind == kind
             && (Arc::ptr_eq(&self.name, name) || self.name == *name)
             && self.labels == *labels
     }
 
-    fn add(&mut self, value: SampleValue, exemplar: Option<Exemplar>) {
+    fn add(&mut self, value: SampleValue, exemplar: Option<Offered<'a>>) {
         self.creates |= creates(&value);
         self.observations &= valid_observation(&value);
         let folded = match (self.values.last_mut(), self.samples.last_mut()) {
@@ -140,9 +156,11 @@ fn exact_whole(v: f64) -> bool {
 }
 
 /// Series of one batch in first-seen order, with their combined values.
+///
+/// `'a`: how long the events live whose trace ids the batch's exemplars borrow.
 #[derive(Default)]
-pub struct Combined {
-    entries: Vec<Entry>,
+pub struct Combined<'a> {
+    entries: Vec<Entry<'a>>,
     /// (hash, index into `entries`).
     index: HashTable<(u64, u32)>,
     /// Samples that found no room in the table, written straight through at `apply`.
@@ -156,7 +174,7 @@ fn key_hash(name: &str, labels: &Labels, kind: MetricKind) -> u64 {
     labels.hash_value() ^ tag.wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
-impl Combined {
+impl<'a> Combined<'a> {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty() && self.overflow.is_empty()
     }
@@ -169,6 +187,7 @@ impl Combined {
             options,
             exemplar,
         } = s;
+        let exemplar = exemplar.map(Offered::Built);
         if let Err((value, exemplar)) = self.fold(&name, &labels, value, exemplar) {
             self.open(name, labels, options, value, exemplar);
         }
@@ -182,8 +201,9 @@ impl Combined {
         labels: &Labels,
         options: &Arc<FamilyOptions>,
         value: SampleValue,
-        exemplar: Option<Exemplar>,
+        exemplar: Option<TraceExemplar<'a>>,
     ) {
+        let exemplar = exemplar.map(Offered::Trace);
         if let Err((value, exemplar)) = self.fold(name, labels, value, exemplar) {
             self.open(
                 name.clone(),
@@ -201,8 +221,8 @@ impl Combined {
         name: &Arc<str>,
         labels: &Labels,
         value: SampleValue,
-        exemplar: Option<Exemplar>,
-    ) -> Result<(), (SampleValue, Option<Exemplar>)> {
+        exemplar: Option<Offered<'a>>,
+    ) -> Result<(), (SampleValue, Option<Offered<'a>>)> {
         let kind = value.kind();
         let hash = key_hash(name, labels, kind);
         let entries = &self.entries;
@@ -227,12 +247,12 @@ impl Combined {
         labels: Labels,
         options: Arc<FamilyOptions>,
         value: SampleValue,
-        exemplar: Option<Exemplar>,
+        exemplar: Option<Offered<'a>>,
     ) {
         if self.entries.len() >= MAX_SERIES {
             let mut s = Sample::new(name, labels, value);
             s.options = options;
-            s.exemplar = exemplar;
+            s.exemplar = exemplar.map(Offered::build);
             self.overflow.push(s);
             return;
         }
@@ -279,12 +299,17 @@ impl Combined {
                 options: &e.options,
             };
             let samples = |i: usize| e.samples.get(i).copied().unwrap_or(1);
+            let exemplars: Vec<(usize, Exemplar)> = e
+                .exemplars
+                .into_iter()
+                .map(|(i, x)| (i, x.build()))
+                .collect();
             let result = store.update_named(
                 &mut families,
                 &e.name,
                 target,
                 &e.values,
-                ExemplarsAt::Indexed(&e.exemplars),
+                ExemplarsAt::Indexed(&exemplars),
                 &mut |i, r| rejected(&e.name, r, samples(i)),
             );
             if let Err(r) = result {

@@ -72,12 +72,12 @@ impl PricingFamilies {
     /// Prices one event and appends its samples. Returns the event's total cost in femto-USD
     /// (weighted; 0 when unpriced; it fits u64 nano-USD), or `MoneyOverflow` when an
     /// amount does not fit its counter: then no cost sample is appended and nothing is spent.
-    pub(crate) fn derive(
+    pub(crate) fn derive<'a>(
         &self,
         table: Option<&Compiled>,
         ev: &UsageEvent,
-        labels: &EventLabels,
-        out: &mut impl Sink,
+        labels: &EventLabels<'a>,
+        out: &mut impl Sink<'a>,
     ) -> Result<u128, MoneyOverflow> {
         if ev.usage.is_empty() {
             return Ok(0);
@@ -152,13 +152,13 @@ impl PricingFamilies {
     }
 
     /// `which`: 0 for unknown_model, 1 for unknown_usage_type (the call's label set to reuse).
-    fn unpriced(
+    fn unpriced<'a>(
         &self,
         ev: &UsageEvent,
-        labels: &EventLabels,
+        labels: &EventLabels<'a>,
         which: usize,
         reason: &str,
-        out: &mut impl Sink,
+        out: &mut impl Sink<'a>,
     ) {
         let w = if ev.weight.is_finite() && ev.weight > 0.0 {
             ev.weight

@@ -312,10 +312,12 @@ pub struct UsageEvent {
     /// When the usage happened (Unix nanoseconds): prices and budget periods in force at that time
     /// apply, not those at arrival.
     pub unix_nanos: u64,
-    pub provider: Box<str>,
-    pub model: Box<str>,
+    /// Shared (`Arc`): a request's spans name a few providers, models and operations many times,
+    /// so a receiver can hand each event a clone of one string instead of a copy.
+    pub provider: Arc<str>,
+    pub model: Arc<str>,
     /// `gen_ai.operation.name` (chat, text_completion, embeddings, ...); empty when unknown.
-    pub operation: Box<str>,
+    pub operation: Arc<str>,
     /// Scope labels (the configured allow-list: service, env, team, project, stage, ...).
     pub scope: Labels,
     pub usage: Usage,

@@ -8,6 +8,7 @@
 use crate::model::{CallStatus, DirectMapped, Labels, UsageEvent};
 use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// Which of a call's label sets.
 #[derive(Clone, Copy)]
@@ -50,19 +51,21 @@ const SLOTS: usize = 4096;
 
 struct Identity {
     scope: Labels,
-    provider: Box<str>,
-    model: Box<str>,
-    operation: Box<str>,
+    provider: Arc<str>,
+    model: Arc<str>,
+    operation: Arc<str>,
     status: Option<CallStatus>,
     error_type: Option<Box<str>>,
 }
 
 impl Identity {
     fn matches(&self, ev: &UsageEvent) -> bool {
+        // A receiver that shares one string between its events compares by pointer.
+        let same = |a: &Arc<str>, b: &Arc<str>| Arc::ptr_eq(a, b) || a == b;
         self.scope == ev.scope
-            && self.provider == ev.provider
-            && self.model == ev.model
-            && self.operation == ev.operation
+            && same(&self.provider, &ev.provider)
+            && same(&self.model, &ev.model)
+            && same(&self.operation, &ev.operation)
             && self.status == ev.status
             && self.error_type == ev.error_type
     }

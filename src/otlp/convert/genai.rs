@@ -22,6 +22,7 @@ use crate::model::{CallStatus, Labels, Usage, UsageEvent, UsageSemantics};
 use conventions::{vercel_provider, Field, Found};
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// GenAI operations that wrap model calls rather than being one.
@@ -217,9 +218,9 @@ pub fn span_usage<S: SpanData>(
     // Every field set here: `..UsageEvent::new(..)` would build (and drop) an empty label set.
     let mut ev = UsageEvent {
         unix_nanos: end,
-        provider: provider.map_or(Box::from("unknown"), |s| s.into()),
-        model: model.map_or(Box::from("unknown"), |s| s.into()),
-        operation: operation.map_or(Box::from(""), |s| s.into()),
+        provider: provider.map_or(Arc::from("unknown"), |s| Arc::from(&*s)),
+        model: model.map_or(Arc::from("unknown"), |s| Arc::from(&*s)),
+        operation: operation.map_or(Arc::from(""), |s| Arc::from(&*s)),
         scope: scope_labels(resource, a, configured),
         usage: Usage::default(),
         semantics: UsageSemantics::Inclusive,

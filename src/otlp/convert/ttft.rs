@@ -201,7 +201,7 @@ impl TtftPoint {
         values.extend(counts.iter().map(|c| *c as f64));
         let (provider, model, operation) = identity(&p.attributes);
         let mut template = UsageEvent::new(&provider, &model);
-        template.operation = operation;
+        template.operation = operation.into();
         template.scope = scope_labels(resource, &p.attributes, configured);
         template.unix_nanos = p.time_unix_nano;
         Ok(Some(TtftPoint {

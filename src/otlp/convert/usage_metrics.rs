@@ -127,7 +127,7 @@ impl UsagePoint {
         };
         let (provider, model, operation) = identity(attrs);
         let mut template = UsageEvent::new(&provider, &model);
-        template.operation = operation;
+        template.operation = operation.into();
         template.scope = scope_labels(resource, attrs, configured);
         template.unix_nanos = time_unix_nanos;
         if kind == Some(UsageMetric::Requests) {

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# StatsD loss end to end: meterd pinned to one core, `meterd-load statsd` (one sender thread,
+# 20 lines per packet, 10k series) pinned to another, N runs; prints the lines lost per run with
+# the load average, so runs on a busy machine can be told from quiet ones. With several builds
+# they run alternately (A B A B ...), each on a fresh data dir and a fresh process.
+#
+#   scripts/statsd-loss.sh [options] [LABEL=]METERD_BINARY ...
+#     --load BIN          meterd-load binary (default target/release/examples/meterd-load)
+#     --runs N            runs per build (default 5)
+#     --duration D        per run (default 30s)
+#     --rate R            lines per second offered (default 4000000)
+#     --series N          (default 10000)
+#     --threads N         statsd.udp_receive_threads (default 1: the receive thread parses)
+#     --buffer SIZE       statsd.udp_receive_buffer (default 32MiB; the kernel caps it at
+#                         net.core.rmem_max, which this script only reads)
+#     --meterd-cpu C      taskset list for meterd (default 0)
+#     --sender-cpu C      taskset list for the sender (default 1)
+#     --port P            first of four consecutive ports: StatsD, OTLP gRPC, OTLP HTTP, HTTP
+#                         (default 28125)
+#     --keep DIR          keep each run's config, log and load output under DIR
+# Columns: load average before and after; lines sent and received (meterd_statsd_lines_received_total);
+# kernel = the socket's drop counter (/proc/net/udp), counted = meterd_statsd_packets_dropped_total
+# (receive_buffer + queue_full), in packets; cpu% = meterd's CPU over the run, of one core.
+#
+# Example (the figures in BENCHMARKS.md "StatsD at 4 M lines/s: the stalls"):
+#   sudo sysctl -w net.core.rmem_max=33554432
+#   scripts/statsd-loss.sh --runs 10 base=/work/bench/meterd-h26s-base head=target/release/meterd
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+load=$repo/target/release/examples/meterd-load
+runs=5 duration=30s rate=4000000 series=10000 threads=1 buffer=32MiB
+mcpu=0 scpu=1 port=28125 keep=
+builds=()
+while [ $# -gt 0 ]; do
+    case $1 in
+    --load) load=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    --duration) duration=$2; shift 2 ;;
+    --rate) rate=$2; shift 2 ;;
+    --series) series=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --buffer) buffer=$2; shift 2 ;;
+    --meterd-cpu) mcpu=$2; shift 2 ;;
+    --sender-cpu) scpu=$2; shift 2 ;;
+    --port) port=$2; shift 2 ;;
+    --keep) keep=$2; shift 2 ;;
+    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+    -*) echo "unknown option $1" >&2; exit 2 ;;
+    *) builds+=("$1"); shift ;;
+    esac
+done
+[ ${#builds[@]} -gt 0 ] || builds=("head=$repo/target/release/meterd")
+[ -x "$load" ] || { echo "no meterd-load at $load (cargo build --release --example meterd-load)" >&2; exit 2; }
+for b in "${builds[@]}"; do
+    [ -x "${b#*=}" ] || { echo "not an executable: ${b#*=}" >&2; exit 2; }
+done
+
+work=$(mktemp -d)
+pid=
+cleanup() {
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+# The shipped config, ports moved, the StatsD receive settings under test.
+cp -r "$repo/config/." "$work/"
+sed -i -e "s/127.0.0.1:8125/127.0.0.1:$port/g" \
+    -e "s/127.0.0.1:4317/127.0.0.1:$((port + 1))/" \
+    -e "s/127.0.0.1:4318/127.0.0.1:$((port + 2))/" \
+    -e "s/0.0.0.0:9464/127.0.0.1:$((port + 3))/" \
+    -e "s/^\(  udp_receive_buffer:\) *[^ ]*/\1 $buffer/" \
+    -e "s/^\(  udp_receive_threads:\) *[^ ]*/\1 $threads/" "$work/meterd.yaml"
+grep -q "statsd_udp: 127.0.0.1:$port" "$work/meterd.yaml" ||
+    { echo "could not move the StatsD port in config/meterd.yaml" >&2; exit 2; }
+[ -n "$keep" ] && mkdir -p "$keep" && cp "$work/meterd.yaml" "$keep/"
+echo "# rate=$rate lines/s, $series series, duration=$duration, udp_receive_threads=$threads," \
+    "udp_receive_buffer=$buffer, net.core.rmem_max=$(cat /proc/sys/net/core/rmem_max)," \
+    "meterd on cpu $mcpu, sender on cpu $scpu"
+printf '%-4s %-10s %-6s %-6s %12s %12s %9s %8s %8s %7s\n' run build load0 load1 sent received \
+    lost% kernel counted cpu%
+
+for ((r = 1; r <= runs; r++)); do
+    for b in "${builds[@]}"; do
+        label=${b%%=*} bin=${b#*=}
+        [ "$label" = "$b" ] && label=$(basename "$bin")
+        rm -rf "$work/data" && mkdir "$work/data"
+        METERD_DATA_DIR=$work/data taskset -c "$mcpu" "$bin" --config "$work/meterd.yaml" \
+            >"$work/meterd.log" 2>&1 &
+        pid=$!
+        up=
+        for _ in $(seq 300); do
+            curl -sf -o /dev/null "http://127.0.0.1:$((port + 3))/metrics" && up=1 && break
+            sleep 0.1
+        done
+        [ -n "$up" ] || { cat "$work/meterd.log" >&2; echo "meterd did not start" >&2; exit 1; }
+        load0=$(cut -d' ' -f1 /proc/loadavg)
+        out=$(taskset -c "$scpu" "$load" statsd --target "127.0.0.1:$port" \
+            --metrics "http://127.0.0.1:$((port + 3))/metrics" --pid "$pid" \
+            --duration "$duration" --series "$series" --senders 1 --rate "$rate" 2>&1) ||
+            { echo "$out" >&2; exit 1; }
+        load1=$(cut -d' ' -f1 /proc/loadavg)
+        kill "$pid" && wait "$pid" 2>/dev/null || true
+        pid=
+        [ -n "$keep" ] && { echo "$out" >"$keep/run$r-$label.txt"; cp "$work/meterd.log" "$keep/run$r-$label.log"; }
+        echo "$out" | awk -v r="$r" -v b="$label" -v l0="$load0" -v l1="$load1" '
+            /^sent / { sent = $2 }
+            /^meterd_statsd_lines_received_total/ { recv = substr($2, 2) }
+            /^meterd_statsd_packets_dropped_total/ { queue = substr($2, 2) }
+            /^kernel udp drops/ { kern = substr($4, 2) }
+            /^meterd cpu/ { cpu = $5; gsub(/[(%]/, "", cpu) }
+            END { printf "%-4s %-10s %-6s %-6s %12d %12d %9.3f %8d %8d %7s\n", r, b, l0, l1,
+                  sent, recv, sent ? 100 * (sent - recv) / sent : 0, kern, queue, cpu }'
+    done
+done

@@ -28,6 +28,23 @@ pub struct Args {
     /// Lines per second across all senders; 0 sends flat out.
     #[arg(long, default_value_t = 0)]
     pub rate: u64,
+    /// With --rate: how far a sender may fall behind its schedule (descheduled, its CPU stolen)
+    /// before it gives up the lines it owes instead of sending them flat out to catch up. The
+    /// default (0) catches up whatever the lag, as before; either way the largest lag and the
+    /// lines sent while behind are printed, so a loss can be told from a sender's burst.
+    #[arg(long, default_value = "0s", value_parser = crate::parse_duration)]
+    pub max_lag: Duration,
+}
+
+/// What one sender did besides sending: how far it fell behind its schedule.
+#[derive(Default)]
+struct Pacing {
+    /// The largest lag seen.
+    max_lag: Duration,
+    /// Lines sent while more than a millisecond behind (a catch-up burst above the rate).
+    behind_lines: u64,
+    /// Lines owed but not sent, under --max-lag.
+    skipped_lines: u64,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, PartialEq)]
@@ -64,40 +81,78 @@ pub fn run(a: Args) -> Result<(), String> {
     let deadline = Instant::now() + a.common.duration;
     let senders = a.common.senders.max(1);
     let per_sender_rate = a.rate / senders as u64;
+    let max_lag = a.max_lag;
     let handles: Vec<_> = (0..senders)
         .map(|k| {
             let packets = packets.clone();
             let sent = sent.clone();
             let (target, transport) = (a.target, a.transport);
-            std::thread::spawn(move || -> Result<(), String> {
+            std::thread::spawn(move || -> Result<Pacing, String> {
                 let mut out = Sender::connect(target, transport)?;
                 let start = Instant::now();
+                let mut pacing = Pacing::default();
                 let mut n: u64 = 0;
+                // Lines on the schedule: `n` plus what --max-lag gave up.
+                let mut scheduled: u64 = 0;
                 let mut idx = k;
+                let mut behind = false;
                 while Instant::now() < deadline {
                     for _ in 0..64 {
                         out.send(&packets[idx % packets.len()])?;
                         idx += 1;
                         n += lines_per_packet;
                     }
+                    scheduled += 64 * lines_per_packet;
+                    if behind {
+                        pacing.behind_lines += 64 * lines_per_packet;
+                    }
                     if per_sender_rate > 0 {
-                        let due = Duration::from_secs_f64(n as f64 / per_sender_rate as f64);
-                        if let Some(wait) = due.checked_sub(start.elapsed()) {
-                            std::thread::sleep(wait);
+                        let due =
+                            Duration::from_secs_f64(scheduled as f64 / per_sender_rate as f64);
+                        let now = start.elapsed();
+                        match due.checked_sub(now) {
+                            Some(wait) => {
+                                behind = false;
+                                std::thread::sleep(wait);
+                            }
+                            None => {
+                                let lag = now - due;
+                                pacing.max_lag = pacing.max_lag.max(lag);
+                                behind = lag > Duration::from_millis(1);
+                                if !max_lag.is_zero() && lag > max_lag {
+                                    let owed = (lag.as_secs_f64() * per_sender_rate as f64) as u64;
+                                    scheduled += owed;
+                                    pacing.skipped_lines += owed;
+                                    behind = false;
+                                }
+                            }
                         }
                     }
                 }
                 out.flush()?;
                 sent.fetch_add(n, Ordering::Relaxed);
-                Ok(())
+                Ok(pacing)
             })
         })
         .collect();
+    let mut pacing = Pacing::default();
     for h in handles {
-        h.join()
+        let p = h
+            .join()
             .map_err(|_| "sender thread panicked".to_string())??;
+        pacing.max_lag = pacing.max_lag.max(p.max_lag);
+        pacing.behind_lines += p.behind_lines;
+        pacing.skipped_lines += p.skipped_lines;
     }
     let total = sent.load(Ordering::Relaxed);
+    if a.rate > 0 {
+        println!(
+            "sender lag      max {:.1} ms behind schedule; {} lines sent while behind, {} given up (--max-lag)",
+            pacing.max_lag.as_secs_f64() * 1e3,
+            pacing.behind_lines,
+            pacing.skipped_lines
+        );
+    }
     run.finish(
         total,
         "lines",

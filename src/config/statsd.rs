@@ -15,7 +15,9 @@ pub struct StatsdConfig {
     /// mapping matched them.
     pub llm_convention: bool,
     /// SO_RCVBUF for the UDP socket: absorbs bursts while the parsers catch up. The kernel caps it
-    /// at net.core.rmem_max; the effective size is logged at start.
+    /// at net.core.rmem_max; the effective size is logged at start. The default is large because
+    /// the cap decides on an untuned host, and where rmem_max was raised for a high rate, this
+    /// should follow without a second setting; it costs kernel memory only while datagrams queue.
     pub udp_receive_buffer: ByteSize,
     /// Parser threads; 0 picks the number of CPUs (at most 4). Applies at start.
     pub workers: usize,
@@ -44,7 +46,7 @@ impl Default for StatsdConfig {
         StatsdConfig {
             mappings: Vec::new(),
             llm_convention: true,
-            udp_receive_buffer: ByteSize(4 * 1024 * 1024),
+            udp_receive_buffer: ByteSize(32 * 1024 * 1024),
             workers: 0,
             udp_receive_threads: 0,
             mapping_cache_size: 10_000,
@@ -141,4 +143,14 @@ pub struct MappingConfig {
     /// (`summary_options`), as statsd_exporter's key of the same name.
     pub observer_type: super::summary::ObserverType,
     pub summary_options: Option<super::summary::SummaryOptionsConfig>,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shipped_config_documents_the_defaults() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/meterd.yaml");
+        let config = crate::config::load::load_config(&path).expect("config/meterd.yaml loads");
+        assert_eq!(config.statsd, super::StatsdConfig::default());
+    }
 }

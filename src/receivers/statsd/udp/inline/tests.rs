@@ -142,3 +142,49 @@ fn values_reach_the_store_when_traffic_stops_and_shutdown_ends_every_thread() {
     assert_eq!(r.value("inline_once", &[]), Some(5.0));
     r.stop();
 }
+
+#[test]
+fn a_thread_behind_defers_its_flush_but_never_past_the_bound() {
+    let ms = Duration::from_millis;
+    // Caught up: the usual interval.
+    assert!(!flush_due(ms(0), false));
+    assert!(!flush_due(FLUSH_INTERVAL - ms(1), false));
+    assert!(flush_due(FLUSH_INTERVAL, false));
+    // Behind: the thread keeps receiving until the bound, then flushes anyway.
+    assert!(!flush_due(FLUSH_INTERVAL, true));
+    assert!(!flush_due(MAX_FLUSH_DELAY - ms(1), true));
+    assert!(flush_due(MAX_FLUSH_DELAY, true));
+    assert!(flush_due(ms(10_000), true));
+    assert!(MAX_FLUSH_DELAY >= FLUSH_INTERVAL);
+}
+
+#[test]
+fn values_reach_the_store_while_the_socket_never_runs_dry() {
+    let r = start(1);
+    let c = clients(1);
+    let packet = "inline.flood:1|c\n".repeat(20);
+    // Unpaced: the thread mostly finds the socket full, the case where the flush is deferred.
+    // Values must still reach the store while the flood lasts, not only once it stops.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut seen = None;
+    while std::time::Instant::now() < deadline {
+        for _ in 0..256 {
+            let _ = c[0].send_to(packet.as_bytes(), r.addr);
+        }
+        seen = r.value("inline_flood", &[]);
+        if seen.is_some() {
+            break;
+        }
+    }
+    assert!(
+        seen.is_some_and(|v| v > 0.0),
+        "nothing flushed during the flood"
+    );
+    // Once it stops, every line received is in the store: received and counted agree.
+    let settle = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < settle && r.value("inline_flood", &[]) != Some(r.lines()) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(r.value("inline_flood", &[]), Some(r.lines()));
+    r.stop();
+}

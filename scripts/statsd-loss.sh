@@ -18,9 +18,12 @@
 #     --port P            first of four consecutive ports: StatsD, OTLP gRPC, OTLP HTTP, HTTP
 #                         (default 28125)
 #     --keep DIR          keep each run's config, log and load output under DIR
+#     --max-lag D         the sender gives up lines it owes past this lag instead of sending them
+#                         flat out (default 0s: it always catches up, as in every earlier figure)
 # Columns: load average before and after; lines sent and received (meterd_statsd_lines_received_total);
 # kernel = the socket's drop counter (/proc/net/udp), counted = meterd_statsd_packets_dropped_total
-# (receive_buffer + queue_full), in packets; cpu% = meterd's CPU over the run, of one core.
+# (receive_buffer + queue_full), in packets; cpu% = meterd's CPU over the run, of one core;
+# lag_ms = how far the sender fell behind its schedule at most (it then sends flat out to catch up).
 #
 # Example (the figures in BENCHMARKS.md "StatsD at 4 M lines/s: the stalls"):
 #   sudo sysctl -w net.core.rmem_max=33554432
@@ -29,7 +32,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 load=$repo/target/release/examples/meterd-load
 runs=5 duration=30s rate=4000000 series=10000 threads=1 buffer=32MiB
-mcpu=0 scpu=1 port=28125 keep=
+mcpu=0 scpu=1 port=28125 keep= maxlag=0s
 builds=()
 while [ $# -gt 0 ]; do
     case $1 in
@@ -44,7 +47,8 @@ while [ $# -gt 0 ]; do
     --sender-cpu) scpu=$2; shift 2 ;;
     --port) port=$2; shift 2 ;;
     --keep) keep=$2; shift 2 ;;
-    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+    --max-lag) maxlag=$2; shift 2 ;;
+    -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) builds+=("$1"); shift ;;
     esac
@@ -76,8 +80,8 @@ grep -q "statsd_udp: 127.0.0.1:$port" "$work/meterd.yaml" ||
 echo "# rate=$rate lines/s, $series series, duration=$duration, udp_receive_threads=$threads," \
     "udp_receive_buffer=$buffer, net.core.rmem_max=$(cat /proc/sys/net/core/rmem_max)," \
     "meterd on cpu $mcpu, sender on cpu $scpu"
-printf '%-4s %-10s %-6s %-6s %12s %12s %9s %8s %8s %7s\n' run build load0 load1 sent received \
-    lost% kernel counted cpu%
+printf '%-4s %-10s %-6s %-6s %12s %12s %9s %8s %8s %7s %8s\n' run build load0 load1 sent received \
+    lost% kernel counted cpu% lag_ms
 
 for ((r = 1; r <= runs; r++)); do
     for b in "${builds[@]}"; do
@@ -96,7 +100,7 @@ for ((r = 1; r <= runs; r++)); do
         load0=$(cut -d' ' -f1 /proc/loadavg)
         out=$(taskset -c "$scpu" "$load" statsd --target "127.0.0.1:$port" \
             --metrics "http://127.0.0.1:$((port + 3))/metrics" --pid "$pid" \
-            --duration "$duration" --series "$series" --senders 1 --rate "$rate" 2>&1) ||
+            --duration "$duration" --series "$series" --senders 1 --rate "$rate" --max-lag "$maxlag" 2>&1) ||
             { echo "$out" >&2; exit 1; }
         load1=$(cut -d' ' -f1 /proc/loadavg)
         kill "$pid" && wait "$pid" 2>/dev/null || true
@@ -108,7 +112,8 @@ for ((r = 1; r <= runs; r++)); do
             /^meterd_statsd_packets_dropped_total/ { queue = substr($2, 2) }
             /^kernel udp drops/ { kern = substr($4, 2) }
             /^meterd cpu/ { cpu = $5; gsub(/[(%]/, "", cpu) }
-            END { printf "%-4s %-10s %-6s %-6s %12d %12d %9.3f %8d %8d %7s\n", r, b, l0, l1,
-                  sent, recv, sent ? 100 * (sent - recv) / sent : 0, kern, queue, cpu }'
+            /^sender lag/ { lag = $4 }
+            END { printf "%-4s %-10s %-6s %-6s %12d %12d %9.3f %8d %8d %7s %8s\n", r, b, l0, l1,
+                  sent, recv, sent ? 100 * (sent - recv) / sent : 0, kern, queue, cpu, lag }'
     done
 done

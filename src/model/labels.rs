@@ -122,12 +122,6 @@ impl Labels {
         self.hash
     }
 
-    /// The address of the shared pairs: equal for clones of one set, and never another set's
-    /// while this one lives.
-    pub(crate) fn address(&self) -> usize {
-        Arc::as_ptr(&self.pairs).cast::<u8>() as usize
-    }
-
     /// Whether this set holds exactly these pairs (in normalized form).
     pub(crate) fn equals(&self, pairs: &[(&str, &str)]) -> bool {
         self.pairs.len() == pairs.len() && self.iter().eq(pairs.iter().copied())

@@ -28,9 +28,6 @@ use std::sync::Arc;
 /// than the table growing (a batch is bounded by its request, but the table need not be).
 const MAX_SERIES: usize = 4096;
 
-/// Slots of [`Hints`].
-const HINTS: usize = 64;
-
 /// Whole-number sums stay exact in an f64 up to 2^53.
 const EXACT_LIMIT: f64 = 9_007_199_254_740_992.0;
 
@@ -158,55 +155,6 @@ fn exact_whole(v: f64) -> bool {
     (0.0..=EXACT_LIMIT).contains(&v) && (v as u64) as f64 == v
 }
 
-/// Where a series' entry is, by the addresses of its name and label set: a call identity's
-/// samples arrive with the very same shared sets, span after span, so most find their entry
-/// without hashing or comparing anything but three words. A slot is filled only from an entry
-/// that holds those very allocations, which it keeps alive for the batch: neither address can be
-/// reused for other text while the hint stands. Direct-mapped, so a collision costs a lookup.
-#[derive(Clone, Copy)]
-struct Hint {
-    name: usize,
-    labels: usize,
-    kind: MetricKind,
-    entry: u32,
-}
-
-#[derive(Default)]
-struct Hints(Vec<Option<Hint>>);
-
-impl Hints {
-    fn slot(name: usize, labels: usize, kind: MetricKind) -> usize {
-        let x = (labels as u64 ^ (name as u64).rotate_left(29) ^ kind as u64)
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        (x >> (64 - HINTS.trailing_zeros())) as usize
-    }
-
-    fn get(&self, name: usize, labels: usize, kind: MetricKind) -> Option<u32> {
-        match self.0.get(Self::slot(name, labels, kind)) {
-            Some(Some(h)) if h.name == name && h.labels == labels && h.kind == kind => {
-                Some(h.entry)
-            }
-            _ => None,
-        }
-    }
-
-    fn set(&mut self, hint: Hint) {
-        if self.0.is_empty() {
-            self.0.resize(HINTS, None);
-        }
-        if let Some(slot) = self
-            .0
-            .get_mut(Self::slot(hint.name, hint.labels, hint.kind))
-        {
-            *slot = Some(hint);
-        }
-    }
-
-    fn clear(&mut self) {
-        self.0.iter_mut().for_each(|h| *h = None);
-    }
-}
-
 /// Series of one batch in first-seen order, with their combined values.
 ///
 /// `'a`: how long the events live whose trace ids the batch's exemplars borrow.
@@ -215,7 +163,6 @@ pub struct Combined<'a> {
     entries: Vec<Entry<'a>>,
     /// (hash, index into `entries`).
     index: HashTable<(u64, u32)>,
-    hints: Hints,
     /// Samples that found no room in the table, written straight through at `apply`.
     overflow: Vec<Sample>,
 }
@@ -277,36 +224,15 @@ impl<'a> Combined<'a> {
         exemplar: Option<Offered<'a>>,
     ) -> Result<(), (SampleValue, Option<Offered<'a>>)> {
         let kind = value.kind();
-        let (name_at, labels_at) = (Arc::as_ptr(name).cast::<u8>() as usize, labels.address());
-        let found = match self.hints.get(name_at, labels_at, kind) {
-            Some(i) => Some(i),
-            None => {
-                let hash = key_hash(name, labels, kind);
-                let entries = &self.entries;
-                let found = self.index.find(hash, |&(h, i)| {
-                    h == hash
-                        && entries
-                            .get(i as usize)
-                            .is_some_and(|e| e.is(name, labels, kind))
-                });
-                let found = found.map(|&(_, i)| i);
-                if let Some(i) = found {
-                    let holds = self.entries.get(i as usize).is_some_and(|e| {
-                        Arc::ptr_eq(&e.name, name) && e.labels.address() == labels_at
-                    });
-                    if holds {
-                        self.hints.set(Hint {
-                            name: name_at,
-                            labels: labels_at,
-                            kind,
-                            entry: i,
-                        });
-                    }
-                }
-                found
-            }
-        };
-        match found.and_then(|i| self.entries.get_mut(i as usize)) {
+        let hash = key_hash(name, labels, kind);
+        let entries = &self.entries;
+        let found = self.index.find(hash, |&(h, i)| {
+            h == hash
+                && entries
+                    .get(i as usize)
+                    .is_some_and(|e| e.is(name, labels, kind))
+        });
+        match found.and_then(|&(_, i)| self.entries.get_mut(i as usize)) {
             Some(e) if e.creates => {
                 e.add(value, exemplar);
                 Ok(())
@@ -341,11 +267,7 @@ impl<'a> Combined<'a> {
                     .get(i as usize)
                     .is_some_and(|e| e.is(&name, &labels, kind))
         }) {
-            Some(slot) => {
-                // The key's entry moves on: hints to the old one would write behind it.
-                slot.1 = i;
-                self.hints.clear();
-            }
+            Some(slot) => slot.1 = i,
             None => {
                 self.index.insert_unique(hash, (hash, i), |&(h, _)| h);
             }
@@ -370,7 +292,6 @@ impl<'a> Combined<'a> {
     pub fn apply(&mut self, store: &Store, rejected: &mut dyn FnMut(&str, Reject, u64)) {
         let mut families = NameCache::default();
         self.index.clear();
-        self.hints.clear();
         for e in self.entries.drain(..) {
             let target = Target {
                 name: &e.name,

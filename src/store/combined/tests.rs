@@ -85,40 +85,13 @@ fn sample() -> impl Strategy<Value = Sample> {
         (0u32..4).prop_map(|v| SampleValue::GaugeAdd(f64::from(v) - 1.5)),
         (0u64..4).prop_map(SampleValue::SetInsert),
     ];
-    // Names and sets either shared (clones of one allocation, as derived families and call label
-    // sets are: the batch's address hints apply) or built afresh with equal text (they must find
-    // the same series).
-    static NAMES: std::sync::LazyLock<Vec<Arc<str>>> = std::sync::LazyLock::new(|| {
-        ["tokens", "cost", "latency", "mixed"]
-            .into_iter()
-            .map(Arc::from)
-            .collect()
-    });
-    static SETS: std::sync::LazyLock<Vec<Labels>> = std::sync::LazyLock::new(|| {
-        (0..5)
-            .map(|i| Labels::new([("model", format!("m{i}"))]))
-            .collect()
-    });
-    (
-        0usize..4,
-        0usize..5,
-        value,
-        any::<Option<u8>>(),
-        any::<(bool, bool)>(),
-    )
-        .prop_map(|(name, set, v, ex, (shared_name, shared_set))| {
-            let labels = if shared_set {
-                SETS[set].clone()
-            } else {
-                Labels::new([("model", format!("m{set}"))])
-            };
-            let mut s = Sample::new(&*NAMES[name], labels, v);
-            if shared_name {
-                s.name = NAMES[name].clone();
-            }
-            s.exemplar = ex.map(exemplar);
-            s
-        })
+    (0usize..4, 0usize..5, value, any::<Option<u8>>()).prop_map(|(name, set, v, ex)| {
+        let name = ["tokens", "cost", "latency", "mixed"][name];
+        let labels = Labels::new([("model", format!("m{set}"))]);
+        let mut s = Sample::new(name, labels, v);
+        s.exemplar = ex.map(exemplar);
+        s
+    })
 }
 
 proptest! {

@@ -47,7 +47,7 @@ impl Inline {
                 pending = true;
             }
             count_dropped(&self.pipeline, "receive_buffer", slots.take_kernel_drops());
-            if pending && flush_due(last_flush.elapsed(), slots.was_full()) {
+            if pending && last_flush.elapsed() >= FLUSH_INTERVAL {
                 worker.flush(&self.pipeline);
                 pending = false;
                 last_flush = Instant::now();
@@ -70,19 +70,6 @@ impl Inline {
         }
         worker.flush(&self.pipeline);
     }
-}
-
-/// How long merged values may wait while the thread is behind (every receive fills every slot:
-/// the socket holds more). A flush costs one store update per series touched (4.5-5 ms at
-/// 10,000 series, measured at 4 M lines/s); waiting merges more of each counter's and gauge's
-/// lines into that update, so a thread behind after a stall spends its time catching up.
-/// Still far below any scrape interval.
-const MAX_FLUSH_DELAY: Duration = Duration::from_millis(250);
-
-/// Whether merged values go to the store now, `since` the last flush: once [`FLUSH_INTERVAL`]
-/// has passed and the socket ran dry (`behind` false), or [`MAX_FLUSH_DELAY`] whatever comes.
-fn flush_due(since: Duration, behind: bool) -> bool {
-    since >= FLUSH_INTERVAL && (!behind || since >= MAX_FLUSH_DELAY)
 }
 
 #[cfg(test)]

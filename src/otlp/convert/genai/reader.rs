@@ -114,11 +114,11 @@ impl<'r> SpanReader<'r> {
                 .filter(|s| !s.is_empty());
         }
         let own = &own[..n];
-        if let Some((_, l)) = self.memo.iter().find(|(k, _)| {
-            k.iter()
-                .zip(own)
-                .all(|(a, b)| a.as_deref() == b.as_deref())
-        }) {
+        if let Some((_, l)) = self
+            .memo
+            .iter()
+            .find(|(k, _)| k.iter().zip(own).all(|(a, b)| a.as_deref() == b.as_deref()))
+        {
             return l.clone();
         }
         let labels = self.build(own);

@@ -299,6 +299,21 @@ fn exemplar(w: Wire<'_>) -> Result<&[u8], Bail> {
 
 /// A `KeyValue`: a plain scalar value is read in place, anything else kept encoded.
 fn attr(buf: &[u8]) -> Result<Attr<'_>, Bail> {
+    match wire::plain_attr(buf) {
+        Some(Ok((key, value))) => Ok(Attr {
+            key,
+            value: match value {
+                wire::Plain::Str(s) => AttrValue::Str(s),
+                wire::Plain::Int(i) => AttrValue::Int(i),
+            },
+        }),
+        Some(Err(Bail)) => Err(Bail),
+        None => attr_fields(buf),
+    }
+}
+
+/// [`attr`] for any encoding prost accepts, field by field.
+fn attr_fields(buf: &[u8]) -> Result<Attr<'_>, Bail> {
     let mut key = "";
     let mut value = None;
     let mut r = Reader::new(buf);

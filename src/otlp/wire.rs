@@ -160,6 +160,55 @@ pub fn repeated_fixed64(wire: Wire<'_>, out: &mut Vec<u64>) -> Result<(), Bail> 
     Ok(())
 }
 
+/// The value of a `KeyValue` as [`plain_attr`] reads it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Plain<'a> {
+    Str(&'a str),
+    Int(i64),
+}
+
+/// A `KeyValue` in the shape every exporter writes for a string or integer attribute (key, then
+/// an `AnyValue` holding only that value, lengths under 128) read without the field loop;
+/// `None` for any other shape, which the caller reads field by field. Where it answers, the
+/// answer is the field-by-field one: the same key and value, or [`Bail`] when a string is not
+/// UTF-8.
+#[inline]
+pub fn plain_attr(buf: &[u8]) -> Option<Result<(&str, Plain<'_>), Bail>> {
+    let (key, rest) = match buf {
+        [0x0a, klen, rest @ ..] if *klen < 0x80 => rest.split_at_checked(usize::from(*klen))?,
+        _ => return None,
+    };
+    let value = match rest {
+        [0x12, vlen, value @ ..] if *vlen < 0x80 && usize::from(*vlen) == value.len() => value,
+        _ => return None,
+    };
+    match value {
+        [0x0a, slen, s @ ..] if *slen < 0x80 && usize::from(*slen) == s.len() => {
+            // Key and value are separated by ASCII bytes (tags and lengths under 128), so the
+            // whole message is UTF-8 exactly when both are: one validation instead of two.
+            let Ok(all) = std::str::from_utf8(buf) else {
+                return Some(Err(Bail));
+            };
+            let key = all.get(2..2 + key.len())?;
+            let s = all.get(all.len() - s.len()..)?;
+            Some(Ok((key, Plain::Str(s))))
+        }
+        [0x18, int @ ..] => {
+            let mut r = Reader::new(int);
+            let v = r.varint().ok()?;
+            if !r.buf.is_empty() {
+                return None;
+            }
+            Some(
+                std::str::from_utf8(key)
+                    .map_err(|_| Bail)
+                    .map(|k| (k, Plain::Int(v as i64))),
+            )
+        }
+        _ => None,
+    }
+}
+
 /// The known fields of a message, for [`check`].
 pub struct Schema(pub &'static [(u32, Kind)]);
 

@@ -187,8 +187,6 @@ pub fn hex_id(bytes: &[u8]) -> Option<Box<str>> {
     if bytes.is_empty() || bytes.iter().all(|b| *b == 0) {
         return None;
     }
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digit = |n: u8| HEX[usize::from(n & 15)];
     // Written into a stack buffer and copied once into its box: pushing char by char onto a
     // `String` cost more than the rest of building a span's exemplar id. Trace ids (16 bytes)
     // and span ids fit; anything longer takes the same route through a `Vec`.
@@ -201,11 +199,33 @@ pub fn hex_id(bytes: &[u8]) -> Option<Box<str>> {
             &mut long[..]
         }
     };
-    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+    let mut pairs = out.chunks_exact_mut(16).zip(bytes.chunks_exact(8));
+    for (hex, eight) in pairs.by_ref() {
+        let word = u64::from_be_bytes(eight.try_into().unwrap_or_default());
+        hex.copy_from_slice(&hex8(word));
+    }
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digit = |n: u8| HEX[usize::from(n & 15)];
+    let done = bytes.len() / 8 * 8;
+    for (pair, b) in out[done * 2..].chunks_exact_mut(2).zip(&bytes[done..]) {
         pair[0] = digit(b >> 4);
         pair[1] = digit(*b);
     }
     std::str::from_utf8(out).ok().map(Box::from)
+}
+
+/// Eight bytes as sixteen lowercase hex digits, all at once: each byte's nibbles are spread to
+/// a byte each, then every nibble becomes its digit with the same additions.
+fn hex8(word: u64) -> [u8; 16] {
+    let mut v = u128::from(word);
+    v = (v | (v << 32)) & 0x0000_0000_ffff_ffff_0000_0000_ffff_ffff;
+    v = (v | (v << 16)) & 0x0000_ffff_0000_ffff_0000_ffff_0000_ffff;
+    v = (v | (v << 8)) & 0x00ff_00ff_00ff_00ff_00ff_00ff_00ff_00ff;
+    v = (v | (v << 4)) & 0x0f0f_0f0f_0f0f_0f0f_0f0f_0f0f_0f0f_0f0f;
+    const ONES: u128 = 0x0101_0101_0101_0101_0101_0101_0101_0101;
+    // 1 in each byte whose nibble is 10 or more: those skip from '9' + 1 to 'a'.
+    let letters = ((v + 6 * ONES) >> 4) & ONES;
+    (v + b'0' as u128 * ONES + letters * u128::from(b'a' - b'0' - 10)).to_be_bytes()
 }
 
 #[cfg(test)]
@@ -261,5 +281,16 @@ mod tests {
         assert_eq!(hex_id(&long).as_deref(), Some(want.as_str()));
         assert_eq!(hex_id(&long[..32]).as_deref(), Some(&want[..64]));
         assert_eq!(hex_id(&long[..33]).as_deref(), Some(&want[..66]));
+        for n in 1..40 {
+            for start in [1, 7, 120, 200] {
+                let id = &long[start..start + n];
+                let want: String = id.iter().map(|b| format!("{b:02x}")).collect();
+                assert_eq!(hex_id(id).as_deref(), Some(want.as_str()), "{id:?}");
+            }
+        }
+        for id in [[0xff; 16], [0x0a; 16], [0x90; 16], [0x09; 16]] {
+            let want: String = id.iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(hex_id(&id).as_deref(), Some(want.as_str()));
+        }
     }
 }

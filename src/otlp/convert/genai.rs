@@ -10,6 +10,9 @@
 //! aggregate the model calls beneath them, which are counted from their own spans.
 
 pub mod conventions;
+mod reader;
+
+pub use reader::SpanReader;
 
 pub use super::usage_metrics::{
     histogram_usage_value, usage_metric, StreamsFull, UsageMetric, UsagePoint, UsageStreams,
@@ -198,6 +201,21 @@ pub fn span_usage<S: SpanData>(
     span: &S,
     configured: &[String],
 ) -> Option<UsageEvent> {
+    usage_event(
+        span,
+        &mut (),
+        |_, a| scope_labels(resource, a, configured),
+        |_, s| Arc::from(s),
+    )
+}
+
+/// [`span_usage`] with its scope labels and names made by the caller (see [`SpanReader`]).
+fn usage_event<S: SpanData, C>(
+    span: &S,
+    ctx: &mut C,
+    scope: impl FnOnce(&mut C, &[S::Attr]) -> Labels,
+    mut name: impl FnMut(&mut C, &str) -> Arc<str>,
+) -> Option<UsageEvent> {
     let a = span.attributes();
     if !is_genai(a) {
         return None;
@@ -218,10 +236,10 @@ pub fn span_usage<S: SpanData>(
     // Every field set here: `..UsageEvent::new(..)` would build (and drop) an empty label set.
     let mut ev = UsageEvent {
         unix_nanos: end,
-        provider: provider.map_or(Arc::from("unknown"), |s| Arc::from(&*s)),
-        model: model.map_or(Arc::from("unknown"), |s| Arc::from(&*s)),
-        operation: operation.map_or(Arc::from(""), |s| Arc::from(&*s)),
-        scope: scope_labels(resource, a, configured),
+        provider: name(ctx, provider.as_deref().unwrap_or("unknown")),
+        model: name(ctx, model.as_deref().unwrap_or("unknown")),
+        operation: name(ctx, operation.as_deref().unwrap_or("")),
+        scope: scope(ctx, a),
         usage: Usage::default(),
         semantics: UsageSemantics::Inclusive,
         status: None,

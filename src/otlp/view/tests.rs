@@ -425,3 +425,74 @@ fn nesting_beyond_the_bound_is_left_to_prost() {
         "prost still reads it (fallback)"
     );
 }
+
+/// A `KeyValue` near the shape [`wire::plain_attr`] reads: key and string or integer value, with
+/// one-byte lengths that may be wrong or continued, stray bytes, bytes that are not UTF-8.
+fn near_plain_attr() -> impl Strategy<Value = Vec<u8>> {
+    let text = prop_oneof![
+        ".{0,20}".prop_map(String::into_bytes),
+        prop::collection::vec(any::<u8>(), 0..20),
+        Just(vec![b'a'; 130]),
+    ];
+    let value = prop_oneof![
+        text.clone().prop_map(|s| field(1, &s)),
+        any::<u64>().prop_map(|v| {
+            let mut out = vec![0x18];
+            prost::encoding::encode_varint(v, &mut out);
+            out
+        }),
+        prop::collection::vec(any::<u8>(), 0..6),
+    ];
+    (
+        text,
+        value,
+        prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..3),
+    )
+        .prop_map(|(key, value, edits)| {
+            let mut buf = field(1, &key);
+            buf.extend(field(2, &value));
+            for (at, b) in edits {
+                let i = at.index(buf.len());
+                buf[i] = b;
+            }
+            buf
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4096))]
+
+    #[test]
+    fn plain_attributes_read_as_field_by_field(buf in near_plain_attr()) {
+        if let Some(plain) = wire::plain_attr(&buf) {
+            let plain = plain.map(|(key, v)| Attr {
+                key,
+                value: match v {
+                    wire::Plain::Str(s) => AttrValue::Str(s),
+                    wire::Plain::Int(i) => AttrValue::Int(i),
+                },
+            });
+            prop_assert_eq!(plain, attr_fields(&buf), "{:?}", buf);
+        }
+        prop_assert_eq!(attr(&buf), attr_fields(&buf));
+    }
+}
+
+#[test]
+fn plain_attributes_are_read_without_the_field_loop() {
+    let str_attr = [field(1, b"gen_ai.system"), field(2, &field(1, b"openai"))].concat();
+    assert_eq!(
+        wire::plain_attr(&str_attr),
+        Some(Ok(("gen_ai.system", wire::Plain::Str("openai"))))
+    );
+    let mut int = vec![0x18];
+    prost::encoding::encode_varint(1200, &mut int);
+    let int_attr = [field(1, b"n"), field(2, &int)].concat();
+    assert_eq!(
+        wire::plain_attr(&int_attr),
+        Some(Ok(("n", wire::Plain::Int(1200))))
+    );
+    let bad = [field(1, b"k\xff"), field(2, &field(1, b"v"))].concat();
+    assert_eq!(wire::plain_attr(&bad), Some(Err(Bail)));
+    assert_eq!(attr_fields(&bad), Err(Bail));
+}

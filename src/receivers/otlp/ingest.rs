@@ -399,6 +399,7 @@ impl Ingest {
         // Decided and handed over in chunks: a bounded buffer, one lock and one usage count per
         // chunk, not per span.
         let mut chunk = SpanChunk::new(n.min(USAGE_CHUNK), crate::clock::unix_secs());
+        let mut reader = genai::SpanReader::new(&cfg.scope_labels);
         for (resource, scope_name, spans) in req.scopes() {
             let service = get_str(resource, "service.name");
             let instance = get_str(resource, "service.instance.id");
@@ -415,7 +416,7 @@ impl Ingest {
                 if !usage {
                     continue;
                 }
-                let Some(mut ev) = genai::span_usage(resource, span, &cfg.scope_labels) else {
+                let Some(mut ev) = reader.span_usage(resource, span) else {
                     continue;
                 };
                 ev.semantics = semantics.unwrap_or_default();

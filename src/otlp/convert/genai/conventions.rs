@@ -11,7 +11,6 @@
 
 use super::super::attrs::{Attribute, Scalar};
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 /// A usage field, or a span-kind marker that decides whether a span is a model call.
@@ -266,17 +265,31 @@ fn is_count(f: Field) -> bool {
     )
 }
 
-/// Name -> (field, precedence), built once from `TABLE`.
-static INDEX: LazyLock<HashMap<&'static str, (Field, u8), foldhash::fast::FixedState>> =
-    LazyLock::new(|| {
-        let mut m = HashMap::with_hasher(foldhash::fast::FixedState::with_seed(7));
-        for row in TABLE {
-            for (rank, (name, _)) in row.names.iter().enumerate() {
-                m.insert(*name, (row.field, u8::try_from(rank).unwrap_or(u8::MAX)));
+/// Name -> (field, precedence), built once from `TABLE`, by the name's length: a key is compared
+/// with the few names of its length (cheaper than hashing it).
+static INDEX: LazyLock<Vec<Vec<(&'static str, Field, u8)>>> = LazyLock::new(|| {
+    let mut by_len: Vec<Vec<(&'static str, Field, u8)>> = Vec::new();
+    for row in TABLE {
+        for (rank, (name, _)) in row.names.iter().enumerate() {
+            let entry = (*name, row.field, u8::try_from(rank).unwrap_or(u8::MAX));
+            if by_len.len() <= name.len() {
+                by_len.resize_with(name.len() + 1, Vec::new);
             }
+            // Each name is in one row (a test holds the table to that).
+            by_len[name.len()].push(entry);
         }
-        m
-    });
+    }
+    by_len
+});
+
+/// The table's entry for `key`.
+fn lookup(key: &str) -> Option<(&'static str, Field, u8)> {
+    INDEX
+        .get(key.len())?
+        .iter()
+        .find(|(name, _, _)| *name == key)
+        .copied()
+}
 
 /// Namespaces that hold usage: any GenAI-like span has a key in one of them. Matched before the
 /// table lookup so that ordinary attributes (`http.*`, `team`, ...) are never hashed.
@@ -337,7 +350,7 @@ impl<'a, A: Attribute> Found<'a, A> {
             if !may_be_named(key) {
                 continue;
             }
-            let Some((&name, &(field, rank))) = INDEX.get_key_value(key) else {
+            let Some((name, field, rank)) = lookup(key) else {
                 continue;
             };
             let slot: &mut Option<(u8, &'static str, Slot<'a, A>)> = &mut slots[field as usize];

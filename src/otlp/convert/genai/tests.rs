@@ -150,3 +150,53 @@ fn sampling_threshold_gives_adjusted_count() {
     sp.trace_state = "ot=th:c".into();
     assert_eq!(span_usage(&[], &sp, &[]).expect("usage").weight, 4.0);
 }
+
+/// One reader over many spans: past its bounds (distinct label sets, names, a long label list)
+/// every event is still the one `span_usage` makes, and equal names share one string.
+#[test]
+fn reader_matches_span_usage_past_its_bounds() {
+    let resource = [kv("service.name", s("svc")), kv("team", s("r"))];
+    let other = [kv("deployment.environment", s("prod"))];
+    let long: Vec<String> = (0..20).map(|n| format!("l{n}")).collect();
+    for configured in [vec!["team".to_owned(), "env".to_owned()], long] {
+        let mut reader = SpanReader::new(&configured);
+        for n in 0..80 {
+            let res: &[KeyValue] = if n % 3 == 0 { &other } else { &resource };
+            let sp = span(vec![
+                kv("gen_ai.provider.name", s(&format!("p{}", n % 40))),
+                kv("gen_ai.request.model", s(&format!("m{n}"))),
+                kv("gen_ai.usage.input_tokens", i(n)),
+                kv("team", s(if n % 5 == 0 { "" } else { "t" })),
+                kv(&format!("l{}", n % 20), s(&format!("v{n}"))),
+                kv("team", s(&format!("late{n}"))),
+            ]);
+            let ev = reader.span_usage(res, &sp);
+            assert_eq!(ev, span_usage(res, &sp, &configured), "{n}");
+        }
+    }
+}
+
+/// A request's events share one string per distinct provider, model and operation.
+#[test]
+fn reader_shares_names_between_events() {
+    let configured = vec!["team".to_owned()];
+    let mut reader = SpanReader::new(&configured);
+    let events: Vec<UsageEvent> = (0..12)
+        .filter_map(|n| {
+            let sp = span(vec![
+                kv("gen_ai.operation.name", s("chat")),
+                kv("gen_ai.provider.name", s(["openai", "anthropic"][n % 2])),
+                kv("gen_ai.request.model", s(["a", "b", "c"][n % 3])),
+                kv("gen_ai.usage.input_tokens", i(1)),
+            ]);
+            reader.span_usage(&[], &sp)
+        })
+        .collect();
+    assert_eq!(events.len(), 12);
+    for (n, ev) in events.iter().enumerate().skip(6) {
+        let twin = &events[n - 6];
+        assert!(Arc::ptr_eq(&ev.provider, &twin.provider), "{n}");
+        assert!(Arc::ptr_eq(&ev.model, &twin.model), "{n}");
+        assert!(Arc::ptr_eq(&ev.operation, &twin.operation), "{n}");
+    }
+}

@@ -10,7 +10,9 @@ use crate::derive::dedup::scopes::group as scope_group;
 use crate::derive::dedup::{call_key, span_key};
 use crate::otlp::convert::attrs::get_str;
 use crate::otlp::convert::genai::conventions::{Field, TABLE};
-use crate::otlp::convert::genai::{identity, is_genai, response_id, span_usage};
+use crate::otlp::convert::genai::{
+    identity, is_genai, response_id, scope_labels, span_usage, SpanReader,
+};
 use crate::otlp::convert::spans::{SpanData, TraceRequest};
 use crate::otlp::convert::{stage::span_stage, ttft::span_ttft};
 use crate::otlp::view::tests::{apply, field, mangle};
@@ -25,11 +27,38 @@ mod ingest;
 mod reach;
 
 const CONFIGURED: [&str; 2] = ["team", "stage"];
+/// Labels that name what `service` and `env` already hold, and a repeat.
+const ODD_CONFIGURED: [&str; 6] = [
+    "env",
+    "team",
+    "service",
+    "team",
+    "deployment.environment",
+    "stage",
+];
 
 /// Everything span conversion derives from a request (usage events, stage events, time to first
 /// token, the dedup window's keys and groups), as text: NaN compares equal to itself there.
 pub(super) fn translate<R: TraceRequest>(req: &R) -> String {
     let configured: Vec<String> = CONFIGURED.iter().map(|s| s.to_string()).collect();
+    let odd: Vec<String> = ODD_CONFIGURED.iter().map(|s| s.to_string()).collect();
+    let mut readers = [SpanReader::new(&configured), SpanReader::new(&odd)];
+    // What the receiver does (one reader for the request) is what `span_usage` does per span,
+    // also when a resource comes back after another one.
+    let scopes: Vec<_> = req.scopes().collect();
+    for (resource, _, spans) in scopes.iter().chain(scopes.iter().rev()) {
+        for s in spans.iter() {
+            for (reader, configured) in readers.iter_mut().zip([&configured, &odd]) {
+                let want = span_usage(resource, s, configured);
+                assert_eq!(reader.span_usage(resource, s), want, "SpanReader");
+                assert_eq!(
+                    reader.labels(resource, s.attributes()),
+                    scope_labels(resource, s.attributes(), configured),
+                    "SpanReader labels"
+                );
+            }
+        }
+    }
     let mut out = format!("{} spans\n", req.span_count());
     for (resource, scope, spans) in req.scopes() {
         let service = get_str(resource, "service.name");
@@ -87,6 +116,8 @@ fn keys() -> Vec<&'static str> {
         "gen_ai.response.time_to_first_chunk",
         "gen_ai.server.time_to_first_token",
         "deployment.environment.name",
+        "deployment.environment",
+        "env",
         "http.route",
     ]);
     k
@@ -258,7 +289,10 @@ fn resource() -> impl Strategy<Value = Option<Resource>> {
             "service.name",
             "service.instance.id",
             "deployment.environment",
+            "deployment.environment.name",
             "team",
+            "stage",
+            "service",
         ]),
         value(),
     );

@@ -38,7 +38,15 @@ fn every_field_has_one_row_and_every_name_one_field() {
             );
         }
     }
-    assert_eq!(INDEX.len(), seen.len());
+    assert_eq!(INDEX.iter().map(Vec::len).sum::<usize>(), seen.len());
+    for row in TABLE {
+        for (rank, (name, _)) in row.names.iter().enumerate() {
+            assert_eq!(lookup(name), Some((*name, row.field, rank as u8)));
+            assert_eq!(lookup(&name[..name.len() - 1]), None, "{name}");
+        }
+    }
+    assert_eq!(lookup(""), None);
+    assert_eq!(lookup(&"g".repeat(500)), None);
 }
 
 #[test]

@@ -267,8 +267,11 @@ fn is_count(f: Field) -> bool {
 
 /// Name -> (field, precedence), built once from `TABLE`, by the name's length: a key is compared
 /// with the few names of its length (cheaper than hashing it).
-static INDEX: LazyLock<Vec<Vec<(&'static str, Field, u8)>>> = LazyLock::new(|| {
-    let mut by_len: Vec<Vec<(&'static str, Field, u8)>> = Vec::new();
+/// A convention name, its field and its precedence among the field's names.
+type Entry = (&'static str, Field, u8);
+
+static INDEX: LazyLock<Vec<Vec<Entry>>> = LazyLock::new(|| {
+    let mut by_len: Vec<Vec<Entry>> = Vec::new();
     for row in TABLE {
         for (rank, (name, _)) in row.names.iter().enumerate() {
             let entry = (*name, row.field, u8::try_from(rank).unwrap_or(u8::MAX));
@@ -283,7 +286,7 @@ static INDEX: LazyLock<Vec<Vec<(&'static str, Field, u8)>>> = LazyLock::new(|| {
 });
 
 /// The table's entry for `key`.
-fn lookup(key: &str) -> Option<(&'static str, Field, u8)> {
+fn lookup(key: &str) -> Option<Entry> {
     INDEX
         .get(key.len())?
         .iter()

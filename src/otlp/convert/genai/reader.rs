@@ -38,7 +38,7 @@ pub struct SpanReader<'r> {
     /// Each key's value on the current resource.
     on_resource: Vec<Option<Cow<'r, str>>>,
     /// Label sets of the current resource, by the span's own values of `keys`.
-    memo: Vec<(Box<[Option<Box<str>>]>, Labels)>,
+    memo: Vec<(SpanValues, Labels)>,
     names: Vec<Arc<str>>,
 }
 
@@ -155,6 +155,9 @@ impl<'r> SpanReader<'r> {
         Labels::shared(pairs)
     }
 }
+
+/// A span's own values of the reader's keys, in their order.
+type SpanValues = Box<[Option<Box<str>>]>;
 
 fn len_bit(key: &str) -> u64 {
     1u64 << key.len().min(63)

@@ -8,6 +8,8 @@
 # request threads (valgrind runs one thread at a time): confirm with `meterd-load` wall clock.
 #
 #   scripts/span-instructions.sh [grpc|http] [meterd binary] [seconds]
+# KEEP=DIR keeps the profile (cg.out) and its inclusive listing (incl.txt) in DIR, for
+# `callgrind_annotate DIR/cg.out` by self cost.
 # Needs valgrind, and `cargo build --release --bin meterd --example meterd-load` first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,12 +41,13 @@ kill -INT "$pid"
 wait "$pid" || true
 spans=$(awk '/meterd_usage_events_total/ { gsub(/\+/, "", $2); print $2 }' "$dir/load.txt")
 callgrind_annotate --inclusive=yes "$dir/cg.out" >"$dir/incl.txt"
+[ -n "${KEEP:-}" ] && mkdir -p "$KEEP" && cp "$dir/cg.out" "$dir/incl.txt" "$dir/load.txt" "$KEEP/"
 total=$(awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }' "$dir/incl.txt")
 startup=$(awk '/meterd::main \[/ { gsub(",", "", $1); print $1; exit }' "$dir/incl.txt")
 echo "$spans spans over $transport"
 awk -v n="$spans" -v t="$total" -v s="$startup" '
     BEGIN { printf "%-58s %8.0f\n", "per span, everything but start-up", (t - s) / n }
-    /Ingest::traces_in_place \[|view::traces::decode_traces \[|genai::span_usage \[|Ingest::price_chunk \[|Pipeline::usage_events \[|Deriver::usage_priced \[|combined::Combined::(push|apply) \[|SharedLedger::record_batch \[|dedup::Window::observe \[|take_dirty \[/ {
+    /Ingest::traces_in_place \[|view::traces::decode_traces \[|genai::span_usage \[|SpanReader>?::span_usage \[|Ingest::price_chunk \[|Pipeline::usage_events \[|Deriver::usage_priced \[|combined::Combined::(push|apply) \[|SharedLedger::record_batch \[|dedup::Window::observe \[|take_dirty \[/ {
         if (!match($0, /\.rs:[^[]*/)) next
         name = substr($0, RSTART + 4, RLENGTH - 5); sub(/^meterd::/, "", name)
         if (seen[name]++) next

@@ -248,8 +248,8 @@ pub fn run(a: Args) -> Result<(), String> {
         sent.load(Ordering::Relaxed),
         unit,
         &[
-            "meterd_otlp_requests_total",
             "meterd_otlp_items_received_total",
+            "meterd_otlp_requests_total",
             "meterd_otlp_items_rejected_total",
             "meterd_usage_events_total",
         ],

@@ -117,7 +117,9 @@ impl Run {
     }
 
     /// Waits until the named counters stop moving (meterd drained its queues), then reports
-    /// their deltas and the process cost over the run.
+    /// their deltas and the process cost over the run. `counters[0]` counts `unit` at meterd:
+    /// CPU is also given per item it counted, since what a client counts as sent need not be
+    /// what arrived (an HTTP client may resend a request it believes unsent).
     pub fn finish(self, sent: u64, unit: &str, counters: &[&str]) -> Result<(), String> {
         let send_secs = self.started.elapsed().as_secs_f64();
         let mut after = scrape_values(&self.metrics_url)?;
@@ -134,18 +136,20 @@ impl Run {
             "sent            {sent} {unit} in {send_secs:.2} s = {:.0} {unit}/s",
             sent as f64 / send_secs
         );
+        let delta =
+            |c: &str| after.get(c).copied().unwrap_or(0.0) - self.before.get(c).copied().unwrap_or(0.0);
         for c in counters {
-            let d =
-                after.get(*c).copied().unwrap_or(0.0) - self.before.get(*c).copied().unwrap_or(0.0);
-            println!("{c:<48} +{d:.0}");
+            println!("{c:<48} +{:.0}", delta(c));
         }
+        let counted = counters.first().map_or(0.0, |c| delta(c));
         if let (Some(pid), Some(before)) = (self.pid, self.proc_before) {
             let now = proc_sample(pid)?;
             let cpu = now.cpu_seconds - before.cpu_seconds;
             println!(
-                "meterd cpu      {cpu:.2} s ({:.1}% of one core), {:.3} us per {unit_one}",
+                "meterd cpu      {cpu:.2} s ({:.1}% of one core), {:.3} us per {unit_one} sent, {:.3} us per {unit_one} counted",
                 100.0 * cpu / send_secs,
                 1e6 * cpu / sent.max(1) as f64,
+                1e6 * cpu / counted.max(1.0),
                 unit_one = unit.trim_end_matches('s')
             );
             println!(

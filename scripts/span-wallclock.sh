@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# CPU per GenAI span end to end, wall clock: meterd (shipped config, ports moved) and
+# `meterd-load otlp --kind spans` (1000-span requests of the four models the shipped table prices,
+# each request new calls) on their own cores, N runs; with several builds they run alternately
+# (A B A B ...), each a fresh process on a fresh data dir. CPU is divided by the spans meterd
+# counted (meterd_otlp_items_received_total), not by what the client believes it sent. The load
+# average before and after each run tells a quiet run from a busy one; compare builds only within
+# one invocation. `scripts/span-instructions.sh` counts instructions instead (stable when busy).
+#
+#   scripts/span-wallclock.sh [options] [LABEL=]METERD_BINARY ...
+#     --load BIN          meterd-load binary (default target/release/examples/meterd-load)
+#     --transport T       grpc or http (default grpc)
+#     --runs N            runs per build (default 5)
+#     --duration D        per run (default 10s)
+#     --senders N         connections (default 2)
+#     --inflight N        requests in flight per connection (default 4)
+#     --meterd-cpu C      taskset list for meterd (default 0)
+#     --sender-cpu C      taskset list for the load generator (default 1)
+#     --port P            first of four consecutive ports: StatsD, OTLP gRPC, OTLP HTTP, HTTP
+#                         (default 38125)
+# Columns: load average before and after; spans sent (client), received and turned into usage
+# events (meterd); spans/s received; meterd's CPU over the run, of one core; us/span = meterd's
+# CPU per span received; rss = meterd's resident memory at the end, MiB.
+#
+# Example (BENCHMARKS.md "GenAI spans, wall clock"):
+#   scripts/span-wallclock.sh --runs 5 base=/work/bench/meterd-base head=target/release/meterd
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+load=$repo/target/release/examples/meterd-load
+transport=grpc runs=5 duration=10s senders=2 inflight=4 mcpu=0 scpu=1 port=38125
+builds=()
+while [ $# -gt 0 ]; do
+    case $1 in
+    --load) load=$2; shift 2 ;;
+    --transport) transport=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    --duration) duration=$2; shift 2 ;;
+    --senders) senders=$2; shift 2 ;;
+    --inflight) inflight=$2; shift 2 ;;
+    --meterd-cpu) mcpu=$2; shift 2 ;;
+    --sender-cpu) scpu=$2; shift 2 ;;
+    --port) port=$2; shift 2 ;;
+    -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    -*) echo "unknown option $1" >&2; exit 2 ;;
+    *) builds+=("$1"); shift ;;
+    esac
+done
+[ ${#builds[@]} -gt 0 ] || builds=("head=$repo/target/release/meterd")
+[ -x "$load" ] || { echo "no meterd-load at $load (cargo build --release --example meterd-load)" >&2; exit 2; }
+for b in "${builds[@]}"; do
+    [ -x "${b#*=}" ] || { echo "not an executable: ${b#*=}" >&2; exit 2; }
+done
+case $transport in
+grpc) endpoint=http://127.0.0.1:$((port + 1)) ;;
+http) endpoint=http://127.0.0.1:$((port + 2)) ;;
+*) echo "--transport: grpc or http" >&2; exit 2 ;;
+esac
+
+work=$(mktemp -d)
+pid=
+cleanup() {
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+cp -r "$repo/config/." "$work/"
+sed -i -e "s/127.0.0.1:8125/127.0.0.1:$port/g" \
+    -e "s/127.0.0.1:4317/127.0.0.1:$((port + 1))/" \
+    -e "s/127.0.0.1:4318/127.0.0.1:$((port + 2))/" \
+    -e "s/0.0.0.0:9464/127.0.0.1:$((port + 3))/" "$work/meterd.yaml"
+grep -q "127.0.0.1:$((port + 1))" "$work/meterd.yaml" ||
+    { echo "could not move the OTLP port in config/meterd.yaml" >&2; exit 2; }
+echo "# $transport, $senders connections x $inflight in flight, 1000 spans per request," \
+    "duration=$duration, meterd on cpu $mcpu, load generator on cpu $scpu"
+printf '%-4s %-10s %-6s %-6s %10s %10s %10s %9s %6s %8s %6s\n' run build load0 load1 sent received \
+    events spans/s cpu% us/span rss
+
+for ((r = 1; r <= runs; r++)); do
+    for b in "${builds[@]}"; do
+        label=${b%%=*} bin=${b#*=}
+        [ "$label" = "$b" ] && label=$(basename "$bin")
+        rm -rf "$work/data" && mkdir "$work/data"
+        METERD_DATA_DIR=$work/data taskset -c "$mcpu" "$bin" --config "$work/meterd.yaml" \
+            >"$work/meterd.log" 2>&1 &
+        pid=$!
+        up=
+        for _ in $(seq 300); do
+            curl -sf -o /dev/null "http://127.0.0.1:$((port + 3))/metrics" && up=1 && break
+            sleep 0.1
+        done
+        [ -n "$up" ] || { cat "$work/meterd.log" >&2; echo "meterd did not start" >&2; exit 1; }
+        load0=$(cut -d' ' -f1 /proc/loadavg)
+        out=$(taskset -c "$scpu" "$load" otlp --kind spans --transport "$transport" \
+            --endpoint "$endpoint" --metrics "http://127.0.0.1:$((port + 3))/metrics" --pid "$pid" \
+            --duration "$duration" --senders "$senders" --inflight "$inflight" --series 4 2>&1) ||
+            { echo "$out" >&2; exit 1; }
+        load1=$(cut -d' ' -f1 /proc/loadavg)
+        kill "$pid" && wait "$pid" 2>/dev/null || true
+        pid=
+        echo "$out" | awk -v r="$r" -v b="$label" -v l0="$load0" -v l1="$load1" -v d="$duration" '
+            /^sent / { sent = $2; secs = $5 }
+            /^meterd_otlp_items_received_total/ { recv = substr($2, 2) }
+            /^meterd_usage_events_total/ { ev = substr($2, 2) }
+            /^meterd cpu/ { cpus = $3; cpu = $5; gsub(/[(%]/, "", cpu) }
+            /^meterd rss/ { rss = $3 }
+            END { printf "%-4s %-10s %-6s %-6s %10d %10d %10d %9.0f %6s %8.3f %6s\n", r, b, l0, l1,
+                  sent, recv, ev, secs ? recv / secs : 0, cpu, recv ? 1e6 * cpus / recv : 0, rss }'
+    done
+done

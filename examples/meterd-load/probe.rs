@@ -136,8 +136,9 @@ impl Run {
             "sent            {sent} {unit} in {send_secs:.2} s = {:.0} {unit}/s",
             sent as f64 / send_secs
         );
-        let delta =
-            |c: &str| after.get(c).copied().unwrap_or(0.0) - self.before.get(c).copied().unwrap_or(0.0);
+        let delta = |c: &str| {
+            after.get(c).copied().unwrap_or(0.0) - self.before.get(c).copied().unwrap_or(0.0)
+        };
         for c in counters {
             println!("{c:<48} +{:.0}", delta(c));
         }

@@ -90,6 +90,30 @@ fn a_retried_export_is_priced_once_over_http_and_grpc() {
     assert_eq!(total(&m, "meterd_otlp_items_rejected_total"), 0.0);
 }
 
+/// A batch of several hundred KB over gRPC arrives in large HTTP/2 frames (meterd allows up to
+/// 256 KiB): every call in it is priced once, none lost or doubled at a frame's edge.
+#[test]
+fn a_large_grpc_batch_is_priced_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let m = start(&config(dir.path()));
+    let rt = runtime();
+    let calls = 3000u64;
+    let mut req = ExportTraceServiceRequest::default();
+    for i in 0..calls {
+        let one =
+            ExportTraceServiceRequest::decode(&spans::gpt4o_chat(i, &[])[..]).expect("decode");
+        req.resource_spans.extend(one.resource_spans);
+    }
+    assert!(req.encoded_len() > 2 * 256 * 1024, "{}", req.encoded_len());
+    grpc(&m, &rt, req.clone());
+    assert_eq!(m.spend_nanos("everything"), calls * PER_CALL, "{}", m.log());
+    assert_eq!(total(&m, "llm_requests_total"), calls as f64);
+    // The same batch again is every call's retry.
+    grpc(&m, &rt, req);
+    assert_eq!(m.spend_nanos("everything"), calls * PER_CALL);
+    assert_eq!(duplicates(&m, "retry"), calls as f64);
+}
+
 #[test]
 fn a_retry_after_kill_9_and_restart_is_priced_once() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -28,6 +28,7 @@
 #   scripts/otlp-wallclock.sh --runs 5 base=/work/bench/meterd-base head=target/release/meterd
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
+. "$repo/scripts/lib/pinned.sh"
 load=$repo/target/release/examples/meterd-load
 transport=grpc kind=spans series= runs=5 duration=10s senders=2 inflight=4 mcpu=0 scpu=1 port=38125
 builds=()
@@ -51,9 +52,7 @@ while [ $# -gt 0 ]; do
 done
 [ ${#builds[@]} -gt 0 ] || builds=("head=$repo/target/release/meterd")
 [ -x "$load" ] || { echo "no meterd-load at $load (cargo build --release --example meterd-load)" >&2; exit 2; }
-for b in "${builds[@]}"; do
-    [ -x "${b#*=}" ] || { echo "not an executable: ${b#*=}" >&2; exit 2; }
-done
+pinned_check_builds "${builds[@]}"
 case $kind in
 spans) series=${series:-4} ;;
 metrics) series=${series:-10000} ;;
@@ -65,20 +64,7 @@ http) endpoint=http://127.0.0.1:$((port + 2)) ;;
 *) echo "--transport: grpc or http" >&2; exit 2 ;;
 esac
 
-work=$(mktemp -d)
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-cp -r "$repo/config/." "$work/"
-sed -i -e "s/127.0.0.1:8125/127.0.0.1:$port/g" \
-    -e "s/127.0.0.1:4317/127.0.0.1:$((port + 1))/" \
-    -e "s/127.0.0.1:4318/127.0.0.1:$((port + 2))/" \
-    -e "s/0.0.0.0:9464/127.0.0.1:$((port + 3))/" "$work/meterd.yaml"
-grep -q "127.0.0.1:$((port + 1))" "$work/meterd.yaml" ||
-    { echo "could not move the OTLP port in config/meterd.yaml" >&2; exit 2; }
+pinned_setup
 echo "# $kind over $transport, $senders connections x $inflight in flight, 1000 per request, $series series," \
     "duration=$duration, meterd on cpu $mcpu, load generator on cpu $scpu"
 printf '%-4s %-10s %-6s %-6s %10s %10s %10s %9s %6s %8s %6s\n' run build load0 load1 sent received \
@@ -88,24 +74,14 @@ for ((r = 1; r <= runs; r++)); do
     for b in "${builds[@]}"; do
         label=${b%%=*} bin=${b#*=}
         [ "$label" = "$b" ] && label=$(basename "$bin")
-        rm -rf "$work/data" && mkdir "$work/data"
-        METERD_DATA_DIR=$work/data taskset -c "$mcpu" "$bin" --config "$work/meterd.yaml" \
-            >"$work/meterd.log" 2>&1 &
-        pid=$!
-        up=
-        for _ in $(seq 300); do
-            curl -sf -o /dev/null "http://127.0.0.1:$((port + 3))/metrics" && up=1 && break
-            sleep 0.1
-        done
-        [ -n "$up" ] || { cat "$work/meterd.log" >&2; echo "meterd did not start" >&2; exit 1; }
+        pinned_start "$bin" "$mcpu"
         load0=$(cut -d' ' -f1 /proc/loadavg)
         out=$(taskset -c "$scpu" "$load" otlp --kind "$kind" --transport "$transport" \
             --endpoint "$endpoint" --metrics "http://127.0.0.1:$((port + 3))/metrics" --pid "$pid" \
             --duration "$duration" --senders "$senders" --inflight "$inflight" --series "$series" 2>&1) ||
             { echo "$out" >&2; exit 1; }
         load1=$(cut -d' ' -f1 /proc/loadavg)
-        kill "$pid" && wait "$pid" 2>/dev/null || true
-        pid=
+        pinned_stop
         echo "$out" | awk -v r="$r" -v b="$label" -v l0="$load0" -v l1="$load1" -v d="$duration" '
             /^sent / { sent = $2; secs = $5 }
             /^meterd_otlp_items_received_total/ { recv = substr($2, 2) }

@@ -32,6 +32,7 @@
 #   scripts/statsd-loss.sh --runs 10 base=/work/bench/meterd-h26s-base head=target/release/meterd
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
+. "$repo/scripts/lib/pinned.sh"
 load=$repo/target/release/examples/meterd-load
 runs=5 duration=30s rate=4000000 series=10000 threads=1 buffer=32MiB
 mcpu=0 scpu=1 port=28125 keep= maxlag=20ms
@@ -57,27 +58,11 @@ while [ $# -gt 0 ]; do
 done
 [ ${#builds[@]} -gt 0 ] || builds=("head=$repo/target/release/meterd")
 [ -x "$load" ] || { echo "no meterd-load at $load (cargo build --release --example meterd-load)" >&2; exit 2; }
-for b in "${builds[@]}"; do
-    [ -x "${b#*=}" ] || { echo "not an executable: ${b#*=}" >&2; exit 2; }
-done
+pinned_check_builds "${builds[@]}"
 
-work=$(mktemp -d)
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
 # The shipped config, ports moved, the StatsD receive settings under test.
-cp -r "$repo/config/." "$work/"
-sed -i -e "s/127.0.0.1:8125/127.0.0.1:$port/g" \
-    -e "s/127.0.0.1:4317/127.0.0.1:$((port + 1))/" \
-    -e "s/127.0.0.1:4318/127.0.0.1:$((port + 2))/" \
-    -e "s/0.0.0.0:9464/127.0.0.1:$((port + 3))/" \
-    -e "s/^\(  udp_receive_buffer:\) *[^ ]*/\1 $buffer/" \
-    -e "s/^\(  udp_receive_threads:\) *[^ ]*/\1 $threads/" "$work/meterd.yaml"
-grep -q "statsd_udp: 127.0.0.1:$port" "$work/meterd.yaml" ||
-    { echo "could not move the StatsD port in config/meterd.yaml" >&2; exit 2; }
+pinned_setup -e "s/^\(  udp_receive_buffer:\) *[^ ]*/\1 $buffer/" \
+    -e "s/^\(  udp_receive_threads:\) *[^ ]*/\1 $threads/"
 [ -n "$keep" ] && mkdir -p "$keep" && cp "$work/meterd.yaml" "$keep/"
 echo "# rate=$rate lines/s, $series series, duration=$duration, udp_receive_threads=$threads," \
     "udp_receive_buffer=$buffer, net.core.rmem_max=$(cat /proc/sys/net/core/rmem_max)," \
@@ -89,24 +74,14 @@ for ((r = 1; r <= runs; r++)); do
     for b in "${builds[@]}"; do
         label=${b%%=*} bin=${b#*=}
         [ "$label" = "$b" ] && label=$(basename "$bin")
-        rm -rf "$work/data" && mkdir "$work/data"
-        METERD_DATA_DIR=$work/data taskset -c "$mcpu" "$bin" --config "$work/meterd.yaml" \
-            >"$work/meterd.log" 2>&1 &
-        pid=$!
-        up=
-        for _ in $(seq 300); do
-            curl -sf -o /dev/null "http://127.0.0.1:$((port + 3))/metrics" && up=1 && break
-            sleep 0.1
-        done
-        [ -n "$up" ] || { cat "$work/meterd.log" >&2; echo "meterd did not start" >&2; exit 1; }
+        pinned_start "$bin" "$mcpu"
         load0=$(cut -d' ' -f1 /proc/loadavg)
         out=$(taskset -c "$scpu" "$load" statsd --target "127.0.0.1:$port" \
             --metrics "http://127.0.0.1:$((port + 3))/metrics" --pid "$pid" \
             --duration "$duration" --series "$series" --senders 1 --rate "$rate" --max-lag "$maxlag" 2>&1) ||
             { echo "$out" >&2; exit 1; }
         load1=$(cut -d' ' -f1 /proc/loadavg)
-        kill "$pid" && wait "$pid" 2>/dev/null || true
-        pid=
+        pinned_stop
         [ -n "$keep" ] && { echo "$out" >"$keep/run$r-$label.txt"; cp "$work/meterd.log" "$keep/run$r-$label.log"; }
         echo "$out" | awk -v r="$r" -v b="$label" -v l0="$load0" -v l1="$load1" '
             /^sent / { sent = $2 }

@@ -509,3 +509,39 @@ fn store_caps_apply_to_otlp_series_and_show_in_partial_success() {
         Some(1.0)
     );
 }
+
+/// The gRPC listener lets a client send HTTP/2 frames of up to 256 KiB (SETTINGS_MAX_FRAME_SIZE;
+/// the protocol's default is 16 KiB): an exporter's batch of hundreds of KB then arrives in a
+/// few frames, each of which costs meterd a pass through the framing layer and a copy.
+#[test]
+fn grpc_listener_advertises_large_frames() {
+    use std::io::{Read, Write};
+    let agent = Agent::start("");
+    let addr = agent.addrs().otlp_grpc.expect("grpc");
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    // The client preface and an empty SETTINGS frame.
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .expect("preface");
+    // The server's first frame is its SETTINGS: 9-byte header, then 6-byte (id, value) pairs.
+    let mut header = [0u8; 9];
+    s.read_exact(&mut header).expect("frame header");
+    assert_eq!(header[3], 0x4, "first frame is SETTINGS: {header:?}");
+    let len = usize::from(header[0]) << 16 | usize::from(header[1]) << 8 | usize::from(header[2]);
+    let mut payload = vec![0u8; len];
+    s.read_exact(&mut payload).expect("settings payload");
+    let settings: Vec<(u16, u32)> = payload
+        .chunks_exact(6)
+        .map(|p| {
+            (
+                u16::from_be_bytes([p[0], p[1]]),
+                u32::from_be_bytes([p[2], p[3], p[4], p[5]]),
+            )
+        })
+        .collect();
+    assert!(
+        settings.contains(&(0x5, 256 * 1024)),
+        "SETTINGS_MAX_FRAME_SIZE not 256 KiB: {settings:?}"
+    );
+}

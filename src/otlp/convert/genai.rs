@@ -36,6 +36,44 @@ const NOT_MODEL_CALLS: &[&str] = &[
     "invoke_workflow",
 ];
 
+/// Where `service` is read from.
+pub(super) const SERVICE_KEYS: &[&str] = &["service.name"];
+/// Where `env` is read from, the first found.
+pub(super) const ENV_KEYS: &[&str] = &["deployment.environment.name", "deployment.environment"];
+
+/// A scope label [`assemble_scope`] asks its caller for.
+pub(super) enum ScopeKey {
+    Service,
+    Env,
+    /// The configured label at this position.
+    Configured(usize),
+}
+
+/// The scope label set from the values `find` gives (span before resource, as each caller reads
+/// them): `service`, `env`, then each configured label in order, skipping one already set (a
+/// configured `env` or `service`, a repeat). The one statement of these rules for every reader.
+pub(super) fn assemble_scope<'v>(
+    configured: &[String],
+    mut find: impl FnMut(ScopeKey) -> Option<Cow<'v, str>>,
+) -> Labels {
+    let mut pairs: Vec<(&str, Cow<'v, str>)> = Vec::with_capacity(configured.len() + 2);
+    if let Some(s) = find(ScopeKey::Service) {
+        pairs.push(("service", s));
+    }
+    if let Some(e) = find(ScopeKey::Env) {
+        pairs.push(("env", e));
+    }
+    for (i, label) in configured.iter().enumerate() {
+        if pairs.iter().any(|(k, _)| k == label) {
+            continue;
+        }
+        if let Some(v) = find(ScopeKey::Configured(i)) {
+            pairs.push((label, v));
+        }
+    }
+    Labels::shared(pairs.iter().map(|(k, v)| (*k, &**v)))
+}
+
 /// Scope labels for a GenAI signal: `service` from `service.name`, `env` from
 /// `deployment.environment[.name]`, and any configured scope label found under its own name on the
 /// item (span, record, point) or, failing that, on the resource.
@@ -45,22 +83,14 @@ pub fn scope_labels<A: Attribute>(
     configured: &[String],
 ) -> Labels {
     let find = |keys: &[&str]| first_str(attrs, keys).or_else(|| first_str(resource, keys));
-    let mut pairs: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(configured.len() + 2);
-    if let Some(s) = find(&["service.name"]) {
-        pairs.push(("service", s));
-    }
-    if let Some(e) = find(&["deployment.environment.name", "deployment.environment"]) {
-        pairs.push(("env", e));
-    }
-    for label in configured {
-        if pairs.iter().any(|(k, _)| k == label) {
-            continue;
+    assemble_scope(configured, |key| match key {
+        ScopeKey::Service => find(SERVICE_KEYS),
+        ScopeKey::Env => find(ENV_KEYS),
+        ScopeKey::Configured(i) => {
+            let label = configured.get(i)?;
+            get_str(attrs, label).or_else(|| get_str(resource, label))
         }
-        if let Some(v) = get_str(attrs, label).or_else(|| get_str(resource, label)) {
-            pairs.push((label, v));
-        }
-    }
-    Labels::shared(pairs.iter().map(|(k, v)| (*k, &**v)))
+    })
 }
 
 /// Provider, model and operation of a GenAI item.

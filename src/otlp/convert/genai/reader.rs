@@ -6,18 +6,11 @@
 
 use super::super::attrs::{get_str, Attribute};
 use super::super::spans::SpanData;
-use super::{scope_labels, usage_event};
+use super::{assemble_scope, scope_labels, usage_event, ScopeKey, ENV_KEYS, SERVICE_KEYS};
 use crate::model::{Labels, UsageEvent};
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use std::borrow::Cow;
 use std::sync::Arc;
-
-/// Attribute names [`scope_labels`] reads beyond the configured labels, in its order.
-const FIXED: [&str; 3] = [
-    "service.name",
-    "deployment.environment.name",
-    "deployment.environment",
-];
 
 /// More names than this (a long `scope_labels` list) and each span takes [`scope_labels`].
 const MAX_KEYS: usize = 16;
@@ -30,7 +23,8 @@ const MAX_NAMES: usize = 32;
 /// sound while every resource of the request is alive.
 pub struct SpanReader<'r> {
     configured: &'r [String],
-    /// [`FIXED`], then each configured label: every name [`scope_labels`] looks up.
+    /// [`SERVICE_KEYS`], [`ENV_KEYS`], then each configured label: every name [`scope_labels`]
+    /// looks up.
     keys: Vec<&'r str>,
     /// Bit `min(len, 63)` set for each key's length: most span attributes miss on length alone.
     lens: u64,
@@ -44,8 +38,9 @@ pub struct SpanReader<'r> {
 
 impl<'r> SpanReader<'r> {
     pub fn new(configured: &'r [String]) -> Self {
-        let keys: Vec<&'r str> = FIXED
+        let keys: Vec<&'r str> = SERVICE_KEYS
             .iter()
+            .chain(ENV_KEYS)
             .copied()
             .chain(configured.iter().map(String::as_str))
             .collect();
@@ -129,30 +124,21 @@ impl<'r> SpanReader<'r> {
         labels
     }
 
-    /// [`scope_labels`]' rules over the span's (`own`) and the resource's values of `keys`.
+    /// [`assemble_scope`] over the span's (`own`) and the resource's values of `keys`.
     fn build(&self, own: &[Option<Cow<'_, str>>]) -> Labels {
         let res = &self.on_resource;
-        let first = |is: &[usize]| -> Option<&str> {
-            is.iter()
-                .find_map(|&i| own[i].as_deref())
-                .or_else(|| is.iter().find_map(|&i| res[i].as_deref()))
+        let first = |is: std::ops::Range<usize>| {
+            is.clone()
+                .find_map(|i| own.get(i)?.as_deref())
+                .or_else(|| is.clone().find_map(|i| res.get(i)?.as_deref()))
+                .map(Cow::Borrowed)
         };
-        let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(own.len());
-        if let Some(s) = first(&[0]) {
-            pairs.push(("service", s));
-        }
-        if let Some(e) = first(&[1, 2]) {
-            pairs.push(("env", e));
-        }
-        for (c, label) in self.configured.iter().enumerate() {
-            if pairs.iter().any(|(k, _)| k == label) {
-                continue;
-            }
-            if let Some(v) = first(&[FIXED.len() + c]) {
-                pairs.push((label, v));
-            }
-        }
-        Labels::shared(pairs)
+        let env = SERVICE_KEYS.len()..SERVICE_KEYS.len() + ENV_KEYS.len();
+        assemble_scope(self.configured, |key| match key {
+            ScopeKey::Service => first(0..SERVICE_KEYS.len()),
+            ScopeKey::Env => first(env.clone()),
+            ScopeKey::Configured(c) => first(env.end + c..env.end + c + 1),
+        })
     }
 }
 

@@ -342,10 +342,15 @@ pub struct UsageEvent {
 
 impl UsageEvent {
     pub fn new(provider: &str, model: &str) -> Self {
+        Self::named(provider.into(), model.into())
+    }
+
+    /// [`UsageEvent::new`] with names the caller already holds as shared strings.
+    pub fn named(provider: Arc<str>, model: Arc<str>) -> Self {
         UsageEvent {
             unix_nanos: 0,
-            provider: provider.into(),
-            model: model.into(),
+            provider,
+            model,
             operation: "".into(),
             scope: Labels::empty(),
             usage: Usage::default(),

@@ -93,14 +93,14 @@ pub fn scope_labels<A: Attribute>(
     })
 }
 
-/// Provider, model and operation of a GenAI item.
-pub fn identity<A: Attribute>(attrs: &[A]) -> (Box<str>, Box<str>, Box<str>) {
+/// Provider, model and operation of a GenAI item, as a [`UsageEvent`] holds them.
+pub fn identity<A: Attribute>(attrs: &[A]) -> (Arc<str>, Arc<str>, Arc<str>) {
     let found = Found::read(attrs);
     let (provider, model, op) = call_identity(&found);
     (
-        provider.map_or(Box::from("unknown"), |s| s.into()),
-        model.map_or(Box::from("unknown"), |s| s.into()),
-        op.map_or(Box::from(""), |s| s.into()),
+        Arc::from(provider.as_deref().unwrap_or("unknown")),
+        Arc::from(model.as_deref().unwrap_or("unknown")),
+        Arc::from(op.as_deref().unwrap_or("")),
     )
 }
 

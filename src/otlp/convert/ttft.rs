@@ -200,8 +200,8 @@ impl TtftPoint {
         values.push(sum);
         values.extend(counts.iter().map(|c| *c as f64));
         let (provider, model, operation) = identity(&p.attributes);
-        let mut template = UsageEvent::new(&provider, &model);
-        template.operation = operation.into();
+        let mut template = UsageEvent::named(provider, model);
+        template.operation = operation;
         template.scope = scope_labels(resource, &p.attributes, configured);
         template.unix_nanos = p.time_unix_nano;
         Ok(Some(TtftPoint {

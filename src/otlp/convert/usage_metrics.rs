@@ -126,8 +126,8 @@ impl UsagePoint {
             k => Some(k),
         };
         let (provider, model, operation) = identity(attrs);
-        let mut template = UsageEvent::new(&provider, &model);
-        template.operation = operation.into();
+        let mut template = UsageEvent::named(provider, model);
+        template.operation = operation;
         template.scope = scope_labels(resource, attrs, configured);
         template.unix_nanos = time_unix_nanos;
         if kind == Some(UsageMetric::Requests) {

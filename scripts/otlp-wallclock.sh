@@ -34,25 +34,17 @@ transport=grpc kind=spans series= runs=5 duration=10s senders=2 inflight=4 mcpu=
 builds=()
 while [ $# -gt 0 ]; do
     case $1 in
-    --load) load=$2; shift 2 ;;
     --transport) transport=$2; shift 2 ;;
     --kind) kind=$2; shift 2 ;;
     --series) series=$2; shift 2 ;;
-    --runs) runs=$2; shift 2 ;;
-    --duration) duration=$2; shift 2 ;;
     --senders) senders=$2; shift 2 ;;
     --inflight) inflight=$2; shift 2 ;;
-    --meterd-cpu) mcpu=$2; shift 2 ;;
-    --sender-cpu) scpu=$2; shift 2 ;;
-    --port) port=$2; shift 2 ;;
-    -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-    -*) echo "unknown option $1" >&2; exit 2 ;;
+    -h | --help) pinned_help "$0" ;;
+    -*) pinned_option "$@"; shift 2 ;;
     *) builds+=("$1"); shift ;;
     esac
 done
-[ ${#builds[@]} -gt 0 ] || builds=("head=$repo/target/release/meterd")
-[ -x "$load" ] || { echo "no meterd-load at $load (cargo build --release --example meterd-load)" >&2; exit 2; }
-pinned_check_builds "${builds[@]}"
+pinned_builds_ready
 case $kind in
 spans) series=${series:-4} ;;
 metrics) series=${series:-10000} ;;

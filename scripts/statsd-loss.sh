@@ -39,26 +39,18 @@ mcpu=0 scpu=1 port=28125 keep= maxlag=20ms
 builds=()
 while [ $# -gt 0 ]; do
     case $1 in
-    --load) load=$2; shift 2 ;;
-    --runs) runs=$2; shift 2 ;;
-    --duration) duration=$2; shift 2 ;;
     --rate) rate=$2; shift 2 ;;
     --series) series=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --buffer) buffer=$2; shift 2 ;;
-    --meterd-cpu) mcpu=$2; shift 2 ;;
-    --sender-cpu) scpu=$2; shift 2 ;;
-    --port) port=$2; shift 2 ;;
     --keep) keep=$2; shift 2 ;;
     --max-lag) maxlag=$2; shift 2 ;;
-    -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-    -*) echo "unknown option $1" >&2; exit 2 ;;
+    -h | --help) pinned_help "$0" ;;
+    -*) pinned_option "$@"; shift 2 ;;
     *) builds+=("$1"); shift ;;
     esac
 done
-[ ${#builds[@]} -gt 0 ] || builds=("head=$repo/target/release/meterd")
-[ -x "$load" ] || { echo "no meterd-load at $load (cargo build --release --example meterd-load)" >&2; exit 2; }
-pinned_check_builds "${builds[@]}"
+pinned_builds_ready
 
 # The shipped config, ports moved, the StatsD receive settings under test.
 pinned_setup -e "s/^\(  udp_receive_buffer:\) *[^ ]*/\1 $buffer/" \

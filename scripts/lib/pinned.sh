@@ -3,10 +3,33 @@
 # OTLP gRPC, OTLP HTTP, HTTP), and one meterd at a time started on it, pinned to a CPU list.
 # Sourced; uses and sets: repo, port, work, pid.
 
-# Every build given as [LABEL=]BINARY must be executable.
-pinned_check_builds() {
+# The options every measurement takes (--load, --runs, --duration, --meterd-cpu, --sender-cpu,
+# --port): sets load, runs, duration, mcpu, scpu or port from "$1 $2"; fails for any other.
+pinned_option() {
+    case $1 in
+    --load) load=$2 ;;
+    --runs) runs=$2 ;;
+    --duration) duration=$2 ;;
+    --meterd-cpu) mcpu=$2 ;;
+    --sender-cpu) scpu=$2 ;;
+    --port) port=$2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+}
+
+# The calling script's header comment, as its --help.
+pinned_help() {
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$1"
+    exit 0
+}
+
+# After the options: the builds ([LABEL=]BINARY, default head=target/release/meterd) and the
+# load generator must be executable.
+pinned_builds_ready() {
     local b
-    for b in "$@"; do
+    [ ${#builds[@]} -gt 0 ] || builds=("head=$repo/target/release/meterd")
+    [ -x "$load" ] || { echo "no meterd-load at $load (cargo build --release --example meterd-load)" >&2; exit 2; }
+    for b in "${builds[@]}"; do
         [ -x "${b#*=}" ] || { echo "not an executable: ${b#*=}" >&2; exit 2; }
     done
 }
